@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""The test fleet: real Docker hosts in containers that boot systemd.
+
+Each host runs its own ``dockerd`` under ``docker.service``/``docker.socket``,
+``sshd`` on its own ``127.0.0.1`` port with key authentication, Python 3 and
+rsync, and has a real second filesystem (an ext4 image on a loop device)
+mounted at ``/mnt/data``.  All traffic stays on loopback: hosts use host
+networking and their inner daemons run with ``"bridge": "none"``.
+
+Usage::
+
+    fleet.py build [--suite bookworm]         build (or reuse) the host image
+    fleet.py up [--hosts 2] [--suite S] [--containerd-store]
+    fleet.py reset NAME...                    recreate hosts from nothing
+    fleet.py seed NAME...                     fill hosts with realistic data
+    fleet.py down                             remove every host and disk
+    fleet.py status                           one line per host
+    fleet.py inventory                        print the inventory path
+
+Bring-up is idempotent: a running host is reused, a stopped one started, a
+host built from another image recipe recreated, missing loop mounts and a
+stopped outer engine are repaired.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+MIRROR = os.environ.get("DOCKYARD_FLEET_MIRROR", "http://deb.debian.org/debian")
+PREFIX = "dockyard-"
+BASE_PORT = 2200
+DISK_SIZE = os.environ.get("DOCKYARD_FLEET_DISK", "3G")
+DOCKER = os.environ.get("DOCKYARD_DOCKER", "docker")
+
+INCLUDE = {
+    "bookworm": ["python3", "rsync", "docker.io", "iproute2", "procps", "util-linux",
+                 "mount", "ca-certificates", "attr", "acl", "busybox-static", "xfsprogs",
+                 "e2fsprogs", "zstd", "xz-utils", "gzip"],
+    "trixie": ["python3", "rsync", "docker.io", "docker-cli", "iproute2", "procps",
+               "util-linux", "mount", "ca-certificates", "attr", "acl", "busybox-static",
+               "xfsprogs", "e2fsprogs", "zstd", "xz-utils", "gzip"],
+}
+
+# Every capability but SYS_RESOURCE, which the sandbox's bounding set lacks
+# (so --privileged fails here).
+CAPS = ["AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "CHOWN",
+        "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER",
+        "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD",
+        "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID",
+        "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE",
+        "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_TIME",
+        "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM"]
+
+
+def log(msg):
+    sys.stderr.write("fleet: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def run(argv, check=True, capture=False, input_data=None, timeout=None):
+    res = subprocess.run(argv, check=False, input=input_data, timeout=timeout,
+                         stdout=subprocess.PIPE if capture else None,
+                         stderr=subprocess.PIPE if capture else None)
+    if check and res.returncode != 0:
+        err = res.stderr.decode(errors="replace") if capture and res.stderr else ""
+        raise SystemExit("fleet: command failed (%d): %s\n%s" % (res.returncode, " ".join(argv), err))
+    return res
+
+
+def out(argv, check=True):
+    return run(argv, check=check, capture=True).stdout.decode().strip()
+
+
+# ---------------------------------------------------------------- outer engine
+
+def ensure_engine():
+    """Make sure an outer Docker engine answers; start dockerd if needed."""
+    if run([DOCKER, "info"], check=False, capture=True).returncode == 0:
+        return
+    if not shutil.which("dockerd"):
+        raise SystemExit("fleet: no Docker engine answers and dockerd is not installed; "
+                         "run 'make bootstrap' (apt-get install docker.io) first")
+    log("starting the outer dockerd")
+    logf = open("/var/log/dockyard-outer-dockerd.log", "ab")
+    subprocess.Popen(["dockerd"], stdout=logf, stderr=logf, start_new_session=True)
+    for _ in range(60):
+        if run([DOCKER, "info"], check=False, capture=True).returncode == 0:
+            return
+        time.sleep(1)
+    raise SystemExit("fleet: dockerd did not answer within 60 s; see /var/log/dockyard-outer-dockerd.log")
+
+
+# ---------------------------------------------------------------- image
+
+def recipe_hash(suite):
+    h = hashlib.sha256()
+    h.update(suite.encode())
+    h.update(" ".join(INCLUDE[suite]).encode())
+    with open(os.path.join(HERE, "image-setup.sh"), "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()[:12]
+
+
+def image_name(suite):
+    return "dockyard-fleet-%s:%s" % (suite, recipe_hash(suite))
+
+
+def build(suite):
+    ensure_engine()
+    name = image_name(suite)
+    if run([DOCKER, "image", "inspect", name], check=False, capture=True).returncode == 0:
+        log("image %s is up to date" % name)
+        return name
+    if not shutil.which("debootstrap"):
+        raise SystemExit("fleet: debootstrap is missing; run 'make bootstrap' "
+                         "(apt-get install debootstrap)")
+    root = os.path.join(STATE, "rootfs-%s-%s" % (suite, recipe_hash(suite)))
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+    log("debootstrap %s into %s (about a minute)" % (suite, root))
+    t0 = time.time()
+    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(INCLUDE[suite]),
+         suite, root, MIRROR], capture=True)
+    shutil.copy("/etc/resolv.conf", os.path.join(root, "etc/resolv.conf"))
+    shutil.copy(os.path.join(HERE, "image-setup.sh"), os.path.join(root, "tmp/setup.sh"))
+    for fs, target in (("proc", "proc"), ("sysfs", "sys")):
+        run(["mount", "-t", fs, fs, os.path.join(root, target)])
+    try:
+        run(["chroot", root, "/bin/bash", "/tmp/setup.sh"])
+    finally:
+        for target in ("proc", "sys"):
+            run(["umount", "-l", os.path.join(root, target)], check=False)
+    os.unlink(os.path.join(root, "tmp/setup.sh"))
+    with open(os.path.join(root, "etc/resolv.conf"), "w"):
+        pass
+    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."],
+                           stdout=subprocess.PIPE)
+    run([DOCKER, "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-", name],
+        input_data=tar.stdout.read(), capture=True)
+    tar.wait()
+    shutil.rmtree(root)
+    log("built %s in %.0f s" % (name, time.time() - t0))
+    return name
+
+
+# ---------------------------------------------------------------- hosts
+
+def host_dir(name):
+    return os.path.join(STATE, "hosts", name)
+
+
+def load_hosts():
+    try:
+        with open(os.path.join(STATE, "hosts.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_hosts(hosts):
+    os.makedirs(STATE, exist_ok=True)
+    tmp = os.path.join(STATE, "hosts.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(hosts, f, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(STATE, "hosts.json"))
+
+
+def ensure_key():
+    key = os.path.join(STATE, "id_ed25519")
+    if not os.path.exists(key):
+        os.makedirs(STATE, exist_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dockyard-fleet", "-f", key])
+    return key
+
+
+def is_mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if line.split()[4] == path:
+                return True
+    return False
+
+
+def ensure_disk(name, fresh=False):
+    d = host_dir(name)
+    img = os.path.join(d, "disk.img")
+    mnt = os.path.join(d, "disk")
+    os.makedirs(mnt, exist_ok=True)
+    if fresh:
+        while is_mounted(mnt):
+            run(["umount", mnt], check=False)
+            if is_mounted(mnt):
+                run(["umount", "-l", mnt], check=False)
+        if os.path.exists(img):
+            os.unlink(img)
+    if not os.path.exists(img):
+        run(["truncate", "-s", DISK_SIZE, img])
+        run(["mkfs.ext4", "-q", "-F", img])
+    if not is_mounted(mnt):
+        run(["mount", "-o", "loop", img, mnt])
+    return mnt
+
+
+def container(name):
+    return PREFIX + name
+
+
+def container_state(name):
+    res = run([DOCKER, "inspect", "-f", "{{.State.Running}} {{.Config.Image}}", container(name)],
+              check=False, capture=True)
+    if res.returncode != 0:
+        return None, None
+    running, image = res.stdout.decode().split()
+    return running == "true", image
+
+
+def remove_host(name):
+    run([DOCKER, "rm", "-f", "-v", container(name)], check=False, capture=True)
+    run([DOCKER, "volume", "rm", "-f", container(name) + "-varlib"], check=False, capture=True)
+
+
+def inner_daemon_json(spec):
+    conf = {"bridge": "none", "iptables": False, "ip6tables": False}
+    if spec.get("containerd_store"):
+        conf["features"] = {"containerd-snapshotter": True}
+    return conf
+
+
+def create_host(name, spec):
+    d = host_dir(name)
+    mnt = ensure_disk(name, fresh=True)
+    key = ensure_key()
+    sshd = os.path.join(d, "sshd.conf")
+    with open(sshd, "w") as f:
+        f.write("ListenAddress 127.0.0.1\nPort %d\nPasswordAuthentication no\n"
+                "PermitRootLogin prohibit-password\nUseDNS no\n" % spec["port"])
+    argv = [DOCKER, "create", "--name", container(name), "--hostname", name,
+            "--network", "host", "--security-opt", "seccomp=unconfined",
+            "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
+            "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns", "host",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "-e", "container=docker",
+            "-v", "%s-varlib:/var/lib" % container(name),
+            "-v", "%s:/mnt/data" % mnt,
+            "-v", "%s:/etc/ssh/sshd_config.d/fleet.conf:ro" % sshd,
+            "-v", "%s.pub:/root/.ssh/authorized_keys:ro" % key,
+            "--stop-signal", "SIGRTMIN+3", "--label", "dockyard.fleet=1"]
+    for cap in CAPS:
+        argv += ["--cap-add", cap]
+    argv.append(spec["image"])
+    run(argv, capture=True)
+    tmp = os.path.join(d, "daemon.json")
+    with open(tmp, "w") as f:
+        json.dump(inner_daemon_json(spec), f, indent=2)
+    run([DOCKER, "cp", tmp, container(name) + ":/etc/docker/daemon.json"], capture=True)
+    run([DOCKER, "start", container(name)], capture=True)
+
+
+def exec_host(name, argv, check=True, input_data=None, capture=True, timeout=None):
+    return run([DOCKER, "exec", "-i", container(name)] + argv, check=check,
+               input_data=input_data, capture=capture, timeout=timeout)
+
+
+def wait_ready(name, timeout=120):
+    """Wait until systemd runs, docker answers and sshd listens."""
+    deadline = time.time() + timeout
+    last = ""
+    while time.time() < deadline:
+        res = exec_host(name, ["sh", "-c", "systemctl is-system-running; docker info -f '{{.ServerVersion}}'"],
+                        check=False)
+        last = (res.stdout or b"").decode() + (res.stderr or b"").decode()
+        state = last.split("\n", 1)[0].strip()
+        if res.returncode == 0 or (state in ("running", "degraded") and "\n" in last and
+                                   exec_host(name, ["docker", "info"], check=False).returncode == 0):
+            if ssh_ok(name):
+                return
+        time.sleep(1)
+    raise SystemExit("fleet: host %s not ready after %d s: %s" % (name, timeout, last.strip()))
+
+
+def ssh_argv(name, hosts=None):
+    hosts = hosts or load_hosts()
+    return ["ssh", "-i", os.path.join(STATE, "id_ed25519"), "-p", str(hosts[name]["port"]),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+            "root@127.0.0.1"]
+
+
+def ssh_ok(name):
+    return run(ssh_argv(name) + ["true"], check=False, capture=True, timeout=30).returncode == 0
+
+
+def write_inventory(hosts):
+    key = os.path.join(STATE, "id_ed25519")
+    lines = ["[docker_hosts]"]
+    for name in sorted(hosts):
+        h = hosts[name]
+        lines.append("%s ansible_host=127.0.0.1 ansible_port=%d fleet_suite=%s fleet_containerd_store=%s"
+                     % (name, h["port"], h["suite"], str(bool(h.get("containerd_store"))).lower()))
+    lines += ["", "[docker_hosts:vars]", "ansible_user=root",
+              "ansible_ssh_private_key_file=%s" % key,
+              "ansible_python_interpreter=/usr/bin/python3",
+              "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
+              ""]
+    path = os.path.join(STATE, "inventory.ini")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def host_names(count, start=1):
+    return ["h%d" % i for i in range(start, start + count)]
+
+
+def up(count, suite, containerd_store, start=1):
+    ensure_engine()
+    image = build(suite)
+    hosts = load_hosts()
+    for i, name in enumerate(host_names(count, start)):
+        spec = {"port": BASE_PORT + start + i, "suite": suite, "image": image,
+                "containerd_store": containerd_store}
+        running, cur_image = container_state(name)
+        old = hosts.get(name)
+        same = old is not None and all(old.get(k) == spec[k] for k in spec) and cur_image == image
+        if running is None or not same:
+            if running is not None:
+                log("recreating %s (recipe or settings changed)" % name)
+            remove_host(name)
+            hosts[name] = spec
+            save_hosts(hosts)
+            create_host(name, spec)
+        else:
+            ensure_disk(name)
+            if not running:
+                log("starting stopped host %s" % name)
+                run([DOCKER, "start", container(name)], capture=True)
+        hosts[name] = spec
+        save_hosts(hosts)
+    for name in host_names(count, start):
+        wait_ready(name)
+        log("host %s ready on 127.0.0.1:%d" % (name, hosts[name]["port"]))
+    return write_inventory(hosts)
+
+
+def reset(names):
+    hosts = load_hosts()
+    for name in names:
+        if name not in hosts:
+            raise SystemExit("fleet: unknown host %s" % name)
+        remove_host(name)
+        create_host(name, hosts[name])
+    for name in names:
+        wait_ready(name)
+    return write_inventory(hosts)
+
+
+def down():
+    hosts = load_hosts()
+    names = set(hosts)
+    listed = out([DOCKER, "ps", "-a", "--filter", "label=dockyard.fleet=1", "--format", "{{.Names}}"],
+                 check=False)
+    names.update(n[len(PREFIX):] for n in listed.split() if n.startswith(PREFIX))
+    for name in sorted(names):
+        remove_host(name)
+        mnt = os.path.join(host_dir(name), "disk")
+        while is_mounted(mnt):
+            run(["umount", "-l", mnt], check=False)
+        shutil.rmtree(host_dir(name), ignore_errors=True)
+    save_hosts({})
+    write_inventory({})
+
+
+def seed(names, profile="default"):
+    script = os.path.join(HERE, "seed.sh")
+    with open(script, "rb") as f:
+        body = f.read()
+    for name in names:
+        res = exec_host(name, ["bash", "-s", profile], input_data=body)
+        sys.stdout.write(res.stdout.decode())
+
+
+def status():
+    hosts = load_hosts()
+    for name in sorted(hosts):
+        running, image = container_state(name)
+        print("%-4s port=%d suite=%s running=%s image=%s" % (
+            name, hosts[name]["port"], hosts[name]["suite"], running, image))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--suite", default="bookworm", choices=sorted(INCLUDE))
+    u = sub.add_parser("up")
+    u.add_argument("--hosts", type=int, default=2)
+    u.add_argument("--first", type=int, default=1, help="number of the first host (h1)")
+    u.add_argument("--suite", default="bookworm", choices=sorted(INCLUDE))
+    u.add_argument("--containerd-store", action="store_true")
+    r = sub.add_parser("reset")
+    r.add_argument("names", nargs="+")
+    s = sub.add_parser("seed")
+    s.add_argument("names", nargs="+")
+    s.add_argument("--profile", default="default")
+    sub.add_parser("down")
+    sub.add_parser("status")
+    sub.add_parser("inventory")
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("fleet: must run as root (it mounts loop devices and runs debootstrap)")
+    if a.cmd == "build":
+        print(build(a.suite))
+    elif a.cmd == "up":
+        print(up(a.hosts, a.suite, a.containerd_store, a.first))
+    elif a.cmd == "reset":
+        print(reset(a.names))
+    elif a.cmd == "seed":
+        seed(a.names, a.profile)
+    elif a.cmd == "down":
+        down()
+    elif a.cmd == "status":
+        status()
+    elif a.cmd == "inventory":
+        print(os.path.join(STATE, "inventory.ini"))
+
+
+if __name__ == "__main__":
+    main()
