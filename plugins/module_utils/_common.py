@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pieces every module of the collection shares.  Internal to dockyard.migrate."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerClient
+
+DOCKER_ARGS = dict(
+    docker_host=dict(type="str"),
+    timeout=dict(type="int", default=60),
+    api_version=dict(type="str"),
+)
+
+
+def docker_args(**extra):
+    spec = dict(DOCKER_ARGS)
+    spec.update(extra)
+    return spec
+
+
+def client_from_params(params):
+    return DockerClient(docker_host=params.get("docker_host"), timeout=params.get("timeout") or 60,
+                        api_version=params.get("api_version"))
+
+
+def make_runner(module):
+    """A command runner for module_utils: argv list in, (rc, stdout, stderr) out, never a shell."""
+    def runner(argv, check=False, data=None):
+        rc, out, err = module.run_command(argv, check_rc=False, data=data, binary_data=data is not None,
+                                          expand_user_and_vars=False)
+        if check and rc != 0:
+            raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), rc, (err or out).strip()))
+        return rc, out, err
+    return runner

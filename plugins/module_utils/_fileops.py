@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Atomic file writes and backups.  Internal to the dockyard.migrate collection.
+
+A file is written to a temporary file in its own directory, flushed to disk,
+given the original's owner, mode and extended attributes (its SELinux label
+among them), then renamed over the original.  A reader sees the old content or
+the new, never a mix.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import stat
+import tempfile
+import time
+
+
+def _copy_xattrs(src_path, dst_fd):
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(src_path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.setxattr(dst_fd, name, os.getxattr(src_path, name))
+        except OSError:
+            pass
+
+
+def fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, data, mode=0o644, owner=None):
+    """Write data (bytes or str) to path atomically.
+
+    An existing file's owner, mode and xattrs are kept; a new file gets
+    ``mode`` and ``owner`` (uid, gid) or root's.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        st = os.stat(path)
+        mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+        existing = True
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        uid, gid = owner if owner else (os.getuid(), os.getgid())
+        existing = False
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            try:
+                os.fchown(f.fileno(), uid, gid)
+            except OSError:
+                pass
+            if existing:
+                _copy_xattrs(path, f.fileno())
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except Exception:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def read_text(path, default=None):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
+    except OSError as exc:
+        if exc.errno == errno.ENOENT and default is not None:
+            return default
+        raise
+
+
+def backup_file(path, stamp=None):
+    """Copy path beside itself as ``PATH.dockyard-STAMP``, no more readable than it.
+
+    Returns the backup's path, or None when path does not exist.
+    """
+    if not os.path.exists(path):
+        return None
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%S")
+    dest = "%s.dockyard-%s" % (path, stamp)
+    n = 0
+    while os.path.exists(dest):
+        n += 1
+        dest = "%s.dockyard-%s.%d" % (path, stamp, n)
+    with open(path, "rb") as f:
+        data = f.read()
+    atomic_write(dest, data, mode=stat.S_IMODE(os.stat(path).st_mode),
+                 owner=(os.stat(path).st_uid, os.stat(path).st_gid))
+    return dest

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parse and edit /etc/fstab without disturbing anything else in it.
+
+Internal to the dockyard.migrate collection.  Every line is kept as written
+(comments, blank lines, spacing); only the line for the managed mount point is
+added, replaced or removed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+class FstabError(ValueError):
+    pass
+
+
+def unescape(field):
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def escape(field):
+    out = []
+    for ch in field:
+        if ch in " \t\n\\#":
+            out.append("\\%03o" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class FstabLine:
+    """One line; ``fields`` is None for comments and blank lines."""
+
+    def __init__(self, raw, fields=None, lineno=0):
+        self.raw = raw
+        self.fields = fields
+        self.lineno = lineno
+
+    @property
+    def is_entry(self):
+        return self.fields is not None
+
+    @property
+    def src(self):
+        return unescape(self.fields[0])
+
+    @property
+    def path(self):
+        return os.path.normpath(unescape(self.fields[1]))
+
+    @property
+    def fstype(self):
+        return self.fields[2]
+
+    @property
+    def opts(self):
+        return self.fields[3] if len(self.fields) > 3 else "defaults"
+
+    def to_dict(self):
+        return {"src": self.src, "path": self.path, "fstype": self.fstype, "opts": self.opts,
+                "dump": self.fields[4] if len(self.fields) > 4 else "0",
+                "passno": self.fields[5] if len(self.fields) > 5 else "0",
+                "line": self.lineno}
+
+
+def parse(text, strict_path=None):
+    """Parse fstab text.
+
+    Lines that are not comments must have 2 to 6 fields.  A malformed line is
+    kept as it is unless it concerns ``strict_path`` (the mount point we are
+    about to manage), which raises FstabError naming the line.
+    """
+    lines = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            lines.append(FstabLine(raw, None, n))
+            continue
+        fields = stripped.split()
+        if len(fields) < 3 or len(fields) > 6:
+            if strict_path is not None and len(fields) >= 2 and \
+                    os.path.normpath(unescape(fields[1])) == os.path.normpath(strict_path):
+                raise FstabError("fstab line %d cannot be parsed (%d fields, expected 3 to 6): %r"
+                                 % (n, len(fields), raw))
+            if strict_path is not None and len(fields) < 2:
+                raise FstabError("fstab line %d cannot be parsed (%d field, expected 3 to 6): %r"
+                                 % (n, len(fields), raw))
+            lines.append(FstabLine(raw, None, n))
+            continue
+        lines.append(FstabLine(raw, fields, n))
+    return lines
+
+
+def render(lines):
+    text = "\n".join(line.raw for line in lines)
+    return text + "\n" if lines else ""
+
+
+def entries_for(lines, path):
+    path = os.path.normpath(path)
+    return [line for line in lines if line.is_entry and line.path == path]
+
+
+def make_line(src, path, fstype="none", opts="bind", dump="0", passno="0"):
+    fields = [escape(src), escape(os.path.normpath(path)), fstype, opts, str(dump), str(passno)]
+    return FstabLine(" ".join(fields), fields)
+
+
+def set_entry(lines, src, path, fstype="none", opts="bind", dump="0", passno="0"):
+    """Return (new_lines, changed): exactly one line for path, as given.
+
+    An equal existing line is kept byte for byte (its spacing too); a different
+    one is replaced in place; duplicates for the same path are dropped; a new
+    line goes at the end.
+    """
+    wanted = make_line(src, path, fstype, opts, dump, passno)
+    out = []
+    placed = False
+    changed = False
+    for line in lines:
+        if line.is_entry and line.path == os.path.normpath(path):
+            if placed:
+                changed = True
+                continue
+            same = (line.src == src and line.fstype == fstype and
+                    sorted(line.opts.split(",")) == sorted(opts.split(",")) and
+                    (line.fields[4:5] or ["0"])[0] == str(dump) and
+                    (line.fields[5:6] or ["0"])[0] == str(passno))
+            if same:
+                out.append(line)
+            else:
+                out.append(wanted)
+                changed = True
+            placed = True
+        else:
+            out.append(line)
+    if not placed:
+        out.append(wanted)
+        changed = True
+    return out, changed
+
+
+def remove_entry(lines, path):
+    out = [line for line in lines if not (line.is_entry and line.path == os.path.normpath(path))]
+    return out, len(out) != len(lines)
