@@ -19,7 +19,7 @@ import os
 import re
 import shlex
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fstab, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo
 
 DEFAULT_ROOT = "/var/lib/docker"
 DEFAULT_CONTAINERD_ROOT = "/var/lib/containerd"

@@ -23,7 +23,7 @@ description:
   - Optionally judges whether a candidate target path could hold the data.
   - Talks to the Docker Engine API over its unix socket with the Python standard library only.
 author:
-  - dockyard.migrate contributors
+  - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
   - dockyard.migrate.docker
 attributes:
@@ -115,7 +115,7 @@ root:
   type: str
   sample: /var/lib/docker
 engine:
-  description: Facts from the Engine API. Only RV(engine.running) when the daemon does not answer.
+  description: Facts from the Engine API. Only C(running) when the daemon does not answer.
   returned: always
   type: dict
   sample:
@@ -131,7 +131,7 @@ engine:
     swarm: inactive
 config:
   description:
-    - How the data root was chosen. RV(config.method) is V(flag) (a C(--data-root) flag in the service),
+    - How the data root was chosen. C(method) is V(flag) (a C(--data-root) flag in the service),
       V(daemon_json), V(bind) (the default path bind-mounted from elsewhere) or V(default).
   returned: always
   type: dict

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The test fleet: real Docker hosts in containers that boot systemd.
 
 Each host runs its own ``dockerd`` under ``docker.service``/``docker.socket``,
@@ -90,7 +89,7 @@ def ensure_engine():
     log("starting the outer dockerd")
     logf = open("/var/log/dockyard-outer-dockerd.log", "ab")
     subprocess.Popen(["dockerd"], stdout=logf, stderr=logf, start_new_session=True)
-    for _ in range(60):
+    for _attempt in range(60):
         if run([DOCKER, "info"], check=False, capture=True).returncode == 0:
             return
         time.sleep(1)

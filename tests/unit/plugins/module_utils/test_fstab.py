@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fstab
+
+TEXT = """# /etc/fstab: static file system information.
+UUID=abcd  /         ext4    errors=remount-ro 0       1
+
+/dev/sdb1	/mnt/data	ext4	defaults	0	2
+tmpfs /tmp tmpfs defaults
+"""
+
+
+def test_round_trip_is_byte_exact():
+    assert _fstab.render(_fstab.parse(TEXT)) == TEXT
+
+
+def test_set_entry_appends_and_keeps_everything_else():
+    lines, changed = _fstab.set_entry(_fstab.parse(TEXT), "/mnt/data/docker", "/var/lib/docker")
+    assert changed
+    out = _fstab.render(lines)
+    assert out.startswith(TEXT)
+    assert out.endswith("/mnt/data/docker /var/lib/docker none bind 0 0\n")
+
+
+def test_set_entry_is_idempotent_and_keeps_spacing():
+    text = TEXT + "/mnt/data/docker\t/var/lib/docker   none  bind  0 0\n"
+    lines, changed = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker/")
+    assert not changed
+    assert _fstab.render(lines) == text
+
+
+def test_set_entry_replaces_in_place_and_drops_duplicates():
+    text = ("/old /var/lib/docker none bind 0 0\n" + TEXT +
+            "/older /var/lib/docker none bind 0 0\n")
+    lines, changed = _fstab.set_entry(_fstab.parse(text), "/new", "/var/lib/docker")
+    assert changed
+    out = _fstab.render(lines).splitlines()
+    assert out[0] == "/new /var/lib/docker none bind 0 0"
+    assert sum(1 for line in out if "/var/lib/docker" in line) == 1
+
+
+def test_remove_entry():
+    text = TEXT + "/mnt/data/docker /var/lib/docker none bind 0 0\n"
+    lines, changed = _fstab.remove_entry(_fstab.parse(text), "/var/lib/docker")
+    assert changed
+    assert _fstab.render(lines) == TEXT
+    lines, changed = _fstab.remove_entry(lines, "/var/lib/docker")
+    assert not changed
+
+
+def test_spaces_are_escaped_and_read_back():
+    lines, _changed = _fstab.set_entry([], "/mnt/my data/docker", "/var/lib/docker")
+    out = _fstab.render(lines)
+    assert "/mnt/my\\040data/docker" in out
+    assert _fstab.parse(out)[0].src == "/mnt/my data/docker"
+
+
+def test_malformed_line_for_the_managed_path_is_an_error():
+    with pytest.raises(_fstab.FstabError, match="line 2 cannot be parsed"):
+        _fstab.parse("UUID=x / ext4 defaults 0 1\n/src /var/lib/docker none bind 0 0 extra\n",
+                     strict_path="/var/lib/docker")
+
+
+def test_malformed_foreign_line_is_kept():
+    text = "garbage-line-with-one-field\n/dev/sdb1 /mnt ext4 defaults 0 2\n"
+    lines = _fstab.parse(text)
+    assert _fstab.render(lines) == text
+    with pytest.raises(_fstab.FstabError, match="line 1"):
+        _fstab.parse(text, strict_path="/var/lib/docker")
