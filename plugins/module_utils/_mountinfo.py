@@ -115,14 +115,20 @@ def bind_source(entries, path):
     ``/mnt/data/docker`` for ``/var/lib/docker``), or None when path is not a
     mount point or is the root of its own filesystem.
     """
+    path = os.path.normpath(path)
     e = mount_at(entries, path)
     if e is None:
         return None
     if e.root in ("/", ""):
         return None
-    others = [o for o in entries if o.mount_id != e.mount_id]
+    others = [o for o in entries if o.mount_point != path]
+    source_path = _realpath_on_device(others, e.major_minor, e.root)
+    if source_path == path:
+        # dockerd bind-mounts its root onto itself to set mount propagation
+        # when the root's mount is private: that is not a relocation.
+        return None
     return {"device": e.source, "major_minor": e.major_minor, "root": e.root,
-            "fstype": e.fstype, "source_path": _realpath_on_device(others, e.major_minor, e.root)}
+            "fstype": e.fstype, "source_path": source_path}
 
 
 def same_bind(entries, src, path):

@@ -344,7 +344,15 @@ def up(count, suite, containerd_store, start=1):
         hosts[name] = spec
         save_hosts(hosts)
     for name in host_names(count, start):
-        wait_ready(name)
+        try:
+            wait_ready(name, timeout=60)
+        except SystemExit as exc:
+            # A leftover host whose daemon cannot come back (a test left it half
+            # way): start from nothing rather than fail.
+            log("%s; recreating it" % exc)
+            remove_host(name)
+            create_host(name, hosts[name])
+            wait_ready(name)
         log("host %s ready on 127.0.0.1:%d" % (name, hosts[name]["port"]))
     return write_inventory(hosts)
 

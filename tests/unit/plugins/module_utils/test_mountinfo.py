@@ -69,3 +69,16 @@ def test_same_bind_through_nested_source_mount():
     entries = mi.parse(text)
     # /srv/pool/../ is not on the device; /mnt/data/docker is, via the 30 mount
     assert mi.same_bind(entries, "/mnt/data/docker", "/var/lib/docker")
+
+
+def test_self_bind_made_by_dockerd_is_not_a_relocation():
+    text = ("22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+            "30 22 7:0 / /mnt/data rw - ext4 /dev/loop0 rw\n"
+            "35 30 7:0 /dj-root /mnt/data/dj-root rw shared:9 - ext4 /dev/loop0 rw\n")
+    assert mi.bind_source(mi.parse(text), "/mnt/data/dj-root") is None
+
+
+def test_self_bind_on_top_of_a_real_bind_keeps_the_real_source():
+    text = SAMPLE + "60 31 7:0 /docker /var/lib/docker rw shared:9 - ext4 /dev/loop0 rw\n"
+    b = mi.bind_source(mi.parse(text), "/var/lib/docker")
+    assert b["source_path"] == "/mnt/data/docker"

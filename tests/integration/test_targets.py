@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+"""Runs each target under tests/integration/targets/ against a fleet host.
+
+A target's ``aliases`` file says which host it uses (``host/h1``), whether the
+host is rebuilt and seeded first (``reset``), and ``needs/...`` notes.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = sorted(os.listdir(os.path.join(HERE, "targets")))
+
+
+def aliases(name):
+    path = os.path.join(HERE, "targets", name, "aliases")
+    with open(path) as f:
+        return [line.split("#", 1)[0].strip() for line in f if line.split("#", 1)[0].strip()]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_target(fleet_hosts, target):
+    al = aliases(target)
+    hosts = [a.split("/", 1)[1] for a in al if a.startswith("host/")] or ["h1"]
+    if "reset" in al:
+        fleet_hosts.reset(*hosts)
+    res = fleet_hosts.playbook(os.path.join(HERE, "target.yml"), limit=",".join(hosts),
+                               extra={"dockyard_target": target})
+    assert "failed=0" in res.stdout
