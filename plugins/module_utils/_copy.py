@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The copy engine: rsync passes with progress.  Internal to the dockyard.migrate collection.
+
+Every pass is ``rsync -aHAXS --numeric-ids -x --delete SRC/ DST/``: hard links,
+ACLs, extended attributes, holes and numeric owners are kept, nothing on
+another filesystem (a running container's overlay mount) is crossed into, and
+the target ends as an exact copy.  While it runs, a small JSON status file
+(phase, bytes done and total, percent, rate) is rewritten about once a second
+for a role to poll.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+
+BASE_ARGS = ["-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--info=progress2", "--stats"]
+_PROGRESS = re.compile(r"^\s*([\d,]+)\s+(\d+)%\s+(\S+/s)\s+")
+_STAT = {
+    "files": re.compile(r"^Number of files: ([\d,]+)"),
+    "files_transferred": re.compile(r"^Number of regular files transferred: ([\d,]+)"),
+    "bytes_total": re.compile(r"^Total file size: ([\d,]+)"),
+    "bytes_transferred": re.compile(r"^Total transferred file size: ([\d,]+)"),
+}
+VANISHED = 24
+
+
+class CopyError(Exception):
+    pass
+
+
+def _int(text):
+    return int(text.replace(",", ""))
+
+
+def parse_stats(text):
+    out = {}
+    for line in text.splitlines():
+        for key, rx in _STAT.items():
+            m = rx.match(line.strip())
+            if m:
+                out[key] = _int(m.group(1))
+    return out
+
+
+def parse_progress(line):
+    m = _PROGRESS.match(line)
+    if not m:
+        return None
+    return {"bytes_done": _int(m.group(1)), "rsync_percent": int(m.group(2)), "rate": m.group(3)}
+
+
+class Status:
+    """The status file a role polls: phase, bytes done and total, percent, rate."""
+
+    def __init__(self, path, total_bytes=None):
+        self.path = path
+        self.total = total_bytes
+        self.last = 0
+        self.state = {}
+
+    def write(self, force=False, **fields):
+        self.state.update(fields)
+        self.state["updated"] = time.time()
+        if not self.path:
+            return
+        if not force and time.time() - self.last < 1.0:
+            return
+        self.last = time.time()
+        try:
+            _fileops.atomic_write(self.path, json.dumps(self.state, sort_keys=True) + "\n", mode=0o644)
+        except OSError:
+            pass
+
+
+def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=False, total_bytes=None,
+          rsync_bin="rsync"):
+    """Run one pass; return its statistics (files, bytes transferred, seconds)."""
+    argv = [rsync_bin] + BASE_ARGS + list(extra_args or []) + ["--", src.rstrip("/") + "/",
+                                                               dst.rstrip("/") + "/"]
+    started = time.time()
+    if status:
+        status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+    tail = []
+    buf = b""
+    while True:
+        chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+        parts = re.split(rb"[\r\n]", buf)
+        buf = parts.pop()
+        for raw in parts:
+            line = raw.decode("utf-8", "replace")
+            prog = parse_progress(line)
+            if prog is not None:
+                if status:
+                    pct = prog["rsync_percent"]
+                    if total_bytes:
+                        pct = min(100, int(prog["bytes_done"] * 100 / max(total_bytes, 1)))
+                    status.write(phase=phase, bytes_done=prog["bytes_done"], bytes_total=total_bytes,
+                                 percent=pct, rate=prog["rate"])
+            elif line.strip():
+                tail.append(line)
+    tail.append(buf.decode("utf-8", "replace"))
+    err = proc.stderr.read().decode("utf-8", "replace")
+    rc = proc.wait()
+    seconds = time.time() - started
+    stats = parse_stats("\n".join(tail))
+    stats["seconds"] = round(seconds, 3)
+    stats["rc"] = rc
+    if status:
+        status.write(force=True, phase=phase, bytes_done=stats.get("bytes_transferred"),
+                     bytes_total=total_bytes, percent=100 if rc in (0, VANISHED) else None)
+    if rc == 0 or (rc == VANISHED and allow_vanished):
+        return stats
+    if "No space left on device" in err or "ENOSPC" in err:
+        raise CopyError("the copy to %s ran out of space: %s" % (dst, _last_lines(err)))
+    raise CopyError("rsync from %s to %s failed (rc=%d): %s" % (src, dst, rc, _last_lines(err)))
+
+
+def _last_lines(text, n=5):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-n:])
+
+
+def rsync_version(rsync_bin="rsync"):
+    try:
+        out = subprocess.run([rsync_bin, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             check=False).stdout.decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = re.search(r"version\s+(\d+\.\d+\.\d+)", out)
+    return m.group(1) if m else None
+
+
+def disk_free(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: data_root
+short_description: Move Docker's data root to another place, verified, resumable and rolled back on failure
+version_added: 0.1.0
+description:
+  - Moves the Docker data root (and containerd's root when images live in the containerd image store) to
+    O(path) and switches Docker to it, either with an C(/etc/fstab) bind mount of O(path) onto the current
+    root (O(method=bind), the classic procedure) or with C(data-root) in C(/etc/docker/daemon.json)
+    (O(method=daemon_json)).
+  - "In order: preflight checks (nothing is touched when one fails); record the inventory of images,
+    containers and volumes; copy while Docker runs (O(two_phase)); stop C(docker.socket) and C(docker.service)
+    (and C(containerd.service) when its root moves); copy the delta with C(rsync --delete); switch; start
+    Docker; verify C(DockerRootDir), the bind mount, the inventory fingerprint and that exactly the containers
+    that ran before run again; only then keep or remove the original (O(source))."
+  - Copies use C(rsync -aHAXS --numeric-ids --one-file-system), keeping hard links, ACLs, extended attributes,
+    holes and numeric owners, and never crossing into a running container's overlay mount.
+  - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root: Docker
+    never starts on an empty directory.
+  - Any failure after Docker was stopped rolls back (fstab, daemon.json and drop-in restored, the original
+    moved back, Docker started and the old inventory checked), then fails naming the phase and the cause.
+  - Progress is recorded in a marker file beside O(path) on the target disk, so a run that was killed at any
+    point converges when run again. A lock keeps two runs off one host.
+author:
+  - Dockyard Maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.migrate.docker
+attributes:
+  check_mode:
+    support: full
+    description: Runs every preflight check and returns the plan (actions, bytes and files to copy, free space
+      after) and the diff; nothing is touched and Docker is not stopped.
+  diff_mode:
+    support: full
+    description: Shows fstab, daemon.json and the systemd drop-ins before and after.
+  idempotent:
+    support: full
+    description: When Docker already runs from O(path) by the chosen method, nothing is done, Docker is not
+      stopped and C(changed=false).
+options:
+  path:
+    description:
+      - The new data root, an absolute path on the target disk, for example V(/mnt/data/docker).
+      - It must be empty, missing, or a partial copy left by an earlier run of this module.
+    type: path
+    required: true
+    version_added: 0.1.0
+  method:
+    description:
+      - V(bind) bind-mounts O(path) onto the current root (usually C(/var/lib/docker)) through the fstab file;
+        the original directory is moved aside first so nothing hides under the mount.
+      - V(daemon_json) sets C(data-root) in O(daemon_json), keeping every other key and the file's owner and mode.
+    type: str
+    choices: [bind, daemon_json]
+    default: bind
+    version_added: 0.1.0
+  containerd:
+    description:
+      - V(auto) also moves containerd's root when Docker keeps its images in the containerd image store.
+      - V(always) moves containerd's root in any case; V(never) leaves it.
+      - containerd's root is always switched with a bind mount (its own config stays untouched).
+    type: str
+    choices: [auto, always, never]
+    default: auto
+    version_added: 0.1.0
+  containerd_path:
+    description:
+      - Where containerd's root goes. Defaults to C(containerd) beside O(path).
+    type: path
+    version_added: 0.1.0
+  source:
+    description:
+      - What happens to the original once the move is verified.
+      - V(keep) moves it aside to C(ROOT.dockyard-backup-STAMP) beside it; V(remove) deletes it.
+    type: str
+    choices: [keep, remove]
+    default: keep
+    version_added: 0.1.0
+  two_phase:
+    description:
+      - Copy once while Docker runs, then stop Docker and copy only what changed, so Docker is down only for the
+        second pass. With V(false) the whole copy happens with Docker stopped.
+    type: bool
+    default: true
+    version_added: 0.1.0
+  margin:
+    description:
+      - Free space to keep on the target disk beyond the data, as bytes, a size (V(512M), V(2G)) or a
+        percentage of the data (V(10%)).
+    type: str
+    default: 5%
+    version_added: 0.1.0
+  stop_timeout:
+    description:
+      - Seconds to wait, after Docker stopped, for its container mounts to disappear.
+    type: int
+    default: 120
+    version_added: 0.1.0
+  verify_timeout:
+    description:
+      - Seconds to wait for Docker to answer after starting and for its containers to run again.
+    type: int
+    default: 90
+    version_added: 0.1.0
+  rsync_opts:
+    description:
+      - Extra options for every rsync pass, for example V(--bwlimit=100M). Options that would lose data
+        (C(--remove-source-files)) or skip the copy (C(--dry-run)) are refused.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
+  status_file:
+    description:
+      - A small JSON file the module rewrites while it works (phase, bytes done and total, percent, rate), for
+        a role to poll when the module runs asynchronously.
+    type: path
+    default: /run/dockyard-migrate/data_root.status.json
+    version_added: 0.1.0
+  daemon_json:
+    description:
+      - Path of Docker's daemon configuration file.
+    type: path
+    default: /etc/docker/daemon.json
+    version_added: 0.1.0
+  fstab:
+    description:
+      - The fstab file that holds the bind mount.
+    type: path
+    default: /etc/fstab
+    version_added: 0.1.0
+notes:
+  - Needs C(rsync) and systemd on the managed host, and root.
+  - On SELinux hosts the new root gets the old one's file context (C(semanage fcontext -e), C(restorecon)).
+  - Docker installed as a snap is refused; so is a C(--data-root) flag in the service, which would override
+    either method.
+  - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(path).
+seealso:
+  - module: dockyard.migrate.data_root_info
+  - module: dockyard.migrate.bind_mount
+'''
+
+EXAMPLES = r'''
+- name: Move Docker to the data disk with a bind mount, keeping the original as a backup
+  dockyard.migrate.data_root:
+    path: /mnt/data/docker
+  register: moved
+
+- name: Show the downtime
+  ansible.builtin.debug:
+    msg: "Docker was down for {{ moved.downtime_seconds }} s; original at {{ moved.original }}"
+
+- name: Move it with daemon.json instead and delete the original once verified
+  dockyard.migrate.data_root:
+    path: /srv/docker
+    method: daemon_json
+    source: remove
+
+- name: See the plan without touching anything
+  dockyard.migrate.data_root:
+    path: /mnt/data/docker
+  check_mode: true
+  diff: true
+  register: plan
+'''
+
+RETURN = r'''
+actions:
+  description: What was done, in order (in check mode, what would be done).
+  returned: always
+  type: list
+  elements: str
+  sample: ["recorded 4 images, 4 containers (2 running) and 2 volumes", "copied while Docker ran (3.2 s)",
+           "stopped Docker", "copied the delta with Docker stopped (0.4 s)", "started Docker"]
+moves:
+  description: The directories moved, each with C(name), C(source), C(target), C(switch), C(mount_point), C(backup).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: docker, source: /var/lib/docker, target: /mnt/data/docker, switch: bind,
+            mount_point: /var/lib/docker, backup: /var/lib/docker.dockyard-backup-20261128T101500}]
+bytes_copied:
+  description: Bytes of file data rsync transferred over all passes.
+  returned: always
+  type: int
+  sample: 7340032
+files_copied:
+  description: Regular files rsync transferred over all passes.
+  returned: always
+  type: int
+  sample: 412
+planned_bytes:
+  description: Bytes (allocated) in the roots to move, as measured before copying.
+  returned: when a move is planned
+  type: int
+  sample: 7340032
+planned_files:
+  description: Regular files in the roots to move.
+  returned: when a move is planned
+  type: int
+  sample: 412
+free_after_bytes:
+  description: For each target filesystem (by mount point), the free space expected after the copy and margin.
+  returned: when a move is planned
+  type: dict
+  sample: {"/mnt/data": 2900000000}
+online_copy_seconds:
+  description: Seconds of the copy made while Docker ran.
+  returned: always
+  type: float
+  sample: 3.2
+offline_copy_seconds:
+  description: Seconds of the copy made with Docker stopped.
+  returned: always
+  type: float
+  sample: 0.4
+downtime_seconds:
+  description: Seconds from stopping Docker until its containers ran again on the new root.
+  returned: always
+  type: float
+  sample: 6.8
+fingerprint_before:
+  description: The inventory fingerprint recorded before the move.
+  returned: when a move ran
+  type: str
+  sample: sha256:0f3c5d...
+fingerprint_after:
+  description: The inventory fingerprint on the new root; equal to RV(fingerprint_before) on success.
+  returned: when a move ran
+  type: str
+  sample: sha256:0f3c5d...
+original:
+  description: Where each original went (C(backup) path, or C(removed=true)).
+  returned: when a move finished or was already done
+  type: list
+  elements: dict
+  sample: [{name: docker, source: /var/lib/docker, removed: false, backup: /var/lib/docker.dockyard-backup-20261128T101500}]
+phases:
+  description: Each phase with its duration in seconds.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{phase: online_copy, seconds: 3.2}, {phase: stop, seconds: 2.1}]
+passes:
+  description: Each rsync pass with its statistics.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{phase: online_copy, move: docker, files: 1200, files_transferred: 412, bytes_transferred: 7340032,
+            seconds: 3.2, rc: 0}]
+failed_phase:
+  description: The phase that failed, when the module fails.
+  returned: on failure
+  type: str
+  sample: start
+rolled_back:
+  description: Whether a failure was rolled back to the original root.
+  returned: on failure after the preflight
+  type: bool
+  sample: true
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dockyard.migrate.plugins.module_utils._common import (
+    client_from_params, docker_args, make_runner)
+from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
+from ansible_collections.dockyard.migrate.plugins.module_utils._relocate import Relocation, RelocationError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=docker_args(
+            path=dict(type="path", required=True),
+            method=dict(type="str", default="bind", choices=["bind", "daemon_json"]),
+            containerd=dict(type="str", default="auto", choices=["auto", "always", "never"]),
+            containerd_path=dict(type="path"),
+            source=dict(type="str", default="keep", choices=["keep", "remove"]),
+            two_phase=dict(type="bool", default=True),
+            margin=dict(type="str", default="5%"),
+            stop_timeout=dict(type="int", default=120),
+            verify_timeout=dict(type="int", default=90),
+            rsync_opts=dict(type="list", elements="str", default=[]),
+            status_file=dict(type="path", default="/run/dockyard-migrate/data_root.status.json"),
+            daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
+            fstab=dict(type="path", default="/etc/fstab"),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        client = client_from_params(module.params)
+    except DockerError as exc:
+        module.fail_json(msg=str(exc))
+    reloc = Relocation(module.params, client, make_runner(module), check_mode=module.check_mode)
+    try:
+        result = reloc.run()
+    except RelocationError as exc:
+        module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **reloc.result)
+    except DockerError as exc:
+        module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **reloc.result)
+    if module._diff and reloc.diff["before"]:
+        result["diff"] = [dict(before=reloc.diff["before"][k], after=reloc.diff["after"][k],
+                               before_header=k, after_header=k) for k in sorted(reloc.diff["before"])]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
