@@ -60,7 +60,7 @@ mkfifo "$vol/site/fifo"
 
 docker run -d --name web --network none --restart always -v webdata:/data seed/app:2 >/dev/null
 docker run -d --name worker --network none --restart unless-stopped -v cache:/cache seed/tool:1 \
-    /bin/sh -c 'echo started >> /cache/log; while true; do sleep 1; done' >/dev/null
+    /bin/sh -c 'while true; do sleep 1; done' >/dev/null
 docker run --name batch --network none seed/app:1 /bin/sh -c 'echo done > /tmp/out' >/dev/null
 docker create --name spare --network none seed/base:1 >/dev/null
 # A change in a running container's writable layer.

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy
+
+STATS = """
+Number of files: 1,311 (reg: 1,200, dir: 100, link: 11)
+Number of created files: 1,311
+Number of regular files transferred: 1,200
+Total file size: 15,429,487 bytes
+Total transferred file size: 14,314,330 bytes
+"""
+
+
+def test_parse_stats():
+    assert _copy.parse_stats(STATS) == {"files": 1311, "files_transferred": 1200, "bytes_total": 15429487,
+                                        "bytes_transferred": 14314330}
+
+
+def test_parse_progress():
+    assert _copy.parse_progress("     32,768  45%   10.00MB/s    0:00:01 (xfr#1, ir-chk=1000/1002)") == {
+        "bytes_done": 32768, "rsync_percent": 45, "rate": "10.00MB/s"}
+    assert _copy.parse_progress("sending incremental file list") is None
+
+
+needs_rsync = pytest.mark.skipif(not shutil.which("rsync"), reason="rsync is not installed")
+
+
+@needs_rsync
+def test_rsync_keeps_hard_links_xattrs_holes_and_deletes(tmp_path):
+    src = tmp_path / "src"
+    dst = tmp_path / "dst"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(5000))
+    os.link(str(src / "a"), str(src / "a.link"))
+    os.setxattr(str(src / "a"), "user.k", b"v")
+    with open(str(src / "sparse"), "wb") as f:
+        f.truncate(20 * 1024 * 1024)
+        f.write(b"x")
+    dst.mkdir()
+    (dst / "stale").write_text("old")
+    status = _copy.Status(str(tmp_path / "status.json"))
+    stats = _copy.rsync(str(src), str(dst), status, "online_copy", total_bytes=5000)
+    assert stats["rc"] == 0
+    assert stats["files_transferred"] == 2
+    assert not (dst / "stale").exists()
+    assert os.stat(str(dst / "a")).st_ino == os.stat(str(dst / "a.link")).st_ino
+    assert os.getxattr(str(dst / "a"), "user.k") == b"v"
+    assert os.stat(str(dst / "sparse")).st_blocks * 512 < 1024 * 1024
+    st = json.loads((tmp_path / "status.json").read_text())
+    assert st["phase"] == "online_copy"
+    assert st["percent"] == 100
+
+
+@needs_rsync
+def test_rsync_failure_is_a_copy_error(tmp_path):
+    with pytest.raises(_copy.CopyError, match="rsync from .* failed"):
+        _copy.rsync(str(tmp_path / "missing"), str(tmp_path / "dst"))

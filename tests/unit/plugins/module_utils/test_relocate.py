@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _relocate
+
+BASE = dict(path="/mnt/data/docker", method="bind", containerd="auto", containerd_path=None, source="keep",
+            two_phase=True, margin="5%", stop_timeout=120, verify_timeout=90, rsync_opts=[],
+            status_file=None, daemon_json="/etc/docker/daemon.json", fstab="/etc/fstab")
+
+
+def reloc(**kw):
+    p = dict(BASE)
+    p.update(kw)
+    return _relocate.Relocation(p, client=None, runner=None)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(path="docker"), "path 'docker' must be an absolute path"),
+    (dict(path="/"), "path / cannot be"),
+    (dict(method="copy"), "method 'copy' is not one of bind, daemon_json"),
+    (dict(containerd="sometimes"), "containerd 'sometimes' is not one of"),
+    (dict(source="shred"), "source 'shred' is not one of keep, remove"),
+    (dict(containerd_path="rel/ctd"), "containerd_path 'rel/ctd' must be an absolute path"),
+    (dict(margin="plenty"), "margin 'plenty'"),
+    (dict(rsync_opts=["--remove-source-files"]), "rsync_opts entry '--remove-source-files'"),
+    (dict(rsync_opts=["not-an-option"]), "rsync_opts entry 'not-an-option'"),
+])
+def test_bad_options_are_refused_before_anything(kw, match):
+    with pytest.raises(_relocate.RelocationError, match=match) as exc:
+        reloc(**kw).validate_options()
+    assert exc.value.phase == "preflight"
+
+
+def facts(store=False, root="/var/lib/docker"):
+    return {"config": {"configured_root": root}, "containerd": {"root": "/var/lib/containerd", "image_store": store}}
+
+
+def test_plan_bind_moves_only_docker_without_the_containerd_store():
+    moves = reloc().plan_moves(facts())
+    assert [(m.name, m.source, m.target, m.switch, m.service_root) for m in moves] == [
+        ("docker", "/var/lib/docker", "/mnt/data/docker", "bind", "/var/lib/docker")]
+
+
+def test_plan_moves_containerd_with_the_store_beside_the_target():
+    moves = reloc(method="daemon_json").plan_moves(facts(store=True))
+    assert [(m.name, m.target, m.switch, m.service_root) for m in moves] == [
+        ("docker", "/mnt/data/docker", "daemon_json", "/mnt/data/docker"),
+        ("containerd", "/mnt/data/containerd", "bind", "/var/lib/containerd")]
+
+
+@pytest.mark.parametrize("mode,store,count", [("never", True, 1), ("always", False, 2), ("auto", False, 1)])
+def test_containerd_modes(mode, store, count):
+    assert len(reloc(containerd=mode, containerd_path="/srv/ctd").plan_moves(facts(store=store))) == count
+
+
+def test_marker_sits_beside_the_target():
+    assert _relocate.marker_path("/mnt/data/docker/") == "/mnt/data/.docker.dockyard-migrate.json"
+
+
+def test_inside():
+    assert _relocate.inside("/var/lib/docker/x", "/var/lib/docker")
+    assert _relocate.inside("/var/lib/docker", "/var/lib/docker/")
+    assert not _relocate.inside("/var/lib/docker2", "/var/lib/docker")
+
+
+def test_dropin_requires_the_mount():
+    assert "RequiresMountsFor=/var/lib/docker\n" in _relocate.dropin_text("/var/lib/docker")
+
+
+def test_config_texts_show_fstab_daemon_json_and_dropin(tmp_path):
+    fstab = tmp_path / "fstab"
+    fstab.write_text("# keep me\n")
+    dj = tmp_path / "daemon.json"
+    dj.write_text(json.dumps({"log-driver": "journald"}))
+    r = reloc(method="daemon_json", fstab=str(fstab), daemon_json=str(dj))
+    r.moves = r.plan_moves(facts())
+    before, after = r.config_texts()
+    assert after[str(fstab)] == "# keep me\n"
+    assert json.loads(after[str(dj)]) == {"log-driver": "journald", "data-root": "/mnt/data/docker"}
+    dropin = "/etc/systemd/system/docker.service.d/dockyard-data-root.conf"
+    assert "RequiresMountsFor=/mnt/data/docker" in after[dropin]
+    r = reloc(fstab=str(fstab), daemon_json=str(dj))
+    r.moves = r.plan_moves(facts())
+    before, after = r.config_texts()
+    assert after[str(fstab)] == "# keep me\n/mnt/data/docker /var/lib/docker none bind 0 0\n"
+    assert after[str(dj)] == before[str(dj)]
