@@ -441,6 +441,11 @@ class Relocation:
         engine = facts["engine"]
         if all_switched:
             return self.converge_switched(facts)
+        if self.p["method"] == "bind" and facts["config"]["daemon_json_data_root"]:
+            raise RelocationError(
+                "daemon.json sets data-root to %s; a bind mount over it would leave two places naming the root. "
+                "Use method daemon_json, or remove data-root from %s and restart Docker first" % (
+                    facts["config"]["daemon_json_data_root"], self.p["daemon_json"]), "preflight")
         if self.p["method"] == "daemon_json" and facts["config"]["bind"] and facts["config"]["bind"].get("active"):
             raise RelocationError(
                 "the data root %s is a bind mount of %s; switching it to the daemon_json method is not "
