@@ -78,6 +78,9 @@ class Status:
             return
         self.last = time.time()
         try:
+            parent = os.path.dirname(self.path)
+            if parent and not os.path.isdir(parent):
+                os.makedirs(parent, 0o755)
             _fileops.atomic_write(self.path, json.dumps(self.state, sort_keys=True) + "\n", mode=0o644)
         except OSError:
             pass

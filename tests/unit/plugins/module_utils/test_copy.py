@@ -47,7 +47,7 @@ def test_rsync_keeps_hard_links_xattrs_holes_and_deletes(tmp_path):
         f.write(b"x")
     dst.mkdir()
     (dst / "stale").write_text("old")
-    status = _copy.Status(str(tmp_path / "status.json"))
+    status = _copy.Status(str(tmp_path / "run" / "status.json"))
     stats = _copy.rsync(str(src), str(dst), status, "online_copy", total_bytes=5000)
     assert stats["rc"] == 0
     assert stats["files_transferred"] == 2
@@ -55,7 +55,7 @@ def test_rsync_keeps_hard_links_xattrs_holes_and_deletes(tmp_path):
     assert os.stat(str(dst / "a")).st_ino == os.stat(str(dst / "a.link")).st_ino
     assert os.getxattr(str(dst / "a"), "user.k") == b"v"
     assert os.stat(str(dst / "sparse")).st_blocks * 512 < 1024 * 1024
-    st = json.loads((tmp_path / "status.json").read_text())
+    st = json.loads((tmp_path / "run" / "status.json").read_text())
     assert st["phase"] == "online_copy"
     assert st["percent"] == 100
 
