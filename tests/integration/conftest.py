@@ -28,6 +28,10 @@ class Fleet:
     def __init__(self, inventory):
         self.inventory = inventory
 
+    def up_extra(self, *args):
+        """Bring up (or reuse) hosts of another kind beside the default ones."""
+        self.inventory = fleet("up", *args).splitlines()[-1]
+
     def reset(self, *names, seed=True):
         fleet("reset", *names)
         if seed:

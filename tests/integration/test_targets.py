@@ -26,6 +26,8 @@ def aliases(name):
 def test_target(fleet_hosts, target):
     al = aliases(target)
     hosts = [a.split("/", 1)[1] for a in al if a.startswith("host/")] or ["h1"]
+    if "fleet/trixie-containerd-store" in al:
+        fleet_hosts.up_extra("--first", hosts[0][1:], "--hosts", "1", "--suite", "trixie", "--containerd-store")
     if "reset" in al:
         fleet_hosts.reset(*hosts)
     res = fleet_hosts.playbook(os.path.join(HERE, "target.yml"), limit=",".join(hosts),
