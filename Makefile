@@ -11,7 +11,18 @@ HOSTS ?= 2
 
 demo: bootstrap
 	$(FLEET) up --hosts $(HOSTS) >/dev/null
+	$(FLEET) reset $$(seq -f 'h%g' 1 $(HOSTS)) >/dev/null
 	$(FLEET) seed $$(seq -f 'h%g' 1 $(HOSTS))
+	@echo "== The fleet before: Docker on the system disk"
+	ansible-playbook -i $$($(FLEET) inventory) playbooks/docker_root_report.yml
+	@echo "== Moving every host's Docker data root to its data disk (/mnt/data/docker)"
+	ansible-playbook -i $$($(FLEET) inventory) playbooks/migrate_docker_root.yml \
+		-e docker_root_target=/mnt/data/docker -e migrate_report_file=$(CURDIR)/demo-report.json \
+		-e relocate_data_root_progress_interval=1
+	@echo "== The same run again: nothing to do"
+	ansible-playbook -i $$($(FLEET) inventory) playbooks/migrate_docker_root.yml \
+		-e docker_root_target=/mnt/data/docker -e migrate_report_file=$(CURDIR)/demo-report.json | tail -n 12
+	@echo "== The fleet after: Docker on the data disk through a bind mount"
 	ansible-playbook -i $$($(FLEET) inventory) playbooks/docker_root_report.yml
 
 test: bootstrap

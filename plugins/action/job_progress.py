@@ -36,7 +36,7 @@ def progress_line(host, st):
     parts = ["%s: %s" % (host, st.get("phase", "?"))]
     if st.get("percent") is not None:
         parts.append("%s%%" % st["percent"])
-    if st.get("bytes_done") is not None:
+    if st.get("bytes_done") is not None and st.get("bytes_total"):
         parts.append("%s of %s" % (human(st.get("bytes_done")), human(st.get("bytes_total"))))
     if st.get("rate"):
         parts.append(st["rate"])

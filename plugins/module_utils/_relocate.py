@@ -482,6 +482,9 @@ class Relocation:
             self.result["fingerprint_before"] = self.marker["inventory"]["fingerprint"]
         elif engine.get("running"):
             self.marker["phases_done"] = []
+            # A fresh start: what an earlier, finished or rolled-back run saved no longer describes the host.
+            for key in ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts"):
+                self.marker.pop(key, None)
             self.phase_record()
             if self.p.get("two_phase", True):
                 try:
@@ -524,7 +527,7 @@ class Relocation:
     # ------------------------------------------------------------ phases
     def timed(self, name, fn, *args):
         t0 = time.time()
-        self.status.write(force=True, phase=name)
+        self.status.write(force=True, phase=name, bytes_done=None, bytes_total=None, percent=None, rate=None)
         out = fn(*args)
         self.result["phases"].append({"phase": name, "seconds": round(time.time() - t0, 3)})
         return out
@@ -873,3 +876,220 @@ class Relocation:
             self.phase_verify()
             self.phase_source()
         return self.result
+
+
+class Restore(Relocation):
+    """Move Docker back to the original root kept by an earlier move (``source: keep``).
+
+    What Docker holds now is copied back onto the kept original (a delta: the
+    original was an exact copy at the time of the move), then the switch is
+    undone: the bind mount and its fstab line, or data-root in daemon.json,
+    and the drop-ins.  The copy on the target disk is left where it is.
+    """
+
+    def _run(self):
+        target = os.path.normpath(self.p["path"])
+        self.marker = self.load_marker(target)
+        if not self.marker or not self.marker.get("moves"):
+            raise RelocationError("no record of a move to %s (%s is missing): nothing to roll back" % (
+                target, marker_path(target)), "preflight")
+        facts = self.gather()
+        mounts = _mountinfo.read()
+        fwd = []
+        for d in self.marker["moves"]:
+            m = Move(d["name"], d["source"], d["target"], d["switch"], d.get("mount_point"))
+            m.backup = d.get("backup")
+            fwd.append(m)
+        self.fwd = fwd
+        dj = facts["config"]["daemon_json"]
+        still_switched = [m for m in fwd if self.switched(m, mounts, dj)]
+        if not still_switched and self.marker.get("phase") in ("restored", "rolled_back", "done", None):
+            if not facts["engine"].get("running"):
+                raise RelocationError("Docker is not running; start it (systemctl start docker)", "preflight")
+            if self.marker.get("phase") != "restored" and all(os.path.isdir(m.source) for m in fwd):
+                self.result["moves"] = [m.to_dict() for m in fwd]
+                return self.result
+            self.result["moves"] = [m.to_dict() for m in fwd]
+            return self.result
+        missing = [m for m in fwd if not (m.backup and os.path.isdir(m.backup))]
+        if missing:
+            raise RelocationError(
+                "the original of %s was not kept (%s): the move ran with source=remove, so there is nothing to "
+                "roll back to; move Docker again with dockyard.migrate.data_root instead" % (
+                    ", ".join(m.source for m in missing), ", ".join(str(m.backup) for m in missing)), "preflight")
+        if not facts["engine"].get("running"):
+            raise RelocationError("Docker is not running, so its inventory cannot be recorded; start it first",
+                                  "preflight")
+        # Reverse moves: from where the data is now onto the kept original.
+        self.moves = [Move(m.name, m.target, m.backup, m.switch, m.mount_point) for m in fwd]
+        if not shutil.which("rsync"):
+            raise RelocationError("rsync is not installed on this host", "preflight")
+        for m in self.moves:
+            m.size = _layout.measure(m.source).bytes
+        self.result["moves"] = [m.to_dict() for m in fwd]
+        self.result["changed"] = True
+        if self.check_mode:
+            for m in fwd:
+                self.actions.append("copy %s back onto the kept original %s, stop Docker, copy the delta" % (
+                    m.target, m.backup))
+                self.actions.append("undo the %s switch and put %s back at %s" % (m.switch, m.backup, m.source))
+            self.actions.append("start Docker and verify the inventory")
+            return self.result
+        self.marker["restore_texts"] = self.current_texts()
+        self.save_restore_marker(phase="restore_record")
+        inv = _inventory.collect(self.client)
+        self.marker["inventory"] = inv
+        self.result["fingerprint_before"] = inv["fingerprint"]
+        self.actions.append("recorded %d images, %d containers (%d running) and %d volumes" % (
+            len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+        secs = self.copy_pass("online_copy", True)
+        self.result["online_copy_seconds"] = round(secs, 3)
+        stopped_at = time.time()
+        phase = "stop"
+        try:
+            self.phase_stop_simple()
+            phase = "final_copy"
+            self.result["offline_copy_seconds"] = round(self.copy_pass("final_copy", False), 3)
+            phase = "switch"
+            self.switch_back()
+            phase = "start"
+            self.phase_start()
+            phase = "verify"
+            for m in self.fwd:
+                m.switch_done = True
+            self.verify_back()
+        except Exception as exc:
+            cause = str(exc)
+            try:
+                self.reapply_forward()
+            except Exception as rb_exc:
+                raise RelocationError("%s failed: %s; putting the moved root back failed too: %s" % (
+                    phase, cause, rb_exc), phase, rolled_back=False)
+            raise RelocationError("%s failed: %s; Docker serves from %s again" % (
+                phase, cause, ", ".join(m.target for m in self.fwd)), phase, rolled_back=True)
+        self.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.result["original"] = [{"name": m.name, "source": m.source, "removed": False, "backup": None,
+                                    "left_copy": m.target} for m in self.fwd]
+        self.actions.append("the copy at %s is left in place" % ", ".join(m.target for m in self.fwd))
+        for m in self.fwd:
+            m.backup = None
+        self.moves = self.fwd
+        self.save_restore_marker(phase="restored", finished=time.time())
+        return self.result
+
+    def save_restore_marker(self, **fields):
+        self.marker.update(fields)
+        self.marker["updated"] = time.time()
+        self.marker["moves"] = [m.to_dict() for m in self.fwd]
+        _fileops.atomic_write(marker_path(self.fwd[0].target),
+                              json.dumps(self.marker, indent=1, sort_keys=True) + "\n", mode=0o600)
+
+    def current_texts(self):
+        out = {}
+        for path in (self.p["fstab"], self.p["daemon_json"]):
+            out[path] = _fileops.read_text(path, default="")
+        for m in self.fwd:
+            d = os.path.join(DROPIN_DIRS[m.name], DROPIN_NAME)
+            out[d] = _fileops.read_text(d, default="")
+        return out
+
+    def phase_stop_simple(self):
+        self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        self.actions.append("stopped Docker")
+        for m in self.fwd:
+            root = m.mount_point if m.switch == "bind" else m.target
+            left = self.host.wait_quiet(root, self.host.stop_timeout)
+            if left:
+                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (root, ", ".join(left[:5])))
+            if m.switch != "bind":
+                self.drop_self_bind(Move(m.name, m.target, m.target, "daemon_json"))
+
+    def switch_back(self):
+        before = self.marker.get("texts_before") or {}
+        for m in self.fwd:
+            if m.switch == "bind":
+                mounts = _mountinfo.read()
+                while _mountinfo.mount_at(mounts, m.mount_point) is not None:
+                    self.host.run(["umount", m.mount_point])
+                    mounts = _mountinfo.read()
+                lines, changed = _fstab.remove_entry(
+                    _fstab.parse(_fileops.read_text(self.p["fstab"], default="")), m.mount_point)
+                if changed:
+                    _fileops.atomic_write(self.p["fstab"], _fstab.render(lines), mode=0o644)
+                if os.path.isdir(m.source) and not os.listdir(m.source):
+                    os.rmdir(m.source)
+                os.rename(m.backup, m.source)
+            else:
+                data, _text, _exists = _daemon_json.load(self.p["daemon_json"])
+                old = _daemon_json.parse(before.get(self.p["daemon_json"], ""), self.p["daemon_json"])
+                new = _daemon_json.without_data_root(data)
+                if _daemon_json.data_root(old):
+                    new["data-root"] = _daemon_json.data_root(old)
+                _fileops.atomic_write(self.p["daemon_json"], _daemon_json.render(new), mode=0o644)
+                if os.path.isdir(m.source) and not os.listdir(m.source):
+                    os.rmdir(m.source)
+                if not os.path.exists(m.source):
+                    os.rename(m.backup, m.source)
+            d = os.path.join(DROPIN_DIRS[m.name], DROPIN_NAME)
+            if before.get(d):
+                self.write_text(d, before[d])
+            elif os.path.exists(d):
+                os.unlink(d)
+        self.host.daemon_reload()
+        self.actions.append("switched back: %s" % ", ".join("%s -> %s" % (m.target, m.source) for m in self.fwd))
+
+    def verify_back(self):
+        docker = self.fwd[0]
+        info = self.client.info()
+        if os.path.normpath(info.get("DockerRootDir") or "") != docker.source:
+            raise RelocationError("Docker reports its root as %s, expected %s" % (
+                info.get("DockerRootDir"), docker.source))
+        self.moves = [Move(m.name, m.target, m.source, "none") for m in self.fwd]
+        self.marker["phases_done"] = []
+        before = self.marker["inventory"]
+        deadline = time.time() + (self.p.get("verify_timeout") or 90)
+        while True:
+            inv = _inventory.collect(self.client)
+            for c in inv["containers"]:
+                if c["name"] in before["running"] and not c["running"] and c["restart_policy"] in ("no", "on-failure"):
+                    try:
+                        self.client.post("/containers/%s/start" % c["id"])
+                    except _docker_api.DockerAPIError:
+                        pass
+            problems = _inventory.compare(before, inv)
+            if not problems or time.time() > deadline:
+                break
+            time.sleep(1)
+        self.result["fingerprint_after"] = inv["fingerprint"]
+        if problems:
+            raise RelocationError("the inventory after the rollback differs: %s" % "; ".join(problems[:10]))
+        self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
+            docker.source, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+
+    def reapply_forward(self):
+        """A failed rollback puts the moved root back in service."""
+        try:
+            self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        except RelocationError:
+            pass
+        texts = self.marker.get("restore_texts") or {}
+        for m in self.fwd:
+            if m.switch == "bind":
+                mounts = _mountinfo.read()
+                if not _mountinfo.same_bind(mounts, m.target, m.mount_point):
+                    if os.path.isdir(m.source) and os.listdir(m.source) and not os.path.exists(m.backup):
+                        os.rename(m.source, m.backup)
+                        os.mkdir(m.source)
+        for path, text in texts.items():
+            if _fileops.read_text(path, default="") != text:
+                if text:
+                    self.write_text(path, text)
+                elif os.path.exists(path):
+                    os.unlink(path)
+        self.host.daemon_reload()
+        for m in self.fwd:
+            if m.switch == "bind" and not _mountinfo.same_bind(_mountinfo.read(), m.target, m.mount_point):
+                self.host.run(["mount", "-o", "bind", "--", m.target, m.mount_point])
+        self.host.start_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        if not self.host.wait_docker(self.p.get("verify_timeout") or 90):
+            raise RelocationError("Docker did not start on the moved root")

@@ -52,8 +52,20 @@ options:
     description:
       - The new data root, an absolute path on the target disk, for example V(/mnt/data/docker).
       - It must be empty, missing, or a partial copy left by an earlier run of this module.
+      - With O(state=restored), the root an earlier move went to.
     type: path
     required: true
+    version_added: 0.1.0
+  state:
+    description:
+      - V(moved) moves Docker to O(path).
+      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(source=keep)):
+        what Docker holds now is copied back onto the kept original, the switch is undone (bind mount and fstab
+        line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(path) is
+        left in place. Nothing to do when Docker already runs from the original.
+    type: str
+    choices: [moved, restored]
+    default: moved
     version_added: 0.1.0
   method:
     description:
@@ -166,6 +178,11 @@ EXAMPLES = r'''
     method: daemon_json
     source: remove
 
+- name: Move Docker back to the original kept by the move above
+  dockyard.migrate.data_root:
+    path: /mnt/data/docker
+    state: restored
+
 - name: See the plan without touching anything
   dockyard.migrate.data_root:
     path: /mnt/data/docker
@@ -277,13 +294,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import (
     client_from_params, docker_args, make_runner)
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._relocate import Relocation, RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._relocate import Relocation, RelocationError, Restore
 
 
 def main():
     module = AnsibleModule(
         argument_spec=docker_args(
             path=dict(type="path", required=True),
+            state=dict(type="str", default="moved", choices=["moved", "restored"]),
             method=dict(type="str", default="bind", choices=["bind", "daemon_json"]),
             containerd=dict(type="str", default="auto", choices=["auto", "always", "never"]),
             containerd_path=dict(type="path"),
@@ -303,7 +321,8 @@ def main():
         client = client_from_params(module.params)
     except DockerError as exc:
         module.fail_json(msg=str(exc))
-    reloc = Relocation(module.params, client, make_runner(module), check_mode=module.check_mode)
+    kind = Restore if module.params["state"] == "restored" else Relocation
+    reloc = kind(module.params, client, make_runner(module), check_mode=module.check_mode)
     try:
         result = reloc.run()
     except RelocationError as exc:

@@ -45,8 +45,8 @@ class Fleet:
             raise AssertionError("%s on %s failed: %s" % (argv, host, res.stderr))
         return res.stdout
 
-    def playbook(self, playbook, limit=None, extra=None, check=True, env=None):
-        argv = ["ansible-playbook", "-i", self.inventory, playbook]
+    def playbook(self, playbook, limit=None, extra=None, check=True, env=None, options=None):
+        argv = ["ansible-playbook", "-i", self.inventory, playbook] + list(options or [])
         if limit:
             argv += ["--limit", limit]
         if extra:

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+"""The fleet playbooks end to end: migrate, rerun, roll back, and a failure that stops the rollout."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
+ROLLBACK = os.path.join(ROOT, "playbooks", "rollback_docker_root.yml")
+REPORT = os.path.join(ROOT, "playbooks", "docker_root_report.yml")
+
+
+def recap(stdout):
+    out = {}
+    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", stdout, re.M):
+        out[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
+    return out
+
+
+def root_of(fleet, host):
+    return fleet.sh(host, "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
+                    "findmnt --noheadings --output SOURCE /var/lib/docker || echo not-mounted; "
+                    "docker ps --format '{{.Names}}' | sort | xargs").split("\n")
+
+
+@pytest.fixture(scope="module")
+def seeded(fleet_hosts):
+    fleet_hosts.reset("h1", "h2")
+    return fleet_hosts
+
+
+def test_migrate_rerun_and_rollback(seeded, tmp_path):
+    report = str(tmp_path / "report.json")
+    extra = {"docker_root_target": "/mnt/data/docker", "migrate_report_file": report,
+             "relocate_data_root_progress_interval": 1}
+    # Check mode: a plan, and nothing touched.
+    seeded.playbook(MIGRATE, limit="h1,h2", extra=extra, options=["--check"])
+    for host in ("h1", "h2"):
+        assert root_of(seeded, host)[1] == "not-mounted"
+    # The real run.
+    res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra)
+    rc = recap(res.stdout)
+    assert rc["h1"]["failed"] == 0 and rc["h2"]["failed"] == 0
+    assert re.search(r"^h1: (online_copy|stop|final_copy|switch|start|verify|record)", res.stdout, re.M), \
+        "no progress line was printed"
+    with open(report) as f:
+        data = json.load(f)
+    assert [h["host"] for h in data["hosts"]] == ["h1", "h2"]
+    assert all(h["status"] == "moved" and h["verified"] for h in data["hosts"])
+    assert all(h["bytes"] > 0 and h["downtime_seconds"] > 0 for h in data["hosts"])
+    assert "2 moved, 0 already done" in res.stdout
+    for host in ("h1", "h2"):
+        root, source, running = root_of(seeded, host)[:3]
+        assert root == "/var/lib/docker"
+        assert re.match(r"/dev/loop\d+\[/docker\]$", source)
+        assert running == "web worker"
+    # The rerun changes nothing and says so.
+    res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra)
+    rc = recap(res.stdout)
+    assert rc["h1"]["changed"] == 0 and rc["h2"]["changed"] == 0
+    assert "Nothing changed: every host already runs Docker from /mnt/data/docker" in res.stdout
+    # The fleet report sees the bind mounts.
+    res = seeded.playbook(REPORT, limit="h1,h2")
+    assert re.search(r"^\s*\"h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M)
+    # Roll back, then roll back again (nothing to do).
+    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker"})
+    assert re.search(r"h1\s+/var/lib/docker\s+/mnt/data/docker\s+\S+\s+[\d.]+\s+restored", res.stdout)
+    for host in ("h1", "h2"):
+        root, source, running = root_of(seeded, host)[:3]
+        assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")
+        assert seeded.sh(host, "cat", "/etc/fstab").find("/var/lib/docker") == -1
+    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker"})
+    rc = recap(res.stdout)
+    assert rc["h1"]["changed"] == 0 and rc["h2"]["changed"] == 0
+
+
+def test_failure_rolls_back_and_stops_the_rollout(seeded, tmp_path):
+    report = str(tmp_path / "report.json")
+    # h1 cannot start Docker on a mounted /var/lib/docker: the move must roll back and stop the rollout.
+    seeded.sh("h1", "sh", "-c", "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\n"
+              "ExecStartPre=/bin/sh -c \"! mountpoint -q /var/lib/docker\"\\n' > "
+              "/etc/systemd/system/docker.service.d/zz-test-fault.conf && systemctl daemon-reload")
+    try:
+        res = seeded.playbook(MIGRATE, limit="h1,h2", check=False,
+                              extra={"docker_root_target": "/mnt/data/docker-b", "migrate_report_file": report})
+        assert res.returncode != 0
+        rc = recap(res.stdout)
+        assert rc["h1"]["failed"] == 1
+        assert "h2" not in rc or rc["h2"]["ok"] == 0
+        with open(report + ".d/h1.json") as f:
+            h1 = json.load(f)
+        assert h1["status"] == "rolled back"
+        assert h1["failed_phase"] == "start"
+        assert not os.path.exists(report + ".d/h2.json")
+        for host in ("h1", "h2"):
+            root, source, running = root_of(seeded, host)[:3]
+            assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")
+    finally:
+        seeded.sh("h1", "sh", "-c", "rm -f /etc/systemd/system/docker.service.d/zz-test-fault.conf; "
+                  "systemctl daemon-reload")
