@@ -5,6 +5,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+# The venv this script builds must not be the Python that builds it.
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v "^$here/.venv/bin\$" | paste -sd: -)
+export PATH
 say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: %s\n' "$*" >&2; exit 1; }
 
