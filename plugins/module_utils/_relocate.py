@@ -208,9 +208,9 @@ class Relocation:
             _units.margin_bytes(p.get("margin") or "0", 100)
         except ValueError as exc:
             raise RelocationError(str(exc), "preflight")
+        refused = ("--delete-excluded", "--remove-source-files", "--dry-run", "-n", "--files-from")
         for opt in p.get("rsync_opts") or []:
-            if not str(opt).startswith("-") or str(opt).split("=")[0] in ("--delete-excluded", "--remove-source-files",
-                                                                          "--dry-run", "-n", "--files-from"):
+            if not str(opt).startswith("-") or str(opt).split("=", maxsplit=1)[0] in refused:
                 raise RelocationError("rsync_opts entry %r is not an option this module passes on" % (opt,),
                                       "preflight")
 

@@ -25,7 +25,7 @@ description:
     that ran before run again; only then keep or remove the original (O(source))."
   - Copies use C(rsync -aHAXS --numeric-ids --one-file-system), keeping hard links, ACLs, extended attributes,
     holes and numeric owners, and never crossing into a running container's overlay mount.
-  - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root: Docker
+  - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root, so Docker
     never starts on an empty directory.
   - Any failure after Docker was stopped rolls back (fstab, daemon.json and drop-in restored, the original
     moved back, Docker started and the old inventory checked), then fails naming the phase and the cause.
@@ -59,7 +59,7 @@ options:
   state:
     description:
       - V(moved) moves Docker to O(path).
-      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(source=keep)):
+      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(source=keep));
         what Docker holds now is copied back onto the kept original, the switch is undone (bind mount and fstab
         line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(path) is
         left in place. Nothing to do when Docker already runs from the original.

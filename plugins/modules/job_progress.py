@@ -14,7 +14,7 @@ module: job_progress
 short_description: Wait for an asynchronous job and show its progress
 version_added: 0.1.0
 description:
-  - Waits for a job started with C(async) and C(poll: 0) (for example M(dockyard.migrate.data_root)) and prints
+  - Waits for a job started with C(async) and C(poll=0) (for example M(dockyard.migrate.data_root)) and prints
     one line whenever the job's status file (phase, percent, bytes done and total, rate) changes.
   - Returns the job's own result, so the task fails when the job failed and reports C(changed) as the job did.
   - This is an action plugin; it runs on the controller and reads the job's state over the connection.
