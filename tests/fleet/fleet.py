@@ -12,6 +12,7 @@ Usage::
     fleet.py up [--hosts 2] [--suite S] [--containerd-store]
     fleet.py reset NAME...                    recreate hosts from nothing
     fleet.py seed NAME...                     fill hosts with realistic data
+    fleet.py rm NAME...                       remove some hosts and their disks
     fleet.py down                             remove every host and disk
     fleet.py status                           one line per host
     fleet.py inventory                        print the inventory path
@@ -369,6 +370,20 @@ def reset(names):
     return write_inventory(hosts)
 
 
+def remove(names):
+    """Remove some hosts with their disks."""
+    hosts = load_hosts()
+    for name in names:
+        remove_host(name)
+        mnt = os.path.join(host_dir(name), "disk")
+        while is_mounted(mnt):
+            run(["umount", "-l", mnt], check=False)
+        shutil.rmtree(host_dir(name), ignore_errors=True)
+        hosts.pop(name, None)
+    save_hosts(hosts)
+    write_inventory(hosts)
+
+
 def down():
     hosts = load_hosts()
     names = set(hosts)
@@ -417,6 +432,8 @@ def main():
     s = sub.add_parser("seed")
     s.add_argument("names", nargs="+")
     s.add_argument("--profile", default="default")
+    rm = sub.add_parser("rm")
+    rm.add_argument("names", nargs="+")
     sub.add_parser("down")
     sub.add_parser("status")
     sub.add_parser("inventory")
@@ -431,6 +448,8 @@ def main():
         print(reset(a.names))
     elif a.cmd == "seed":
         seed(a.names, a.profile)
+    elif a.cmd == "rm":
+        remove(a.names)
     elif a.cmd == "down":
         down()
     elif a.cmd == "status":
