@@ -24,4 +24,4 @@ def test_molecule_scenario(fleet_hosts, scenario):
                          env=dict(os.environ, NO_COLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0"))
     assert res.returncode == 0, res.stdout[-15000:]
     for step in ("converge", "idempotence", "verify"):
-        assert "%s ➜ %s: Executed: Successful" % (scenario, step) in res.stdout, res.stdout[-5000:]
+        assert "[%s > %s] Executed: Successful" % (scenario, step) in res.stdout, res.stdout[-5000:]
