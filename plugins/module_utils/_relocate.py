@@ -64,6 +64,26 @@ def inside(child, parent):
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 
 
+def docker_shims(proc="/proc"):
+    """PIDs of containerd shims that serve Docker's containers (namespace moby)."""
+    pids = []
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in os.path.basename(argv[0]) and b"moby" in argv:
+            pids.append(int(entry))
+    return sorted(pids)
+
+
 class Move:
     """One directory to move: Docker's root, or containerd's."""
 
@@ -134,14 +154,15 @@ class Host:
         return False
 
     def wait_quiet(self, root, timeout):
-        """Wait until no mount remains under root (container overlays, shm) after the stop."""
+        """Wait until no mount remains under root and no container shim of Docker's runs."""
         deadline = time.time() + timeout
         while True:
-            left = _mountinfo.mounts_under(_mountinfo.read(), root)
+            left = [e.mount_point for e in _mountinfo.mounts_under(_mountinfo.read(), root)]
+            left += ["shim pid %d" % pid for pid in docker_shims()]
             if not left:
                 return []
             if time.time() > deadline:
-                return [e.mount_point for e in left]
+                return left
             time.sleep(0.5)
 
     def selinux_enabled(self):

@@ -90,3 +90,26 @@ def test_config_texts_show_fstab_daemon_json_and_dropin(tmp_path):
     before, after = r.config_texts()
     assert after[str(fstab)] == "# keep me\n/mnt/data/docker /var/lib/docker none bind 0 0\n"
     assert after[str(dj)] == before[str(dj)]
+
+
+def test_docker_shims_reads_proc(tmp_path):
+    for pid, argv in ((10, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"moby", b"-id", b"abc"]),
+                      (11, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"k8s.io"]),
+                      (12, [b"/usr/sbin/sshd", b"moby"])):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    (tmp_path / "self").mkdir()
+    assert _relocate.docker_shims(str(tmp_path)) == [10]
+
+
+def test_lock_keeps_a_second_run_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(_relocate, "LOCK_PATH", str(tmp_path / "lock"))
+    first = reloc().lock()
+    try:
+        with pytest.raises(_relocate.RelocationError, match="another data-root move is running") as exc:
+            reloc().lock()
+        assert exc.value.phase == "lock"
+        assert "pid" in open(str(tmp_path / "lock")).read()
+    finally:
+        first.close()
+    reloc().lock().close()
