@@ -23,6 +23,7 @@ command -v ssh >/dev/null || need+=(openssh-client)
 command -v setfattr >/dev/null || need+=(attr)
 command -v setfacl >/dev/null || need+=(acl)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+command -v zstd >/dev/null || need+=(zstd)
 command -v git >/dev/null || need+=(git)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then

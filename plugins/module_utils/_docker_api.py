@@ -160,9 +160,13 @@ class DockerClient:
             for k, v in list(clean.items()):
                 if isinstance(v, bool):
                     clean[k] = "1" if v else "0"
-                elif isinstance(v, (dict, list)):
+                elif isinstance(v, dict):
                     clean[k] = json.dumps(v)
-            url += "?" + urlencode(clean)
+                elif isinstance(v, tuple):
+                    clean[k] = list(v)  # a repeated parameter: names=a&names=b
+                elif isinstance(v, list):
+                    clean[k] = json.dumps(v)
+            url += "?" + urlencode(clean, doseq=True)
         return url
 
     @staticmethod

@@ -151,3 +151,10 @@ def test_absent_socket_is_unavailable(tmp_path):
     assert client.ping() is False
     with pytest.raises(api.DockerUnavailable, match="not running or not reachable"):
         client.info()
+
+
+def test_url_parameters():
+    client = api.DockerClient(docker_host="/x.sock", api_version="1.41")
+    assert client.url("/images/get", {"names": ("a:1", "b")}) == "/v1.41/images/get?names=a%3A1&names=b"
+    assert client.url("/containers/json", {"all": True, "filters": {"status": ["running"]}}) == \
+        "/v1.41/containers/json?all=1&filters=%7B%22status%22%3A+%5B%22running%22%5D%7D"
