@@ -16,20 +16,12 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.dockyard.migrate.plugins.module_utils._units import human
+
 display = Display()
 
 _HIDE = ("ansible_job_id", "started", "finished", "results_file", "stdout", "stderr", "erased")
 
-
-def human(n):
-    if n is None:
-        return "?"
-    n = float(n)
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1024 or unit == "T":
-            return ("%d%s" % (n, unit)) if unit == "B" else ("%.1f%s" % (n, unit))
-        n /= 1024
-    return str(n)
 
 
 def progress_line(host, st):

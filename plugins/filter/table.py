@@ -50,14 +50,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.dockyard.migrate.plugins.module_utils._units import human
 
-def human(n):
-    n = float(n)
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1024 or unit == "T":
-            return ("%d%s" % (n, unit)) if unit == "B" else ("%.1f%s" % (n, unit))
-        n /= 1024
-    return str(n)
 
 
 def cell(value, as_size):

@@ -712,10 +712,33 @@ class Relocation:
         self.actions.append("started Docker")
         self.mark("start")
 
+    def settle(self, before):
+        """Wait for the containers that ran before to run again, starting those without a restart policy.
+
+        Returns (inventory, problems, started); problems is empty when the inventory matches ``before``.
+        """
+        deadline = time.time() + (self.p.get("verify_timeout") or 90)
+        started = []
+        while True:
+            inv = _inventory.collect(self.client)
+            for c in inv["containers"]:
+                if c["name"] in before["running"] and not c["running"] and \
+                        c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
+                    try:
+                        self.client.post("/containers/%s/start" % c["id"])
+                        started.append(c["name"])
+                    except _docker_api.DockerAPIError:
+                        pass
+            problems = _inventory.compare(before, inv)
+            if inv["fingerprint"] != before["fingerprint"] and not problems:
+                problems = ["the inventory fingerprint changed"]
+            if not problems or time.time() > deadline:
+                return inv, problems, started
+            time.sleep(1)
+
     def phase_verify(self):
         inv_before = self.marker["inventory"]
         docker = self.moves[0]
-        deadline = time.time() + (self.p.get("verify_timeout") or 90)
         info = self.client.info()
         want = docker.service_root
         if os.path.normpath(info.get("DockerRootDir") or "") != want:
@@ -725,27 +748,10 @@ class Relocation:
         for m in self.moves:
             if m.switch == "bind" and not _mountinfo.same_bind(mounts, m.target, m.mount_point):
                 raise RelocationError("%s is not bound from %s" % (m.mount_point, m.target), "verify")
-        started = []
-        while True:
-            inv = _inventory.collect(self.client)
-            missing = [c for c in inv["containers"]
-                       if c["name"] in inv_before["running"] and not c["running"]]
-            if not missing or time.time() > deadline:
-                break
-            for c in missing:
-                if c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
-                    try:
-                        self.client.post("/containers/%s/start" % c["id"])
-                        started.append(c["name"])
-                    except _docker_api.DockerAPIError:
-                        pass
-            time.sleep(1)
+        inv, problems, started = self.settle(inv_before)
         if started:
             self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
         self.result["fingerprint_after"] = inv["fingerprint"]
-        problems = _inventory.compare(inv_before, inv)
-        if inv["fingerprint"] != inv_before["fingerprint"] and not problems:
-            problems = ["the inventory fingerprint changed"]
         if problems:
             raise RelocationError("the inventory after the move differs: %s" % "; ".join(problems[:10]), "verify")
         self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
@@ -846,19 +852,7 @@ class Relocation:
             raise RelocationError("Docker did not start on the original root")
         before = self.marker.get("inventory")
         if before:
-            deadline = time.time() + (self.p.get("verify_timeout") or 90)
-            while True:
-                inv = _inventory.collect(self.client)
-                for c in inv["containers"]:
-                    if c["name"] in before["running"] and not c["running"] and c["restart_policy"] in ("no", "on-failure"):
-                        try:
-                            self.client.post("/containers/%s/start" % c["id"])
-                        except _docker_api.DockerAPIError:
-                            pass
-                problems = _inventory.compare(before, inv)
-                if not problems or time.time() > deadline:
-                    break
-                time.sleep(1)
+            _inv, problems, _started = self.settle(before)
             if problems:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.actions.append("rolled back to %s" % self.moves[0].source)
@@ -927,9 +921,6 @@ class Restore(Relocation):
         if not still_switched and self.marker.get("phase") in ("restored", "rolled_back", "done", None):
             if not facts["engine"].get("running"):
                 raise RelocationError("Docker is not running; start it (systemctl start docker)", "preflight")
-            if self.marker.get("phase") != "restored" and all(os.path.isdir(m.source) for m in fwd):
-                self.result["moves"] = [m.to_dict() for m in fwd]
-                return self.result
             self.result["moves"] = [m.to_dict() for m in fwd]
             return self.result
         missing = [m for m in fwd if not (m.backup and os.path.isdir(m.backup))]
@@ -976,8 +967,6 @@ class Restore(Relocation):
             phase = "start"
             self.phase_start()
             phase = "verify"
-            for m in self.fwd:
-                m.switch_done = True
             self.verify_back()
         except Exception as exc:
             cause = str(exc)
@@ -1065,22 +1054,7 @@ class Restore(Relocation):
         if os.path.normpath(info.get("DockerRootDir") or "") != docker.source:
             raise RelocationError("Docker reports its root as %s, expected %s" % (
                 info.get("DockerRootDir"), docker.source))
-        self.moves = [Move(m.name, m.target, m.source, "none") for m in self.fwd]
-        self.marker["phases_done"] = []
-        before = self.marker["inventory"]
-        deadline = time.time() + (self.p.get("verify_timeout") or 90)
-        while True:
-            inv = _inventory.collect(self.client)
-            for c in inv["containers"]:
-                if c["name"] in before["running"] and not c["running"] and c["restart_policy"] in ("no", "on-failure"):
-                    try:
-                        self.client.post("/containers/%s/start" % c["id"])
-                    except _docker_api.DockerAPIError:
-                        pass
-            problems = _inventory.compare(before, inv)
-            if not problems or time.time() > deadline:
-                break
-            time.sleep(1)
+        inv, problems, _started = self.settle(self.marker["inventory"])
         self.result["fingerprint_after"] = inv["fingerprint"]
         if problems:
             raise RelocationError("the inventory after the rollback differs: %s" % "; ".join(problems[:10]))
