@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import json
 import os
 import tempfile
 
@@ -175,3 +177,245 @@ def load(client, src, check_mode=False, verify_sidecar=True):
         raise ImageError("after loading %s these images are still missing: %s" % (
             src, ", ".join(i["id"] for i in still)))
     return result
+
+
+# ---------------------------------------------------------------- export / import
+
+EXPORT_CONFIG_KEYS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
+                      "StopSignal", "Healthcheck")
+IMPORT_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR")
+LABEL_SHA = "io.dockyard.migrate.archive-sha256"
+LABEL_CHANGES = "io.dockyard.migrate.changes-sha256"
+
+
+def inspect_container(client, ref):
+    try:
+        return client.get("/containers/%s/json" % quote_ref(ref))
+    except _docker_api.DockerAPIError as exc:
+        if exc.status == 404:
+            raise ImageError("container %s does not exist on this host" % ref)
+        raise
+
+
+def export_signature(info, changes):
+    """What decides whether an earlier export of this container still stands."""
+    state = info.get("State") or {}
+    return {"id": info["Id"], "started": state.get("StartedAt"), "finished": state.get("FinishedAt"),
+            "running": bool(state.get("Running")),
+            "changes": sorted("%s %s" % (c.get("Kind"), c.get("Path")) for c in changes or [])}
+
+
+def export_container(client, ref, dest, pause=False, compression="none", check_mode=False, force=False):
+    """docker export with a sidecar holding the configuration export drops."""
+    if compression not in ("none", "gzip", "zstd"):
+        raise ImageError("compression %r is not one of none, gzip, zstd" % compression)
+    directory = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(directory):
+        raise ImageError("the directory %s for dest does not exist" % directory)
+    if os.path.isdir(dest):
+        raise ImageError("dest %s is a directory; give the archive's file name" % dest)
+    info = inspect_container(client, ref)
+    cid = info["Id"]
+    changes = client.get("/containers/%s/changes" % cid) or []
+    sig = export_signature(info, changes)
+    config = dict((k, (info.get("Config") or {}).get(k)) for k in EXPORT_CONFIG_KEYS)
+    mounts = [{"type": m.get("Type"), "name": m.get("Name"), "source": m.get("Source"),
+               "destination": m.get("Destination")} for m in info.get("Mounts") or []]
+    warnings = []
+    if mounts:
+        warnings.append("container %s has %d volume(s) or bind mount(s) (%s) whose data the archive does not hold"
+                        % (info.get("Name", "").lstrip("/"), len(mounts),
+                           ", ".join(m["destination"] for m in mounts)))
+    result = {"changed": False, "dest": dest, "sidecar": _archive.sidecar_path(dest), "container": cid,
+              "config": config, "mounts": mounts, "warnings": warnings}
+    if os.path.exists(dest) and not force and not sig["running"]:
+        try:
+            side = _archive.read_sidecar(dest)
+            if side and side.get("kind") == "docker-export" and side.get("signature") == sig and \
+                    side.get("compression") == compression:
+                _archive.verify(dest, side)
+                result.update(sha256=side["sha256"], size=side["size"])
+                return result
+        except _archive.ArchiveError:
+            pass
+    result["changed"] = True
+    if check_mode:
+        return result
+    paused = False
+    if pause and sig["running"] and not (info.get("State") or {}).get("Paused"):
+        client.post("/containers/%s/pause" % cid)
+        paused = True
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        writer = _archive.HashingWriter(tmp, compression)
+        try:
+            with client.stream("GET", "/containers/%s/export" % cid) as resp:
+                for chunk in resp.iter_chunks():
+                    writer.feed(chunk)
+        finally:
+            digest = writer.close()
+            if paused:
+                client.post("/containers/%s/unpause" % cid)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    side = _archive.write_sidecar(dest, [], compression, digest, kind="docker-export", extra={
+        "container": {"id": cid, "name": info.get("Name", "").lstrip("/"),
+                      "image": (info.get("Config") or {}).get("Image"), "image_id": info.get("Image")},
+        "config": config, "mounts": mounts, "signature": sig, "paused": paused})
+    result.update(sha256=digest, size=side["size"], paused=paused)
+    return result
+
+
+def validate_changes(changes):
+    """Check Dockerfile instructions for docker import; return them, or raise naming the bad one."""
+    out = []
+    for change in changes or []:
+        text = str(change).strip()
+        word = text.split(None, 1)[0].upper() if text else ""
+        if word not in IMPORT_INSTRUCTIONS:
+            raise ImageError("changes entry %r: %s is not an instruction docker import accepts (%s)" % (
+                change, word or "an empty line", ", ".join(IMPORT_INSTRUCTIONS)))
+        arg = text[len(word):].strip()
+        if not arg:
+            raise ImageError("changes entry %r: %s needs an argument" % (change, word))
+        if arg.startswith("[") and word in ("CMD", "ENTRYPOINT", "VOLUME"):
+            try:
+                value = json.loads(arg)
+            except ValueError as exc:
+                raise ImageError("changes entry %r: the JSON array is not valid: %s" % (change, exc))
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ImageError("changes entry %r: the JSON form must be an array of strings" % (change,))
+        if word in ("ENV", "LABEL") and "=" not in arg and len(arg.split(None, 1)) < 2:
+            raise ImageError("changes entry %r: %s needs KEY=VALUE" % (change, word))
+        out.append(word + " " + arg)
+    return out
+
+
+def config_changes(config):
+    """Dockerfile instructions that restore what docker export dropped (as far as import allows)."""
+    out = []
+    if config.get("Entrypoint"):
+        out.append("ENTRYPOINT " + json.dumps(config["Entrypoint"]))
+    if config.get("Cmd"):
+        out.append("CMD " + json.dumps(config["Cmd"]))
+    for env in config.get("Env") or []:
+        key, _sep, value = env.partition("=")
+        out.append("ENV %s=%s" % (key, json.dumps(value)))
+    if config.get("WorkingDir"):
+        out.append("WORKDIR " + config["WorkingDir"])
+    if config.get("User"):
+        out.append("USER " + config["User"])
+    for port in sorted(config.get("ExposedPorts") or {}):
+        out.append("EXPOSE " + port)
+    for key, value in sorted((config.get("Labels") or {}).items()):
+        out.append("LABEL %s=%s" % (json.dumps(key), json.dumps(value)))
+    if config.get("Volumes"):
+        out.append("VOLUME " + json.dumps(sorted(config["Volumes"])))
+    return out
+
+
+def split_name(name):
+    """repo and tag of name:tag (tag 'latest' when absent)."""
+    if not name or name != name.strip() or " " in name:
+        raise ImageError("name %r is not an image name such as test/ubuntu:v1.0" % (name,))
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = name.rsplit(":", 1)
+    else:
+        repo, tag = name, "latest"
+    if not repo or not tag or repo != repo.lower():
+        raise ImageError("name %r is not an image name such as test/ubuntu:v1.0 (repository names are lower case)"
+                         % (name,))
+    return repo, tag
+
+
+def import_image(client, src, name, changes=None, restore_config=False, message=None, check_mode=False,
+                 verify_sidecar=True):
+    """docker import of a local archive (or a URL the daemon fetches) into name:tag, idempotently."""
+    repo, tag = split_name(name)
+    changes = validate_changes(changes)
+    is_url = src.startswith(("http://", "https://"))
+    side = None
+    if not is_url:
+        if not os.path.isfile(src):
+            raise ImageError("src %s does not exist or is not a file" % src)
+        try:
+            side = _archive.verify(src) if verify_sidecar else _archive.read_sidecar(src)
+        except _archive.ArchiveError as exc:
+            raise ImageError(str(exc))
+    restored = []
+    if restore_config:
+        if not side or side.get("kind") != "docker-export":
+            raise ImageError("restore_config needs the sidecar %s written by container_export" % (
+                _archive.sidecar_path(src) if not is_url else "(none for a URL)"))
+        restored = config_changes(side.get("config") or {})
+    all_changes = restored + changes
+    digest = side["sha256"] if side else (_archive.sha256_file(src) if not is_url else hashlib_sha256(src))
+    changes_sha = hashlib_sha256("\n".join(all_changes))
+    result = {"changed": False, "name": "%s:%s" % (repo, tag), "src": src, "changes": all_changes,
+              "restored": restored, "sha256": digest}
+    try:
+        existing = client.get("/images/%s/json" % quote_ref("%s:%s" % (repo, tag)))
+    except _docker_api.DockerAPIError as exc:
+        if exc.status != 404:
+            raise
+        existing = None
+    if existing:
+        labels = (existing.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_SHA) == digest and labels.get(LABEL_CHANGES) == changes_sha:
+            result["id"] = existing["Id"]
+            return result
+    result["changed"] = True
+    if check_mode:
+        return result
+    final = all_changes + ['LABEL %s="%s"' % (LABEL_SHA, digest), 'LABEL %s="%s"' % (LABEL_CHANGES, changes_sha)]
+    params = {"repo": repo, "tag": tag, "changes": tuple(final), "message": message}
+    if is_url:
+        params["fromSrc"] = src
+        body = None
+    else:
+        params["fromSrc"] = "-"
+        try:
+            body = _archive.open_plain(src)
+        except _archive.ArchiveError as exc:
+            raise ImageError(str(exc))
+    try:
+        with client.stream("POST", "/images/create", params=params, body=body,
+                           headers={"Content-Type": "application/x-tar"} if body is not None else None) as resp:
+            for msg in resp.iter_json_lines():
+                if msg.get("error") or msg.get("errorDetail"):
+                    raise ImageError("Docker refused to import %s: %s" % (
+                        src, msg.get("error") or msg["errorDetail"].get("message")))
+    finally:
+        if body is not None:
+            try:
+                body.close()
+            except _archive.ArchiveError as exc:
+                raise ImageError(str(exc))
+    result["id"] = client.get("/images/%s/json" % quote_ref("%s:%s" % (repo, tag)))["Id"]
+    return result
+
+
+def hashlib_sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def info(client, refs):
+    """The images refs name that exist here ([{id, tags, size, refs}]) and the refs that name nothing."""
+    found = {}
+    missing = []
+    for ref in refs:
+        try:
+            img = inspect(client, ref)
+        except ImageError:
+            missing.append(ref)
+            continue
+        entry = found.setdefault(img["Id"], {"id": img["Id"], "tags": sorted(
+            t for t in img.get("RepoTags") or [] if t != "<none>:<none>"), "size": img.get("Size"), "refs": []})
+        entry["refs"].append(ref)
+    return sorted(found.values(), key=lambda e: e["id"]), missing
