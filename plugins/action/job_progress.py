@@ -23,7 +23,6 @@ display = Display()
 _HIDE = ("ansible_job_id", "started", "finished", "results_file", "stdout", "stderr", "erased")
 
 
-
 def progress_line(host, st):
     parts = ["%s: %s" % (host, st.get("phase", "?"))]
     if st.get("percent") is not None:

@@ -53,7 +53,6 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.dockyard.migrate.plugins.module_utils._units import human
 
 
-
 def cell(value, as_size):
     if value is None or value == "":
         return "-"

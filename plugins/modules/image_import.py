@@ -62,7 +62,7 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
-  message:
+  commit_message:
     description: The commit message of the new image.
     type: str
     version_added: 0.1.0
@@ -138,7 +138,7 @@ def main():
             name=dict(type="str", required=True),
             changes=dict(type="list", elements="str", default=[]),
             restore_config=dict(type="bool", default=False),
-            message=dict(type="str"),
+            commit_message=dict(type="str"),
             verify=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -146,7 +146,7 @@ def main():
     p = module.params
     try:
         result = import_image(client_from_params(p), p["src"], p["name"], p["changes"], p["restore_config"],
-                              p["message"], module.check_mode, p["verify"])
+                              p["commit_message"], module.check_mode, p["verify"])
     except ImageError as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

@@ -50,7 +50,7 @@ options:
     version_added: 0.1.0
   filters:
     description:
-      - Engine API image filters for O(all_images), for example C({"reference": ["app/*"]}).
+      - "Engine API image filters for O(all_images), for example C({\"reference\": [\"app/*\"]})."
     type: dict
     version_added: 0.1.0
   dest:
