@@ -14,7 +14,16 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+
+try:
+    from urllib.error import URLError
+    from urllib.parse import urlparse
+    from urllib.request import urlopen
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    URLError = OSError
+    urlparse = urlopen = None
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _docker_api, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import quote_ref
@@ -339,23 +348,29 @@ def import_image(client, src, name, changes=None, restore_config=False, message=
     """docker import of a local archive (or a URL the daemon fetches) into name:tag, idempotently."""
     repo, tag = split_name(name)
     changes = validate_changes(changes)
-    is_url = src.startswith(("http://", "https://"))
-    side = None
-    if not is_url:
-        if not os.path.isfile(src):
-            raise ImageError("src %s does not exist or is not a file" % src)
+    if src.startswith(("http://", "https://")):
+        tmpdir = tempfile.mkdtemp(prefix="dockyard-import-")
         try:
-            side = _archive.verify(src) if verify_sidecar else _archive.read_sidecar(src)
-        except _archive.ArchiveError as exc:
-            raise ImageError(str(exc))
+            local = download(src, tmpdir)
+            result = import_image(client, local, name, changes, restore_config, message, check_mode, verify_sidecar)
+            result["src"] = src
+            return result
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    if not os.path.isfile(src):
+        raise ImageError("src %s does not exist or is not a file" % src)
+    try:
+        side = _archive.verify(src) if verify_sidecar else _archive.read_sidecar(src)
+    except _archive.ArchiveError as exc:
+        raise ImageError(str(exc))
     restored = []
     if restore_config:
         if not side or side.get("kind") != "docker-export":
             raise ImageError("restore_config needs the sidecar %s written by container_export" % (
-                _archive.sidecar_path(src) if not is_url else "(none for a URL)"))
+                _archive.sidecar_path(src)))
         restored = config_changes(side.get("config") or {})
     all_changes = restored + changes
-    digest = side["sha256"] if side else (_archive.sha256_file(src) if not is_url else hashlib_sha256(src))
+    digest = side["sha256"] if side else _archive.sha256_file(src)
     changes_sha = hashlib_sha256("\n".join(all_changes))
     result = {"changed": False, "name": "%s:%s" % (repo, tag), "src": src, "changes": all_changes,
               "restored": restored, "sha256": digest}
@@ -374,35 +389,47 @@ def import_image(client, src, name, changes=None, restore_config=False, message=
     if check_mode:
         return result
     final = all_changes + ['LABEL %s="%s"' % (LABEL_SHA, digest), 'LABEL %s="%s"' % (LABEL_CHANGES, changes_sha)]
-    params = {"repo": repo, "tag": tag, "changes": tuple(final), "message": message}
-    if is_url:
-        params["fromSrc"] = src
-        body = None
-    else:
-        params["fromSrc"] = "-"
-        try:
-            body = _archive.open_plain(src)
-        except _archive.ArchiveError as exc:
-            raise ImageError(str(exc))
+    params = {"repo": repo, "tag": tag, "changes": tuple(final), "message": message, "fromSrc": "-"}
+    try:
+        body = _archive.open_plain(src)
+    except _archive.ArchiveError as exc:
+        raise ImageError(str(exc))
     try:
         with client.stream("POST", "/images/create", params=params, body=body,
-                           headers={"Content-Type": "application/x-tar"} if body is not None else None) as resp:
+                           headers={"Content-Type": "application/x-tar"}) as resp:
             for msg in resp.iter_json_lines():
                 if msg.get("error") or msg.get("errorDetail"):
                     raise ImageError("Docker refused to import %s: %s" % (
                         src, msg.get("error") or msg["errorDetail"].get("message")))
     finally:
-        if body is not None:
-            try:
-                body.close()
-            except _archive.ArchiveError as exc:
-                raise ImageError(str(exc))
+        try:
+            body.close()
+        except _archive.ArchiveError as exc:
+            raise ImageError(str(exc))
     result["id"] = client.get("/images/%s/json" % quote_ref("%s:%s" % (repo, tag)))["Id"]
     return result
 
 
 def hashlib_sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def download(url, directory, timeout=60):
+    """Fetch url (and its sidecar url.json, when there is one) into directory, streamed."""
+    name = os.path.basename(urlparse(url).path) or "archive"
+    dest = os.path.join(directory, name)
+    try:
+        with urlopen(url, timeout=timeout) as resp, open(dest, "wb") as f:
+            shutil.copyfileobj(resp, f, 1024 * 1024)
+    except (URLError, OSError, ValueError) as exc:
+        raise ImageError("cannot download %s: %s" % (url, exc))
+    try:
+        with urlopen(url + ".json", timeout=timeout) as resp, open(dest + ".json", "wb") as f:
+            shutil.copyfileobj(resp, f)
+    except (URLError, OSError, ValueError):
+        if os.path.exists(dest + ".json"):
+            os.unlink(dest + ".json")
+    return dest
 
 
 def info(client, refs):

@@ -39,7 +39,8 @@ attributes:
 options:
   src:
     description:
-      - The archive on the host (plain, gzip, xz or zstd), or an C(http(s)://) URL the daemon downloads.
+      - The archive on the host (plain, gzip, xz or zstd), or an C(http://) or C(https://) URL that the module
+        downloads (with its sidecar C(URL.json) when the server has one) to a temporary directory on the host first.
     type: str
     required: true
     version_added: 0.1.0
