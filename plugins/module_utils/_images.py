@@ -17,13 +17,9 @@ import os
 import shutil
 import tempfile
 
-try:
-    from urllib.error import URLError
-    from urllib.parse import urlparse
-    from urllib.request import urlopen
-except ImportError:  # pragma: no cover - Python 2 is not supported
-    URLError = OSError
-    urlparse = urlopen = None
+from ansible.module_utils.six.moves.urllib.error import URLError
+from ansible.module_utils.six.moves.urllib.parse import urlparse
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _docker_api, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import quote_ref
@@ -419,12 +415,12 @@ def download(url, directory, timeout=60):
     name = os.path.basename(urlparse(url).path) or "archive"
     dest = os.path.join(directory, name)
     try:
-        with urlopen(url, timeout=timeout) as resp, open(dest, "wb") as f:
+        with open_url(url, timeout=timeout) as resp, open(dest, "wb") as f:
             shutil.copyfileobj(resp, f, 1024 * 1024)
     except (URLError, OSError, ValueError) as exc:
         raise ImageError("cannot download %s: %s" % (url, exc))
     try:
-        with urlopen(url + ".json", timeout=timeout) as resp, open(dest + ".json", "wb") as f:
+        with open_url(url + ".json", timeout=timeout) as resp, open(dest + ".json", "wb") as f:
             shutil.copyfileobj(resp, f)
     except (URLError, OSError, ValueError):
         if os.path.exists(dest + ".json"):
