@@ -22,7 +22,7 @@ import re
 import subprocess
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils import _failpoints, _fileops
 
 BASE_ARGS = ["-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--info=progress2", "--stats"]
 _PROGRESS = re.compile(r"^\s*([\d,]+)\s+(\d+)%\s+(\S+/s)\s+")
@@ -107,6 +107,8 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
         for raw in parts:
             line = raw.decode("utf-8", "replace")
             prog = parse_progress(line)
+            if prog is not None and phase == "online_copy" and prog["bytes_done"] > 0:
+                _failpoints.reached("during_online_copy")
             if prog is not None:
                 if status:
                     pct = prog["rsync_percent"]

@@ -27,7 +27,7 @@ import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _bind, _copy, _daemon_json, _docker_api, _facts, _fileops, _fsinfo, _fstab, _inventory, _layout,
+    _bind, _copy, _daemon_json, _docker_api, _facts, _failpoints, _fileops, _fsinfo, _fstab, _inventory, _layout,
     _mountinfo, _units)
 
 METHODS = ("bind", "daemon_json")
@@ -560,6 +560,7 @@ class Relocation:
         self.actions.append("recorded %d images, %d containers (%d running) and %d volumes" % (
             len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
         self.mark("record")
+        _failpoints.reached("after_record")
 
     def copy_pass(self, phase, allow_vanished):
         total_files = 0
@@ -597,6 +598,7 @@ class Relocation:
         self.result["online_copy_seconds"] = round(secs, 3)
         self.actions.append("copied while Docker ran (%.1f s)" % secs)
         self.mark("online_copy")
+        _failpoints.reached("after_online_copy")
 
     def phase_stop(self):
         inv = self.marker["inventory"]
@@ -618,6 +620,7 @@ class Relocation:
                     m.source, ", ".join(left[:5])), "stop")
             self.drop_self_bind(m)
         self.mark("stop")
+        _failpoints.reached("after_stop")
 
     def drop_self_bind(self, move):
         """dockerd may leave its root bind-mounted onto itself (to set propagation): undo that."""
@@ -632,6 +635,7 @@ class Relocation:
         self.result["offline_copy_seconds"] = round(secs, 3)
         self.actions.append("copied the delta with Docker stopped (%.1f s)" % secs)
         self.mark("final_copy")
+        _failpoints.reached("after_final_copy")
 
     def phase_switch(self):
         self.save_marker(phase="switch", texts_before=self.marker.get("texts_before") or self.config_texts()[0])
@@ -639,6 +643,7 @@ class Relocation:
             # Drop-in first: from here on the service cannot start without its mount.
             self.write_text(os.path.join(DROPIN_DIRS[m.name], DROPIN_NAME), dropin_text(m.service_root))
         self.host.daemon_reload()
+        _failpoints.reached("switch_after_dropin")
         for m in self.moves:
             if m.switch == "bind":
                 self.switch_bind(m)
@@ -648,6 +653,7 @@ class Relocation:
         self.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch)
                                                        for m in self.moves))
         self.mark("switch")
+        _failpoints.reached("after_switch")
 
     def write_text(self, path, text):
         if _fileops.read_text(path, default="") == text and os.path.exists(path):
@@ -668,6 +674,7 @@ class Relocation:
                 self.marker["fstab_backup"] = _fileops.backup_file(self.p["fstab"], self.marker["stamp"])
                 self.save_marker()
             _fileops.atomic_write(self.p["fstab"], _fstab.render(lines), mode=0o644)
+        _failpoints.reached("switch_after_fstab")
         mounts = _mountinfo.read()
         if _mountinfo.same_bind(mounts, m.target, m.mount_point):
             return
@@ -678,6 +685,7 @@ class Relocation:
             m.backup = self.backup_name(m)
             self.save_marker()
             os.rename(m.source, m.backup)
+            _failpoints.reached("switch_after_move_aside")
             os.mkdir(m.source)
             os.chmod(m.source, st.st_mode & 0o7777)
             os.chown(m.source, st.st_uid, st.st_gid)
@@ -711,6 +719,7 @@ class Relocation:
                 self.p.get("verify_timeout") or 90), "start")
         self.actions.append("started Docker")
         self.mark("start")
+        _failpoints.reached("after_start")
 
     def settle(self, before):
         """Wait for the containers that ran before to run again, starting those without a restart policy.
@@ -757,6 +766,7 @@ class Relocation:
         self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
             want, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
         self.mark("verify")
+        _failpoints.reached("after_verify")
 
     def phase_source(self):
         originals = []
@@ -767,6 +777,7 @@ class Relocation:
                 self.save_marker()
                 os.rename(m.source, m.backup)
             if m.backup and os.path.exists(m.backup):
+                _failpoints.reached("during_source")
                 if self.p["source"] == "remove":
                     shutil.rmtree(m.backup)
                     self.actions.append("removed the original %s" % m.backup)

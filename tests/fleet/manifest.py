@@ -4,6 +4,8 @@ Runs on a fleet host (python3, standard library only):
 
     python3 manifest.py TREE > manifest.json
     python3 manifest.py --compare TREE_A TREE_B [--ignore GLOB ...] [--no-dir-mtime]
+    python3 manifest.py --save FILE TREE
+    python3 manifest.py --against FILE TREE [--ignore GLOB ...] [--no-dir-mtime]
 
 Each entry records its path, type, mode, owner, group, size, mtime (files and
 symlinks), a sha256 of the content, the symlink target, device numbers, its
@@ -131,11 +133,22 @@ def main():
     p.add_argument("--compare", action="store_true")
     p.add_argument("--ignore", action="append", default=[])
     p.add_argument("--no-dir-mtime", action="store_true")
+    p.add_argument("--save", metavar="FILE")
+    p.add_argument("--against", metavar="FILE")
     a = p.parse_args()
-    if not a.compare:
+    if a.save:
+        with open(a.save, "w") as f:
+            json.dump(manifest(a.trees[0]), f, sort_keys=True)
+        return
+    if a.against:
+        with open(a.against) as f:
+            ma = json.load(f)
+        mb = manifest(a.trees[0])
+    elif a.compare:
+        ma, mb = manifest(a.trees[0]), manifest(a.trees[1])
+    else:
         json.dump(manifest(a.trees[0]), sys.stdout, sort_keys=True)
         return
-    ma, mb = manifest(a.trees[0]), manifest(a.trees[1])
     diffs = compare(ma, mb, a.ignore, not a.no_dir_mtime)
     hl = sum(1 for e in ma.values() if "link_group" in e)
     sparse = sum(1 for e in ma.values() if e.get("holes") is not None and e.get("size")

@@ -20,6 +20,9 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The images' command: a loop that ends at once on SIGTERM, so Docker stops without waiting 10 s.
+LOOP_CMD='CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; while true; do sleep 1; done"]'
+
 # A tiny base image from the host's own static busybox.
 mkdir -p "$work/root/bin" "$work/root/etc" "$work/root/tmp" "$work/root/data"
 cp /bin/busybox "$work/root/bin/busybox"
@@ -28,14 +31,14 @@ for applet in sh ls cat echo sleep mkdir cp ln touch dd head sync wc seq true; d
 done
 echo "seed base" > "$work/root/etc/seed-release"
 tar --numeric-owner -C "$work/root" -c . | docker import \
-    -c 'CMD ["/bin/sh", "-c", "while true; do sleep 1; done"]' - seed/base:1 >/dev/null
+    -c "$LOOP_CMD" - seed/base:1 >/dev/null
 
 # Layers on top of the base (docker commit: no builder or network needed).
 layer() { # layer FROM TO COMMAND
     local cid
     cid=$(docker create --network none "$1" /bin/sh -c "$3")
     docker start -a "$cid" >/dev/null
-    docker commit -c 'CMD ["/bin/sh", "-c", "while true; do sleep 1; done"]' "$cid" "$2" >/dev/null
+    docker commit -c "$LOOP_CMD" "$cid" "$2" >/dev/null
     docker rm "$cid" >/dev/null
 }
 layer seed/base:1 seed/app:1 'mkdir -p /app && dd if=/dev/urandom of=/app/blob bs=1024 count=2048 2>/dev/null && echo v1 > /app/version'
@@ -60,7 +63,7 @@ mkfifo "$vol/site/fifo"
 
 docker run -d --name web --network none --restart always -v webdata:/data seed/app:2 >/dev/null
 docker run -d --name worker --network none --restart unless-stopped -v cache:/cache seed/tool:1 \
-    /bin/sh -c 'while true; do sleep 1; done' >/dev/null
+    /bin/sh -c 'trap "exit 0" TERM; while true; do sleep 1; done' >/dev/null
 docker run --name batch --network none seed/app:1 /bin/sh -c 'echo done > /tmp/out' >/dev/null
 docker create --name spare --network none seed/base:1 >/dev/null
 # A change in a running container's writable layer.

@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+"""Reliability: interruptions at every phase converge, faults roll back, bad input changes nothing.
+
+Each case adds a row to tests/output/reliability.json; when the whole suite ran, conftest renders
+docs/reliability.md from those rows.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import threading
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANIFEST = os.path.join(ROOT, "tests", "fleet", "manifest.py")
+TARGET = "/mnt/data/docker"
+DOCKERD_REWRITES = ["containers/*/config.v2.json", "containers/*/hostconfig.json", "containers/*/hostname",
+                    "containers/*/hosts", "containers/*/resolv.conf", "containers/*/resolv.conf.hash",
+                    "containers/*/*-json.log", "network/files/local-kv.db", "volumes/metadata.db",
+                    "volumes/backingFsBlockDev", "buildkit/*.db"]
+MOVE = {"path": TARGET}
+
+
+def record(rows, kind, case, result):
+    rows.append({"kind": kind, "case": case, "result": result})
+
+
+def prepare(fleet, host="h1"):
+    """A fresh seeded host; its root's manifest (Docker stopped) and its inventory."""
+    fleet.reset(host)
+    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True)
+    fleet.sh(host, "sh", "-c", "systemctl stop docker.socket docker.service && "
+             "python3 /root/manifest.py --save /root/m0.json /var/lib/docker && "
+             "systemctl start docker.socket docker.service")
+    info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["running"] == ["web", "worker"]
+    return info["inventory"]["fingerprint"]
+
+
+def converged(fleet, fingerprint, host="h1"):
+    """Docker serves from exactly one root, bound from the target, with the original tree and inventory."""
+    seen = fleet.sh(host, "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
+                    "findmnt --noheadings --list --output SOURCE /var/lib/docker; "
+                    "docker ps --format '{{.Names}}' | sort | xargs").splitlines()
+    assert seen[0] == "/var/lib/docker", seen
+    assert len(seen) == 3 and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), "one bind mount expected: %s" % seen
+    assert seen[2] == "web worker", seen
+    info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    assert info["config"]["method"] == "bind" and info["config"]["bind"]["source"] == TARGET
+    res = subprocess.run(["docker", "exec", "dockyard-" + host, "sh", "-c",
+                          "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
+                          "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; "
+                          "systemctl reset-failed docker.service docker.socket; "
+                          "systemctl start docker.socket docker.service; exit $rc"
+                          % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["hard_linked"] > 0 and summary["sparse"] > 0 and summary["with_xattrs"] > 0
+    return summary
+
+
+FAILPOINTS = ["after_record", "during_online_copy", "after_online_copy", "after_stop", "after_final_copy",
+              "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "after_switch",
+              "after_start", "after_verify", "during_source"]
+
+
+@pytest.mark.parametrize("point", FAILPOINTS)
+def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+    assert first.get("failed"), "the run was not killed at %s: %s" % (point, first)
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not second.get("failed"), second
+    summary = converged(fleet_hosts, fingerprint)
+    third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert third["changed"] is False
+    record(reliability_rows, "fault", "module killed (SIGKILL) at %s, then run again" % point,
+           "converged: one root, manifest equal (%d entries), inventory equal, web and worker running; "
+           "third run changed=false" % summary["entries_a"])
+
+
+@pytest.mark.parametrize("point", ["after_stop", "switch_after_move_aside"])
+def test_host_rebooted_after_a_kill_converges(fleet_hosts, reliability_rows, point):
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+    assert first.get("failed")
+    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE)
+    fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
+    booted = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; findmnt --noheadings /var/lib/docker "
+                            "--output SOURCE || echo not-mounted").split()
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not second.get("failed"), second
+    converged(fleet_hosts, fingerprint)
+    record(reliability_rows, "fault", "module killed at %s, host rebooted, run again" % point,
+           "after boot Docker was %s on %s; the rerun converged (manifest and inventory equal)"
+           % (booted[0], "the bind mount" if booted[1] != "not-mounted" else "the original root"))
+
+
+def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
+    fingerprint = prepare(fleet_hosts)
+    killer = subprocess.Popen(["docker", "exec", "dockyard-h1", "sh", "-c",
+                               "for i in $(seq 1 600); do grep -q '\"phase\": \"stop\"' "
+                               "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done; "
+                               "pkill -HUP -f 'sshd: root@notty'; pkill -f 'sshd: root@notty'; echo dropped"],
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    dropped = killer.communicate(timeout=120)[0].strip()
+    assert dropped == "dropped"
+    assert first.get("failed") or first.get("unreachable"), first
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not second.get("failed"), second
+    converged(fleet_hosts, fingerprint)
+    record(reliability_rows, "fault", "SSH connection dropped while Docker was being stopped, then run again",
+           "the run died with the connection; the rerun converged (manifest and inventory equal)")
+
+
+def test_docker_cannot_start_at_the_new_root(fleet_hosts, reliability_rows):
+    fingerprint = prepare(fleet_hosts)
+    fleet_hosts.sh("h1", "sh", "-c", "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\n"
+                   "ExecStartPre=/bin/sh -c \"! mountpoint -q /var/lib/docker\"\\n' > "
+                   "/etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload")
+    fstab = fleet_hosts.sh("h1", "cat", "/etc/fstab")
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert res.get("failed") and res["failed_phase"] == "start" and res["rolled_back"], res
+    seen = fleet_hosts.sh("h1", "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
+                          "mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
+                          "docker ps --format '{{.Names}}' | sort | xargs").splitlines()
+    assert seen == ["/var/lib/docker", "not-mounted", "web worker"]
+    assert fleet_hosts.sh("h1", "cat", "/etc/fstab") == fstab
+    info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    fleet_hosts.sh("h1", "sh", "-c", "rm /etc/systemd/system/docker.service.d/zz-fault.conf; systemctl daemon-reload")
+    record(reliability_rows, "fault", "Docker cannot start at the new root",
+           "rolled back in the same run (phase start): old root serving, fstab unchanged, inventory equal, "
+           "web and worker running; message: %s" % res["msg"][:120])
+
+
+def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
+    prepare(fleet_hosts)
+    # Leave room for the preflight, then eat it while the (slowed) online copy runs.
+    filler = subprocess.Popen(["docker", "exec", "dockyard-h1", "sh", "-c",
+                               "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
+                               "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done; "
+                               "fallocate -l $(( $(stat -f -c '%a*%S' /mnt/data) - 4096*1024 )) /mnt/data/filler; "
+                               "echo filled"], stdout=subprocess.PIPE, universal_newlines=True)
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0",
+                                                                      rsync_opts=["--bwlimit=3000"]))
+    filler.communicate(timeout=120)
+    try:
+        assert res.get("failed") and res["failed_phase"] == "online_copy", res
+        assert "/mnt/data" in res["msg"] and "filled up" in res["msg"] and "short by" in res["msg"], res["msg"]
+        seen = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; docker ps --format '{{.Names}}' | "
+                              "sort | xargs; mountpoint -q /var/lib/docker && echo mounted || echo not-mounted")
+        assert seen.split("\n")[:3] == ["active", "web worker", "not-mounted"]
+        res2 = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
+                               "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
+                               "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
+                               % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
+                              stdout=subprocess.PIPE, universal_newlines=True, check=False)
+        assert res2.returncode == 0, res2.stdout
+    finally:
+        fleet_hosts.sh("h1", "rm", "-f", "/mnt/data/filler")
+    record(reliability_rows, "fault", "the target disk fills up during the online copy",
+           "failed before any stop, Docker never stopped, source tree unchanged; message: %s" % res["msg"][:160])
+
+
+def test_two_runs_at_once(fleet_hosts, reliability_rows):
+    fingerprint = prepare(fleet_hosts)
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=fleet_hosts.module(
+        "h1", "dockyard.migrate.data_root", dict(MOVE, rsync_opts=["--bwlimit=2000"]))))
+    t.start()
+    fleet_hosts.sh("h1", "sh", "-c", "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
+                   "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done")
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    t.join(600)
+    assert second.get("failed") and "another data-root move is running on this host" in second["msg"], second
+    assert not box["r"].get("failed"), box["r"]
+    converged(fleet_hosts, fingerprint)
+    record(reliability_rows, "fault", "two runs against one host at once",
+           "the second was refused (%s); the first completed and verified" % second["msg"][:90])
+
+
+ARCHIVE_FAULTS = [
+    ("truncated", "data = open(p, 'rb').read(); open(p, 'wb').write(data[:len(data) // 2])",
+     "truncated or was changed"),
+    ("one byte flipped", "d = bytearray(open(p, 'rb').read()); d[len(d) // 3] ^= 1; open(p, 'wb').write(bytes(d))",
+     "does not match its sidecar"),
+    ("wrong compression", "import json; s = json.load(open(p + '.json')); s['compression'] = 'gzip'; "
+     "json.dump(s, open(p + '.json', 'w'))", "but its sidecar says gzip"),
+    ("sidecar of another archive", "import json; s = json.load(open(p + '.json')); s['sha256'] = '0' * 64; "
+     "json.dump(s, open(p + '.json', 'w'))", "does not match its sidecar"),
+    ("sidecar that is not JSON", "open(p + '.json', 'w').write('{not json')", "is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("case,damage,message", ARCHIVE_FAULTS, ids=[c[0] for c in ARCHIVE_FAULTS])
+def test_damaged_archives_are_refused(fleet_hosts, reliability_rows, case, damage, message):
+    subprocess.run(["python3", os.path.join(ROOT, "tests", "fleet", "fleet.py"), "seed", "h2"], check=True,
+                   stdout=subprocess.PIPE)
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f af/img:1 >/dev/null 2>&1; docker tag seed/tool:1 af/img:1")
+    saved = fleet_hosts.module("h2", "dockyard.migrate.image_save",
+                               {"images": ["af/img:1"], "dest": "/mnt/data/af.tar.zst", "compression": "zstd",
+                                "force": True})
+    assert not saved.get("failed"), saved
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi af/img:1 >/dev/null && python3 -c \"p = '/mnt/data/af.tar.zst'; %s\""
+                   % damage.replace('"', '\\"'))
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src": "/mnt/data/af.tar.zst"})
+    present = fleet_hosts.sh("h2", "sh", "-c", "docker image inspect af/img:1 >/dev/null 2>&1 && echo yes || echo no")
+    fleet_hosts.sh("h2", "rm", "-f", "/mnt/data/af.tar.zst", "/mnt/data/af.tar.zst.json")
+    assert res.get("failed") and message in res["msg"], res
+    assert present.strip() == "no"
+    reliability_rows.append({"kind": "fault", "case": "image archive: %s" % case,
+                             "result": "refused before loading, nothing loaded: %s" % res["msg"][:120]})
+
+
+def test_backups_are_no_more_readable_than_their_originals(fleet_hosts, reliability_rows):
+    prepare(fleet_hosts)
+    fleet_hosts.sh("h1", "chmod", "0600", "/etc/fstab")
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not res.get("failed"), res
+    modes = fleet_hosts.sh("h1", "sh", "-c", "stat -c '%a %U' /etc/fstab /etc/fstab.dockyard-*; "
+                           "stat -c '%a' /mnt/data/.docker.dockyard-migrate.json").split("\n")
+    assert modes[0] == "600 root" and modes[1] == "600 root", modes
+    assert modes[2] == "600", modes
+    reliability_rows.append({"kind": "security", "case": "backups and the marker file",
+                             "result": "an fstab of mode 600 keeps 600 after the atomic rewrite, its backup is 600 "
+                                       "too, the marker (it records the inventory) is 600"})
