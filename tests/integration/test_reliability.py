@@ -110,12 +110,16 @@ def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
     killer = subprocess.Popen(["docker", "exec", "dockyard-h1", "sh", "-c",
                                "for i in $(seq 1 600); do grep -q '\"phase\": \"stop\"' "
                                "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done; "
-                               "pkill -HUP -f 'sshd: root@notty'; pkill -f 'sshd: root@notty'; echo dropped"],
+                               "pkill -HUP -f 'sshd: root@nott[y]'; pkill -f 'sshd: root@nott[y]'; echo dropped"],
                               stdout=subprocess.PIPE, universal_newlines=True)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     dropped = killer.communicate(timeout=120)[0].strip()
     assert dropped == "dropped"
     assert first.get("failed") or first.get("unreachable"), first
+    # The controller's multiplexed SSH connection died with the session: let the next run connect afresh,
+    # as an operator's rerun after a network cut does.
+    subprocess.run(["pkill", "-f", r"ssh: /root/.ansible/cp/.* \[mux\]"], check=False)
+    subprocess.run(["sh", "-c", "rm -f /root/.ansible/cp/*"], check=False)
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not second.get("failed"), second
     converged(fleet_hosts, fingerprint)
@@ -150,7 +154,8 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
     filler = subprocess.Popen(["docker", "exec", "dockyard-h1", "sh", "-c",
                                "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
                                "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done; "
-                               "fallocate -l $(( $(stat -f -c '%a*%S' /mnt/data) - 4096*1024 )) /mnt/data/filler; "
+                               "fallocate -l $(( $(stat -f -c '%f*%S' /mnt/data) - 64*1024*1024 )) /mnt/data/filler; "
+                               "dd if=/dev/zero of=/mnt/data/filler2 bs=1M 2>/dev/null; "
                                "echo filled"], stdout=subprocess.PIPE, universal_newlines=True)
     res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0",
                                                                       rsync_opts=["--bwlimit=3000"]))
@@ -168,7 +173,7 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
                               stdout=subprocess.PIPE, universal_newlines=True, check=False)
         assert res2.returncode == 0, res2.stdout
     finally:
-        fleet_hosts.sh("h1", "rm", "-f", "/mnt/data/filler")
+        fleet_hosts.sh("h1", "rm", "-f", "/mnt/data/filler", "/mnt/data/filler2")
     record(reliability_rows, "fault", "the target disk fills up during the online copy",
            "failed before any stop, Docker never stopped, source tree unchanged; message: %s" % res["msg"][:160])
 
