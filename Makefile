@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FLEET := $(PY) tests/fleet/fleet.py
 HOSTS ?= 2
 
-.PHONY: demo test bootstrap unit sanity lint integration molecule fleet-up fleet-down fleet-status clean
+.PHONY: demo test bootstrap unit sanity lint integration reliability molecule fleet-up fleet-down fleet-status clean
 
 demo: bootstrap
 	$(FLEET) up --hosts $(HOSTS) >/dev/null
@@ -43,6 +43,9 @@ lint:
 
 integration:
 	$(PY) -m pytest tests/integration
+
+reliability:
+	$(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py
 
 molecule:
 	cd extensions && molecule test --all

@@ -62,8 +62,7 @@ class Fleet:
                 playbook, res.returncode, res.stdout[-20000:]))
         return res
 
-
-    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600):
+    def module(self, host, name, args=None, env=None, check_mode=False):
         """Run one module on one host through a one-task playbook; return its result as a dict."""
         work = tempfile.mkdtemp(prefix="dockyard-module-")
         out = os.path.join(work, "result.json")
