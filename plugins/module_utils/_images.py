@@ -39,16 +39,11 @@ def inspect(client, ref):
 
 
 def resolve(client, refs):
-    """The images named by refs (names or IDs), each once: [{id, tags, size, ref}]."""
-    seen = {}
-    for ref in refs:
-        info = inspect(client, ref)
-        iid = info["Id"]
-        entry = seen.setdefault(iid, {"id": iid, "tags": sorted(t for t in info.get("RepoTags") or []
-                                                                if t != "<none>:<none>"),
-                                      "size": info.get("Size"), "refs": []})
-        entry["refs"].append(ref)
-    return sorted(seen.values(), key=lambda e: e["id"])
+    """The images named by refs (names or IDs), each once: [{id, tags, size, refs}]; every ref must exist."""
+    images, missing = info(client, refs)
+    if missing:
+        raise ImageError("image %s does not exist on this host" % missing[0])
+    return images
 
 
 def list_all(client, filters=None):
