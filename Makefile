@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FLEET := $(PY) tests/fleet/fleet.py
 HOSTS ?= 2
 
-.PHONY: demo test bootstrap unit sanity lint integration reliability molecule fleet-up fleet-down fleet-status clean
+.PHONY: demo test bootstrap unit sanity lint integration reliability molecule bench fleet-up fleet-down fleet-status clean
 
 demo: bootstrap
 	$(FLEET) up --hosts $(HOSTS) >/dev/null
@@ -46,6 +46,9 @@ integration:
 
 reliability:
 	$(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py
+
+bench: bootstrap
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 molecule:
 	cd extensions && molecule test --all

@@ -449,6 +449,12 @@ class Relocation:
 
     def _run(self):
         facts = self.gather()
+        if facts["config"]["snap"]:
+            raise RelocationError("Docker is installed as a snap; its data lives under /var/snap/docker and "
+                                  "is managed by snapd, which this module does not change", "preflight")
+        if not facts["engine"].get("running") and not self.host.unit_exists("docker.service"):
+            raise RelocationError("Docker is not installed here: systemd knows no docker.service unit",
+                                  "preflight")
         self.moves = self.plan_moves(facts)
         self.marker = self.load_marker(self.moves[0].target)
         if self.marker:

@@ -53,6 +53,12 @@ CASES = [
     ("Docker not running", "dockyard.migrate.data_root", {"path": "/mnt/data/docker"},
      "systemctl stop docker.socket docker.service", "systemctl start docker.socket docker.service",
      "Docker is not running, so its images, containers and volumes cannot be recorded"),
+    ("Docker not installed", "dockyard.migrate.data_root", {"path": "/mnt/data/docker"},
+     "systemctl stop docker.socket docker.service && mkdir -p /root/units && "
+     "mv /lib/systemd/system/docker.service /lib/systemd/system/docker.socket /root/units/ && systemctl daemon-reload",
+     "mv /root/units/docker.service /root/units/docker.socket /lib/systemd/system/ && systemctl daemon-reload && "
+     "systemctl start docker.socket docker.service",
+     "Docker is not installed here: systemd knows no docker.service unit"),
     ("rsync missing", "dockyard.migrate.data_root", {"path": "/mnt/data/docker"},
      "mv /usr/bin/rsync /usr/bin/rsync.hidden", "mv /usr/bin/rsync.hidden /usr/bin/rsync",
      "rsync is not installed on this host"),
