@@ -11,7 +11,6 @@ import base64
 import json
 import time
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -46,15 +45,18 @@ class ActionModule(ActionBase):
         args = self._task.args
         jid = args.get("jid")
         if not jid:
-            raise AnsibleActionFail("jid is required: the ansible_job_id of a task run with async and poll: 0")
+            result.update(failed=True, msg="jid is required: the ansible_job_id of a task run with async and poll: 0")
+            return result
         status_file = args.get("status_file")
         try:
             interval = float(args.get("interval", 5))
             timeout = float(args.get("timeout", 7200))
         except (TypeError, ValueError):
-            raise AnsibleActionFail("interval and timeout must be numbers of seconds")
+            result.update(failed=True, msg="interval and timeout must be numbers of seconds")
+            return result
         if interval <= 0 or timeout <= 0:
-            raise AnsibleActionFail("interval and timeout must be positive")
+            result.update(failed=True, msg="interval and timeout must be positive")
+            return result
         host = task_vars.get("inventory_hostname", "?")
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
         deadline = time.time() + timeout

@@ -452,9 +452,12 @@ class Relocation:
         if facts["config"]["snap"]:
             raise RelocationError("Docker is installed as a snap; its data lives under /var/snap/docker and "
                                   "is managed by snapd, which this module does not change", "preflight")
-        if not facts["engine"].get("running") and not self.host.unit_exists("docker.service"):
-            raise RelocationError("Docker is not installed here: systemd knows no docker.service unit",
-                                  "preflight")
+        if not facts["engine"].get("running"):
+            starts = facts["config"].get("unit_exec_start") or []
+            binary = starts[0].split()[0] if starts and starts[0].split() else None
+            if not self.host.unit_exists("docker.service") or not binary or not os.path.exists(binary):
+                raise RelocationError("Docker is not installed here: no docker.service unit or no dockerd binary "
+                                      "(%s)" % (binary or "no ExecStart"), "preflight")
         self.moves = self.plan_moves(facts)
         self.marker = self.load_marker(self.moves[0].target)
         if self.marker:

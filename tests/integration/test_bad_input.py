@@ -54,11 +54,10 @@ CASES = [
      "systemctl stop docker.socket docker.service", "systemctl start docker.socket docker.service",
      "Docker is not running, so its images, containers and volumes cannot be recorded"),
     ("Docker not installed", "dockyard.migrate.data_root", {"path": "/mnt/data/docker"},
-     "systemctl stop docker.socket docker.service && mkdir -p /root/units && "
-     "mv /lib/systemd/system/docker.service /lib/systemd/system/docker.socket /root/units/ && systemctl daemon-reload",
-     "mv /root/units/docker.service /root/units/docker.socket /lib/systemd/system/ && systemctl daemon-reload && "
+     "systemctl stop docker.socket docker.service && mv /usr/sbin/dockerd /usr/sbin/dockerd.hidden",
+     "mv /usr/sbin/dockerd.hidden /usr/sbin/dockerd && systemctl reset-failed docker.service docker.socket; "
      "systemctl start docker.socket docker.service",
-     "Docker is not installed here: systemd knows no docker.service unit"),
+     "Docker is not installed here: no docker.service unit or no dockerd binary (/usr/sbin/dockerd)"),
     ("rsync missing", "dockyard.migrate.data_root", {"path": "/mnt/data/docker"},
      "mv /usr/bin/rsync /usr/bin/rsync.hidden", "mv /usr/bin/rsync.hidden /usr/bin/rsync",
      "rsync is not installed on this host"),
