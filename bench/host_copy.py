@@ -3,7 +3,7 @@
     python3 host_copy.py generate ROOT SIZE_MB FILES
     python3 host_copy.py copy METHOD SRC DST      (prints JSON: seconds, peak_rss_kb)
 
-METHOD is one of: engine (the collection's rsync pass), cp (cp -a), tar (tar -cf - . | tar -xf -).
+METHOD is one of: engine (the collection's rsync pass), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
 """
 import json
 import os
@@ -78,8 +78,8 @@ def copy(method, src, dst):
     elif method == "cp":
         subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True)
     elif method == "tar":
-        a = subprocess.Popen(["tar", "--xattrs", "--acls", "-C", src, "-cf", "-", "."], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "--xattrs", "--acls", "-C", dst, "-xf", "-"], stdin=a.stdout, check=True)
+        a = subprocess.Popen(["tar", "-C", src, "--sparse", "-cf", "-", "."], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-C", dst, "-xf", "-"], stdin=a.stdout, check=True)
         a.stdout.close()
         if a.wait() != 0:
             raise SystemExit("tar -c failed")
