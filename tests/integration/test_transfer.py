@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import os
 import re
+import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
@@ -16,7 +17,7 @@ def image_id(fleet, host, ref):
 
 
 def row(stdout, host):
-    m = re.search(r'"%s\s+h1\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
+    m = re.search(r'"%s\s+h1\s+\w+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
     assert m, stdout[-3000:]
     return m.groups()
 
@@ -55,3 +56,22 @@ def test_transfer_refuses_an_image_the_source_lacks(fleet_hosts):
                                                              "transfer_images": ["no/such:image"]})
     assert res.returncode != 0
     assert "h1 has no image named no/such:image" in res.stdout
+
+
+def test_transfer_straight_between_hosts(fleet_hosts):
+    """via=direct: h2 pulls the archive from h1 over SSH on loopback; the controller holds nothing."""
+    key = "/var/lib/dockyard-fleet/id_ed25519"
+    subprocess.run(["docker", "cp", key, "dockyard-h2:/root/.ssh/fleet_key"], check=True)
+    fleet_hosts.sh("h2", "chmod", "600", "/root/.ssh/fleet_key")
+    base_h1 = image_id(fleet_hosts, "h1", "seed/base:1")
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f base/direct:1 >/dev/null 2>&1; true")
+    fleet_hosts.sh("h1", "docker", "tag", "seed/base:1", "base/direct:1")
+    res = fleet_hosts.playbook(TRANSFER, extra={
+        "transfer_source": "h1", "transfer_to": "h2", "transfer_images": ["base/direct:1"], "transfer_via": "direct",
+        "transfer_ssh_key": "/root/.ssh/fleet_key",
+        "transfer_ssh_args": "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"})
+    assert re.search(r'"h2\s+h1\s+direct\s+1\s+1\s+\S+\s+loaded"', res.stdout), res.stdout[-3000:]
+    assert re.search(r"Pull the archive and its sidecar straight from the source\] \**\nchanged: \[h2\]", res.stdout)
+    assert re.search(r"Bring the archive and its sidecar to the controller\] \**\nskipping: \[h2\]", res.stdout)
+    assert image_id(fleet_hosts, "h2", "base/direct:1") == base_h1
+    assert fleet_hosts.sh("h2", "sh", "-c", "ls -A /var/tmp/dockyard-transfer | wc -l").strip() == "0"
