@@ -3,7 +3,8 @@
     python3 host_copy.py generate ROOT SIZE_MB FILES
     python3 host_copy.py copy METHOD SRC DST      (prints JSON: seconds, peak_rss_kb)
 
-METHOD is one of: engine (the collection's rsync pass), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
+METHOD is one of: engine (the collection's first copy: a tar pipe keeping xattrs and ACLs), rsync (the
+collection's delta pass, run as a full copy), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
 """
 import json
 import os
@@ -14,7 +15,12 @@ import subprocess
 import sys
 import time
 
-ENGINE = ["rsync", "-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--stats"]
+# The collection's copy engine (plugins/module_utils/_copy.py): a tar pipe for the first copy into an empty
+# target, rsync for the passes after it.
+RSYNC = ["rsync", "-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--stats"]
+TAR_CREATE = ["tar", "--sparse", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner",
+              "--one-file-system", "-cf", "-"]
+TAR_EXTRACT = ["tar", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner", "-xpf", "-"]
 
 
 def generate(root, size_mb, files):
@@ -73,7 +79,13 @@ def copy(method, src, dst):
     drop_caches()
     t0 = time.time()
     if method == "engine":
-        subprocess.run(ENGINE + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"], check=True,
+        a = subprocess.Popen(TAR_CREATE + ["-C", src, "."], stdout=subprocess.PIPE)
+        subprocess.run(TAR_EXTRACT + ["-C", dst], stdin=a.stdout, check=True)
+        a.stdout.close()
+        if a.wait() != 0:
+            raise SystemExit("tar -c failed")
+    elif method == "rsync":
+        subprocess.run(RSYNC + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"], check=True,
                        stdout=subprocess.DEVNULL)
     elif method == "cp":
         subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True)

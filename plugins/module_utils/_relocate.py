@@ -382,6 +382,7 @@ class Relocation:
             totals["bytes"] += u.bytes
             totals["files"] += u.files
             move.size = u.bytes
+            move.files = u.files
         for entry in need.values():
             if entry["free"] < entry["need"]:
                 raise RelocationError(
@@ -579,8 +580,13 @@ class Relocation:
             if not os.path.isdir(m.target):
                 os.makedirs(m.target, 0o711)
             try:
-                stats = _copy.rsync(m.source, m.target, self.status, phase, self.p.get("rsync_opts"),
-                                    allow_vanished=allow_vanished, total_bytes=getattr(m, "size", None))
+                if self.p.get("copy_engine", "auto") == "auto" and _copy.is_empty_dir(m.target):
+                    stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
+                                           total_bytes=getattr(m, "size", None))
+                    stats["files_transferred"] = getattr(m, "files", 0)
+                else:
+                    stats = _copy.rsync(m.source, m.target, self.status, phase, self.p.get("rsync_opts"),
+                                        allow_vanished=allow_vanished, total_bytes=getattr(m, "size", None))
             except _copy.CopyError as exc:
                 fs = _fsinfo.describe(m.target, probe_dtype=False)
                 if "ran out of space" in str(exc):

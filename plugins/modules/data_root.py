@@ -23,8 +23,9 @@ description:
     (and C(containerd.service) when its root moves); copy the delta with C(rsync --delete); switch; start
     Docker; verify C(DockerRootDir), the bind mount, the inventory fingerprint and that exactly the containers
     that ran before run again; only then keep or remove the original (O(source))."
-  - Copies use C(rsync -aHAXS --numeric-ids --one-file-system), keeping hard links, ACLs, extended attributes,
-    holes and numeric owners, and never crossing into a running container's overlay mount.
+  - Copies keep hard links, ACLs, extended attributes, holes and numeric owners and never cross into a running
+    container's overlay mount. The first copy into an empty target goes through a tar pipe (see O(copy_engine));
+    the delta passes use C(rsync -aHAXS --numeric-ids --one-file-system --delete).
   - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root, so Docker
     never starts on an empty directory.
   - Any failure after Docker was stopped rolls back (fstab, daemon.json and drop-in restored, the original
@@ -123,6 +124,15 @@ options:
       - Seconds to wait for Docker to answer after starting and for its containers to run again.
     type: int
     default: 90
+    version_added: 0.1.0
+  copy_engine:
+    description:
+      - V(auto) makes the first copy into an empty target with a tar pipe (POSIX format, keeping hard links,
+        extended attributes including C(trusted.*), ACLs, holes, numeric owners and nanosecond times), which is much
+        faster than rsync on many small files, and every later pass with rsync; V(rsync) uses rsync for every pass.
+    type: str
+    choices: [auto, rsync]
+    default: auto
     version_added: 0.1.0
   rsync_opts:
     description:
@@ -310,6 +320,7 @@ def main():
             margin=dict(type="str", default="5%"),
             stop_timeout=dict(type="int", default=120),
             verify_timeout=dict(type="int", default=90),
+            copy_engine=dict(type="str", default="auto", choices=["auto", "rsync"]),
             rsync_opts=dict(type="list", elements="str", default=[]),
             status_file=dict(type="path", default="/run/dockyard-migrate/data_root.status.json"),
             daemon_json=dict(type="path", default="/etc/docker/daemon.json"),

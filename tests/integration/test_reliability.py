@@ -157,7 +157,8 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
                                "fallocate -l $(( $(stat -f -c '%f*%S' /mnt/data) - 64*1024*1024 )) /mnt/data/filler; "
                                "dd if=/dev/zero of=/mnt/data/filler2 bs=1M 2>/dev/null; "
                                "echo filled"], stdout=subprocess.PIPE, universal_newlines=True)
-    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0",
+    # rsync for every pass, so that --bwlimit slows the first copy enough to fill the disk under it.
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0", copy_engine="rsync",
                                                                       rsync_opts=["--bwlimit=3000"]))
     filler.communicate(timeout=120)
     try:
@@ -182,7 +183,7 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
     fingerprint = prepare(fleet_hosts)
     box = {}
     t = threading.Thread(target=lambda: box.update(r=fleet_hosts.module(
-        "h1", "dockyard.migrate.data_root", dict(MOVE, rsync_opts=["--bwlimit=2000"]))))
+        "h1", "dockyard.migrate.data_root", dict(MOVE, copy_engine="rsync", rsync_opts=["--bwlimit=2000"]))))
     t.start()
     fleet_hosts.sh("h1", "sh", "-c", "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
                    "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done")
