@@ -29,13 +29,59 @@ class ImageError(Exception):
     pass
 
 
-def inspect(client, ref):
+def _inspect(client, kind, ref):
+    """GET /KINDs/REF/json; a missing object is an ImageError naming it."""
     try:
-        return client.get("/images/%s/json" % quote_ref(ref))
+        return client.get("/%ss/%s/json" % (kind, quote_ref(ref)))
     except _docker_api.DockerAPIError as exc:
         if exc.status == 404:
-            raise ImageError("image %s does not exist on this host" % ref)
+            raise ImageError("%s %s does not exist on this host" % (kind, ref))
         raise
+
+
+def inspect(client, ref):
+    return _inspect(client, "image", ref)
+
+
+def check_dest(dest, compression):
+    """Refuse an archive destination that cannot be written; return its directory."""
+    if compression not in ("none", "gzip", "zstd"):
+        raise ImageError("compression %r is not one of none, gzip, zstd" % compression)
+    if compression == "zstd" and not _archive.zstd_available():
+        raise ImageError("compression zstd needs the zstd command on this host; use gzip or install zstd")
+    directory = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(directory):
+        raise ImageError("the directory %s for dest does not exist" % directory)
+    if os.path.isdir(dest):
+        raise ImageError("dest %s is a directory; give the archive's file name" % dest)
+    return directory
+
+
+def write_stream(client, path, dest, compression, params=None, after=None):
+    """Stream GET path into dest through a temporary file beside it; return the sha256 on disk.
+
+    ``after`` runs once the stream has ended, whatever happened (to unpause a container, say).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(dest)))
+    os.close(fd)
+    try:
+        writer = _archive.HashingWriter(tmp, compression)
+        try:
+            with client.stream("GET", path, params=params) as resp:
+                for chunk in resp.iter_chunks():
+                    writer.feed(chunk)
+        finally:
+            digest = writer.close()
+            if after is not None:
+                after()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return digest
 
 
 def resolve(client, refs):
@@ -59,15 +105,7 @@ def save(client, refs, dest, compression="none", check_mode=False, force=False):
     """Write the images into one archive at dest with a sidecar.  Returns a result dict."""
     if not refs:
         raise ImageError("no images to save: give names or IDs, or all with filters")
-    if compression not in ("none", "gzip", "zstd"):
-        raise ImageError("compression %r is not one of none, gzip, zstd" % compression)
-    if compression == "zstd" and not _archive.zstd_available():
-        raise ImageError("compression zstd needs the zstd command on this host; use gzip or install zstd")
-    directory = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(directory):
-        raise ImageError("the directory %s for dest does not exist" % directory)
-    if os.path.isdir(dest):
-        raise ImageError("dest %s is a directory; give the archive's file name" % dest)
+    directory = check_dest(dest, compression)
     images = resolve(client, refs)
     result = {"changed": False, "dest": dest, "images": images, "sidecar": _archive.sidecar_path(dest)}
     if os.path.exists(dest) and not force:
@@ -93,22 +131,7 @@ def save(client, refs, dest, compression="none", check_mode=False, force=False):
     for img in images:
         # Save by tag so the tags travel; an untagged image by its ID.
         names.extend(img["tags"] or [img["id"]])
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        writer = _archive.HashingWriter(tmp, compression)
-        try:
-            with client.stream("GET", "/images/get", params={"names": tuple(names)}) as resp:
-                for chunk in resp.iter_chunks():
-                    writer.feed(chunk)
-        finally:
-            digest = writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    digest = write_stream(client, "/images/get", dest, compression, params={"names": tuple(names)})
     side = _archive.write_sidecar(dest, [{"id": i["id"], "tags": i["tags"], "size": i["size"]} for i in images],
                                   compression, digest)
     result.update(sha256=digest, size=side["size"])
@@ -189,12 +212,7 @@ LABEL_CHANGES = "io.dockyard.migrate.changes-sha256"
 
 
 def inspect_container(client, ref):
-    try:
-        return client.get("/containers/%s/json" % quote_ref(ref))
-    except _docker_api.DockerAPIError as exc:
-        if exc.status == 404:
-            raise ImageError("container %s does not exist on this host" % ref)
-        raise
+    return _inspect(client, "container", ref)
 
 
 def export_signature(info, changes):
@@ -207,13 +225,7 @@ def export_signature(info, changes):
 
 def export_container(client, ref, dest, pause=False, compression="none", check_mode=False, force=False):
     """docker export with a sidecar holding the configuration export drops."""
-    if compression not in ("none", "gzip", "zstd"):
-        raise ImageError("compression %r is not one of none, gzip, zstd" % compression)
-    directory = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(directory):
-        raise ImageError("the directory %s for dest does not exist" % directory)
-    if os.path.isdir(dest):
-        raise ImageError("dest %s is a directory; give the archive's file name" % dest)
+    check_dest(dest, compression)
     info = inspect_container(client, ref)
     cid = info["Id"]
     changes = client.get("/containers/%s/changes" % cid) or []
@@ -245,24 +257,8 @@ def export_container(client, ref, dest, pause=False, compression="none", check_m
     if pause and sig["running"] and not (info.get("State") or {}).get("Paused"):
         client.post("/containers/%s/pause" % cid)
         paused = True
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        writer = _archive.HashingWriter(tmp, compression)
-        try:
-            with client.stream("GET", "/containers/%s/export" % cid) as resp:
-                for chunk in resp.iter_chunks():
-                    writer.feed(chunk)
-        finally:
-            digest = writer.close()
-            if paused:
-                client.post("/containers/%s/unpause" % cid)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    unpause = (lambda: client.post("/containers/%s/unpause" % cid)) if paused else None
+    digest = write_stream(client, "/containers/%s/export" % cid, dest, compression, after=unpause)
     side = _archive.write_sidecar(dest, [], compression, digest, kind="docker-export", extra={
         "container": {"id": cid, "name": info.get("Name", "").lstrip("/"),
                       "image": (info.get("Config") or {}).get("Image"), "image_id": info.get("Image")},
