@@ -521,7 +521,10 @@ class Relocation:
                 try:
                     self.phase_online_copy()
                 except (RelocationError, _copy.CopyError, OSError) as exc:
-                    self.save_marker(phase="online_copy_failed")
+                    try:
+                        self.save_marker(phase="online_copy_failed")
+                    except OSError:
+                        pass  # a full target disk cannot take the marker either; the error below says why
                     raise RelocationError("online_copy failed: %s. Docker was not stopped and %s is untouched; "
                                           "the partial copy is kept so a rerun continues it" % (
                                               exc, self.moves[0].source), "online_copy", rolled_back=False)
