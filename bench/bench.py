@@ -1,88 +1,424 @@
 """Benchmarks of dockyard.migrate on fleet hosts, each figure against its baseline in the same run.
 
-    python3 bench/bench.py [--size-mb 1024] [--files 25000] [--reps 3]
+    python3 bench/bench.py [--figures 1,2,3,4,5,6] [--size-mb 1024] [--files 25000] [--reps 3]
+                           [--large-files 200000] [--images 5] [--fleet-mb 256]
 
-Measured now: (1) a full copy by the collection's copy engine (and by rsync, its delta engine) against cp -a
-and a tar pipe of the same
-layer-like tree to the same data disk, caches dropped before each, alternating order, median of the
-repetitions; (6) the peak memory of each copy.  Prints a table, writes JSON under bench/results/, and
-appends the run to docs/performance.md.
+Figures (each measured side by side with its baseline, alternating, median of the repetitions):
+  1. a full copy by the collection's copy code (the module's tar pipe with its Python relay) against cp -a and a
+     tar pipe of the same layer-like tree to the same data disk, caches dropped before each; target <= 1.05.
+  2. Docker's downtime in a two-phase move by the data_root module (stop until the containers run again on the
+     new root), with about 1% of the data changed between the online passes and the stop, against the classic
+     offline procedure (stop, one rsync -aXS, bind mount, start); the offline pass walking only what can change
+     and a plain full offline pass are both measured; target <= 0.10 of the classic copy time.
+  3. N images sharing a base moved from one host to another by the transfer_images playbook (host to host, no
+     registry) against docker save | ssh | docker load of the same set: bytes moved vs the unique layer bytes,
+     time ratio (target <= 1.10), and the bytes a rerun moves (target 0).
+  4. a no-op rerun of migrate_docker_root.yml against ansible -m ansible.builtin.setup on the same hosts;
+     target <= 2.0.
+  5. migrating 4 hosts at once against 1 host with migrate_docker_root.yml, wall time; target <= 2.0.
+  6. peak memory of the whole copy (the module process and its tar or rsync children, sampled) on a tree of
+     --large-files small files; target <= 50 MB + 256 bytes per file.
+Prints a table, writes JSON under bench/results/, and appends the run to docs/performance.md.
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FLEET = [sys.executable, os.path.join(ROOT, "tests", "fleet", "fleet.py")]
-HOST = "h1"
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from conftest import Fleet, fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+TARGET = "/mnt/data/docker"
+KEY = "/var/lib/dockyard-fleet/id_ed25519"
 
 
-def sh(*argv):
-    res = subprocess.run(["docker", "exec", "dockyard-" + HOST] + list(argv), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, check=False)
-    if res.returncode != 0:
-        raise SystemExit("bench: %s failed: %s" % (" ".join(argv), res.stderr))
-    return res.stdout
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.fleet = None
+        self.result = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+                       "machine": machine(), "args": vars(args), "figures": {}}
+        self.rows = []
+
+    # ------------------------------------------------------------ plumbing
+    def up(self, hosts):
+        self.fleet = Fleet(fleet("up", "--hosts", str(hosts)).splitlines()[-1])
+
+    def sh(self, host, *argv):
+        res = subprocess.run(["docker", "exec", "dockyard-" + host] + list(argv), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        if res.returncode != 0:
+            raise SystemExit("bench: %s on %s failed: %s%s" % (" ".join(argv), host, res.stdout[-2000:],
+                                                               res.stderr[-2000:]))
+        return res.stdout
+
+    def pyjson(self, host, script, *args):
+        return json.loads(self.sh(host, "python3", "/root/bench/" + script, *[str(a) for a in args]).splitlines()[-1])
+
+    def install(self, host):
+        """The host-side scripts and the collection's module_utils (for figures 1 and 6)."""
+        self.sh(host, "rm", "-rf", "/root/bench", "/root/bench-lib")
+        subprocess.run(["docker", "cp", HERE, "dockyard-%s:/root/bench" % host], check=True)
+        lib = tempfile.mkdtemp(prefix="dockyard-bench-")
+        pkg = os.path.join(lib, "ansible_collections", "dockyard", "migrate", "plugins")
+        shutil.copytree(os.path.join(ROOT, "plugins", "module_utils"), os.path.join(pkg, "module_utils"))
+        for d in (lib, os.path.join(lib, "ansible_collections"), os.path.join(lib, "ansible_collections", "dockyard"),
+                  os.path.join(pkg, ".."), pkg):
+            open(os.path.join(d, "__init__.py"), "a").close()
+        os.unlink(os.path.join(lib, "__init__.py"))
+        subprocess.run(["docker", "cp", lib, "dockyard-%s:/root/bench-lib" % host], check=True)
+        shutil.rmtree(lib)
+
+    def prepare(self, hosts):
+        self.fleet.reset(*hosts)
+        for h in hosts:
+            self.install(h)
+
+    def playbook(self, playbook, limit, extra, env=None):
+        t0 = time.time()
+        res = self.fleet.playbook(os.path.join(ROOT, "playbooks", playbook), limit=limit, extra=extra, env=env)
+        return time.time() - t0, res
+
+    def row(self, figure, label, value, unit, ratio=None, target=None, note=""):
+        self.rows.append((figure, label, value, unit, ratio, target, note))
+
+    # ------------------------------------------------------------ figure 1
+    def figure1(self):
+        a = self.a
+        h = "h1"
+        self.prepare([h])
+        src = "/var/lib/bench-src"
+        log("figure 1: generating %d MB in %d files" % (a.size_mb, a.files))
+        made = self.pyjson(h, "host_copy.py", "generate", src, a.size_mb, a.files)
+        files = int(self.sh(h, "sh", "-c", "find %s -type f | wc -l" % src).strip())
+        order = ["module", "engine", "cp", "tar", "module-rsync"]
+        runs = dict((m, []) for m in order)
+        for rep in range(a.reps):
+            for method in order[rep % len(order):] + order[:rep % len(order)]:
+                r = self.pyjson(h, "host_copy.py", "copy", method, src, "/mnt/data/bench-" + method)
+                log("figure 1: %-12s %6.2f s" % (method, r["seconds"]))
+                runs[method].append(r)
+                self.sh(h, "rm", "-rf", "/mnt/data/bench-" + method)
+        self.sh(h, "rm", "-rf", src)
+        med = dict((m, statistics.median(r["seconds"] for r in rs)) for m, rs in runs.items())
+        best = min(med["cp"], med["tar"])
+        fig = {"tree": {"bytes": made["bytes"], "files": files}, "median_seconds": med, "runs": runs,
+               "ratio": round(med["module"] / best, 3), "target": 1.05}
+        self.result["figures"]["1"] = fig
+        tree = "%d MB, %d files" % (made["bytes"] >> 20, files)
+        self.row("1", "full copy by the module's copy code (%s)" % tree, med["module"], "s", med["module"] / best,
+                 "<= 1.05", "vs the faster of cp -a and tar | tar")
+        self.row("1", "  same tar argv without the Python relay", med["engine"], "s", med["engine"] / best)
+        self.row("1", "  rsync -aHAXS (the delta engine) as a full copy", med["module-rsync"], "s",
+                 med["module-rsync"] / best)
+        self.row("1", "  baseline cp -a", med["cp"], "s", med["cp"] / best)
+        self.row("1", "  baseline tar | tar", med["tar"], "s", med["tar"] / best)
+
+    # ------------------------------------------------------------ figure 6
+    def figure6(self):
+        a = self.a
+        h = "h1"
+        self.prepare([h])
+        src = "/var/lib/bench-small"
+        log("figure 6: generating %d small files" % a.large_files)
+        made = self.pyjson(h, "host_copy.py", "generate", src, max(256, a.large_files // 200), a.large_files)
+        files = int(self.sh(h, "sh", "-c", "find %s | wc -l" % src).strip())
+        order = ["module", "module-rsync", "tar"]
+        runs = dict((m, []) for m in order)
+        for rep in range(max(1, a.reps - 1)):
+            for method in order:
+                r = self.pyjson(h, "host_copy.py", "copy", method, src, "/mnt/data/bench-" + method)
+                log("figure 6: %-12s %6.2f s, peak %d KB" % (method, r["seconds"], r["peak_tree_rss_kb"]))
+                runs[method].append(r)
+                self.sh(h, "rm", "-rf", "/mnt/data/bench-" + method)
+        self.sh(h, "rm", "-rf", src)
+        peak = dict((m, max(r["peak_tree_rss_kb"] for r in rs)) for m, rs in runs.items())
+        limit_kb = (50 * 1024 * 1024 + 256 * files) / 1024.0
+        fig = {"tree": {"bytes": made["bytes"], "entries": files}, "peak_tree_rss_kb": peak,
+               "limit_kb": round(limit_kb), "runs": runs, "ratio": round(peak["module"] / limit_kb, 3)}
+        self.result["figures"]["6"] = fig
+        self.row("6", "peak memory, first copy by the module (%d entries)" % files, peak["module"] / 1024.0, "MB",
+                 peak["module"] / limit_kb, "<= 1.00", "of 50 MB + 256 B/file = %.0f MB" % (limit_kb / 1024))
+        self.row("6", "  peak memory, rsync pass by the module", peak["module-rsync"] / 1024.0, "MB",
+                 peak["module-rsync"] / limit_kb)
+        self.row("6", "  peak memory, plain tar | tar", peak["tar"] / 1024.0, "MB", peak["tar"] / limit_kb)
+
+    # ------------------------------------------------------------ figure 2
+    def ours(self, host, final_copy, churn_mb):
+        """One move by the data_root module; between the online passes and the stop, churn_mb change."""
+        box = {}
+        args = {"path": TARGET, "final_copy": final_copy}
+        t = threading.Thread(target=lambda: box.update(r=self.fleet.module(
+            host, "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_PAUSE": "after_online_copy"})))
+        t0 = time.time()
+        t.start()
+        self.sh(host, "sh", "-c", "for i in $(seq 1 36000); do test -e /run/dockyard-migrate/paused.after_online_copy"
+                " && exit 0; sleep 0.05; done; exit 1")
+        t_paused = time.time()
+        self.pyjson(host, "host_root.py", "churn", churn_mb)
+        t_churned = time.time()
+        self.sh(host, "rm", "-f", "/run/dockyard-migrate/paused.after_online_copy")
+        t.join()
+        r = box["r"]
+        if r.get("failed"):
+            raise SystemExit("bench: the move failed: %s" % r.get("msg"))
+        final = [p for p in r["passes"] if p["phase"] == "final_copy"]
+        online = [p for p in r["passes"] if p["phase"] == "online_copy"]
+        return {"downtime_seconds": r["downtime_seconds"], "offline_copy_seconds": r["offline_copy_seconds"],
+                "online_copy_seconds": r["online_copy_seconds"], "online_passes": r.get("online_passes"),
+                "online": [{"seconds": p["seconds"], "bytes": p.get("bytes_transferred"),
+                            "walk": p.get("walk", "tar")} for p in online],
+                "final_bytes": sum(p.get("bytes_transferred", 0) for p in final),
+                "final_skipped_dirs": sum(p.get("skipped_dirs", 0) for p in final),
+                "wall_seconds": round(time.time() - t0 - (t_churned - t_paused), 3),
+                "phases": r["phases"]}
+
+    def figure2(self):
+        a = self.a
+        h = "h1"
+        self.prepare([h])
+        log("figure 2: building a data root with %d MB in %d files" % (a.size_mb, a.files))
+        self.pyjson(h, "host_root.py", "build", a.size_mb, a.files)
+        size = self.pyjson(h, "host_root.py", "size")
+        churn_mb = max(2, int(size["bytes"] / 100 / (1 << 20)))
+        runs = {"mutable": [], "full": [], "classic": []}
+        order = ["mutable", "classic", "full"]
+        for rep in range(a.reps):
+            for kind in order[rep % 3:] + order[:rep % 3]:
+                self.pyjson(h, "host_root.py", "drop")
+                if kind == "classic":
+                    self.pyjson(h, "host_root.py", "churn", churn_mb)
+                    self.pyjson(h, "host_root.py", "drop")
+                    r = self.pyjson(h, "host_root.py", "classic", TARGET)
+                else:
+                    r = self.ours(h, kind, churn_mb)
+                log("figure 2: %-8s downtime %6.2f s %s" % (kind, r["downtime_seconds"], json.dumps(
+                    dict((k, v) for k, v in r.items() if k not in ("phases", "downtime_seconds")))))
+                runs[kind].append(r)
+                self.pyjson(h, "host_root.py", "reset", TARGET)
+        med = dict((k, statistics.median(r["downtime_seconds"] for r in rs)) for k, rs in runs.items())
+        classic_copy = statistics.median(r["copy_seconds"] for r in runs["classic"])
+        offline = dict((k, statistics.median(r["offline_copy_seconds"] for r in runs[k])) for k in ("mutable", "full"))
+        online = dict((k, statistics.median(r["online_copy_seconds"] for r in runs[k])) for k in ("mutable", "full"))
+        fig = {"root": size, "changed_mb": churn_mb, "median_downtime_seconds": med,
+               "median_classic_copy_seconds": classic_copy, "median_offline_copy_seconds": offline,
+               "median_online_copy_seconds": online, "ratio": round(med["mutable"] / classic_copy, 3),
+               "ratio_downtime_vs_classic_downtime": round(med["mutable"] / med["classic"], 3), "runs": runs,
+               "target": 0.10}
+        self.result["figures"]["2"] = fig
+        root = "%d MB root, %d files, %d MB changed" % (size["bytes"] >> 20, size["files"], churn_mb)
+        self.row("2", "downtime, two-phase move (%s)" % root, med["mutable"], "s", med["mutable"] / classic_copy,
+                 "<= 0.10", "vs the classic procedure's copy time")
+        self.row("2", "  its offline pass (walks what can change)", offline["mutable"], "s",
+                 offline["mutable"] / classic_copy)
+        self.row("2", "  its online passes (Docker running)", online["mutable"], "s")
+        self.row("2", "  downtime with a plain full offline pass", med["full"], "s", med["full"] / classic_copy)
+        self.row("2", "  its offline pass (full walk)", offline["full"], "s", offline["full"] / classic_copy)
+        self.row("2", "  classic: downtime (stop, rsync -aXS, start)", med["classic"], "s",
+                 med["classic"] / classic_copy)
+        self.row("2", "  classic: copy time", classic_copy, "s", 1.0)
+
+    # ------------------------------------------------------------ figure 3
+    def figure3(self):
+        a = self.a
+        src, dst = "h1", "h2"
+        self.prepare([src, dst])
+        log("figure 3: building %d images sharing a %d MB base" % (a.images, a.size_mb // 2))
+        made = self.pyjson(src, "host_root.py", "images", a.size_mb // 2, a.files // 2, a.images, 20)
+        names = made["images"]
+        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % dst], check=True)
+        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % src], check=True)
+        for host in (src, dst):
+            self.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
+        port = self.fleet_port(dst)
+        report = os.path.join(tempfile.mkdtemp(prefix="dockyard-bench-"), "transfer.json")
+        extra = {"transfer_source": src, "transfer_to": dst, "transfer_images": names, "transfer_via": "direct",
+                 "transfer_ssh_key": "/root/.ssh/fleet_key", "transfer_report_file": report}
+        clean = "docker rmi %s >/dev/null; docker image prune -f >/dev/null" % " ".join(names + [made["base"]])
+        runs = {"ours": [], "baseline": []}
+        rerun = []
+        for rep in range(a.reps):
+            for kind in (["ours", "baseline"] if rep % 2 == 0 else ["baseline", "ours"]):
+                self.sh(dst, "sh", "-c", clean)
+                if kind == "ours":
+                    secs, _res = self.playbook("transfer_images.yml", None, extra)
+                    with open(report) as f:
+                        moved = int(json.load(f)["hosts"][0]["bytes"])
+                    runs[kind].append({"seconds": round(secs, 3), "bytes": moved})
+                    secs2, _res = self.playbook("transfer_images.yml", None, extra)
+                    with open(report) as f:
+                        rerun.append({"seconds": round(secs2, 3), "bytes": int(json.load(f)["hosts"][0]["bytes"])})
+                else:
+                    t0 = time.time()
+                    self.sh(src, "sh", "-c", "set -o pipefail 2>/dev/null; docker save %s | ssh -i /root/.ssh/fleet_key "
+                            "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p %d "
+                            "root@127.0.0.1 docker load >/dev/null" % (" ".join(names), port))
+                    runs[kind].append({"seconds": round(time.time() - t0, 3)})
+                log("figure 3: %-8s %s" % (kind, runs[kind][-1]))
+        med = dict((k, statistics.median(r["seconds"] for r in rs)) for k, rs in runs.items())
+        moved = statistics.median(r["bytes"] for r in runs["ours"])
+        fig = {"images": names, "unique_layer_bytes": made["unique_bytes"], "median_seconds": med,
+               "median_bytes_moved": moved, "bytes_ratio": round(moved / made["unique_bytes"], 4),
+               "ratio": round(med["ours"] / med["baseline"], 3), "rerun": rerun, "runs": runs, "target": 1.10}
+        self.result["figures"]["3"] = fig
+        self.row("3", "%d images sharing a base, h1 -> h2: bytes moved" % len(names), moved / 1e6, "MB",
+                 moved / made["unique_bytes"], "1.00", "vs unique layer bytes %.0f MB" % (made["unique_bytes"] / 1e6))
+        self.row("3", "  time, transfer_images.yml (direct)", med["ours"], "s", med["ours"] / med["baseline"],
+                 "<= 1.10", "vs docker save | ssh | docker load")
+        self.row("3", "  baseline docker save | ssh | docker load", med["baseline"], "s", 1.0)
+        self.row("3", "  rerun: bytes moved", max(r["bytes"] for r in rerun), "B", None, "0",
+                 "in %.1f s" % statistics.median(r["seconds"] for r in rerun))
+
+    def fleet_port(self, host):
+        with open(self.fleet.inventory) as f:
+            for line in f:
+                if line.startswith(host + " "):
+                    m = re.search(r"ansible_port=(\d+)", line)
+                    if m:
+                        return int(m.group(1))
+        raise SystemExit("bench: no port for %s in %s" % (host, self.fleet.inventory))
+
+    # ------------------------------------------------------------ figures 5 and 4
+    def figure5_and_4(self):
+        a = self.a
+        hosts = ["h1", "h2", "h3", "h4"]
+        self.up(4)
+        self.prepare(hosts)
+        for h in hosts:
+            self.pyjson(h, "host_root.py", "build", a.fleet_mb, max(1000, a.files * a.fleet_mb // a.size_mb))
+        size = self.pyjson("h1", "host_root.py", "size")
+        report = os.path.join(tempfile.mkdtemp(prefix="dockyard-bench-"), "migration.json")
+        runs = {"one": [], "four": []}
+        for rep in range(a.reps):
+            for kind in (["one", "four"] if rep % 2 == 0 else ["four", "one"]):
+                used = hosts if kind == "four" else hosts[:1]
+                extra = {"docker_root_target": TARGET, "migrate_serial": len(used), "migrate_report_file": report}
+                secs, _res = self.playbook("migrate_docker_root.yml", ",".join(used), extra)
+                runs[kind].append(round(secs, 3))
+                log("figure 5: %-4s host(s) %6.2f s" % (len(used), secs))
+                for h in used:
+                    self.pyjson(h, "host_root.py", "reset", TARGET)
+        # Figure 4 needs migrated hosts: one more (unmeasured) move of all four.
+        self.playbook("migrate_docker_root.yml", ",".join(hosts), {
+            "docker_root_target": TARGET, "migrate_serial": 4, "migrate_report_file": report})
+        for h in hosts:
+            self.sh(h, "mountpoint", "-q", "/var/lib/docker")
+        med = dict((k, statistics.median(v)) for k, v in runs.items())
+        self.result["figures"]["5"] = {"root_per_host": size, "median_seconds": med, "runs": runs,
+                                       "ratio": round(med["four"] / med["one"], 3), "target": 2.0}
+        self.row("5", "migrate 4 hosts at once (%d MB, %d files each)" % (size["bytes"] >> 20, size["files"]),
+                 med["four"], "s", med["four"] / med["one"], "<= 2.0", "vs 1 host")
+        self.row("5", "  migrate 1 host", med["one"], "s", 1.0)
+        # Figure 4 on the same (now migrated) four hosts.
+        noop = {"rerun": [], "setup": []}
+        extra = {"docker_root_target": TARGET, "migrate_serial": 4, "migrate_report_file": report}
+        for rep in range(a.reps):
+            for kind in (["rerun", "setup"] if rep % 2 == 0 else ["setup", "rerun"]):
+                if kind == "rerun":
+                    secs, res = self.playbook("migrate_docker_root.yml", ",".join(hosts), extra)
+                    if "Nothing changed" not in res.stdout:
+                        raise SystemExit("bench: the rerun was not a no-op:\n%s" % res.stdout[-3000:])
+                else:
+                    t0 = time.time()
+                    e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+                    subprocess.run(["ansible", "-i", self.fleet.inventory, ",".join(hosts), "-m",
+                                    "ansible.builtin.setup"], cwd=ROOT, env=e, check=True, stdout=subprocess.DEVNULL)
+                    secs = time.time() - t0
+                noop[kind].append(round(secs, 3))
+                log("figure 4: %-6s %6.2f s" % (kind, secs))
+        med4 = dict((k, statistics.median(v)) for k, v in noop.items())
+        self.result["figures"]["4"] = {"median_seconds": med4, "runs": noop,
+                                       "ratio": round(med4["rerun"] / med4["setup"], 3), "target": 2.0}
+        self.row("4", "no-op rerun of migrate_docker_root.yml, 4 hosts", med4["rerun"], "s",
+                 med4["rerun"] / med4["setup"], "<= 2.0", "vs ansible -m setup")
+        self.row("4", "  ansible -m ansible.builtin.setup, 4 hosts", med4["setup"], "s", 1.0)
+        for h in hosts:
+            self.pyjson(h, "host_root.py", "reset", TARGET)
+
+    # ------------------------------------------------------------ output
+    def table(self):
+        out = ["%-3s %-58s %10s %-3s %7s %-8s %s" % ("fig", "measure", "median", "", "ratio", "target", "")]
+        for fig, label, value, unit, ratio, target, note in sorted(self.rows, key=lambda r: r[0]):
+            out.append("%-3s %-58s %10.2f %-3s %7s %-8s %s" % (
+                fig, label[:58], value, unit, "%.3f" % ratio if ratio is not None else "", target or "", note))
+        return "\n".join(out)
+
+
+def machine():
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) >> 20
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return "%s, %d cores (%s), %d GiB, kernel %s" % (platform.machine(), os.cpu_count(), model, mem,
+                                                     platform.release())
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--figures", default="1,6,2,3,5")
     p.add_argument("--size-mb", type=int, default=1024)
     p.add_argument("--files", type=int, default=25000)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--large-files", type=int, default=200000)
+    p.add_argument("--images", type=int, default=5)
+    p.add_argument("--fleet-mb", type=int, default=256)
+    p.add_argument("--no-doc", action="store_true", help="do not append the run to docs/performance.md")
     a = p.parse_args()
-    subprocess.run(FLEET + ["up", "--hosts", "1"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(FLEET + ["reset", HOST], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["docker", "cp", os.path.join(HERE, "host_copy.py"), "dockyard-%s:/root/host_copy.py" % HOST],
-                   check=True)
-    src = "/var/lib/bench-src"
-    made = json.loads(sh("python3", "/root/host_copy.py", "generate", src, str(a.size_mb), str(a.files)))
-    files = int(sh("sh", "-c", "find %s -type f | wc -l" % src).strip())
-    runs = {"engine": [], "rsync": [], "cp": [], "tar": []}
-    order = ["engine", "rsync", "cp", "tar"]
-    for rep in range(a.reps):
-        for method in order[rep % 4:] + order[:rep % 4]:
-            r = json.loads(sh("python3", "/root/host_copy.py", "copy", method, src, "/mnt/data/bench-" + method))
-            runs[method].append(r)
-            sh("rm", "-rf", "/mnt/data/bench-" + method)
-    med = dict((m, statistics.median(r["seconds"] for r in rs)) for m, rs in runs.items())
-    rss = dict((m, max(r["peak_rss_kb"] for r in rs)) for m, rs in runs.items())
-    best = min(med["cp"], med["tar"])
-    result = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.release()),
-              "tree": {"bytes": made["bytes"], "files": files}, "reps": a.reps, "median_seconds": med,
-              "peak_rss_kb": rss, "ratio_engine_vs_best_baseline": round(med["engine"] / best, 3),
-              "runs": runs}
-    row = "%-42s %8.2f   %5.2f   %6d KB"
-    lines = ["figure                                     median s   ratio   peak RSS",
-             row % ("1. full copy, engine (first pass: tar pipe)", med["engine"], med["engine"] / best,
-                    rss["engine"]),
-             row % ("   rsync -aHAXS -x as a full copy", med["rsync"], med["rsync"] / best, rss["rsync"]),
-             row % ("   baseline cp -a", med["cp"], med["cp"] / best, rss["cp"]),
-             row % ("   baseline tar | tar", med["tar"], med["tar"] / best, rss["tar"])]
-    print("tree: %d MB in %d files, %d repetitions, caches dropped before each copy" % (
-        made["bytes"] >> 20, files, a.reps))
-    print("\n".join(lines))
+    figures = [f.strip() for f in a.figures.split(",") if f.strip()]
+    b = Bench(a)
+    started = time.time()
+    b.up(2)
+    for f in figures:
+        if f == "1":
+            b.figure1()
+        elif f == "6":
+            b.figure6()
+        elif f == "2":
+            b.figure2()
+        elif f == "3":
+            b.figure3()
+        elif f in ("4", "5"):
+            if "done45" not in b.result:
+                b.figure5_and_4()
+                b.result["done45"] = True
+        else:
+            raise SystemExit("bench: no figure %s" % f)
+    b.result.pop("done45", None)
+    b.result["seconds"] = round(time.time() - started)
+    table = b.table()
+    print(table)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", "bench-%s.json" % datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%S"))
     with open(out, "w") as f:
-        json.dump(result, f, indent=1)
-    doc = os.path.join(ROOT, "docs", "performance.md")
-    new = not os.path.exists(doc)
-    with open(doc, "a") as f:
-        if new:
-            f.write("# Performance\n\nEach run of `make bench` appends a section here. Figures are medians of "
-                    "repetitions measured side by side in the same run, on a fleet host whose target is an ext4 "
-                    "data disk on a loop device.\n")
-        f.write("\n## %s, %s\n\nTree: %d MB in %d files (layer-like: hard links, xattrs, holes); %d repetitions, "
-                "caches dropped before each copy.\n\n```\n%s\n```\n" % (
-                    result["date"], result["machine"], made["bytes"] >> 20, files, a.reps, "\n".join(lines)))
+        json.dump(dict(b.result, table=table), f, indent=1)
+    if not a.no_doc:
+        with open(os.path.join(ROOT, "docs", "performance.md"), "a") as f:
+            f.write("\n## %s\n\nMachine: %s. Figures %s, %d repetitions each, alternating; medians. "
+                    "Bench run took %d min.\n\n```\n%s\n```\n" % (
+                        b.result["date"], b.result["machine"], ", ".join(figures), a.reps,
+                        b.result["seconds"] // 60, table))
     print("JSON: %s" % out)
 
 

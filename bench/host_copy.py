@@ -1,10 +1,12 @@
 """Runs on a fleet host: makes a layer-like tree and times copies of it.  Standard library only.
 
     python3 host_copy.py generate ROOT SIZE_MB FILES
-    python3 host_copy.py copy METHOD SRC DST      (prints JSON: seconds, peak_rss_kb)
+    python3 host_copy.py copy METHOD SRC DST      (prints JSON: seconds, peak_rss_kb, peak_tree_rss_kb)
 
-METHOD is one of: engine (the collection's first copy: a tar pipe keeping xattrs and ACLs), rsync (the
-collection's delta pass, run as a full copy), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
+METHOD is one of: module (the collection's own copy code, _copy.tar_copy, with its Python relay and status
+file, as the data_root module runs it for a first copy), module-rsync (_copy.rsync as a full copy), engine
+(the same tar argv run directly, without the relay), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
+The collection's module_utils must sit under /root/bench-lib (bench.py puts them there).
 """
 import json
 import os
@@ -13,14 +15,10 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
-# The collection's copy engine (plugins/module_utils/_copy.py): a tar pipe for the first copy into an empty
-# target, rsync for the passes after it.
-RSYNC = ["rsync", "-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--stats"]
-TAR_CREATE = ["tar", "--sparse", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner",
-              "--one-file-system", "-cf", "-"]
-TAR_EXTRACT = ["tar", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner", "-xpf", "-"]
+sys.path.insert(0, "/root/bench-lib")
 
 
 def generate(root, size_mb, files):
@@ -72,35 +70,93 @@ def drop_caches():
         f.write("3\n")
 
 
+def _children():
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(pid))
+    return kids
+
+
+def _rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class TreeRss:
+    """Samples the summed resident memory of this process and all its descendants every 20 ms."""
+
+    def __init__(self):
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        me = os.getpid()
+        while not self.stop.is_set():
+            kids = _children()
+            todo, total = [me], 0
+            while todo:
+                pid = todo.pop()
+                total += _rss_kb(pid)
+                todo.extend(kids.get(pid, []))
+            self.peak = max(self.peak, total)
+            self.stop.wait(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _pipe(create, extract):
+    a = subprocess.Popen(create, stdout=subprocess.PIPE)
+    subprocess.run(extract, stdin=a.stdout, check=True)
+    a.stdout.close()
+    if a.wait() != 0:
+        raise SystemExit("tar -c failed")
+
+
 def copy(method, src, dst):
     if os.path.exists(dst):
         shutil.rmtree(dst)
     os.makedirs(dst)
     drop_caches()
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _copy
     t0 = time.time()
-    if method == "engine":
-        a = subprocess.Popen(TAR_CREATE + ["-C", src, "."], stdout=subprocess.PIPE)
-        subprocess.run(TAR_EXTRACT + ["-C", dst], stdin=a.stdout, check=True)
-        a.stdout.close()
-        if a.wait() != 0:
-            raise SystemExit("tar -c failed")
-    elif method == "rsync":
-        subprocess.run(RSYNC + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"], check=True,
-                       stdout=subprocess.DEVNULL)
-    elif method == "cp":
-        subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True)
-    elif method == "tar":
-        a = subprocess.Popen(["tar", "-C", src, "--sparse", "-cf", "-", "."], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-C", dst, "-xf", "-"], stdin=a.stdout, check=True)
-        a.stdout.close()
-        if a.wait() != 0:
-            raise SystemExit("tar -c failed")
-    else:
-        raise SystemExit("unknown method %s" % method)
-    subprocess.run(["sync"], check=True)
+    with TreeRss() as tree:
+        if method == "module":
+            status = _copy.Status("/run/dockyard-migrate/bench.status.json")
+            _copy.tar_copy(src, dst, status, "online_copy")
+        elif method == "module-rsync":
+            _copy.rsync(src, dst, _copy.Status("/run/dockyard-migrate/bench.status.json"), "online_copy")
+        elif method == "engine":
+            _pipe(_copy.TAR_CREATE + ["-C", src, "."], _copy.TAR_EXTRACT + ["-C", dst])
+        elif method == "cp":
+            subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True)
+        elif method == "tar":
+            _pipe(["tar", "-C", src, "--sparse", "-cf", "-", "."], ["tar", "-C", dst, "-xf", "-"])
+        else:
+            raise SystemExit("unknown method %s" % method)
+        subprocess.run(["sync"], check=True)
     seconds = time.time() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"method": method, "seconds": round(seconds, 3), "peak_rss_kb": rss}
+    return {"method": method, "seconds": round(seconds, 3), "peak_rss_kb": rss, "peak_tree_rss_kb": tree.peak}
 
 
 def main():

@@ -8,6 +8,11 @@ When the environment variable DOCKYARD_MIGRATE_FAILPOINT names a point, the
 process kills itself with SIGKILL on reaching it, exactly as a crash or an
 OOM kill would, leaving whatever was half done.  Unset (as in any normal run)
 a point does nothing.  The suite sets it with a task's ``environment:``.
+
+DOCKYARD_MIGRATE_PAUSE, a comma-separated list of points, makes the run wait
+at each of them instead: it creates ``/run/dockyard-migrate/paused.POINT`` and
+goes on once that file is removed (or after an hour).  The benchmarks and the
+tests use it to change a host between two phases, as a busy host would.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,8 +21,15 @@ __metaclass__ = type
 
 import os
 import signal
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 
 ENV = "DOCKYARD_MIGRATE_FAILPOINT"
+PAUSE_ENV = "DOCKYARD_MIGRATE_PAUSE"
+PAUSE_DIR = "/run/dockyard-migrate"
+PAUSE_LIMIT = 3600
+_paused = set()
 POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop", "after_final_copy",
           "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "after_switch", "after_start",
           "after_verify", "during_source")
@@ -26,3 +38,17 @@ POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop
 def reached(name):
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    pauses = [p.strip() for p in os.environ.get(PAUSE_ENV, "").split(",")]
+    if name in pauses and name not in _paused:
+        _paused.add(name)
+        pause(name)
+
+
+def pause(name, limit=PAUSE_LIMIT, pause_dir=PAUSE_DIR):
+    if not os.path.isdir(pause_dir):
+        os.makedirs(pause_dir, 0o755)
+    flag = os.path.join(pause_dir, "paused." + name)
+    _fileops.atomic_write(flag, "%d\n" % os.getpid(), mode=0o644)
+    deadline = time.time() + limit
+    while os.path.exists(flag) and time.time() < deadline:
+        time.sleep(0.1)

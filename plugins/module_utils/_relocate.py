@@ -33,6 +33,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 METHODS = ("bind", "daemon_json")
 CONTAINERD_MODES = ("auto", "always", "never")
 SOURCE_MODES = ("keep", "remove")
+FINAL_COPY_MODES = ("mutable", "full")
 LOCK_PATH = "/run/lock/dockyard-migrate-data-root.lock"
 DROPIN_NAME = "dockyard-data-root.conf"
 DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
@@ -229,6 +230,12 @@ class Relocation:
             _units.margin_bytes(p.get("margin") or "0", 100)
         except ValueError as exc:
             raise RelocationError(str(exc), "preflight")
+        passes = p.get("online_passes", 3)
+        if passes is None or int(passes) < 1:
+            raise RelocationError("online_passes must be 1 or more (got %r)" % (passes,), "preflight")
+        if p.get("final_copy", "mutable") not in FINAL_COPY_MODES:
+            raise RelocationError("final_copy %r is not one of %s" % (p.get("final_copy"), ", ".join(FINAL_COPY_MODES)),
+                                  "preflight")
         refused = ("--delete-excluded", "--remove-source-files", "--dry-run", "-n", "--files-from")
         for opt in p.get("rsync_opts") or []:
             if not str(opt).startswith("-") or str(opt).split("=", maxsplit=1)[0] in refused:
@@ -543,7 +550,9 @@ class Relocation:
             self.actions.append("stop docker.socket and docker.service" +
                                 (" and containerd.service" if len(self.moves) > 1 else ""))
             for m in self.moves:
-                self.actions.append("copy what changed from %s to %s (rsync --delete)" % (m.source, m.target))
+                self.actions.append("copy what changed from %s to %s (rsync --delete%s)" % (
+                    m.source, m.target, ", skipping settled image layers" if self.p.get("final_copy") != "full" and
+                    self.p.get("two_phase", True) else ""))
         for m in self.moves:
             if m.switch == "bind":
                 self.actions.append("move %s aside to %s.dockyard-backup-STAMP" % (m.source, m.source))
@@ -575,13 +584,16 @@ class Relocation:
         self.mark("record")
         _failpoints.reached("after_record")
 
-    def copy_pass(self, phase, allow_vanished):
+    def copy_pass(self, phase, allow_vanished, skips=None):
+        """One pass over every move.  SKIPS maps a move's name to the layer directories the pass need not
+        walk (see _copy.settled_layers); a move without an entry gets a full pass."""
         total_files = 0
         total_bytes = 0
         seconds = 0.0
         for m in self.moves:
             if not os.path.isdir(m.target):
                 os.makedirs(m.target, 0o711)
+            skip = (skips or {}).get(m.name)
             try:
                 if self.p.get("copy_engine", "auto") == "auto" and _copy.is_empty_dir(m.target):
                     stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
@@ -589,7 +601,8 @@ class Relocation:
                     stats["files_transferred"] = getattr(m, "files", 0)
                 else:
                     stats = _copy.rsync(m.source, m.target, self.status, phase, self.p.get("rsync_opts"),
-                                        allow_vanished=allow_vanished, total_bytes=getattr(m, "size", None))
+                                        allow_vanished=allow_vanished, total_bytes=getattr(m, "size", None),
+                                        skip=skip)
             except _copy.CopyError as exc:
                 fs = _fsinfo.describe(m.target, probe_dtype=False)
                 if "ran out of space" in str(exc):
@@ -602,23 +615,75 @@ class Relocation:
                                                  _units.human(max(need - have, 0)),
                                                  _units.human(max(need - have - (fs["free_bytes"] or 0), 0))), phase)
                 raise RelocationError(str(exc), phase)
+            stats["walk"] = "mutable" if skip is not None else "full"
             total_files += stats.get("files_transferred", 0)
             total_bytes += stats.get("bytes_transferred", 0)
             seconds += stats["seconds"]
             self.result["passes"].append(dict(stats, phase=phase, move=m.name))
         self.result["bytes_copied"] += total_bytes
         self.result["files_copied"] += total_files
-        return seconds
+        return seconds, total_bytes
+
+    def committed_layers(self):
+        """Per move, the image layers committed now (None for a layout without known-immutable layers)."""
+        return dict((m.name, _copy.settled_layers(m.source)) for m in self.moves)
+
+    def skips(self, settled):
+        """What a pass may skip: the layers settled by an earlier pass that are still committed now."""
+        if not settled:
+            return {}
+        now = self.committed_layers()
+        out = {}
+        for name, layers in now.items():
+            if layers is not None and settled.get(name) is not None:
+                out[name] = sorted(set(layers) & set(settled[name]))
+        return out
+
+    def online_pass(self, settled):
+        """One pass while Docker runs; returns (seconds, bytes, the layers this pass settled)."""
+        committed = self.committed_layers()
+        secs, moved = self.copy_pass("online_copy", True, self.skips(settled))
+        return secs, moved, committed
 
     def phase_online_copy(self):
-        self.save_marker(phase="online_copy")
-        secs = self.timed("online_copy", self.copy_pass, "online_copy", True)
-        self.result["online_copy_seconds"] = round(secs, 3)
+        """The first pass copies everything; further passes walk only what can change and go on while each
+        moves much less than the one before, so the pass with Docker stopped has little left to do."""
+        self.save_marker(phase="online_copy", settled=None)
+        t0 = time.time()
+        limit = max(1, int(self.p.get("online_passes") or 1))
+        secs, moved, settled = self.online_pass(None)
+        done = 1
         self.actions.append("copied while Docker ran (%.1f s)" % secs)
+        while done < limit:
+            secs2, moved2, settled2 = self.online_pass(settled if self.p.get("final_copy") != "full" else None)
+            settled = settled2
+            done += 1
+            self.actions.append("copied what changed meanwhile (pass %d, %s in %.1f s)" % (
+                done, _units.human(moved2), secs2))
+            if secs2 < 1.0 or moved2 * 2 > moved:
+                break  # nothing more to gain, or not converging: stop Docker now
+            moved = moved2
+        total = time.time() - t0
+        self.result["phases"].append({"phase": "online_copy", "seconds": round(total, 3)})
+        self.result["online_copy_seconds"] = round(total, 3)
+        self.result["online_passes"] = done
+        self.marker["settled"] = settled
         self.mark("online_copy")
         _failpoints.reached("after_online_copy")
 
     def phase_stop(self):
+        if self.client.ping():
+            # What must survive is what Docker holds when it stops: images pulled, containers made or removed
+            # during the online copy count, so the inventory is recorded again right before the stop.
+            inv = _inventory.collect(self.client)
+            if inv["fingerprint"] != self.marker["inventory"]["fingerprint"]:
+                self.actions.append("recorded the inventory again before the stop, as it changed during the copy: "
+                                    "%d images, %d containers (%d running), %d volumes" % (
+                                        len(inv["images"]), len(inv["containers"]), len(inv["running"]),
+                                        len(inv["volumes"])))
+                self.marker["inventory"] = inv
+                self.result["fingerprint_before"] = inv["fingerprint"]
+                self.save_marker(phase="stop")
         inv = self.marker["inventory"]
         running_ids = [c["id"] for c in inv["containers"] if c["running"]]
         if self.client.ping():
@@ -649,9 +714,15 @@ class Relocation:
 
     def phase_final_copy(self):
         self.save_marker(phase="final_copy")
-        secs = self.timed("final_copy", self.copy_pass, "final_copy", False)
+        settled = None
+        if self.p.get("final_copy") != "full" and self.phase_done("online_copy"):
+            settled = self.marker.get("settled")
+        skips = self.skips(settled)
+        secs, moved = self.timed("final_copy", self.copy_pass, "final_copy", False, skips)
         self.result["offline_copy_seconds"] = round(secs, 3)
-        self.actions.append("copied the delta with Docker stopped (%.1f s)" % secs)
+        self.actions.append("copied the delta with Docker stopped (%s in %.1f s, %s)" % (
+            _units.human(moved), secs, "skipping %d settled image layers" % sum(len(v) for v in skips.values())
+            if skips else "full walk"))
         self.mark("final_copy")
         _failpoints.reached("after_final_copy")
 
@@ -983,14 +1054,16 @@ class Restore(Relocation):
         self.result["fingerprint_before"] = inv["fingerprint"]
         self.actions.append("recorded %d images, %d containers (%d running) and %d volumes" % (
             len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
-        secs = self.copy_pass("online_copy", True)
+        settled = self.committed_layers() if self.p.get("final_copy") != "full" else None
+        secs = self.copy_pass("online_copy", True)[0]
         self.result["online_copy_seconds"] = round(secs, 3)
         stopped_at = time.time()
         phase = "stop"
         try:
             self.phase_stop_simple()
             phase = "final_copy"
-            self.result["offline_copy_seconds"] = round(self.copy_pass("final_copy", False), 3)
+            self.result["offline_copy_seconds"] = round(
+                self.copy_pass("final_copy", False, self.skips(settled))[0], 3)
             phase = "switch"
             self.switch_back()
             phase = "start"

@@ -134,6 +134,26 @@ options:
     choices: [auto, rsync]
     default: auto
     version_added: 0.1.0
+  online_passes:
+    description:
+      - Most copy passes made while Docker runs. After the first, each pass copies what changed meanwhile, and
+        passes go on only while each moves less than half of what the one before moved and takes a second or
+        more, so the pass with Docker stopped starts from a recent copy. V(1) makes only the first copy.
+    type: int
+    default: 3
+    version_added: 0.1.0
+  final_copy:
+    description:
+      - What the passes after the first, including the one made with Docker stopped, walk.
+      - V(mutable) skips the directories of image layers that were already committed when an earlier pass
+        started and are still committed (image layers never change once committed), and walks the rest
+        (container layers, volumes, Docker's metadata, layers added or removed since), which takes a fraction
+        of a full walk. It applies to the C(overlay2) storage driver; any other layout gets full passes.
+      - V(full) walks the whole tree in every pass, as a plain C(rsync --delete) would.
+    type: str
+    choices: [mutable, full]
+    default: mutable
+    version_added: 0.1.0
   rsync_opts:
     description:
       - Extra options for every rsync pass, for example V(--bwlimit=100M). Options that would lose data
@@ -279,12 +299,20 @@ phases:
   elements: dict
   sample: [{phase: online_copy, seconds: 3.2}, {phase: stop, seconds: 2.1}]
 passes:
-  description: Each rsync pass with its statistics.
+  description:
+    - Each copy pass with its statistics. C(walk) is V(mutable) when the pass skipped settled image
+      layers (C(skipped_dirs) of them), V(full) otherwise; the first copy into an empty target has
+      C(engine) V(tar).
   returned: always
   type: list
   elements: dict
   sample: [{phase: online_copy, move: docker, files: 1200, files_transferred: 412, bytes_transferred: 7340032,
-            seconds: 3.2, rc: 0}]
+            seconds: 3.2, rc: 0, walk: mutable, skipped_dirs: 31}]
+online_passes:
+  description: How many passes were made while Docker ran.
+  returned: when the move copied
+  type: int
+  sample: 2
 failed_phase:
   description: The phase that failed, when the module fails.
   returned: on failure
@@ -321,6 +349,8 @@ def main():
             stop_timeout=dict(type="int", default=120),
             verify_timeout=dict(type="int", default=90),
             copy_engine=dict(type="str", default="auto", choices=["auto", "rsync"]),
+            online_passes=dict(type="int", default=3, no_log=False),
+            final_copy=dict(type="str", default="mutable", choices=["mutable", "full"]),
             rsync_opts=dict(type="list", elements="str", default=[]),
             status_file=dict(type="path", default="/run/dockyard-migrate/data_root.status.json"),
             daemon_json=dict(type="path", default="/etc/docker/daemon.json"),

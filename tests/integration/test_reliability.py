@@ -196,6 +196,57 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
            "the second was refused (%s); the first completed and verified" % second["msg"][:90])
 
 
+def wait_paused(fleet, point, host="h1"):
+    fleet.sh(host, "sh", "-c", "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.%s && exit 0; "
+             "sleep 0.1; done; exit 1" % point)
+
+
+def test_changes_between_the_phases_arrive_through_the_mutable_final_pass(fleet_hosts, reliability_rows):
+    """Images, containers and volumes change between the online copy and the stop; the offline pass walks
+    only what can change, and the target is then proved identical to the source, entry by entry."""
+    prepare(fleet_hosts)
+    fleet_hosts.sh("h1", "sh", "-c", "docker run --name mk1 --network none seed/base:1 sh -c 'echo gone > /gone' && "
+                   "docker commit mk1 seed/gone:1 >/dev/null && docker rm mk1 >/dev/null")
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=fleet_hosts.module(
+        "h1", "dockyard.migrate.data_root", MOVE,
+        env={"DOCKYARD_MIGRATE_PAUSE": "after_online_copy,after_final_copy"})))
+    t.start()
+    try:
+        wait_paused(fleet_hosts, "after_online_copy")
+        fleet_hosts.sh("h1", "sh", "-c", " && ".join([
+            "docker exec web sh -c 'echo between > /tmp/between; echo more >> /data/site/page.txt'",
+            "docker run --name mk2 --network none seed/base:1 sh -c 'echo new > /new'",
+            "docker commit mk2 seed/new:1 >/dev/null", "docker rm mk2 >/dev/null",
+            "docker rmi seed/gone:1 >/dev/null", "docker rm batch >/dev/null",
+            "docker create --name late --network none seed/new:1 >/dev/null"]))
+        fleet_hosts.sh("h1", "rm", "/run/dockyard-migrate/paused.after_online_copy")
+        wait_paused(fleet_hosts, "after_final_copy")
+        proof = subprocess.run(["docker", "exec", "dockyard-h1", "python3", "/root/manifest.py", "--compare",
+                                "/var/lib/docker", TARGET], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True, check=False)
+    finally:
+        fleet_hosts.sh("h1", "rm", "-f", "/run/dockyard-migrate/paused.after_online_copy",
+                       "/run/dockyard-migrate/paused.after_final_copy")
+        t.join(600)
+    assert proof.returncode == 0, proof.stdout[-3000:] + proof.stderr[-2000:]
+    res = box["r"]
+    assert not res.get("failed"), res
+    final = [p for p in res["passes"] if p["phase"] == "final_copy"]
+    assert len(final) == 1 and final[0]["walk"] == "mutable" and final[0]["skipped_dirs"] >= 4, final
+    assert any("recorded the inventory again before the stop" in a for a in res["actions"]), res["actions"]
+    seen = fleet_hosts.sh("h1", "sh", "-c", "docker images --format '{{.Repository}}:{{.Tag}}' | sort | xargs; "
+                          "docker ps -a --format '{{.Names}}' | sort | xargs; docker exec web cat /tmp/between; "
+                          "docker exec web cat /data/site/page.txt").splitlines()
+    assert seen[0] == "seed/app:1 seed/app:2 seed/base:1 seed/new:1 seed/tool:1", seen
+    assert seen[1:3] == ["late spare web worker", "between"] and seen[-1] == "more", seen
+    summary = json.loads(proof.stdout)
+    record(reliability_rows, "fault", "images, containers and volumes change between the online copy and the stop",
+           "offline pass skipped %d settled layers and moved %d bytes; target proved identical to the source "
+           "(%d entries); new image, removed image, new container and writes all arrived" % (
+               final[0]["skipped_dirs"], final[0].get("bytes_transferred", 0), summary["entries_a"]))
+
+
 ARCHIVE_FAULTS = [
     ("truncated", "data = open(p, 'rb').read(); open(p, 'wb').write(data[:len(data) // 2])",
      "truncated or was changed"),

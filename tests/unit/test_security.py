@@ -62,5 +62,5 @@ def test_no_secret_option_is_logged():
         doc = [n.value.value for n in tree.body if isinstance(n, ast.Assign)
                and getattr(n.targets[0], "id", "") == "DOCUMENTATION"][0]
         for name in (yaml.safe_load(doc).get("options") or {}):
-            if re.search(r"pass|secret|token|credential|private", name):
+            if re.search(r"(^|_)(pass(word|wd|phrase)?|secret|token|credentials?|private)(_|$)", name):
                 assert "no_log=True" in open(path).read(), "%s: option %s is not no_log" % (path, name)

@@ -101,3 +101,111 @@ def test_is_empty_dir(tmp_path):
     assert _copy.is_empty_dir(str(tmp_path))
     (tmp_path / "x").write_text("x")
     assert not _copy.is_empty_dir(str(tmp_path))
+
+
+def _layer(root, chain, cache_id, files):
+    db = root / "image" / "overlay2" / "layerdb" / "sha256" / chain
+    db.mkdir(parents=True)
+    (db / "cache-id").write_text(cache_id)
+    diff = root / "overlay2" / cache_id / "diff"
+    diff.mkdir(parents=True)
+    for name, text in files.items():
+        (diff / name).write_text(text)
+
+
+def test_settled_layers_lists_committed_overlay2_layers_only(tmp_path):
+    root = tmp_path / "docker"
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    _layer(root, "1" * 64, a, {"f": "x"})
+    _layer(root, "2" * 64, b, {"g": "y"})
+    # An entry still being written (no cache-id yet), a stray name, and a cache-id without its directory.
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / ("3" * 64)).mkdir()
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp").mkdir()
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp" / "cache-id").write_text(c)
+    gone = root / "image" / "overlay2" / "layerdb" / "sha256" / ("4" * 64)
+    gone.mkdir()
+    (gone / "cache-id").write_text(c)
+    # A container's read-write layer is not an image layer.
+    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid").mkdir(parents=True)
+    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid" / "mount-id").write_text("d" * 64)
+    (root / "overlay2" / ("d" * 64) / "diff").mkdir(parents=True)
+    assert _copy.settled_layers(str(root)) == ["overlay2/%s/diff" % a, "overlay2/%s/diff" % b]
+
+
+def test_settled_layers_is_none_for_other_layouts(tmp_path):
+    (tmp_path / "vfs" / "dir").mkdir(parents=True)
+    assert _copy.settled_layers(str(tmp_path)) is None
+    assert _copy.settled_layers(str(tmp_path / "missing")) is None
+
+
+@needs_rsync
+def test_rsync_skip_neither_walks_nor_deletes_skipped_dirs_and_syncs_the_rest(tmp_path):
+    src = tmp_path / "src"
+    dst = tmp_path / "dst"
+    a, b, gone = "a" * 64, "b" * 64, "e" * 64
+    _layer(src, "1" * 64, a, {"f": "layer a"})
+    _layer(src, "2" * 64, b, {"g": "layer b"})
+    (src / "volumes" / "v" / "_data").mkdir(parents=True)
+    (src / "volumes" / "v" / "_data" / "db").write_text("new rows")
+    _copy.rsync(str(src), str(dst))
+    # The target's copy of the skipped layer is made different: a walk of it would put it back.
+    (dst / "overlay2" / a / "diff" / "f").write_text("marked")
+    # Meanwhile on the source: a volume changed, a layer was removed, one was added.
+    (src / "volumes" / "v" / "_data" / "db").write_text("newer rows")
+    shutil.rmtree(str(src / "overlay2" / b))
+    shutil.rmtree(str(src / "image" / "overlay2" / "layerdb" / "sha256" / ("2" * 64)))
+    _layer(src, "5" * 64, gone, {"h": "layer e"})
+    # Docker writes beside a layer's diff when something is created on top of it: that is still walked.
+    (src / "overlay2" / a / "committed").write_text("")
+    stats = _copy.rsync(str(src), str(dst), skip=["overlay2/%s/diff" % a])
+    assert stats["skipped_dirs"] == 1
+    assert (dst / "overlay2" / a / "diff" / "f").read_text() == "marked"
+    assert (dst / "overlay2" / a / "committed").exists()
+    assert (dst / "volumes" / "v" / "_data" / "db").read_text() == "newer rows"
+    assert not (dst / "overlay2" / b).exists()
+    assert (dst / "overlay2" / gone / "diff" / "h").read_text() == "layer e"
+    # Without the skip, the same pass mends the marked file.
+    _copy.rsync(str(src), str(dst))
+    assert (dst / "overlay2" / a / "diff" / "f").read_text() == "layer a"
+
+
+@needs_rsync
+def test_rsync_skip_of_a_long_list_is_read_from_stdin(tmp_path):
+    src = tmp_path / "src"
+    (src / "overlay2").mkdir(parents=True)
+    skip = ["overlay2/%064x/diff" % i for i in range(20000)]
+    (src / "overlay2" / ("%064x" % 7) / "diff").mkdir(parents=True)
+    (src / "overlay2" / ("%064x" % 7) / "diff" / "f").write_text("x")
+    (src / "other").write_text("y")
+    stats = _copy.rsync(str(src), str(tmp_path / "dst"), skip=skip)
+    assert stats["rc"] == 0 and stats["skipped_dirs"] == 20000
+    assert (tmp_path / "dst" / "other").exists()
+    assert not (tmp_path / "dst" / "overlay2" / ("%064x" % 7) / "diff").exists()
+
+
+def test_exact_args_follow_the_rsync_version(monkeypatch):
+    monkeypatch.setattr(_copy, "_VERSIONS", {})
+    monkeypatch.setattr(_copy, "rsync_version", lambda rsync_bin="rsync": "3.2.7")
+    assert _copy.exact_args() == ["--modify-window=-1"]
+    monkeypatch.setattr(_copy, "_VERSIONS", {})
+    monkeypatch.setattr(_copy, "rsync_version", lambda rsync_bin="rsync": "3.1.2")
+    assert _copy.exact_args(final=True) == ["--checksum"]
+    assert _copy.exact_args(final=False) == []
+
+
+@needs_rsync
+def test_a_same_size_rewrite_within_the_second_is_copied(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    f = src / "page"
+    f.write_bytes(b"A" * 4096)
+    os.utime(str(f), ns=(1700000000100000000, 1700000000100000000))
+    os.utime(str(src), ns=(1700000000100000000, 1700000000100000000))
+    _copy.rsync(str(src), str(tmp_path / "dst"))
+    # Rewritten in place: same size, a time in the same second.
+    f.write_bytes(b"B" * 4096)
+    os.utime(str(f), ns=(1700000000900000000, 1700000000900000000))
+    os.utime(str(src), ns=(1700000000900000000, 1700000000900000000))
+    _copy.rsync(str(src), str(tmp_path / "dst"))
+    assert (tmp_path / "dst" / "page").read_bytes() == b"B" * 4096
+    assert os.stat(str(tmp_path / "dst")).st_mtime_ns == 1700000000900000000

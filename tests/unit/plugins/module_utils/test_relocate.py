@@ -4,10 +4,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import shutil
+import threading
+import time
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _relocate
+from ansible_collections.dockyard.migrate.plugins.module_utils import _failpoints, _relocate
 
 BASE = dict(path="/mnt/data/docker", method="bind", containerd="auto", containerd_path=None, source="keep",
             two_phase=True, margin="5%", stop_timeout=120, verify_timeout=90, rsync_opts=[],
@@ -30,6 +33,8 @@ def reloc(**kw):
     (dict(margin="plenty"), "margin 'plenty'"),
     (dict(rsync_opts=["--remove-source-files"]), "rsync_opts entry '--remove-source-files'"),
     (dict(rsync_opts=["not-an-option"]), "rsync_opts entry 'not-an-option'"),
+    (dict(online_passes=0), "online_passes must be 1 or more"),
+    (dict(final_copy="some"), "final_copy 'some' is not one of mutable, full"),
 ])
 def test_bad_options_are_refused_before_anything(kw, match):
     with pytest.raises(_relocate.RelocationError, match=match) as exc:
@@ -113,3 +118,88 @@ def test_lock_keeps_a_second_run_off(tmp_path, monkeypatch):
     finally:
         first.close()
     reloc().lock().close()
+
+
+def _layer(root, chain, cache_id, text):
+    db = root / "image" / "overlay2" / "layerdb" / "sha256" / chain
+    db.mkdir(parents=True)
+    (db / "cache-id").write_text(cache_id)
+    (root / "overlay2" / cache_id / "diff").mkdir(parents=True)
+    (root / "overlay2" / cache_id / "diff" / "f").write_text(text)
+
+
+def _moving(tmp_path, **kw):
+    src = tmp_path / "docker"
+    _layer(src, "1" * 64, "a" * 64, "layer a")
+    _layer(src, "2" * 64, "b" * 64, "layer b")
+    (src / "volumes" / "v").mkdir(parents=True)
+    (src / "volumes" / "v" / "data").write_text("rows")
+    r = reloc(path=str(tmp_path / "data" / "docker"), online_passes=3, final_copy="mutable", **kw)
+    r.moves = [_relocate.Move("docker", str(src), str(tmp_path / "data" / "docker"), "bind", str(src))]
+    r.marker = {"version": _relocate.MARKER_VERSION, "phases_done": ["record"]}
+    return r, src, tmp_path / "data" / "docker"
+
+
+def test_online_passes_settle_the_layers_and_the_final_pass_skips_them(tmp_path):
+    r, src, dst = _moving(tmp_path)
+    r.phase_online_copy()
+    first, second = r.result["passes"]
+    assert first["engine"] == "tar" and second["walk"] == "mutable" and second["skipped_dirs"] == 2
+    # The second pass found next to nothing to move and was quick: no third pass.
+    assert r.result["online_passes"] == 2
+    assert r.marker["settled"] == {"docker": ["overlay2/%s/diff" % ("a" * 64), "overlay2/%s/diff" % ("b" * 64)]}
+    on_disk = json.load(open(_relocate.marker_path(str(dst))))
+    assert on_disk["settled"] == r.marker["settled"] and "online_copy" in on_disk["phases_done"]
+    # Between the phases: a volume changes, layer b is removed, layer c is added.
+    (src / "volumes" / "v" / "data").write_text("more rows")
+    shutil.rmtree(str(src / "overlay2" / ("b" * 64)))
+    shutil.rmtree(str(src / "image" / "overlay2" / "layerdb" / "sha256" / ("2" * 64)))
+    _layer(src, "3" * 64, "c" * 64, "layer c")
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("untouched by a walk")
+    r.phase_final_copy()
+    final = r.result["passes"][-1]
+    assert final["phase"] == "final_copy" and final["walk"] == "mutable" and final["skipped_dirs"] == 1
+    assert (dst / "volumes" / "v" / "data").read_text() == "more rows"
+    assert not (dst / "overlay2" / ("b" * 64)).exists()
+    assert (dst / "overlay2" / ("c" * 64) / "diff" / "f").read_text() == "layer c"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "untouched by a walk"
+
+
+def test_final_copy_full_walks_everything(tmp_path):
+    r, src, dst = _moving(tmp_path)
+    r.p["final_copy"] = "full"
+    r.phase_online_copy()
+    assert all(p["walk"] == "full" for p in r.result["passes"][1:])
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("mended by a full walk")
+    r.phase_final_copy()
+    assert r.result["passes"][-1]["walk"] == "full"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
+
+
+def test_final_copy_without_a_finished_online_pass_walks_everything(tmp_path):
+    r, src, dst = _moving(tmp_path)
+    r.marker["settled"] = {"docker": ["overlay2/%s/diff" % ("a" * 64)]}  # recorded, but the pass never finished
+    r.copy_pass("online_copy", True)
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("stale")
+    r.phase_final_copy()
+    assert r.result["passes"][-1]["walk"] == "full"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
+
+
+def test_pause_waits_until_its_file_is_removed(tmp_path):
+    flag = tmp_path / "paused.after_online_copy"
+    released = []
+
+    def release():
+        for _attempt in range(100):
+            if flag.exists():
+                released.append(time.time())
+                flag.unlink()
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=release)
+    t.start()
+    _failpoints.pause("after_online_copy", limit=10, pause_dir=str(tmp_path))
+    t.join()
+    assert released and not flag.exists()
