@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, "/root/bench-lib")
 
 
-def generate(root, size_mb, files):
+def generate(root, size_mb, files, sparse=True):
     """Directories like overlay2 layers: many small files, some large ones, hard links, xattrs, holes."""
     rnd = random.Random(42)
     if os.path.exists(root):
@@ -56,7 +56,7 @@ def generate(root, size_mb, files):
             os.link(path, path + ".hardlink")
         if i % 89 == 0:
             os.setxattr(path, "user.bench", b"layer")
-        if i % 499 == 0:
+        if sparse and i % 499 == 0:
             with open(path + ".sparse", "wb") as f:
                 f.truncate(64 << 20)
                 f.seek(32 << 20)

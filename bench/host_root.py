@@ -35,7 +35,7 @@ def run(*argv, check=True):
 
 def build(size_mb, files):
     gen = "/root/bench-gen"
-    made = host_copy.generate(gen, size_mb, files)
+    made = host_copy.generate(gen, size_mb, files, sparse=False)  # image layers do not keep holes
     layers = sorted(glob.glob(os.path.join(gen, "overlay2", "layer*")))
     groups = 10
     for g in range(groups):
@@ -56,7 +56,7 @@ def images(size_mb, files, count, top_mb):
     """COUNT images sharing one base: the seed's busybox plus a layer-like tree of SIZE_MB, each with a
     TOP_MB layer of its own.  Returns their names and the bytes of their unique layers."""
     gen = "/root/bench-gen"
-    host_copy.generate(gen, size_mb, files)
+    host_copy.generate(gen, size_mb, files, sparse=False)
     cid = run("docker", "create", "seed/base:1").strip()
     exp = subprocess.Popen(["docker", "export", cid], stdout=subprocess.PIPE)
     subprocess.run(["tar", "-C", gen, "-xf", "-"], stdin=exp.stdout, check=True)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 
 from ansible.module_utils.six.moves.urllib.error import URLError
@@ -200,6 +201,73 @@ def load(client, src, check_mode=False, verify_sidecar=True):
         raise ImageError("after loading %s these images are still missing: %s" % (
             src, ", ".join(i["id"] for i in still)))
     return result
+
+
+def load_command(client, argv, images, check_mode=False):
+    """Stream the archive a command writes to its stdout (for example ``ssh SOURCE docker save ...``) into
+    docker load, with no file in between.  IMAGES (id and tags) are what the stream must bring: when they are
+    all present nothing runs; afterwards each must be present, or the load is an error."""
+    if not argv or not all(isinstance(a, str) and a for a in argv):
+        raise ImageError("src_command must be a non-empty list of arguments, got %r" % (argv,))
+    if not images or not all(isinstance(i, dict) and i.get("id") for i in images):
+        raise ImageError("images must list what src_command brings, each with an id")
+    images = [{"id": i["id"], "tags": list(i.get("tags") or [])} for i in images]
+    result = {"changed": False, "src_command": list(argv), "images": images, "verified": False,
+              "compression": "none"}
+    missing = present(client, images)
+    result["loaded"] = missing
+    if not missing:
+        return result
+    result["changed"] = True
+    if check_mode:
+        return result
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                close_fds=True)
+    except OSError as exc:
+        raise ImageError("src_command %s could not start: %s" % (argv[0], exc))
+    counted = _CountingReader(proc.stdout)
+    messages = []
+    failure = None
+    try:
+        with client.stream("POST", "/images/load", params={"quiet": True}, body=counted,
+                           headers={"Content-Type": "application/x-tar"}) as resp:
+            for msg in resp.iter_json_lines():
+                if msg.get("error") or msg.get("errorDetail"):
+                    failure = "Docker refused the stream of %s: %s" % (argv[0], msg.get("error") or
+                                                                       msg["errorDetail"].get("message"))
+                elif msg.get("stream"):
+                    messages.append(msg["stream"].strip())
+    finally:
+        if proc.poll() is None:
+            proc.stdout.close()
+            proc.kill()
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        rc = proc.wait()
+    if rc != 0:
+        # The command's own failure is the cause; what Docker made of the cut stream follows from it.
+        failure = "src_command failed (rc=%d): %s%s" % (rc, " | ".join(err.splitlines()[-3:]) or "no message",
+                                                        "; %s" % failure if failure else "")
+    if failure:
+        raise ImageError(failure)
+    result["messages"] = messages
+    result["bytes"] = counted.count
+    still = present(client, images)
+    if still:
+        raise ImageError("after loading the stream of %s these images are still missing: %s" % (
+            argv[0], ", ".join(i["id"] for i in still)))
+    return result
+
+
+class _CountingReader:
+    def __init__(self, raw):
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
 
 
 # ---------------------------------------------------------------- export / import

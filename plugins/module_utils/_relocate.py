@@ -151,7 +151,7 @@ class Host:
         while time.time() < deadline:
             if self.client.ping():
                 return True
-            time.sleep(0.5)
+            time.sleep(0.05)
         return False
 
     def wait_quiet(self, root, timeout):
@@ -164,7 +164,7 @@ class Host:
                 return []
             if time.time() > deadline:
                 return left
-            time.sleep(0.5)
+            time.sleep(0.05)
 
     def selinux_enabled(self):
         if not shutil.which("selinuxenabled"):
@@ -660,7 +660,7 @@ class Relocation:
             done += 1
             self.actions.append("copied what changed meanwhile (pass %d, %s in %.1f s)" % (
                 done, _units.human(moved2), secs2))
-            if secs2 < 1.0 or moved2 * 2 > moved:
+            if secs2 < 1.0 or moved2 == 0 or moved2 * 2 > moved:
                 break  # nothing more to gain, or not converging: stop Docker now
             moved = moved2
         total = time.time() - t0
@@ -832,7 +832,7 @@ class Relocation:
                 problems = ["the inventory fingerprint changed"]
             if not problems or time.time() > deadline:
                 return inv, problems, started
-            time.sleep(1)
+            time.sleep(0.25)
 
     def phase_verify(self):
         inv_before = self.marker["inventory"]

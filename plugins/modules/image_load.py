@@ -18,6 +18,9 @@ description:
   - When the archive has a sidecar (C(SRC.json), written by M(dockyard.migrate.image_save)), its size and sha256 are
     checked first; a truncated, damaged or swapped archive is refused and nothing is loaded.
   - When every image of the archive is already present with its tags, nothing is loaded.
+  - With O(src_command) instead of O(src), the archive is whatever that command writes to its standard output, for
+    example C(ssh SOURCE docker save IMAGES), streamed into the Engine API as it arrives, with no file in between;
+    O(images) names what the stream must bring, so a rerun with those images present runs nothing.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -35,9 +38,26 @@ attributes:
 options:
   src:
     description:
-      - The archive on the host.
+      - The archive on the host. One of O(src) and O(src_command) is required.
     type: path
-    required: true
+    version_added: 0.1.0
+  src_command:
+    description:
+      - A command, as a list of arguments (run without a shell), whose standard output is a C(docker save) archive.
+      - Docker checks every layer of the stream against the digests its image configuration records; the command
+        must exit with status 0, or the load is an error.
+    type: list
+    elements: str
+    version_added: 0.1.0
+  images:
+    description:
+      - With O(src_command), the images the stream brings, each a dictionary with C(id) (C(sha256:...), required)
+        and C(tags) (the tags it must carry); other keys are ignored, so the C(images) list of
+        M(dockyard.migrate.image_info) can be passed as it is.
+      - When all are present with their tags, the command is not run; after the load, each must be present, or the
+        module fails.
+    type: list
+    elements: dict
     version_added: 0.1.0
   verify:
     description:
@@ -54,6 +74,13 @@ EXAMPLES = r'''
   dockyard.migrate.image_load:
     src: /mnt/data/images/app-1.4.tar.zst
   register: loaded
+
+- name: Stream two images straight from another host, with no archive on either disk
+  dockyard.migrate.image_load:
+    src_command: [ssh, -i, /root/.ssh/transfer_key, root@build01, docker, save, "app/web:1.4", "app/worker:1.4"]
+    images:
+      - {id: "sha256:d8320b8a4c3f...", tags: ["app/web:1.4"]}
+      - {id: "sha256:91ab07c2e6d1...", tags: ["app/worker:1.4"]}
 '''
 
 RETURN = r'''
@@ -69,6 +96,11 @@ loaded:
   type: list
   elements: dict
   sample: [{id: "sha256:d832...", tags: ["app/web:1.4"]}]
+bytes:
+  description: With O(src_command), the bytes the stream carried.
+  returned: when a stream was loaded
+  type: int
+  sample: 289406976
 verified:
   description: Whether the archive was checked against a sidecar.
   returned: always
@@ -87,20 +119,28 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import client_from_params, docker_args
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, load
+from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, load, load_command
 
 
 def main():
     module = AnsibleModule(
         argument_spec=docker_args(
-            src=dict(type="path", required=True),
+            src=dict(type="path"),
+            src_command=dict(type="list", elements="str"),
+            images=dict(type="list", elements="dict"),
             verify=dict(type="bool", default=True),
         ),
+        mutually_exclusive=[("src", "src_command")],
+        required_one_of=[("src", "src_command")],
+        required_together=[("src_command", "images")],
         supports_check_mode=True,
     )
     p = module.params
     try:
-        result = load(client_from_params(p), p["src"], module.check_mode, p["verify"])
+        if p["src_command"] is not None:
+            result = load_command(client_from_params(p), p["src_command"], p["images"], module.check_mode)
+        else:
+            result = load(client_from_params(p), p["src"], module.check_mode, p["verify"])
     except ImageError as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

@@ -75,3 +75,48 @@ def test_transfer_straight_between_hosts(fleet_hosts):
     assert re.search(r"Bring the archive and its sidecar to the controller\] \**\nskipping: \[h2\]", res.stdout)
     assert image_id(fleet_hosts, "h2", "base/direct:1") == base_h1
     assert fleet_hosts.sh("h2", "sh", "-c", "ls -A /var/tmp/dockyard-transfer | wc -l").strip() == "0"
+
+
+SSH_ARGS = "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+
+
+def test_transfer_streams_with_no_archive_and_reruns_as_a_no_op(fleet_hosts):
+    """via=stream: docker save on h1 piped over SSH into h2's Engine API; no archive on any disk."""
+    key = "/var/lib/dockyard-fleet/id_ed25519"
+    subprocess.run(["docker", "cp", key, "dockyard-h2:/root/.ssh/fleet_key"], check=True)
+    fleet_hosts.sh("h2", "chmod", "600", "/root/.ssh/fleet_key")
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f stream/app:1 stream/app:1b stream/tool:1 >/dev/null 2>&1; true")
+    fleet_hosts.sh("h1", "sh", "-c", "docker tag seed/app:2 stream/app:1 && docker tag seed/app:2 stream/app:1b && "
+                   "docker tag seed/tool:1 stream/tool:1")
+    extra = {"transfer_source": "h1", "transfer_to": "h2", "transfer_via": "stream",
+             "transfer_images": ["stream/app:1", "stream/app:1b", "stream/tool:1"],
+             "transfer_ssh_key": "/root/.ssh/fleet_key", "transfer_ssh_args": SSH_ARGS}
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    wanted, loaded, moved, status = row(res.stdout, "h2")
+    assert (wanted, loaded, status) == ("2", "2", "loaded"), res.stdout[-3000:]  # two IDs, three tags
+    assert moved not in ("0B", "0"), moved
+    assert re.search(r"Stream the missing images straight from the source[^\n]*\**\nchanged: \[h2\]", res.stdout)
+    assert re.search(r"Save the missing images once on the source\] \**\nskipping: \[h2\]", res.stdout)
+    for ref in ("stream/app:1", "stream/app:1b", "stream/tool:1"):
+        assert image_id(fleet_hosts, "h2", ref) == image_id(fleet_hosts, "h1", ref)
+    for host in ("h1", "h2"):
+        assert fleet_hosts.sh(host, "sh", "-c", "ls -A /var/tmp/dockyard-transfer 2>/dev/null | wc -l").strip() == "0"
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    assert row(res.stdout, "h2")[1:] == ("0", "0B", "unchanged")
+    assert re.search(r"^h2\s+: ok=\d+\s+changed=0\s", res.stdout, re.M), res.stdout[-2000:]
+
+
+def test_a_failing_stream_is_an_error_that_loads_nothing(fleet_hosts):
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f stream/gone:1 >/dev/null 2>&1; true")
+    app = image_id(fleet_hosts, "h1", "seed/app:2")
+    before = fleet_hosts.sh("h2", "docker", "images", "-q", "--no-trunc")
+    # The source does not answer on this port: ssh fails before a byte is sent.
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+        "src_command": ["ssh", "-p", "1", "-o", "BatchMode=yes", "root@127.0.0.1", "docker", "save", "seed/app:2"],
+        "images": [{"id": app, "tags": ["stream/gone:1"]}]})
+    assert res.get("failed") and "src_command failed (rc=255)" in res["msg"], res
+    # A stream that is not an archive is refused by Docker.
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+        "src_command": ["echo", "not a tar archive"], "images": [{"id": app, "tags": ["stream/gone:1"]}]})
+    assert res.get("failed") and "Docker refused the stream of echo" in res["msg"], res
+    assert fleet_hosts.sh("h2", "docker", "images", "-q", "--no-trunc") == before

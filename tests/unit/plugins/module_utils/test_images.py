@@ -59,3 +59,14 @@ def test_export_signature_ignores_order_of_changes():
     b = _images.export_signature(info, [{"Kind": 0, "Path": "/a"}, {"Kind": 1, "Path": "/b"}])
     assert a == b
     assert a != _images.export_signature(dict(info, State={"StartedAt": "s2", "FinishedAt": "f"}), [])
+
+
+@pytest.mark.parametrize("argv,images,match", [
+    ([], [{"id": "sha256:" + "a" * 64}], "src_command must be a non-empty list"),
+    (["ssh", ""], [{"id": "sha256:" + "a" * 64}], "src_command must be a non-empty list"),
+    (["ssh", "h", "docker", "save", "x"], [], "images must list what src_command brings"),
+    (["ssh", "h", "docker", "save", "x"], [{"tags": ["x:1"]}], "images must list what src_command brings"),
+])
+def test_load_command_refuses_bad_input_before_touching_docker(argv, images, match):
+    with pytest.raises(_images.ImageError, match=match):
+        _images.load_command(None, argv, images)
