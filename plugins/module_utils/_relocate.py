@@ -538,6 +538,8 @@ class Relocation:
         else:
             self.actions.append("Docker was left stopped by an interrupted run; continuing from its record")
             self.result["fingerprint_before"] = self.marker["inventory"]["fingerprint"]
+        if not resuming_switch and engine.get("running"):
+            self.rerecord()
         self.transaction(resuming_switch)
         return self.result
 
@@ -671,19 +673,23 @@ class Relocation:
         self.mark("online_copy")
         _failpoints.reached("after_online_copy")
 
+    def rerecord(self):
+        """What must survive is what Docker holds when it stops: images pulled, containers made or removed
+        during the online copy count, so the inventory is recorded again right before the stop (while Docker
+        still runs, so outside the downtime)."""
+        if not self.client.ping():
+            return
+        inv = _inventory.collect(self.client)
+        if inv["fingerprint"] != self.marker["inventory"]["fingerprint"]:
+            self.actions.append("recorded the inventory again before the stop, as it changed during the copy: "
+                                "%d images, %d containers (%d running), %d volumes" % (
+                                    len(inv["images"]), len(inv["containers"]), len(inv["running"]),
+                                    len(inv["volumes"])))
+            self.marker["inventory"] = inv
+            self.result["fingerprint_before"] = inv["fingerprint"]
+            self.save_marker()
+
     def phase_stop(self):
-        if self.client.ping():
-            # What must survive is what Docker holds when it stops: images pulled, containers made or removed
-            # during the online copy count, so the inventory is recorded again right before the stop.
-            inv = _inventory.collect(self.client)
-            if inv["fingerprint"] != self.marker["inventory"]["fingerprint"]:
-                self.actions.append("recorded the inventory again before the stop, as it changed during the copy: "
-                                    "%d images, %d containers (%d running), %d volumes" % (
-                                        len(inv["images"]), len(inv["containers"]), len(inv["running"]),
-                                        len(inv["volumes"])))
-                self.marker["inventory"] = inv
-                self.result["fingerprint_before"] = inv["fingerprint"]
-                self.save_marker(phase="stop")
         inv = self.marker["inventory"]
         running_ids = [c["id"] for c in inv["containers"] if c["running"]]
         if self.client.ping():
