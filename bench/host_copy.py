@@ -13,9 +13,9 @@ import os
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, "/root/bench-lib")
@@ -95,33 +95,47 @@ def _rss_kb(pid):
     return 0
 
 
+def sample(root_pid):
+    """Sum the resident memory of ROOT_PID and its descendants (not this sampler) every 20 ms; on SIGTERM
+    print the peak in KB.  Runs as its own process so that it takes no time from the copy it watches."""
+    peak = [0]
+    me = os.getpid()
+
+    def done(*_args):
+        print(json.dumps({"peak_kb": peak[0]}), flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, done)
+    while True:
+        kids = _children()
+        todo, total = [root_pid], 0
+        while todo:
+            pid = todo.pop()
+            if pid == me:
+                continue
+            total += _rss_kb(pid)
+            todo.extend(kids.get(pid, []))
+        peak[0] = max(peak[0], total)
+        time.sleep(0.02)
+
+
 class TreeRss:
-    """Samples the summed resident memory of this process and all its descendants every 20 ms."""
+    """The peak summed resident memory of this process and its descendants, sampled by a separate process."""
 
     def __init__(self):
         self.peak = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        me = os.getpid()
-        while not self.stop.is_set():
-            kids = _children()
-            todo, total = [me], 0
-            while todo:
-                pid = todo.pop()
-                total += _rss_kb(pid)
-                todo.extend(kids.get(pid, []))
-            self.peak = max(self.peak, total)
-            self.stop.wait(0.02)
+        self.proc = None
 
     def __enter__(self):
-        self.thread.start()
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "sample", str(os.getpid())],
+                                     stdout=subprocess.PIPE, universal_newlines=True)
+        time.sleep(0.1)
         return self
 
     def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+        self.proc.send_signal(signal.SIGTERM)
+        out, _err = self.proc.communicate()
+        self.peak = json.loads(out.strip().splitlines()[-1])["peak_kb"]
 
 
 def _pipe(create, extract):
@@ -166,6 +180,8 @@ def main():
         print(json.dumps({"bytes": made}))
     elif cmd == "copy":
         print(json.dumps(copy(sys.argv[2], sys.argv[3], sys.argv[4])))
+    elif cmd == "sample":
+        sample(int(sys.argv[2]))
     else:
         raise SystemExit(__doc__)
 

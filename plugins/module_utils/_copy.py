@@ -30,6 +30,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _failpoints, _fileops
@@ -243,45 +244,82 @@ def is_empty_dir(path):
         return not os.path.exists(path)
 
 
-def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None):
+def _written(pid):
+    """Bytes a process has written so far (``wchar`` of /proc/PID/io), or None when unknown."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _drain(stream, keep):
+    """Read a child's stderr to its end in a thread, keeping the last lines, so the child never blocks on it."""
+    def run():
+        for raw in iter(stream.readline, b""):
+            keep.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            del keep[:-50]
+    t = threading.Thread(target=run)
+    t.daemon = True
+    t.start()
+    return t
+
+
+_TOTAL = re.compile(r"^Total bytes written: (\d+)")
+
+
+def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None, interval=0.5):
     """A first copy into an empty directory through a tar pipe (pax: hard links, xattrs incl. trusted.*,
     ACLs, holes, numeric owners, nanosecond times), much faster than rsync on many small files.
-    The stream is relayed here, so progress is known.  rsync passes follow for the delta."""
+    The two tars are joined by a kernel pipe (no copy through Python); progress is read from the bytes the
+    first has written (/proc/PID/io).  rsync passes follow for the delta."""
     if not os.path.isdir(dst):
         os.makedirs(dst, 0o711)
     started = time.time()
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
-    create = subprocess.Popen(TAR_CREATE + ["-C", src, "."], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              close_fds=True)
-    extract = subprocess.Popen(TAR_EXTRACT + ["-C", dst], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-                               close_fds=True)
-    done = 0
+    create = subprocess.Popen(TAR_CREATE + ["--totals", "-C", src, "."], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, close_fds=True)
     try:
-        while True:
-            chunk = create.stdout.read(1 << 20)
-            if not chunk:
-                break
-            extract.stdin.write(chunk)
-            done += len(chunk)
-            if status and done > 0:
-                if phase == "online_copy":
-                    _failpoints.reached("during_online_copy")
+        extract = subprocess.Popen(TAR_EXTRACT + ["-C", dst], stdin=create.stdout, stderr=subprocess.PIPE,
+                                   close_fds=True)
+    except OSError:
+        create.kill()
+        create.wait()
+        raise
+    create.stdout.close()  # the extracting tar holds the read end; the creating one gets SIGPIPE if it dies
+    err_c, err_x = [], []
+    threads = [_drain(create.stderr, err_c), _drain(extract.stderr, err_x)]
+    done = 0
+    nap = 0.01
+    while create.poll() is None or extract.poll() is None:
+        nap = min(interval, nap * 2)  # look early (a small tree is copied in a blink), then every interval
+        try:
+            extract.wait(timeout=nap)  # returns the moment the copy ends
+        except subprocess.TimeoutExpired:
+            pass
+        seen = _written(create.pid) if create.returncode is None else None
+        if seen is not None:
+            done = max(done, seen)
+        if done > 0:
+            if phase == "online_copy":
+                _failpoints.reached("during_online_copy")
+            if status:
                 elapsed = max(time.time() - started, 0.001)
                 pct = min(100, int(done * 100 / total_bytes)) if total_bytes else None
                 status.write(phase=phase, bytes_done=done, bytes_total=total_bytes, percent=pct,
                              rate="%.2fMB/s" % (done / elapsed / 1e6))
-    except BrokenPipeError:
-        pass
-    finally:
-        try:
-            extract.stdin.close()
-        except BrokenPipeError:
-            pass
-    err_c = create.stderr.read().decode("utf-8", "replace")
-    rc_c = create.wait()
-    err_x = extract.stderr.read().decode("utf-8", "replace")
-    rc_x = extract.wait()
+    for t in threads:
+        t.join(10)
+    rc_c, rc_x = create.returncode, extract.returncode
+    for line in err_c:
+        m = _TOTAL.match(line)
+        if m:
+            done = int(m.group(1))
+    err_c = [line for line in err_c if not _TOTAL.match(line)]
     stats = {"engine": "tar", "bytes_transferred": done, "seconds": round(time.time() - started, 3),
              "rc": rc_c or rc_x}
     if status:
@@ -289,7 +327,7 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
     # tar exits 1 when a file changed while it was read: expected while Docker runs; the rsync passes mend it.
     if rc_x == 0 and (rc_c == 0 or (rc_c == 1 and allow_changed)):
         return stats
-    err = (err_x or err_c).strip()
+    err = "\n".join(err_x or err_c).strip()
     if "No space left on device" in err:
         raise CopyError("the copy to %s ran out of space: %s" % (dst, _last_lines(err)))
     raise CopyError("the tar copy from %s to %s failed (create rc=%d, extract rc=%d): %s" % (
