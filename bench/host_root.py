@@ -77,12 +77,28 @@ def images(size_mb, files, count, top_mb):
         run("docker", "commit", "bench-mk", name)
         run("docker", "rm", "bench-mk")
         names.append(name)
-    sizes = json.loads(run("docker", "image", "inspect", "--format", "{{json .Size}}", "bench/base:1"))
-    base = int(sizes)
-    unique = base
+    base = int(run("docker", "image", "inspect", "--format", "{{json .Size}}", "bench/base:1"))
+    content = base
     for name in names:
-        unique += int(run("docker", "image", "inspect", "--format", "{{json .Size}}", name)) - base
-    return {"images": names, "base": "bench/base:1", "unique_bytes": unique}
+        content += int(run("docker", "image", "inspect", "--format", "{{json .Size}}", name)) - base
+    return {"images": names, "base": "bench/base:1", "unique_bytes": unique_layer_bytes(names),
+            "content_bytes": content}
+
+
+def unique_layer_bytes(names):
+    """The bytes of the distinct layers (as layer tars) of NAMES: read from one docker save of them all,
+    in which each layer appears once, by the layer list of its manifest.json."""
+    import tarfile
+    save = subprocess.Popen(["docker", "save"] + names, stdout=subprocess.PIPE)
+    sizes, layers = {}, set()
+    with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
+        for member in tar:
+            sizes[member.name] = member.size
+            if member.name == "manifest.json":
+                for entry in json.load(tar.extractfile(member)):
+                    layers.update(entry["Layers"])
+    save.wait()
+    return sum(sizes[name] for name in layers)
 
 
 def churn(mb):

@@ -226,6 +226,7 @@ def load_command(client, argv, images, check_mode=False):
                                 close_fds=True)
     except OSError as exc:
         raise ImageError("src_command %s could not start: %s" % (argv[0], exc))
+    _widen_pipe(proc.stdout)
     counted = _CountingReader(proc.stdout)
     messages = []
     failure = None
@@ -259,13 +260,24 @@ def load_command(client, argv, images, check_mode=False):
     return result
 
 
+def _widen_pipe(stream, size=1 << 20):
+    """A larger pipe lets the command keep writing while the last chunk goes to Docker (Linux only)."""
+    try:
+        import fcntl
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 class _CountingReader:
+    """Hands on what the command has written so far (read1: no waiting for a full chunk), counting it."""
+
     def __init__(self, raw):
         self.raw = raw
         self.count = 0
 
     def read(self, size=-1):
-        data = self.raw.read(size)
+        data = self.raw.read1(size) if hasattr(self.raw, "read1") else self.raw.read(size)
         self.count += len(data)
         return data
 
