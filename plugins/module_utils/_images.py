@@ -172,35 +172,48 @@ def load(client, src, check_mode=False, verify_sidecar=True):
         raise ImageError(str(exc))
     result = {"changed": False, "src": src, "images": images, "verified": side is not None,
               "compression": compression}
-    missing = present(client, images)
-    result["loaded"] = missing
-    if not missing:
-        return result
-    result["changed"] = True
-    if check_mode:
+    if not _to_load(client, result, images, check_mode):
         return result
     stream = _archive.open_plain(src, compression)
-    messages = []
     try:
-        with client.stream("POST", "/images/load", params={"quiet": True}, body=stream,
-                           headers={"Content-Type": "application/x-tar"}) as resp:
-            for msg in resp.iter_json_lines():
-                if msg.get("error") or msg.get("errorDetail"):
-                    raise ImageError("Docker refused the archive %s: %s" % (
-                        src, msg.get("error") or msg["errorDetail"].get("message")))
-                if msg.get("stream"):
-                    messages.append(msg["stream"].strip())
+        result["messages"], error = _post_load(client, stream)
     finally:
         try:
             stream.close()
         except _archive.ArchiveError as exc:
             raise ImageError(str(exc))
-    result["messages"] = messages
+    if error:
+        raise ImageError("Docker refused the archive %s: %s" % (src, error))
+    _check_loaded(client, images, src)
+    return result
+
+
+def _to_load(client, result, images, check_mode):
+    """Record which images are missing; True when they must be loaded now."""
+    missing = present(client, images)
+    result["loaded"] = missing
+    result["changed"] = bool(missing)
+    return bool(missing) and not check_mode
+
+
+def _post_load(client, body):
+    """Stream BODY into docker load; return Docker's messages and its error (None when it took the archive)."""
+    messages, error = [], None
+    with client.stream("POST", "/images/load", params={"quiet": True}, body=body,
+                       headers={"Content-Type": "application/x-tar"}) as resp:
+        for msg in resp.iter_json_lines():
+            if msg.get("error") or msg.get("errorDetail"):
+                error = error or msg.get("error") or msg["errorDetail"].get("message")
+            elif msg.get("stream"):
+                messages.append(msg["stream"].strip())
+    return messages, error
+
+
+def _check_loaded(client, images, what):
     still = present(client, images)
     if still:
         raise ImageError("after loading %s these images are still missing: %s" % (
-            src, ", ".join(i["id"] for i in still)))
-    return result
+            what, ", ".join(i["id"] for i in still)))
 
 
 def load_command(client, argv, images, check_mode=False):
@@ -214,12 +227,7 @@ def load_command(client, argv, images, check_mode=False):
     images = [{"id": i["id"], "tags": list(i.get("tags") or [])} for i in images]
     result = {"changed": False, "src_command": list(argv), "images": images, "verified": False,
               "compression": "none"}
-    missing = present(client, images)
-    result["loaded"] = missing
-    if not missing:
-        return result
-    result["changed"] = True
-    if check_mode:
+    if not _to_load(client, result, images, check_mode):
         return result
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -228,21 +236,15 @@ def load_command(client, argv, images, check_mode=False):
         raise ImageError("src_command %s could not start: %s" % (argv[0], exc))
     _widen_pipe(proc.stdout)
     counted = _CountingReader(proc.stdout)
-    messages = []
     failure = None
     try:
-        with client.stream("POST", "/images/load", params={"quiet": True}, body=counted,
-                           headers={"Content-Type": "application/x-tar"}) as resp:
-            for msg in resp.iter_json_lines():
-                if msg.get("error") or msg.get("errorDetail"):
-                    failure = "Docker refused the stream of %s: %s" % (argv[0], msg.get("error") or
-                                                                       msg["errorDetail"].get("message"))
-                elif msg.get("stream"):
-                    messages.append(msg["stream"].strip())
+        messages, error = _post_load(client, counted)
+        if error:
+            failure = "Docker refused the stream of %s: %s" % (argv[0], error)
     finally:
-        if proc.poll() is None:
-            proc.stdout.close()
-            proc.kill()
+        if not counted.eof and proc.poll() is None:
+            proc.kill()  # Docker stopped reading before the end: the command must not hang on a full pipe
+        proc.stdout.close()
         err = proc.stderr.read().decode("utf-8", "replace").strip()
         rc = proc.wait()
     if rc != 0:
@@ -253,10 +255,7 @@ def load_command(client, argv, images, check_mode=False):
         raise ImageError(failure)
     result["messages"] = messages
     result["bytes"] = counted.count
-    still = present(client, images)
-    if still:
-        raise ImageError("after loading the stream of %s these images are still missing: %s" % (
-            argv[0], ", ".join(i["id"] for i in still)))
+    _check_loaded(client, images, "the stream of %s" % argv[0])
     return result
 
 
@@ -275,10 +274,12 @@ class _CountingReader:
     def __init__(self, raw):
         self.raw = raw
         self.count = 0
+        self.eof = False
 
     def read(self, size=-1):
         data = self.raw.read1(size) if hasattr(self.raw, "read1") else self.raw.read(size)
         self.count += len(data)
+        self.eof = self.eof or not data
         return data
 
 
