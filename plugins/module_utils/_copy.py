@@ -123,6 +123,9 @@ def settled_layers(root):
     return None
 
 
+_VERSIONS = {}
+
+
 def exact_args(rsync_bin="rsync", final=True):
     """rsync's quick check compares sizes and whole-second times by default, so a file rewritten in place
     within the second an earlier pass copied it would be skipped.  Since 3.1.3, --modify-window=-1 compares
@@ -133,9 +136,6 @@ def exact_args(rsync_bin="rsync", final=True):
     if tuple(int(x) for x in version.split(".")) >= (3, 1, 3):
         return ["--modify-window=-1"]
     return ["--checksum"] if final else []
-
-
-_VERSIONS = {}
 
 
 def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=False, total_bytes=None,
@@ -151,12 +151,6 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
         # rsync reads the list from its stdin before it starts walking.
         extra.append("--exclude-from=-")
         feed = "".join("/%s/\n" % rel.strip("/") for rel in skip).encode("utf-8")
-    stats = _rsync(rsync_bin, extra, src, dst, status, phase, allow_vanished, total_bytes, started, feed)
-    stats["skipped_dirs"] = len(skip or [])
-    return stats
-
-
-def _rsync(rsync_bin, extra, src, dst, status, phase, allow_vanished, total_bytes, started, feed):
     argv = [rsync_bin] + BASE_ARGS + extra + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"]
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
@@ -172,6 +166,8 @@ def _rsync(rsync_bin, extra, src, dst, status, phase, allow_vanished, total_byte
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
+    err_lines = []
+    drain = drain_lines(proc.stderr, err_lines)  # many "vanished" warnings must not block rsync on stderr
     tail = []
     buf = b""
     while True:
@@ -196,12 +192,14 @@ def _rsync(rsync_bin, extra, src, dst, status, phase, allow_vanished, total_byte
             elif line.strip():
                 tail.append(line)
     tail.append(buf.decode("utf-8", "replace"))
-    err = proc.stderr.read().decode("utf-8", "replace")
     rc = proc.wait()
+    drain.join(10)
+    err = "\n".join(err_lines)
     seconds = time.time() - started
     stats = parse_stats("\n".join(tail))
     stats["seconds"] = round(seconds, 3)
     stats["rc"] = rc
+    stats["skipped_dirs"] = len(skip or [])
     if status:
         status.write(force=True, phase=phase, bytes_done=stats.get("bytes_transferred"),
                      bytes_total=total_bytes, percent=100 if rc in (0, VANISHED) else None)
@@ -273,7 +271,7 @@ def _written(pid):
     return None
 
 
-def _drain(stream, keep):
+def drain_lines(stream, keep):
     """Read a child's stderr to its end in a thread, keeping the last lines, so the child never blocks on it."""
     def run():
         for raw in iter(stream.readline, b""):
@@ -309,7 +307,7 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
         raise
     create.stdout.close()  # the extracting tar holds the read end; the creating one gets SIGPIPE if it dies
     err_c, err_x = [], []
-    threads = [_drain(create.stderr, err_c), _drain(extract.stderr, err_x)]
+    threads = [drain_lines(create.stderr, err_c), drain_lines(extract.stderr, err_x)]
     done = 0
     nap = 0.01
     while create.poll() is None or extract.poll() is None:

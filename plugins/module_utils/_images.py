@@ -22,7 +22,7 @@ from ansible.module_utils.six.moves.urllib.error import URLError
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _docker_api, _units
+from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _copy, _docker_api, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import quote_ref
 
 
@@ -236,6 +236,8 @@ def load_command(client, argv, images, check_mode=False):
         raise ImageError("src_command %s could not start: %s" % (argv[0], exc))
     _widen_pipe(proc.stdout)
     counted = _CountingReader(proc.stdout)
+    err = []
+    drain = _copy.drain_lines(proc.stderr, err)  # a chatty command must not block on a full stderr pipe
     failure = None
     try:
         messages, error = _post_load(client, counted)
@@ -245,12 +247,12 @@ def load_command(client, argv, images, check_mode=False):
         if not counted.eof and proc.poll() is None:
             proc.kill()  # Docker stopped reading before the end: the command must not hang on a full pipe
         proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace").strip()
         rc = proc.wait()
+        drain.join(10)
     if rc != 0:
         # The command's own failure is the cause; what Docker made of the cut stream follows from it.
-        failure = "src_command failed (rc=%d): %s%s" % (rc, " | ".join(err.splitlines()[-3:]) or "no message",
-                                                        "; %s" % failure if failure else "")
+        said = " | ".join(line for line in err[-3:] if line.strip()) or "no message"
+        failure = "src_command failed (rc=%d): %s%s" % (rc, said, "; %s" % failure if failure else "")
     if failure:
         raise ImageError(failure)
     result["messages"] = messages
