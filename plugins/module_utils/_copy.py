@@ -13,7 +13,7 @@ for a role to poll.
 
 An image layer's content is immutable once Docker has committed it: a layer
 committed before a pass started was copied whole by that pass.  Later passes
-can then skip those layers' ``diff`` trees (``settled_layers``), which hold
+can then skip those layers' ``diff`` trees (``_layout.settled_layers``), which hold
 nearly every file of a data root, and walk only what can still change:
 container layers, volumes, Docker's metadata, the few files beside each diff
 (``link``, ``lower``, and ``committed``, which Docker writes into a layer when
@@ -33,7 +33,7 @@ import subprocess
 import threading
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _failpoints, _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils import _testhooks, _fileops
 
 BASE_ARGS = ["-aHAXS", "--numeric-ids", "--one-file-system", "--delete", "--info=progress2", "--stats"]
 _PROGRESS = re.compile(r"^\s*([\d,]+)\s+(\d+)%\s+(\S+/s)\s+")
@@ -97,32 +97,6 @@ class Status:
             pass
 
 
-_LAYER_ID = re.compile(r"^[0-9a-f]{64}$")
-LAYER_DRIVERS = ("overlay2",)
-
-
-def settled_layers(root):
-    """The content trees of the image layers Docker has committed under ROOT, as paths relative to it
-    (``overlay2/CACHE_ID/diff``), or None when the root's layout is not one whose layers are known to be
-    immutable (only overlay2 is: other drivers and containerd's snapshotter get full passes)."""
-    for driver in LAYER_DRIVERS:
-        layerdb = os.path.join(root, "image", driver, "layerdb", "sha256")
-        if not os.path.isdir(layerdb) or not os.path.isdir(os.path.join(root, driver)):
-            continue
-        found = []
-        for chain in sorted(os.listdir(layerdb)):
-            try:
-                with open(os.path.join(layerdb, chain, "cache-id")) as f:
-                    cache_id = f.read().strip()
-            except (OSError, UnicodeDecodeError):
-                continue  # not committed (Docker writes cache-id before it renames the entry in place)
-            if _LAYER_ID.match(chain) and _LAYER_ID.match(cache_id) and \
-                    os.path.isdir(os.path.join(root, driver, cache_id, "diff")):
-                found.append("%s/%s/diff" % (driver, cache_id))
-        return found
-    return None
-
-
 _VERSIONS = {}
 
 
@@ -136,6 +110,53 @@ def exact_args(rsync_bin="rsync", final=True):
     if tuple(int(x) for x in version.split(".")) >= (3, 1, 3):
         return ["--modify-window=-1"]
     return ["--checksum"] if final else []
+
+
+def _start(argv, feed):
+    """Start rsync; FEED (bytes) is written to its stdin, which it reads before it starts walking."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+    if feed is not None:
+        try:
+            proc.stdin.write(feed)
+        except BrokenPipeError:
+            pass  # rsync failed at once; its exit status and stderr say why
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+    return proc
+
+
+def _follow(proc, phase, status, total_bytes):
+    """Read rsync's progress lines into STATUS until it closes stdout; returns the other lines (the stats)."""
+    tail = []
+    buf = b""
+    while True:
+        chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(65536)
+        if not chunk:
+            break
+        buf += chunk
+        parts = re.split(rb"[\r\n]", buf)
+        buf = parts.pop()
+        for raw in parts:
+            line = raw.decode("utf-8", "replace")
+            prog = parse_progress(line)
+            if prog is None:
+                if line.strip():
+                    tail.append(line)
+                continue
+            if phase == "online_copy" and prog["bytes_done"] > 0:
+                _testhooks.reached("during_online_copy")
+            if status:
+                pct = prog["rsync_percent"]
+                if total_bytes:
+                    pct = min(100, int(prog["bytes_done"] * 100 / max(total_bytes, 1)))
+                status.write(phase=phase, bytes_done=prog["bytes_done"], bytes_total=total_bytes,
+                             percent=pct, rate=prog["rate"])
+    tail.append(buf.decode("utf-8", "replace"))
+    return tail
 
 
 def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=False, total_bytes=None,
@@ -154,44 +175,10 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
     argv = [rsync_bin] + BASE_ARGS + extra + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"]
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
-    if feed is not None:
-        try:
-            proc.stdin.write(feed)
-        except BrokenPipeError:
-            pass  # rsync failed at once; its exit status and stderr say why
-        finally:
-            try:
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
+    proc = _start(argv, feed)
     err_lines = []
     drain = drain_lines(proc.stderr, err_lines)  # many "vanished" warnings must not block rsync on stderr
-    tail = []
-    buf = b""
-    while True:
-        chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(65536)
-        if not chunk:
-            break
-        buf += chunk
-        parts = re.split(rb"[\r\n]", buf)
-        buf = parts.pop()
-        for raw in parts:
-            line = raw.decode("utf-8", "replace")
-            prog = parse_progress(line)
-            if prog is not None and phase == "online_copy" and prog["bytes_done"] > 0:
-                _failpoints.reached("during_online_copy")
-            if prog is not None:
-                if status:
-                    pct = prog["rsync_percent"]
-                    if total_bytes:
-                        pct = min(100, int(prog["bytes_done"] * 100 / max(total_bytes, 1)))
-                    status.write(phase=phase, bytes_done=prog["bytes_done"], bytes_total=total_bytes,
-                                 percent=pct, rate=prog["rate"])
-            elif line.strip():
-                tail.append(line)
-    tail.append(buf.decode("utf-8", "replace"))
+    tail = _follow(proc, phase, status, total_bytes)
     rc = proc.wait()
     drain.join(10)
     err = "\n".join(err_lines)
@@ -242,11 +229,6 @@ def flush(path):
     return time.time() - started
 
 
-def disk_free(path):
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
 TAR_CREATE = ["tar", "--sparse", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner",
               "--one-file-system", "-cf", "-"]
 TAR_EXTRACT = ["tar", "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner", "-xpf", "-"]
@@ -286,6 +268,30 @@ def drain_lines(stream, keep):
 _TOTAL = re.compile(r"^Total bytes written: (\d+)")
 
 
+def _watch_tar(create, extract, phase, status, total_bytes, interval, started):
+    """Wait for the tar pipe to end, writing its progress to STATUS; returns the bytes seen written."""
+    done = 0
+    nap = 0.01
+    while create.poll() is None or extract.poll() is None:
+        nap = min(interval, nap * 2)  # look early (a small tree is copied in a blink), then every interval
+        try:
+            extract.wait(timeout=nap)  # returns the moment the copy ends
+        except subprocess.TimeoutExpired:
+            pass
+        seen = _written(create.pid) if create.returncode is None else None
+        if seen is not None:
+            done = max(done, seen)
+        if done > 0:
+            if phase == "online_copy":
+                _testhooks.reached("during_online_copy")
+            if status:
+                elapsed = max(time.time() - started, 0.001)
+                pct = min(100, int(done * 100 / total_bytes)) if total_bytes else None
+                status.write(phase=phase, bytes_done=done, bytes_total=total_bytes, percent=pct,
+                             rate="%.2fMB/s" % (done / elapsed / 1e6))
+    return done
+
+
 def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None, interval=0.5):
     """A first copy into an empty directory through a tar pipe (pax: hard links, xattrs incl. trusted.*,
     ACLs, holes, numeric owners, nanosecond times), much faster than rsync on many small files.
@@ -308,25 +314,7 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
     create.stdout.close()  # the extracting tar holds the read end; the creating one gets SIGPIPE if it dies
     err_c, err_x = [], []
     threads = [drain_lines(create.stderr, err_c), drain_lines(extract.stderr, err_x)]
-    done = 0
-    nap = 0.01
-    while create.poll() is None or extract.poll() is None:
-        nap = min(interval, nap * 2)  # look early (a small tree is copied in a blink), then every interval
-        try:
-            extract.wait(timeout=nap)  # returns the moment the copy ends
-        except subprocess.TimeoutExpired:
-            pass
-        seen = _written(create.pid) if create.returncode is None else None
-        if seen is not None:
-            done = max(done, seen)
-        if done > 0:
-            if phase == "online_copy":
-                _failpoints.reached("during_online_copy")
-            if status:
-                elapsed = max(time.time() - started, 0.001)
-                pct = min(100, int(done * 100 / total_bytes)) if total_bytes else None
-                status.write(phase=phase, bytes_done=done, bytes_total=total_bytes, percent=pct,
-                             rate="%.2fMB/s" % (done / elapsed / 1e6))
+    done = _watch_tar(create, extract, phase, status, total_bytes, interval, started)
     for t in threads:
         t.join(10)
     rc_c, rc_x = create.returncode, extract.returncode

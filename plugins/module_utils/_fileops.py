@@ -48,11 +48,14 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write(path, data, mode=0o644, owner=None):
+def atomic_write(path, data, mode=0o644, owner=None, mover=None):
     """Write data (bytes or str) to path atomically.
 
     An existing file's owner, mode and xattrs are kept; a new file gets
-    ``mode`` and ``owner`` (uid, gid) or root's.
+    ``mode`` and ``owner`` (uid, gid) or root's.  ``mover(tmp, path)``, when
+    given, puts the written temporary file in place instead of a rename:
+    modules pass ``AnsibleModule.atomic_move``, which also keeps the file's
+    SELinux context the way the rest of Ansible does.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -79,7 +82,10 @@ def atomic_write(path, data, mode=0o644, owner=None):
             if existing:
                 _copy_xattrs(path, f.fileno())
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if mover is not None:
+            mover(tmp, path)
+        else:
+            os.replace(tmp, path)
     except Exception:
         try:
             os.unlink(tmp)

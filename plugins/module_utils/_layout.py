@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import stat
 
 COMPONENTS = {
@@ -150,3 +151,29 @@ def scan(root, sizes=True):
                 setattr(total, k, getattr(total, k) + getattr(u, k))
         components.append(comp)
     return components, (total.to_dict() if total else None), legacy
+
+
+_LAYER_ID = re.compile(r"^[0-9a-f]{64}$")
+LAYER_DRIVERS = ("overlay2",)
+
+
+def settled_layers(root):
+    """The content trees of the image layers Docker has committed under ROOT, as paths relative to it
+    (``overlay2/CACHE_ID/diff``), or None when the root's layout is not one whose layers are known to be
+    immutable (only overlay2 is: other drivers and containerd's snapshotter get full passes)."""
+    for driver in LAYER_DRIVERS:
+        layerdb = os.path.join(root, "image", driver, "layerdb", "sha256")
+        if not os.path.isdir(layerdb) or not os.path.isdir(os.path.join(root, driver)):
+            continue
+        found = []
+        for chain in sorted(os.listdir(layerdb)):
+            try:
+                with open(os.path.join(layerdb, chain, "cache-id")) as f:
+                    cache_id = f.read().strip()
+            except (OSError, UnicodeDecodeError):
+                continue  # not committed (Docker writes cache-id before it renames the entry in place)
+            if _LAYER_ID.match(chain) and _LAYER_ID.match(cache_id) and \
+                    os.path.isdir(os.path.join(root, driver, cache_id, "diff")):
+                found.append("%s/%s/diff" % (driver, cache_id))
+        return found
+    return None

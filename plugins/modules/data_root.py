@@ -22,7 +22,7 @@ description:
     containers and volumes; copy while Docker runs (O(two_phase)); stop C(docker.socket) and C(docker.service)
     (and C(containerd.service) when its root moves); copy the delta with C(rsync --delete); switch; start
     Docker; verify C(DockerRootDir), the bind mount, the inventory fingerprint and that exactly the containers
-    that ran before run again; only then keep or remove the original (O(source))."
+    that ran before run again; only then keep or remove the original (O(keep_source))."
   - Copies keep hard links, ACLs, extended attributes, holes and numeric owners and never cross into a running
     container's overlay mount. The first copy into an empty target goes through a tar pipe (see O(copy_engine));
     the delta passes use C(rsync -aHAXS --numeric-ids --one-file-system --delete).
@@ -60,7 +60,7 @@ options:
   state:
     description:
       - V(moved) moves Docker to O(path).
-      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(source=keep));
+      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(keep_source=true));
         what Docker holds now is copied back onto the kept original, the switch is undone (bind mount and fstab
         line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(path) is
         left in place. Nothing to do when Docker already runs from the original.
@@ -91,13 +91,13 @@ options:
       - Where containerd's root goes. Defaults to C(containerd) beside O(path).
     type: path
     version_added: 0.1.0
-  source:
+  keep_source:
     description:
       - What happens to the original once the move is verified.
-      - V(keep) moves it aside to C(ROOT.dockyard-backup-STAMP) beside it; V(remove) deletes it.
-    type: str
-    choices: [keep, remove]
-    default: keep
+      - V(true) moves it aside to C(ROOT.dockyard-backup-STAMP) beside it (a later O(state=restored) needs it);
+        V(false) deletes it.
+    type: bool
+    default: true
     version_added: 0.1.0
   two_phase:
     description:
@@ -206,7 +206,7 @@ EXAMPLES = r'''
   dockyard.migrate.data_root:
     path: /srv/docker
     method: daemon_json
-    source: remove
+    keep_source: false
 
 - name: Move Docker back to the original kept by the move above
   dockyard.migrate.data_root:
@@ -332,38 +332,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import (
     client_from_params, docker_args, make_runner)
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._relocate import Relocation, RelocationError, Restore
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._options import ARGUMENT_SPEC
+from ansible_collections.dockyard.migrate.plugins.module_utils._restore import Restore
+from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=docker_args(
-            path=dict(type="path", required=True),
-            state=dict(type="str", default="moved", choices=["moved", "restored"]),
-            method=dict(type="str", default="bind", choices=["bind", "daemon_json"]),
-            containerd=dict(type="str", default="auto", choices=["auto", "always", "never"]),
-            containerd_path=dict(type="path"),
-            source=dict(type="str", default="keep", choices=["keep", "remove"]),
-            two_phase=dict(type="bool", default=True),
-            margin=dict(type="str", default="5%"),
-            stop_timeout=dict(type="int", default=120),
-            verify_timeout=dict(type="int", default=90),
-            copy_engine=dict(type="str", default="auto", choices=["auto", "rsync"]),
-            online_passes=dict(type="int", default=3, no_log=False),
-            final_copy=dict(type="str", default="mutable", choices=["mutable", "full"]),
-            rsync_opts=dict(type="list", elements="str", default=[]),
-            status_file=dict(type="path", default="/run/dockyard-migrate/data_root.status.json"),
-            daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
-            fstab=dict(type="path", default="/etc/fstab"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=docker_args(**ARGUMENT_SPEC), supports_check_mode=True)
     try:
         client = client_from_params(module.params)
     except DockerError as exc:
         module.fail_json(msg=str(exc))
     kind = Restore if module.params["state"] == "restored" else Relocation
-    reloc = kind(module.params, client, make_runner(module), check_mode=module.check_mode)
+    reloc = kind(module.params, client, make_runner(module), check_mode=module.check_mode,
+                 mover=module.atomic_move)
     try:
         result = reloc.run()
     except RelocationError as exc:

@@ -19,7 +19,7 @@ WRITERS = {
     "_fileops.py": "the atomic writer itself (temporary file, fsync, rename)",
     "_archive.py": "writes archives to a temporary file that is renamed into place when complete",
     "_images.py": "downloads into a fresh temporary directory",
-    "_relocate.py": "the lock file (append mode, never rewritten)",
+    "_lock.py": "the lock file (append mode, never rewritten)",
     "_fsinfo.py": "an empty probe file in its own temporary directory (the d_type test)",
 }
 

@@ -11,6 +11,8 @@ import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _copy
 
+from overlay_tree import add_layer  # pylint: disable=import-error
+
 STATS = """
 Number of files: 1,311 (reg: 1,200, dir: 100, link: 11)
 Number of created files: 1,311
@@ -103,48 +105,13 @@ def test_is_empty_dir(tmp_path):
     assert not _copy.is_empty_dir(str(tmp_path))
 
 
-def _layer(root, chain, cache_id, files):
-    db = root / "image" / "overlay2" / "layerdb" / "sha256" / chain
-    db.mkdir(parents=True)
-    (db / "cache-id").write_text(cache_id)
-    diff = root / "overlay2" / cache_id / "diff"
-    diff.mkdir(parents=True)
-    for name, text in files.items():
-        (diff / name).write_text(text)
-
-
-def test_settled_layers_lists_committed_overlay2_layers_only(tmp_path):
-    root = tmp_path / "docker"
-    a, b, c = "a" * 64, "b" * 64, "c" * 64
-    _layer(root, "1" * 64, a, {"f": "x"})
-    _layer(root, "2" * 64, b, {"g": "y"})
-    # An entry still being written (no cache-id yet), a stray name, and a cache-id without its directory.
-    (root / "image" / "overlay2" / "layerdb" / "sha256" / ("3" * 64)).mkdir()
-    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp").mkdir()
-    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp" / "cache-id").write_text(c)
-    gone = root / "image" / "overlay2" / "layerdb" / "sha256" / ("4" * 64)
-    gone.mkdir()
-    (gone / "cache-id").write_text(c)
-    # A container's read-write layer is not an image layer.
-    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid").mkdir(parents=True)
-    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid" / "mount-id").write_text("d" * 64)
-    (root / "overlay2" / ("d" * 64) / "diff").mkdir(parents=True)
-    assert _copy.settled_layers(str(root)) == ["overlay2/%s/diff" % a, "overlay2/%s/diff" % b]
-
-
-def test_settled_layers_is_none_for_other_layouts(tmp_path):
-    (tmp_path / "vfs" / "dir").mkdir(parents=True)
-    assert _copy.settled_layers(str(tmp_path)) is None
-    assert _copy.settled_layers(str(tmp_path / "missing")) is None
-
-
 @needs_rsync
 def test_rsync_skip_neither_walks_nor_deletes_skipped_dirs_and_syncs_the_rest(tmp_path):
     src = tmp_path / "src"
     dst = tmp_path / "dst"
     a, b, gone = "a" * 64, "b" * 64, "e" * 64
-    _layer(src, "1" * 64, a, {"f": "layer a"})
-    _layer(src, "2" * 64, b, {"g": "layer b"})
+    add_layer(src, "1" * 64, a, {"f": "layer a"})
+    add_layer(src, "2" * 64, b, {"g": "layer b"})
     (src / "volumes" / "v" / "_data").mkdir(parents=True)
     (src / "volumes" / "v" / "_data" / "db").write_text("new rows")
     _copy.rsync(str(src), str(dst))
@@ -154,7 +121,7 @@ def test_rsync_skip_neither_walks_nor_deletes_skipped_dirs_and_syncs_the_rest(tm
     (src / "volumes" / "v" / "_data" / "db").write_text("newer rows")
     shutil.rmtree(str(src / "overlay2" / b))
     shutil.rmtree(str(src / "image" / "overlay2" / "layerdb" / "sha256" / ("2" * 64)))
-    _layer(src, "5" * 64, gone, {"h": "layer e"})
+    add_layer(src, "5" * 64, gone, {"h": "layer e"})
     # Docker writes beside a layer's diff when something is created on top of it: that is still walked.
     (src / "overlay2" / a / "committed").write_text("")
     stats = _copy.rsync(str(src), str(dst), skip=["overlay2/%s/diff" % a])

@@ -8,6 +8,8 @@ import subprocess
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _layout
 
+from overlay_tree import add_layer  # pylint: disable=import-error
+
 
 def make_root(base):
     root = base / "docker"
@@ -55,3 +57,28 @@ def test_scan_without_sizes(tmp_path):
 
 def test_scan_missing_root(tmp_path):
     assert _layout.scan(str(tmp_path / "none")) == ([], None, [])
+
+
+def test_settled_layers_lists_committed_overlay2_layers_only(tmp_path):
+    root = tmp_path / "docker"
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    add_layer(root, "1" * 64, a, {"f": "x"})
+    add_layer(root, "2" * 64, b, {"g": "y"})
+    # An entry still being written (no cache-id yet), a stray name, and a cache-id without its directory.
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / ("3" * 64)).mkdir()
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp").mkdir()
+    (root / "image" / "overlay2" / "layerdb" / "sha256" / "tmp" / "cache-id").write_text(c)
+    gone = root / "image" / "overlay2" / "layerdb" / "sha256" / ("4" * 64)
+    gone.mkdir()
+    (gone / "cache-id").write_text(c)
+    # A container's read-write layer is not an image layer.
+    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid").mkdir(parents=True)
+    (root / "image" / "overlay2" / "layerdb" / "mounts" / "cid" / "mount-id").write_text("d" * 64)
+    (root / "overlay2" / ("d" * 64) / "diff").mkdir(parents=True)
+    assert _layout.settled_layers(str(root)) == ["overlay2/%s/diff" % a, "overlay2/%s/diff" % b]
+
+
+def test_settled_layers_is_none_for_other_layouts(tmp_path):
+    (tmp_path / "vfs" / "dir").mkdir(parents=True)
+    assert _layout.settled_layers(str(tmp_path)) is None
+    assert _layout.settled_layers(str(tmp_path / "missing")) is None

@@ -2,7 +2,10 @@
 # Copyright (c) dockyard.migrate contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Named points where the reliability suite can kill a run.  Internal to dockyard.migrate.
+"""Test-only hooks: named points where the test suites can kill or pause a run.  Internal to dockyard.migrate.
+
+Every hook is inert unless its environment variable is set; nothing else in
+the collection reads these variables.
 
 When the environment variable DOCKYARD_MIGRATE_FAILPOINT names a point, the
 process kills itself with SIGKILL on reaching it, exactly as a crash or an

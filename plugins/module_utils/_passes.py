@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The copy passes of a data-root move.  Internal to dockyard.migrate.
+
+The first pass into an empty target is a tar pipe; every later pass is rsync.
+While Docker runs, passes repeat while each moves much less than the one
+before; each records the image layers committed when it started (``settled``),
+which later passes skip (see _layout.settled_layers and _copy).  The pass with
+Docker stopped then has little left to do.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _fsinfo, _layout, _units
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+
+class Passes:
+    """Copies every move's source to its target; statistics go to RESULT (the module's result)."""
+
+    def __init__(self, opts, moves, status, result):
+        self.opts = opts
+        self.moves = moves
+        self.status = status
+        self.result = result
+
+    def committed_layers(self):
+        """Per move, the image layers committed now (None for a layout without known-immutable layers)."""
+        return dict((m.name, _layout.settled_layers(m.source)) for m in self.moves)
+
+    def skips(self, settled):
+        """What a pass may skip: the layers settled by an earlier pass that are still committed now."""
+        if not settled:
+            return {}
+        out = {}
+        for name, layers in self.committed_layers().items():
+            if layers is not None and settled.get(name) is not None:
+                out[name] = sorted(set(layers) & set(settled[name]))
+        return out
+
+    def copy_one(self, m, phase, allow_vanished, skip):
+        if self.opts.copy_engine == "auto" and _copy.is_empty_dir(m.target):
+            stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
+                                   total_bytes=m.size)
+            stats["files_transferred"] = m.files
+            return stats
+        return _copy.rsync(m.source, m.target, self.status, phase, self.opts.rsync_opts,
+                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip)
+
+    def out_of_space(self, m, phase):
+        fs = _fsinfo.describe(m.target, probe_dtype=False)
+        need = _layout.measure(m.source).bytes
+        have = _layout.measure(m.target).bytes
+        return RelocationError(
+            "the target disk %s (%s) filled up while copying %s: %s free, %s still to copy (short by about %s)" % (
+                fs["mount_point"], fs["device"], m.source, _units.human(fs["free_bytes"]),
+                _units.human(max(need - have, 0)), _units.human(max(need - have - (fs["free_bytes"] or 0), 0))),
+            phase)
+
+    def run(self, phase, allow_vanished, skips=None):
+        """One pass over every move.  SKIPS maps a move's name to the layer directories the pass need not
+        walk; a move without an entry gets a full pass.  Returns (seconds, bytes moved)."""
+        total_files = total_bytes = 0
+        seconds = 0.0
+        for m in self.moves:
+            if not os.path.isdir(m.target):
+                os.makedirs(m.target, 0o711)
+            skip = (skips or {}).get(m.name)
+            try:
+                stats = self.copy_one(m, phase, allow_vanished, skip)
+            except _copy.CopyError as exc:
+                if "ran out of space" in str(exc):
+                    raise self.out_of_space(m, phase)
+                raise RelocationError(str(exc), phase)
+            stats["walk"] = "mutable" if skip is not None else "full"
+            total_files += stats.get("files_transferred", 0)
+            total_bytes += stats.get("bytes_transferred", 0)
+            seconds += stats["seconds"]
+            self.result["passes"].append(dict(stats, phase=phase, move=m.name))
+        self.result["bytes_copied"] += total_bytes
+        self.result["files_copied"] += total_files
+        return seconds, total_bytes
+
+    def online_pass(self, settled):
+        """One pass while Docker runs; returns (seconds, bytes, the layers this pass settled)."""
+        committed = self.committed_layers()
+        secs, moved = self.run("online_copy", True, self.skips(settled))
+        return secs, moved, committed
+
+    def online(self, actions):
+        """The first pass copies everything; further passes walk only what can change and go on while each
+        moves much less than the one before.  Returns the layers the last pass settled."""
+        t0 = time.time()
+        secs, moved, settled = self.online_pass(None)
+        done = 1
+        actions.append("copied while Docker ran (%.1f s)" % secs)
+        while done < max(1, int(self.opts.online_passes)):
+            secs2, moved2, settled = self.online_pass(settled if self.opts.walk_mutable else None)
+            done += 1
+            actions.append("copied what changed meanwhile (pass %d, %s in %.1f s)" % (done, _units.human(moved2), secs2))
+            if secs2 < 1.0 or moved2 == 0 or moved2 * 2 > moved:
+                break  # nothing more to gain, or not converging: stop Docker now
+            moved = moved2
+        # The copy sits in the page cache; written back now, while Docker runs, it does not hold up Docker's
+        # stop and start (their fsyncs would wait behind gigabytes of writeback).
+        flushed = sum(_copy.flush(m.target) for m in self.moves)
+        actions.append("flushed the copy to disk (%.1f s)" % flushed)
+        total = round(time.time() - t0, 3)
+        self.result.update(flush_seconds=round(flushed, 3), online_copy_seconds=total, online_passes=done)
+        self.result["phases"].append({"phase": "online_copy", "seconds": total})
+        return settled
+
+    def offline(self, settled, actions):
+        """The pass with Docker stopped, flushed to disk before the switch points Docker at it."""
+        skips = self.skips(settled)
+        secs, moved = self.run("final_copy", False, skips)
+        secs += sum(_copy.flush(m.target) for m in self.moves)
+        self.result["offline_copy_seconds"] = round(secs, 3)
+        actions.append("copied the delta with Docker stopped (%s in %.1f s, %s)" % (
+            _units.human(moved), secs, "skipping %d settled image layers" % sum(len(v) for v in skips.values())
+            if skips else "full walk"))
+        return secs

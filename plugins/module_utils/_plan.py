@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The planner of a data-root move: host facts and options in, the moves out.  Internal to dockyard.migrate.
+
+Pure functions of their inputs, apart from reading the configuration files
+whose texts they plan: what moves where (Docker's root, and containerd's when
+images live in containerd's image store), with which switch, what the
+switch's files will say, and the steps a run would take (check mode's plan).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _daemon_json, _fileops, _fstab, _switches, _systemd)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
+
+
+def plan_moves(opts, facts):
+    """The moves for these options on a host with these facts (from _facts.gather)."""
+    cfg = facts["config"]
+    if opts.method == "bind":
+        point = os.path.normpath(cfg["configured_root"])
+        moves = [Move("docker", point, opts.path, _switches.make("bind"), point)]
+    else:
+        moves = [Move("docker", cfg["configured_root"], opts.path, _switches.make("daemon_json"))]
+    ctd = facts["containerd"]
+    if opts.containerd == "always" or (opts.containerd == "auto" and ctd["image_store"]):
+        cpath = os.path.normpath(opts.containerd_path or os.path.join(os.path.dirname(opts.path), "containerd"))
+        moves.append(Move("containerd", ctd["root"], cpath, _switches.make("bind"), ctd["root"]))
+    return moves
+
+
+def current_texts(opts, moves):
+    """The texts, now, of every file a switch of these moves writes (a missing file reads as "")."""
+    out = {opts.fstab: _fileops.read_text(opts.fstab, default=""),
+           opts.daemon_json: _fileops.read_text(opts.daemon_json, default="")}
+    for m in moves:
+        d = _systemd.dropin_path(m.name)
+        out[d] = _fileops.read_text(d, default="")
+    return out
+
+
+def config_texts(opts, moves):
+    """(before, after) of fstab, daemon.json and the drop-ins, as the switches would leave them."""
+    before = current_texts(opts, moves)
+    dj_data, _text, _exists = _daemon_json.load(opts.daemon_json)
+    planned = {"fstab": _fstab.parse(before[opts.fstab]), "daemon_json": dj_data}
+    after = dict(before)
+    for m in moves:
+        m.switch.plan_texts(m, planned)
+        after[_systemd.dropin_path(m.name)] = _systemd.dropin_text(m.service_root)
+    if planned.get("fstab_changed"):
+        after[opts.fstab] = _fstab.render(planned["fstab"])
+    if planned.get("daemon_json_changed"):
+        after[opts.daemon_json] = _daemon_json.render(planned["daemon_json"])
+    return before, after
+
+
+def describe(opts, moves, resuming):
+    """What a run would do, in order: check mode's plan."""
+    steps = []
+    if not resuming:
+        steps.append("record the inventory of images, containers and volumes")
+        if opts.two_phase:
+            steps += ["copy %s to %s while Docker runs" % (m.source, m.target) for m in moves]
+        steps.append("stop docker.socket and docker.service" + (" and containerd.service" if len(moves) > 1 else ""))
+        skipping = ", skipping settled image layers" if opts.walk_mutable and opts.two_phase else ""
+        steps += ["copy what changed from %s to %s (rsync --delete%s)" % (m.source, m.target, skipping) for m in moves]
+    for m in moves:
+        steps += m.switch.describe(m, opts)
+        steps.append("write %s (RequiresMountsFor=%s) and reload systemd" % (
+            _systemd.dropin_path(m.name), m.service_root))
+    steps.append("start Docker and verify the root, the inventory fingerprint and the running containers")
+    steps.append("keep the original as a dated backup beside it" if opts.keep_source else
+                 "remove the original once verified")
+    return steps

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The refusals of a data-root move, made before anything changes.  Internal to dockyard.migrate.
+
+Each check raises RelocationError (phase ``preflight``) naming the problem and
+what to do about it; a host that passes them all can be moved.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils.common.process import get_bin_path
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _facts, _fileops, _fstab, _layout, _mountinfo, _units)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError, inside
+
+NO_FS = ("tmpfs", "ramfs", "devtmpfs", "squashfs", "iso9660", "proc", "sysfs")
+SNAP = ("Docker is installed as a snap; its data lives under /var/snap/docker and is managed by snapd, which "
+        "this module does not change")
+
+
+def refuse(msg):
+    raise RelocationError(msg, "preflight")
+
+
+def docker_installed(facts, host):
+    """Docker must be installed as a systemd service, not as a snap."""
+    if facts["config"]["snap"]:
+        refuse(SNAP)
+    if not facts["engine"].get("running"):
+        starts = facts["config"].get("unit_exec_start") or []
+        binary = starts[0].split()[0] if starts and starts[0].split() else None
+        if not host.unit_exists("docker.service") or not binary or not os.path.exists(binary):
+            refuse("Docker is not installed here: no docker.service unit or no dockerd binary (%s)" % (
+                binary or "no ExecStart"))
+
+
+def has_rsync():
+    try:
+        get_bin_path("rsync")
+    except ValueError:
+        refuse("rsync is not installed on this host; install it (apt-get install rsync)")
+
+
+def host_config(opts, facts, host, moves):
+    """How Docker is configured: one place naming its root that both methods can change."""
+    cfg = facts["config"]
+    if cfg["snap"]:
+        refuse(SNAP)
+    if not host.unit_exists("docker.service"):
+        refuse("Docker is not installed here: systemd knows no docker.service unit")
+    if cfg["daemon_json_error"]:
+        refuse("%s; fix it before moving the data root" % cfg["daemon_json_error"])
+    if cfg["flag_data_root"]:
+        refuse("docker.service sets the data root with a flag (%s); remove --data-root/-g from the unit or "
+               "/etc/default/docker first, since a flag overrides both methods" % cfg["flag_data_root"])
+    has_rsync()
+    try:
+        _fstab.parse(_fileops.read_text(opts.fstab, default=""), strict_path=moves[0].mount_point)
+    except _fstab.FstabError as exc:
+        refuse("%s: %s" % (opts.fstab, exc))
+
+
+def owns_partial(journal, move):
+    return bool(journal and any(x.get("target") == move.target and x.get("source") == move.source
+                                for x in journal.recorded_moves()))
+
+
+def target_path(move, journal, mounts):
+    """The target is a real, empty (or our own partial) directory outside the root it receives."""
+    t = move.target
+    if os.path.islink(t):
+        refuse("path %s is a symlink; give the real directory" % t)
+    real = os.path.realpath(t)
+    if real != t:
+        refuse("path %s resolves through a symlink to %s; give the real path" % (t, real))
+    src_real = os.path.realpath(move.source)
+    if inside(t, src_real) or inside(t, move.source):
+        refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
+    if inside(src_real, t) or inside(move.source, t):
+        refuse("path %s contains the %s root %s" % (t, move.name, move.source))
+    move.switch.preflight(move, mounts)
+    if not os.path.isdir(move.source) and not (move.backup and os.path.isdir(move.backup)):
+        refuse("the %s root %s does not exist" % (move.name, move.source))
+    if os.path.exists(t):
+        if not os.path.isdir(t):
+            refuse("path %s exists and is not a directory" % t)
+        if os.listdir(t) and not owns_partial(journal, move):
+            refuse("path %s is not empty and holds no partial copy of an earlier run of this module (no marker "
+                   "%s); give an empty or new directory" % (t, journal.path))
+
+
+def target_filesystem(move, runner, mounts):
+    """The target's filesystem keeps data across a reboot and can hold overlay2's layers."""
+    fs = _facts.filesystem_facts(runner, move.target, mounts)
+    if fs["fstype"] in NO_FS:
+        refuse("path %s is on %s (%s), which does not keep data across a reboot or cannot be written; use a "
+               "real disk" % (move.target, fs["fstype"], fs["mount_point"]))
+    if not fs["overlay2_ok"]:
+        refuse("path %s cannot hold Docker's layers: %s" % (move.target, fs["overlay2_reason"]))
+    return fs
+
+
+def moves_fit(opts, facts, host, moves, journal, runner):
+    """Every move's own checks, then the refusals its switch makes."""
+    host_config(opts, facts, host, moves)
+    mounts = _mountinfo.read()
+    for move in moves:
+        target_path(move, journal, mounts)
+        move.fs = target_filesystem(move, runner, mounts)
+
+
+def space(opts, moves):
+    """Bytes to copy per target filesystem against its free space, with the margin."""
+    need = {}
+    totals = {"bytes": 0, "files": 0}
+    for move in moves:
+        u = _layout.measure(move.source)
+        have = _layout.measure(move.target).bytes if os.path.isdir(move.target) else 0
+        entry = need.setdefault(move.fs["major_minor"], {"mount_point": move.fs["mount_point"],
+                                                         "free": move.fs["free_bytes"] or 0, "need": 0})
+        entry["need"] += max(0, u.bytes - have) + opts.margin_for(u.bytes)
+        totals["bytes"] += u.bytes
+        totals["files"] += u.files
+        move.size = u.bytes
+        move.files = u.files
+    for entry in need.values():
+        if entry["free"] < entry["need"]:
+            refuse("not enough space on %s: %s free, %s needed (data plus margin %s); short by %s" % (
+                entry["mount_point"], _units.human(entry["free"]), _units.human(entry["need"]), opts.margin,
+                _units.human(entry["need"] - entry["free"])))
+    totals["free_after"] = dict((e["mount_point"], e["free"] - e["need"]) for e in need.values())
+    return totals

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Moving Docker back to the original an earlier move kept (``state: restored``).  Internal to dockyard.migrate.
+
+What Docker holds now is copied back onto the kept original (a delta: the
+original was an exact copy at the time of the move), then each move's switch
+is undone (the bind mount and its fstab line, or data-root in daemon.json) and
+the drop-ins are put back as they were.  The copy on the target disk is left
+where it is.  On a failure the moved root is put back in service.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _fileops, _layout, _mountinfo, _plan, _preflight, _switches, _systemd)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
+
+FINISHED = ("restored", "rolled_back", "done", None)
+
+
+class Restore(Relocation):
+    """``self.fwd`` are the moves as the forward move recorded them; ``self.moves`` the copies back."""
+
+    fwd = ()
+
+    def _run(self):
+        if not self.journal.load() or not self.journal.recorded_moves():
+            _preflight.refuse("no record of a move to %s (%s is missing): nothing to roll back" % (
+                self.opts.path, self.journal.path))
+        facts = self.gather()
+        running = facts["engine"].get("running")
+        self.fwd = [_switches.move_from_dict(d) for d in self.journal.recorded_moves()]
+        self.journal.moves = self.fwd
+        mounts = _mountinfo.read()
+        switched = [m for m in self.fwd if m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"])]
+        if not switched and self.journal.phase in FINISHED:
+            if not running:
+                _preflight.refuse("Docker is not running; start it (systemctl start docker)")
+            self.result["moves"] = [m.to_dict() for m in self.fwd]
+            return self.result
+        self.preflight(running)
+        self.moves = [m.reversed() for m in self.fwd]
+        for m in self.moves:
+            m.size = _layout.measure(m.source).bytes
+        self.result["moves"] = [m.to_dict() for m in self.fwd]
+        self.result["changed"] = True
+        if self.check_mode:
+            for m in self.fwd:
+                self.actions.append("copy %s back onto the kept original %s, stop Docker, copy the delta" % (
+                    m.target, m.backup))
+                self.actions.append("undo the %s switch and put %s back at %s" % (m.switch.kind, m.backup, m.source))
+            self.actions.append("start Docker and verify the inventory")
+            return self.result
+        self.restore()
+        return self.result
+
+    def preflight(self, running):
+        missing = [m for m in self.fwd if not (m.backup and os.path.isdir(m.backup))]
+        if missing:
+            _preflight.refuse(
+                "the original of %s was not kept (%s): the move ran with keep_source=false, so there is nothing to "
+                "roll back to; move Docker again with dockyard.migrate.data_root instead" % (
+                    ", ".join(m.source for m in missing), ", ".join(str(m.backup) for m in missing)))
+        if not running:
+            _preflight.refuse("Docker is not running, so its inventory cannot be recorded; start it first")
+        _preflight.has_rsync()
+
+    def restore(self):
+        self.journal["restore_texts"] = _plan.current_texts(self.opts, self.fwd)
+        self.journal.save(phase="restore_record")
+        self.record_inventory()
+        settled = self.passes.committed_layers() if self.opts.walk_mutable else None
+        self.result["online_copy_seconds"] = round(self.passes.run("online_copy", True)[0], 3)
+        stopped_at = time.time()
+        phase = "stop"
+        try:
+            self.stop_back()
+            phase = "final_copy"
+            self.result["offline_copy_seconds"] = round(
+                self.passes.run("final_copy", False, self.passes.skips(settled))[0], 3)
+            phase = "switch"
+            self.switch_back()
+            phase = "start"
+            self.phase_start()
+            phase = "verify"
+            self.check_root(self.fwd[0].source)
+            self.verified(self.fwd[0].source, problem="the inventory after the rollback differs")
+        except Exception as exc:
+            try:
+                self.reapply_forward()
+            except Exception as rb_exc:
+                raise RelocationError("%s failed: %s; putting the moved root back failed too: %s" % (
+                    phase, exc, rb_exc), phase, rolled_back=False)
+            raise RelocationError("%s failed: %s; Docker serves from %s again" % (
+                phase, exc, ", ".join(m.target for m in self.fwd)), phase, rolled_back=True)
+        self.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.result["original"] = [{"name": m.name, "source": m.source, "removed": False, "backup": None,
+                                    "left_copy": m.target} for m in self.fwd]
+        self.actions.append("the copy at %s is left in place" % ", ".join(m.target for m in self.fwd))
+        for m in self.fwd:
+            m.backup = None
+        self.moves = self.fwd
+        self.journal.save(phase="restored", finished=time.time())
+
+    def stop_back(self):
+        self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        self.actions.append("stopped Docker")
+        for m in self.fwd:
+            left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
+            if left:
+                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
+                    m.service_root, ", ".join(left[:5])))
+            m.switch.after_stop(m, self)
+
+    def switch_back(self):
+        before = self.journal.get("texts_before") or {}
+        for m in self.fwd:
+            m.switch.switch_back(m, self, before)
+            d = _systemd.dropin_path(m.name)
+            self.host.restore_file(d, before.get(d, ""))
+        self.host.daemon_reload()
+        self.actions.append("switched back: %s" % ", ".join("%s -> %s" % (m.target, m.source) for m in self.fwd))
+
+    def reapply_forward(self):
+        """A failed rollback puts the moved root back in service."""
+        try:
+            self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        except RelocationError:
+            pass
+        for m in self.fwd:
+            m.switch.reapply_prepare(m, self)
+        for path, text in (self.journal.get("restore_texts") or {}).items():
+            if _fileops.read_text(path, default="") != text:
+                self.host.restore_file(path, text)
+        self.host.daemon_reload()
+        for m in self.fwd:
+            m.switch.reapply_finish(m, self)
+        self.start_and_wait(self.fwd, "Docker did not start on the moved root")

@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How a service is pointed at its moved data root.  Internal to dockyard.migrate.
+
+Two strategies, each knowing how to plan, apply, check, verify and undo itself,
+so that no other part of the relocation asks which one it holds:
+
+- ``BindSwitch``: an ``/etc/fstab`` bind line from the target onto the old
+  path, which stays where the service looks (Docker's root, or containerd's).
+  The original is renamed aside first, so nothing hides under the mount.
+- ``DaemonJsonSwitch``: ``data-root`` in Docker's daemon.json; the original is
+  renamed aside only once the move is verified.
+
+Every method takes the move and a context ``ctx`` with ``opts`` (the
+Options), ``journal`` (the marker), ``host`` (_systemd.Systemd) and ``runner``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _bind, _daemon_json, _fileops, _fstab, _mountinfo, _testhooks)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+
+
+def backup_name(move, stamp):
+    return "%s.dockyard-backup-%s" % (move.source, stamp)
+
+
+def _drop_empty(path):
+    if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)
+
+
+class BindSwitch:
+    kind = "bind"
+
+    def service_root(self, move):
+        return move.mount_point
+
+    def is_applied(self, move, ctx, mounts, daemon_json_data):
+        return _mountinfo.same_bind(mounts, move.target, move.mount_point) and \
+            bool(_fstab.entries_for(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")), move.mount_point))
+
+    def refuse_conflicts(self, move, facts, opts):
+        if facts["config"]["daemon_json_data_root"]:
+            raise RelocationError(
+                "daemon.json sets data-root to %s; a bind mount over it would leave two places naming the root. "
+                "Use method daemon_json, or remove data-root from %s and restart Docker first" % (
+                    facts["config"]["daemon_json_data_root"], opts.daemon_json), "preflight")
+
+    def preflight(self, move, mounts):
+        if _mountinfo.mount_at(mounts, move.mount_point) is None:
+            return
+        b = _mountinfo.bind_source(mounts, move.mount_point)
+        if b is not None:
+            raise RelocationError(
+                "%s is already a bind mount of %s; move it back first (playbooks/rollback_docker_root.yml) "
+                "before binding another directory there" % (move.mount_point, b.get("source_path") or b["root"]),
+                "preflight")
+
+    def plan_texts(self, move, planned):
+        planned["fstab"], changed = _fstab.set_entry(planned["fstab"], move.target, move.mount_point, "none", "bind")
+        planned["fstab_changed"] = planned.get("fstab_changed") or changed
+
+    def describe(self, move, opts):
+        return ["move %s aside to %s.dockyard-backup-STAMP" % (move.source, move.source),
+                "write the fstab line %s %s none bind 0 0 and mount it" % (move.target, move.mount_point)]
+
+    def apply(self, move, ctx):
+        text = _fileops.read_text(ctx.opts.fstab, default="")
+        lines, changed = _fstab.set_entry(_fstab.parse(text), move.target, move.mount_point, "none", "bind")
+        if changed:
+            if not ctx.journal.get("fstab_backup") and os.path.exists(ctx.opts.fstab):
+                ctx.journal["fstab_backup"] = _fileops.backup_file(ctx.opts.fstab, ctx.journal.stamp)
+                ctx.journal.save()
+            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+        _testhooks.reached("switch_after_fstab")
+        mounts = _mountinfo.read()
+        if _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            return
+        # Move the original aside so nothing hides under the mount.
+        if os.path.isdir(move.source) and not os.path.islink(move.source) and \
+                _mountinfo.mount_at(mounts, move.source) is None and os.listdir(move.source):
+            st = os.stat(move.source)
+            move.backup = backup_name(move, ctx.journal.stamp)
+            ctx.journal.save()
+            os.rename(move.source, move.backup)
+            _testhooks.reached("switch_after_move_aside")
+            os.mkdir(move.source)
+            os.chmod(move.source, st.st_mode & 0o7777)
+            os.chown(move.source, st.st_uid, st.st_gid)
+        elif not os.path.isdir(move.source):
+            os.makedirs(move.source, 0o711)
+        bm = _bind.BindMount(move.target, move.mount_point, "mounted", "bind", ctx.opts.fstab, runner=ctx.runner)
+        try:
+            bm.mount()
+        except _bind.BindError as exc:
+            raise RelocationError(str(exc), "switch")
+        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+            raise RelocationError("after mounting, %s does not show %s" % (move.mount_point, move.target), "switch")
+
+    def verify(self, move, mounts):
+        if not _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            raise RelocationError("%s is not bound from %s" % (move.mount_point, move.target), "verify")
+
+    def set_aside(self, move, ctx):
+        """The original went aside when the bind was applied."""
+
+    def undo(self, move, ctx):
+        """Rollback: unmount the bind and put the original back where it was."""
+        mounts = _mountinfo.read()
+        while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
+                _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            ctx.host.run(["umount", move.mount_point])
+            mounts = _mountinfo.read()
+        if move.backup and os.path.isdir(move.backup):
+            _drop_empty(move.source)
+            if not os.path.exists(move.source):
+                os.rename(move.backup, move.source)
+                move.backup = None
+
+    def after_stop(self, move, ctx):
+        """state=restored, Docker stopped: the bind stays until it is switched back."""
+
+    def switch_back(self, move, ctx, before):
+        """state=restored: drop the bind and its fstab line, put the kept original back."""
+        mounts = _mountinfo.read()
+        while _mountinfo.mount_at(mounts, move.mount_point) is not None:
+            ctx.host.run(["umount", move.mount_point])
+            mounts = _mountinfo.read()
+        lines, changed = _fstab.remove_entry(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
+                                             move.mount_point)
+        if changed:
+            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+        _drop_empty(move.source)
+        os.rename(move.backup, move.source)
+
+    def reapply_prepare(self, move, ctx):
+        """A failed state=restored: set the original aside again before the moved root is mounted back."""
+        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+            if os.path.isdir(move.source) and os.listdir(move.source) and not os.path.exists(move.backup):
+                os.rename(move.source, move.backup)
+                os.mkdir(move.source)
+
+    def reapply_finish(self, move, ctx):
+        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+            ctx.host.run(["mount", "-o", "bind", "--", move.target, move.mount_point])
+
+
+class DaemonJsonSwitch:
+    kind = "daemon_json"
+
+    def service_root(self, move):
+        return move.target
+
+    def is_applied(self, move, ctx, mounts, daemon_json_data):
+        return os.path.normpath(_daemon_json.data_root(daemon_json_data) or "") == move.target
+
+    def refuse_conflicts(self, move, facts, opts):
+        bind = facts["config"]["bind"]
+        if bind and bind.get("active"):
+            raise RelocationError(
+                "the data root %s is a bind mount of %s; switching it to the daemon_json method is not "
+                "supported: roll back the bind first" % (facts["root"], bind["source"]), "preflight")
+
+    def preflight(self, move, mounts):
+        """Nothing is mounted: no mount point to check."""
+
+    def plan_texts(self, move, planned):
+        new = _daemon_json.with_data_root(planned["daemon_json"], move.target)
+        planned["daemon_json_changed"] = planned.get("daemon_json_changed") or new != planned["daemon_json"]
+        planned["daemon_json"] = new
+
+    def describe(self, move, opts):
+        return ["set data-root to %s in %s" % (move.target, opts.daemon_json)]
+
+    def apply(self, move, ctx):
+        path = ctx.opts.daemon_json
+        data, _text, exists = _daemon_json.load(path)
+        new = _daemon_json.with_data_root(data, move.target)
+        if new == data:
+            return
+        if exists and not ctx.journal.get("daemon_json_backup"):
+            ctx.journal["daemon_json_backup"] = _fileops.backup_file(path, ctx.journal.stamp)
+            ctx.journal.save()
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path), 0o755)
+        _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
+
+    def verify(self, move, mounts):
+        """Docker's own report of its root (checked by the transaction) is the proof."""
+
+    def set_aside(self, move, ctx):
+        """Once verified, the original is renamed to its backup name (a bind move did that at the switch)."""
+        if not move.backup and os.path.isdir(move.source) and _mountinfo.mount_at(_mountinfo.read(), move.source) is None:
+            move.backup = backup_name(move, ctx.journal.stamp)
+            ctx.journal.save()
+            os.rename(move.source, move.backup)
+
+    def undo(self, move, ctx):
+        """Rollback: daemon.json is restored with the other files; the original never moved."""
+
+    def after_stop(self, move, ctx):
+        ctx.host.drop_self_bind(move.target)
+
+    def switch_back(self, move, ctx, before):
+        path = ctx.opts.daemon_json
+        data, _text, _exists = _daemon_json.load(path)
+        old = _daemon_json.parse(before.get(path, ""), path)
+        new = _daemon_json.without_data_root(data)
+        if _daemon_json.data_root(old):
+            new["data-root"] = _daemon_json.data_root(old)
+        _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
+        _drop_empty(move.source)
+        if not os.path.exists(move.source):
+            os.rename(move.backup, move.source)
+
+    def reapply_prepare(self, move, ctx):
+        """daemon.json is written back with the other files."""
+
+    def reapply_finish(self, move, ctx):
+        """Nothing to mount."""
+
+
+SWITCHES = {"bind": BindSwitch, "daemon_json": DaemonJsonSwitch}
+
+
+def make(kind):
+    return SWITCHES[kind]()
+
+
+def move_from_dict(d):
+    return Move(d["name"], d["source"], d["target"], make(d["switch"]), d.get("mount_point"), d.get("backup"))

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Docker's services under systemd: stop, start, wait, drop-ins.  Internal to dockyard.migrate.
+
+Commands run through a ``runner(argv) -> (rc, out, err)`` as argument lists.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+DROPIN_NAME = "dockyard-data-root.conf"
+DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
+               "containerd": "/etc/systemd/system/containerd.service.d"}
+
+
+class SystemdError(RelocationError):
+    """A systemctl, mount or umount command failed."""
+
+
+def dropin_path(service):
+    """The drop-in that ties SERVICE ("docker" or "containerd") to its data root's mount."""
+    return os.path.join(DROPIN_DIRS[service], DROPIN_NAME)
+
+
+def dropin_text(mount_path):
+    return ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
+            "[Unit]\nRequiresMountsFor=%s\n" % mount_path)
+
+
+def docker_shims(proc="/proc"):
+    """PIDs of containerd shims that serve Docker's containers (namespace moby)."""
+    pids = []
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in os.path.basename(argv[0]) and b"moby" in argv:
+            pids.append(int(entry))
+    return sorted(pids)
+
+
+def write_text(path, text, mover=None):
+    """Write a configuration file atomically unless it already holds TEXT (its directory made if missing)."""
+    if os.path.exists(path) and _fileops.read_text(path, default="") == text:
+        return False
+    d = os.path.dirname(path)
+    if not os.path.isdir(d):
+        os.makedirs(d, 0o755)
+    _fileops.atomic_write(path, text, mode=0o644, mover=mover)
+    return True
+
+
+class Systemd:
+    """Docker's units on the managed host.  ``client`` is the Engine API client (for waiting)."""
+
+    def __init__(self, runner, client, stop_timeout=120, mover=None):
+        self.runner = runner
+        self.client = client
+        self.stop_timeout = stop_timeout
+        self.mover = mover
+
+    def run(self, argv, what=None):
+        rc, out, err = self.runner(argv)
+        if rc != 0:
+            raise SystemdError("%s failed (rc=%d): %s" % (what or " ".join(argv), rc, (err or out).strip()))
+        return out
+
+    def systemctl(self, *args):
+        return self.run(["systemctl"] + list(args))
+
+    def unit_exists(self, unit):
+        rc, out, _err = self.runner(["systemctl", "show", unit, "--property=LoadState", "--value"])
+        return rc == 0 and out.strip() not in ("not-found", "")
+
+    def stop_docker(self, with_containerd=False):
+        self.systemctl("stop", "docker.socket", "docker.service")
+        if with_containerd and self.unit_exists("containerd.service"):
+            self.systemctl("stop", "containerd.service")
+
+    def start_docker(self, with_containerd=False):
+        self.runner(["systemctl", "reset-failed", "docker.service", "docker.socket"])
+        if with_containerd and self.unit_exists("containerd.service"):
+            self.systemctl("start", "containerd.service")
+        self.systemctl("start", "docker.socket")
+        self.systemctl("start", "docker.service")
+
+    def daemon_reload(self):
+        self.systemctl("daemon-reload")
+
+    def wait_docker(self, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.client.ping():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait_quiet(self, root, timeout):
+        """Wait until no mount remains under root and no container shim of Docker's runs."""
+        deadline = time.time() + timeout
+        while True:
+            left = [e.mount_point for e in _mountinfo.mounts_under(_mountinfo.read(), root)]
+            left += ["shim pid %d" % pid for pid in docker_shims()]
+            if not left:
+                return []
+            if time.time() > deadline:
+                return left
+            time.sleep(0.05)
+
+    def drop_self_bind(self, root):
+        """dockerd may leave its root bind-mounted onto itself (to set propagation): undo that."""
+        mounts = _mountinfo.read()
+        e = _mountinfo.mount_at(mounts, root)
+        if e is not None and _mountinfo.bind_source(mounts, root) is None and e.root not in ("/", ""):
+            self.run(["umount", root])
+
+    def write_dropin(self, service, mount_path):
+        """Tie SERVICE to MOUNT_PATH: from the next daemon-reload it cannot start without that mount."""
+        write_text(dropin_path(service), dropin_text(mount_path), mover=self.mover)
+
+    def restore_file(self, path, text, keep_empty=False):
+        """Put a configuration file back as TEXT.  An empty TEXT means the file did not exist and it is
+        removed, unless KEEP_EMPTY (fstab, which is written back empty rather than removed)."""
+        if text or keep_empty:
+            write_text(path, text, mover=self.mover)
+        elif os.path.exists(path):
+            os.unlink(path)

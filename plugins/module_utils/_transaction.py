@@ -1,0 +1,382 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Relocating a Docker data root, as one transaction.  Internal to dockyard.migrate.
+
+Phases, in order: preflight, record, online_copy, stop, final_copy, switch,
+start, verify, source.  Each is recorded in the journal (the marker on the
+target disk).  A failure after Docker was stopped walks back what was done
+(the switches' undo), starts Docker on the old root and checks the old
+inventory.  A run killed at any point converges when run again: it reads the
+journal and looks at the host to see what is already done.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _copy, _docker_api, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight,
+    _selinux, _systemd, _testhooks)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
+
+
+class Relocation:
+    """Plan and run one data-root move.  ``runner(argv) -> (rc, out, err)``; ``mover(tmp, path)`` puts
+    configuration files in place (AnsibleModule.atomic_move in the module)."""
+
+    def __init__(self, params, client, runner, check_mode=False, now=None, mover=None):
+        self.opts = Options(params)
+        self.client = client
+        self.runner = runner
+        self.mover = mover
+        self.check_mode = check_mode
+        self.host = _systemd.Systemd(runner, client, self.opts.stop_timeout, mover)
+        self.journal = _journal.Journal(self.opts.path or "/", check_mode)
+        self.status = _copy.Status(self.opts.status_file)
+        self.now = now or time.time()
+        self.moves = []
+        self.actions = []
+        self.result = {"changed": False, "actions": self.actions, "bytes_copied": 0, "files_copied": 0,
+                       "online_copy_seconds": 0.0, "offline_copy_seconds": 0.0, "downtime_seconds": 0.0,
+                       "fingerprint_before": None, "fingerprint_after": None, "original": None,
+                       "phases": [], "passes": []}
+        self.diff = {"before": {}, "after": {}}
+
+    @property
+    def passes(self):
+        return _passes.Passes(self.opts, self.moves, self.status, self.result)
+
+    @property
+    def with_containerd(self):
+        return any(m.name == "containerd" for m in self.moves)
+
+    def run(self):
+        try:
+            self.opts.validate()
+        except OptionError as exc:
+            raise RelocationError(str(exc), "preflight")
+        lock = _lock.acquire(self.check_mode)
+        try:
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def gather(self):
+        return _facts.gather(self.client, self.runner, daemon_json_path=self.opts.daemon_json,
+                             fstab_path=self.opts.fstab, sizes=False, inventory=False)
+
+    # ------------------------------------------------------------ plan
+    def _run(self):
+        facts = self.gather()
+        _preflight.docker_installed(facts, self.host)
+        self.moves = _plan.plan_moves(self.opts, facts)
+        self.journal.moves = self.moves
+        if self.journal.load():
+            for move in self.moves:
+                for old in self.journal.recorded_moves():
+                    if old.get("target") == move.target and old.get("backup"):
+                        move.backup = old["backup"]
+        mounts = _mountinfo.read()
+        if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
+            return self.converge_switched(facts)
+        self.moves[0].switch.refuse_conflicts(self.moves[0], facts, self.opts)
+        engine = facts["engine"]
+        resuming = bool(self.journal.done("final_copy") and not engine.get("running")
+                        and self.journal.phase in ("final_copy", "switch"))
+        if not engine.get("running") and not resuming and not self.journal.get("inventory"):
+            _preflight.refuse("Docker is not running, so its images, containers and volumes cannot be recorded to "
+                              "verify the move; start Docker (systemctl start docker) and run again")
+        _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal, self.runner)
+        self.plan_result(resuming)
+        if self.check_mode:
+            self.actions.extend(_plan.describe(self.opts, self.moves, resuming))
+            self.result["changed"] = True
+            return self.result
+        self.begin(engine, resuming)
+        self.transaction(resuming)
+        return self.result
+
+    def plan_result(self, resuming):
+        totals = {"bytes": 0, "files": 0, "free_after": {}}
+        if not resuming:
+            totals = _preflight.space(self.opts, self.moves)
+        before, after = _plan.config_texts(self.opts, self.moves)
+        for k in before:
+            if before[k] != after[k]:
+                self.diff["before"][k] = before[k]
+                self.diff["after"][k] = after[k]
+        self.result.update(planned_bytes=totals["bytes"], planned_files=totals["files"],
+                           free_after_bytes=totals["free_after"], moves=[m.to_dict() for m in self.moves])
+
+    def begin(self, engine, resuming):
+        """Everything before the stop: record, copy online, record again (or pick up an interrupted run)."""
+        if not self.journal:
+            self.journal.start(self.now, self.opts.method)
+        self.result["changed"] = True
+        if resuming:
+            self.actions.append("resume the interrupted switch recorded in %s" % self.journal.path)
+            self.result["fingerprint_before"] = self.journal["inventory"]["fingerprint"]
+            return
+        if not engine.get("running"):
+            self.actions.append("Docker was left stopped by an interrupted run; continuing from its record")
+            self.result["fingerprint_before"] = self.journal["inventory"]["fingerprint"]
+            return
+        self.journal.fresh_start()
+        self.phase_record()
+        if self.opts.two_phase:
+            try:
+                self.phase_online_copy()
+            except (RelocationError, _copy.CopyError, OSError) as exc:
+                self.journal.try_save(phase="online_copy_failed")  # a full target disk may refuse this too
+                raise RelocationError("online_copy failed: %s. Docker was not stopped and %s is untouched; the "
+                                      "partial copy is kept so a rerun continues it" % (exc, self.moves[0].source),
+                                      "online_copy", rolled_back=False)
+        self.rerecord()
+
+    # ------------------------------------------------------------ phases while Docker runs
+    def timed(self, name, fn, *args):
+        t0 = time.time()
+        self.status.write(force=True, phase=name, bytes_done=None, bytes_total=None, percent=None, rate=None)
+        out = fn(*args)
+        self.result["phases"].append({"phase": name, "seconds": round(time.time() - t0, 3)})
+        return out
+
+    def record_inventory(self, again=False):
+        inv = _inventory.collect(self.client)
+        if again and inv["fingerprint"] == self.journal["inventory"]["fingerprint"]:
+            return None
+        self.journal["inventory"] = inv
+        self.result["fingerprint_before"] = inv["fingerprint"]
+        self.actions.append("%s %d images, %d containers (%d running) and %d volumes" % (
+            "recorded the inventory again before the stop, as it changed during the copy:" if again else "recorded",
+            len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+        return inv
+
+    def phase_record(self):
+        self.record_inventory()
+        self.journal.mark("record")
+        _testhooks.reached("after_record")
+
+    def phase_online_copy(self):
+        self.journal.save(phase="online_copy", settled=None)
+        self.journal["settled"] = self.passes.online(self.actions)
+        self.journal.mark("online_copy")
+        _testhooks.reached("after_online_copy")
+
+    def rerecord(self):
+        """What must survive is what Docker holds when it stops: images pulled, containers made or removed
+        during the online copy count, so the inventory is recorded again right before the stop (while Docker
+        still runs, so outside the downtime)."""
+        if self.client.ping() and self.record_inventory(again=True):
+            self.journal.save()
+
+    # ------------------------------------------------------------ the window: Docker stopped
+    def transaction(self, resuming):
+        stopped_at = time.time()
+        phase = "stop"
+        try:
+            steps = [] if resuming else [("stop", self.phase_stop), ("final_copy", self.phase_final_copy)]
+            for phase, fn in steps + [("switch", self.phase_switch), ("start", self.phase_start),
+                                      ("verify", self.phase_verify)]:
+                self.timed(phase, fn)
+        except Exception as exc:  # roll back whatever the failure was
+            self.status.write(force=True, phase="rollback")
+            try:
+                self.rollback()
+            except Exception as rb_exc:
+                raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is untouched at "
+                                      "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
+                                                                                    for m in self.moves),
+                                                      self.journal.path), phase, rolled_back=False)
+            raise RelocationError("%s failed: %s; rolled back: Docker serves from %s again with its inventory "
+                                  "verified" % (phase, exc, self.moves[0].source), phase, rolled_back=True)
+        self.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.timed("source", self.phase_source)
+        self.status.write(force=True, phase="done", percent=100)
+
+    def phase_stop(self):
+        running_ids = [c["id"] for c in self.journal["inventory"]["containers"] if c["running"]]
+        if self.client.ping() and self.client.info().get("LiveRestoreEnabled"):
+            for cid in running_ids:
+                self.client.post("/containers/%s/stop" % cid, params={"t": 30}, timeout=self.host.stop_timeout)
+            self.actions.append("stopped %d running containers (live-restore keeps them running otherwise)"
+                                % len(running_ids))
+        self.host.stop_docker(with_containerd=self.with_containerd)
+        self.actions.append("stopped Docker")
+        for m in self.moves:
+            left = self.host.wait_quiet(m.source, self.host.stop_timeout)
+            if left:
+                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
+                    m.source, ", ".join(left[:5])), "stop")
+            self.host.drop_self_bind(m.source)
+        self.journal.mark("stop")
+        _testhooks.reached("after_stop")
+
+    def phase_final_copy(self):
+        self.journal.save(phase="final_copy")
+        settled = self.journal.get("settled") if self.opts.walk_mutable and self.journal.done("online_copy") else None
+        self.passes.offline(settled, self.actions)
+        self.journal.mark("final_copy")
+        _testhooks.reached("after_final_copy")
+
+    def phase_switch(self):
+        self.journal.save(phase="switch", texts_before=self.journal.get("texts_before") or
+                          _plan.current_texts(self.opts, self.moves))
+        for m in self.moves:
+            # Drop-in first: from here on the service cannot start without its mount.
+            self.host.write_dropin(m.name, m.service_root)
+        self.host.daemon_reload()
+        _testhooks.reached("switch_after_dropin")
+        for m in self.moves:
+            m.switch.apply(m, self)
+            _selinux.label_like(self.runner, m.backup or m.source, m.target)
+        self.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind)
+                                                       for m in self.moves))
+        self.journal.mark("switch")
+        _testhooks.reached("after_switch")
+
+    def start_and_wait(self, moves, failure, phase=None):
+        self.host.start_docker(with_containerd=any(m.name == "containerd" for m in moves))
+        if not self.host.wait_docker(self.opts.verify_timeout):
+            raise RelocationError(failure, phase)
+
+    def phase_start(self):
+        self.start_and_wait(self.moves, "Docker did not answer within %ss after starting on the new root" %
+                            self.opts.verify_timeout, "start")
+        self.actions.append("started Docker")
+        self.journal.mark("start")
+        _testhooks.reached("after_start")
+
+    def settle(self, before):
+        """Wait for the containers that ran before to run again, starting those without a restart policy.
+
+        Returns (inventory, problems, started); problems is empty when the inventory matches ``before``.
+        """
+        deadline = time.time() + self.opts.verify_timeout
+        started = []
+        while True:
+            inv = _inventory.collect(self.client)
+            for c in inv["containers"]:
+                if c["name"] in before["running"] and not c["running"] and \
+                        c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
+                    try:
+                        self.client.post("/containers/%s/start" % c["id"])
+                        started.append(c["name"])
+                    except _docker_api.DockerAPIError:
+                        pass
+            problems = _inventory.compare(before, inv)
+            if inv["fingerprint"] != before["fingerprint"] and not problems:
+                problems = ["the inventory fingerprint changed"]
+            if not problems or time.time() > deadline:
+                return inv, problems, started
+            time.sleep(0.25)
+
+    def check_root(self, want, phase=None):
+        info = self.client.info()
+        if os.path.normpath(info.get("DockerRootDir") or "") != want:
+            raise RelocationError("Docker reports its root as %s, expected %s" % (info.get("DockerRootDir"), want),
+                                  phase)
+
+    def verified(self, root, phase=None, problem="the inventory after the move differs"):
+        """The inventory recorded before matches Docker's now; returns the inventory."""
+        inv, problems, started = self.settle(self.journal["inventory"])
+        if started:
+            self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
+        self.result["fingerprint_after"] = inv["fingerprint"]
+        if problems:
+            raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
+        self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
+            root, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+        return inv
+
+    def phase_verify(self):
+        want = self.moves[0].service_root
+        self.check_root(want, "verify")
+        mounts = _mountinfo.read()
+        for m in self.moves:
+            m.switch.verify(m, mounts)
+        self.verified(want, "verify")
+        self.journal.mark("verify")
+        _testhooks.reached("after_verify")
+
+    def phase_source(self):
+        originals = []
+        for m in self.moves:
+            m.switch.set_aside(m, self)
+            if m.backup_kept:
+                _testhooks.reached("during_source")
+                if not self.opts.keep_source:
+                    shutil.rmtree(m.backup)
+                    self.actions.append("removed the original %s" % m.backup)
+                    originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
+                    m.backup = None
+                else:
+                    self.actions.append("kept the original as %s" % m.backup)
+                    originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
+        self.result["original"] = originals
+        self.journal.mark("source")
+        self.journal.save(phase="done", finished=time.time())
+
+    # ------------------------------------------------------------ rollback
+    def rollback(self):
+        self.actions.append("rolling back")
+        try:
+            self.host.stop_docker(with_containerd=self.with_containerd)
+        except RelocationError:
+            pass
+        texts = self.journal.get("texts_before") or {}
+        for m in self.moves:
+            m.switch.undo(m, self)
+        for path, keep_empty in ((self.opts.fstab, True), (self.opts.daemon_json, False)):
+            if path in texts and _fileops.read_text(path, default="") != texts[path]:
+                self.host.restore_file(path, texts[path], keep_empty=keep_empty)
+        for m in self.moves:
+            self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
+        self.host.daemon_reload()
+        self.journal.save(phase="rolled_back", phases_done=self.journal.keep_only_phases("record", "online_copy"))
+        self.start_and_wait(self.moves, "Docker did not start on the original root")
+        if self.journal.get("inventory"):
+            _inv, problems, _started = self.settle(self.journal["inventory"])
+            if problems:
+                raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
+        self.actions.append("rolled back to %s" % self.moves[0].source)
+
+    # ------------------------------------------------------------ converge
+    def converge_switched(self, facts):
+        """Docker is configured for the target: make sure it runs and the move was finished."""
+        running = facts["engine"].get("running")
+        docker = self.moves[0]
+        self.result["moves"] = [m.to_dict() for m in self.moves]
+        pending = self.journal.phase not in ("done", None)
+        if not pending and running:
+            if os.path.normpath(facts["engine"].get("docker_root_dir") or "") != docker.service_root:
+                raise RelocationError("the configuration points at %s but the running daemon uses %s; restart "
+                                      "Docker to apply it" % (docker.service_root,
+                                                              facts["engine"].get("docker_root_dir")), "verify")
+            self.result["original"] = [{"name": m.name, "source": m.source, "removed": not m.backup_kept,
+                                        "backup": m.backup if m.backup_kept else None} for m in self.moves]
+            return self.result
+        self.result["changed"] = True
+        if self.check_mode:
+            if not running:
+                self.actions.append("start Docker on %s" % docker.service_root)
+            if pending:
+                self.actions.append("finish the interrupted move (verify, then handle the original)")
+            return self.result
+        if not running:
+            self.start_and_wait(self.moves, "Docker did not answer after starting on %s" % docker.service_root,
+                                "start")
+            self.actions.append("started Docker on %s" % docker.service_root)
+        if pending and self.journal.get("inventory"):
+            self.result["fingerprint_before"] = self.journal["inventory"]["fingerprint"]
+            self.phase_verify()
+            self.phase_source()
+        return self.result

@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _move, _switches
+
+
+def test_marker_sits_beside_the_target():
+    assert _journal.marker_path("/mnt/data/docker/") == "/mnt/data/.docker.dockyard-migrate.json"
+
+
+def test_journal_saves_moves_and_phases_and_reads_them_back(tmp_path):
+    target = str(tmp_path / "data" / "docker")
+    j = _journal.Journal(target)
+    assert j.load() is None and not j
+    j.start(1700000000, "bind")
+    j.moves = [_move.Move("docker", "/var/lib/docker", target, _switches.make("bind"))]
+    j.mark("record")
+    j["texts_before"] = {"/etc/fstab": ""}
+    j.save(phase="switch")
+    assert stat.S_IMODE(os.stat(j.path).st_mode) == 0o600
+    again = _journal.Journal(target)
+    assert again.load()["phases_done"] == ["record"] and again.phase == "switch" and again.done("record")
+    assert [_switches.move_from_dict(d).to_dict() for d in again.recorded_moves()] == [m.to_dict() for m in j.moves]
+    again.fresh_start()
+    assert again.get("phases_done") == [] and "texts_before" not in again.data
+
+
+def test_check_mode_writes_nothing_and_other_versions_are_ignored(tmp_path):
+    target = str(tmp_path / "docker")
+    j = _journal.Journal(target, check_mode=True)
+    j.start(1700000000, "bind")
+    j.save(phase="record")
+    assert not os.path.exists(j.path)
+    with open(j.path, "w") as f:
+        json.dump({"version": 99, "phase": "done"}, f)
+    assert _journal.Journal(target).load() is None

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import shutil
+import threading
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _move, _switches, _testhooks
+from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
+
+from overlay_tree import add_layer  # pylint: disable=import-error
+
+
+def _moving(tmp_path, **kw):
+    src = tmp_path / "docker"
+    add_layer(src, "1" * 64, "a" * 64, {"f": "layer a"})
+    add_layer(src, "2" * 64, "b" * 64, {"f": "layer b"})
+    (src / "volumes" / "v").mkdir(parents=True)
+    (src / "volumes" / "v" / "data").write_text("rows")
+    dst = tmp_path / "data" / "docker"
+    params = dict(path=str(dst), online_passes=3, final_copy="mutable", status_file=None)
+    params.update(kw)
+    r = Relocation(params, client=None, runner=None)
+    r.moves = r.journal.moves = [_move.Move("docker", str(src), str(dst), _switches.make("bind"), str(src))]
+    r.journal.start(time.time(), "bind")
+    r.journal["phases_done"] = ["record"]
+    return r, src, dst
+
+
+def test_online_passes_settle_the_layers_and_the_final_pass_skips_them(tmp_path):
+    r, src, dst = _moving(tmp_path)
+    r.phase_online_copy()
+    first, second = r.result["passes"]
+    assert first["engine"] == "tar" and second["walk"] == "mutable" and second["skipped_dirs"] == 2
+    # The second pass found next to nothing to move and was quick: no third pass.
+    assert r.result["online_passes"] == 2
+    assert r.journal["settled"] == {"docker": ["overlay2/%s/diff" % ("a" * 64), "overlay2/%s/diff" % ("b" * 64)]}
+    on_disk = json.load(open(_journal.marker_path(str(dst))))
+    assert on_disk["settled"] == r.journal["settled"] and "online_copy" in on_disk["phases_done"]
+    # Between the phases: a volume changes, layer b is removed, layer c is added.
+    (src / "volumes" / "v" / "data").write_text("more rows")
+    shutil.rmtree(str(src / "overlay2" / ("b" * 64)))
+    shutil.rmtree(str(src / "image" / "overlay2" / "layerdb" / "sha256" / ("2" * 64)))
+    add_layer(src, "3" * 64, "c" * 64, {"f": "layer c"})
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("untouched by a walk")
+    r.phase_final_copy()
+    final = r.result["passes"][-1]
+    assert final["phase"] == "final_copy" and final["walk"] == "mutable" and final["skipped_dirs"] == 1
+    assert (dst / "volumes" / "v" / "data").read_text() == "more rows"
+    assert not (dst / "overlay2" / ("b" * 64)).exists()
+    assert (dst / "overlay2" / ("c" * 64) / "diff" / "f").read_text() == "layer c"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "untouched by a walk"
+
+
+def test_final_copy_full_walks_everything(tmp_path):
+    r, src, dst = _moving(tmp_path, final_copy="full")
+    r.phase_online_copy()
+    assert all(p["walk"] == "full" for p in r.result["passes"][1:])
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("mended by a full walk")
+    r.phase_final_copy()
+    assert r.result["passes"][-1]["walk"] == "full"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
+
+
+def test_final_copy_without_a_finished_online_pass_walks_everything(tmp_path):
+    r, src, dst = _moving(tmp_path)
+    r.journal["settled"] = {"docker": ["overlay2/%s/diff" % ("a" * 64)]}  # recorded, but the pass never finished
+    r.passes.run("online_copy", True)
+    (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("stale")
+    r.phase_final_copy()
+    assert r.result["passes"][-1]["walk"] == "full"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
+
+
+def test_pause_waits_until_its_file_is_removed(tmp_path):
+    flag = tmp_path / "paused.after_online_copy"
+    released = []
+
+    def release():
+        for _attempt in range(100):
+            if flag.exists():
+                released.append(time.time())
+                flag.unlink()
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=release)
+    t.start()
+    _testhooks.pause("after_online_copy", limit=10, pause_dir=str(tmp_path))
+    t.join()
+    assert released and not flag.exists()
