@@ -10,15 +10,16 @@ __metaclass__ = type
 
 import re
 
-_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+from ansible.module_utils.common.text.formatters import human_to_bytes
 
 
 def parse_size(text):
-    """'512M' -> 536870912; plain numbers are bytes.  Raises ValueError naming the text."""
+    """'512M' -> 536870912; plain numbers are bytes (ansible-core's human_to_bytes, which also takes
+    '512MB'; '512MiB' is read as the same).  Raises ValueError naming the text."""
     m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", str(text), re.IGNORECASE)
     if not m:
         raise ValueError("%r is not a size: use bytes or a number with K, M, G or T" % (text,))
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    return int(human_to_bytes(m.group(1) + m.group(2).upper()))
 
 
 def margin_bytes(spec, data_bytes):
