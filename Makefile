@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FLEET := $(PY) tests/fleet/fleet.py
 HOSTS ?= 2
 
-.PHONY: demo test bootstrap unit sanity lint integration reliability molecule bench fleet-up fleet-down fleet-status clean
+.PHONY: demo test bootstrap unit sanity lint integration reliability molecule bench changelog fleet-up fleet-down fleet-status clean
 
 demo: bootstrap
 	$(FLEET) up --hosts $(HOSTS) >/dev/null
@@ -49,6 +49,9 @@ reliability:
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+changelog:
+	$(PY) scripts/changelog.py
 
 molecule:
 	cd extensions && molecule test --all

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+"""The changelog: fragments antsibull-changelog accepts, and a CHANGELOG.rst made from them."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import changelog  # noqa: E402  pylint: disable=wrong-import-position
+
+ANTSIBULL = os.path.join(os.path.dirname(sys.executable), "antsibull-changelog")
+FRAGMENTS = sorted(glob.glob(os.path.join(ROOT, "changelogs", "fragments", "*.y*ml")))
+
+
+def section(text, title):
+    """The lines of the CHANGELOG.rst section titled title (up to the next section of the same level)."""
+    m = re.search(r"^%s\n-+\n(.*?)(?=^[^\n]+\n-+\n|\Z)" % re.escape(title), text, re.S | re.M)
+    assert m, "no %r section in CHANGELOG.rst" % title
+    return m.group(1)
+
+
+def test_fragments_pass_antsibull_changelog_lint():
+    proc = subprocess.run([ANTSIBULL, "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def test_changelog_rst_is_generated_from_the_fragments():
+    with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
+        committed = f.read()
+    assert committed == changelog.render(), "CHANGELOG.rst is out of date: run make changelog"
+
+
+def test_new_modules_and_roles_come_from_antsibull_sections():
+    with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
+        text = f.read()
+    modules = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
+    roles = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*")) if os.path.isdir(p)}
+    listed_modules = set(re.findall(r"^- dockyard\.migrate\.(\w+) - ", section(text, "New Modules"), re.M))
+    listed_roles = set(re.findall(r"^- dockyard\.migrate\.(\w+) - ", section(text, "New Roles"), re.M))
+    if changelog.galaxy_version(ROOT) == "0.1.0":  # the first release brings every module and role
+        assert listed_modules == modules
+        assert listed_roles == roles
+    # A fragment does not announce a new module or role by hand: antsibull-changelog lists them.
+    for path in FRAGMENTS:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        for key, entries in data.items():
+            for entry in entries if isinstance(entries, list) else []:
+                assert not re.match(r"^[\w.]+ - new (module|role|action|filter)\b", entry), (path, key, entry)
+
+
+def test_fragments_speak_to_users_not_about_development():
+    words = re.compile(r"test suite|\btests?/|\bbench\b|make (bench|test)|benchmark|molecule test|"
+                       r"docs/reliability|docs/performance", re.I)
+    for path in FRAGMENTS:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        for key, entries in data.items():
+            for entry in entries if isinstance(entries, list) else [entries]:
+                assert not words.search(str(entry)), "%s (%s): %s" % (os.path.basename(path), key, entry)
