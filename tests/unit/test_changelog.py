@@ -29,7 +29,8 @@ def section(text, title):
 
 
 def test_fragments_pass_antsibull_changelog_lint():
-    proc = subprocess.run([ANTSIBULL, "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([ANTSIBULL, "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 

@@ -53,11 +53,11 @@ def built(tmp_path_factory):
     with tarfile.open(tarballs[0]) as tar:
         members = {m.name: m for m in tar.getmembers()}
         manifest = json.load(tar.extractfile("MANIFEST.json"))
-    return tarballs[0], members, manifest
+    return {"path": tarballs[0], "members": members, "manifest": manifest}
 
 
 def test_the_tarball_is_named_and_versioned_from_galaxy_yml(built):
-    path, _, manifest = built
+    path, manifest = built["path"], built["manifest"]
     version = galaxy_version()
     assert os.path.basename(path) == "dockyard-migrate-%s.tar.gz" % version
     assert manifest["collection_info"]["version"] == version
@@ -65,13 +65,13 @@ def test_the_tarball_is_named_and_versioned_from_galaxy_yml(built):
 
 
 def test_development_files_stay_out(built):
-    _, members, _ = built
+    members = built["members"]
     leaked = sorted(n for n in members if DEV_ONLY.search(n + ("/" if members[n].isdir() else "")))
     assert not leaked, "development-only files in the built collection: %s" % leaked
 
 
 def test_everything_else_ships(built):
-    _, members, _ = built
+    members = built["members"]
     files = {n for n, m in members.items() if m.isfile()} - {"MANIFEST.json", "FILES.json"}
     for name in MUST_SHIP:
         assert name in files, name
