@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Prepares a fresh Debian/Ubuntu machine (as root) to run the demo and the tests:
 # system packages, a running Docker engine, the .venv with pinned tools, the
 # collection on Ansible's path and the fleet's host image.  Each step is skipped
