@@ -22,6 +22,11 @@ description:
     keeping its owner, mode and SELinux label.
 author:
   - Dockyard Maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
+requirements:
+  - C(mount) and C(umount) (util-linux) on the managed host, and root.
 attributes:
   check_mode:
     support: full

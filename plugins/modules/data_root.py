@@ -36,6 +36,16 @@ author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
   - dockyard.migrate.docker
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
+  - dockyard.migrate.attributes.docker_action_group
+requirements:
+  - C(rsync) on the managed host, for every pass after the first copy (and for every pass with O(copy_engine=rsync)).
+  - GNU C(tar) on the managed host, for the first copy into an empty target with O(copy_engine=auto).
+  - systemd on the managed host, running Docker as C(docker.service) and C(docker.socket) (and C(containerd.service)
+    when containerd's root moves).
+  - C(mount) and C(umount) (util-linux) on the managed host.
+  - Root on the managed host.
 attributes:
   check_mode:
     support: full
@@ -182,7 +192,6 @@ options:
     default: /etc/fstab
     version_added: 0.1.0
 notes:
-  - Needs C(rsync) and systemd on the managed host, and root.
   - On SELinux hosts the new root gets the old one's file context (C(semanage fcontext -e), C(restorecon)).
   - Docker installed as a snap is refused; so is a C(--data-root) flag in the service, which would override
     either method.

@@ -26,6 +26,12 @@ author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
   - dockyard.migrate.docker
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
+  - dockyard.migrate.attributes.docker_action_group
+requirements:
+  - C(systemctl) (systemd), when present, to read the command line C(docker.service) starts C(dockerd) with;
+    without it only C(daemon.json), C(/etc/default/docker) and fstab tell how Docker is configured.
 attributes:
   check_mode:
     support: full

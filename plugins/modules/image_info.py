@@ -20,6 +20,9 @@ author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
   - dockyard.migrate.docker
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
+  - dockyard.migrate.attributes.docker_action_group
 attributes:
   check_mode:
     support: full

@@ -24,6 +24,11 @@ author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
   - dockyard.migrate.docker
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
+  - dockyard.migrate.attributes.docker_action_group
+requirements:
+  - The C(zstd) command on the managed host for O(compression=zstd).
 attributes:
   check_mode:
     support: full

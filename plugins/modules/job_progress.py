@@ -17,13 +17,19 @@ description:
   - Waits for a job started with C(async) and C(poll=0) (for example M(dockyard.migrate.data_root)) and prints
     one line whenever the job's status file (phase, percent, bytes done and total, rate) changes.
   - Returns the job's own result, so the task fails when the job failed and reports C(changed) as the job did.
+    Every key of the result is one the job returned (for M(dockyard.migrate.data_root), its documented return
+    values), except those documented below; the bookkeeping keys of C(async_status) (C(ansible_job_id),
+    C(started), C(finished), C(results_file), C(stdout), C(stderr), C(erased)) are removed.
   - This is an action plugin; it runs on the controller and reads the job's state over the connection.
 author:
   - Dockyard Maintainers (@dockyard)
+extends_documentation_fragment:
+  - dockyard.migrate.attributes
+  - dockyard.migrate.attributes.platform
 attributes:
   check_mode:
-    support: none
-    description: A job started in check mode is waited for like any other; this plugin changes nothing itself.
+    support: full
+    description: Waits in check mode too, for a job started in check mode; this plugin changes nothing itself.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -33,6 +39,10 @@ attributes:
   action:
     support: full
     description: Runs on the controller.
+  platform:
+    support: full
+    platforms: posix
+    details: Runs on the controller; on the managed host it runs C(async_status) and C(slurp), as waiting for a job does.
 options:
   jid:
     description: The C(ansible_job_id) of the asynchronous task.
@@ -75,7 +85,31 @@ EXAMPLES = r'''
 RETURN = r'''
 progress_polls:
   description: How many times the job was polled.
-  returned: always
+  returned: when the job finished
   type: int
   sample: 12
+changed:
+  description: Whether the job changed something, as the job reported it.
+  returned: when the job finished
+  type: bool
+  sample: true
+failed:
+  description:
+    - True when the job failed, when it did not finish within O(timeout), or when the arguments are wrong.
+  returned: when true
+  type: bool
+  sample: true
+msg:
+  description:
+    - The job's own message when it has one.
+    - When the job did not finish within O(timeout), says so and that it may still be running.
+    - When the arguments are wrong, names the problem.
+  returned: when the job returned one, or on failure
+  type: str
+  sample: job 123456789.1234 did not finish within 7200 s; it may still be running on h1
+ansible_job_id:
+  description: The job that did not finish within O(timeout), to wait for it again or clean it up.
+  returned: when the job did not finish within O(timeout)
+  type: str
+  sample: "123456789.1234"
 '''
