@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+"""The docker action group holds exactly the modules that share docker_host, timeout and api_version."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ast
+import glob
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")))
+SHARED = ("docker_host", "timeout", "api_version")
+GROUP = "dockyard.migrate.docker"
+
+
+def doc_string(path, name="DOCUMENTATION"):
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == name:
+            return node.value.value
+    for node in tree.body:  # a doc fragment class
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.Assign) and getattr(item.targets[0], "id", "") == name:
+                    return item.value.value
+    raise AssertionError("%s has no %s" % (path, name))
+
+
+FRAGMENT = yaml.safe_load(doc_string(os.path.join(ROOT, "plugins", "doc_fragments", "docker.py")))["options"]
+
+
+def runtime_group():
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as f:
+        return yaml.safe_load(f)["action_groups"]["docker"]
+
+
+@pytest.fixture(scope="module")
+def docs():
+    """Each module's documentation as ansible-doc renders it, doc fragments included."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("ANSIBLE_CONFIG", None)
+    out = subprocess.run(["ansible-doc", "--json"] + ["dockyard.migrate." + m for m in MODULES], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True, timeout=120).stdout
+    data = json.loads(out)
+    return {name.rsplit(".", 1)[1]: entry["doc"] for name, entry in data.items()}
+
+
+class _Spec(Exception):
+    pass
+
+
+def argument_spec(name, monkeypatch):
+    """The argument spec a module builds, caught as it creates its AnsibleModule; None for an action's docs."""
+    mod = importlib.import_module("ansible_collections.dockyard.migrate.plugins.modules." + name)
+    if not hasattr(mod, "main"):
+        return None
+
+    def capture(self, argument_spec=None, **kwargs):
+        raise _Spec(argument_spec)
+
+    monkeypatch.setattr(basic.AnsibleModule, "__init__", capture)
+    with pytest.raises(_Spec) as caught:
+        mod.main()
+    return caught.value.args[0]
+
+
+def shares_docker_options(doc, spec):
+    """docker_host, timeout and api_version documented and accepted with the Engine API meaning."""
+    for opt in SHARED:
+        mine = doc.get("options", {}).get(opt)
+        if not mine or mine.get("description") != FRAGMENT[opt]["description"] or \
+                mine.get("type") != FRAGMENT[opt]["type"]:
+            return False
+        if spec is not None:
+            if opt not in spec or spec[opt].get("type", "str") != FRAGMENT[opt]["type"] or \
+                    spec[opt].get("default") != FRAGMENT[opt].get("default"):
+                return False
+    return True
+
+
+def test_the_group_is_the_modules_that_share_the_docker_options(docs, monkeypatch):
+    sharing = sorted(m for m in MODULES if shares_docker_options(docs[m], argument_spec(m, monkeypatch)))
+    assert sharing, "no module shares the docker options: the check would prove nothing"
+    assert sorted(runtime_group()) == sharing
+    # The two that do not: bind_mount has no Engine API options, job_progress's timeout is the wait for a job.
+    assert "bind_mount" not in sharing and "job_progress" not in sharing
+    assert docs["job_progress"]["options"]["timeout"]["description"] != FRAGMENT["timeout"]["description"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_documents_its_membership(docs, module):
+    attrs = docs[module].get("attributes", {})
+    for std in ("check_mode", "diff_mode", "platform"):
+        assert std in attrs and attrs[std].get("support") in ("full", "partial", "none", "N/A"), (module, std)
+    if module in runtime_group():
+        assert attrs.get("action_group", {}).get("membership") == [GROUP], module
+    else:
+        assert "action_group" not in attrs, module
+
+
+def test_module_defaults_for_the_group_reach_its_modules(tmp_path):
+    """A play with module_defaults for the group: image_info gets the group's docker_host, bind_mount is untouched."""
+    sock = str(tmp_path / "no-such-docker.sock")
+    play = [{"name": "Defaults for the docker group", "hosts": "localhost", "gather_facts": False,
+             "module_defaults": {"group/" + GROUP: {"docker_host": "unix://" + sock, "timeout": 5}},
+             "tasks": [
+                 {"name": "Ask an engine that is not there", "dockyard.migrate.image_info": {"images": ["x"]},
+                  "register": "info", "ignore_errors": True},
+                 {"name": "bind_mount takes no docker_host: the group's defaults must not reach it",
+                  "dockyard.migrate.bind_mount": {"src": str(tmp_path), "path": str(tmp_path / "mnt"),
+                                                  "state": "present", "fstab": str(tmp_path / "fstab")},
+                  "check_mode": True, "register": "bind", "ignore_errors": True},
+                 {"name": "Keep the results", "ansible.builtin.copy": {
+                     "content": "{{ {'info': info, 'bind': bind} | to_json }}", "dest": str(tmp_path / "out.json")}}]}]
+    (tmp_path / "play.yml").write_text(json.dumps(play))
+    (tmp_path / "fstab").write_text("")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    res = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+                          "ansible_python_interpreter=" + sys.executable, str(tmp_path / "play.yml")],
+                         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-4000:]
+    with open(str(tmp_path / "out.json")) as f:
+        out = json.load(f)
+    assert out["info"].get("failed"), out["info"]
+    assert sock in out["info"]["msg"], out["info"]["msg"]  # the group's docker_host was used
+    assert "Unsupported parameters" not in out["bind"].get("msg", ""), out["bind"]
