@@ -24,14 +24,12 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 def plan_moves(opts, facts):
     """The moves for these options on a host with these facts (from _facts.gather)."""
     cfg = facts["config"]
-    if opts.method == "bind":
-        point = os.path.normpath(cfg["configured_root"])
-        moves = [Move("docker", point, opts.path, _switches.make("bind"), point)]
-    else:
-        moves = [Move("docker", cfg["configured_root"], opts.path, _switches.make("daemon_json"))]
+    root = os.path.normpath(cfg["configured_root"])
+    moves = [Move("docker", root, opts.path, _switches.make(opts.method), root)]
     ctd = facts["containerd"]
     if opts.containerd == "always" or (opts.containerd == "auto" and ctd["image_store"]):
         cpath = os.path.normpath(opts.containerd_path or os.path.join(os.path.dirname(opts.path), "containerd"))
+        # containerd's root always moves by a bind mount: its config.toml is never edited.
         moves.append(Move("containerd", ctd["root"], cpath, _switches.make("bind"), ctd["root"]))
     return moves
 
