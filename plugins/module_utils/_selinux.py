@@ -6,8 +6,9 @@
 
 A moved root must carry the labels of the path Docker knew (container_var_lib_t
 and friends), or confined containers cannot read their layers: the new path is
-declared equivalent to the old one (``semanage fcontext -a -e``) and relabelled
-(``restorecon -R -F``).
+declared equivalent to the original path (``semanage fcontext -a -e``), never
+to the backup the original was renamed to, and relabelled (``restorecon -R
+-F``).  A rollback deletes the equivalence (``semanage fcontext -d -e``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +38,19 @@ def _bin(name):
         return get_bin_path(name)
     except ValueError:
         return None
+
+
+def unlabel(runner, old, new, is_enabled=enabled):
+    """Delete the equivalence label_like declared.  Returns False when there was nothing to do."""
+    if not is_enabled():
+        return False
+    semanage = _bin("semanage")
+    if not semanage:
+        return False
+    rc, out, err = runner([semanage, "fcontext", "-d", "-e", old, new])
+    if rc != 0 and "not defined" not in (err + out) and "does not exist" not in (err + out):
+        raise SELinuxError("semanage fcontext -d -e %s %s failed: %s" % (old, new, (err or out).strip()))
+    return rc == 0
 
 
 def label_like(runner, old, new, is_enabled=enabled):

@@ -237,7 +237,7 @@ class Relocation:
         _testhooks.reached("switch_after_dropin")
         for m in self.moves:
             m.switch.apply(m, self)
-            _selinux.label_like(self.runner, m.backup or m.source, m.target)
+            _selinux.label_like(self.runner, m.source, m.target)
         self.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind)
                                                        for m in self.moves))
         self.journal.mark("switch")
@@ -335,6 +335,10 @@ class Relocation:
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
             m.switch.undo(m, self)
+            try:
+                _selinux.unlabel(self.runner, m.source, m.target)
+            except RelocationError as exc:  # a label left behind must not keep Docker down
+                self.actions.append("could not remove the SELinux equivalence: %s" % exc)
         for path, keep_empty in ((self.opts.fstab, True), (self.opts.daemon_json, False)):
             if path in texts and _fileops.read_text(path, default="") != texts[path]:
                 self.host.restore_file(path, texts[path], keep_empty=keep_empty)
