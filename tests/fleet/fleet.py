@@ -9,6 +9,9 @@ networking and their inner daemons run with ``"bridge": "none"``.
 Usage::
 
     fleet.py build [--suite bookworm]         build (or reuse) the host image
+                                              suites: bookworm (docker.io 20.10), trixie (26.1),
+                                              bullseye (20.10.5, Python 3.9), docker28 (trixie
+                                              with forky's Docker 28.5 and containerd 2.1)
     fleet.py up [--hosts 2] [--suite S] [--containerd-store]
     fleet.py reset NAME...                    recreate hosts from nothing
     fleet.py seed NAME...                     fill hosts with realistic data
@@ -47,6 +50,14 @@ INCLUDE = {
                "util-linux", "mount", "ca-certificates", "attr", "acl", "busybox-static",
                "xfsprogs", "e2fsprogs", "zstd", "xz-utils", "gzip"],
 }
+# The oldest Python the collection manages (3.9.2) with docker.io 20.10.5.
+INCLUDE["bullseye"] = INCLUDE["bookworm"]
+# Docker 28.5 and containerd 2.1: forky's packages on a trixie host (forky's own systemd 262
+# cannot boot on cgroup v1 machines), installed by image-docker28.sh after image-setup.sh.
+INCLUDE["docker28"] = INCLUDE["trixie"]
+# Host kinds (the --suite option) built from another Debian suite, and their extra setup scripts.
+BASE_SUITE = {"docker28": "trixie"}
+EXTRA_SETUP = {"docker28": ["image-docker28.sh"]}
 
 # Every capability but SYS_RESOURCE, which the sandbox's bounding set lacks
 # (so --privileged fails here).
@@ -115,8 +126,11 @@ def recipe_hash(suite):
     h = hashlib.sha256()
     h.update(suite.encode())
     h.update(" ".join(INCLUDE[suite]).encode())
-    with open(os.path.join(HERE, "image-setup.sh"), "rb") as f:
-        h.update(f.read())
+    for script in ["image-setup.sh"] + EXTRA_SETUP.get(suite, []):
+        with open(os.path.join(HERE, script), "rb") as f:
+            h.update(f.read())
+    if suite in BASE_SUITE:
+        h.update(("%s %s" % (BASE_SUITE[suite], MIRROR)).encode())
     return h.hexdigest()[:12]
 
 
@@ -137,20 +151,23 @@ def build(suite):
     if os.path.isdir(root):
         shutil.rmtree(root)
     os.makedirs(root)
-    log("debootstrap %s into %s (about a minute)" % (suite, root))
+    base = BASE_SUITE.get(suite, suite)
+    log("debootstrap %s into %s (about a minute)" % (base, root))
     t0 = time.time()
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(INCLUDE[suite]),
-         suite, root, MIRROR], capture=True, timeout=1800)
+         base, root, MIRROR], capture=True, timeout=1800)
     shutil.copy("/etc/resolv.conf", os.path.join(root, "etc/resolv.conf"))
-    shutil.copy(os.path.join(HERE, "image-setup.sh"), os.path.join(root, "tmp/setup.sh"))
     for fs, target in (("proc", "proc"), ("sysfs", "sys")):
         run(["mount", "-t", fs, fs, os.path.join(root, target)])
     try:
-        run(["chroot", root, "/bin/bash", "/tmp/setup.sh"], timeout=1800)
+        for script in ["image-setup.sh"] + EXTRA_SETUP.get(suite, []):
+            shutil.copy(os.path.join(HERE, script), os.path.join(root, "tmp/setup.sh"))
+            log("running %s in the image" % script)
+            run(["chroot", root, "/bin/bash", "/tmp/setup.sh", MIRROR], timeout=1800)
+            os.unlink(os.path.join(root, "tmp/setup.sh"))
     finally:
         for target in ("proc", "sys"):
             run(["umount", "-l", os.path.join(root, target)], check=False)
-    os.unlink(os.path.join(root, "tmp/setup.sh"))
     with open(os.path.join(root, "etc/resolv.conf"), "w"):
         pass
     tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."],
