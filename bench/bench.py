@@ -346,7 +346,7 @@ class Bench:
                         raise SystemExit("bench: the rerun was not a no-op:\n%s" % res.stdout[-3000:])
                 else:
                     t0 = time.time()
-                    e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+                    e = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"))
                     subprocess.run(["ansible", "-i", self.fleet.inventory, ",".join(hosts), "-m",
                                     "ansible.builtin.setup"], cwd=ROOT, env=e, check=True, stdout=subprocess.DEVNULL)
                     secs = time.time() - t0

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
 # Prepares a fresh Debian/Ubuntu machine (as root) to run the demo and the tests:
 # system packages, a running Docker engine, the .venv with pinned tools, the
 # collection on Ansible's path and the fleet's host image.  Each step is skipped
@@ -26,6 +26,8 @@ command -v setfacl >/dev/null || need+=(acl)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v zstd >/dev/null || need+=(zstd)
 command -v git >/dev/null || need+=(git)
+# ansible-test sanity runs shellcheck on the collection's shell scripts, and skips it when it is missing.
+command -v shellcheck >/dev/null || need+=(shellcheck)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || die "apt-get is missing; install these yourself: ${need[*]}"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
 # ansible-test sanity on a temporary ansible_collections/dockyard/migrate tree.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

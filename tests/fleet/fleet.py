@@ -9,6 +9,9 @@ networking and their inner daemons run with ``"bridge": "none"``.
 Usage::
 
     fleet.py build [--suite bookworm]         build (or reuse) the host image
+                                              suites: bookworm (docker.io 20.10), trixie (26.1),
+                                              bullseye (20.10.5, Python 3.9), docker28 (trixie
+                                              with forky's Docker 28.5 and containerd 2.1)
     fleet.py up [--hosts 2] [--suite S] [--containerd-store]
     fleet.py reset NAME...                    recreate hosts from nothing
     fleet.py seed NAME...                     fill hosts with realistic data
@@ -47,6 +50,14 @@ INCLUDE = {
                "util-linux", "mount", "ca-certificates", "attr", "acl", "busybox-static",
                "xfsprogs", "e2fsprogs", "zstd", "xz-utils", "gzip"],
 }
+# The oldest Python the collection manages (3.9.2) with docker.io 20.10.5.
+INCLUDE["bullseye"] = INCLUDE["bookworm"]
+# Docker 28.5 and containerd 2.1: forky's packages on a trixie host (forky's own systemd 262
+# cannot boot on cgroup v1 machines), installed by image-docker28.sh after image-setup.sh.
+INCLUDE["docker28"] = INCLUDE["trixie"]
+# Host kinds (the --suite option) built from another Debian suite, and their extra setup scripts.
+BASE_SUITE = {"docker28": "trixie"}
+EXTRA_SETUP = {"docker28": ["image-docker28.sh"]}
 
 # Every capability but SYS_RESOURCE, which the sandbox's bounding set lacks
 # (so --privileged fails here).
@@ -64,25 +75,37 @@ def log(msg):
     sys.stderr.flush()
 
 
-def run(argv, check=True, capture=False, input_data=None, timeout=None):
-    res = subprocess.run(argv, check=False, input=input_data, timeout=timeout,
-                         stdout=subprocess.PIPE if capture else None,
-                         stderr=subprocess.PIPE if capture else None)
+# Every command has a time limit (seconds); the slow ones name theirs.
+TIMEOUT = 300
+
+
+def run(argv, check=True, capture=False, input_data=None, timeout=TIMEOUT, stdin=None):
+    """Run argv; a command still running after ``timeout`` seconds is killed.  A timed-out command
+    fails like one that exited 124 (the status of timeout(1)): an error when ``check``."""
+    try:
+        res = subprocess.run(argv, check=False, input=input_data, timeout=timeout, stdin=stdin,
+                             stdout=subprocess.PIPE if capture else None,
+                             stderr=subprocess.PIPE if capture else None)
+    except subprocess.TimeoutExpired as exc:
+        if check:
+            raise SystemExit("fleet: command timed out after %d s: %s" % (timeout, " ".join(argv)))
+        res = subprocess.CompletedProcess(argv, 124, exc.stdout or b"",
+                                          (exc.stderr or b"") + b"timed out after %d s" % timeout)
     if check and res.returncode != 0:
         err = res.stderr.decode(errors="replace") if capture and res.stderr else ""
         raise SystemExit("fleet: command failed (%d): %s\n%s" % (res.returncode, " ".join(argv), err))
     return res
 
 
-def out(argv, check=True):
-    return run(argv, check=check, capture=True).stdout.decode().strip()
+def out(argv, check=True, timeout=TIMEOUT):
+    return run(argv, check=check, capture=True, timeout=timeout).stdout.decode().strip()
 
 
 # ---------------------------------------------------------------- outer engine
 
 def ensure_engine():
     """Make sure an outer Docker engine answers; start dockerd if needed."""
-    if run([DOCKER, "info"], check=False, capture=True).returncode == 0:
+    if run([DOCKER, "info"], check=False, capture=True, timeout=30).returncode == 0:
         return
     if not shutil.which("dockerd"):
         raise SystemExit("fleet: no Docker engine answers and dockerd is not installed; "
@@ -91,7 +114,7 @@ def ensure_engine():
     logf = open("/var/log/dockyard-outer-dockerd.log", "ab")
     subprocess.Popen(["dockerd"], stdout=logf, stderr=logf, start_new_session=True)
     for _attempt in range(60):
-        if run([DOCKER, "info"], check=False, capture=True).returncode == 0:
+        if run([DOCKER, "info"], check=False, capture=True, timeout=10).returncode == 0:
             return
         time.sleep(1)
     raise SystemExit("fleet: dockerd did not answer within 60 s; see /var/log/dockyard-outer-dockerd.log")
@@ -103,8 +126,11 @@ def recipe_hash(suite):
     h = hashlib.sha256()
     h.update(suite.encode())
     h.update(" ".join(INCLUDE[suite]).encode())
-    with open(os.path.join(HERE, "image-setup.sh"), "rb") as f:
-        h.update(f.read())
+    for script in ["image-setup.sh"] + EXTRA_SETUP.get(suite, []):
+        with open(os.path.join(HERE, script), "rb") as f:
+            h.update(f.read())
+    if suite in BASE_SUITE:
+        h.update(("%s %s" % (BASE_SUITE[suite], MIRROR)).encode())
     return h.hexdigest()[:12]
 
 
@@ -125,27 +151,39 @@ def build(suite):
     if os.path.isdir(root):
         shutil.rmtree(root)
     os.makedirs(root)
-    log("debootstrap %s into %s (about a minute)" % (suite, root))
+    base = BASE_SUITE.get(suite, suite)
+    log("debootstrap %s into %s (about a minute)" % (base, root))
     t0 = time.time()
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(INCLUDE[suite]),
-         suite, root, MIRROR], capture=True)
+         base, root, MIRROR], capture=True, timeout=1800)
     shutil.copy("/etc/resolv.conf", os.path.join(root, "etc/resolv.conf"))
-    shutil.copy(os.path.join(HERE, "image-setup.sh"), os.path.join(root, "tmp/setup.sh"))
     for fs, target in (("proc", "proc"), ("sysfs", "sys")):
         run(["mount", "-t", fs, fs, os.path.join(root, target)])
     try:
-        run(["chroot", root, "/bin/bash", "/tmp/setup.sh"])
+        for script in ["image-setup.sh"] + EXTRA_SETUP.get(suite, []):
+            shutil.copy(os.path.join(HERE, script), os.path.join(root, "tmp/setup.sh"))
+            log("running %s in the image" % script)
+            run(["chroot", root, "/bin/bash", "/tmp/setup.sh", MIRROR], timeout=1800)
+            os.unlink(os.path.join(root, "tmp/setup.sh"))
     finally:
         for target in ("proc", "sys"):
             run(["umount", "-l", os.path.join(root, target)], check=False)
-    os.unlink(os.path.join(root, "tmp/setup.sh"))
     with open(os.path.join(root, "etc/resolv.conf"), "w"):
         pass
     tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."],
                            stdout=subprocess.PIPE)
-    run([DOCKER, "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-", name],
-        input_data=tar.stdout.read(), capture=True)
-    tar.wait()
+    try:
+        run([DOCKER, "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-", name],
+            stdin=tar.stdout, capture=True, timeout=900)
+    finally:
+        tar.stdout.close()
+        try:
+            tar.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            tar.kill()
+            tar.wait()
+    if tar.returncode != 0:
+        raise SystemExit("fleet: tar of %s failed (%d)" % (root, tar.returncode))
     shutil.rmtree(root)
     log("built %s in %.0f s" % (name, time.time() - t0))
     return name
@@ -263,9 +301,11 @@ def create_host(name, spec):
     run([DOCKER, "start", container(name)], capture=True)
 
 
-def exec_host(name, argv, check=True, input_data=None, capture=True, timeout=None):
-    return run([DOCKER, "exec", "-i", container(name)] + argv, check=check,
-               input_data=input_data, capture=capture, timeout=timeout)
+def exec_host(name, argv, check=True, input_data=None, capture=True, timeout=TIMEOUT):
+    """Run argv on a host.  timeout(1) inside the host ends the command there too (killing the
+    docker client alone would leave it running); the client gets a little longer."""
+    return run([DOCKER, "exec", "-i", container(name), "timeout", "-k", "10", str(timeout)] + argv,
+               check=check, input_data=input_data, capture=capture, timeout=timeout + 30)
 
 
 def wait_ready(name, timeout=120):
@@ -274,11 +314,11 @@ def wait_ready(name, timeout=120):
     last = ""
     while time.time() < deadline:
         res = exec_host(name, ["sh", "-c", "systemctl is-system-running; docker info -f '{{.ServerVersion}}'"],
-                        check=False)
+                        check=False, timeout=20)
         last = (res.stdout or b"").decode() + (res.stderr or b"").decode()
         state = last.split("\n", 1)[0].strip()
         if res.returncode == 0 or (state in ("running", "degraded") and "\n" in last and
-                                   exec_host(name, ["docker", "info"], check=False).returncode == 0):
+                                   exec_host(name, ["docker", "info"], check=False, timeout=20).returncode == 0):
             if ssh_ok(name):
                 return
         time.sleep(1)
@@ -405,7 +445,7 @@ def seed(names, profile="default"):
     with open(script, "rb") as f:
         body = f.read()
     for name in names:
-        res = exec_host(name, ["bash", "-s", profile], input_data=body)
+        res = exec_host(name, ["bash", "-s", profile], input_data=body, timeout=600)
         sys.stdout.write(res.stdout.decode())
 
 

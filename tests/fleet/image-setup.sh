@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Runs inside a chroot of the debootstrapped tree: turns it into a fleet host
 # image that boots systemd and runs sshd and its own dockerd.
 set -euo pipefail

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
 # Fills a fleet host's Docker with realistic data.  Runs on the host itself
 # (fleet.py seed pipes it through `docker exec`).  Idempotent: a seeded host is
 # left as it is.

@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,11 +16,44 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET = [sys.executable, os.path.join(ROOT, "tests", "fleet", "fleet.py")]
 HOSTS = int(os.environ.get("DOCKYARD_TEST_HOSTS", "2"))
+# The tests' Ansible configuration (the fleet's inventory, no host key checking); a user's runs
+# from a clone get Ansible's defaults.
+ANSIBLE_CONFIG = os.path.join(ROOT, "tests", "ansible.cfg")
 
 
-def fleet(*args, check=True):
-    res = subprocess.run(FLEET + list(args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, check=False)
+# Time limits (seconds) of the commands the tests run.  `up` may build a host image first
+# (debootstrap and apt: several minutes on a fresh machine).
+FLEET_TIMEOUTS = {"up": 2400, "build": 2400, "reset": 600, "seed": 900}
+PLAYBOOK_TIMEOUT = 900
+SH_TIMEOUT = 300
+
+
+def run_bounded(argv, timeout, **kwargs):
+    """subprocess.run in a session of its own, killed with all its children (ansible's workers, ssh)
+    when it outlives ``timeout`` seconds or the test is interrupted (pytest-timeout)."""
+    kwargs.setdefault("universal_newlines", True)
+    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as exc:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # a child that left the session still holds the pipes
+            out, err = "", ""
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise AssertionError("%s timed out after %d s and was killed:\n%s\n%s" % (
+                " ".join(argv), timeout, (out or "")[-20000:], (err or "")[-5000:]))
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def fleet(*args, check=True, timeout=None):
+    res = run_bounded(FLEET + list(args), timeout or FLEET_TIMEOUTS.get(args[0], 600), cwd=ROOT,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if check and res.returncode != 0:
         raise AssertionError("fleet %s failed:\n%s\n%s" % (" ".join(args), res.stdout, res.stderr))
     return res.stdout.strip()
@@ -38,31 +72,32 @@ class Fleet:
         if seed:
             fleet("seed", *names)
 
-    def sh(self, host, *argv, check=True):
-        """Run argv on a fleet host (through the outer engine, independent of the collection)."""
-        res = subprocess.run(["docker", "exec", "dockyard-" + host] + list(argv), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    def sh(self, host, *argv, check=True, timeout=SH_TIMEOUT):
+        """Run argv on a fleet host (through the outer engine, independent of the collection).
+        timeout(1) on the host ends the command there; the docker client is given 30 s more."""
+        res = run_bounded(["docker", "exec", "dockyard-" + host, "timeout", "-k", "10", str(timeout)] + list(argv),
+                          timeout + 30, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if check and res.returncode != 0:
             raise AssertionError("%s on %s failed: %s" % (argv, host, res.stderr))
         return res.stdout
 
-    def playbook(self, playbook, limit=None, extra=None, check=True, env=None, options=None):
+    def playbook(self, playbook, limit=None, extra=None, check=True, env=None, options=None,
+                 timeout=PLAYBOOK_TIMEOUT):
         argv = ["ansible-playbook", "-i", self.inventory, playbook] + list(options or [])
         if limit:
             argv += ["--limit", limit]
         if extra:
             argv += ["-e", json.dumps(extra)]
         e = dict(os.environ)
-        e["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+        e["ANSIBLE_CONFIG"] = ANSIBLE_CONFIG
         e.update(env or {})
-        res = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, env=e, check=False)
+        res = run_bounded(argv, timeout, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e)
         if check and res.returncode != 0:
             raise AssertionError("ansible-playbook %s failed (rc=%d):\n%s" % (
                 playbook, res.returncode, res.stdout[-20000:]))
         return res
 
-    def module(self, host, name, args=None, env=None, check_mode=False):
+    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600):
         """Run one module on one host through a one-task playbook; return its result as a dict."""
         work = tempfile.mkdtemp(prefix="dockyard-module-")
         out = os.path.join(work, "result.json")
@@ -75,7 +110,7 @@ class Fleet:
         path = os.path.join(work, "play.yml")
         with open(path, "w") as f:
             json.dump(play, f)
-        res = self.playbook(path, check=False)
+        res = self.playbook(path, check=False, timeout=timeout)
         try:
             with open(out) as f:
                 return json.load(f)
@@ -92,6 +127,12 @@ class Fleet:
 
 
 @pytest.fixture(scope="session")
+def bounded():
+    """run_bounded, for tests that run a command of their own."""
+    return run_bounded
+
+
+@pytest.fixture(scope="session")
 def fleet_hosts():
     inventory = fleet("up", "--hosts", str(HOSTS))
     return Fleet(inventory.splitlines()[-1])
@@ -101,10 +142,28 @@ RELIABILITY_JSON = os.path.join(ROOT, "tests", "output", "reliability.json")
 RELIABILITY_DOC = os.path.join(ROOT, "docs", "reliability.md")
 
 
+class Rows(list):
+    """Rows of the reliability report, each {"kind", "case", "result"}."""
+
+    @staticmethod
+    def clip(text, limit):
+        """text on one line, shortened to about ``limit`` characters at a word boundary."""
+        text = " ".join(str(text).split())
+        if len(text) <= limit:
+            return text
+        cut = text.rfind(" ", 0, limit + 1)
+        if cut < limit // 2:  # one very long word: cut inside it
+            cut = limit
+        return text[:cut].rstrip(" ,;:") + "…"
+
+
 @pytest.fixture(scope="session")
 def reliability_rows(request):
-    """Rows of the reliability report: every fault and bad input tried, with its result."""
-    rows = []
+    """Rows of the reliability report: every fault and bad input tried, with its result.
+
+    docs/reliability.md is written only when DOCKYARD_WRITE_RELIABILITY=1 (set by `make reliability`)
+    and both suites ran whole and passed; any other run (`make test`, -k, one file) leaves it alone."""
+    rows = Rows()
     yield rows
     os.makedirs(os.path.dirname(RELIABILITY_JSON), exist_ok=True)
     with open(RELIABILITY_JSON, "w") as f:
@@ -115,10 +174,12 @@ def reliability_rows(request):
     files = set(os.path.basename(str(i.fspath)) for i in wanted)
     selected = request.config.getoption("keyword") or request.config.getoption("markexpr") or \
         any("::" in str(a) for a in request.config.args)
+    if os.environ.get("DOCKYARD_WRITE_RELIABILITY") != "1":
+        return  # only `make reliability` rewrites the tracked report
     if not rows or len(rows) != len(wanted) or selected or files != {"test_reliability.py", "test_bad_input.py"}:
         return  # a partial run (-k, -m, single tests, one file, or a failure) does not rewrite the report
     lines = ["# Reliability", "",
-             "Generated by `tests/integration/test_reliability.py` and `test_bad_input.py` (run by `make test`)"
+             "Generated by `make reliability` (`tests/integration/test_reliability.py` and `test_bad_input.py`)"
              " from the rows each case records when it passes. %d cases passed in the last run%s." % (
                  len(rows), "" if not failed else " (%d tests of the session failed)" % failed), "",
              "Faults are injected on real fleet hosts (systemd, dockerd, rsync, an ext4 data disk); every fault "
@@ -131,7 +192,8 @@ def reliability_rows(request):
         if not sel:
             continue
         lines += ["## %s" % title, "", "| case | result |", "| --- | --- |"]
-        lines += ["| %s | %s |" % (r["case"].replace("|", "\\|"), r["result"].replace("|", "\\|")) for r in sel]
+        lines += ["| %s | %s |" % (Rows.clip(r["case"], 200).replace("|", "\\|"),
+                                   Rows.clip(r["result"], 400).replace("|", "\\|")) for r in sel]
         lines.append("")
     with open(RELIABILITY_DOC, "w") as f:
         f.write("\n".join(lines))

@@ -113,7 +113,7 @@ def test_bad_input_changes_nothing(host, reliability_rows, case, module, args, s
     assert message in res["msg"], res["msg"]
     assert after == before
     reliability_rows.append({"kind": "bad input", "case": "%s (%s)" % (case, module.split(".")[-1]),
-                             "result": "refused, nothing changed: %s" % res["msg"][:150]})
+                             "result": "refused, nothing changed: %s" % reliability_rows.clip(res["msg"], 150)})
 
 
 @pytest.mark.parametrize("extra,message", [

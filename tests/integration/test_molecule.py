@@ -17,11 +17,12 @@ SCENARIOS = sorted(d for d in os.listdir(os.path.join(EXT, "molecule"))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(fleet_hosts, scenario):
+@pytest.mark.timeout(1800)
+def test_molecule_scenario(fleet_hosts, bounded, scenario):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
-    res = subprocess.run([molecule, "test", "-s", scenario], cwd=EXT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, universal_newlines=True, check=False,
-                         env=dict(os.environ, NO_COLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0"))
+    res = bounded([molecule, "test", "-s", scenario], 1500, cwd=EXT, stdout=subprocess.PIPE,
+                  stderr=subprocess.STDOUT,
+                  env=dict(os.environ, NO_COLOR="1", PY_COLORS="0", ANSIBLE_FORCE_COLOR="0"))
     assert res.returncode == 0, res.stdout[-15000:]
     for step in ("converge", "idempotence", "verify"):
         assert "[%s > %s] Executed: Successful" % (scenario, step) in res.stdout, res.stdout[-5000:]

@@ -26,6 +26,16 @@ DOCKERD_REWRITES = ["containers/*/config.v2.json", "containers/*/hostconfig.json
 MOVE = {"path": TARGET}
 
 
+def finish(proc, timeout=120):
+    """The output of a helper started with Popen; killed if it is still running after ``timeout`` s."""
+    try:
+        return proc.communicate(timeout=timeout)[0].strip()
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def record(rows, kind, case, result):
     rows.append({"kind": kind, "case": case, "result": result})
 
@@ -33,7 +43,7 @@ def record(rows, kind, case, result):
 def prepare(fleet, host="h1"):
     """A fresh seeded host; its root's manifest (Docker stopped) and its inventory."""
     fleet.reset(host)
-    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True)
+    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
     fleet.sh(host, "sh", "-c", "systemctl stop docker.socket docker.service && "
              "python3 /root/manifest.py --save /root/m0.json /var/lib/docker && "
              "systemctl start docker.socket docker.service")
@@ -59,7 +69,8 @@ def converged(fleet, fingerprint, host="h1"):
                           "systemctl reset-failed docker.service docker.socket; "
                           "systemctl start docker.socket docker.service; exit $rc"
                           % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
+                         timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads(res.stdout)
     assert summary["hard_linked"] > 0 and summary["sparse"] > 0 and summary["with_xattrs"] > 0
@@ -93,7 +104,7 @@ def test_host_rebooted_after_a_kill_converges(fleet_hosts, reliability_rows, poi
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
                                env={"DOCKYARD_MIGRATE_FAILPOINT": point})
     assert first.get("failed")
-    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE)
+    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
     fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
     booted = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; findmnt --noheadings /var/lib/docker "
                             "--output SOURCE || echo not-mounted").split()
@@ -113,13 +124,13 @@ def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
                                "pkill -HUP -f 'sshd: root@nott[y]'; pkill -f 'sshd: root@nott[y]'; echo dropped"],
                               stdout=subprocess.PIPE, universal_newlines=True)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
-    dropped = killer.communicate(timeout=120)[0].strip()
+    dropped = finish(killer)
     assert dropped == "dropped"
     assert first.get("failed") or first.get("unreachable"), first
     # The controller's multiplexed SSH connection died with the session: let the next run connect afresh,
     # as an operator's rerun after a network cut does.
-    subprocess.run(["pkill", "-f", r"ssh: /root/.ansible/cp/.* \[mux\]"], check=False)
-    subprocess.run(["sh", "-c", "rm -f /root/.ansible/cp/*"], check=False)
+    subprocess.run(["pkill", "-f", r"ssh: /root/.ansible/cp/.* \[mux\]"], check=False, timeout=30)
+    subprocess.run(["sh", "-c", "rm -f /root/.ansible/cp/*"], check=False, timeout=30)
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not second.get("failed"), second
     converged(fleet_hosts, fingerprint)
@@ -145,7 +156,7 @@ def test_docker_cannot_start_at_the_new_root(fleet_hosts, reliability_rows):
     fleet_hosts.sh("h1", "sh", "-c", "rm /etc/systemd/system/docker.service.d/zz-fault.conf; systemctl daemon-reload")
     record(reliability_rows, "fault", "Docker cannot start at the new root",
            "rolled back in the same run (phase start): old root serving, fstab unchanged, inventory equal, "
-           "web and worker running; message: %s" % res["msg"][:120])
+           "web and worker running; message: %s" % reliability_rows.clip(res["msg"], 120))
 
 
 def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
@@ -160,7 +171,7 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
     # rsync for every pass, so that --bwlimit slows the first copy enough to fill the disk under it.
     res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0", copy_engine="rsync",
                                                                       rsync_opts=["--bwlimit=3000"]))
-    filler.communicate(timeout=120)
+    finish(filler)
     try:
         assert res.get("failed") and res["failed_phase"] == "online_copy", res
         assert "/mnt/data" in res["msg"] and "filled up" in res["msg"] and "short by" in res["msg"], res["msg"]
@@ -171,12 +182,13 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
                                "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
                                "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
                                % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
-                              stdout=subprocess.PIPE, universal_newlines=True, check=False)
+                              stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=600)
         assert res2.returncode == 0, res2.stdout
     finally:
         fleet_hosts.sh("h1", "rm", "-f", "/mnt/data/filler", "/mnt/data/filler2")
     record(reliability_rows, "fault", "the target disk fills up during the online copy",
-           "failed before any stop, Docker never stopped, source tree unchanged; message: %s" % res["msg"][:160])
+           "failed before any stop, Docker never stopped, source tree unchanged; message: %s"
+           % reliability_rows.clip(res["msg"], 160))
 
 
 def test_two_runs_at_once(fleet_hosts, reliability_rows):
@@ -193,7 +205,8 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
     assert not box["r"].get("failed"), box["r"]
     converged(fleet_hosts, fingerprint)
     record(reliability_rows, "fault", "two runs against one host at once",
-           "the second was refused (%s); the first completed and verified" % second["msg"][:90])
+           "the second was refused (%s); the first completed and verified"
+           % reliability_rows.clip(second["msg"], 90))
 
 
 def wait_paused(fleet, point, host="h1"):
@@ -224,7 +237,7 @@ def test_changes_between_the_phases_arrive_through_the_mutable_final_pass(fleet_
         wait_paused(fleet_hosts, "after_final_copy")
         proof = subprocess.run(["docker", "exec", "dockyard-h1", "python3", "/root/manifest.py", "--compare",
                                 "/var/lib/docker", TARGET], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               universal_newlines=True, check=False)
+                               universal_newlines=True, check=False, timeout=600)
     finally:
         fleet_hosts.sh("h1", "rm", "-f", "/run/dockyard-migrate/paused.after_online_copy",
                        "/run/dockyard-migrate/paused.after_final_copy")
@@ -263,7 +276,7 @@ ARCHIVE_FAULTS = [
 @pytest.mark.parametrize("case,damage,message", ARCHIVE_FAULTS, ids=[c[0] for c in ARCHIVE_FAULTS])
 def test_damaged_archives_are_refused(fleet_hosts, reliability_rows, case, damage, message):
     subprocess.run(["python3", os.path.join(ROOT, "tests", "fleet", "fleet.py"), "seed", "h2"], check=True,
-                   stdout=subprocess.PIPE)
+                   stdout=subprocess.PIPE, timeout=900)
     fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f af/img:1 >/dev/null 2>&1; docker tag seed/tool:1 af/img:1")
     saved = fleet_hosts.module("h2", "dockyard.migrate.image_save",
                                {"images": ["af/img:1"], "dest": "/mnt/data/af.tar.zst", "compression": "zstd",
@@ -277,7 +290,8 @@ def test_damaged_archives_are_refused(fleet_hosts, reliability_rows, case, damag
     assert res.get("failed") and message in res["msg"], res
     assert present.strip() == "no"
     reliability_rows.append({"kind": "fault", "case": "image archive: %s" % case,
-                             "result": "refused before loading, nothing loaded: %s" % res["msg"][:120]})
+                             "result": "refused before loading, nothing loaded: %s"
+                                       % reliability_rows.clip(res["msg"], 120)})
 
 
 def test_backups_are_no_more_readable_than_their_originals(fleet_hosts, reliability_rows):

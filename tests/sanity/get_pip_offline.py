@@ -31,7 +31,7 @@ def main():
     saved = dict(os.environ)
     ensurepip.bootstrap(upgrade=True)
     args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
-    sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args, env=saved))
+    sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args, env=saved, timeout=900))
 
 
 if __name__ == "__main__":

@@ -76,18 +76,18 @@ def test_ansible_builder_accepts_the_execution_environment(tmp_path):
     galaxy = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
     src = tmp_path / "src"
     out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, stdout=subprocess.PIPE,
-                         universal_newlines=True, check=True).stdout.split()
+                         universal_newlines=True, check=True, timeout=60).stdout.split()
     for rel in out:
         if os.path.isfile(os.path.join(ROOT, rel)):
             dest = src / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), str(dest))
     subprocess.run([galaxy, "collection", "build", "--output-path", str(work), "--force"], cwd=str(src),
-                   check=True, stdout=subprocess.PIPE)
+                   check=True, stdout=subprocess.PIPE, timeout=300)
     assert (work / "dockyard-migrate-0.1.0.tar.gz").exists()
     res = subprocess.run([builder, "create", "-f", str(work / "execution-environment.yml"),
                           "--context", str(work / "context")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         universal_newlines=True, check=False)
+                         universal_newlines=True, check=False, timeout=300)
     assert res.returncode == 0, res.stdout
     name = "Containerfile" if (work / "context" / "Containerfile").exists() else "Dockerfile"
     containerfile = (work / "context" / name).read_text()

@@ -47,7 +47,7 @@ def test_read_manifest_plain_gzip_xz(tmp_path):
 @pytest.mark.skipif(not shutil.which("zstd"), reason="zstd is not installed")
 def test_read_manifest_zstd(tmp_path):
     plain = save_tar(tmp_path / "a.tar")
-    subprocess.run(["zstd", "-q", plain, "-o", str(tmp_path / "a.tar.zst")], check=True)
+    subprocess.run(["zstd", "-q", plain, "-o", str(tmp_path / "a.tar.zst")], check=True, timeout=60)
     assert _archive.detect_compression(str(tmp_path / "a.tar.zst")) == "zstd"
     assert _archive.read_save_manifest(str(tmp_path / "a.tar.zst"))[0]["id"] == "sha256:abc123"
 

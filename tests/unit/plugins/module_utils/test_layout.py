@@ -27,7 +27,7 @@ def make_root(base):
 
 def du_bytes(path):
     out = subprocess.run(["du", "-s", "-x", "--block-size=1", str(path)], check=True,
-                         stdout=subprocess.PIPE).stdout.decode()
+                         stdout=subprocess.PIPE, timeout=60).stdout.decode()
     return int(out.split()[0])
 
 
