@@ -22,13 +22,17 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 
 
 def plan_moves(opts, facts):
-    """The moves for these options on a host with these facts (from _facts.gather)."""
+    """The moves for these options on a host with these facts (from _facts.gather).
+
+    The root moved is the real directory behind the configured path (dockerd resolves symbolic links
+    in it the same way), so a bind lands where Docker looks and the link stays as it was.
+    """
     cfg = facts["config"]
+    real = os.path.normpath(cfg.get("configured_real_root") or cfg["configured_root"])
     if opts.method == "bind":
-        point = os.path.normpath(cfg["configured_root"])
-        moves = [Move("docker", point, opts.path, _switches.make("bind"), point)]
+        moves = [Move("docker", real, opts.path, _switches.make("bind"), real)]
     else:
-        moves = [Move("docker", cfg["configured_root"], opts.path, _switches.make("daemon_json"))]
+        moves = [Move("docker", real, opts.path, _switches.make("daemon_json"))]
     ctd = facts["containerd"]
     if opts.containerd == "always" or (opts.containerd == "auto" and ctd["image_store"]):
         cpath = os.path.normpath(opts.containerd_path or os.path.join(os.path.dirname(opts.path), "containerd"))
