@@ -110,7 +110,7 @@ def owns_partial(journal, move):
                                 for x in journal.recorded_moves()))
 
 
-def target_path(move, journal, mounts):
+def target_path(move, journal, mounts, fstab_text=""):
     """The target is a real, empty (or our own partial) directory outside the root it receives."""
     t = move.target
     path_name(t, "path %s" % t if move.name == "docker" else "the %s path %s" % (move.name, t))
@@ -125,7 +125,7 @@ def target_path(move, journal, mounts):
         refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
     if inside(src_real, t) or inside(move.source, t):
         refuse("path %s contains the %s root %s" % (t, move.name, move.source))
-    move.switch.preflight(move, mounts)
+    move.switch.preflight(move, mounts, fstab_text)
     if not os.path.isdir(move.source) and not (move.backup and os.path.isdir(move.backup)):
         refuse("the %s root %s does not exist" % (move.name, move.source))
     if os.path.exists(t):
@@ -165,8 +165,9 @@ def moves_fit(opts, facts, host, moves, journal, runner):
     """Every move's own checks, then the refusals its switch makes.  Returns warnings."""
     warnings = host_config(opts, facts, host, moves)
     mounts = _mountinfo.read()
+    fstab_text = _fileops.read_text(opts.fstab, default="")
     for move in moves:
-        target_path(move, journal, mounts)
+        target_path(move, journal, mounts, fstab_text)
         move.fs = target_filesystem(move, runner, mounts)
         same_filesystem(opts, move, mounts)
         warnings.extend(move.switch.warnings(move, opts))

@@ -69,7 +69,7 @@ class BindSwitch:
                 "Use method daemon_json, or remove data-root from %s and restart Docker first" % (
                     facts["config"]["daemon_json_data_root"], opts.daemon_json), "preflight")
 
-    def preflight(self, move, mounts):
+    def preflight(self, move, mounts, fstab_text=""):
         here = _mountinfo.mount_at(mounts, move.mount_point)
         if here is None:
             return
@@ -79,6 +79,16 @@ class BindSwitch:
                 "Use method daemon_json, or copy it by hand and replace its fstab line with a bind line" % (
                     move.mount_point, here.source, here.fstype), "preflight")
         b = _mountinfo.bind_source(mounts, move.mount_point)
+        if b is not None and _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            others = [line for line in _fstab.entries_for(_fstab.parse(fstab_text), move.mount_point)
+                      if not _fstab.is_bind_of(line, move.target)]
+            raise RelocationError(
+                "%s is bound from %s already, but fstab %s: %s; remove or comment %s and run again" % (
+                    move.mount_point, move.target,
+                    "holds other lines for it, which would mount something else at the next boot" if others else
+                    "holds no line for it, so the next boot would not mount it",
+                    "; ".join("line %d (%s)" % (x.lineno, x.raw.strip()) for x in others) or "add the bind line",
+                    "them" if others else "nothing"), "preflight")
         if b is not None:
             raise RelocationError(
                 "%s is already a bind mount of %s; move it back first (playbooks/rollback_docker_root.yml) "
@@ -192,7 +202,7 @@ class DaemonJsonSwitch:
                 "the data root %s is a bind mount of %s; switching it to the daemon_json method is not "
                 "supported: roll back the bind first" % (facts["root"], bind["source"]), "preflight")
 
-    def preflight(self, move, mounts):
+    def preflight(self, move, mounts, fstab_text=""):
         """Nothing is mounted: no mount point to check."""
 
     def warnings(self, move, opts):

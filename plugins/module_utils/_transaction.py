@@ -267,7 +267,7 @@ class Relocation:
             inv = _inventory.collect(self.client)
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and \
-                        c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
+                        c["restart_policy"] in ("no", "on-failure", "unless-stopped") and c["name"] not in started:
                     try:
                         self.client.post("/containers/%s/start" % c["id"])
                         started.append(c["name"])

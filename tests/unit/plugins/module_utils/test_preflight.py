@@ -61,8 +61,8 @@ def test_flags_are_refused_naming_where_they_are(tmp_path):
 
 
 def test_running_root_other_than_the_configured_one_is_refused(tmp_path):
-    msg = refused(_preflight.host_config, opts(tmp_path), facts(engine={"docker_root_dir": "/old"},
-                                                               running_root_differs=True), Host(), moves())
+    differing = facts(engine={"docker_root_dir": "/old"}, running_root_differs=True)
+    msg = refused(_preflight.host_config, opts(tmp_path), differing, Host(), moves())
     assert "the running Docker uses /old but its configuration names /var/lib/docker" in msg
 
 
