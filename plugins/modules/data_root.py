@@ -358,6 +358,12 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._restore import R
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 
+def warn(module, result):
+    """The preflight's warnings, shown as Ansible warnings."""
+    for text in result.pop("warnings", None) or []:
+        module.warn(text)
+
+
 def main():
     module = AnsibleModule(argument_spec=docker_args(**ARGUMENT_SPEC), supports_check_mode=True)
     try:
@@ -370,9 +376,12 @@ def main():
     try:
         result = reloc.run()
     except RelocationError as exc:
+        warn(module, reloc.result)
         module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **reloc.result)
     except DockerError as exc:
+        warn(module, reloc.result)
         module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **reloc.result)
+    warn(module, result)
     if module._diff and reloc.diff["before"]:
         result["diff"] = [dict(before=reloc.diff["before"][k], after=reloc.diff["after"][k],
                                before_header=k, after_header=k) for k in sorted(reloc.diff["before"])]
