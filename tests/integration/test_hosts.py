@@ -109,7 +109,7 @@ def refused(fleet, args, message):
 def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
     """Move, verify (root, inventory, tree), run again: changed=false.  Returns the first result."""
     res = fleet.module(HOST, DATA_ROOT, args)
-    assert not res.get("failed") and res["changed"], res
+    assert not res.get("failed") and res["changed"], (res.get("msg"), res.get("actions"))
     serving(fleet, root, fingerprint)
     summary = same_tree(fleet, tree or args["path"], ignore)
     again = fleet.module(HOST, DATA_ROOT, args)
@@ -198,11 +198,14 @@ def test_paths_with_spaces_non_ascii_and_long_names(fleet):
     assert not back.get("failed") and back["changed"], back
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
     serving(fleet, "/var/lib/docker", fingerprint)
-    # daemon_json names the target in the drop-in: systemd must read it back as one path.
+
+
+def test_daemon_json_target_with_spaces_quotes_and_percent(fleet):
+    """daemon_json names the target in the drop-in: systemd must read it back as one path."""
+    fingerprint = seeded(fleet)
     spaced = "/mnt/data/dj dir/say \"q\" 100%/docker"
-    fleet.module(HOST, "ansible.builtin.file", {"path": LONG, "state": "absent"})
     res = fleet.module(HOST, DATA_ROOT, {"path": spaced, "method": "daemon_json"})
-    assert not res.get("failed") and res["changed"], res
+    assert not res.get("failed") and res["changed"], (res.get("msg"), res.get("actions"))
     serving(fleet, spaced, fingerprint)
     mounts_for = sh(fleet, "systemctl show docker.service --property=RequiresMountsFor --value").strip()
     assert spaced in mounts_for or spaced in shlex.split(mounts_for), mounts_for  # one path, as written
