@@ -5,10 +5,12 @@
 """How Docker was told where its data root is.  Internal to the dockyard.migrate collection.
 
 Four ways, in the order dockerd honours them: a ``--data-root``/``-g``/
-``--graph`` flag on the daemon's command line, ``data-root`` (or the old
-``graph``) in daemon.json, and otherwise the default ``/var/lib/docker``, which
-may itself be a bind mount of a directory on another disk (from /etc/fstab or
-made by hand).
+``--graph`` flag on the daemon's command line (in the unit's ExecStart, or in
+``DOCKER_OPTS`` of /etc/default/docker or ``OPTIONS`` of /etc/sysconfig/docker,
+which units expand into it), ``data-root`` (or the old ``graph``) in
+daemon.json, and otherwise the default ``/var/lib/docker``, which may itself be
+a bind mount of a directory on another disk (from /etc/fstab or made by hand).
+dockerd resolves symbolic links in its root: so does ``determine``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,17 +51,28 @@ def flag_data_root(argv):
     return found
 
 
-def default_opts_data_root(text):
-    """A root flag inside DOCKER_OPTS of /etc/default/docker (sysvinit/upstart hosts)."""
+# Environment files docker.service reads (Debian's, Red Hat's) and the variable that carries the flags.
+ENV_FILES = (("/etc/default/docker", "DOCKER_OPTS"), ("/etc/sysconfig/docker", "OPTIONS"))
+
+
+def env_data_root(text, name="DOCKER_OPTS"):
+    """A root flag inside the variable NAME of an environment file (DOCKER_OPTS, OPTIONS), or None."""
     for line in (text or "").splitlines():
         line = line.strip()
-        if line.startswith("DOCKER_OPTS="):
-            value = line.split("=", 1)[1].strip().strip("\"'")
+        if line.startswith("export "):
+            line = line[len("export "):].strip()
+        if line.startswith(name + "="):
+            value = line.split("=", 1)[1].strip()
             try:
-                return flag_data_root(shlex.split(value))
+                return flag_data_root(shlex.split(" ".join(shlex.split(value))))
             except ValueError:
-                return None
+                return flag_data_root(value.strip("\"'").split())
     return None
+
+
+def default_opts_data_root(text):
+    """A root flag inside DOCKER_OPTS of /etc/default/docker."""
+    return env_data_root(text, "DOCKER_OPTS")
 
 
 def containerd_root(config_text):
@@ -75,27 +88,39 @@ def containerd_root(config_text):
 
 
 def determine(daemon_json=None, exec_argvs=None, default_opts_text=None, fstab_lines=None,
-              mounts=None, api_root=None):
+              mounts=None, api_root=None, env_texts=None, resolve=None):
     """Describe how the data root was chosen.
 
-    Returns a dict: ``method`` (flag, daemon_json, bind, default), the
-    configured root, the flag and daemon.json values, the bind mount (from
-    fstab and from mountinfo), and ``conflicts`` (messages).
+    ``env_texts`` maps an environment file of ENV_FILES to its text (``default_opts_text`` is
+    /etc/default/docker's); ``resolve`` (os.path.realpath on a host) resolves symbolic links.
+    Returns a dict: ``method`` (flag, daemon_json, bind, default), the configured root and where it
+    really is (``configured_real_root``), the flag (and ``flag_source``, where it was found) and
+    daemon.json values, the bind mount (from fstab and from mountinfo), ``running_root_differs``
+    and ``conflicts`` (messages).
     """
     daemon_json = daemon_json or {}
-    flag = None
+    env_texts = dict(env_texts or {})
+    if default_opts_text is not None:
+        env_texts.setdefault(ENV_FILES[0][0], default_opts_text)
+    flag = flag_source = None
     for argv in exec_argvs or []:
-        flag = flag_data_root(argv) or flag
-    flag = flag or default_opts_data_root(default_opts_text)
+        if flag_data_root(argv):
+            flag, flag_source = flag_data_root(argv), "the ExecStart of docker.service"
+    for path, name in ENV_FILES:
+        value = env_data_root(env_texts.get(path), name)
+        if value and not flag:
+            flag, flag_source = value, "%s in %s" % (name, path)
     dj = daemon_json.get("data-root") or daemon_json.get("graph")
     configured = flag or dj or DEFAULT_ROOT
-    root = os.path.normpath(api_root or configured)
+    real = os.path.normpath(resolve(configured) if resolve else configured)
+    root = os.path.normpath(api_root or real)
     conflicts = []
     if flag and dj:
         conflicts.append("the data root is set both by a %s flag in the service (%s) and in "
                          "daemon.json (%s); dockerd refuses to start like that" % (
                              "--data-root", flag, dj))
-    if api_root and os.path.normpath(api_root) != os.path.normpath(configured):
+    differs = bool(api_root and os.path.normpath(api_root) not in (real, os.path.normpath(configured)))
+    if differs:
         conflicts.append("the running daemon uses %s but the configuration says %s "
                          "(changed without a restart?)" % (api_root, configured))
     fstab_entry = None
@@ -121,6 +146,6 @@ def determine(daemon_json=None, exec_argvs=None, default_opts_text=None, fstab_l
         method = "bind"
     else:
         method = "default"
-    return {"method": method, "root": root, "configured_root": configured,
-            "flag_data_root": flag, "daemon_json_data_root": dj, "bind": bind,
-            "conflicts": conflicts}
+    return {"method": method, "root": root, "configured_root": configured, "configured_real_root": real,
+            "flag_data_root": flag, "flag_source": flag_source, "daemon_json_data_root": dj, "bind": bind,
+            "running_root_differs": differs, "conflicts": conflicts}

@@ -42,6 +42,7 @@ def engine_facts(client):
             "containerd_store": bool(containerd_store),
             "live_restore": bool(info.get("LiveRestoreEnabled")),
             "swarm": swarm.get("LocalNodeState") or "inactive",
+            "swarm_manager": bool(swarm.get("ControlAvailable")),
             "containers_running": info.get("ContainersRunning"),
             "operating_system": info.get("OperatingSystem"), "kernel": info.get("KernelVersion")}
 
@@ -55,13 +56,25 @@ def unit_exec_start(runner):
     return out.strip(), _config.parse_exec_start(out)
 
 
-def is_snap():
-    return os.path.exists("/snap/bin/docker") or os.path.isdir("/var/snap/docker/common")
+SNAP_UNIT = "snap.docker.dockerd.service"
+
+
+def is_snap(runner):
+    """Docker installed as a snap: snapd's unit for it is known to systemd, or the snap is mounted.
+
+    A directory left under /var/snap/docker by a removed snap is no sign of it.
+    """
+    if os.path.isdir("/snap/docker/current/bin"):
+        return True
+    if not shutil.which("systemctl"):
+        return False
+    rc, out, _err = runner(["systemctl", "show", SNAP_UNIT, "--property=LoadState", "--value"])
+    return rc == 0 and out.strip() not in ("", "not-found")
 
 
 def config_facts(runner, daemon_json_path, fstab_path, mounts, api_root):
     out = {"daemon_json_path": daemon_json_path, "daemon_json_exists": os.path.exists(daemon_json_path),
-           "daemon_json_error": None, "fstab_path": fstab_path, "snap": is_snap()}
+           "daemon_json_error": None, "fstab_path": fstab_path, "snap": is_snap(runner)}
     try:
         data, _text, _exists = _daemon_json.load(daemon_json_path)
     except _daemon_json.DaemonJsonError as exc:
@@ -70,10 +83,10 @@ def config_facts(runner, daemon_json_path, fstab_path, mounts, api_root):
     out["daemon_json"] = data
     raw, argvs = unit_exec_start(runner)
     out["unit_exec_start"] = [" ".join(a) for a in argvs]
-    default_opts = _fileops.read_text("/etc/default/docker", default="")
+    env_texts = dict((path, _fileops.read_text(path, default="")) for path, _name in _config.ENV_FILES)
     lines = _fstab.parse(_fileops.read_text(fstab_path, default=""))
-    out.update(_config.determine(daemon_json=data, exec_argvs=argvs, default_opts_text=default_opts,
-                                 fstab_lines=lines, mounts=mounts, api_root=api_root))
+    out.update(_config.determine(daemon_json=data, exec_argvs=argvs, env_texts=env_texts,
+                                 fstab_lines=lines, mounts=mounts, api_root=api_root, resolve=os.path.realpath))
     return out
 
 

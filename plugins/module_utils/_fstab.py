@@ -115,12 +115,20 @@ def make_line(src, path, fstype="none", opts="bind", dump="0", passno="0"):
     return FstabLine(" ".join(fields), fields)
 
 
-def set_entry(lines, src, path, fstype="none", opts="bind", dump="0", passno="0"):
+def is_bind_of(line, src):
+    """Whether LINE binds the directory SRC (spelled as given, after unescaping)."""
+    return bool(line.is_entry and line.src and os.path.normpath(line.src) == os.path.normpath(src) and
+                set(line.opts.split(",")) & {"bind", "rbind"})
+
+
+def set_entry(lines, src, path, fstype="none", opts="bind", dump="0", passno="0", disable_note=None):
     """Return (new_lines, changed): exactly one line for path, as given.
 
     An equal existing line is kept byte for byte (its spacing too); a different
     one is replaced in place; duplicates for the same path are dropped; a new
-    line goes at the end.
+    line goes at the end.  With ``disable_note``, a different line is not
+    dropped but kept as a comment (``# disabled by dockyard.migrate (NOTE): LINE``)
+    with the wanted line after it.
     """
     wanted = make_line(src, path, fstype, opts, dump, passno)
     out = []
@@ -128,6 +136,14 @@ def set_entry(lines, src, path, fstype="none", opts="bind", dump="0", passno="0"
     changed = False
     for line in lines:
         if line.is_entry and line.path == os.path.normpath(path):
+            if disable_note is not None and not is_bind_of(line, src):
+                out.append(FstabLine("# disabled by dockyard.migrate (%s): %s" % (disable_note, line.raw.strip()),
+                                     None, line.lineno))
+                if not placed:
+                    out.append(wanted)
+                    placed = True
+                changed = True
+                continue
             if placed:
                 changed = True
                 continue

@@ -37,6 +37,8 @@ ARGUMENT_SPEC = dict(
     status_file=dict(type="path", default="/run/dockyard-migrate/data_root.status.json"),
     daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
     fstab=dict(type="path", default="/etc/fstab"),
+    allow_same_filesystem=dict(type="bool", default=False),
+    allow_swarm_manager=dict(type="bool", default=False),
 )
 
 # rsync options that would skip files, copy less than everything or lose the source.

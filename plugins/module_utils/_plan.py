@@ -22,9 +22,13 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 
 
 def plan_moves(opts, facts):
-    """The moves for these options on a host with these facts (from _facts.gather)."""
+    """The moves for these options on a host with these facts (from _facts.gather).
+
+    The root moved is the real directory behind the configured path (dockerd resolves symbolic links
+    in it the same way), so a bind lands where Docker looks and the link stays as it was.
+    """
     cfg = facts["config"]
-    root = os.path.normpath(cfg["configured_root"])
+    root = os.path.normpath(cfg.get("configured_real_root") or cfg["configured_root"])
     moves = [Move("docker", root, opts.path, _switches.make(opts.method), root)]
     ctd = facts["containerd"]
     if opts.containerd == "always" or (opts.containerd == "auto" and ctd["image_store"]):

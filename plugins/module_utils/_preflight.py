@@ -17,12 +17,14 @@ import os
 from ansible.module_utils.common.process import get_bin_path
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _facts, _fileops, _fstab, _layout, _mountinfo, _units)
+    _facts, _fileops, _fsinfo, _fstab, _layout, _mountinfo, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError, inside
 
 NO_FS = ("tmpfs", "ramfs", "devtmpfs", "squashfs", "iso9660", "proc", "sysfs")
-SNAP = ("Docker is installed as a snap; its data lives under /var/snap/docker and is managed by snapd, which "
-        "this module does not change")
+SNAP = ("Docker is installed as a snap (snapd's unit %s is known to systemd); its data lives under "
+        "/var/snap/docker and is managed by snapd, which this module does not change" % _facts.SNAP_UNIT)
+NAME_MAX = 255
+PATH_MAX = 4095
 
 
 def refuse(msg):
@@ -49,8 +51,13 @@ def has_rsync():
 
 
 def host_config(opts, facts, host, moves):
-    """How Docker is configured: one place naming its root that both methods can change."""
+    """How Docker is configured: one place naming its root that both methods can change.
+
+    Returns warnings (texts) about what the move handles but the operator should know.
+    """
     cfg = facts["config"]
+    engine = facts["engine"]
+    warnings = []
     if cfg["snap"]:
         refuse(SNAP)
     if not host.unit_exists("docker.service"):
@@ -58,13 +65,44 @@ def host_config(opts, facts, host, moves):
     if cfg["daemon_json_error"]:
         refuse("%s; fix it before moving the data root" % cfg["daemon_json_error"])
     if cfg["flag_data_root"]:
-        refuse("docker.service sets the data root with a flag (%s); remove --data-root/-g from the unit or "
-               "/etc/default/docker first, since a flag overrides both methods" % cfg["flag_data_root"])
+        where = cfg.get("flag_source") or "the ExecStart of docker.service"
+        unit = "docker.service sets" if where.startswith("the ExecStart") else "%s (read by docker.service) sets" % where
+        refuse("%s the data root with a flag (%s) in %s; remove --data-root/-g/--graph from there and restart "
+               "Docker first (use daemon.json to set a root), since a flag overrides both methods" % (
+                   unit, cfg["flag_data_root"], where))
+    if cfg.get("running_root_differs"):
+        refuse("the running Docker uses %s but its configuration names %s (changed without a restart?); restart "
+               "Docker (systemctl restart docker) so that both agree, then run again" % (
+                   engine.get("docker_root_dir"), cfg["configured_root"]))
+    if engine.get("swarm") not in (None, "inactive"):
+        if engine.get("swarm_manager") and not opts.allow_swarm_manager:
+            refuse("this host is a swarm manager (node state %s): stopping Docker takes a manager away from the "
+                   "swarm's quorum. Move a manager only when the swarm can spare it, with allow_swarm_manager: true"
+                   % engine["swarm"])
+        warnings.append("this host is a swarm %s (node state %s): its tasks stop while Docker is stopped and "
+                        "the swarm may reschedule them elsewhere" % (
+                            "manager" if engine.get("swarm_manager") else "worker", engine["swarm"]))
     has_rsync()
     try:
         _fstab.parse(_fileops.read_text(opts.fstab, default=""), strict_path=moves[0].mount_point)
     except _fstab.FstabError as exc:
         refuse("%s: %s" % (opts.fstab, exc))
+    return warnings
+
+
+def path_name(path, what="path"):
+    """A path systemd units and fstab can hold: no newline or control character, no overlong part."""
+    bad = [c for c in path if ord(c) < 32 or ord(c) == 127]
+    if bad:
+        refuse("%s %r holds a control character (%r); fstab and systemd units cannot name it safely, choose a "
+               "name without newlines, tabs or other control characters" % (what, path, bad[0]))
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) > PATH_MAX:
+        refuse("%s is %d bytes long; Linux paths end at %d" % (what, len(raw), PATH_MAX))
+    for part in path.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            refuse("%s has a component of %d bytes (%s...); a file name holds at most %d" % (
+                what, len(part.encode("utf-8", "surrogateescape")), part[:40], NAME_MAX))
 
 
 def owns_partial(journal, move):
@@ -72,9 +110,11 @@ def owns_partial(journal, move):
                                 for x in journal.recorded_moves()))
 
 
-def target_path(move, journal, mounts):
+def target_path(move, journal, mounts, fstab_text=""):
     """The target is a real, empty (or our own partial) directory outside the root it receives."""
     t = move.target
+    path_name(t, "path %s" % t if move.name == "docker" else "the %s path %s" % (move.name, t))
+    path_name(move.source, "the %s root %s" % (move.name, move.source))
     if os.path.islink(t):
         refuse("path %s is a symlink; give the real directory" % t)
     real = os.path.realpath(t)
@@ -85,7 +125,7 @@ def target_path(move, journal, mounts):
         refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
     if inside(src_real, t) or inside(move.source, t):
         refuse("path %s contains the %s root %s" % (t, move.name, move.source))
-    move.switch.preflight(move, mounts)
+    move.switch.preflight(move, mounts, fstab_text)
     if not os.path.isdir(move.source) and not (move.backup and os.path.isdir(move.backup)):
         refuse("the %s root %s does not exist" % (move.name, move.source))
     if os.path.exists(t):
@@ -107,13 +147,31 @@ def target_filesystem(move, runner, mounts):
     return fs
 
 
+def same_filesystem(opts, move, mounts):
+    """The target must be on another filesystem than the root it receives (unless allowed): a target on
+    the root's own disk is most often a data disk that failed to mount."""
+    if opts.allow_same_filesystem or not os.path.isdir(move.source):
+        return
+    src = _fsinfo.describe(move.source, mounts, probe_dtype=False)
+    if src["major_minor"] and src["major_minor"] == move.fs["major_minor"]:
+        refuse("path %s (device %s, mounted on %s) is on the same filesystem as the %s root %s (device %s, mounted "
+               "on %s): the move would free no space; is the data disk mounted? Mount it, or set "
+               "allow_same_filesystem: true to move within one filesystem on purpose" % (
+                   move.target, move.fs["device"], move.fs["mount_point"], move.name, move.source, src["device"],
+                   src["mount_point"]))
+
+
 def moves_fit(opts, facts, host, moves, journal, runner):
-    """Every move's own checks, then the refusals its switch makes."""
-    host_config(opts, facts, host, moves)
+    """Every move's own checks, then the refusals its switch makes.  Returns warnings."""
+    warnings = host_config(opts, facts, host, moves)
     mounts = _mountinfo.read()
+    fstab_text = _fileops.read_text(opts.fstab, default="")
     for move in moves:
-        target_path(move, journal, mounts)
+        target_path(move, journal, mounts, fstab_text)
         move.fs = target_filesystem(move, runner, mounts)
+        same_filesystem(opts, move, mounts)
+        warnings.extend(move.switch.warnings(move, opts))
+    return warnings
 
 
 def space(opts, moves):

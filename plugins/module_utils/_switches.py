@@ -28,6 +28,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
+NOTE = "the data root moved; see the bind line below"
+
+
 def backup_name(move, stamp):
     return "%s.dockyard-backup-%s" % (move.source, stamp)
 
@@ -44,8 +47,20 @@ class BindSwitch:
         return move.mount_point
 
     def is_applied(self, move, ctx, mounts, daemon_json_data):
-        return _mountinfo.same_bind(mounts, move.target, move.mount_point) and \
-            bool(_fstab.entries_for(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")), move.mount_point))
+        """Bound now, and fstab's only line for the mount point binds the target (a stale line for the
+        mount point, such as an old disk's UUID=, would win at the next boot)."""
+        lines = _fstab.entries_for(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")), move.mount_point)
+        return _mountinfo.same_bind(mounts, move.target, move.mount_point) and bool(lines) and \
+            all(_fstab.is_bind_of(line, move.target) for line in lines)
+
+    def warnings(self, move, opts):
+        out = []
+        for line in _fstab.entries_for(_fstab.parse(_fileops.read_text(opts.fstab, default="")), move.mount_point):
+            if not _fstab.is_bind_of(line, move.target):
+                out.append("%s line %d (%s) mounts %s from elsewhere but is not what Docker uses now; the move "
+                           "keeps it as a comment and writes the bind line after it" % (
+                               opts.fstab, line.lineno, line.raw.strip(), move.mount_point))
+        return out
 
     def refuse_conflicts(self, move, facts, opts):
         if facts["config"]["daemon_json_data_root"]:
@@ -54,10 +69,26 @@ class BindSwitch:
                 "Use method daemon_json, or remove data-root from %s and restart Docker first" % (
                     facts["config"]["daemon_json_data_root"], opts.daemon_json), "preflight")
 
-    def preflight(self, move, mounts):
-        if _mountinfo.mount_at(mounts, move.mount_point) is None:
+    def preflight(self, move, mounts, fstab_text=""):
+        here = _mountinfo.mount_at(mounts, move.mount_point)
+        if here is None:
             return
+        if here.root in ("/", ""):
+            raise RelocationError(
+                "%s is the mount point of its own filesystem (%s, %s); a bind cannot replace a mounted disk. "
+                "Use method daemon_json, or copy it by hand and replace its fstab line with a bind line" % (
+                    move.mount_point, here.source, here.fstype), "preflight")
         b = _mountinfo.bind_source(mounts, move.mount_point)
+        if b is not None and _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            others = [line for line in _fstab.entries_for(_fstab.parse(fstab_text), move.mount_point)
+                      if not _fstab.is_bind_of(line, move.target)]
+            raise RelocationError(
+                "%s is bound from %s already, but fstab %s: %s; remove or comment %s and run again" % (
+                    move.mount_point, move.target,
+                    "holds other lines for it, which would mount something else at the next boot" if others else
+                    "holds no line for it, so the next boot would not mount it",
+                    "; ".join("line %d (%s)" % (x.lineno, x.raw.strip()) for x in others) or "add the bind line",
+                    "them" if others else "nothing"), "preflight")
         if b is not None:
             raise RelocationError(
                 "%s is already a bind mount of %s; move it back first (playbooks/rollback_docker_root.yml) "
@@ -65,7 +96,8 @@ class BindSwitch:
                 "preflight")
 
     def plan_texts(self, move, planned):
-        planned["fstab"], changed = _fstab.set_entry(planned["fstab"], move.target, move.mount_point, "none", "bind")
+        planned["fstab"], changed = _fstab.set_entry(planned["fstab"], move.target, move.mount_point, "none", "bind",
+                                                     disable_note=NOTE)
         planned["fstab_changed"] = planned.get("fstab_changed") or changed
 
     def describe(self, move, opts):
@@ -74,7 +106,8 @@ class BindSwitch:
 
     def apply(self, move, ctx):
         text = _fileops.read_text(ctx.opts.fstab, default="")
-        lines, changed = _fstab.set_entry(_fstab.parse(text), move.target, move.mount_point, "none", "bind")
+        lines, changed = _fstab.set_entry(_fstab.parse(text), move.target, move.mount_point, "none", "bind",
+                                          disable_note=NOTE)
         if changed:
             if not ctx.journal.get("fstab_backup") and os.path.exists(ctx.opts.fstab):
                 ctx.journal["fstab_backup"] = _fileops.backup_file(ctx.opts.fstab, ctx.journal.stamp)
@@ -169,8 +202,11 @@ class DaemonJsonSwitch:
                 "the data root %s is a bind mount of %s; switching it to the daemon_json method is not "
                 "supported: roll back the bind first" % (facts["root"], bind["source"]), "preflight")
 
-    def preflight(self, move, mounts):
+    def preflight(self, move, mounts, fstab_text=""):
         """Nothing is mounted: no mount point to check."""
+
+    def warnings(self, move, opts):
+        return []
 
     def plan_texts(self, move, planned):
         new = _daemon_json.with_data_root(planned["daemon_json"], move.target)

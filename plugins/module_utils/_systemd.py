@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _mountinfo
@@ -31,9 +32,22 @@ def dropin_path(service):
     return os.path.join(DROPIN_DIRS[service], DROPIN_NAME)
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9/._+:@,=-]+$")
+
+
+def unit_quote(path):
+    """PATH as one word of a unit file's list setting: as it is when plain, else double-quoted (spaces stay
+    inside), backslash and quote escaped, ``%`` doubled (specifiers).  A control character is refused."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise ValueError("a path with a control character cannot be written into a unit file: %r" % path)
+    if _PLAIN.match(path):
+        return path
+    return '"%s"' % path.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+
+
 def dropin_text(mount_path):
     return ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
-            "[Unit]\nRequiresMountsFor=%s\n" % mount_path)
+            "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path))
 
 
 def docker_shims(proc="/proc"):
@@ -89,17 +103,22 @@ class Systemd:
         rc, out, _err = self.runner(["systemctl", "show", unit, "--property=LoadState", "--value"])
         return rc == 0 and out.strip() not in ("not-found", "")
 
+    def docker_units(self):
+        """docker.socket (when the host has one) and docker.service, in the order they are stopped."""
+        return (["docker.socket"] if self.unit_exists("docker.socket") else []) + ["docker.service"]
+
     def stop_docker(self, with_containerd=False):
-        self.systemctl("stop", "docker.socket", "docker.service")
+        self.systemctl("stop", *self.docker_units())
         if with_containerd and self.unit_exists("containerd.service"):
             self.systemctl("stop", "containerd.service")
 
     def start_docker(self, with_containerd=False):
-        self.runner(["systemctl", "reset-failed", "docker.service", "docker.socket"])
+        units = self.docker_units()
+        self.runner(["systemctl", "reset-failed"] + units)
         if with_containerd and self.unit_exists("containerd.service"):
             self.systemctl("start", "containerd.service")
-        self.systemctl("start", "docker.socket")
-        self.systemctl("start", "docker.service")
+        for unit in units:
+            self.systemctl("start", unit)
 
     def daemon_reload(self):
         self.systemctl("daemon-reload")

@@ -94,7 +94,8 @@ class Relocation:
         if not engine.get("running") and not resuming and not self.journal.get("inventory"):
             _preflight.refuse("Docker is not running, so its images, containers and volumes cannot be recorded to "
                               "verify the move; start Docker (systemctl start docker) and run again")
-        _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal, self.runner)
+        self.result["warnings"] = _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal,
+                                                       self.runner)
         self.plan_result(resuming)
         if self.check_mode:
             self.actions.extend(_plan.describe(self.opts, self.moves, resuming))
@@ -266,7 +267,7 @@ class Relocation:
             inv = _inventory.collect(self.client)
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and \
-                        c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
+                        c["restart_policy"] in ("no", "on-failure", "unless-stopped") and c["name"] not in started:
                     try:
                         self.client.post("/containers/%s/start" % c["id"])
                         started.append(c["name"])

@@ -191,10 +191,30 @@ options:
     type: path
     default: /etc/fstab
     version_added: 0.1.0
+  allow_same_filesystem:
+    description:
+      - Move even when O(path) is on the same filesystem as the data root. By default that is refused,
+        naming both devices, since it most often means the data disk failed to mount and the move would
+        free no space.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  allow_swarm_manager:
+    description:
+      - Move a swarm manager. By default a manager is refused (stopping Docker takes it out of the swarm's
+        quorum while the move runs); a worker is moved with a warning.
+    type: bool
+    default: false
+    version_added: 0.1.0
 notes:
   - On SELinux hosts the new root gets the old one's file context (C(semanage fcontext -e), C(restorecon)).
-  - Docker installed as a snap is refused; so is a C(--data-root) flag in the service, which would override
-    either method.
+  - Docker installed as a snap is refused; so is a C(--data-root)/C(-g) flag in the service's C(ExecStart),
+    in C(DOCKER_OPTS) of C(/etc/default/docker) or in C(OPTIONS) of C(/etc/sysconfig/docker), which would
+    override either method.
+  - A data root reached through a symbolic link is moved where it really is, as dockerd resolves it.
+  - A data root that is the mount point of its own disk is refused for O(method=bind).
+  - Paths with a newline or another control character are refused; spaces and other characters are
+    escaped in fstab and in the systemd drop-in.
   - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(path).
 seealso:
   - module: dockyard.migrate.data_root_info
@@ -347,6 +367,12 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._restore import R
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 
+def warn(module, result):
+    """The preflight's warnings, shown as Ansible warnings."""
+    for text in result.pop("warnings", None) or []:
+        module.warn(text)
+
+
 def main():
     module = AnsibleModule(argument_spec=docker_args(**ARGUMENT_SPEC), supports_check_mode=True)
     try:
@@ -359,9 +385,12 @@ def main():
     try:
         result = reloc.run()
     except RelocationError as exc:
+        warn(module, reloc.result)
         module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **reloc.result)
     except DockerError as exc:
+        warn(module, reloc.result)
         module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **reloc.result)
+    warn(module, result)
     if module._diff and reloc.diff["before"]:
         result["diff"] = [dict(before=reloc.diff["before"][k], after=reloc.diff["after"][k],
                                before_header=k, after_header=k) for k in sorted(reloc.diff["before"])]

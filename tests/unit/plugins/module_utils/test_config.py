@@ -72,3 +72,35 @@ def test_method_default_and_running_mismatch():
     r = _config.determine(api_root="/elsewhere")
     assert r["method"] == "default"
     assert "changed without a restart" in r["conflicts"][0]
+
+
+@pytest.mark.parametrize("path,text,expected", [
+    ("/etc/default/docker", 'DOCKER_OPTS="--dns 1.1.1.1 --data-root=/srv/a"\n', "/srv/a"),
+    ("/etc/default/docker", "export DOCKER_OPTS='-g /srv/b'\n", "/srv/b"),
+    ("/etc/sysconfig/docker", "OPTIONS='--selinux-enabled --data-root /srv/c'\n", "/srv/c"),
+    ("/etc/sysconfig/docker", "# OPTIONS='--data-root /srv/d'\n", None),
+])
+def test_flag_in_environment_files_names_where_it_is(path, text, expected):
+    r = _config.determine(env_texts={path: text})
+    assert r["flag_data_root"] == expected
+    if expected:
+        name = "DOCKER_OPTS" if "default" in path else "OPTIONS"
+        assert r["flag_source"] == "%s in %s" % (name, path)
+        assert r["method"] == "flag"
+
+
+def test_flag_in_the_unit_is_named_as_such():
+    r = _config.determine(exec_argvs=_config.parse_exec_start(EXEC))
+    assert r["flag_source"] == "the ExecStart of docker.service"
+
+
+def test_symlinked_root_is_resolved_and_running_root_compared_with_the_real_path():
+    def resolve(p):
+        return p.replace("/var/lib/docker", "/srv/docker")
+
+    r = _config.determine(resolve=resolve, api_root="/srv/docker")
+    assert (r["configured_root"], r["configured_real_root"], r["root"]) == ("/var/lib/docker", "/srv/docker",
+                                                                            "/srv/docker")
+    assert not r["running_root_differs"] and not r["conflicts"]
+    r = _config.determine(resolve=resolve, api_root="/elsewhere")
+    assert r["running_root_differs"] and "the running daemon uses /elsewhere" in r["conflicts"][0]

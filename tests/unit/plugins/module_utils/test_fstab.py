@@ -72,3 +72,28 @@ def test_malformed_foreign_line_is_kept():
     assert _fstab.render(lines) == text
     with pytest.raises(_fstab.FstabError, match="line 1"):
         _fstab.parse(text, strict_path="/var/lib/docker")
+
+
+def test_set_entry_keeps_a_stale_line_for_the_path_as_a_comment():
+    lines = _fstab.parse("UUID=0a1b /var/lib/docker ext4 defaults 0 2\n/dev/sda1 / ext4 defaults 0 1\n")
+    out, changed = _fstab.set_entry(lines, "/mnt/data/docker", "/var/lib/docker", disable_note="moved")
+    assert changed
+    assert _fstab.render(out) == ("# disabled by dockyard.migrate (moved): UUID=0a1b /var/lib/docker ext4 defaults 0 2\n"
+                                  "/mnt/data/docker /var/lib/docker none bind 0 0\n/dev/sda1 / ext4 defaults 0 1\n")
+    again, changed = _fstab.set_entry(_fstab.parse(_fstab.render(out)), "/mnt/data/docker", "/var/lib/docker",
+                                      disable_note="moved")
+    assert not changed and _fstab.render(again) == _fstab.render(out)
+
+
+def test_is_bind_of_compares_the_unescaped_source():
+    line = _fstab.parse("/mnt/my\\040disk/docker /var/lib/docker none bind 0 0\n")[0]
+    assert _fstab.is_bind_of(line, "/mnt/my disk/docker")
+    assert not _fstab.is_bind_of(line, "/mnt/my disk/other")
+    assert not _fstab.is_bind_of(_fstab.parse("UUID=x /var/lib/docker ext4 defaults 0 2\n")[0], "UUID=x")
+
+
+def test_a_path_with_spaces_and_non_ascii_round_trips():
+    out, _changed = _fstab.set_entry([], "/mnt/dätä disk/dock\ter", "/var/lib/docker")
+    text = _fstab.render(out)
+    assert text == "/mnt/dätä\\040disk/dock\\011er /var/lib/docker none bind 0 0\n"
+    assert _fstab.parse(text)[0].src == "/mnt/dätä disk/dock\ter"

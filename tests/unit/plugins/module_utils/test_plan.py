@@ -69,3 +69,12 @@ def test_describe_names_each_switch_and_what_happens_to_the_original():
     steps = _plan.describe(o, _plan.plan_moves(o, facts()), resuming=True)
     assert steps[0] == "set data-root to /mnt/data/docker in /etc/docker/daemon.json"
     assert not any("while Docker runs" in s for s in steps)
+
+
+def test_a_symlinked_root_moves_the_real_directory():
+    f = facts()
+    f["config"]["configured_real_root"] = "/srv/docker"
+    for method in ("bind", "daemon_json"):
+        (m,) = _plan.plan_moves(opts(method=method), f)
+        assert (m.source, m.mount_point) == ("/srv/docker", "/srv/docker")
+        assert m.service_root == ("/srv/docker" if method == "bind" else "/mnt/data/docker")

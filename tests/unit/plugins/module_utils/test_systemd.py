@@ -33,7 +33,8 @@ def test_commands_are_argument_lists_and_failures_are_relocation_errors():
     host = _systemd.Systemd(runner, client=None)
     with pytest.raises(_move.RelocationError, match="systemctl stop docker.socket docker.service failed"):
         host.stop_docker()
-    assert seen == [["systemctl", "stop", "docker.socket", "docker.service"]]
+    assert seen == [["systemctl", "show", "docker.socket", "--property=LoadState", "--value"],
+                    ["systemctl", "stop", "docker.socket", "docker.service"]]
 
 
 def test_restore_file_writes_removes_or_keeps_empty(tmp_path):
@@ -45,3 +46,36 @@ def test_restore_file_writes_removes_or_keeps_empty(tmp_path):
     assert f.exists() and f.read_text() == ""
     host.restore_file(str(f), "")
     assert not f.exists()
+
+
+@pytest.mark.parametrize("path,value", [
+    ("/var/lib/docker", "/var/lib/docker"),
+    ("/mnt/data disk/docker", '"/mnt/data disk/docker"'),
+    ("/mnt/dätä/dock\"er", '"/mnt/dätä/dock\\"er"'),
+    ("/mnt/100%/back\\slash", '"/mnt/100%%/back\\\\slash"'),
+])
+def test_dropin_value_is_quoted_for_systemd(path, value):
+    assert _systemd.dropin_text(path).endswith("\nRequiresMountsFor=%s\n" % value)
+
+
+@pytest.mark.parametrize("path", ["/mnt/x\n[Service]\nExecStartPre=/bin/false", "/mnt/tab\there", "/mnt/cr\r"])
+def test_dropin_refuses_control_characters(path):
+    with pytest.raises(ValueError, match="control character"):
+        _systemd.dropin_text(path)
+
+
+def test_a_host_without_docker_socket_stops_and_starts_only_the_service():
+    seen = []
+
+    def runner(argv):
+        seen.append(argv)
+        if argv[:2] == ["systemctl", "show"]:
+            return 0, ("not-found\n" if argv[2] == "docker.socket" else "loaded\n"), ""
+        return 0, "", ""
+
+    host = _systemd.Systemd(runner, client=None)
+    host.stop_docker()
+    host.start_docker()
+    acts = [a for a in seen if a[1] != "show"]
+    assert acts == [["systemctl", "stop", "docker.service"], ["systemctl", "reset-failed", "docker.service"],
+                    ["systemctl", "start", "docker.service"]]

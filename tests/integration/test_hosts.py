@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+"""Real-world host configurations: each moves losslessly or is refused before anything changes.
+
+Every move is checked with the whole-tree manifest and the inventory, and run again (changed=false);
+where a case touches boot the host is rebooted, and where it can be rolled back it is.  Every refusal
+comes from the preflight and leaves the host as it was: fstab, daemon.json, the drop-ins, the data
+disk's listing (no target directory, no marker), Docker's root and the time Docker started.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from test_reliability import DOCKERD_REWRITES, MANIFEST
+
+HOST = "h2"
+TARGET = "/mnt/data/docker"
+DATA_ROOT = "dockyard.migrate.data_root"
+
+
+@pytest.fixture(scope="module")
+def fleet(fleet_hosts):
+    yield fleet_hosts
+    fleet_hosts.reset(HOST)  # later tests expect a plain seeded host
+
+
+def sh(fleet, script, check=True):
+    return fleet.sh(HOST, "sh", "-c", script, check=check)
+
+
+def seeded(fleet, setup=None, root="/var/lib/docker"):
+    """A fresh seeded host with SETUP (a shell script) run on it, and the manifest of its data root ROOT
+    saved with Docker stopped.  Returns the inventory's fingerprint."""
+    fleet.reset(HOST)
+    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % HOST], check=True, timeout=60)
+    if setup:
+        sh(fleet, setup)
+    docker_units(fleet, "stop")
+    sh(fleet, "python3 /root/manifest.py --save /root/m0.json '%s'" % root)
+    docker_units(fleet, "start")
+    info = fleet.module(HOST, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert "web" in info["inventory"]["running"] and "worker" in info["inventory"]["running"], info["inventory"]
+    return info["inventory"]["fingerprint"]
+
+
+def docker_units(fleet, verb):
+    """Stop or start Docker with whatever units the host has (a host may lack docker.socket)."""
+    units = "docker.socket docker.service" if verb == "stop" else "docker.service docker.socket"
+    sh(fleet, "for u in %s; do systemctl cat $u >/dev/null 2>&1 || continue; systemctl reset-failed $u; "
+       "systemctl %s $u; done" % (units, verb))
+
+
+def same_tree(fleet, root, ignore=()):
+    """The data root's tree equals the one saved before the move (Docker stopped to compare)."""
+    docker_units(fleet, "stop")
+    try:
+        res = subprocess.run(["docker", "exec", "dockyard-" + HOST, "python3", "/root/manifest.py", "--against",
+                              "/root/m0.json", root, "--no-dir-mtime"] + ["--ignore=%s" % g for g in DOCKERD_REWRITES + list(ignore)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
+                             timeout=300)
+    finally:
+        docker_units(fleet, "start")
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["hard_linked"] > 0 and summary["sparse"] > 0 and summary["with_xattrs"] > 0
+    return summary
+
+
+def serving(fleet, root, fingerprint, running=("web", "worker")):
+    """Docker reports ROOT, runs the same containers and holds the same inventory."""
+    assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == root
+    names = sh(fleet, "docker ps --format '{{.Names}}'").split()
+    assert set(running) <= set(names), names
+    info = fleet.module(HOST, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    return info
+
+
+def mount_source(fleet, path):
+    return sh(fleet, "findmnt --noheadings --output SOURCE --mountpoint '%s' || echo not-mounted" % path).strip()
+
+
+def snapshot(fleet):
+    """fstab, daemon.json, drop-ins, listings and Docker's root (conftest), with /var/lib's and the data
+    disk's whole listing, the environment files and the time Docker's main process started."""
+    return fleet.snapshot(HOST) + sh(fleet, "ls -lAR --time-style=+%s /mnt/data 2>&1; ls -A /var/lib 2>&1; "
+                                     "cat /etc/default/docker /etc/sysconfig/docker 2>&1; "
+                                     "systemctl show docker.service --property=ExecMainPID "
+                                     "--property=ExecMainStartTimestampMonotonic", check=False)
+
+
+def refused(fleet, args, message):
+    """The module refuses ARGS in the preflight with MESSAGE and changes nothing."""
+    before = snapshot(fleet)
+    res = fleet.module(HOST, DATA_ROOT, args)
+    after = snapshot(fleet)
+    assert res.get("failed") and res.get("failed_phase") == "preflight", res
+    assert message in res["msg"], res["msg"]
+    assert after == before
+    return res
+
+
+def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
+    """Move, verify (root, inventory, tree), run again: changed=false.  Returns the first result."""
+    res = fleet.module(HOST, DATA_ROOT, args)
+    assert not res.get("failed") and res["changed"], (res.get("msg"), res.get("actions"))
+    serving(fleet, root, fingerprint)
+    summary = same_tree(fleet, tree or args["path"], ignore)
+    again = fleet.module(HOST, DATA_ROOT, args)
+    assert not again.get("failed") and again["changed"] is False, again
+    res["summary"] = summary
+    return res
+
+
+def reboot(fleet):
+    subprocess.run(["docker", "restart", "dockyard-" + HOST], check=True, stdout=subprocess.PIPE, timeout=300)
+    fleet.up_extra("--hosts", "2")  # waits until the host answers again
+    sh(fleet, "for i in $(seq 1 120); do docker info >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1")
+
+
+# ---------------------------------------------------------------- 1. the root is a symlink
+SYMLINKED = ("systemctl stop docker.socket docker.service && mv /var/lib/docker /var/lib/docker.real && "
+             "ln -s docker.real /var/lib/docker && systemctl start docker.socket docker.service")
+
+
+def test_symlinked_root_moves_the_real_directory(fleet):
+    fingerprint = seeded(fleet, SYMLINKED, root="/var/lib/docker.real")
+    real = "/var/lib/docker.real"
+    assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == real
+    moved(fleet, {"path": TARGET}, real, fingerprint, tree=real)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, real))
+    assert sh(fleet, "readlink /var/lib/docker").strip() == "docker.real"
+    assert "/mnt/data/docker /var/lib/docker.real none bind 0 0" in sh(fleet, "cat /etc/fstab")
+    reboot(fleet)
+    serving(fleet, real, fingerprint)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, real))
+    back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert not back.get("failed") and back["changed"], back
+    serving(fleet, real, fingerprint)
+    assert mount_source(fleet, real) == "not-mounted"
+    assert sh(fleet, "readlink /var/lib/docker").strip() == "docker.real"
+
+
+def test_symlinked_root_rolls_back_without_a_bind_left(fleet):
+    fingerprint = seeded(fleet, SYMLINKED + " && mkdir -p /etc/systemd/system/docker.service.d && printf "
+                         "'[Service]\\nExecStartPre=/bin/sh -c \"! mountpoint -q /var/lib/docker.real\"\\n' > "
+                         "/etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload",
+                         root="/var/lib/docker.real")
+    fstab = sh(fleet, "cat /etc/fstab")
+    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET})
+    assert res.get("failed") and res["failed_phase"] == "start" and res["rolled_back"], res
+    assert mount_source(fleet, "/var/lib/docker.real") == "not-mounted"
+    assert sh(fleet, "cat /etc/fstab") == fstab
+    sh(fleet, "rm /etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload")
+    serving(fleet, "/var/lib/docker.real", fingerprint)
+    same_tree(fleet, "/var/lib/docker.real")
+
+
+def test_running_root_other_than_the_configured_one_is_refused(fleet):
+    fleet.reset(HOST, seed=False)
+    sh(fleet, "python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); "
+       "d['data-root']='/var/lib/docker-next'; open(p,'w').write(json.dumps(d))\"")
+    refused(fleet, {"path": TARGET, "method": "daemon_json"},
+            "the running Docker uses /var/lib/docker but its configuration names /var/lib/docker-next")
+
+
+# ---------------------------------------------------------------- 3. the target on the root's own filesystem
+def test_target_on_the_roots_filesystem_is_refused_unless_allowed(fleet):
+    fingerprint = seeded(fleet)
+    res = refused(fleet, {"path": "/var/lib/docker-new"}, "is on the same filesystem as the docker root")
+    devices = re.findall(r"device (\S+), mounted on (\S+)\)", res["msg"])
+    assert len(devices) == 2 and devices[0][0] == devices[1][0], res["msg"]
+    args = {"path": "/var/lib/docker-new", "method": "daemon_json", "allow_same_filesystem": True}
+    moved(fleet, args, "/var/lib/docker-new", fingerprint)
+
+
+# ---------------------------------------------------------------- 4. spaces, non-ASCII, long names
+LONG = "/mnt/data/disk one/dätä-ü/" + "x" * 200 + "/docker"
+
+
+def test_paths_with_spaces_non_ascii_and_long_names(fleet):
+    fingerprint = seeded(fleet)
+    for bad in ("/mnt/data/doc\nker", "/mnt/data/dock\ter", "/mnt/data/" + "y" * 256):
+        refused(fleet, {"path": bad}, "control character" if len(bad) < 100 else "a file name holds at most 255")
+    moved(fleet, {"path": LONG}, "/var/lib/docker", fingerprint, tree=LONG)
+    fstab = sh(fleet, "cat /etc/fstab")
+    assert "/mnt/data/disk\\040one/dätä-ü/%s/docker /var/lib/docker none bind 0 0" % ("x" * 200) in fstab, fstab
+    reboot(fleet)
+    info = serving(fleet, "/var/lib/docker", fingerprint)
+    assert info["config"]["bind"]["active"] and info["config"]["bind"]["source"] == LONG, info["config"]["bind"]
+    back = fleet.module(HOST, DATA_ROOT, {"path": LONG, "state": "restored"})
+    assert not back.get("failed") and back["changed"], back
+    assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
+    serving(fleet, "/var/lib/docker", fingerprint)
+
+
+@pytest.mark.xfail(strict=True, reason="Docker serving from a data root named with spaces, a quote and a percent "
+                   "sign reported a different inventory (an image), so the move was rolled back at verify; the "
+                   "preflight does not refuse such a daemon_json target yet")
+def test_daemon_json_target_with_spaces_quotes_and_percent(fleet):
+    """daemon_json names the target in the drop-in: systemd must read it back as one path."""
+    fingerprint = seeded(fleet)
+    spaced = "/mnt/data/dj dir/say \"q\" 100%/docker"
+    res = fleet.module(HOST, DATA_ROOT, {"path": spaced, "method": "daemon_json"})
+    assert not res.get("failed") and res["changed"], (res.get("msg"), res.get("actions"))
+    serving(fleet, spaced, fingerprint)
+    mounts_for = sh(fleet, "systemctl show docker.service --property=RequiresMountsFor --value").strip()
+    assert spaced in mounts_for or spaced in shlex.split(mounts_for), mounts_for  # one path, as written
+    again = fleet.module(HOST, DATA_ROOT, {"path": spaced, "method": "daemon_json"})
+    assert not again.get("failed") and again["changed"] is False, again
+
+
+# ---------------------------------------------------------------- 5. other ways Docker is told its root
+@pytest.mark.parametrize("setup,message", [
+    ("echo 'DOCKER_OPTS=\"--log-level info -g /var/lib/docker\"' >> /etc/default/docker",
+     "DOCKER_OPTS in /etc/default/docker (read by docker.service) sets the data root with a flag (/var/lib/docker)"),
+    ("mkdir -p /etc/sysconfig && echo \"OPTIONS='--data-root=/var/lib/docker'\" > /etc/sysconfig/docker",
+     "OPTIONS in /etc/sysconfig/docker (read by docker.service) sets the data root with a flag (/var/lib/docker)"),
+], ids=["DOCKER_OPTS", "sysconfig OPTIONS"])
+def test_root_flag_in_an_environment_file_is_refused(fleet, setup, message):
+    fleet.reset(HOST, seed=False)
+    sh(fleet, setup)
+    for method in ("bind", "daemon_json"):
+        refused(fleet, {"path": TARGET, "method": method}, message)
+
+
+def test_stale_fstab_line_for_the_root_is_kept_as_a_comment_not_taken_as_switched(fleet):
+    stale = "UUID=0c0ffee0-dead-4bad-beef-000000000001 /var/lib/docker ext4 defaults,nofail 0 2"
+    fingerprint = seeded(fleet, "echo '%s' >> /etc/fstab" % stale)
+    res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    assert any("UUID=0c0ffee0" in w for w in res.get("warnings", [])), res.get("warnings")
+    fstab = sh(fleet, "cat /etc/fstab").splitlines()
+    assert fstab[-2] == "# disabled by dockyard.migrate (the data root moved; see the bind line below): " + stale
+    assert fstab[-1] == "/mnt/data/docker /var/lib/docker none bind 0 0"
+    reboot(fleet)
+    serving(fleet, "/var/lib/docker", fingerprint)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    # A bind made by hand with a stale line beside it is not "already switched".
+    sh(fleet, "echo '%s' >> /etc/fstab" % stale)
+    again = fleet.module(HOST, DATA_ROOT, {"path": TARGET})
+    assert again.get("failed") and again["failed_phase"] == "preflight", again
+    assert "/var/lib/docker is bound from /mnt/data/docker already, but fstab holds other lines for it" in \
+        again["msg"] and "UUID=0c0ffee0" in again["msg"], again["msg"]
+
+
+# ---------------------------------------------------------------- 6. live-restore, no restart policy, swarm
+LIVE_RESTORE = ("python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); d['live-restore']=True; "
+                "open(p,'w').write(json.dumps(d))\" && systemctl restart docker.service && "
+                "for i in $(seq 1 60); do [ \"$(docker ps -q | wc -l)\" -ge 2 ] && break; sleep 0.5; done && "
+                "docker run -d --name loose --network none seed/base:1 >/dev/null")
+
+
+def test_live_restore_and_a_container_without_restart_policy(fleet):
+    fingerprint = seeded(fleet, LIVE_RESTORE)
+    assert sh(fleet, "docker info --format '{{.LiveRestoreEnabled}}'").strip() == "true"
+    # The containers ran through the manifest taken before (live-restore): their overlay mount points were
+    # left out of it, and after the move they are plain directories of the target.
+    res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET, ignore=["overlay2/*/merged"])
+    assert any("live-restore" in a for a in res["actions"]), res["actions"]
+    assert any(a.startswith("started ") and "loose" in a for a in res["actions"]), res["actions"]
+    names = sh(fleet, "docker ps --format '{{.Names}}'").split()
+    assert sorted(names) == ["loose", "web", "worker"], names
+
+
+SWARM = "docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null"
+
+
+def test_swarm_manager_refused_unless_accepted(fleet):
+    fingerprint = seeded(fleet, SWARM)
+    refused(fleet, {"path": TARGET}, "this host is a swarm manager")
+    res = moved(fleet, {"path": TARGET, "allow_swarm_manager": True}, "/var/lib/docker", fingerprint, tree=TARGET,
+                ignore=["swarm/*", "network/files/*"])  # a manager rewrites its raft log and ingress sandbox
+    assert any("swarm manager" in w for w in res.get("warnings", [])), res.get("warnings")
+    assert sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'").split() == \
+        ["active", "true"]
+
+
+# ---------------------------------------------------------------- 8. not installed, snap, no docker.socket
+def test_docker_as_a_snap_is_refused(fleet):
+    fleet.reset(HOST, seed=False)
+    sh(fleet, "printf '[Unit]\\nDescription=snapd runs Docker\\n[Service]\\nExecStart=/bin/true\\n' > "
+       "/etc/systemd/system/snap.docker.dockerd.service && systemctl daemon-reload")
+    refused(fleet, {"path": TARGET}, "Docker is installed as a snap (snapd's unit snap.docker.dockerd.service")
+
+
+NO_SOCKET = ("mkdir -p /var/snap/docker/common/var-lib-docker && "
+             "systemctl stop docker.socket docker.service && "
+             "sed -e '/^Requires=docker.socket/d' -e 's# docker.socket##' -e 's#-H fd://#-H unix:///run/docker.sock#' "
+             "/lib/systemd/system/docker.service > /etc/systemd/system/docker.service && "
+             "mv /lib/systemd/system/docker.socket /root/ && rm -f /etc/systemd/system/sockets.target.wants/docker.socket "
+             "&& systemctl daemon-reload && systemctl start docker.service")
+
+
+def test_no_docker_socket_and_a_leftover_snap_directory_move(fleet):
+    fingerprint = seeded(fleet, NO_SOCKET)
+    assert sh(fleet, "systemctl show docker.socket --property=LoadState --value").strip() == "not-found"
+    moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    assert sh(fleet, "systemctl is-active docker.service").strip() == "active"
+
+
+# ---------------------------------------------------------------- 2. the root is its own mount point
+def test_root_on_its_own_filesystem_is_refused_for_a_bind(fleet):
+    fleet.reset(HOST, seed=False)
+    sh(fleet, "systemctl stop docker.socket docker.service && mount -t tmpfs -o size=300m olddisk /var/lib/docker && "
+       "systemctl start docker.socket docker.service && docker info >/dev/null")
+    refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, tmpfs)")

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _options, _preflight
+
+
+class Host:
+    def __init__(self, units=("docker.service",)):
+        self.units = units
+
+    def unit_exists(self, unit):
+        return unit in self.units
+
+
+def opts(tmp_path, **kw):
+    p = dict(path="/mnt/data/docker", fstab=str(tmp_path / "fstab"))
+    p.update(kw)
+    return _options.Options(p)
+
+
+def facts(engine=None, **cfg):
+    config = {"snap": False, "daemon_json_error": None, "flag_data_root": None, "flag_source": None,
+              "running_root_differs": False, "configured_root": "/var/lib/docker"}
+    config.update(cfg)
+    return {"engine": dict({"running": True, "docker_root_dir": "/var/lib/docker", "swarm": "inactive"},
+                           **(engine or {})), "config": config}
+
+
+def moves():
+    return [_move.Move("docker", "/var/lib/docker", "/mnt/data/docker", None)]
+
+
+def refused(fn, *args):
+    with pytest.raises(_move.RelocationError) as exc:
+        fn(*args)
+    assert exc.value.phase == "preflight"
+    return str(exc.value)
+
+
+@pytest.mark.parametrize("path", ["/mnt/x\n[Service]", "/mnt/a\tb", "/mnt/\x1b[31m", "/mnt/del\x7f"])
+def test_control_characters_are_refused(path):
+    assert "holds a control character" in refused(_preflight.path_name, path)
+
+
+def test_long_names_are_refused_and_spaces_pass():
+    assert "a file name holds at most 255" in refused(_preflight.path_name, "/mnt/" + "x" * 256)
+    assert "Linux paths end at 4095" in refused(_preflight.path_name, "/m" * 2100)
+    _preflight.path_name("/mnt/data disk/dätä/" + "ü" * 127)
+
+
+def test_flags_are_refused_naming_where_they_are(tmp_path):
+    msg = refused(_preflight.host_config, opts(tmp_path), facts(flag_data_root="/srv/d"), Host(), moves())
+    assert msg.startswith("docker.service sets the data root with a flag (/srv/d) in the ExecStart")
+    msg = refused(_preflight.host_config, opts(tmp_path),
+                  facts(flag_data_root="/srv/d", flag_source="OPTIONS in /etc/sysconfig/docker"), Host(), moves())
+    assert msg.startswith("OPTIONS in /etc/sysconfig/docker (read by docker.service) sets the data root")
+
+
+def test_running_root_other_than_the_configured_one_is_refused(tmp_path):
+    differing = facts(engine={"docker_root_dir": "/old"}, running_root_differs=True)
+    msg = refused(_preflight.host_config, opts(tmp_path), differing, Host(), moves())
+    assert "the running Docker uses /old but its configuration names /var/lib/docker" in msg
+
+
+def test_swarm_manager_refused_unless_allowed_worker_warned(tmp_path):
+    manager = facts(engine={"swarm": "active", "swarm_manager": True})
+    assert "swarm manager" in refused(_preflight.host_config, opts(tmp_path), manager, Host(), moves())
+    warnings = _preflight.host_config(opts(tmp_path, allow_swarm_manager=True), manager, Host(), moves())
+    assert warnings and "swarm manager" in warnings[0]
+    worker = facts(engine={"swarm": "active", "swarm_manager": False})
+    assert "swarm worker" in _preflight.host_config(opts(tmp_path), worker, Host(), moves())[0]
+
+
+def test_snap_and_missing_unit(tmp_path):
+    assert "installed as a snap" in refused(_preflight.host_config, opts(tmp_path), facts(snap=True), Host(), moves())
+    assert "no docker.service unit" in refused(_preflight.host_config, opts(tmp_path), facts(), Host(()), moves())
