@@ -66,6 +66,8 @@ class Relocation:
         try:
             return self._run()
         finally:
+            # Every way out unmasks what this run, or a killed run before it, masked.
+            self.release_units(quietly=True)
             if lock is not None:
                 lock.close()
 
@@ -183,6 +185,9 @@ class Relocation:
         stopped_at = time.time()
         phase = "stop"
         try:
+            if not resuming:
+                self.journal.save(phase="stop")  # before anything stops: a rerun knows the window was open
+            self.hold_units()
             steps = [] if resuming else [("stop", self.phase_stop), ("final_copy", self.phase_final_copy)]
             for phase, fn in steps + [("switch", self.phase_switch), ("start", self.phase_start),
                                       ("verify", self.phase_verify)]:
@@ -210,6 +215,7 @@ class Relocation:
             self.actions.append("stopped %d running containers (live-restore keeps them running otherwise)"
                                 % len(running_ids))
         self.host.stop_docker(with_containerd=self.with_containerd)
+        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
         self.actions.append("stopped Docker")
         for m in self.moves:
             left = self.host.wait_quiet(m.source, self.host.stop_timeout)
@@ -249,6 +255,7 @@ class Relocation:
             raise RelocationError(failure, phase)
 
     def phase_start(self):
+        self.release_units()
         self.start_and_wait(self.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.opts.verify_timeout, "start")
         self.actions.append("started Docker")
@@ -325,6 +332,36 @@ class Relocation:
         self.journal.mark("source")
         self.journal.save(phase="done", finished=time.time())
 
+    # ------------------------------------------------------------ Docker's units held down in the window
+    def hold_units(self):
+        """From the stop until the switch is done nothing may start Docker (an agent, a timer, a socket, a
+        dependent unit would start it on the old root, half copied): its units, and containerd's when its
+        root moves, are masked for this boot.  The journal records them first, so that a rerun after a kill
+        unmasks what the killed run left masked."""
+        units = [u for u in self.host.window_units(self.with_containerd) if not _systemd.masked_at_runtime(u)]
+        if not units:
+            return
+        self.journal.save(masked=sorted(set(self.journal.get("masked") or []) | set(units)))
+        self.host.mask(units)
+        self.actions.append("masked %s until the switch is done" % ", ".join(units))
+
+    def release_units(self, quietly=False):
+        """Unmask what hold_units masked (in this run or in a killed one).  Never fails the run for its
+        record: the journal may sit on a full disk, and unmasking a unit that is not masked changes
+        nothing.  QUIETLY (on the way out of a run) a failing systemctl is not raised either."""
+        masked = self.journal.get("masked") or []
+        if not masked or self.check_mode:
+            return
+        try:
+            self.host.unmask(masked)
+        except RelocationError:
+            if not quietly:
+                raise
+            return
+        self.journal["masked"] = []
+        self.journal.try_save()
+        self.actions.append("unmasked %s" % ", ".join(masked))
+
     # ------------------------------------------------------------ rollback
     def rollback(self):
         self.actions.append("rolling back")
@@ -342,6 +379,7 @@ class Relocation:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
         self.journal.save(phase="rolled_back", phases_done=self.journal.keep_only_phases("record", "online_copy"))
+        self.release_units()
         self.start_and_wait(self.moves, "Docker did not start on the original root")
         if self.journal.get("inventory"):
             _inv, problems, _started = self.settle(self.journal["inventory"])
@@ -372,6 +410,7 @@ class Relocation:
                 self.actions.append("finish the interrupted move (verify, then handle the original)")
             return self.result
         if not running:
+            self.release_units()
             self.start_and_wait(self.moves, "Docker did not answer after starting on %s" % docker.service_root,
                                 "start")
             self.actions.append("started Docker on %s" % docker.service_root)

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+"""The window between Docker's stop and its start on the new root, on real fleet hosts.
+
+Nothing may start Docker inside it, a rollback never leaves Docker down, no write made on the new root is
+discarded, a rerun resumes from what was planned, and the original is removed only once the copy is proved
+complete.  Each case records a row of the reliability report, like test_reliability.py.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import subprocess
+import threading
+import time
+
+from test_reliability import MOVE, TARGET, converged, prepare, record, wait_paused
+
+STATUS = "/run/dockyard-migrate/data_root.status.json"
+MARKER = "/mnt/data/.docker.dockyard-migrate.json"
+
+
+def run_paused(fleet, args, points, env=None):
+    """Start the module in a thread, paused at POINTS; returns (thread, box) with box["r"] its result."""
+    box = {}
+    e = dict(env or {}, DOCKYARD_MIGRATE_PAUSE=",".join(points))
+    t = threading.Thread(target=lambda: box.update(r=fleet.module("h1", "dockyard.migrate.data_root", args, env=e)))
+    t.start()
+    return t, box
+
+
+def release(fleet, point):
+    fleet.sh("h1", "rm", "-f", "/run/dockyard-migrate/paused.%s" % point)
+
+
+def marker(fleet):
+    return json.loads(fleet.sh("h1", "cat", MARKER))
+
+
+def unit_states(fleet):
+    """is-enabled of Docker's two units: masked-runtime while the window is held."""
+    return fleet.sh("h1", "sh", "-c", "systemctl is-enabled docker.service docker.socket; true").split()
+
+
+def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows):
+    """A loop starts Docker every half second through the whole move, as an agent or a watchdog would."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    since = fleet_hosts.sh("h1", "date", "+%s").strip()
+    fleet_hosts.sh("h1", "rm", "-f", "/root/starter.log", "/run/stop-starter")
+    starter = subprocess.Popen(
+        ["docker", "exec", "dockyard-h1", "timeout", "300", "sh", "-c",
+         "while [ ! -e /run/stop-starter ]; do timeout 20 systemctl start docker >/dev/null 2>&1; rc=$?; "
+         "echo \"$(date +%s.%N) $rc $(systemctl is-active docker)\" >> /root/starter.log; sleep 0.5; done"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        t, box = run_paused(fleet_hosts, MOVE, ["after_stop"])
+        try:
+            wait_paused(fleet_hosts, "after_stop")
+            held = unit_states(fleet_hosts)
+            time.sleep(3)  # six starts tried with Docker stopped
+            inside = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; pgrep -x dockerd || echo none; "
+                                    "tail -n 4 /root/starter.log").splitlines()
+        finally:
+            release(fleet_hosts, "after_stop")
+            t.join(600)
+    finally:
+        fleet_hosts.sh("h1", "touch", "/run/stop-starter")
+        starter.communicate(timeout=60)
+    res = box["r"]
+    assert held == ["masked-runtime", "masked-runtime"], held
+    assert inside[0] == "inactive" and inside[1] == "none", inside
+    tries = [line.split() for line in inside[2:]]
+    assert len(tries) == 4 and all(rc != "0" and state == "inactive" for _ts, rc, state in tries), tries
+    assert not res.get("failed"), res
+    starts = fleet_hosts.sh("h1", "sh", "-c", "journalctl -u docker.service --since @%s -o cat | "
+                            "grep -c '^Started' || true" % since).strip()
+    # Docker started once after the stop: by the move, on the new root.
+    assert starts == "1", starts
+    after = unit_states(fleet_hosts)
+    assert "masked-runtime" not in after and fleet_hosts.sh("h1", "sh", "-c", "ls /run/systemd/system/docker.* "
+                                                            "2>/dev/null; true") == "", after
+    summary = converged(fleet_hosts, fingerprint)
+    assert marker(fleet_hosts).get("masked") == []
+    record(reliability_rows, "fault", "a loop runs `systemctl start docker` every 0.5 s through the whole move",
+           "docker.service and docker.socket masked (runtime) from the stop to the switch: every start inside the "
+           "window refused, no dockerd ran; Docker started once, on the new root; unmasked after; manifest equal "
+           "(%d entries)" % summary["entries_a"])
+    print("duration %.1f s" % (time.time() - t0))
+
+
+def test_a_rerun_unmasks_what_a_killed_run_left_masked(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
+    assert first.get("failed") and "rc" not in first or first.get("rc") != 0, first
+    killed = marker(fleet_hosts)
+    assert killed["phase"] == "final_copy" and killed["masked"] == ["docker.service", "docker.socket"], killed
+    assert unit_states(fleet_hosts) == ["masked-runtime", "masked-runtime"]
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not second.get("failed"), second
+    assert "masked-runtime" not in unit_states(fleet_hosts)
+    converged(fleet_hosts, fingerprint)
+    record(reliability_rows, "fault", "module killed (SIGKILL) in the window with Docker's units masked, then run "
+           "again", "the marker named the masked units (phase final_copy); the rerun unmasked them, finished the "
+           "move and converged (manifest and inventory equal)")
+    print("duration %.1f s" % (time.time() - t0))
