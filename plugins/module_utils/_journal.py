@@ -98,11 +98,13 @@ class Journal:
         _fileops.atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
 
     def try_save(self, **fields):
-        """Save, tolerating a target disk that cannot take the write (it may be the failure being reported)."""
+        """Save, tolerating a target disk that cannot take the write (it may be the failure being reported).
+        Returns whether the journal was written."""
         try:
             self.save(**fields)
         except OSError:
-            pass
+            return False
+        return True
 
     def done(self, phase):
         return phase in self.get("phases_done", [])

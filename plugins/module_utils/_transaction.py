@@ -364,6 +364,9 @@ class Relocation:
 
     # ------------------------------------------------------------ rollback
     def rollback(self):
+        """Walk back what the window did and start Docker on the original root.  Docker is started before
+        anything is written to the journal, and those writes are best-effort: the journal sits on the target
+        disk, which may be the full disk that failed the move."""
         self.actions.append("rolling back")
         try:
             self.host.stop_docker(with_containerd=self.with_containerd)
@@ -378,9 +381,11 @@ class Relocation:
         for m in self.moves:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
-        self.journal.save(phase="rolled_back", phases_done=self.journal.keep_only_phases("record", "online_copy"))
         self.release_units()
         self.start_and_wait(self.moves, "Docker did not start on the original root")
+        if not self.journal.try_save(phase="rolled_back",
+                                     phases_done=self.journal.keep_only_phases("record", "online_copy")):
+            self.actions.append("could not write %s (rolled back all the same)" % self.journal.path)
         if self.journal.get("inventory"):
             _inv, problems, _started = self.settle(self.journal["inventory"])
             if problems:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from test_reliability import MOVE, TARGET, converged, prepare, record, wait_paused
+from test_reliability import DOCKERD_REWRITES, MOVE, TARGET, converged, prepare, record, wait_paused
 
 STATUS = "/run/dockyard-migrate/data_root.status.json"
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
@@ -105,4 +105,61 @@ def test_a_rerun_unmasks_what_a_killed_run_left_masked(fleet_hosts, reliability_
     record(reliability_rows, "fault", "module killed (SIGKILL) in the window with Docker's units masked, then run "
            "again", "the marker named the masked units (phase final_copy); the rerun unmasked them, finished the "
            "move and converged (manifest and inventory equal)")
+    print("duration %.1f s" % (time.time() - t0))
+
+
+def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliability_rows):
+    """The target disk fills during the offline pass (Docker stopped, default engines) and stays full: the
+    rollback cannot write its marker there, and still starts Docker on the original root."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    late = "/var/lib/docker/volumes/webdata/_data/late.bin"
+    t, box = run_paused(fleet_hosts, MOVE, ["after_online_copy"])
+    filler = None
+    try:
+        wait_paused(fleet_hosts, "after_online_copy")
+        # 200 MB written while Docker runs, after the online copy: the offline pass must carry it, into a
+        # disk left with 100 MB.  Once the rollback begins, whatever space frees up is taken again.
+        fleet_hosts.sh("h1", "sh", "-c", "head -c 200M /dev/urandom > %s && "
+                       "fallocate -l $(( $(stat -f -c '%%f*%%S' /mnt/data) - 100*1024*1024 )) /mnt/data/filler"
+                       % late)
+        filler = subprocess.Popen(
+            ["docker", "exec", "dockyard-h1", "timeout", "200", "sh", "-c",
+             "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; i=0; "
+             "end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "
+             "free=$(( $(stat -f -c '%%f*%%S' /mnt/data) )); "
+             "[ $free -gt 0 ] && fallocate -l $free /mnt/data/filler.$i 2>/dev/null; sleep 0.02; done; "
+             "echo filled" % STATUS], stdout=subprocess.PIPE, universal_newlines=True)
+    finally:
+        release(fleet_hosts, "after_online_copy")
+        t.join(600)
+    try:
+        filled = filler.communicate(timeout=120)[0].strip()
+        res = box["r"]
+        on_disk = marker(fleet_hosts)
+        seen = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; docker ps --format '{{.Names}}' | "
+                              "sort | xargs; mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
+                              "systemctl is-enabled docker.service docker.socket; true").splitlines()
+    finally:
+        fleet_hosts.sh("h1", "sh", "-c", "rm -f /mnt/data/filler /mnt/data/filler.* %s" % late)
+    assert filled == "filled"
+    assert res.get("failed") and res["failed_phase"] == "final_copy" and res["rolled_back"], res
+    assert "filled up" in res["msg"], res["msg"]
+    # The fault was where it is claimed: the marker still says final_copy, as the rollback could not write it.
+    assert on_disk["phase"] == "final_copy" and "final_copy" not in on_disk["phases_done"], on_disk
+    assert any("could not write" in a for a in res["actions"]), res["actions"]
+    assert seen[:3] == ["active", "web worker", "not-mounted"], seen
+    assert "masked-runtime" not in seen[3:], seen
+    info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    res2 = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
+                           "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
+                           "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
+                           % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
+                          stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=300)
+    assert res2.returncode == 0, res2.stdout
+    record(reliability_rows, "fault", "the target disk fills during the offline pass (Docker stopped, default "
+           "engines) and stays full through the rollback",
+           "rolled back (phase final_copy): the marker could not be written, Docker started all the same on the "
+           "original root, inventory and manifest equal, web and worker running")
     print("duration %.1f s" % (time.time() - t0))

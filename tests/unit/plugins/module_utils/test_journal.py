@@ -40,3 +40,12 @@ def test_check_mode_writes_nothing_and_other_versions_are_ignored(tmp_path):
     with open(j.path, "w") as f:
         json.dump({"version": 99, "phase": "done"}, f)
     assert _journal.Journal(target).load() is None
+
+
+def test_try_save_tells_whether_the_marker_was_written(tmp_path):
+    j = _journal.Journal(str(tmp_path / "docker"))
+    j.start(0, "bind")
+    assert j.try_save(phase="stop") is True
+    (tmp_path / "disk").write_text("not a directory")
+    j.path = str(tmp_path / "disk" / ".docker.dockyard-migrate.json")  # a write that fails, even for root
+    assert j.try_save(phase="rolled_back") is False
