@@ -16,15 +16,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _copy, _docker_api, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight,
-    _selinux, _systemd, _testhooks)
-from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+    _selinux, _systemd, _testhooks, _units)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
+
+
+class FailedForward(RelocationError):
+    """Docker served from the new root and what it wrote there could not be carried back: Docker is left
+    serving from the new root."""
+
+
+def comparable(inv, drop):
+    """INV without the containers named in DROP (fingerprint recomputed)."""
+    out = dict(inv)
+    out["containers"] = [c for c in inv["containers"] if c["name"] not in drop]
+    out["running"] = [n for n in inv["running"] if n not in drop]
+    out["fingerprint"] = _inventory.fingerprint(out)
+    return out
 
 
 class Relocation:
@@ -42,6 +57,8 @@ class Relocation:
         self.status = _copy.Status(self.opts.status_file)
         self.now = now or time.time()
         self.moves = []
+        self.served_since = None  # when Docker was started on the new root
+        self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported
         self.actions = []
         self.result = {"changed": False, "actions": self.actions, "bytes_copied": 0, "files_copied": 0,
                        "online_copy_seconds": 0.0, "offline_copy_seconds": 0.0, "downtime_seconds": 0.0,
@@ -196,6 +213,13 @@ class Relocation:
             self.status.write(force=True, phase="rollback")
             try:
                 self.rollback()
+            except FailedForward as ff:
+                raise RelocationError("%s failed: %s. Docker had already served from the new root, and what it "
+                                      "wrote there could not be copied back onto the original: %s. NOT ROLLED "
+                                      "BACK: Docker serves from %s again; the original at %s is older than it. "
+                                      "See %s" % (phase, exc, ff, self.moves[0].service_root,
+                                                  ", ".join((m.backup or m.source) for m in self.moves),
+                                                  self.journal.path), phase, rolled_back=False)
             except Exception as rb_exc:
                 raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is untouched at "
                                       "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
@@ -256,6 +280,7 @@ class Relocation:
 
     def phase_start(self):
         self.release_units()
+        self.served_since = time.time()
         self.start_and_wait(self.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.opts.verify_timeout, "start")
         self.actions.append("started Docker")
@@ -271,6 +296,7 @@ class Relocation:
         started = []
         while True:
             inv = _inventory.collect(self.client)
+            new, removed = self.made_or_removed(before, inv)
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and \
                         c["restart_policy"] in ("no", "on-failure") and c["name"] not in started:
@@ -279,12 +305,43 @@ class Relocation:
                         started.append(c["name"])
                     except _docker_api.DockerAPIError:
                         pass
-            problems = _inventory.compare(before, inv)
-            if inv["fingerprint"] != before["fingerprint"] and not problems:
+            b, a = comparable(before, removed), comparable(inv, new)
+            problems = _inventory.compare(b, a)
+            if a["fingerprint"] != b["fingerprint"] and not problems:
                 problems = ["the inventory fingerprint changed"]
             if not problems or time.time() > deadline:
                 return inv, problems, started
             time.sleep(0.25)
+
+    def made_or_removed(self, before, inv):
+        """Containers made since the inventory was recorded, and those removed since Docker started on the
+        new root (as its events tell), are no sign of a bad move: they are reported, not compared."""
+        names_before = set(c["name"] for c in before["containers"])
+        names_now = set(c["name"] for c in inv["containers"])
+        new = sorted(names_now - names_before)
+        gone = names_before - names_now
+        if gone - set(self.apart["removed"]):
+            self.apart["removed"] = sorted(set(self.apart["removed"]) | (gone & self.destroyed_since()))
+        removed = sorted(gone & set(self.apart["removed"]))
+        self.apart["new"] = sorted(set(self.apart["new"]) | set(new))
+        return new, removed
+
+    def destroyed_since(self):
+        """Names of the containers removed since Docker started on the new root (its event log)."""
+        if self.served_since is None:
+            return set()
+        names = set()
+        try:
+            with self.client.stream("GET", "/events", params={
+                    "since": str(int(self.served_since) - 1), "until": str(int(time.time()) + 1),
+                    "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
+                for ev in resp.iter_json_lines():
+                    name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")
+                    if name:
+                        names.add(name)
+        except (_docker_api.DockerError, ValueError, OSError):
+            pass
+        return names
 
     def check_root(self, want, phase=None):
         info = self.client.info()
@@ -298,6 +355,11 @@ class Relocation:
         if started:
             self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
         self.result["fingerprint_after"] = inv["fingerprint"]
+        if self.apart["new"] or self.apart["removed"]:
+            self.result["containers_changed"] = dict(self.apart)
+            self.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
+                                "since Docker started (%s)" % (", ".join(self.apart["new"]) or "none",
+                                                               ", ".join(self.apart["removed"]) or "none"))
         if problems:
             raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
         self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
@@ -311,6 +373,8 @@ class Relocation:
         for m in self.moves:
             m.switch.verify(m, mounts)
         self.verified(want, "verify")
+        if _testhooks.fails("verify"):
+            raise RelocationError("the verification was made to fail (DOCKYARD_MIGRATE_FAULT=verify)", "verify")
         self.journal.mark("verify")
         _testhooks.reached("after_verify")
 
@@ -333,7 +397,7 @@ class Relocation:
         self.journal.save(phase="done", finished=time.time())
 
     # ------------------------------------------------------------ Docker's units held down in the window
-    def hold_units(self):
+    def hold_units(self, best_effort=False):
         """From the stop until the switch is done nothing may start Docker (an agent, a timer, a socket, a
         dependent unit would start it on the old root, half copied): its units, and containerd's when its
         root moves, are masked for this boot.  The journal records them first, so that a rerun after a kill
@@ -341,7 +405,11 @@ class Relocation:
         units = [u for u in self.host.window_units(self.with_containerd) if not _systemd.masked_at_runtime(u)]
         if not units:
             return
-        self.journal.save(masked=sorted(set(self.journal.get("masked") or []) | set(units)))
+        masked = sorted(set(self.journal.get("masked") or []) | set(units))
+        if best_effort:
+            self.journal.try_save(masked=masked)
+        else:
+            self.journal.save(masked=masked)
         self.host.mask(units)
         self.actions.append("masked %s until the switch is done" % ", ".join(units))
 
@@ -368,10 +436,13 @@ class Relocation:
         anything is written to the journal, and those writes are best-effort: the journal sits on the target
         disk, which may be the full disk that failed the move."""
         self.actions.append("rolling back")
+        self.hold_units(best_effort=True)
         try:
             self.host.stop_docker(with_containerd=self.with_containerd)
         except RelocationError:
             pass
+        if self.served_since is not None:
+            self.copy_back()
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
             m.switch.undo(m, self)
@@ -391,6 +462,28 @@ class Relocation:
             if problems:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.actions.append("rolled back to %s" % self.moves[0].source)
+
+    def copy_back(self):
+        """Docker served from the new root before the failure: what its containers wrote there is copied back
+        onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
+        undone, as state=restored does.  When that cannot be done, Docker is started on the new root again
+        (FailedForward): nothing written is thrown away."""
+        back = [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
+                for m in self.moves]
+        try:
+            self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
+            for m in self.moves:
+                left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
+                if left:
+                    raise RelocationError("mounts remain under %s: %s" % (m.service_root, ", ".join(left[:5])))
+                self.host.drop_self_bind(m.target)
+            secs, moved = _passes.Passes(self.opts, back, self.status, self.result).run("copy_back", False)
+        except (RelocationError, _copy.CopyError, OSError) as exc:
+            self.release_units()
+            self.start_and_wait(self.moves, "Docker did not start on the new root either")
+            raise FailedForward(str(exc))
+        self.actions.append("copied what Docker wrote on the new root back onto the original (%s in %.1f s)" % (
+            _units.human(moved), secs))
 
     # ------------------------------------------------------------ converge
     def converge_switched(self, facts):
