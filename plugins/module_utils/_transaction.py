@@ -23,7 +23,7 @@ import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _copy, _docker_api, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight,
-    _selinux, _systemd, _testhooks, _units)
+    _selinux, _switches, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
 
@@ -97,12 +97,13 @@ class Relocation:
         facts = self.gather()
         _preflight.docker_installed(facts, self.host)
         self.moves = _plan.plan_moves(self.opts, facts)
-        self.journal.moves = self.moves
         if self.journal.load():
+            self.moves = self.frozen_moves() or self.moves
             for move in self.moves:
                 for old in self.journal.recorded_moves():
                     if old.get("target") == move.target and old.get("backup"):
                         move.backup = old["backup"]
+        self.journal.moves = self.moves
         mounts = _mountinfo.read()
         if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
             return self.converge_switched(facts)
@@ -110,9 +111,13 @@ class Relocation:
         engine = facts["engine"]
         resuming = bool(self.journal.done("final_copy") and not engine.get("running")
                         and self.journal.phase in ("final_copy", "switch"))
-        if not engine.get("running") and not resuming and not self.journal.get("inventory"):
+        if not engine.get("running") and not resuming and not self.journal.in_window:
+            # Only a run that stopped Docker itself is continued with Docker down; the record of a finished or
+            # rolled-back run describes a host that has changed since.
             _preflight.refuse("Docker is not running, so its images, containers and volumes cannot be recorded to "
-                              "verify the move; start Docker (systemctl start docker) and run again")
+                              "verify the move; start Docker (systemctl start docker) and run again%s" % (
+                                  " (%s is from a run that ended in phase %s: it is not reused)" % (
+                                      self.journal.path, self.journal.phase) if self.journal else ""))
         _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal, self.runner)
         self.plan_result(resuming)
         if self.check_mode:
@@ -122,6 +127,18 @@ class Relocation:
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.result
+
+    def frozen_moves(self):
+        """The moves a run froze in the journal when it recorded the inventory, while that run is in its
+        window: a rerun finishes what was planned, not what it sees (with Docker down containerd's image
+        store cannot be seen, for one)."""
+        recorded = self.journal.recorded_moves()
+        if not (self.journal.in_window and recorded and recorded[0].get("target") == self.opts.path):
+            return None
+        moves = [_switches.move_from_dict(d) for d in recorded]
+        self.actions.append("continuing the plan recorded in %s: %s" % (
+            self.journal.path, ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind) for m in moves)))
+        return moves
 
     def plan_result(self, resuming):
         totals = {"bytes": 0, "files": 0, "free_after": {}}
@@ -181,6 +198,9 @@ class Relocation:
 
     def phase_record(self):
         self.record_inventory()
+        # The plan is frozen with the inventory: the moves, and the files the switch will change as they are
+        # now, before this run writes any of them.
+        self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
         self.journal.mark("record")
         _testhooks.reached("after_record")
 
@@ -258,8 +278,9 @@ class Relocation:
         _testhooks.reached("after_final_copy")
 
     def phase_switch(self):
-        self.journal.save(phase="switch", texts_before=self.journal.get("texts_before") or
-                          _plan.current_texts(self.opts, self.moves))
+        if not self.journal.get("texts_before"):  # a marker written before the plan was frozen at the record
+            self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
+        self.journal.save(phase="switch")
         for m in self.moves:
             # Drop-in first: from here on the service cannot start without its mount.
             self.host.write_dropin(m.name, m.service_root)
@@ -456,7 +477,9 @@ class Relocation:
         self.start_and_wait(self.moves, "Docker did not start on the original root")
         if not self.journal.try_save(phase="rolled_back",
                                      phases_done=self.journal.keep_only_phases("record", "online_copy")):
-            self.actions.append("could not write %s (rolled back all the same)" % self.journal.path)
+            # A marker left saying the window is open would have a later run continue a move that is over.
+            self.actions.append("could not write %s (rolled back all the same); %s" % (
+                self.journal.path, "removed it" if self.journal.discard() else "it still names the window"))
         if self.journal.get("inventory"):
             _inv, problems, _started = self.settle(self.journal["inventory"])
             if problems:

@@ -136,7 +136,7 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
     try:
         filled = filler.communicate(timeout=120)[0].strip()
         res = box["r"]
-        on_disk = marker(fleet_hosts)
+        on_disk = fleet_hosts.sh("h1", "sh", "-c", "test -e %s && echo present || echo absent" % MARKER).strip()
         seen = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; docker ps --format '{{.Names}}' | "
                               "sort | xargs; mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
                               "systemctl is-enabled docker.service docker.socket; true").splitlines()
@@ -145,9 +145,10 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
     assert filled == "filled"
     assert res.get("failed") and res["failed_phase"] == "final_copy" and res["rolled_back"], res
     assert "filled up" in res["msg"], res["msg"]
-    # The fault was where it is claimed: the marker still says final_copy, as the rollback could not write it.
-    assert on_disk["phase"] == "final_copy" and "final_copy" not in on_disk["phases_done"], on_disk
-    assert any("could not write" in a for a in res["actions"]), res["actions"]
+    # The fault was where it is claimed: the disk was still full when the rollback came to write the marker,
+    # which was then removed (left as it was, it would say the window is still open).
+    assert any("could not write" in a and "removed it" in a for a in res["actions"]), res["actions"]
+    assert on_disk == "absent"
     assert seen[:3] == ["active", "web worker", "not-mounted"], seen
     assert "masked-runtime" not in seen[3:], seen
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
@@ -210,4 +211,37 @@ def test_a_failed_verification_keeps_what_was_written_on_the_new_root(fleet_host
            "rolled back (phase verify) after copying the new root's changes back: all %d lines written on the new "
            "root, the last included, are on the original, so is the container made there, not the one removed; "
            "those two were reported, not counted as a failed verification" % len(on_new))
+    print("duration %.1f s" % (time.time() - t0))
+
+
+def test_a_marker_from_a_rolled_back_run_is_not_reused(fleet_hosts, reliability_rows):
+    """A move rolled back; Docker is then stopped by hand.  A new run must not take the old marker for an
+    interrupted window and move a stopped Docker against a stale inventory; started again, it moves."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    assert first.get("failed") and first["failed_phase"] == "verify" and first["rolled_back"], first
+    old = marker(fleet_hosts)
+    assert old["phase"] == "rolled_back" and old["texts_before"]["/etc/fstab"].find(TARGET) < 0, old
+    fleet_hosts.sh("h1", "systemctl", "stop", "docker.socket", "docker.service")
+    before = fleet_hosts.snapshot("h1")
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    after = fleet_hosts.snapshot("h1")
+    state = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; true").strip()
+    fleet_hosts.sh("h1", "systemctl", "start", "docker.socket", "docker.service")
+    assert second.get("failed") and "Docker is not running" in second["msg"], second
+    assert "is not reused" in second["msg"] and second["failed_phase"] == "preflight", second["msg"]
+    assert before == after and state == "inactive", (before, after, state)
+    third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not third.get("failed"), third
+    # systemd was reloaded after the fstab write: its generator made the mount unit from the new line.
+    unit = fleet_hosts.sh("h1", "sh", "-c", "systemctl show -p FragmentPath var-lib-docker.mount").strip()
+    assert unit == "FragmentPath=/run/systemd/generator/var-lib-docker.mount", unit
+    done = marker(fleet_hosts)
+    assert done["phase"] == "done" and TARGET not in done["texts_before"]["/etc/fstab"], done
+    converged(fleet_hosts, fingerprint)
+    record(reliability_rows, "fault", "Docker stopped by hand after a rolled-back move, then run again",
+           "refused before any change (the rolled-back run's marker is not reused; Docker left stopped); "
+           "started again, the move converged; fstab's original text frozen at the record, systemd reloaded "
+           "after the fstab write")
     print("duration %.1f s" % (time.time() - t0))
