@@ -28,6 +28,19 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
 
 
+def remove_tree(path):
+    """Remove PATH entry by entry (a kill leaves part of it, which a rerun removes)."""
+    for i, name in enumerate(sorted(os.listdir(path))):
+        child = os.path.join(path, name)
+        if os.path.isdir(child) and not os.path.islink(child):
+            shutil.rmtree(child)
+        else:
+            os.unlink(child)
+        if i == 0:
+            _testhooks.reached("during_source")
+    os.rmdir(path)
+
+
 class FailedForward(RelocationError):
     """Docker served from the new root and what it wrote there could not be carried back: Docker is left
     serving from the new root."""
@@ -277,7 +290,22 @@ class Relocation:
         self.journal.mark("final_copy")
         _testhooks.reached("after_final_copy")
 
+    def check_copy(self):
+        """Before the original can be removed (keep_source=false), the copy is proved complete while Docker is
+        stopped: a content-comparing dry run from the original onto the copy must find nothing to do."""
+        for m in self.moves:
+            original = m.backup if m.backup_kept else m.source
+            diff = _passes.differences(original, m.target)
+            if diff:
+                raise RelocationError("the copy at %s is not an exact copy of %s (%d entries differ, first: %s); "
+                                      "the original is kept" % (m.target, original, len(diff), "; ".join(diff[:5])),
+                                      "switch")
+        self.journal.save(copy_checked=True)
+        self.actions.append("proved the copy complete (content-comparing rsync dry run found nothing to do)")
+
     def phase_switch(self):
+        if not self.opts.keep_source and not self.journal.get("copy_checked"):
+            self.check_copy()
         if not self.journal.get("texts_before"):  # a marker written before the plan was frozen at the record
             self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
         self.journal.save(phase="switch")
@@ -403,16 +431,20 @@ class Relocation:
         originals = []
         for m in self.moves:
             m.switch.set_aside(m, self)
-            if m.backup_kept:
-                _testhooks.reached("during_source")
-                if not self.opts.keep_source:
-                    shutil.rmtree(m.backup)
-                    self.actions.append("removed the original %s" % m.backup)
-                    originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
-                    m.backup = None
-                else:
-                    self.actions.append("kept the original as %s" % m.backup)
-                    originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
+            if not m.backup_kept:
+                continue
+            if not self.opts.keep_source and self.journal.get("copy_checked"):
+                remove_tree(m.backup)
+                self.actions.append("removed the original %s" % m.backup)
+                originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
+                m.backup = None
+                continue
+            if not self.opts.keep_source:
+                self.actions.append("the copy was not proved complete before Docker started on it, so the original "
+                                    "is kept as %s" % m.backup)
+            else:
+                self.actions.append("kept the original as %s" % m.backup)
+            originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
         self.result["original"] = originals
         self.journal.mark("source")
         self.journal.save(phase="done", finished=time.time())

@@ -156,8 +156,9 @@ options:
     version_added: 0.1.0
   rsync_opts:
     description:
-      - Extra options for every rsync pass, for example V(--bwlimit=100M). Options that would lose data
-        (C(--remove-source-files)) or skip the copy (C(--dry-run)) are refused.
+      - Extra options for every rsync pass. Only V(--bwlimit=RATE), V(--info=FLAGS), V(-v), V(--verbose),
+        V(-q) and V(--quiet) are accepted; any other option could make a pass copy less than everything
+        (C(--dry-run), C(--existing), C(--max-size), C(--exclude)) or lose the source, and is refused.
     type: list
     elements: str
     default: []
