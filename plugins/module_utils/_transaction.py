@@ -439,6 +439,7 @@ class Relocation:
                 originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
                 m.backup = None
                 continue
+            _testhooks.reached("during_source")  # (a removal reaches it part way through, in remove_tree)
             if not self.opts.keep_source:
                 self.actions.append("the copy was not proved complete before Docker started on it, so the original "
                                     "is kept as %s" % m.backup)
