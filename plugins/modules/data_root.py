@@ -293,6 +293,13 @@ original:
   type: list
   elements: dict
   sample: [{name: docker, source: /var/lib/docker, removed: false, backup: /var/lib/docker.dockyard-backup-20261128T101500}]
+containers_changed:
+  description:
+    - Containers made after the inventory was recorded (C(new)), or removed since Docker started on the new
+      root (C(removed), from Docker's event log). They are reported, not counted as a failed verification.
+  returned: when there were any
+  type: dict
+  sample: {new: [late], removed: [spare]}
 phases:
   description: Each phase with its duration in seconds.
   returned: always
