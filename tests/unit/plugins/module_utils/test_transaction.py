@@ -79,6 +79,6 @@ def test_containers_made_or_removed_meanwhile_are_set_apart():
     assert (new, removed) == (["late"], ["spare"])
     b, a = _transaction.comparable(before, removed), _transaction.comparable(now, new)
     assert _inventory.compare(b, a) == [] and a["fingerprint"] == b["fingerprint"]
-    r.destroyed_since = lambda: set()  # a container gone without a destroy event is a loss
+    r.destroyed_since = set  # a container gone without a destroy event is a loss
     r.apart = {"new": [], "removed": []}
     assert r.made_or_removed(before, now) == (["late"], [])
