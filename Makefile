@@ -45,7 +45,7 @@ integration:
 	$(PY) -m pytest tests/integration
 
 reliability:
-	$(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py
+	$(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py tests/integration/test_window.py
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)
