@@ -39,7 +39,7 @@ def marker(fleet):
 
 def assert_killed(res):
     """The run died of the SIGKILL its failpoint sent (exit status 128 + 9), not of another failure."""
-    assert res.get("failed") and res.get("rc") == 137 and "MODULE FAILURE" in res.get("msg", ""), res
+    assert res.get("failed") and res.get("rc") == 137 and "Killed" in res.get("module_stderr", ""), res
 
 
 def unit_states(fleet):
