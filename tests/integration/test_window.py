@@ -73,10 +73,11 @@ def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows):
         fleet_hosts.sh("h1", "touch", "/run/stop-starter")
         starter.communicate(timeout=60)
     res = box["r"]
-    assert held == ["masked-runtime", "masked-runtime"], held
+    # Inside the window: Docker stayed down although started every half second.
     assert inside[0] == "inactive" and inside[1] == "none", inside
     tries = [line.split() for line in inside[2:]]
     assert len(tries) == 4 and all(rc != "0" and state == "inactive" for _ts, rc, state in tries), tries
+    assert held == ["masked-runtime", "masked-runtime"], held
     assert not res.get("failed"), res
     starts = fleet_hosts.sh("h1", "sh", "-c", "journalctl -u docker.service --since @%s -o cat | "
                             "grep -c '^Started' || true" % since).strip()
