@@ -108,9 +108,11 @@ class Relocation:
     # ------------------------------------------------------------ plan
     def _run(self):
         facts = self.gather()
-        _preflight.docker_installed(facts, self.host)
+        self.journal.load()
+        if not self.holding_units():  # a masked unit shows no ExecStart; a run that masked it knows Docker is there
+            _preflight.docker_installed(facts, self.host)
         self.moves = _plan.plan_moves(self.opts, facts)
-        if self.journal.load():
+        if self.journal:
             self.moves = self.frozen_moves() or self.moves
             for move in self.moves:
                 for old in self.journal.recorded_moves():
@@ -466,6 +468,10 @@ class Relocation:
             self.journal.save(masked=masked)
         self.host.mask(units)
         self.actions.append("masked %s until the switch is done" % ", ".join(units))
+
+    def holding_units(self):
+        """Whether units this run's journal recorded as masked are masked now (a killed run's window)."""
+        return any(_systemd.masked_at_runtime(u) for u in self.journal.get("masked") or [])
 
     def release_units(self, quietly=False):
         """Unmask what hold_units masked (in this run or in a killed one).  Never fails the run for its
