@@ -82,3 +82,13 @@ def test_containers_made_or_removed_meanwhile_are_set_apart():
     r.destroyed_since = set  # a container gone without a destroy event is a loss
     r.apart = {"new": [], "removed": []}
     assert r.made_or_removed(before, now) == (["late"], [])
+
+
+def test_a_rerun_knows_the_units_a_killed_run_still_holds(tmp_path, monkeypatch):
+    r = relocation(tmp_path)
+    assert not r.holding_units()
+    r.journal["masked"] = ["docker.service", "docker.socket"]
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: unit == "docker.service")
+    assert r.holding_units()
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)  # after a reboot
+    assert not r.holding_units()
