@@ -48,7 +48,8 @@ integration:
 
 # The only target that rewrites docs/reliability.md (when both suites pass whole).
 reliability:
-	DOCKYARD_WRITE_RELIABILITY=1 $(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py
+	DOCKYARD_WRITE_RELIABILITY=1 $(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py \
+		tests/integration/test_window.py
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)

@@ -23,8 +23,10 @@ import time
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 
 VERSION = 1
+# The phases of a run that stopped Docker and has not brought it back: a rerun continues from the plan it froze.
+WINDOW_PHASES = ("stop", "final_copy", "switch", "start", "verify", "source")
 # What an earlier run saved about the host's files; stale once a new move starts from a running Docker.
-FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts")
+FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts", "copy_checked")
 
 
 def marker_path(target):
@@ -86,6 +88,11 @@ class Journal:
     def recorded_moves(self):
         return self.get("moves") or []
 
+    @property
+    def in_window(self):
+        """Whether the run that wrote this journal stopped Docker and did not finish nor roll back."""
+        return self.phase in WINDOW_PHASES
+
     def save(self, **fields):
         if self.check_mode:
             return
@@ -98,11 +105,21 @@ class Journal:
         _fileops.atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
 
     def try_save(self, **fields):
-        """Save, tolerating a target disk that cannot take the write (it may be the failure being reported)."""
+        """Save, tolerating a target disk that cannot take the write (it may be the failure being reported).
+        Returns whether the journal was written."""
         try:
             self.save(**fields)
         except OSError:
-            pass
+            return False
+        return True
+
+    def discard(self):
+        """Remove the marker (a full disk still takes an unlink); returns whether it is gone."""
+        try:
+            os.unlink(self.path)
+        except OSError:
+            return not os.path.exists(self.path)
+        return True
 
     def done(self, phase):
         return phase in self.get("phases_done", [])

@@ -41,8 +41,10 @@ ARGUMENT_SPEC = dict(
     allow_swarm_manager=dict(type="bool", default=False),
 )
 
-# rsync options that would skip files, copy less than everything or lose the source.
-REFUSED_RSYNC_OPTS = ("--delete-excluded", "--remove-source-files", "--dry-run", "-n", "--files-from")
+# The rsync options passed on: a rate limit and what rsync prints.  Any other option could make a pass copy
+# less than everything (-n, --existing, --max-size, --exclude, ...) or lose the source.
+RSYNC_OPTS_WITH_VALUE = ("--bwlimit", "--info")
+RSYNC_OPTS_ALONE = ("-v", "--verbose", "-q", "--quiet")
 
 
 class OptionError(Exception):
@@ -79,8 +81,11 @@ class Options:
         if self.online_passes is None or int(self.online_passes) < 1:
             raise OptionError("online_passes must be 1 or more (got %r)" % (self.online_passes,))
         for opt in self.rsync_opts:
-            if not str(opt).startswith("-") or str(opt).split("=", maxsplit=1)[0] in REFUSED_RSYNC_OPTS:
-                raise OptionError("rsync_opts entry %r is not an option this module passes on" % (opt,))
+            name, eq, value = str(opt).partition("=")
+            if not (opt in RSYNC_OPTS_ALONE or (name in RSYNC_OPTS_WITH_VALUE and eq and value.strip())):
+                raise OptionError("rsync_opts entry %r is not allowed: only --bwlimit=RATE, --info=FLAGS, -v, "
+                                  "--verbose, -q and --quiet are passed on (others could make a pass copy less "
+                                  "than everything)" % (opt,))
 
     @property
     def walk_mutable(self):

@@ -16,10 +16,28 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _fsinfo, _layout, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+
+# A dry run that compares contents (not times): what it would change is what the copy lacks.
+CHECK_ARGS = ["-rlpgoDHAXS", "--numeric-ids", "--one-file-system", "--delete", "--dry-run", "--itemize-changes",
+              "--checksum"]
+
+
+def differences(src, dst, rsync_bin="rsync"):
+    """The entries in which DST is not an exact copy of SRC (contents, types, links, owners, modes, ACLs,
+    extended attributes, entries missing or extra), as rsync itemises them; empty when DST is complete."""
+    proc = subprocess.run([rsync_bin] + CHECK_ARGS + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise RelocationError("checking the copy %s against %s failed (rsync rc=%d): %s" % (
+            dst, src, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]), "switch")
+    return [line for line in out.splitlines() if line.strip()]
 
 
 class Passes:

@@ -111,7 +111,9 @@ class Restore(Relocation):
         self.journal.save(phase="restored", finished=time.time())
 
     def stop_back(self):
-        self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        self.hold_units()
+        self.host.stop_docker(with_containerd=self.with_containerd)
+        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
         self.actions.append("stopped Docker")
         for m in self.fwd:
             left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
@@ -143,4 +145,5 @@ class Restore(Relocation):
         self.host.daemon_reload()
         for m in self.fwd:
             m.switch.reapply_finish(m, self)
+        self.release_units()
         self.start_and_wait(self.fwd, "Docker did not start on the moved root")

@@ -113,6 +113,7 @@ class BindSwitch:
                 ctx.journal["fstab_backup"] = _fileops.backup_file(ctx.opts.fstab, ctx.journal.stamp)
                 ctx.journal.save()
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.daemon_reload()  # systemd's mount units follow fstab
         _testhooks.reached("switch_after_fstab")
         mounts = _mountinfo.read()
         if _mountinfo.same_bind(mounts, move.target, move.mount_point):
@@ -171,6 +172,7 @@ class BindSwitch:
                                              move.mount_point)
         if changed:
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.daemon_reload()
         _drop_empty(move.source)
         os.rename(move.backup, move.source)
 

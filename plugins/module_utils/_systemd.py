@@ -21,6 +21,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Relo
 DROPIN_NAME = "dockyard-data-root.conf"
 DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
                "containerd": "/etc/systemd/system/containerd.service.d"}
+RUNTIME_UNIT_DIR = "/run/systemd/system"
+# States of a unit that is running or on its way up or down (systemctl is-active).
+LIVE_STATES = ("active", "activating", "deactivating", "reloading", "refreshing")
 
 
 class SystemdError(RelocationError):
@@ -50,13 +53,12 @@ def dropin_text(mount_path):
             "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path))
 
 
-def docker_shims(proc="/proc"):
-    """PIDs of containerd shims that serve Docker's containers (namespace moby)."""
-    pids = []
+def _processes(proc="/proc"):
+    """(pid, argv) of every process, argv as a list of bytes."""
     try:
         entries = os.listdir(proc)
     except OSError:
-        return pids
+        return
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -65,9 +67,27 @@ def docker_shims(proc="/proc"):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and b"containerd-shim" in os.path.basename(argv[0]) and b"moby" in argv:
-            pids.append(int(entry))
-    return sorted(pids)
+        if argv and argv[0]:
+            yield int(entry), argv
+
+
+def docker_shims(proc="/proc"):
+    """PIDs of containerd shims that serve Docker's containers (namespace moby)."""
+    return sorted(pid for pid, argv in _processes(proc)
+                  if b"containerd-shim" in os.path.basename(argv[0]) and b"moby" in argv)
+
+
+def daemons(names, proc="/proc"):
+    """(pid, name) of the running processes whose program is one of NAMES (for example "dockerd")."""
+    want = set(n.encode("ascii") for n in names)
+    return sorted((pid, os.path.basename(argv[0]).decode("ascii", "replace")) for pid, argv in _processes(proc)
+                  if os.path.basename(argv[0]) in want)
+
+
+def masked_at_runtime(unit, run_dir=None):
+    """Whether UNIT is masked until the next boot (a link to /dev/null under /run/systemd/system)."""
+    path = os.path.join(run_dir or RUNTIME_UNIT_DIR, unit)
+    return os.path.islink(path) and os.readlink(path) == "/dev/null"
 
 
 def write_text(path, text, mover=None):
@@ -111,6 +131,45 @@ class Systemd:
         self.systemctl("stop", *self.docker_units())
         if with_containerd and self.unit_exists("containerd.service"):
             self.systemctl("stop", "containerd.service")
+
+    def window_units(self, with_containerd=False):
+        """The units that must not start while Docker's data is between two roots."""
+        units = ["docker.socket", "docker.service"]
+        if with_containerd and self.unit_exists("containerd.service"):
+            units.append("containerd.service")
+        return units
+
+    def mask(self, units):
+        """Mask UNITS until they are unmasked or the host boots (``systemctl mask --runtime``): no agent,
+        timer, socket or dependency can start them meanwhile.  Units already masked at runtime are left
+        alone; returns the units this call masked, the ones to unmask later."""
+        new = [u for u in units if not masked_at_runtime(u)]
+        if new:
+            self.systemctl("mask", "--runtime", *new)
+        return new
+
+    def unmask(self, units):
+        """Undo ``mask`` (a unit that is no longer masked, after a reboot, is left as it is)."""
+        if units:
+            self.systemctl("unmask", "--runtime", *units)
+
+    def check_stopped(self, units, timeout, proc="/proc"):
+        """Wait until UNITS are inactive and no dockerd (nor containerd, when its unit is among UNITS) runs;
+        raise a RelocationError naming what still runs at the deadline."""
+        names = ["dockerd"] + (["containerd"] if "containerd.service" in units else [])
+        deadline = time.time() + timeout
+        while True:
+            live = []
+            for unit in units:
+                _rc, out, _err = self.runner(["systemctl", "is-active", unit])
+                if out.strip() in LIVE_STATES:
+                    live.append("%s is %s" % (unit, out.strip()))
+            live += ["%s (pid %d) runs" % (name, pid) for pid, name in daemons(names, proc)]
+            if not live:
+                return
+            if time.time() > deadline:
+                raise SystemdError("Docker is not stopped: %s" % "; ".join(live), "stop")
+            time.sleep(0.1)
 
     def start_docker(self, with_containerd=False):
         units = self.docker_units()

@@ -16,6 +16,10 @@ DOCKYARD_MIGRATE_PAUSE, a comma-separated list of points, makes the run wait
 at each of them instead: it creates ``/run/dockyard-migrate/paused.POINT`` and
 goes on once that file is removed (or after an hour).  The benchmarks and the
 tests use it to change a host between two phases, as a busy host would.
+
+DOCKYARD_MIGRATE_FAULT names a check that then fails as if it had found a
+problem (``verify``: the verification after Docker started on the new root),
+to drive the rollback from a state a real host reaches.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,6 +34,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 
 ENV = "DOCKYARD_MIGRATE_FAILPOINT"
 PAUSE_ENV = "DOCKYARD_MIGRATE_PAUSE"
+FAULT_ENV = "DOCKYARD_MIGRATE_FAULT"
 PAUSE_DIR = "/run/dockyard-migrate"
 PAUSE_LIMIT = 3600
 _paused = set()
@@ -45,6 +50,11 @@ def reached(name):
     if name in pauses and name not in _paused:
         _paused.add(name)
         pause(name)
+
+
+def fails(name):
+    """Whether the check NAME must fail (DOCKYARD_MIGRATE_FAULT names it)."""
+    return os.environ.get(FAULT_ENV) == name
 
 
 def pause(name, limit=PAUSE_LIMIT, pause_dir=PAUSE_DIR):

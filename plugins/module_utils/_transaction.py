@@ -16,15 +16,43 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _copy, _docker_api, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight,
-    _selinux, _systemd, _testhooks)
-from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+    _selinux, _switches, _systemd, _testhooks, _units)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
+
+
+def remove_tree(path):
+    """Remove PATH entry by entry (a kill leaves part of it, which a rerun removes)."""
+    for i, name in enumerate(sorted(os.listdir(path))):
+        child = os.path.join(path, name)
+        if os.path.isdir(child) and not os.path.islink(child):
+            shutil.rmtree(child)
+        else:
+            os.unlink(child)
+        if i == 0:
+            _testhooks.reached("during_source")
+    os.rmdir(path)
+
+
+class FailedForward(RelocationError):
+    """Docker served from the new root and what it wrote there could not be carried back: Docker is left
+    serving from the new root."""
+
+
+def comparable(inv, drop):
+    """INV without the containers named in DROP (fingerprint recomputed)."""
+    out = dict(inv)
+    out["containers"] = [c for c in inv["containers"] if c["name"] not in drop]
+    out["running"] = [n for n in inv["running"] if n not in drop]
+    out["fingerprint"] = _inventory.fingerprint(out)
+    return out
 
 
 class Relocation:
@@ -42,6 +70,8 @@ class Relocation:
         self.status = _copy.Status(self.opts.status_file)
         self.now = now or time.time()
         self.moves = []
+        self.served_since = None  # when Docker was started on the new root
+        self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported
         self.actions = []
         self.result = {"changed": False, "actions": self.actions, "bytes_copied": 0, "files_copied": 0,
                        "online_copy_seconds": 0.0, "offline_copy_seconds": 0.0, "downtime_seconds": 0.0,
@@ -66,6 +96,8 @@ class Relocation:
         try:
             return self._run()
         finally:
+            # Every way out unmasks what this run, or a killed run before it, masked.
+            self.release_units(quietly=True)
             if lock is not None:
                 lock.close()
 
@@ -76,14 +108,17 @@ class Relocation:
     # ------------------------------------------------------------ plan
     def _run(self):
         facts = self.gather()
-        _preflight.docker_installed(facts, self.host)
+        self.journal.load()
+        if not self.holding_units():  # a masked unit shows no ExecStart; a run that masked it knows Docker is there
+            _preflight.docker_installed(facts, self.host)
         self.moves = _plan.plan_moves(self.opts, facts)
-        self.journal.moves = self.moves
-        if self.journal.load():
+        if self.journal:
+            self.moves = self.frozen_moves() or self.moves
             for move in self.moves:
                 for old in self.journal.recorded_moves():
                     if old.get("target") == move.target and old.get("backup"):
                         move.backup = old["backup"]
+        self.journal.moves = self.moves
         mounts = _mountinfo.read()
         if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
             return self.converge_switched(facts)
@@ -91,9 +126,13 @@ class Relocation:
         engine = facts["engine"]
         resuming = bool(self.journal.done("final_copy") and not engine.get("running")
                         and self.journal.phase in ("final_copy", "switch"))
-        if not engine.get("running") and not resuming and not self.journal.get("inventory"):
+        if not engine.get("running") and not resuming and not self.journal.in_window:
+            # Only a run that stopped Docker itself is continued with Docker down; the record of a finished or
+            # rolled-back run describes a host that has changed since.
             _preflight.refuse("Docker is not running, so its images, containers and volumes cannot be recorded to "
-                              "verify the move; start Docker (systemctl start docker) and run again")
+                              "verify the move; start Docker (systemctl start docker) and run again%s" % (
+                                  " (%s is from a run that ended in phase %s: it is not reused)" % (
+                                      self.journal.path, self.journal.phase) if self.journal else ""))
         self.result["warnings"] = _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal,
                                                        self.runner)
         self.plan_result(resuming)
@@ -104,6 +143,18 @@ class Relocation:
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.result
+
+    def frozen_moves(self):
+        """The moves a run froze in the journal when it recorded the inventory, while that run is in its
+        window: a rerun finishes what was planned, not what it sees (with Docker down containerd's image
+        store cannot be seen, for one)."""
+        recorded = self.journal.recorded_moves()
+        if not (self.journal.in_window and recorded and recorded[0].get("target") == self.opts.path):
+            return None
+        moves = [_switches.move_from_dict(d) for d in recorded]
+        self.actions.append("continuing the plan recorded in %s: %s" % (
+            self.journal.path, ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind) for m in moves)))
+        return moves
 
     def plan_result(self, resuming):
         totals = {"bytes": 0, "files": 0, "free_after": {}}
@@ -163,6 +214,9 @@ class Relocation:
 
     def phase_record(self):
         self.record_inventory()
+        # The plan is frozen with the inventory: the moves, and the files the switch will change as they are
+        # now, before this run writes any of them.
+        self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
         self.journal.mark("record")
         _testhooks.reached("after_record")
 
@@ -184,6 +238,9 @@ class Relocation:
         stopped_at = time.time()
         phase = "stop"
         try:
+            if not resuming:
+                self.journal.save(phase="stop")  # before anything stops: a rerun knows the window was open
+            self.hold_units()
             steps = [] if resuming else [("stop", self.phase_stop), ("final_copy", self.phase_final_copy)]
             for phase, fn in steps + [("switch", self.phase_switch), ("start", self.phase_start),
                                       ("verify", self.phase_verify)]:
@@ -192,6 +249,13 @@ class Relocation:
             self.status.write(force=True, phase="rollback")
             try:
                 self.rollback()
+            except FailedForward as ff:
+                raise RelocationError("%s failed: %s. Docker had already served from the new root, and what it "
+                                      "wrote there could not be copied back onto the original: %s. NOT ROLLED "
+                                      "BACK: Docker serves from %s again; the original at %s is older than it. "
+                                      "See %s" % (phase, exc, ff, self.moves[0].service_root,
+                                                  ", ".join((m.backup or m.source) for m in self.moves),
+                                                  self.journal.path), phase, rolled_back=False)
             except Exception as rb_exc:
                 raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is untouched at "
                                       "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
@@ -211,6 +275,7 @@ class Relocation:
             self.actions.append("stopped %d running containers (live-restore keeps them running otherwise)"
                                 % len(running_ids))
         self.host.stop_docker(with_containerd=self.with_containerd)
+        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
         self.actions.append("stopped Docker")
         for m in self.moves:
             left = self.host.wait_quiet(m.source, self.host.stop_timeout)
@@ -228,9 +293,25 @@ class Relocation:
         self.journal.mark("final_copy")
         _testhooks.reached("after_final_copy")
 
+    def check_copy(self):
+        """Before the original can be removed (keep_source=false), the copy is proved complete while Docker is
+        stopped: a content-comparing dry run from the original onto the copy must find nothing to do."""
+        for m in self.moves:
+            original = m.backup if m.backup_kept else m.source
+            diff = _passes.differences(original, m.target)
+            if diff:
+                raise RelocationError("the copy at %s is not an exact copy of %s (%d entries differ, first: %s); "
+                                      "the original is kept" % (m.target, original, len(diff), "; ".join(diff[:5])),
+                                      "switch")
+        self.journal.save(copy_checked=True)
+        self.actions.append("proved the copy complete (content-comparing rsync dry run found nothing to do)")
+
     def phase_switch(self):
-        self.journal.save(phase="switch", texts_before=self.journal.get("texts_before") or
-                          _plan.current_texts(self.opts, self.moves))
+        if not self.opts.keep_source and not self.journal.get("copy_checked"):
+            self.check_copy()
+        if not self.journal.get("texts_before"):  # a marker written before the plan was frozen at the record
+            self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
+        self.journal.save(phase="switch")
         for m in self.moves:
             # Drop-in first: from here on the service cannot start without its mount.
             self.host.write_dropin(m.name, m.service_root)
@@ -250,6 +331,8 @@ class Relocation:
             raise RelocationError(failure, phase)
 
     def phase_start(self):
+        self.release_units()
+        self.served_since = time.time()
         self.start_and_wait(self.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.opts.verify_timeout, "start")
         self.actions.append("started Docker")
@@ -265,6 +348,7 @@ class Relocation:
         started = []
         while True:
             inv = _inventory.collect(self.client)
+            new, removed = self.made_or_removed(before, inv)
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and \
                         c["restart_policy"] in ("no", "on-failure", "unless-stopped") and c["name"] not in started:
@@ -273,12 +357,43 @@ class Relocation:
                         started.append(c["name"])
                     except _docker_api.DockerAPIError:
                         pass
-            problems = _inventory.compare(before, inv)
-            if inv["fingerprint"] != before["fingerprint"] and not problems:
+            b, a = comparable(before, removed), comparable(inv, new)
+            problems = _inventory.compare(b, a)
+            if a["fingerprint"] != b["fingerprint"] and not problems:
                 problems = ["the inventory fingerprint changed"]
             if not problems or time.time() > deadline:
                 return inv, problems, started
             time.sleep(0.25)
+
+    def made_or_removed(self, before, inv):
+        """Containers made since the inventory was recorded, and those removed since Docker started on the
+        new root (as its events tell), are no sign of a bad move: they are reported, not compared."""
+        names_before = set(c["name"] for c in before["containers"])
+        names_now = set(c["name"] for c in inv["containers"])
+        new = sorted(names_now - names_before)
+        gone = names_before - names_now
+        if gone - set(self.apart["removed"]):
+            self.apart["removed"] = sorted(set(self.apart["removed"]) | (gone & self.destroyed_since()))
+        removed = sorted(gone & set(self.apart["removed"]))
+        self.apart["new"] = sorted(set(self.apart["new"]) | set(new))
+        return new, removed
+
+    def destroyed_since(self):
+        """Names of the containers removed since Docker started on the new root (its event log)."""
+        if self.served_since is None:
+            return set()
+        names = set()
+        try:
+            with self.client.stream("GET", "/events", params={
+                    "since": str(int(self.served_since) - 1), "until": str(int(time.time()) + 1),
+                    "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
+                for ev in resp.iter_json_lines():
+                    name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")
+                    if name:
+                        names.add(name)
+        except (_docker_api.DockerError, ValueError, OSError):
+            pass
+        return names
 
     def check_root(self, want, phase=None):
         info = self.client.info()
@@ -292,6 +407,11 @@ class Relocation:
         if started:
             self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
         self.result["fingerprint_after"] = inv["fingerprint"]
+        if self.apart["new"] or self.apart["removed"]:
+            self.result["containers_changed"] = dict(self.apart)
+            self.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
+                                "since Docker started (%s)" % (", ".join(self.apart["new"]) or "none",
+                                                               ", ".join(self.apart["removed"]) or "none"))
         if problems:
             raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
         self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
@@ -305,6 +425,8 @@ class Relocation:
         for m in self.moves:
             m.switch.verify(m, mounts)
         self.verified(want, "verify")
+        if _testhooks.fails("verify"):
+            raise RelocationError("the verification was made to fail (DOCKYARD_MIGRATE_FAULT=verify)", "verify")
         self.journal.mark("verify")
         _testhooks.reached("after_verify")
 
@@ -312,27 +434,76 @@ class Relocation:
         originals = []
         for m in self.moves:
             m.switch.set_aside(m, self)
-            if m.backup_kept:
-                _testhooks.reached("during_source")
-                if not self.opts.keep_source:
-                    shutil.rmtree(m.backup)
-                    self.actions.append("removed the original %s" % m.backup)
-                    originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
-                    m.backup = None
-                else:
-                    self.actions.append("kept the original as %s" % m.backup)
-                    originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
+            if not m.backup_kept:
+                continue
+            if not self.opts.keep_source and self.journal.get("copy_checked"):
+                remove_tree(m.backup)
+                self.actions.append("removed the original %s" % m.backup)
+                originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
+                m.backup = None
+                continue
+            _testhooks.reached("during_source")  # (a removal reaches it part way through, in remove_tree)
+            if not self.opts.keep_source:
+                self.actions.append("the copy was not proved complete before Docker started on it, so the original "
+                                    "is kept as %s" % m.backup)
+            else:
+                self.actions.append("kept the original as %s" % m.backup)
+            originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
         self.result["original"] = originals
         self.journal.mark("source")
         self.journal.save(phase="done", finished=time.time())
 
+    # ------------------------------------------------------------ Docker's units held down in the window
+    def hold_units(self, best_effort=False):
+        """From the stop until the switch is done nothing may start Docker (an agent, a timer, a socket, a
+        dependent unit would start it on the old root, half copied): its units, and containerd's when its
+        root moves, are masked for this boot.  The journal records them first, so that a rerun after a kill
+        unmasks what the killed run left masked."""
+        units = [u for u in self.host.window_units(self.with_containerd) if not _systemd.masked_at_runtime(u)]
+        if not units:
+            return
+        masked = sorted(set(self.journal.get("masked") or []) | set(units))
+        if best_effort:
+            self.journal.try_save(masked=masked)
+        else:
+            self.journal.save(masked=masked)
+        self.host.mask(units)
+        self.actions.append("masked %s until the switch is done" % ", ".join(units))
+
+    def holding_units(self):
+        """Whether units this run's journal recorded as masked are masked now (a killed run's window)."""
+        return any(_systemd.masked_at_runtime(u) for u in self.journal.get("masked") or [])
+
+    def release_units(self, quietly=False):
+        """Unmask what hold_units masked (in this run or in a killed one).  Never fails the run for its
+        record: the journal may sit on a full disk, and unmasking a unit that is not masked changes
+        nothing.  QUIETLY (on the way out of a run) a failing systemctl is not raised either."""
+        masked = self.journal.get("masked") or []
+        if not masked or self.check_mode:
+            return
+        try:
+            self.host.unmask(masked)
+        except RelocationError:
+            if not quietly:
+                raise
+            return
+        self.journal["masked"] = []
+        self.journal.try_save()
+        self.actions.append("unmasked %s" % ", ".join(masked))
+
     # ------------------------------------------------------------ rollback
     def rollback(self):
+        """Walk back what the window did and start Docker on the original root.  Docker is started before
+        anything is written to the journal, and those writes are best-effort: the journal sits on the target
+        disk, which may be the full disk that failed the move."""
         self.actions.append("rolling back")
+        self.hold_units(best_effort=True)
         try:
             self.host.stop_docker(with_containerd=self.with_containerd)
         except RelocationError:
             pass
+        if self.served_since is not None:
+            self.copy_back()
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
             m.switch.undo(m, self)
@@ -346,13 +517,40 @@ class Relocation:
         for m in self.moves:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
-        self.journal.save(phase="rolled_back", phases_done=self.journal.keep_only_phases("record", "online_copy"))
+        self.release_units()
         self.start_and_wait(self.moves, "Docker did not start on the original root")
+        if not self.journal.try_save(phase="rolled_back",
+                                     phases_done=self.journal.keep_only_phases("record", "online_copy")):
+            # A marker left saying the window is open would have a later run continue a move that is over.
+            self.actions.append("could not write %s (rolled back all the same); %s" % (
+                self.journal.path, "removed it" if self.journal.discard() else "it still names the window"))
         if self.journal.get("inventory"):
             _inv, problems, _started = self.settle(self.journal["inventory"])
             if problems:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.actions.append("rolled back to %s" % self.moves[0].source)
+
+    def copy_back(self):
+        """Docker served from the new root before the failure: what its containers wrote there is copied back
+        onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
+        undone, as state=restored does.  When that cannot be done, Docker is started on the new root again
+        (FailedForward): nothing written is thrown away."""
+        back = [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
+                for m in self.moves]
+        try:
+            self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
+            for m in self.moves:
+                left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
+                if left:
+                    raise RelocationError("mounts remain under %s: %s" % (m.service_root, ", ".join(left[:5])))
+                self.host.drop_self_bind(m.target)
+            secs, moved = _passes.Passes(self.opts, back, self.status, self.result).run("copy_back", False)
+        except (RelocationError, _copy.CopyError, OSError) as exc:
+            self.release_units()
+            self.start_and_wait(self.moves, "Docker did not start on the new root either")
+            raise FailedForward(str(exc))
+        self.actions.append("copied what Docker wrote on the new root back onto the original (%s in %.1f s)" % (
+            _units.human(moved), secs))
 
     # ------------------------------------------------------------ converge
     def converge_switched(self, facts):
@@ -377,6 +575,7 @@ class Relocation:
                 self.actions.append("finish the interrupted move (verify, then handle the original)")
             return self.result
         if not running:
+            self.release_units()
             self.start_and_wait(self.moves, "Docker did not answer after starting on %s" % docker.service_root,
                                 "start")
             self.actions.append("started Docker on %s" % docker.service_root)

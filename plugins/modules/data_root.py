@@ -166,8 +166,9 @@ options:
     version_added: 0.1.0
   rsync_opts:
     description:
-      - Extra options for every rsync pass, for example V(--bwlimit=100M). Options that would lose data
-        (C(--remove-source-files)) or skip the copy (C(--dry-run)) are refused.
+      - Extra options for every rsync pass. Only V(--bwlimit=RATE), V(--info=FLAGS), V(-v), V(--verbose),
+        V(-q) and V(--quiet) are accepted; any other option could make a pass copy less than everything
+        (C(--dry-run), C(--existing), C(--max-size), C(--exclude)) or lose the source, and is refused.
     type: list
     elements: str
     default: []
@@ -321,6 +322,13 @@ original:
   type: list
   elements: dict
   sample: [{name: docker, source: /var/lib/docker, removed: false, backup: /var/lib/docker.dockyard-backup-20261128T101500}]
+containers_changed:
+  description:
+    - Containers made after the inventory was recorded (C(new)), or removed since Docker started on the new
+      root (C(removed), from Docker's event log). They are reported, not counted as a failed verification.
+  returned: when there were any
+  type: dict
+  sample: {new: [late], removed: [spare]}
 phases:
   description: Each phase with its duration in seconds.
   returned: always

@@ -63,7 +63,7 @@ CASES = [
      "rsync is not installed on this host"),
     ("rsync option that would lose data", "dockyard.migrate.data_root",
      {"path": "/mnt/data/docker", "rsync_opts": ["--remove-source-files"]}, None, None,
-     "rsync_opts entry '--remove-source-files' is not an option this module passes on"),
+     "rsync_opts entry '--remove-source-files' is not allowed"),
     ("margin that is not a size", "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "margin": "lots"},
      None, None, "margin 'lots' is neither a size"),
     ("rollback with no record of a move", "dockyard.migrate.data_root",

@@ -40,3 +40,32 @@ def test_check_mode_writes_nothing_and_other_versions_are_ignored(tmp_path):
     with open(j.path, "w") as f:
         json.dump({"version": 99, "phase": "done"}, f)
     assert _journal.Journal(target).load() is None
+
+
+def test_try_save_tells_whether_the_marker_was_written(tmp_path):
+    j = _journal.Journal(str(tmp_path / "docker"))
+    j.start(0, "bind")
+    assert j.try_save(phase="stop") is True
+    (tmp_path / "disk").write_text("not a directory")
+    j.path = str(tmp_path / "disk" / ".docker.dockyard-migrate.json")  # a write that fails, even for root
+    assert j.try_save(phase="rolled_back") is False
+
+
+def test_only_a_run_that_stopped_docker_and_did_not_end_is_in_its_window(tmp_path):
+    j = _journal.Journal(str(tmp_path / "docker"))
+    assert not j.in_window
+    j.start(0, "bind")
+    for phase, open_window in (("record", False), ("online_copy", False), ("stop", True), ("final_copy", True),
+                               ("switch", True), ("verify", True), ("source", True), ("done", False),
+                               ("rolled_back", False), ("online_copy_failed", False)):
+        j.save(phase=phase)
+        assert _journal.Journal(str(tmp_path / "docker")).load() and \
+            (j.phase in _journal.WINDOW_PHASES) is open_window and j.in_window is open_window, phase
+
+
+def test_discard_removes_the_marker(tmp_path):
+    j = _journal.Journal(str(tmp_path / "docker"))
+    j.start(0, "bind")
+    j.save(phase="final_copy")
+    assert j.discard() and not os.path.exists(j.path)
+    assert j.discard()

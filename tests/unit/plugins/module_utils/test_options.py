@@ -25,12 +25,23 @@ def opts(**kw):
     (dict(margin="plenty"), "margin 'plenty'"),
     (dict(rsync_opts=["--remove-source-files"]), "rsync_opts entry '--remove-source-files'"),
     (dict(rsync_opts=["not-an-option"]), "rsync_opts entry 'not-an-option'"),
+    (dict(rsync_opts=["-n"]), "rsync_opts entry '-n' is not allowed"),
+    (dict(rsync_opts=["--existing"]), "rsync_opts entry '--existing'"),
+    (dict(rsync_opts=["--max-size=1k"]), "rsync_opts entry '--max-size=1k'"),
+    (dict(rsync_opts=["--exclude=volumes"]), "rsync_opts entry '--exclude=volumes'"),
+    (dict(rsync_opts=["--info=progress2", "-vn"]), "rsync_opts entry '-vn'"),
+    (dict(rsync_opts=["--bwlimit"]), "rsync_opts entry '--bwlimit'"),
+    (dict(rsync_opts=["--bwlimit="]), "rsync_opts entry '--bwlimit='"),
     (dict(online_passes=0), "online_passes must be 1 or more"),
     (dict(final_copy="some"), "final_copy 'some' is not one of mutable, full"),
 ])
 def test_bad_options_are_refused_before_anything(kw, match):
     with pytest.raises(_options.OptionError, match=match):
         opts(**kw).validate()
+
+
+def test_rsync_opts_take_only_a_rate_limit_and_verbosity():
+    opts(rsync_opts=["--bwlimit=100M", "--info=progress2,stats", "-v", "--verbose", "-q", "--quiet"]).validate()
 
 
 def test_every_default_comes_from_the_argument_spec():

@@ -79,3 +79,45 @@ def test_a_host_without_docker_socket_stops_and_starts_only_the_service():
     acts = [a for a in seen if a[1] != "show"]
     assert acts == [["systemctl", "stop", "docker.service"], ["systemctl", "reset-failed", "docker.service"],
                     ["systemctl", "start", "docker.service"]]
+
+
+def test_daemons_match_the_program_name_only(tmp_path):
+    for pid, argv in ((20, [b"/usr/sbin/dockerd", b"-H", b"fd://"]),
+                      (21, [b"/usr/bin/containerd"]),
+                      (22, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"moby"]),
+                      (23, [b"/bin/sh", b"-c", b"dockerd"])):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    assert _systemd.daemons(["dockerd"], str(tmp_path)) == [(20, "dockerd")]
+    assert _systemd.daemons(["dockerd", "containerd"], str(tmp_path)) == [(20, "dockerd"), (21, "containerd")]
+
+
+def test_mask_is_runtime_only_and_skips_units_already_masked(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "docker.socket").symlink_to("/dev/null")
+    monkeypatch.setattr(_systemd, "RUNTIME_UNIT_DIR", str(run_dir))
+    seen = []
+    host = _systemd.Systemd(lambda argv: seen.append(argv) or (0, "", ""), client=None)
+    assert host.mask(["docker.socket", "docker.service"]) == ["docker.service"]
+    assert seen == [["systemctl", "mask", "--runtime", "docker.service"]]
+    host.unmask(["docker.service"])
+    assert seen[-1] == ["systemctl", "unmask", "--runtime", "docker.service"]
+    seen[:] = []
+    host.unmask([])
+    assert seen == []
+
+
+def test_check_stopped_names_what_still_runs(tmp_path):
+    (tmp_path / "30").mkdir()
+    (tmp_path / "30" / "cmdline").write_bytes(b"/usr/sbin/dockerd\0")
+
+    def runner(argv):
+        return (0, "active\n", "") if argv[-1] == "docker.service" else (3, "inactive\n", "")
+
+    host = _systemd.Systemd(runner, client=None)
+    with pytest.raises(_move.RelocationError, match=r"docker.service is active; dockerd \(pid 30\) runs"):
+        host.check_stopped(["docker.socket", "docker.service"], 0, proc=str(tmp_path))
+    (tmp_path / "30" / "cmdline").write_bytes(b"/bin/true\0")
+    quiet = _systemd.Systemd(lambda argv: (3, "inactive\n", ""), client=None)
+    assert quiet.check_stopped(["docker.socket", "docker.service"], 0, proc=str(tmp_path)) is None
