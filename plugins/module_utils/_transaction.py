@@ -16,16 +16,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _docker_api, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight,
-    _selinux, _switches, _systemd, _testhooks, _units)
-from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+    _copy, _facts, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight, _selinux, _switches,
+    _systemd, _testhooks)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
+from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward, Rollback
+from ansible_collections.dockyard.migrate.plugins.module_utils._verify import Verification
 
 
 def remove_tree(path):
@@ -41,21 +42,7 @@ def remove_tree(path):
     os.rmdir(path)
 
 
-class FailedForward(RelocationError):
-    """Docker served from the new root and what it wrote there could not be carried back: Docker is left
-    serving from the new root."""
-
-
-def comparable(inv, drop):
-    """INV without the containers named in DROP (fingerprint recomputed)."""
-    out = dict(inv)
-    out["containers"] = [c for c in inv["containers"] if c["name"] not in drop]
-    out["running"] = [n for n in inv["running"] if n not in drop]
-    out["fingerprint"] = _inventory.fingerprint(out)
-    return out
-
-
-class Relocation:
+class Relocation(Verification, Rollback):
     """Plan and run one data-root move.  ``runner(argv) -> (rc, out, err)``; ``mover(tmp, path)`` puts
     configuration files in place (AnsibleModule.atomic_move in the module)."""
 
@@ -339,85 +326,6 @@ class Relocation:
         self.journal.mark("start")
         _testhooks.reached("after_start")
 
-    def settle(self, before):
-        """Wait for the containers that ran before to run again, starting those without a restart policy.
-
-        Returns (inventory, problems, started); problems is empty when the inventory matches ``before``.
-        """
-        deadline = time.time() + self.opts.verify_timeout
-        started = []
-        while True:
-            inv = _inventory.collect(self.client)
-            new, removed = self.made_or_removed(before, inv)
-            for c in inv["containers"]:
-                if c["name"] in before["running"] and not c["running"] and \
-                        c["restart_policy"] in ("no", "on-failure", "unless-stopped") and c["name"] not in started:
-                    try:
-                        self.client.post("/containers/%s/start" % c["id"])
-                        started.append(c["name"])
-                    except _docker_api.DockerAPIError:
-                        pass
-            b, a = comparable(before, removed), comparable(inv, new)
-            problems = _inventory.compare(b, a)
-            if a["fingerprint"] != b["fingerprint"] and not problems:
-                problems = ["the inventory fingerprint changed"]
-            if not problems or time.time() > deadline:
-                return inv, problems, started
-            time.sleep(0.25)
-
-    def made_or_removed(self, before, inv):
-        """Containers made since the inventory was recorded, and those removed since Docker started on the
-        new root (as its events tell), are no sign of a bad move: they are reported, not compared."""
-        names_before = set(c["name"] for c in before["containers"])
-        names_now = set(c["name"] for c in inv["containers"])
-        new = sorted(names_now - names_before)
-        gone = names_before - names_now
-        if gone - set(self.apart["removed"]):
-            self.apart["removed"] = sorted(set(self.apart["removed"]) | (gone & self.destroyed_since()))
-        removed = sorted(gone & set(self.apart["removed"]))
-        self.apart["new"] = sorted(set(self.apart["new"]) | set(new))
-        return new, removed
-
-    def destroyed_since(self):
-        """Names of the containers removed since Docker started on the new root (its event log)."""
-        if self.served_since is None:
-            return set()
-        names = set()
-        try:
-            with self.client.stream("GET", "/events", params={
-                    "since": str(int(self.served_since) - 1), "until": str(int(time.time()) + 1),
-                    "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
-                for ev in resp.iter_json_lines():
-                    name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")
-                    if name:
-                        names.add(name)
-        except (_docker_api.DockerError, ValueError, OSError):
-            pass
-        return names
-
-    def check_root(self, want, phase=None):
-        info = self.client.info()
-        if os.path.normpath(info.get("DockerRootDir") or "") != want:
-            raise RelocationError("Docker reports its root as %s, expected %s" % (info.get("DockerRootDir"), want),
-                                  phase)
-
-    def verified(self, root, phase=None, problem="the inventory after the move differs"):
-        """The inventory recorded before matches Docker's now; returns the inventory."""
-        inv, problems, started = self.settle(self.journal["inventory"])
-        if started:
-            self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
-        self.result["fingerprint_after"] = inv["fingerprint"]
-        if self.apart["new"] or self.apart["removed"]:
-            self.result["containers_changed"] = dict(self.apart)
-            self.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
-                                "since Docker started (%s)" % (", ".join(self.apart["new"]) or "none",
-                                                               ", ".join(self.apart["removed"]) or "none"))
-        if problems:
-            raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
-        self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
-            root, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
-        return inv
-
     def phase_verify(self):
         want = self.moves[0].service_root
         self.check_root(want, "verify")
@@ -452,105 +360,6 @@ class Relocation:
         self.result["original"] = originals
         self.journal.mark("source")
         self.journal.save(phase="done", finished=time.time())
-
-    # ------------------------------------------------------------ Docker's units held down in the window
-    def hold_units(self, best_effort=False):
-        """From the stop until the switch is done nothing may start Docker (an agent, a timer, a socket, a
-        dependent unit would start it on the old root, half copied): its units, and containerd's when its
-        root moves, are masked for this boot.  The journal records them first, so that a rerun after a kill
-        unmasks what the killed run left masked."""
-        units = [u for u in self.host.window_units(self.with_containerd) if not _systemd.masked_at_runtime(u)]
-        if not units:
-            return
-        masked = sorted(set(self.journal.get("masked") or []) | set(units))
-        if best_effort:
-            self.journal.try_save(masked=masked)
-        else:
-            self.journal.save(masked=masked)
-        self.host.mask(units)
-        self.actions.append("masked %s until the switch is done" % ", ".join(units))
-
-    def holding_units(self):
-        """Whether units this run's journal recorded as masked are masked now (a killed run's window)."""
-        return any(_systemd.masked_at_runtime(u) for u in self.journal.get("masked") or [])
-
-    def release_units(self, quietly=False):
-        """Unmask what hold_units masked (in this run or in a killed one).  Never fails the run for its
-        record: the journal may sit on a full disk, and unmasking a unit that is not masked changes
-        nothing.  QUIETLY (on the way out of a run) a failing systemctl is not raised either."""
-        masked = self.journal.get("masked") or []
-        if not masked or self.check_mode:
-            return
-        try:
-            self.host.unmask(masked)
-        except RelocationError:
-            if not quietly:
-                raise
-            return
-        self.journal["masked"] = []
-        self.journal.try_save()
-        self.actions.append("unmasked %s" % ", ".join(masked))
-
-    # ------------------------------------------------------------ rollback
-    def rollback(self):
-        """Walk back what the window did and start Docker on the original root.  Docker is started before
-        anything is written to the journal, and those writes are best-effort: the journal sits on the target
-        disk, which may be the full disk that failed the move."""
-        self.actions.append("rolling back")
-        self.hold_units(best_effort=True)
-        try:
-            self.host.stop_docker(with_containerd=self.with_containerd)
-        except RelocationError:
-            pass
-        if self.served_since is not None:
-            self.copy_back()
-        texts = self.journal.get("texts_before") or {}
-        for m in self.moves:
-            m.switch.undo(m, self)
-            try:
-                _selinux.unlabel(self.runner, m.source, m.target)
-            except RelocationError as exc:  # a label left behind must not keep Docker down
-                self.actions.append("could not remove the SELinux equivalence: %s" % exc)
-        for path, keep_empty in ((self.opts.fstab, True), (self.opts.daemon_json, False)):
-            if path in texts and _fileops.read_text(path, default="") != texts[path]:
-                self.host.restore_file(path, texts[path], keep_empty=keep_empty)
-        for m in self.moves:
-            self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
-        self.host.daemon_reload()
-        self.release_units()
-        self.start_and_wait(self.moves, "Docker did not start on the original root")
-        if not self.journal.try_save(phase="rolled_back",
-                                     phases_done=self.journal.keep_only_phases("record", "online_copy")):
-            # A marker left saying the window is open would have a later run continue a move that is over.
-            self.actions.append("could not write %s (rolled back all the same); %s" % (
-                self.journal.path, "removed it" if self.journal.discard() else "it still names the window"))
-        if self.journal.get("inventory"):
-            _inv, problems, _started = self.settle(self.journal["inventory"])
-            if problems:
-                raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
-        self.actions.append("rolled back to %s" % self.moves[0].source)
-
-    def copy_back(self):
-        """Docker served from the new root before the failure: what its containers wrote there is copied back
-        onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
-        undone, as state=restored does.  When that cannot be done, Docker is started on the new root again
-        (FailedForward): nothing written is thrown away."""
-        back = [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
-                for m in self.moves]
-        try:
-            self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
-            for m in self.moves:
-                left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
-                if left:
-                    raise RelocationError("mounts remain under %s: %s" % (m.service_root, ", ".join(left[:5])))
-                self.host.drop_self_bind(m.target)
-            secs, moved = _passes.Passes(self.opts, back, self.status, self.result).run("copy_back", False)
-        except (RelocationError, _copy.CopyError, OSError) as exc:
-            self.release_units()
-            self.start_and_wait(self.moves, "Docker did not start on the new root either")
-            raise FailedForward(str(exc))
-        self.actions.append("copied what Docker wrote on the new root back onto the original (%s in %.1f s)" % (
-            _units.human(moved), secs))
 
     # ------------------------------------------------------------ converge
     def converge_switched(self, facts):

@@ -5,7 +5,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _switches, _transaction
+from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _switches, _transaction, _verify
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -77,7 +77,7 @@ def test_containers_made_or_removed_meanwhile_are_set_apart():
     r.destroyed_since = lambda: {"spare"}
     new, removed = r.made_or_removed(before, now)
     assert (new, removed) == (["late"], ["spare"])
-    b, a = _transaction.comparable(before, removed), _transaction.comparable(now, new)
+    b, a = _verify.comparable(before, removed), _verify.comparable(now, new)
     assert _inventory.compare(b, a) == [] and a["fingerprint"] == b["fingerprint"]
     r.destroyed_since = set  # a container gone without a destroy event is a loss
     r.apart = {"new": [], "removed": []}

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Checking that a moved (or restored) root serves everything it served before.  Internal to dockyard.migrate.
+
+Part of the relocation transaction (_transaction.Relocation): Docker's own
+report of its root, and the inventory recorded before the stop compared with
+Docker's now, once the containers that ran before run again.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _inventory
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+
+def comparable(inv, drop):
+    """INV without the containers named in DROP (fingerprint recomputed)."""
+    out = dict(inv)
+    out["containers"] = [c for c in inv["containers"] if c["name"] not in drop]
+    out["running"] = [n for n in inv["running"] if n not in drop]
+    out["fingerprint"] = _inventory.fingerprint(out)
+    return out
+
+
+class Verification:
+    """Needs ``client``, ``opts``, ``journal``, ``result``, ``actions``, ``apart`` and ``served_since``."""
+
+    def settle(self, before):
+        """Wait for the containers that ran before to run again, starting those without a restart policy.
+
+        Returns (inventory, problems, started); problems is empty when the inventory matches ``before``.
+        """
+        deadline = time.time() + self.opts.verify_timeout
+        started = []
+        while True:
+            inv = _inventory.collect(self.client)
+            new, removed = self.made_or_removed(before, inv)
+            for c in inv["containers"]:
+                if c["name"] in before["running"] and not c["running"] and \
+                        c["restart_policy"] in ("no", "on-failure", "unless-stopped") and c["name"] not in started:
+                    try:
+                        self.client.post("/containers/%s/start" % c["id"])
+                        started.append(c["name"])
+                    except _docker_api.DockerAPIError:
+                        pass
+            b, a = comparable(before, removed), comparable(inv, new)
+            problems = _inventory.compare(b, a)
+            if a["fingerprint"] != b["fingerprint"] and not problems:
+                problems = ["the inventory fingerprint changed"]
+            if not problems or time.time() > deadline:
+                return inv, problems, started
+            time.sleep(0.25)
+
+    def made_or_removed(self, before, inv):
+        """Containers made since the inventory was recorded, and those removed since Docker started on the
+        new root (as its events tell), are no sign of a bad move: they are reported, not compared."""
+        names_before = set(c["name"] for c in before["containers"])
+        names_now = set(c["name"] for c in inv["containers"])
+        new = sorted(names_now - names_before)
+        gone = names_before - names_now
+        if gone - set(self.apart["removed"]):
+            self.apart["removed"] = sorted(set(self.apart["removed"]) | (gone & self.destroyed_since()))
+        removed = sorted(gone & set(self.apart["removed"]))
+        self.apart["new"] = sorted(set(self.apart["new"]) | set(new))
+        return new, removed
+
+    def destroyed_since(self):
+        """Names of the containers removed since Docker started on the new root (its event log)."""
+        if self.served_since is None:
+            return set()
+        names = set()
+        try:
+            with self.client.stream("GET", "/events", params={
+                    "since": str(int(self.served_since) - 1), "until": str(int(time.time()) + 1),
+                    "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
+                for ev in resp.iter_json_lines():
+                    name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")
+                    if name:
+                        names.add(name)
+        except (_docker_api.DockerError, ValueError, OSError):
+            pass
+        return names
+
+    def check_root(self, want, phase=None):
+        info = self.client.info()
+        if os.path.normpath(info.get("DockerRootDir") or "") != want:
+            raise RelocationError("Docker reports its root as %s, expected %s" % (info.get("DockerRootDir"), want),
+                                  phase)
+
+    def verified(self, root, phase=None, problem="the inventory after the move differs"):
+        """The inventory recorded before matches Docker's now; returns the inventory."""
+        inv, problems, started = self.settle(self.journal["inventory"])
+        if started:
+            self.actions.append("started %s, which ran before and have no restart policy" % ", ".join(started))
+        self.result["fingerprint_after"] = inv["fingerprint"]
+        if self.apart["new"] or self.apart["removed"]:
+            self.result["containers_changed"] = dict(self.apart)
+            self.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
+                                "since Docker started (%s)" % (", ".join(self.apart["new"]) or "none",
+                                                               ", ".join(self.apart["removed"]) or "none"))
+        if problems:
+            raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
+        self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
+            root, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+        return inv
