@@ -119,7 +119,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import client_from_params, docker_args
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, load, load_command
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import load
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_stream import load_command
+from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError
 
 
 def main():
