@@ -10,9 +10,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import json
 import subprocess
+import threading
+import zlib
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _layer_filter, _layers
 from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import check_loaded, post_load, to_load
 from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError
 
@@ -39,16 +43,21 @@ def load_command(client, argv, images, check_mode=False):
     return result
 
 
-def _run_into_load(client, argv):
-    """Run argv and stream its stdout into docker load; return Docker's messages and the bytes it carried."""
+def _run_into_load(client, argv, stdin=None, err=None):
+    """Run argv (fed STDIN) and stream its stdout into docker load; return Docker's messages and the bytes it
+    carried.  The command's stderr lines are kept in ERR."""
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                close_fds=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
     except OSError as exc:
         raise ImageError("src_command %s could not start: %s" % (argv[0], exc))
+    if stdin is not None:
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, stdin))
+        feeder.daemon = True
+        feeder.start()
     _widen_pipe(proc.stdout)
     counted = _CountingReader(proc.stdout)
-    err = []
+    err = [] if err is None else err
     drain = _copy.drain_lines(proc.stderr, err)  # a chatty command must not block on a full stderr pipe
     failure = None
     messages = []
@@ -69,6 +78,66 @@ def _run_into_load(client, argv):
     if failure:
         raise ImageError(failure)
     return messages, counted.count
+
+
+def _feed(pipe, data):
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (IOError, OSError):
+        pass  # the command ended without reading: its exit status tells why
+
+
+def load_from_source(client, ssh, images, check_mode=False):
+    """Stream the images from the host SSH (an argv that runs a command there) into docker load, sending only
+    the layers this host lacks where its engine is known to load such an archive, whole images elsewhere.
+    IMAGES: [{id, tags, layers}] as image_info on the source gives them."""
+    images = [dict(_check_input(ssh, [i])[0], layers=list(i.get("layers") or [])) for i in images or [{}]]
+    result = {"changed": False, "src_ssh": list(ssh), "images": images, "verified": False, "compression": "none"}
+    if not to_load(client, result, images, check_mode):
+        return result
+    missing = result["loaded"]
+    result["layers"] = layers = _layer_plan(client, missing)
+    names = [n for img in missing for n in (img["tags"] or [img["id"]])]
+    if layers["mode"] == "whole":
+        argv, stdin = list(ssh) + ["docker", "save"] + names, None
+    else:
+        argv, stdin = list(ssh) + ["python3", "-c", filter_program()], json.dumps(
+            {"names": names, "drop": layers.pop("drop")}).encode("utf-8")
+    err = []
+    result["messages"], result["bytes"] = _run_into_load(client, argv, stdin, err)
+    for line in err:
+        if line.startswith(_layer_filter.MARK):
+            layers.update(json.loads(line[len(_layer_filter.MARK):]))
+    check_loaded(client, missing, "the stream from %s" % ssh[-1])
+    return result
+
+
+def _layer_plan(client, missing):
+    """Which layers to leave out of the stream, or mode whole with the reason none can be."""
+    ok, reason = _layers.engine_verdict(client.version())
+    if ok and not all(img["layers"] for img in missing):
+        ok, reason = False, "the images do not list their layers (image_info gives them), so whole images are sent"
+    if not ok:
+        return {"mode": "whole", "reason": reason}
+    blobs = _layers.containerd_blobs() if _layers.uses_containerd_store(client.info()) else None
+    drop = _layers.plan_drop(missing, _layers.local_chains(client), blobs)
+    return {"mode": "missing", "reason": None, "drop": drop, "store": "containerd" if blobs else "classic"}
+
+
+def filter_program():
+    """python3 -c source that runs _layer_filter on the other host; only shell-safe characters."""
+    try:
+        text = _layer_filter.__loader__.get_source(_layer_filter.__name__)
+    except (AttributeError, ImportError, OSError):
+        text = None
+    if not text:
+        with open(_layer_filter.__file__, "rb") as f:
+            text = f.read()
+    if not isinstance(text, bytes):
+        text = text.encode("utf-8")
+    packed = base64.b64encode(zlib.compress(text, 9)).decode("ascii")
+    return "'import base64,zlib;exec(zlib.decompress(base64.b64decode(\"%s\")))'" % packed
 
 
 def _widen_pipe(stream, size=1 << 20):

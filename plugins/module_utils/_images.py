@@ -73,7 +73,7 @@ def present(client, images):
 
 
 def info(client, refs):
-    """The images refs name that exist here ([{id, tags, size, refs}]) and the refs that name nothing."""
+    """The images refs name that exist here ([{id, tags, size, layers, refs}]) and the refs that name nothing."""
     found = {}
     missing = []
     for ref in refs:
@@ -83,6 +83,7 @@ def info(client, refs):
             missing.append(ref)
             continue
         entry = found.setdefault(img["Id"], {"id": img["Id"], "tags": sorted(
-            t for t in img.get("RepoTags") or [] if t != "<none>:<none>"), "size": img.get("Size"), "refs": []})
+            t for t in img.get("RepoTags") or [] if t != "<none>:<none>"), "size": img.get("Size"),
+            "layers": list((img.get("RootFS") or {}).get("Layers") or []), "refs": []})
         entry["refs"].append(ref)
     return sorted(found.values(), key=lambda e: e["id"]), missing
