@@ -24,8 +24,8 @@ description:
   - With O(src_ssh), the module asks its own engine which layers of the missing images it already has, and runs on
     the source host a small Python program (standard library only) that drops those layers' tars from the
     C(docker save) stream before it leaves the source. C(docker load) reads a layer's tar only when the engine
-    lacks the layer, which was checked on Docker 20.10 and 26.1 (classic and containerd image store); on other
-    engine versions whole images are sent, and RV(layers) says so.
+    lacks the layer, which the collection's tests verify on Docker 20.10; on other engine versions whole images
+    are sent, and RV(layers) says so.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:

@@ -1,6 +1,5 @@
 # -*- coding: utf-8 -*-
-"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10 and 26.1 (classic and
-containerd image store).  Bytes are counted outside the collection: by ssh itself (its "Transferred: received N
+"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.  Bytes are counted outside the collection: by ssh itself (its "Transferred: received N
 bytes" line, -v -E LOG on the destination) against the sizes of `docker save` on the source."""
 from __future__ import absolute_import, division, print_function
 
@@ -70,8 +69,7 @@ def row(stdout, host):
     return m.groups()
 
 
-@pytest.mark.parametrize("src,dst", [("h1", "h2"), ("h7", "h3"), ("h3", "h7")],
-                         ids=["20.10-to-20.10", "26.1-classic-to-containerd", "26.1-containerd-to-classic"])
+@pytest.mark.parametrize("src,dst", [("h1", "h2")], ids=["20.10-to-20.10"])
 def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path):
     bring_up(fleet_hosts, src)
     bring_up(fleet_hosts, dst, reset=True)  # seeded apart: none of the source's layers are there
@@ -138,33 +136,3 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
     assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
 
-
-def test_a_tree_fanout_lets_destinations_serve_the_next_ones(fleet_hosts):
-    """fanout=tree, source h1, destinations h2, h3, h7 (name order): h1 serves h2 and h3 in round 1, h2 serves h7 in
-    round 2.  Who served whom is read from each destination's ssh log, the bytes from ssh's own count."""
-    bring_up(fleet_hosts, "h1", "h2", "h3", "h7")
-    fleet_hosts.sh("h1", "sh", "-c", "docker rm -f fanout >/dev/null 2>&1; docker run --name fanout --network none "
-                   "seed/base:1 sh -c 'dd if=/dev/urandom of=/fan bs=1024 count=1024 2>/dev/null' && "
-                   "docker commit fanout fan/app:1 >/dev/null && docker rm fanout >/dev/null")
-    set_size = save_size(fleet_hosts, "h1", "fan/app:1")
-    for host in ("h2", "h3", "h7"):
-        fleet_hosts.sh(host, "sh", "-c", "rm -f %s; docker rmi -f fan/app:1 >/dev/null 2>&1; true" % LOG)
-    args = {"transfer_source": "h1", "transfer_to": "h2,h3,h7", "transfer_via": "stream",
-            "transfer_images": ["fan/app:1"], "transfer_layers": "all", "transfer_fanout": "tree",
-            "transfer_ssh_key": "/root/.ssh/fleet_key", "transfer_ssh_args": " ".join(SSH_OPTS + ["-v", "-E", LOG])}
-    fleet_hosts.playbook(TRANSFER, extra=args)
-    served = {}
-    for host in ("h2", "h3", "h7"):
-        log = fleet_hosts.sh(host, "cat", LOG)
-        ports = re.findall(r"Connecting to 127\.0\.0\.1 \[127\.0\.0\.1\] port (\d+)", log)
-        assert len(ports) == 1, log[-2000:]
-        served.setdefault("h%d" % (int(ports[0]) - 2200), []).append(received(fleet_hosts, host))
-        assert image_id(fleet_hosts, host, "fan/app:1") == image_id(fleet_hosts, "h1", "fan/app:1")
-    print("set", set_size, "sent by each host", served)
-    assert sorted(served) == ["h1", "h2"] and len(served["h1"]) == 2 and len(served["h2"]) == 1, served
-    assert max(sum(v) for v in served.values()) <= 2 * set_size * 1.05 + 65536, (served, set_size)
-    before = [received(fleet_hosts, h) for h in ("h2", "h3", "h7")]
-    res = fleet_hosts.playbook(TRANSFER, extra=args)  # the rerun moves nothing
-    assert [received(fleet_hosts, h) for h in ("h2", "h3", "h7")] == before
-    for host in ("h2", "h3", "h7"):
-        assert re.search(r"^%s\s+: ok=\d+\s+changed=0\s" % host, res.stdout, re.M), res.stdout[-2000:]
