@@ -11,7 +11,8 @@ Internal to the dockyard.migrate collection; not a public API.
 - The API version is negotiated: the lower of the daemon's version and the
   newest this client knows, never below the oldest it supports.
 - Bodies stream in both directions: ``stream()`` returns the open response to
-  be read in chunks, ``request(body=iterable)`` sends chunked.
+  be read in chunks, ``request(body=iterable)`` sends chunked; a body with a
+  ``send_chunked(sock)`` method sends itself (a pipe spliced to the socket).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -120,12 +121,14 @@ class DockerClient:
                 for k, v in headers.items():
                     conn.putheader(k, v)
                 conn.endheaders()
-                reader = getattr(body, "read", None)
-                chunks = iter(lambda: reader(CHUNK), b"") if reader else body
-                for chunk in chunks:
-                    if chunk:
-                        conn.send(("%x\r\n" % len(chunk)).encode("ascii") + chunk + b"\r\n")
-                conn.send(b"0\r\n\r\n")
+                spliced = getattr(body, "send_chunked", None)
+                if spliced is None or not spliced(conn.sock):
+                    reader = getattr(body, "read", None)
+                    chunks = iter(lambda: reader(CHUNK), b"") if reader else body
+                    for chunk in chunks:
+                        if chunk:
+                            conn.send(("%x\r\n" % len(chunk)).encode("ascii") + chunk + b"\r\n")
+                    conn.send(b"0\r\n\r\n")
             else:
                 conn.request(method, url, body=body, headers=headers)
             return conn, conn.getresponse()

@@ -126,7 +126,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.migrate.plugins.module_utils._archive import ArchiveError
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import client_from_params, docker_args
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, export_container
+from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError
+from ansible_collections.dockyard.migrate.plugins.module_utils._snapshot import export_container
 
 
 def main():

@@ -14,8 +14,8 @@ module: image_info
 short_description: Tell which images exist on a host, by name or ID
 version_added: 0.1.0
 description:
-  - Looks up each name or ID with the Engine API and returns the images found (ID, tags, size) and the references
-    that name no image here. Used by the C(transfer_images) role to find what a destination lacks.
+  - Looks up each name or ID with the Engine API and returns the images found (ID, tags, size, layers) and the
+    references that name no image here. Used by the C(transfer_images) role to find what a destination lacks.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -53,11 +53,14 @@ EXAMPLES = r'''
 
 RETURN = r'''
 images:
-  description: The images found, each with C(id), C(tags), C(size) and the C(refs) that named it.
+  description:
+    - The images found, each with C(id), C(tags), C(size), C(layers) (the diff IDs of its layers, in order) and the
+      C(refs) that named it.
   returned: always
   type: list
   elements: dict
-  sample: [{id: "sha256:d832...", tags: ["app/web:1.4"], size: 5130000, refs: ["app/web:1.4"]}]
+  sample: [{id: "sha256:d832...", tags: ["app/web:1.4"], size: 5130000, layers: ["sha256:7b1e..."],
+           refs: ["app/web:1.4"]}]
 missing:
   description: The references that name no image on this host.
   returned: always

@@ -21,6 +21,11 @@ description:
   - With O(src_command) instead of O(src), the archive is whatever that command writes to its standard output, for
     example C(ssh SOURCE docker save IMAGES), streamed into the Engine API as it arrives, with no file in between;
     O(images) names what the stream must bring, so a rerun with those images present runs nothing.
+  - With O(src_ssh), the module asks its own engine which layers of the missing images it already has, and runs on
+    the source host a small Python program (standard library only) that drops those layers' tars from the
+    C(docker save) stream before it leaves the source. C(docker load) reads a layer's tar only when the engine
+    lacks the layer, which the collection's tests verify on Docker 20.10; on other engine versions whole images
+    are sent, and RV(layers) says so.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -43,7 +48,7 @@ attributes:
 options:
   src:
     description:
-      - The archive on the host. One of O(src) and O(src_command) is required.
+      - The archive on the host. One of O(src), O(src_command) and O(src_ssh) is required.
     type: path
     version_added: 0.1.0
   src_command:
@@ -54,10 +59,20 @@ options:
     type: list
     elements: str
     version_added: 0.1.0
+  src_ssh:
+    description:
+      - A command, as a list of arguments, that runs what follows it on the source host, for example
+        C([ssh, -i, KEY, root@build01]). The source needs Python 3 and the docker command.
+      - Only the layers this host lacks cross the wire (see the description); O(images) must give each image's
+        C(layers) (its diff IDs, as M(dockyard.migrate.image_info) returns them), or whole images are sent.
+    type: list
+    elements: str
+    version_added: 0.2.0
   images:
     description:
-      - With O(src_command), the images the stream brings, each a dictionary with C(id) (C(sha256:...), required)
-        and C(tags) (the tags it must carry); other keys are ignored, so the C(images) list of
+      - With O(src_command) or O(src_ssh), the images the stream brings, each a dictionary with C(id)
+        (C(sha256:...), required), C(tags) (the tags it must carry) and, for O(src_ssh), C(layers); other keys are
+        ignored, so the C(images) list of
         M(dockyard.migrate.image_info) can be passed as it is.
       - When all are present with their tags, the command is not run; after the load, each must be present, or the
         module fails.
@@ -86,6 +101,11 @@ EXAMPLES = r'''
     images:
       - {id: "sha256:d8320b8a4c3f...", tags: ["app/web:1.4"]}
       - {id: "sha256:91ab07c2e6d1...", tags: ["app/worker:1.4"]}
+
+- name: Stream only the layers this host lacks
+  dockyard.migrate.image_load:
+    src_ssh: [ssh, -i, /root/.ssh/transfer_key, root@build01]
+    images: "{{ wanted.images }}"  # from dockyard.migrate.image_info on build01, with their layers
 '''
 
 RETURN = r'''
@@ -102,10 +122,21 @@ loaded:
   elements: dict
   sample: [{id: "sha256:d832...", tags: ["app/web:1.4"]}]
 bytes:
-  description: With O(src_command), the bytes the stream carried.
+  description: With O(src_command) or O(src_ssh), the bytes the stream carried into this host.
   returned: when a stream was loaded
   type: int
   sample: 289406976
+layers:
+  description:
+    - With O(src_ssh), how the layers were sent. C(mode) is C(missing) (only the layers this host lacked) or
+      C(whole) (every layer, C(reason) says why); C(planned) layers were to be left out, C(dropped_layers) and
+      C(dropped_bytes) were, C(sent_bytes) is what the source wrote, C(layout) the archive layout the source's
+      engine writes (C(legacy) or C(oci)), C(store) this engine's image store, C(splice) whether the source
+      moved the bytes in the kernel.
+  returned: when a stream from O(src_ssh) was loaded
+  type: dict
+  sample: {mode: missing, reason: null, planned: 3, dropped_layers: 3, dropped_bytes: 31467520, sent_bytes: 10752,
+           layout: oci, store: classic, splice: true}
 verified:
   description: Whether the archive was checked against a sidecar.
   returned: always
@@ -124,7 +155,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import client_from_params, docker_args
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, load, load_command
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import load
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_stream import load_command, load_from_source
+from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError
 
 
 def main():
@@ -132,17 +165,20 @@ def main():
         argument_spec=docker_args(
             src=dict(type="path"),
             src_command=dict(type="list", elements="str"),
+            src_ssh=dict(type="list", elements="str"),
             images=dict(type="list", elements="dict"),
             verify=dict(type="bool", default=True),
         ),
-        mutually_exclusive=[("src", "src_command")],
-        required_one_of=[("src", "src_command")],
-        required_together=[("src_command", "images")],
+        mutually_exclusive=[("src", "src_command", "src_ssh")],
+        required_one_of=[("src", "src_command", "src_ssh")],
+        required_by={"src_command": "images", "src_ssh": "images"},
         supports_check_mode=True,
     )
     p = module.params
     try:
-        if p["src_command"] is not None:
+        if p["src_ssh"] is not None:
+            result = load_from_source(client_from_params(p), p["src_ssh"], p["images"], module.check_mode)
+        elif p["src_command"] is not None:
             result = load_command(client_from_params(p), p["src_command"], p["images"], module.check_mode)
         else:
             result = load(client_from_params(p), p["src"], module.check_mode, p["verify"])

@@ -131,7 +131,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.migrate.plugins.module_utils._archive import ArchiveError
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import client_from_params, docker_args
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
-from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, list_all, save
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import save
+from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, list_all
 
 
 def main():

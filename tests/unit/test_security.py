@@ -18,7 +18,7 @@ PLUGINS = sorted(glob.glob(os.path.join(ROOT, "plugins", "*", "*.py")))
 WRITERS = {
     "_fileops.py": "the atomic writer itself (temporary file, fsync, rename)",
     "_archive.py": "writes archives to a temporary file that is renamed into place when complete",
-    "_images.py": "downloads into a fresh temporary directory",
+    "_download.py": "downloads into a fresh temporary directory",
     "_lock.py": "the lock file (append mode, never rewritten)",
     "_fsinfo.py": "an empty probe file in its own temporary directory (the d_type test)",
 }

@@ -5,7 +5,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _images
+from ansible_collections.dockyard.migrate.plugins.module_utils import _images, _snapshot
 
 
 @pytest.mark.parametrize("change,match", [
@@ -18,12 +18,12 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _images
 ])
 def test_bad_changes_are_named(change, match):
     with pytest.raises(_images.ImageError, match=match):
-        _images.validate_changes([change])
+        _snapshot.validate_changes([change])
 
 
 def test_good_changes_are_normalised():
-    assert _images.validate_changes(['cmd ["nginx", "-g", "daemon off;"]', "ENV A=b", "ENV A b",
-                                     "LABEL x=y", "WORKDIR /srv", "EXPOSE 80/tcp"]) == [
+    assert _snapshot.validate_changes(['cmd ["nginx", "-g", "daemon off;"]', "ENV A=b", "ENV A b",
+                                       "LABEL x=y", "WORKDIR /srv", "EXPOSE 80/tcp"]) == [
         'CMD ["nginx", "-g", "daemon off;"]', "ENV A=b", "ENV A b", "LABEL x=y", "WORKDIR /srv", "EXPOSE 80/tcp"]
 
 
@@ -31,10 +31,10 @@ def test_config_changes_restore_what_export_drops():
     config = {"Cmd": ["/bin/sh", "-c", "echo hi"], "Entrypoint": None, "Env": ["PATH=/bin", "MSG=a b"],
               "WorkingDir": "/srv", "User": "1000", "ExposedPorts": {"80/tcp": {}}, "Labels": {"a": "1"},
               "Volumes": {"/data": {}}, "StopSignal": "SIGTERM", "Healthcheck": None}
-    out = _images.config_changes(config)
+    out = _snapshot.config_changes(config)
     assert out == ['CMD ["/bin/sh", "-c", "echo hi"]', 'ENV PATH="/bin"', 'ENV MSG="a b"', "WORKDIR /srv",
                    "USER 1000", "EXPOSE 80/tcp", 'LABEL "a"="1"', 'VOLUME ["/data"]']
-    assert _images.validate_changes(out) == out
+    assert _snapshot.validate_changes(out) == out
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -44,29 +44,18 @@ def test_config_changes_restore_what_export_drops():
     ("localhost:5000/app:2", ("localhost:5000/app", "2")),
 ])
 def test_split_name(name, expected):
-    assert _images.split_name(name) == expected
+    assert _snapshot.split_name(name) == expected
 
 
 @pytest.mark.parametrize("name", ["", "Test/Ubuntu:1", "a b", "repo:"])
 def test_bad_names(name):
     with pytest.raises(_images.ImageError, match="is not an image name"):
-        _images.split_name(name)
+        _snapshot.split_name(name)
 
 
 def test_export_signature_ignores_order_of_changes():
     info = {"Id": "c1", "State": {"StartedAt": "s", "FinishedAt": "f", "Running": False}}
-    a = _images.export_signature(info, [{"Kind": 1, "Path": "/b"}, {"Kind": 0, "Path": "/a"}])
-    b = _images.export_signature(info, [{"Kind": 0, "Path": "/a"}, {"Kind": 1, "Path": "/b"}])
+    a = _snapshot.export_signature(info, [{"Kind": 1, "Path": "/b"}, {"Kind": 0, "Path": "/a"}])
+    b = _snapshot.export_signature(info, [{"Kind": 0, "Path": "/a"}, {"Kind": 1, "Path": "/b"}])
     assert a == b
-    assert a != _images.export_signature(dict(info, State={"StartedAt": "s2", "FinishedAt": "f"}), [])
-
-
-@pytest.mark.parametrize("argv,images,match", [
-    ([], [{"id": "sha256:" + "a" * 64}], "src_command must be a non-empty list"),
-    (["ssh", ""], [{"id": "sha256:" + "a" * 64}], "src_command must be a non-empty list"),
-    (["ssh", "h", "docker", "save", "x"], [], "images must list what src_command brings"),
-    (["ssh", "h", "docker", "save", "x"], [{"tags": ["x:1"]}], "images must list what src_command brings"),
-])
-def test_load_command_refuses_bad_input_before_touching_docker(argv, images, match):
-    with pytest.raises(_images.ImageError, match=match):
-        _images.load_command(None, argv, images)
+    assert a != _snapshot.export_signature(dict(info, State={"StartedAt": "s2", "FinishedAt": "f"}), [])

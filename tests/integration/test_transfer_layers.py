@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.  Bytes are counted outside the collection: by ssh itself (its "Transferred: received N
+bytes" line, -v -E LOG on the destination) against the sizes of `docker save` on the source."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
+KEY = "/var/lib/dockyard-fleet/id_ed25519"
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+LOG = "/root/dockyard-ssh.log"
+# host: fleet.py options that bring it up
+KINDS = {"h1": None, "h2": None, "h3": ["--suite", "trixie", "--containerd-store"], "h7": ["--suite", "trixie"]}
+
+
+def bring_up(fleet, *hosts, **kw):
+    """Bring the hosts up, seeded (seeding is a no-op on a seeded host; reset=True rebuilds it first), each with
+    the key into the others."""
+    for host in hosts:
+        if KINDS[host]:
+            fleet.up_extra("--first", host[1:], "--hosts", "1", *KINDS[host])
+        if kw.get("reset"):
+            fleet.reset(host, seed=False)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fleet", "fleet.py"), "seed", host], check=True,
+                       timeout=600, stdout=subprocess.DEVNULL)
+        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % host], check=True, timeout=60)
+        fleet.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
+
+
+def image_id(fleet, host, ref):
+    return fleet.sh(host, "docker", "image", "inspect", "-f", "{{.Id}}", ref).strip()
+
+
+def save_size(fleet, host, ref):
+    return int(fleet.sh(host, "sh", "-c", "docker save %s | wc -c" % ref).strip())
+
+
+def received(fleet, host):
+    """What ssh on host says it received, summed over the runs in its log."""
+    text = fleet.sh(host, "sh", "-c", "cat %s 2>/dev/null; true" % LOG)
+    return sum(int(n) for n in re.findall(r"Transferred: sent \d+, received (\d+) bytes", text))
+
+
+def port(src):
+    return str(2200 + int(src[1:]))
+
+
+def transfer(fleet, src, dst, images, report=None):
+    args = dict({"transfer_source": src, "transfer_to": dst, "transfer_via": "stream", "transfer_images": images,
+                 "transfer_ssh_key": "/root/.ssh/fleet_key",
+                 "transfer_ssh_args": " ".join(SSH_OPTS + ["-v", "-E", LOG])})
+    if report:
+        args["transfer_report_file"] = report
+    return fleet.playbook(TRANSFER, extra=args)
+
+
+def row(stdout, host):
+    m = re.search(r'"%s\s+h\d+\s+stream\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
+    assert m, stdout[-3000:]
+    return m.groups()
+
+
+@pytest.mark.parametrize("src,dst", [("h1", "h2")], ids=["20.10-to-20.10"])
+def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path):
+    bring_up(fleet_hosts, src)
+    bring_up(fleet_hosts, dst, reset=True)  # seeded apart: none of the source's layers are there
+    fleet_hosts.sh(src, "sh", "-c", "docker tag seed/app:1 layers/app:1 && docker tag seed/app:2 layers/app:2")
+    fleet_hosts.sh(dst, "rm", "-f", LOG)
+    # app:1 first: nothing of it is on the destination, so all of it moves.
+    transfer(fleet_hosts, src, dst, ["layers/app:1"])
+    first = received(fleet_hosts, dst)
+    assert first >= save_size(fleet_hosts, src, "layers/app:1") * 0.95, first
+    # app:2 is app:1 plus one layer (1 MiB of random data): only that layer may cross.
+    whole = save_size(fleet_hosts, src, "layers/app:2")
+    lacking = whole - save_size(fleet_hosts, src, "layers/app:1")
+    report = str(tmp_path / "report.json")
+    res = transfer(fleet_hosts, src, dst, ["layers/app:2"], report)
+    wire = received(fleet_hosts, dst) - first
+    assert row(res.stdout, dst)[1] == "1" and row(res.stdout, dst)[3] == "loaded", res.stdout[-3000:]
+    with open(report) as f:
+        result = json.load(f)["hosts"][0]
+    print(src, dst, "whole", whole, "lacking", lacking, "wire", wire, result)
+    assert (result["layers"], str(result["layers_dropped"])) == ("missing", "2"), result
+    assert wire <= lacking * 1.1 + 65536, (wire, lacking, whole)
+    assert wire < whole * 0.5, (wire, whole)
+    assert image_id(fleet_hosts, dst, "layers/app:2") == image_id(fleet_hosts, src, "layers/app:2")
+    out = fleet_hosts.sh(dst, "docker", "run", "--rm", "--network", "none", "layers/app:2", "sh", "-c",
+                         "cat /app/version; wc -c < /app/blob; wc -c < /app/extra")
+    assert out.split() == ["v2", "2097152", "1048576"]
+    # The rerun moves nothing: ssh does not even run.
+    res = transfer(fleet_hosts, src, dst, ["layers/app:1", "layers/app:2"])
+    assert row(res.stdout, dst)[1:] == ("0", "0B", "unchanged")
+    assert received(fleet_hosts, dst) == first + wire
+    assert re.search(r"^%s\s+: ok=\d+\s+changed=0\s" % dst, res.stdout, re.M), res.stdout[-2000:]
+
+
+def ssh_to(src):
+    return ["ssh", "-p", port(src), "-i", "/root/.ssh/fleet_key"] + SSH_OPTS + ["root@127.0.0.1"]
+
+
+def wanted(fleet, src, ref, layers=True):
+    info = fleet.module(src, "dockyard.migrate.image_info", {"images": [ref]})
+    images = info["images"]
+    if not layers:
+        images = [dict((k, v) for k, v in i.items() if k != "layers") for i in images]
+    return images
+
+
+def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothing(fleet_hosts):
+    """Runs after the 20.10 case: h2 has h1's seed/base layers, not seed/tool:1's own."""
+    bring_up(fleet_hosts, "h1", "h2")
+    fleet_hosts.sh("h1", "docker", "tag", "seed/tool:1", "layers/tool:1")
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+    before = sorted(fleet_hosts.sh("h2", *listing).splitlines())
+    images = wanted(fleet_hosts, "h1", "layers/tool:1")
+    # Cut after 200 kB: inside the tool layer (512 KiB); Docker gets a broken archive and loads nothing.
+    cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h1")
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images})
+    assert res.get("failed") and "Docker refused the stream" in res["msg"], res
+    assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
+    # Without the layers listed, the whole image is sent, and the result says why.
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+        "src_ssh": ssh_to("h1"), "images": wanted(fleet_hosts, "h1", "layers/tool:1", layers=False)})
+    assert res.get("changed") and res["layers"]["mode"] == "whole", res
+    assert "do not list their layers" in res["layers"]["reason"]
+    assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
+    assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
+
