@@ -78,8 +78,7 @@ def references(obj):
                 if isinstance(rel, list):
                     for item in rel:
                         if "natural_key" in item:
-                            for ref in references(item):
-                                yield ref
+                            yield from references(item)
                         else:
                             yield item
 
@@ -111,7 +110,7 @@ def test_the_documented_import_command_reads_our_file_as_yaml():
         lines = [ln for ln in f.read().splitlines() if re.match(r"\s*awx .* import\b", ln)]
     assert lines, "docs/awx.md shows no awx import command"
     for line in lines:
-        command, _, stdin = line.partition("<")
+        command, stdin = line.split("<", 1)
         assert stdin.strip() == "awx/job_templates.yml", line
         cli = CLI()
         cli.parse_args(shlex.split(command))  # awxkit's own argument parser
@@ -146,13 +145,14 @@ def imported():
     """awxkit's page cache holding every object of the file and the prerequisites, as after an import."""
     cache = awx_page.PageCache(connection=CONNECTION)
     pages = []
-    for number, (resource, asset) in enumerate(list(all_assets()) + [("prerequisites", dict(p, natural_key=p))
-                                                                      for p in PREREQUISITES], 1):
+    prerequisites = [("prerequisites", dict(p, natural_key=p)) for p in PREREQUISITES]
+    for number, (resource, asset) in enumerate(list(all_assets()) + prerequisites, 1):
         pages.append((asset, cache.set_page(page_for(resource, asset, number))))
     return cache, pages
 
 
-@pytest.mark.parametrize("resource,asset", list(all_assets()), ids=[a["natural_key"]["type"] + ":" + a["name"] for _, a in all_assets()])
+@pytest.mark.parametrize("resource,asset", list(all_assets()),
+                         ids=[p[1]["natural_key"]["type"] + ":" + p[1]["name"] for p in all_assets()])
 def test_natural_key_is_the_one_awxkit_computes(resource, asset):
     key = asset["natural_key"]
     cls = page_class(key)
@@ -170,7 +170,8 @@ def test_every_reference_resolves_through_awxkit_to_an_object_of_the_file_or_a_p
     cache, pages = imported()
     by_key = dict((awx_utils.freeze(asset["natural_key"]), page) for asset, page in pages)
     used = set()
-    for _, asset in all_assets():
+    for pair in all_assets():
+        asset = pair[1]
         for ref in references(asset):
             cls = page_class(ref)
             assert set(ref) - {"type"} == set(cls.NATURAL_KEY), (asset["name"], ref, cls.NATURAL_KEY)
