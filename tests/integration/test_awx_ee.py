@@ -90,7 +90,9 @@ def private_data_dir(work, extravars, cmdline=""):
     with open(os.path.join(pdd, "env", "extravars"), "w") as f:
         json.dump(extravars, f)
     with open(os.path.join(pdd, "env", "envvars"), "w") as f:
-        # As AWX sets them for a job: collections from the project's requirements, then the image's own.
+        # Collections from the project's requirements, then the image's own, as AWX lays them out. AWX's RunJob
+        # names the variable ANSIBLE_COLLECTIONS_PATHS, which ansible-core 2.19 no longer reads: with a
+        # collections_path in the project's ansible.cfg the image's collections are then out of reach.
         json.dump({"ANSIBLE_COLLECTIONS_PATH": "/runner/requirements_collections:~/.ansible/collections:"
                                                "/usr/share/ansible/collections",
                    "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_FORCE_COLOR": "False"}, f)
@@ -98,13 +100,14 @@ def private_data_dir(work, extravars, cmdline=""):
 
 
 def run_job(image, work, name, extravars, check_mode=False):
-    """transmit | docker run IMAGE ansible-runner worker | process, as AWX and receptor do."""
+    """transmit | docker run IMAGE ansible-runner worker | process, as AWX and receptor do; the command line
+    holds what AWX adds for a template with privilege escalation and, for a check job, --check."""
     pdd = private_data_dir(work, extravars)
     stream = os.path.join(work, name + ".transmit")
     results = os.path.join(work, name + ".results")
     with open(stream, "wb") as out:
         ansible_runner.run(private_data_dir=pdd, playbook=PLAYBOOK, limit=HOST, streamer="transmit", _output=out,
-                           cmdline="--check" if check_mode else None, ident=name, quiet=True)
+                           cmdline="--become --check" if check_mode else "--become", ident=name, quiet=True)
     with open(stream, "rb") as inp, open(results, "wb") as out:
         worker = subprocess.run(["docker", "run", "--rm", "-i", "--network", "host", image,
                                  "ansible-runner", "worker", "--private-data-dir=/runner"],
