@@ -71,3 +71,9 @@ fleet-status:
 
 clean: fleet-down
 	rm -rf $(VENV) collections tests/output .pytest_cache
+
+# The AWX execution environment (awx/execution-environment.yml), built with ansible-builder on the local Docker
+# engine; rebuilt only when a hash of its inputs changed. tests/integration/test_awx_ee.py runs it.
+.PHONY: ee
+ee: bootstrap
+	bash awx/build-ee.sh

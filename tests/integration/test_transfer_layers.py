@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
-"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.  Bytes are counted outside the collection: by ssh itself (its "Transferred: received N
-bytes" line, -v -E LOG on the destination) against the sizes of `docker save` on the source."""
+"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.
+
+Bytes are counted outside the collection: by ssh itself (its "Transferred: received N bytes" line,
+-v -E LOG on the destination) against the sizes of `docker save` on the source."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -135,4 +137,3 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     assert "do not list their layers" in res["layers"]["reason"]
     assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
     assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
-

@@ -1,50 +1,217 @@
 # -*- coding: utf-8 -*-
-"""The AWX job templates match the playbooks, and ansible-builder accepts the execution environment."""
+"""The AWX assets: read by awxkit's own code (the awx CLI's import format), shaped as the
+infra.controller_configuration roles read them, matching the playbooks; ansible-builder accepts the
+execution environment."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import types
 
 import pytest
 import yaml
 
+from awxkit import yaml_file as awx_yaml
+from awxkit.api import utils as awx_utils
+from awxkit.api.client import Connection
+from awxkit.api.pages import page as awx_page
+from awxkit.api.pages.api import EXPORTABLE_RESOURCES
+from awxkit.api.pages.job_templates import JobTemplate
+from awxkit.api.resources import resources
+from awxkit.cli.client import CLI
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
+# Objects every AWX has, and the one the docs ask the operator to create (it holds a secret).
+PREREQUISITES = [
+    {"name": "Default", "type": "organization"},
+    {"name": "Machine", "kind": "ssh", "type": "credential_type"},
+    {"organization": {"name": "Default", "type": "organization"}, "name": "Docker hosts SSH", "type": "credential",
+     "credential_type": {"name": "Machine", "kind": "ssh", "type": "credential_type"}},
+]
+# The asset type of each top-level key of an export (the AWX API root names these list endpoints).
+RESOURCE_TYPES = {"projects": "project", "inventory": "inventory", "job_templates": "job_template",
+                  "execution_environments": "execution_environment"}
+# Never contacted: awxkit's page objects need a connection object to exist.
+CONNECTION = Connection("http://127.0.0.1:9")
 
 
-def load(rel):
-    with open(os.path.join(ROOT, rel)) as f:
-        return yaml.safe_load(f)
+def path(rel):
+    return os.path.join(ROOT, rel)
+
+
+def load_with_awxkit(rel):
+    """Read the file the way `awx import --conf.format yaml` does (awxkit.cli.resource.Import.handle)."""
+    with open(path(rel)) as f:
+        return yaml.load(f, Loader=awx_yaml.Loader)
+
+
+EXPORT = load_with_awxkit("awx/job_templates.yml")
+with open(path("awx/controller_configuration.yml")) as _f:
+    CONTROLLER = yaml.safe_load(_f)
+TEMPLATES = EXPORT["job_templates"]
+
+
+def page_class(natural_key):
+    """The awxkit page class that get_by_natural_key would query for this natural key."""
+    detail = getattr(resources, natural_key["type"], None)
+    assert detail is not None, "awxkit knows no object type %r" % natural_key["type"]
+    return awx_page.get_registered_page(detail.replace(r"\d+", "1"))
+
+
+def references(obj):
+    """Every natural-key reference inside an asset (fields and related lists), not the asset's own key."""
+    for key, value in obj.items():
+        if key == "natural_key":
+            continue
+        if isinstance(value, dict) and "type" in value:
+            yield value
+        elif key == "related":
+            for rel in value.values():
+                if isinstance(rel, list):
+                    for item in rel:
+                        if "natural_key" in item:
+                            yield from references(item)
+                        else:
+                            yield item
+
+
+def all_assets():
+    for resource, assets in EXPORT.items():
+        for asset in assets:
+            yield resource, asset
+            for rel in asset.get("related", {}).values():
+                if isinstance(rel, list):
+                    for item in rel:
+                        if "natural_key" in item:
+                            yield resource + ".related", item
 
 
 def playbook_variables(rel):
     """Variables a playbook documents in its header comment or uses with default()."""
-    with open(os.path.join(ROOT, rel)) as f:
+    with open(path(rel)) as f:
         text = f.read()
     documented = set(re.findall(r"^#\s+(\w+)\s{2,}\S", text, re.M))
     used = set(re.findall(r"\b(\w+) \| default\(", text)) | set(re.findall(r"\b(docker_root_\w+|migrate_\w+|report_\w+)\b", text))
     return documented, used
 
 
-TEMPLATES = load("awx/job_templates.yml")["job_templates"]
+# awx import (awxkit)
+
+def test_the_documented_import_command_reads_our_file_as_yaml():
+    with open(path("docs/awx.md")) as f:
+        lines = [ln for ln in f.read().splitlines() if re.match(r"\s*awx .* import\b", ln)]
+    assert lines, "docs/awx.md shows no awx import command"
+    for line in lines:
+        command, stdin = line.split("<", 1)
+        assert stdin.strip() == "awx/job_templates.yml", line
+        cli = CLI()
+        cli.parse_args(shlex.split(command))  # awxkit's own argument parser
+        assert cli.get_config("format") == "yaml", "%s: awx import would parse the YAML file as JSON" % line
+    with open(path("awx/job_templates.yml")) as f:
+        with pytest.raises(ValueError):
+            json.load(f)  # so without --conf.format yaml the import fails before it starts
+
+
+def test_export_holds_only_what_awx_import_reads():
+    assert set(EXPORT) <= set(EXPORTABLE_RESOURCES), set(EXPORT) - set(EXPORTABLE_RESOURCES)
+    for resource, assets in EXPORT.items():
+        assert isinstance(assets, list) and assets, resource
+        for asset in assets:
+            assert asset["natural_key"]["type"] == RESOURCE_TYPES[resource], asset["name"]
+
+
+def page_for(resource, asset, number):
+    """The awxkit page AWX would return for an object once imported (fields as in the file, no related links)."""
+    key = asset["natural_key"]
+    fields = dict(asset, type=key["type"], related={})
+    if resource == "inventory.related":  # a group is nested in its inventory, which AWX sets from the URL
+        assert key["type"] == "group"
+        fields["inventory"] = [a for a in EXPORT["inventory"] if asset in a["related"]["groups"]][0]["natural_key"]
+    if key["type"] == "job_template":  # AWX gives a template the organization of its project
+        fields["organization"] = asset["project"]["organization"]
+    detail = getattr(resources, key["type"]).replace(r"\d+", str(number))
+    return page_class(key)(CONNECTION, endpoint=detail, json=fields)
+
+
+def imported():
+    """awxkit's page cache holding every object of the file and the prerequisites, as after an import."""
+    cache = awx_page.PageCache(connection=CONNECTION)
+    pages = []
+    prerequisites = [("prerequisites", dict(p, natural_key=p)) for p in PREREQUISITES]
+    for number, (resource, asset) in enumerate(list(all_assets()) + prerequisites, 1):
+        pages.append((asset, cache.set_page(page_for(resource, asset, number))))
+    return cache, pages
+
+
+@pytest.mark.parametrize("resource,asset", list(all_assets()),
+                         ids=[p[1]["natural_key"]["type"] + ":" + p[1]["name"] for p in all_assets()])
+def test_natural_key_is_the_one_awxkit_computes(resource, asset):
+    key = asset["natural_key"]
+    cls = page_class(key)
+    assert set(key) - {"type"} == set(cls.NATURAL_KEY), "%s: awxkit's %s is keyed by %s" % (
+        asset["name"], cls.__name__, cls.NATURAL_KEY)
+    cache = awx_page.PageCache(connection=CONNECTION)
+    computed = page_for(resource, asset, 1).get_natural_key(cache=cache)
+    assert awx_utils.freeze(computed) == awx_utils.freeze(key), (computed, key)
+
+
+def test_every_reference_resolves_through_awxkit_to_an_object_of_the_file_or_a_prerequisite():
+    """PageCache.get_by_natural_key is what awx import uses to turn a reference into an id. With the cache
+    holding what the import creates, a reference that resolves to nothing would send a query to the (closed)
+    connection and fail the test."""
+    cache, pages = imported()
+    by_key = dict((awx_utils.freeze(asset["natural_key"]), page) for asset, page in pages)
+    used = set()
+    for pair in all_assets():
+        asset = pair[1]
+        for ref in references(asset):
+            cls = page_class(ref)
+            assert set(ref) - {"type"} == set(cls.NATURAL_KEY), (asset["name"], ref, cls.NATURAL_KEY)
+            found = cache.get_by_natural_key(ref)
+            assert found is by_key[awx_utils.freeze(ref)], (asset["name"], ref)
+            used.add(awx_utils.freeze(ref))
+    # the templates run in the imported project, inventory and execution environment
+    for resource in ("projects", "inventory", "execution_environments"):
+        for asset in EXPORT[resource]:
+            assert awx_utils.freeze(asset["natural_key"]) in used, asset["name"]
 
 
 @pytest.mark.parametrize("jt", TEMPLATES, ids=[t["name"] for t in TEMPLATES])
-def test_job_template_schema_and_variables(jt):
-    for key in ("name", "job_type", "project", "inventory", "playbook", "survey_spec"):
-        assert key in jt, "%s lacks %s" % (jt.get("name"), key)
-    assert jt["job_type"] in ("run", "check")
-    assert os.path.isfile(os.path.join(ROOT, jt["playbook"])), jt["playbook"]
-    spec = jt["survey_spec"]
-    assert spec["name"] and "description" in spec and spec["spec"]
+def test_job_template_fields_are_awx_job_template_fields(jt):
+    """awxkit's JobTemplate.payload keeps only the fields AWX takes when a template is created."""
+    scalars = dict((k, v) for k, v in jt.items() if k not in ("natural_key", "related") and not isinstance(v, dict))
+    refs = dict((k, types.SimpleNamespace(id=1)) for k, v in jt.items()
+                if isinstance(v, dict) and k not in ("natural_key", "related"))
+    assert set(refs) == {"inventory", "project", "execution_environment"}, refs
+    payload = JobTemplate(CONNECTION).payload(**dict(scalars, **refs))
+    assert set(scalars) | set(refs) <= set(payload), "awxkit drops %s" % (set(scalars) | set(refs)) - set(payload)
+
+
+@pytest.mark.parametrize("jt", TEMPLATES, ids=[t["name"] for t in TEMPLATES])
+def test_job_template_survey_and_prompts(jt):
+    assert "survey_spec" not in jt, "awx import reads the survey from related.survey_spec only"
+    spec = jt["related"]["survey_spec"]
+    assert isinstance(spec, dict), "awx import posts a dict related entry as the survey"
+    assert jt["survey_enabled"] is True
+    assert set(spec) == {"name", "description", "spec"} and spec["spec"]
+    assert jt["job_type"] == "run"
+    assert jt["ask_job_type_on_launch"] is True, "the operator chooses check or run at launch"
+    assert jt["ask_variables_on_launch"] is True, "docs/awx.md tells operators to pass extra variables"
+    assert jt["ask_limit_on_launch"] is True
+    assert os.path.isfile(path(jt["playbook"])), jt["playbook"]
     documented, used = playbook_variables(jt["playbook"])
     seen = set()
     for q in spec["spec"]:
+        assert set(q) <= {"question_name", "question_description", "variable", "type", "required", "default",
+                          "min", "max", "choices", "new_question"}, q
         assert q["type"] in SURVEY_TYPES
         assert q["variable"] not in seen, "duplicate survey variable %s" % q["variable"]
         seen.add(q["variable"])
@@ -56,15 +223,120 @@ def test_job_template_schema_and_variables(jt):
 
 
 def test_survey_choices_agree_with_the_playbook():
-    with open(os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")) as f:
+    with open(path("playbooks/migrate_docker_root.yml")) as f:
         text = f.read()
     migrate = [t for t in TEMPLATES if t["playbook"] == "playbooks/migrate_docker_root.yml"][0]
-    qs = dict((q["variable"], q) for q in migrate["survey_spec"]["spec"])
+    qs = dict((q["variable"], q) for q in migrate["related"]["survey_spec"]["spec"])
     assert "docker_root_method | default('bind') in ['bind', 'daemon_json']" in text
     assert qs["docker_root_method"]["choices"] == ["bind", "daemon_json"]
     assert "docker_root_containerd | default('auto') in ['auto', 'always', 'never']" in text
     assert qs["docker_root_containerd"]["choices"] == ["auto", "always", "never"]
 
+
+# infra.controller_configuration
+#
+# The keys each role reads from an item of its list, and the ones it marks `mandatory`, as written in the roles'
+# tasks of redhat-cop/infra.controller_configuration (roles/<role>/tasks/main.yml; job_templates at commit
+# 793a047be276b96f300525c5f52dcc551c047350, projects 06848d7dbdbb1980eb8eb63abe2c0191ba21bf71, inventories
+# 68cf460946e418259310f2454e2c860d662487b3, groups 059bc87b31c4b55694ea4351f59244e9da799c5b,
+# execution_environments 6270c116fb984f8db5418a8e98e725fab09e3a00). The collection is not installable here
+# (Galaxy is out of reach), so its structure is written down, not read at test time.
+ROLES = {
+    "controller_execution_environments": {
+        "keys": {"name", "new_name", "description", "image", "organization", "credential", "pull", "state"},
+        "mandatory": {"name", "image"}},
+    "controller_projects": {
+        "keys": {"name", "new_name", "copy_from", "description", "scm_type", "scm_url", "default_environment",
+                 "local_path", "scm_branch", "scm_refspec", "credential", "scm_credential",
+                 "signature_validation_credential", "scm_clean", "scm_delete_on_update", "scm_track_submodules",
+                 "scm_update_on_launch", "scm_update_cache_timeout", "allow_override", "job_timeout", "timeout",
+                 "custom_virtualenv", "organization", "state", "wait", "update_project", "interval",
+                 "notification_templates_started", "notification_templates_success", "notification_templates_error",
+                 "related"},
+        "mandatory": {"name"}},
+    "controller_inventories": {
+        "keys": {"name", "new_name", "copy_from", "description", "organization", "instance_groups",
+                 "input_inventories", "variables", "kind", "host_filter", "prevent_instance_group_fallback", "state"},
+        "mandatory": {"name", "organization"}},
+    "controller_groups": {
+        "keys": {"name", "new_name", "description", "inventory", "variables", "hosts", "children",
+                 "preserve_existing_hosts", "preserve_existing_children", "state"},
+        "mandatory": {"name", "inventory"}},
+    "controller_templates": {
+        "keys": {"name", "new_name", "copy_from", "description", "execution_environment", "custom_virtualenv",
+                 "job_type", "inventory", "organization", "project", "playbook", "credentials", "forks", "limit",
+                 "verbosity", "extra_vars", "job_tags", "force_handlers", "skip_tags", "start_at_task", "diff_mode",
+                 "use_fact_cache", "host_config_key", "ask_scm_branch_on_launch", "ask_diff_mode_on_launch",
+                 "ask_variables_on_launch", "ask_limit_on_launch", "ask_tags", "ask_tags_on_launch", "ask_skip_tags",
+                 "ask_skip_tags_on_launch", "ask_job_type_on_launch", "ask_verbosity_on_launch",
+                 "ask_inventory_on_launch", "ask_credential_on_launch", "ask_execution_environment_on_launch",
+                 "ask_forks_on_launch", "ask_instance_groups_on_launch", "ask_job_slice_count_on_launch",
+                 "ask_labels_on_launch", "ask_timeout_on_launch", "prevent_instance_group_fallback",
+                 "survey_enabled", "survey_spec", "survey", "become_enabled", "allow_simultaneous", "timeout",
+                 "instance_groups", "job_slice_count", "webhook_service", "webhook_credential", "scm_branch",
+                 "labels", "state", "notification_templates_started", "notification_templates_success",
+                 "notification_templates_error", "related"},
+        "mandatory": {"name"}},
+}
+# Reference fields the roles take as a name (a string) or as {name: ...}.
+NAME_REFERENCES = {"controller_templates": ("inventory", "project", "execution_environment", "organization"),
+                   "controller_projects": ("organization",), "controller_inventories": ("organization",),
+                   "controller_groups": ("inventory",)}
+
+
+def test_controller_configuration_uses_the_roles_variables_and_keys():
+    assert set(CONTROLLER) == set(ROLES)
+    for var, items in CONTROLLER.items():
+        assert isinstance(items, list) and items, var
+        for item in items:
+            assert set(item) <= ROLES[var]["keys"], "%s: the role ignores %s" % (var, set(item) - ROLES[var]["keys"])
+            assert ROLES[var]["mandatory"] <= set(item), "%s: %s missing" % (var, ROLES[var]["mandatory"] - set(item))
+            for ref in NAME_REFERENCES.get(var, ()):
+                if ref in item:
+                    assert isinstance(item[ref], str), "%s.%s: a name" % (var, ref)
+    for jt in CONTROLLER["controller_templates"]:
+        assert all(isinstance(c, str) for c in jt["credentials"]), "the role passes credentials as names"
+        assert "related" not in jt  # survey and credentials in the plain form, which the role reads first
+    names = dict((var, set(i["name"] for i in items)) for var, items in CONTROLLER.items())
+    for jt in CONTROLLER["controller_templates"]:
+        assert jt["project"] in names["controller_projects"]
+        assert jt["inventory"] in names["controller_inventories"]
+        assert jt["execution_environment"] in names["controller_execution_environments"]
+    for group in CONTROLLER["controller_groups"]:
+        assert group["inventory"] in names["controller_inventories"]
+
+
+def test_both_formats_describe_the_same_objects():
+    def plain(jt):
+        return {"name": jt["name"], "playbook": jt["playbook"], "job_type": jt["job_type"],
+                "become_enabled": jt["become_enabled"], "survey_enabled": jt["survey_enabled"],
+                "ask": dict((k, v) for k, v in jt.items() if k.startswith("ask_"))}
+    ours = dict((t["name"], t) for t in TEMPLATES)
+    theirs = dict((t["name"], t) for t in CONTROLLER["controller_templates"])
+    assert set(ours) == set(theirs)
+    for name, jt in ours.items():
+        other = theirs[name]
+        assert plain(jt) == plain(other), name
+        assert jt["related"]["survey_spec"] == other["survey_spec"], name
+        assert jt["project"]["name"] == other["project"] and jt["inventory"]["name"] == other["inventory"]
+        assert jt["execution_environment"]["name"] == other["execution_environment"]
+        assert [c["name"] for c in jt["related"]["credentials"]] == other["credentials"]
+    for resource, var, fields in (("projects", "controller_projects", ("scm_type", "scm_url", "scm_branch")),
+                                  ("execution_environments", "controller_execution_environments", ("image", "pull"))):
+        assert [tuple(a[f] for f in ("name",) + fields) for a in EXPORT[resource]] == \
+            [tuple(a[f] for f in ("name",) + fields) for a in CONTROLLER[var]]
+    assert [i["name"] for i in EXPORT["inventory"]] == [i["name"] for i in CONTROLLER["controller_inventories"]]
+
+
+def test_docs_say_where_the_report_goes():
+    with open(path("docs/awx.md")) as f:
+        text = f.read()
+    assert "set_stats" in text and "artifact" in text
+    assert "ask_job_type_on_launch" in text or "check mode" in text.lower()
+    assert "awx/controller_configuration.yml" in text
+
+
+# The execution environment
 
 def test_ansible_builder_accepts_the_execution_environment(tmp_path):
     builder = os.path.join(os.path.dirname(sys.executable), "ansible-builder")
@@ -93,3 +365,5 @@ def test_ansible_builder_accepts_the_execution_environment(tmp_path):
     containerfile = (work / "context" / name).read_text()
     assert "dockyard-migrate-0.1.0.tar.gz" in containerfile
     assert (work / "context" / "_build" / "dockyard-migrate-0.1.0.tar.gz").exists()
+    assert 'ARG PYCMD="/opt/ee/bin/python3"' in containerfile
+    assert 'ARG PKGMGR="/usr/bin/apt-get"' in containerfile
