@@ -33,6 +33,7 @@ attributes:
     support: full
     description: Runs on the controller.
   platform:
+    support: full
     platforms: all
     description: Needs no connection to the host.
 options:
