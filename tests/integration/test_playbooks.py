@@ -48,7 +48,7 @@ def seeded(fleet_hosts):
 def test_migrate_rerun_and_rollback(seeded, tmp_path):
     report = str(tmp_path / "report.json")
     extra = {"docker_root_target": "/mnt/data/docker", "migrate_report_file": report,
-             "relocate_data_root_progress_interval": 1}
+             "docker_root_progress_interval": 1}
     # Check mode: a plan with the bytes to copy, and nothing touched.
     res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra, options=["--check"])
     for host in ("h1", "h2"):
