@@ -26,7 +26,8 @@ options:
     elements: str
     required: true
   results:
-    description: Each host's result (a dictionary) or C(null), in the order of the host names.
+    description: Each host's result (a dictionary), or C(null) or an empty dictionary when it has none, in the order of
+      the host names.
     type: list
     elements: raw
     required: true
@@ -58,7 +59,7 @@ EXAMPLES = r'''
   ansible.builtin.set_fact:
     report: >-
       {{ ansible_play_hosts_all | dockyard.migrate.fleet_report(
-           ansible_play_hosts_all | map('extract', hostvars) | map(attribute='relocate_data_root_result', default=none)
+           ansible_play_hosts_all | map('extract', hostvars) | map(attribute='relocate_data_root_result', default={})
            | list, check_mode=ansible_check_mode, settings={'target': docker_root_target}) }}
 '''
 
@@ -131,6 +132,8 @@ def fleet_report(hosts, results, reached=None, kind="migration", check_mode=Fals
         raise AnsibleFilterError("fleet_report: reached must name, for each host, when the run reached it")
     if kind not in ("migration", "rollback"):
         raise AnsibleFilterError("fleet_report: kind must be migration or rollback, got %r" % (kind,))
+    # An empty result is no result (Jinja's map(attribute=..., default=...) cannot give null).
+    results = [r or None for r in results]
     for h, r in zip(hosts, results):
         if r is not None and not isinstance(r, dict):
             raise AnsibleFilterError("fleet_report: the result of %s is not a dictionary" % h)

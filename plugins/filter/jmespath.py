@@ -98,12 +98,12 @@ def jmespath(data, expression, truth=False):
         compiled = _jmespath.compile(to_native(expression))
     except JMESPathError as exc:
         raise AnsibleFilterError("dockyard.migrate.jmespath: invalid expression %r: %s" % (
-            to_native(expression), to_native(exc).replace("\n", " ")))
+            to_native(expression), " ".join(to_native(exc).split())))
     try:
         result = compiled.search(_plain(data))
     except JMESPathError as exc:
         raise AnsibleFilterError("dockyard.migrate.jmespath: evaluating %r failed: %s" % (
-            to_native(expression), to_native(exc).replace("\n", " ")))
+            to_native(expression), " ".join(to_native(exc).split())))
     return truthy(result) if truth else result
 
 

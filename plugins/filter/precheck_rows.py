@@ -20,7 +20,8 @@ description:
 positional: hosts
 options:
   _input:
-    description: Per host, C(null), C(host)/C(unreachable)/C(message), or C(host)/C(info)/C(plan)/C(refused).
+    description: Per host, C(null) or an empty dictionary (not analysed), C(host)/C(unreachable)/C(message), or
+      C(host)/C(info)/C(plan)/C(refused).
     type: list
     elements: raw
     required: true
