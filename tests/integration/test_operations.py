@@ -56,7 +56,7 @@ def test_precheck_judges_every_host_and_changes_nothing(pair, tmp_path):
     assert re.search(r"^h2\s+cannot move\s.*--data-root flag", res.stdout, re.M)
     assert "1 of 2 hosts can move to /mnt/data/docker, 0 already there, 1 cannot move, 0 unreachable" in res.stdout
     # A target on the root's own filesystem frees nothing: said so for every host.
-    res = pair.playbook(PRECHECK, limit="h1,h2", extra={"docker_root_target": "/srv/docker",
+    res = pair.playbook(PRECHECK, limit="h1,h2", extra={"docker_root_target": "/var/lib/docker-elsewhere",
                                                         "migrate_report_file": report})
     assert len(re.findall(r"^h[12]\s+cannot move\s.*on the data root's own filesystem", res.stdout, re.M)) == 2
 
