@@ -29,8 +29,11 @@ def test_molecule_scenario(fleet_hosts, scenario):
         fleet_hosts.reset("h2")
         env.update(DOCKYARD_MOLECULE_INVENTORY=fleet_hosts.inventory, DOCKYARD_MOLECULE_LIMIT="h2",
                    DOCKYARD_MOLECULE_TARGET="/mnt/data/docker", ANSIBLE_HOST_KEY_CHECKING="False")
+        # Molecule keeps "prepared" between runs when it creates nothing; start from a clean state.
+        subprocess.run([molecule, "reset", "-s", scenario], cwd=EXT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       check=False, env=env, timeout=120)
     res = subprocess.run([molecule, "test", "-s", scenario], cwd=EXT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, universal_newlines=True, check=False, env=env)
+                         stderr=subprocess.STDOUT, universal_newlines=True, check=False, env=env, timeout=1200)
     assert res.returncode == 0, res.stdout[-15000:]
     for step in INVENTORY_DRIVEN.get(scenario, ("converge", "idempotence", "verify")):
         assert "[%s > %s] Executed: Successful" % (scenario, step) in res.stdout, res.stdout[-5000:]
