@@ -58,7 +58,7 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     assert all(h["bytes"] > 1000000 and h["bytes"] == h["planned_bytes"] for h in plan["hosts"]), plan["hosts"]
     # The table is printed as plain text lines, not as a JSON-quoted list.
     assert re.search(r"^HOST\s+OLD ROOT\s+NEW ROOT\s+METHOD\s+BYTES", res.stdout, re.M), res.stdout[-3000:]
-    assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+bind\s+[\d.]+[KMG]\s+0\s+no\s+planned$",
+    assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+bind\s+[\d.]+[KMG]\s+0(\.0)?\s+no\s+planned$",
                      res.stdout, re.M), res.stdout[-3000:]
     # The real run.
     res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra)
