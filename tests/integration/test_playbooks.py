@@ -98,7 +98,8 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
         root, source, running = root_of(seeded, host)[:3]
         assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")
         assert seeded.sh(host, "cat", "/etc/fstab").find("/var/lib/docker") == -1
-    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker"})
+    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
+                                                          "migrate_report_file": back})
     rc = recap(res.stdout)
     assert rc["h1"]["changed"] == 0 and rc["h2"]["changed"] == 0
 
