@@ -20,7 +20,7 @@ demo: bootstrap
 	@echo "== Moving every host's Docker data root to its data disk (/mnt/data/docker)"
 	ansible-playbook -i $$($(FLEET) inventory) playbooks/migrate_docker_root.yml \
 		-e docker_root_target=/mnt/data/docker -e migrate_report_file=$(CURDIR)/demo-report.json \
-		-e relocate_data_root_progress_interval=1
+		-e docker_root_progress_interval=1
 	@echo "== The same run again: nothing to do"
 	ansible-playbook -i $$($(FLEET) inventory) playbooks/migrate_docker_root.yml \
 		-e docker_root_target=/mnt/data/docker -e migrate_report_file=$(CURDIR)/demo-report.json | tail -n 12

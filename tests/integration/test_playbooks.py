@@ -8,12 +8,22 @@ import json
 import os
 import re
 
+import jsonschema
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
 ROLLBACK = os.path.join(ROOT, "playbooks", "rollback_docker_root.yml")
 REPORT = os.path.join(ROOT, "playbooks", "docker_root_report.yml")
+with open(os.path.join(ROOT, "docs", "report.schema.json")) as _f:
+    SCHEMA = json.load(_f)
+
+
+def load_report(path):
+    with open(path) as f:
+        data = json.load(f)
+    jsonschema.validate(data, SCHEMA)
+    return data
 
 
 def recap(stdout):
@@ -38,22 +48,31 @@ def seeded(fleet_hosts):
 def test_migrate_rerun_and_rollback(seeded, tmp_path):
     report = str(tmp_path / "report.json")
     extra = {"docker_root_target": "/mnt/data/docker", "migrate_report_file": report,
-             "relocate_data_root_progress_interval": 1}
-    # Check mode: a plan, and nothing touched.
-    seeded.playbook(MIGRATE, limit="h1,h2", extra=extra, options=["--check"])
+             "docker_root_progress_interval": 1}
+    # Check mode: a plan with the bytes to copy, and nothing touched.
+    res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra, options=["--check"])
     for host in ("h1", "h2"):
         assert root_of(seeded, host)[1] == "not-mounted"
+    plan = load_report(report)
+    assert plan["check_mode"] and [h["status"] for h in plan["hosts"]] == ["planned", "planned"]
+    assert all(h["bytes"] > 1000000 and h["bytes"] == h["planned_bytes"] for h in plan["hosts"]), plan["hosts"]
+    # The table is printed as plain text lines, not as a JSON-quoted list.
+    assert re.search(r"^HOST\s+OLD ROOT\s+NEW ROOT\s+METHOD\s+BYTES", res.stdout, re.M), res.stdout[-3000:]
+    assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+bind\s+[\d.]+[KMG]\s+0(\.0)?\s+no\s+planned$",
+                     res.stdout, re.M), res.stdout[-3000:]
     # The real run.
     res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra)
     rc = recap(res.stdout)
     assert rc["h1"]["failed"] == 0 and rc["h2"]["failed"] == 0
     assert re.search(r"^h1: (online_copy|stop|final_copy|switch|start|verify|record)", res.stdout, re.M), \
         "no progress line was printed"
-    with open(report) as f:
-        data = json.load(f)
+    data = load_report(report)
     assert [h["host"] for h in data["hosts"]] == ["h1", "h2"]
+    assert data["outcome"] == "success" and not data["check_mode"] and data["started"] <= data["ended"]
     assert all(h["status"] == "moved" and h["verified"] for h in data["hosts"])
     assert all(h["bytes"] > 0 and h["downtime_seconds"] > 0 for h in data["hosts"])
+    for h in data["hosts"]:
+        assert {"online_copy", "stop", "switch", "start"} <= set(p["phase"] for p in h["phases"]), h["phases"]
     assert "2 moved, 0 already done" in res.stdout
     for host in ("h1", "h2"):
         root, source, running = root_of(seeded, host)[:3]
@@ -67,15 +86,20 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     assert "Nothing changed: every host already runs Docker from /mnt/data/docker" in res.stdout
     # The fleet report sees the bind mounts.
     res = seeded.playbook(REPORT, limit="h1,h2")
-    assert re.search(r"^\s*\"h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M)
+    assert re.search(r"^h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M), res.stdout[-3000:]
     # Roll back, then roll back again (nothing to do).
-    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker"})
-    assert re.search(r"h1\s+/var/lib/docker\s+/mnt/data/docker\s+\S+\s+[\d.]+\s+restored", res.stdout)
+    back = str(tmp_path / "rollback.json")
+    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
+                                                          "migrate_report_file": back})
+    assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+\S+\s+[\d.]+\s+yes\s+restored$", res.stdout, re.M)
+    data = load_report(back)
+    assert data["kind"] == "rollback" and [h["status"] for h in data["hosts"]] == ["restored", "restored"]
     for host in ("h1", "h2"):
         root, source, running = root_of(seeded, host)[:3]
         assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")
         assert seeded.sh(host, "cat", "/etc/fstab").find("/var/lib/docker") == -1
-    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker"})
+    res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
+                                                          "migrate_report_file": back})
     rc = recap(res.stdout)
     assert rc["h1"]["changed"] == 0 and rc["h2"]["changed"] == 0
 
@@ -91,13 +115,21 @@ def test_failure_rolls_back_and_stops_the_rollout(seeded, tmp_path):
                               extra={"docker_root_target": "/mnt/data/docker-b", "migrate_report_file": report})
         assert res.returncode != 0
         rc = recap(res.stdout)
-        assert rc["h1"]["failed"] == 1
-        assert "h2" not in rc or rc["h2"]["ok"] == 0
+        assert rc["h1"]["failed"] == 1 and rc["h2"]["failed"] == 0
+        assert "Stopping the rollout: 1 of 1 hosts of this batch failed" in res.stdout
         with open(report + ".d/h1.json") as f:
             h1 = json.load(f)
         assert h1["status"] == "rolled back"
         assert h1["failed_phase"] == "start"
         assert not os.path.exists(report + ".d/h2.json")
+        # The report survives the stop: the table, the JSON file, and h2 listed as not started.
+        data = load_report(report)
+        assert data["outcome"] == "failed"
+        assert [(h["host"], h["status"]) for h in data["hosts"]] == [("h1", "rolled back"), ("h2", "not started")]
+        assert data["hosts"][0]["error"]["phase"] == "start" and data["hosts"][0]["phases"]
+        assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker-b\s+bind\s.*\sno\s+rolled back$", res.stdout, re.M)
+        assert re.search(r"^h2\s.*\snot started$", res.stdout, re.M), res.stdout[-3000:]
+        assert "0 moved, 0 already done, 0 planned (check mode), 1 rolled back, 1 not started" in res.stdout
         for host in ("h1", "h2"):
             root, source, running = root_of(seeded, host)[:3]
             assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+"""What operators reach for around the move, on real fleet hosts: the pre-check, choosing hosts with JMESPath,
+the fleet report's query, hooks around each host, and the copy engine."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
+ROLLBACK = os.path.join(ROOT, "playbooks", "rollback_docker_root.yml")
+REPORT = os.path.join(ROOT, "playbooks", "docker_root_report.yml")
+PRECHECK = os.path.join(ROOT, "playbooks", "precheck_docker_root.yml")
+FLAG_ON = ("mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/dockerd "
+           "-H fd:// --data-root /var/lib/docker\\n' > /etc/systemd/system/docker.service.d/zz-flag.conf && "
+           "systemctl daemon-reload")
+FLAG_OFF = "rm -f /etc/systemd/system/docker.service.d/zz-flag.conf; systemctl daemon-reload"
+
+
+def state(fleet, host):
+    return fleet.sh(host, "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
+                    "findmnt --noheadings --output SOURCE /var/lib/docker || echo not-mounted; "
+                    "docker ps --format '{{.Names}}' | sort | xargs").split("\n")[:3]
+
+
+@pytest.fixture(scope="module")
+def pair(fleet_hosts):
+    fleet_hosts.reset("h1", "h2")
+    return fleet_hosts
+
+
+def test_precheck_judges_every_host_and_changes_nothing(pair, tmp_path):
+    report = str(tmp_path / "precheck.json")
+    pair.sh("h2", "sh", "-c", FLAG_ON)
+    try:
+        before = [pair.snapshot(h) for h in ("h1", "h2")]
+        res = pair.playbook(PRECHECK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
+                                                            "migrate_report_file": report})
+        assert [pair.snapshot(h) for h in ("h1", "h2")] == before
+    finally:
+        pair.sh("h2", "sh", "-c", FLAG_OFF)
+    with open(report) as f:
+        data = json.load(f)
+    rows = dict((r["host"], r) for r in data["hosts"])
+    h1, h2 = rows["h1"], rows["h2"]
+    assert h1["status"] == "fits" and h1["bytes"] > 1000000 and h1["free_after_bytes"] > 0, h1
+    assert h1["copy_seconds"] > 0 and h1["downtime_seconds"] >= 15, h1
+    assert h2["status"] == "cannot move" and "--data-root flag in the service (/var/lib/docker)" in h2["why"], h2
+    assert h2["bytes"] > 1000000  # h2 was analysed in full although it cannot move
+    assert re.search(r"^h1\s+fits\s+[\d.]+M\s+[\d.]+[MG]\s+[\d.]+\s+[\d.]+\s+-$", res.stdout, re.M), res.stdout[-3000:]
+    assert re.search(r"^h2\s+cannot move\s.*--data-root flag", res.stdout, re.M)
+    assert "1 of 2 hosts can move to /mnt/data/docker, 0 already there, 1 cannot move, 0 unreachable" in res.stdout
+    # A target on the root's own filesystem frees nothing: said so for every host.
+    res = pair.playbook(PRECHECK, limit="h1,h2", extra={"docker_root_target": "/var/lib/docker-elsewhere",
+                                                        "migrate_report_file": report})
+    assert len(re.findall(r"^h[12]\s+cannot move\s.*on the data root's own filesystem", res.stdout, re.M)) == 2
+
+
+def test_report_query_filters_reshapes_and_writes_json(pair, tmp_path):
+    out = str(tmp_path / "rows.json")
+    containers = int(pair.sh("h2", "sh", "-c", "docker ps -aq | wc -l").strip())
+    res = pair.playbook(REPORT, limit="h1,h2", extra={
+        "docker_root_report_query": "[?host=='h2'].{host: host, root: root, containers: containers}",
+        "docker_root_report_file": out, "docker_root_report_sizes": False})
+    with open(out) as f:
+        assert json.load(f) == [{"host": "h2", "root": "/var/lib/docker", "containers": containers}]
+    assert re.search(r"^HOST\s+ROOT\s+CONTAINERS$", res.stdout, re.M), res.stdout[-3000:]
+    assert re.search(r"^h2\s+/var/lib/docker\s+%d$" % containers, res.stdout, re.M)
+    assert not re.search(r"^h1\s+/var/lib/docker", res.stdout, re.M)
+    res = pair.playbook(REPORT, limit="h1,h2", extra={"docker_root_report_query": "length(@)",
+                                                      "docker_root_report_sizes": False})
+    assert re.search(r"^2$", res.stdout, re.M), res.stdout[-3000:]
+    res = pair.playbook(REPORT, limit="h1,h2", check=False, extra={"docker_root_report_query": "[?host=="})
+    assert res.returncode != 0 and "invalid expression '[?host=='" in res.stdout, res.stdout[-3000:]
+
+
+def test_select_hooks_and_copy_engine(pair, tmp_path):
+    report = str(tmp_path / "report.json")
+    log = tmp_path / "hooks.log"
+    pre, post = tmp_path / "pre.yml", tmp_path / "post.yml"
+    pre.write_text(
+        "- name: Note the pre hook with the root Docker serves from now\n"
+        "  ansible.builtin.command: findmnt --noheadings --output SOURCE /var/lib/docker\n"
+        "  register: seen\n  changed_when: false\n  failed_when: false\n"
+        "- name: Keep it\n  ansible.builtin.lineinfile:\n    path: %s\n    create: true\n    mode: '0644'\n"
+        "    line: \"pre {{ inventory_hostname }} {{ seen.stdout | default('not-mounted', true) }}\"\n"
+        "  delegate_to: localhost\n  become: false\n" % log)
+    post.write_text(
+        "- name: Note the post hook with how the move ended\n  ansible.builtin.lineinfile:\n    path: %s\n"
+        "    create: true\n    mode: '0644'\n"
+        "    line: \"post {{ inventory_hostname }} {{ relocate_data_root_result.status }}\"\n"
+        "  delegate_to: localhost\n  become: false\n" % log)
+    pair.sh("h1", "docker", "tag", "seed/app:2", "pick/me:1")
+    select = "inventory.images[?contains(tags, 'pick/me:1')]"
+    before_h2 = pair.snapshot("h2")
+    # A bad expression stops the run before any host is touched.
+    res = pair.playbook(MIGRATE, limit="h1,h2", check=False, extra={
+        "docker_root_target": "/mnt/data/docker", "docker_root_select": "inventory.images[?",
+        "migrate_report_file": report})
+    assert res.returncode != 0 and "invalid expression 'inventory.images[?'" in res.stdout, res.stdout[-3000:]
+    assert state(pair, "h1")[1] == "not-mounted"
+    # Only h1 is chosen; the hooks run around its move only; the first copy uses rsync as asked.
+    res = pair.playbook(MIGRATE, limit="h1,h2", extra={
+        "docker_root_target": "/mnt/data/docker", "docker_root_select": select, "docker_root_copy_engine": "rsync",
+        "docker_root_progress_interval": 1, "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
+        "migrate_post_host_tasks": os.path.relpath(str(post), ROOT)})
+    with open(report) as f:
+        data = json.load(f)
+    rows = dict((r["host"], r) for r in data["hosts"])
+    assert rows["h1"]["status"] == "moved" and rows["h1"]["verified"]
+    assert rows["h2"]["status"] == "not selected" and select in rows["h2"]["reason"]
+    assert data["settings"]["select"] == select
+    assert re.search(r"^h2\s.*\snot selected$", res.stdout, re.M)
+    assert "1 moved, 0 already done, 0 planned (check mode), 1 not selected" in res.stdout
+    assert log.read_text().splitlines() == ["pre h1 not-mounted", "post h1 moved"]
+    with open(report + ".d/h1.json") as f:
+        passes = json.load(f)["passes"]
+    assert passes and all(p.get("engine") != "tar" for p in passes), passes
+    assert re.match(r"/dev/loop\d+\[/docker\]$", state(pair, "h1")[1])
+    assert pair.snapshot("h2") == before_h2
+    # Put h1 back for the other tests.
+    pair.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/docker",
+                                               "migrate_report_file": str(tmp_path / "rollback.json")})
+    assert state(pair, "h1") == ["/var/lib/docker", "not-mounted", "web worker"]
