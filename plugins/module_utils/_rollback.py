@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
+
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _copy, _fileops, _passes, _selinux, _systemd, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
@@ -26,7 +28,7 @@ class FailedForward(RelocationError):
 
 class Rollback:
     """Needs the transaction's ``host``, ``journal``, ``opts``, ``moves``, ``runner``, ``status``, ``result``,
-    ``actions``, ``served_since`` and its ``start_and_wait``, ``settle`` and ``with_containerd``."""
+    ``actions``, ``served_new_root`` and its ``start_and_wait``, ``settle`` and ``with_containerd``."""
 
     # ------------------------------------------------------------ Docker's units held down in the window
     def hold_units(self, best_effort=False):
@@ -77,7 +79,7 @@ class Rollback:
             self.host.stop_docker(with_containerd=self.with_containerd)
         except RelocationError:
             pass
-        if self.served_since is not None:
+        if self.served_new_root:
             self.copy_back()
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
@@ -119,7 +121,15 @@ class Rollback:
                 if left:
                     raise RelocationError("mounts remain under %s: %s" % (m.service_root, ", ".join(left[:5])))
                 self.host.drop_self_bind(m.target)
-            secs, moved = _passes.Passes(self.opts, back, self.status, self.result).run("copy_back", False)
+            secs = moved = 0
+            for m in back:
+                # Nothing on the original is destroyed: what the copy back replaces or deletes there is kept in a
+                # directory beside it.
+                keep = "%s.dockyard-copyback-%s" % (m.target, self.journal.stamp)
+                opts = copy.copy(self.opts)
+                opts.rsync_opts = list(self.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep]
+                s, b = _passes.Passes(opts, [m], self.status, self.result).run("copy_back", False)
+                secs, moved = secs + s, moved + b
         except (RelocationError, _copy.CopyError, OSError) as exc:
             self.release_units()
             self.start_and_wait(self.moves, "Docker did not start on the new root either")

@@ -58,6 +58,7 @@ class Relocation(Verification, Rollback):
         self.now = now or time.time()
         self.moves = []
         self.served_since = None  # when Docker was started on the new root
+        self.served_new_root = False  # whether Docker reported the new root as its own (then it may have written)
         self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported
         self.actions = []
         self.result = {"changed": False, "actions": self.actions, "bytes_copied": 0, "files_copied": 0,
@@ -244,7 +245,7 @@ class Relocation(Verification, Rollback):
                                                   ", ".join((m.backup or m.source) for m in self.moves),
                                                   self.journal.path), phase, rolled_back=False)
             except Exception as rb_exc:
-                raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is untouched at "
+                raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is kept at "
                                       "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
                                                                                     for m in self.moves),
                                                       self.journal.path), phase, rolled_back=False)
@@ -329,6 +330,7 @@ class Relocation(Verification, Rollback):
     def phase_verify(self):
         want = self.moves[0].service_root
         self.check_root(want, "verify")
+        self.served_new_root = True
         mounts = _mountinfo.read()
         for m in self.moves:
             m.switch.verify(m, mounts)

@@ -92,3 +92,19 @@ def test_a_rerun_knows_the_units_a_killed_run_still_holds(tmp_path, monkeypatch)
     assert r.holding_units()
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)  # after a reboot
     assert not r.holding_units()
+
+
+def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, monkeypatch):
+    """...and keeps on the side what the copy back replaces on the original."""
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    r = relocation(tmp_path)
+    ran = []
+    monkeypatch.setattr(_transaction._passes.Passes, "run",
+                        lambda self, phase, allow, skips=None: ran.append((phase, list(self.opts.rsync_opts))) or (0, 0))
+    r.rollback()  # Docker never reported the new root: nothing is copied onto the original
+    assert ran == []
+    r = relocation(tmp_path)
+    r.served_new_root = True
+    r.rollback()
+    keep = "%s.dockyard-copyback-%s" % (tmp_path / "src", r.journal.stamp)
+    assert ran == [("copy_back", ["--backup", "--backup-dir=%s" % keep])]
