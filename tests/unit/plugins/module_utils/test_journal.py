@@ -56,11 +56,11 @@ def test_only_a_run_that_stopped_docker_and_did_not_end_is_in_its_window(tmp_pat
     assert not j.in_window
     j.start(0, "bind")
     for phase, open_window in (("record", False), ("online_copy", False), ("stop", True), ("final_copy", True),
-                               ("switch", True), ("verify", True), ("source", True), ("done", False),
-                               ("rolled_back", False), ("online_copy_failed", False)):
+                               ("switch", True), ("start", True), ("verify", True), ("source", True),
+                               ("done", False), ("rolled_back", False), ("online_copy_failed", False)):
         j.save(phase=phase)
-        assert _journal.Journal(str(tmp_path / "docker")).load() and \
-            (j.phase in _journal.WINDOW_PHASES) is open_window and j.in_window is open_window, phase
+        again = _journal.Journal(str(tmp_path / "docker"))
+        assert again.load() and again.in_window is open_window and j.in_window is open_window, phase
 
 
 def test_discard_removes_the_marker(tmp_path):

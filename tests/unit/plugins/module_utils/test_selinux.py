@@ -54,3 +54,10 @@ def test_rollback_deletes_the_equivalence(tools):
     r = Runner({"-d": (1, "", "OSError: No such file or directory")})
     with pytest.raises(_move.RelocationError, match="semanage fcontext -d -e"):
         _selinux.unlabel(r, "/var/lib/docker", "/mnt/data/docker", is_enabled=lambda: True)
+
+
+def test_any_other_semanage_failure_is_an_error(tools):
+    r = Runner({"-a": (1, "", "OSError: [Errno 30] Read-only file system")})
+    with pytest.raises(_move.RelocationError, match="semanage fcontext -a -e /var/lib/docker /mnt/data/docker failed"):
+        _selinux.label_like(r, "/var/lib/docker", "/mnt/data/docker", is_enabled=lambda: True)
+    assert len(r.calls) == 1

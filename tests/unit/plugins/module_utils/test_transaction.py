@@ -42,9 +42,18 @@ def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_canno
     r = relocation(tmp_path)
     (tmp_path / "disk").write_text("a full disk: no marker can be written under it")
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    try_save = r.journal.try_save
+
+    def marked(**fields):
+        r.host.calls.append("marker:%s" % fields.get("phase"))
+        return try_save(**fields)
+
+    monkeypatch.setattr(r.journal, "try_save", marked)
     r.rollback()
-    calls = [c for c in r.host.calls if c in ("mask", "stop_docker", "daemon_reload", "unmask", "start_docker")]
-    assert calls == ["mask", "stop_docker", "daemon_reload", "unmask", "start_docker"], r.host.calls
+    calls = [c for c in r.host.calls if c in ("mask", "stop_docker", "daemon_reload", "unmask", "start_docker",
+                                              "marker:rolled_back")]
+    assert calls == ["mask", "stop_docker", "daemon_reload", "unmask", "start_docker", "marker:rolled_back"], \
+        r.host.calls
     assert any("could not write" in a for a in r.actions), r.actions
 
 
