@@ -97,3 +97,32 @@ def test_pause_waits_until_its_file_is_removed(tmp_path):
     t.join()
     assert released and not flag.exists()
     assert returned >= released[0]
+
+
+def test_differences_compare_contents_not_times(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_text("abcdef")
+    (src / "g").write_text("same")
+    shutil.copytree(str(src), str(dst), symlinks=True)
+    assert _passes.differences(str(src), str(dst)) == []
+    st = (src / "d" / "f").stat()
+    (dst / "d" / "f").write_text("abcdeX")  # same size, same time: only the contents tell
+    os.utime(str(dst / "d" / "f"), ns=(st.st_atime_ns, st.st_mtime_ns))
+    (dst / "g").unlink()
+    (dst / "extra").write_text("x")
+    os.utime(str(dst / "d"), (0, 0))  # a directory time alone is no difference
+    diff = _passes.differences(str(src), str(dst))
+    assert sorted(line.split()[-1] for line in diff) == ["d/f", "extra", "g"], diff
+
+
+def test_remove_tree_is_killed_part_way_at_the_failpoint(tmp_path, monkeypatch):
+    root = tmp_path / "orig"
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        (root / name / "f").write_text(name)
+    (root / "z").write_text("file")
+    seen = []
+    monkeypatch.setattr(_testhooks, "reached", lambda point: seen.append((point, sorted(os.listdir(str(root))))))
+    _transaction.remove_tree(str(root))
+    assert seen == [("during_source", ["b", "c", "z"])] and not root.exists()
