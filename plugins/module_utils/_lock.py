@@ -11,24 +11,48 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import stat
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
-LOCK_PATH = "/run/lock/dockyard-migrate-data-root.lock"
+LOCK_DIR = "/run/lock/dockyard-migrate"
+LOCK_NAME = "data-root.lock"
 
 
-def acquire(check_mode=False, path=None):
-    """Take the lock (an flock on a file opened for appending, never rewritten but by its holder).
+def refuse(msg):
+    raise RelocationError(msg + "; the move does not run without the lock", "lock")
 
-    Returns the open file, to be closed when the run ends, or None when the lock file cannot be opened.
-    """
-    path = path or LOCK_PATH
+
+def _private_dir(path):
+    """The lock's directory: made 0700 when missing; refused when it is a link, not a directory, or another
+    user's (a lock file another user can replace or point elsewhere keeps nobody out)."""
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        f = open(path, "a+")
-    except OSError:
-        return None
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        refuse("the lock directory %s is not a directory (a symbolic link or a file is there)" % path)
+    if st.st_uid != os.geteuid():
+        refuse("the lock directory %s belongs to uid %d, not to this user" % (path, st.st_uid))
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def acquire(check_mode=False, lock_dir=None):
+    """Take the host-wide lock: an flock on LOCK_NAME in a private directory, opened without following links.
+
+    Returns the open file, to be closed when the run ends.  A lock that cannot be taken is an error.
+    """
+    lock_dir = lock_dir or LOCK_DIR
+    path = os.path.join(lock_dir, LOCK_NAME)
+    try:
+        _private_dir(lock_dir)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        refuse("cannot open the lock %s: %s" % (path, exc.strerror or exc))
+    f = os.fdopen(fd, "r+")
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:

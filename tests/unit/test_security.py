@@ -19,7 +19,7 @@ WRITERS = {
     "_fileops.py": "the atomic writer itself (temporary file, fsync, rename)",
     "_archive.py": "writes archives to a temporary file that is renamed into place when complete",
     "_download.py": "downloads into a fresh temporary directory",
-    "_lock.py": "the lock file (append mode, never rewritten)",
+    "_lock.py": "the lock file (opened with os.open, O_NOFOLLOW, in a private directory)",
     "_fsinfo.py": "an empty probe file in its own temporary directory (the d_type test)",
 }
 
