@@ -346,6 +346,11 @@ class Relocation(Verification, Rollback):
             m.switch.set_aside(m, self)
             if not m.backup_kept:
                 continue
+            mounted = [e.mount_point for e in _mountinfo.mounts_under(_mountinfo.read(), m.backup)]
+            if mounted:  # a removal would reach through the mount into another filesystem
+                self.actions.append("the original %s is kept: %s mounted under it" % (m.backup, ", ".join(mounted[:3])))
+                originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
+                continue
             if not self.opts.keep_source and self.journal.get("copy_checked"):
                 remove_tree(m.backup)
                 self.actions.append("removed the original %s" % m.backup)

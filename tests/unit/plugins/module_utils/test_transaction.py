@@ -117,3 +117,28 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     r.rollback()
     keep = "%s.dockyard-copyback-%s" % (tmp_path / "src", r.journal.stamp)
     assert ran == [("copy_back", ["--backup", "--backup-dir=%s" % keep])]
+
+
+def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatch):
+    r = _transaction.Relocation({"path": str(tmp_path / "disk" / "docker"), "keep_source": False}, client=None,
+                                runner=lambda argv: (0, "", ""))
+    backup = tmp_path / "src.dockyard-backup-1"
+    (backup / "volumes" / "nfs").mkdir(parents=True)
+    (backup / "volumes" / "nfs" / "row").write_text("on another filesystem")
+    r.moves = r.journal.moves = [Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
+                                      _switches.make("bind"), backup=str(backup))]
+    r.journal.start(0, "bind")
+    r.journal["copy_checked"] = True
+
+    class Mount:
+        mount_point = str(backup / "volumes" / "nfs")
+
+    monkeypatch.setattr(_transaction._mountinfo, "mounts_under", lambda mounts, path: [Mount()] if path == str(backup)
+                        else [])
+    r.phase_source()
+    assert (backup / "volumes" / "nfs" / "row").exists()
+    assert r.result["original"] == [{"name": "docker", "source": str(tmp_path / "src"), "removed": False,
+                                     "backup": str(backup)}]
+    monkeypatch.setattr(_transaction._mountinfo, "mounts_under", lambda mounts, path: [])
+    r.phase_source()
+    assert not backup.exists() and r.result["original"][0]["removed"]
