@@ -18,6 +18,11 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, 
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 DROPIN_NAME = "dockyard-data-root.conf"
+# A file only a moved root holds: the switch writes it into the target, the drop-in asserts it.  A mount unit
+# alone does not keep the service off an empty root (systemd creates a missing bind source and mounts it).
+SENTINEL_NAME = ".dockyard-data-root"
+SENTINEL_TEXT = ("This directory is a data root moved by dockyard.migrate.  The service's drop-in asserts that "
+                 "this file exists, so that it never starts on an empty directory when the disk is missing.\n")
 DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
                "containerd": "/etc/systemd/system/containerd.service.d"}
 
@@ -33,7 +38,13 @@ def dropin_path(service):
 
 def dropin_text(mount_path):
     return ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
-            "[Unit]\nRequiresMountsFor=%s\n" % mount_path)
+            "[Unit]\nRequiresMountsFor=%s\n" % mount_path
+            + "AssertPathExists=%s\n" % os.path.join(mount_path, SENTINEL_NAME))
+
+
+def write_sentinel(target):
+    """Mark TARGET as a moved root: the file the drop-in asserts (see SENTINEL_NAME)."""
+    return write_text(os.path.join(target, SENTINEL_NAME), SENTINEL_TEXT)
 
 
 def docker_shims(proc="/proc"):

@@ -232,6 +232,7 @@ class Relocation:
                           _plan.current_texts(self.opts, self.moves))
         for m in self.moves:
             # Drop-in first: from here on the service cannot start without its mount.
+            _systemd.write_sentinel(m.target)
             self.host.write_dropin(m.name, m.service_root)
         self.host.daemon_reload()
         _testhooks.reached("switch_after_dropin")
@@ -335,12 +336,14 @@ class Relocation:
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
             m.switch.undo(m, self)
+        _testhooks.reached("rollback_after_undo")
         for path, keep_empty in ((self.opts.fstab, True), (self.opts.daemon_json, False)):
             if path in texts and _fileops.read_text(path, default="") != texts[path]:
                 self.host.restore_file(path, texts[path], keep_empty=keep_empty)
         for m in self.moves:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
+        _testhooks.reached("rollback_after_files")
         self.journal.save(phase="rolled_back", phases_done=self.journal.keep_only_phases("record", "online_copy"))
         self.start_and_wait(self.moves, "Docker did not start on the original root")
         if self.journal.get("inventory"):

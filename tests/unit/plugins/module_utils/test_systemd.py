@@ -13,6 +13,17 @@ def test_dropin_requires_the_mount():
     assert _systemd.dropin_path("containerd") == "/etc/systemd/system/containerd.service.d/dockyard-data-root.conf"
 
 
+def test_dropin_asserts_the_sentinel_only_the_moved_root_holds(tmp_path):
+    text = _systemd.dropin_text("/var/lib/docker")
+    assert "AssertPathExists=/var/lib/docker/.dockyard-data-root\n" in text
+    assert text.index("RequiresMountsFor=") < text.index("AssertPathExists=")
+    target = tmp_path / "docker"
+    target.mkdir()
+    assert _systemd.write_sentinel(str(target)) is True
+    assert (target / ".dockyard-data-root").read_text() == _systemd.SENTINEL_TEXT
+    assert _systemd.write_sentinel(str(target)) is False  # already there: not rewritten
+
+
 def test_docker_shims_reads_proc(tmp_path):
     for pid, argv in ((10, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"moby", b"-id", b"abc"]),
                       (11, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"k8s.io"]),
