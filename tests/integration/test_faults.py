@@ -160,7 +160,7 @@ for d in range(250):
         n = d * 200 + i
         with open(os.path.join(p, "f%03d" % i), "wb") as f:
             f.write(block[(n * 4099) % 1000000:][:1024 + (n * 37) % 6000])
-for i in range(8):
+for i in range(9):
     with open(os.path.join(root, "big%d" % i), "wb") as f:
         for j in range(100):
             f.write(bytes([i, j]) + block[2:])
@@ -489,10 +489,10 @@ def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, 
     moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not moved.get("failed"), moved
     assert host_sh("h1", "test -f %s/%s && echo yes" % (TARGET, SENTINEL)).stdout.strip() == "yes"
-    disk = os.path.join(FLEET_DIR, "h1", "disk")
-    subprocess.run(["docker", "stop", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
-    subprocess.run(["umount", disk], check=True, timeout=60)
+    disk = os.path.join(FLEET_DIR, "hosts", "h1", "disk")
     try:
+        subprocess.run(["docker", "stop", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
+        subprocess.run(["umount", disk], check=True, timeout=60)
         subprocess.run(["docker", "start", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
         state = ""
         for _ in range(120):
