@@ -19,6 +19,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,8 +40,8 @@ def host_sh(host, script, timeout=600, check=True):
     res = subprocess.run(["docker", "exec", "dockyard-" + host, "sh", "-c", script], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
     if check and res.returncode != 0:
-        raise AssertionError("%s on %s failed (rc=%d): %s %s" % (script[:200], host, res.returncode,
-                                                               res.stdout[-2000:], res.stderr[-2000:]))
+        raise AssertionError("%s on %s failed (rc=%d): %s %s" % (
+            script[:200], host, res.returncode, res.stdout[-2000:], res.stderr[-2000:]))
     return res
 
 
@@ -193,6 +195,47 @@ def status():
     except (OSError, ValueError):
         return {}
 
+def holder():
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                fds = os.listdir("/proc/%s/fd" % p)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink("/proc/%s/fd/%s" % (p, fd))
+                except OSError:
+                    continue
+                if "dockyard-migrate" in link and "lock" in link:
+                    return int(p)
+    return None
+
+def marker():
+    try:
+        with open("/mnt/data/.docker.dockyard-migrate.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+if phase == "any":
+    # Any moment of a run: DELAY seconds after it first rewrote the marker, whatever it is doing then.
+    while time.time() < limit and marker().get("updated", 0) <= since:
+        time.sleep(0.02)
+    time.sleep(delay)
+    module = holder()
+    if module:
+        ps = procs()
+        children = sorted(p for p, (c, pp) in ps.items() if c in ("tar", "rsync"))
+        s = status()
+        os.kill(module, signal.SIGKILL)
+        time.sleep(0.3)
+        print(json.dumps({"module": module, "children": children, "status": s, "at": time.time(),
+                          "marker_phase": marker().get("phase")}))
+        sys.exit(0)
+    print(json.dumps({"timeout": True, "status": status()}))
+    sys.exit(1)
+
 reached = None
 while time.time() < limit:
     s = status()
@@ -263,10 +306,10 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
     assert 0 < done1 < total1, k1
     assert k1["alive"], "the copy's children died with the module: %s" % k1
 
-    # 2. The rerun starts while the orphaned tar pipe still runs; killed at a random moment of its online copy.
-    delay = round(rng.uniform(0.5, 4.0), 1)
+    # 2. The rerun starts while the orphaned tar pipe still runs; killed at a random moment after it recorded.
+    delay = round(rng.uniform(1.0, 10.0), 1)
     since = float(host_sh("h1", "date +%s.%N").stdout)
-    killer = start_killer("h1", "online_copy", 0, delay, since)
+    killer = start_killer("h1", "any", 0, delay, since)
     t = run_in_thread(fleet_hosts, "h1", MOVE, box, "second")
     orphans_at_rerun = []
     deadline = time.time() + 120
@@ -279,24 +322,26 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
         time.sleep(0.1)
     out2 = killer.communicate(timeout=400)[0]
     t.join(600)
-    k2 = json.loads(out2.strip().splitlines()[-1])
-    assert "module" in k2, "the rerun's copy was not caught: %s" % out2
-    assert_killed(box["second"], "the rerun's copy")
-    assert_phase("h1", "online_copy", "record")
     assert orphans_at_rerun and orphans_at_rerun != ["none"], (
         "the first run's tar pipe had ended before the rerun recorded its inventory: %s" % orphans_at_rerun)
+    k2 = json.loads(out2.strip().splitlines()[-1])
+    assert "module" in k2, "the rerun was not caught: %s" % out2
+    assert_killed(box["second"], "%.1f s into the rerun" % delay)
+    phase2 = marker("h1")["phase"]
+    assert phase2 == k2["marker_phase"], (phase2, k2)
 
     # 3. The third run converges.
     third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not third.get("failed"), third
     summary = converged(fleet_hosts, "h1", fingerprint, running="bulky web worker")[0]
     assert summary["entries_a"] >= 50000
-    record(reliability_rows, "fault", "module SIGKILLed from outside at %d%% of the first copy of a %.1f GB root of "
-           "%d entries (tar pipe left running), rerun killed %.1f s into its online copy, run again" % (
+    record(reliability_rows, "fault", "module SIGKILLed from outside at %d%% of the first copy of a %.1f GiB root of "
+           "%d entries (tar pipe left running), the rerun SIGKILLed %.1f s after it recorded, run again" % (
                done1 * 100 // total1, int(size[0]) / 2.0 ** 30, int(size[1]), delay),
-           "both kills landed in online_copy (rc 137, marker phase online_copy); %d orphaned tar/rsync processes "
-           "still ran when the rerun recorded its inventory; the third run converged: manifest equal (%d entries), "
-           "inventory equal; %.0f s" % (len(orphans_at_rerun), summary["entries_a"], time.time() - t0))
+           "the first kill landed in online_copy (rc 137, marker phase online_copy, copy partial); %d orphaned tar "
+           "processes still ran when the rerun recorded its inventory; the rerun died in phase %s (status: %s); "
+           "the third run converged: manifest equal (%d entries), inventory equal; %.0f s" % (
+               len(orphans_at_rerun), phase2, k2["status"].get("phase"), summary["entries_a"], time.time() - t0))
 
 
 # ------------------------------------------------------------------ kills with the other methods
@@ -307,8 +352,9 @@ def test_daemon_json_move_killed_three_times_converges(fleet_hosts, reliability_
     kill_at(fleet_hosts, "h1", args, "after_stop", "stop", "stop")
     assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
     kill_at(fleet_hosts, "h1", args, "switch_after_dropin", "switch", "final_copy")
-    dj = host_sh("h1", "cat /etc/docker/daemon.json; cat /etc/systemd/system/docker.service.d/dockyard-data-root.conf")
-    assert "data-root" not in dj.stdout and "AssertPathExists=%s/%s" % (TARGET, SENTINEL) in dj.stdout, dj.stdout
+    assert "data-root" not in json.loads(host_sh("h1", "cat /etc/docker/daemon.json").stdout)
+    dropin = host_sh("h1", "cat /etc/systemd/system/docker.service.d/dockyard-data-root.conf").stdout
+    assert "AssertPathExists=%s/%s" % (TARGET, SENTINEL) in dropin, dropin
     kill_at(fleet_hosts, "h1", args, "after_start", "start", "start")
     assert json.loads(host_sh("h1", "cat /etc/docker/daemon.json").stdout)["data-root"] == TARGET
     last = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
@@ -322,14 +368,13 @@ def test_daemon_json_move_killed_three_times_converges(fleet_hosts, reliability_
 
 
 def test_containerd_store_move_killed_twice_converges_and_restores(fleet_hosts, reliability_rows):
-    """Both roots move (Docker's and containerd's image store); kills with containerd stopped, then a
-    state=restored after new data was written on the new roots, killed inside, then run again."""
+    """Both roots move (Docker's and containerd's image store); kills during the copy and after the start, then
+    a state=restored after new data was written on the new roots, killed inside, then run again."""
     t0 = time.time()
     fleet_hosts.up_extra("--first", "3", "--hosts", "1", "--suite", "trixie", "--containerd-store")
     fingerprint = prepare(fleet_hosts, "h3", containerd=True)
-    kill_at(fleet_hosts, "h3", MOVE, "after_final_copy", "final_copy", "final_copy")
-    assert host_sh("h3", "systemctl is-active containerd.service", check=False).stdout.strip() != "active"
-    kill_at(fleet_hosts, "h3", MOVE, "after_switch", "switch", "switch")
+    kill_at(fleet_hosts, "h3", MOVE, "during_online_copy", "online_copy", "record")
+    kill_at(fleet_hosts, "h3", MOVE, "after_start", "start", "start")
     moved = fleet_hosts.module("h3", "dockyard.migrate.data_root", MOVE)
     assert not moved.get("failed"), moved
     summaries = converged(fleet_hosts, "h3", fingerprint, containerd=True)
@@ -345,14 +390,33 @@ def test_containerd_store_move_killed_twice_converges_and_restores(fleet_hosts, 
     assert not back.get("failed"), back
     after = on_old_root(fleet_hosts, "h3", fp_new, "m1", containerd=True)
     assert host_sh("h3", "docker exec web cat /data/site/new.txt").stdout.strip() == "on-the-new-root"
-    record(reliability_rows, "fault", "containerd image store: both roots moved, killed at after_final_copy and "
-           "after_switch, run again; then new data written and state=restored killed at restore_after_switch_back, "
+    record(reliability_rows, "fault", "containerd image store: both roots moved, killed at during_online_copy and "
+           "after_start, run again; then new data written and state=restored killed at restore_after_switch_back, "
            "run again",
-           "kills landed where claimed (rc 137; marker phases final_copy, switch, restore_record); the move converged "
+           "kills landed where claimed (rc 137; marker phases online_copy, start, restore_record); the move converged "
            "(both manifests equal: %d and %d entries; %.0f s); the restore brought back a new image, a new "
            "container's layer and a volume write: both original roots equal the new roots' manifests (%d, %d "
            "entries; %.0f s)" % (summaries[0]["entries_a"], summaries[1]["entries_a"], t1 - t0,
                                  after[0]["entries_a"], after[1]["entries_a"], time.time() - t1))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13, item 5: a rerun while Docker is down cannot see the containerd "
+                   "image store and drops containerd's move")
+def test_containerd_store_move_killed_with_docker_stopped_keeps_both_moves(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fleet_hosts.up_extra("--first", "3", "--hosts", "1", "--suite", "trixie", "--containerd-store")
+    fingerprint = prepare(fleet_hosts, "h3", containerd=True)
+    kill_at(fleet_hosts, "h3", MOVE, "after_final_copy", "final_copy", "final_copy")
+    assert host_sh("h3", "systemctl is-active containerd.service", check=False).stdout.strip() != "active"
+    moved = fleet_hosts.module("h3", "dockyard.migrate.data_root", MOVE)
+    names = [m["name"] for m in moved.get("moves", [])]
+    record(reliability_rows, "fault", "containerd image store: killed (SIGKILL) at after_final_copy, with Docker and "
+           "containerd stopped, then run again",
+           "the kill landed where claimed (rc 137, marker phase final_copy, containerd stopped); the rerun planned "
+           "%s (known failure while issue 13 item 5 is open: both roots expected); %.0f s" % (
+               " and ".join(names) or "nothing", time.time() - t0))
+    assert not moved.get("failed") and names == ["docker", "containerd"], moved
+    converged(fleet_hosts, "h3", fingerprint, containerd=True)
 
 
 # ------------------------------------------------------------------ rollback as hard as the move
@@ -494,11 +558,9 @@ def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, 
         subprocess.run(["docker", "stop", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
         subprocess.run(["umount", disk], check=True, timeout=60)
         subprocess.run(["docker", "start", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
-        state = ""
-        for _ in range(120):
-            state = host_sh("h1", "systemctl is-system-running", check=False).stdout.strip()
-            if state in ("running", "degraded"):
-                break
+        deadline = time.time() + 120
+        while host_sh("h1", "systemctl is-system-running", check=False).stdout.strip() not in (
+                "running", "degraded") and time.time() < deadline:
             time.sleep(1)
         time.sleep(2)
         seen = host_sh("h1", "findmnt --noheadings --output SOURCE /var/lib/docker || echo not-mounted; "
@@ -517,7 +579,7 @@ def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, 
     assert seen[1] == "0", "the root on the missing disk is not empty: %s" % seen
     assert seen[2] != "active" and seen[3] == "no" and seen[4] == "no-answer" and seen[5] != "active", (
         "Docker started on an empty root: %s" % seen)
-    summary = converged(fleet_hosts, "h1", fingerprint)
+    summary = converged(fleet_hosts, "h1", fingerprint)[0]
     record(reliability_rows, "fault", "host booted with its data disk missing after a bind move, then with it back",
            "systemd mounted an empty stand-in at /var/lib/docker (%s), the drop-in's AssertPathExists= failed and "
            "Docker stayed %s, also when asked through its socket; with the disk back it started with everything: "
