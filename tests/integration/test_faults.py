@@ -345,7 +345,8 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
            "left running); %d of them still ran when the rerun was launched, %d when it recorded its inventory; "
            "the rerun died in phase %s (status: %s); the third run converged: manifest equal (%d entries), "
            "inventory equal; %.0f s" % (
-               len(k1["alive"]), len(at_launch), len(orphans_at_rerun), phase2, k2["status"].get("phase"), summary["entries_a"], time.time() - t0))
+               len(k1["alive"]), len(at_launch), len(orphans_at_rerun), phase2, k2["status"].get("phase"),
+               summary["entries_a"], time.time() - t0))
 
 
 # ------------------------------------------------------------------ kills with the other methods
