@@ -19,7 +19,7 @@ import os
 import subprocess
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _fsinfo, _layout, _units
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _fsinfo, _layout, _systemd, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
@@ -31,7 +31,9 @@ CHECK_ARGS = ["-rlpgoDHAXS", "--numeric-ids", "--one-file-system", "--delete", "
 def differences(src, dst, rsync_bin="rsync"):
     """The entries in which DST is not an exact copy of SRC (contents, types, links, owners, modes, ACLs,
     extended attributes, entries missing or extra), as rsync itemises them; empty when DST is complete."""
-    proc = subprocess.run([rsync_bin] + CHECK_ARGS + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"],
+    # The sentinel the switch writes into the copy is the one entry the original never holds.
+    exclude = ["--exclude=/%s" % _systemd.SENTINEL_NAME]
+    proc = subprocess.run([rsync_bin] + CHECK_ARGS + exclude + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     out = proc.stdout.decode("utf-8", "replace")
     if proc.returncode != 0:

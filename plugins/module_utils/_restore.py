@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _fileops, _layout, _mountinfo, _plan, _preflight, _switches, _systemd)
+from ansible_collections.dockyard.migrate.plugins.module_utils import _testhooks
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
@@ -41,6 +42,19 @@ class Restore(Relocation):
         self.journal.moves = self.fwd
         mounts = _mountinfo.read()
         switched = [m for m in self.fwd if m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"])]
+        if self.journal.phase == "restore_record" and not running and not self.check_mode:
+            # A restore killed with Docker stopped: before its switch back Docker serves from the moved root
+            # again (and the restore starts over); after it, from the originals, which then hold everything.
+            self.start_and_wait(self.fwd, "Docker did not start after an interrupted restore", "start")
+            self.actions.append("started Docker, left stopped by an interrupted restore")
+            running = self.result["changed"] = True
+            if not switched:
+                self.check_root(self.fwd[0].source, "verify")
+                for m in self.fwd:
+                    m.backup = None
+                self.journal.save(phase="restored", finished=time.time())
+                self.result["moves"] = [m.to_dict() for m in self.fwd]
+                return self.result
         if not switched and self.journal.phase in FINISHED:
             if not running:
                 _preflight.refuse("Docker is not running; start it (systemctl start docker)")
@@ -83,11 +97,13 @@ class Restore(Relocation):
         phase = "stop"
         try:
             self.stop_back()
+            _testhooks.reached("restore_after_stop")
             phase = "final_copy"
             self.result["offline_copy_seconds"] = round(
                 self.passes.run("final_copy", False, self.passes.skips(settled))[0], 3)
             phase = "switch"
             self.switch_back()
+            _testhooks.reached("restore_after_switch_back")
             phase = "start"
             self.phase_start()
             phase = "verify"

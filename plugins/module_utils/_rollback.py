@@ -17,7 +17,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _passes, _selinux, _systemd, _units)
+    _copy, _fileops, _passes, _selinux, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -88,12 +88,14 @@ class Rollback:
                 _selinux.unlabel(self.runner, m.source, m.target)
             except RelocationError as exc:  # a label left behind must not keep Docker down
                 self.actions.append("could not remove the SELinux equivalence: %s" % exc)
+        _testhooks.reached("rollback_after_undo")
         for path, keep_empty in ((self.opts.fstab, True), (self.opts.daemon_json, False)):
             if path in texts and _fileops.read_text(path, default="") != texts[path]:
                 self.host.restore_file(path, texts[path], keep_empty=keep_empty)
         for m in self.moves:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
+        _testhooks.reached("rollback_after_files")
         self.release_units()
         self.start_and_wait(self.moves, "Docker did not start on the original root")
         if not self.journal.try_save(phase="rolled_back",

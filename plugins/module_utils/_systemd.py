@@ -19,6 +19,11 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, 
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 DROPIN_NAME = "dockyard-data-root.conf"
+# A file only a moved root holds: the switch writes it into the target, the drop-in asserts it.  A mount unit
+# alone does not keep the service off an empty root (systemd creates a missing bind source and mounts it).
+SENTINEL_NAME = ".dockyard-data-root"
+SENTINEL_TEXT = ("This directory is a data root moved by dockyard.migrate.  The service's drop-in asserts that "
+                 "this file exists, so that it never starts on an empty directory when the disk is missing.\n")
 DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
                "containerd": "/etc/systemd/system/containerd.service.d"}
 RUNTIME_UNIT_DIR = "/run/systemd/system"
@@ -48,9 +53,23 @@ def unit_quote(path):
     return '"%s"' % path.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
 
 
+def unit_path(path):
+    """PATH as the value of a single-path setting (AssertPathExists=): taken verbatim by systemd, so never quoted;
+    ``%`` doubled (specifiers).  A control character is refused."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise ValueError("a path with a control character cannot be written into a unit file: %r" % path)
+    return path.replace("%", "%%")
+
+
 def dropin_text(mount_path):
     return ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
-            "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path))
+            "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path)
+            + "AssertPathExists=%s\n" % unit_path(os.path.join(mount_path, SENTINEL_NAME)))
+
+
+def write_sentinel(target):
+    """Mark TARGET as a moved root: the file the drop-in asserts (see SENTINEL_NAME)."""
+    return write_text(os.path.join(target, SENTINEL_NAME), SENTINEL_TEXT)
 
 
 def _processes(proc="/proc"):

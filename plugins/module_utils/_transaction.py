@@ -302,6 +302,7 @@ class Relocation(Verification, Rollback):
         self.journal.save(phase="switch")
         for m in self.moves:
             # Drop-in first: from here on the service cannot start without its mount.
+            _systemd.write_sentinel(m.target)
             self.host.write_dropin(m.name, m.service_root)
         self.host.daemon_reload()
         _testhooks.reached("switch_after_dropin")

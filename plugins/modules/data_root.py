@@ -26,8 +26,9 @@ description:
   - Copies keep hard links, ACLs, extended attributes, holes and numeric owners and never cross into a running
     container's overlay mount. The first copy into an empty target goes through a tar pipe (see O(copy_engine));
     the delta passes use C(rsync -aHAXS --numeric-ids --one-file-system --delete).
-  - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root, so Docker
-    never starts on an empty directory.
+  - The switch writes a systemd drop-in so that C(docker.service) C(RequiresMountsFor) the new root and asserts
+    (C(AssertPathExists)) a file C(.dockyard-data-root) the switch writes into the moved root, so Docker never
+    starts on an empty directory, not even on the empty stand-in systemd mounts when the data disk is missing.
   - Any failure after Docker was stopped rolls back (fstab, daemon.json and drop-in restored, the original
     moved back, Docker started and the old inventory checked), then fails naming the phase and the cause.
   - Progress is recorded in a marker file beside O(path) on the target disk, so a run that was killed at any

@@ -11,7 +11,9 @@ Each entry records its path, type, mode, owner, group, size, mtime (files and
 symlinks), a sha256 of the content, the symlink target, device numbers, its
 hard-link group, every extended attribute (ACLs are ``system.posix_acl_*``
 attributes) and, for regular files, the map of data and holes.  The walk does
-not cross into other filesystems.  ``--compare`` prints the differences and
+not cross into other filesystems.  The sentinel a move writes at the top of
+the moved root (``.dockyard-data-root``) is not Docker's data and is never
+compared.  ``--compare`` prints the differences and
 exits 1 when there are any.
 """
 import argparse
@@ -105,9 +107,13 @@ def manifest(root):
     return entries
 
 
+# The file a data-root move writes into the moved root for its drop-in's AssertPathExists=; not Docker's data.
+ALWAYS_IGNORED = (".dockyard-data-root",)
+
+
 def compare(a, b, ignore, dir_mtime):
     def ignored(path):
-        return any(fnmatch.fnmatch(path, g) for g in ignore)
+        return path in ALWAYS_IGNORED or any(fnmatch.fnmatch(path, g) for g in ignore)
     diffs = []
     for path in sorted(set(a) | set(b)):
         if ignored(path):

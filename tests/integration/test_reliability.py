@@ -80,6 +80,39 @@ def converged(fleet, fingerprint, host="h1"):
 FAILPOINTS = ["after_record", "during_online_copy", "after_online_copy", "after_stop", "after_final_copy",
               "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "after_switch",
               "after_start", "after_verify", "during_source"]
+# Where a kill at each point leaves the marker (its phase, the last phase done) and the host: Docker active,
+# the drop-in written, the fstab line written, the original moved aside, /var/lib/docker mounted.
+KILLED_AT = {
+    "after_record": ("record", "record", (1, 0, 0, 0, 0)),
+    "during_online_copy": ("online_copy", "record", (1, 0, 0, 0, 0)),
+    "after_online_copy": ("online_copy", "online_copy", (1, 0, 0, 0, 0)),
+    "after_stop": ("stop", "stop", (0, 0, 0, 0, 0)),
+    "after_final_copy": ("final_copy", "final_copy", (0, 0, 0, 0, 0)),
+    "switch_after_dropin": ("switch", "final_copy", (0, 1, 0, 0, 0)),
+    "switch_after_fstab": ("switch", "final_copy", (0, 1, 1, 0, 0)),
+    "switch_after_move_aside": ("switch", "final_copy", (0, 1, 1, 1, 0)),
+    "after_switch": ("switch", "switch", (0, 1, 1, 1, 1)),
+    "after_start": ("start", "start", (1, 1, 1, 1, 1)),
+    "after_verify": ("verify", "verify", (1, 1, 1, 1, 1)),
+    "during_source": ("verify", "verify", (1, 1, 1, 1, 1)),
+}
+HOST_STATE = ("systemctl is-active --quiet docker.service && echo 1 || echo 0; "
+              "test -e /etc/systemd/system/docker.service.d/dockyard-data-root.conf && echo 1 || echo 0; "
+              "grep -q ' /var/lib/docker ' /etc/fstab && echo 1 || echo 0; "
+              "ls -d /var/lib/docker.dockyard-backup-* >/dev/null 2>&1 && echo 1 || echo 0; "
+              "mountpoint -q /var/lib/docker && echo 1 || echo 0")
+
+
+def assert_killed(res, where):
+    """The module's process died of SIGKILL (the shell that ran it reports 128+9), not of an error it raised."""
+    assert res.get("failed") or res.get("unreachable"), "the run at %s was not interrupted: %s" % (where, res)
+    assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), (
+        "the run at %s did not die of SIGKILL: %s" % (where, res))
+
+
+def marker(fleet, host="h1", target=TARGET):
+    return json.loads(fleet.sh(host, "cat", os.path.join(os.path.dirname(target),
+                                                         ".%s.dockyard-migrate.json" % os.path.basename(target))))
 
 
 @pytest.mark.parametrize("point", FAILPOINTS)
@@ -87,15 +120,22 @@ def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
                                env={"DOCKYARD_MIGRATE_FAILPOINT": point})
-    assert first.get("failed"), "the run was not killed at %s: %s" % (point, first)
+    assert_killed(first, point)
+    phase, last_done, state = KILLED_AT[point]
+    m = marker(fleet_hosts)
+    assert (m["phase"], m["phases_done"][-1]) == (phase, last_done), (point, m["phase"], m["phases_done"])
+    seen = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
+    assert seen == state, "killed at %s, the host shows %s, expected %s (docker active, drop-in, fstab line, " \
+                          "original aside, mounted)" % (point, seen, state)
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not second.get("failed"), second
     summary = converged(fleet_hosts, fingerprint)
     third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert third["changed"] is False
     record(reliability_rows, "fault", "module killed (SIGKILL) at %s, then run again" % point,
-           "converged: one root, manifest equal (%d entries), inventory equal, web and worker running; "
-           "third run changed=false" % summary["entries_a"])
+           "died there (rc %s; marker phase %s after %s; Docker %s); the rerun converged: one root, manifest equal "
+           "(%d entries), inventory equal, web and worker running; third run changed=false" % (
+               first["rc"], phase, last_done, "running" if state[0] else "stopped", summary["entries_a"]))
 
 
 @pytest.mark.parametrize("point", ["after_stop", "switch_after_move_aside"])
@@ -103,7 +143,9 @@ def test_host_rebooted_after_a_kill_converges(fleet_hosts, reliability_rows, poi
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
                                env={"DOCKYARD_MIGRATE_FAILPOINT": point})
-    assert first.get("failed")
+    assert_killed(first, point)
+    m = marker(fleet_hosts)
+    assert (m["phase"], m["phases_done"][-1]) == KILLED_AT[point][:2], (point, m["phase"], m["phases_done"])
     subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
     fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
     booted = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; findmnt --noheadings /var/lib/docker "

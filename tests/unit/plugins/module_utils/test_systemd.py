@@ -13,6 +13,17 @@ def test_dropin_requires_the_mount():
     assert _systemd.dropin_path("containerd") == "/etc/systemd/system/containerd.service.d/dockyard-data-root.conf"
 
 
+def test_dropin_asserts_the_sentinel_only_the_moved_root_holds(tmp_path):
+    text = _systemd.dropin_text("/var/lib/docker")
+    assert "AssertPathExists=/var/lib/docker/.dockyard-data-root\n" in text
+    assert text.index("RequiresMountsFor=") < text.index("AssertPathExists=")
+    target = tmp_path / "docker"
+    target.mkdir()
+    assert _systemd.write_sentinel(str(target)) is True
+    assert (target / ".dockyard-data-root").read_text() == _systemd.SENTINEL_TEXT
+    assert _systemd.write_sentinel(str(target)) is False  # already there: not rewritten
+
+
 def test_docker_shims_reads_proc(tmp_path):
     for pid, argv in ((10, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"moby", b"-id", b"abc"]),
                       (11, [b"/usr/bin/containerd-shim-runc-v2", b"-namespace", b"k8s.io"]),
@@ -55,7 +66,7 @@ def test_restore_file_writes_removes_or_keeps_empty(tmp_path):
     ("/mnt/100%/back\\slash", '"/mnt/100%%/back\\\\slash"'),
 ])
 def test_dropin_value_is_quoted_for_systemd(path, value):
-    assert _systemd.dropin_text(path).endswith("\nRequiresMountsFor=%s\n" % value)
+    assert "\nRequiresMountsFor=%s\n" % value in _systemd.dropin_text(path)
 
 
 @pytest.mark.parametrize("path", ["/mnt/x\n[Service]\nExecStartPre=/bin/false", "/mnt/tab\there", "/mnt/cr\r"])
@@ -121,3 +132,9 @@ def test_check_stopped_names_what_still_runs(tmp_path):
     (tmp_path / "30" / "cmdline").write_bytes(b"/bin/true\0")
     quiet = _systemd.Systemd(lambda argv: (3, "inactive\n", ""), client=None)
     assert quiet.check_stopped(["docker.socket", "docker.service"], 0, proc=str(tmp_path)) is None
+
+
+def test_the_sentinel_assertion_names_the_path_verbatim():
+    text = _systemd.dropin_text("/mnt/data disk/100%")
+    assert '\nRequiresMountsFor="/mnt/data disk/100%%"\n' in text
+    assert "\nAssertPathExists=/mnt/data disk/100%%/.dockyard-data-root\n" in text

@@ -1,0 +1,592 @@
+# -*- coding: utf-8 -*-
+"""Faults that prove what they claim: kills from outside during a copy that really is partial, kills with
+the daemon_json and containerd methods, kills inside the automatic rollback and inside ``state: restored``,
+and a boot with the data disk missing.
+
+Every kill is checked where it happened (the module died of SIGKILL, and the marker beside the target
+records the phase it reached), and every case ends with a rerun that converges, proven by a manifest of the
+whole tree taken before (tests/fleet/manifest.py) and the inventory.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLEET_PY = os.path.join(ROOT, "tests", "fleet", "fleet.py")
+FLEET_DIR = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+TARGET = "/mnt/data/docker"
+MARKER = "/mnt/data/.docker.dockyard-migrate.json"
+STATUS = "/run/dockyard-migrate/data_root.status.json"
+SENTINEL = ".dockyard-data-root"
+CONTAINERD_REWRITES = ["io.containerd.metadata.v1.bolt/meta.db", "io.containerd.snapshotter.v1.overlayfs/metadata.db"]
+MOVE = {"path": TARGET}
+RESTORE = {"path": TARGET, "state": "restored"}
+FAULT_DROPIN = "/etc/systemd/system/docker.service.d/zz-fault.conf"
+
+
+def host_sh(host, script, timeout=600, check=True):
+    res = subprocess.run(["docker", "exec", "dockyard-" + host, "sh", "-c", script], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    if check and res.returncode != 0:
+        raise AssertionError("%s on %s failed (rc=%d): %s %s" % (
+            script[:200], host, res.returncode, res.stdout[-2000:], res.stderr[-2000:]))
+    return res
+
+
+def units(containerd):
+    return "docker.socket docker.service" + (" containerd.service" if containerd else "")
+
+
+def still(host, script, containerd=False, timeout=900):
+    """Run SCRIPT on HOST with Docker (and containerd) stopped, then start them again; returns the result."""
+    return host_sh(host, "systemctl stop %s && { %s; }; rc=$?; systemctl reset-failed docker.service "
+                   "docker.socket; systemctl start %s; exit $rc" % (
+                       units(containerd), script, " ".join(reversed(units(containerd).split()))),
+                   timeout=timeout, check=False)
+
+
+def save_manifests(host, trees, name="m0", containerd=False):
+    """Manifests of TREES (Docker stopped), kept on the host as /root/NAME-I.json."""
+    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
+    res = still(host, " && ".join("python3 /root/manifest.py --save /root/%s-%d.json %s" % (name, i, t)
+                                  for i, t in enumerate(trees)), containerd)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def against(host, trees, name="m0", containerd=False):
+    """Each tree now against its saved manifest, ignoring only what dockerd and containerd rewrite at start;
+    returns the summaries."""
+    ignores = " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES + CONTAINERD_REWRITES)
+    script = "; ".join("python3 /root/manifest.py --against /root/%s-%d.json %s --no-dir-mtime %s || exit 1" % (
+        name, i, t, ignores) for i, t in enumerate(trees))
+    res = still(host, script, containerd)
+    assert res.returncode == 0, "the tree differs from its manifest: " + res.stdout[-4000:] + res.stderr[-2000:]
+    summaries = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(summaries) == len(trees)
+    return summaries
+
+
+def prepare(fleet, host="h1", containerd=False):
+    """A fresh seeded host with the manifests of its roots and its inventory's fingerprint."""
+    fleet.reset(host)
+    trees = ["/var/lib/docker"] + (["/var/lib/containerd"] if containerd else [])
+    save_manifests(host, trees, containerd=containerd)
+    info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["running"] == ["web", "worker"], info["inventory"]
+    return info["inventory"]["fingerprint"]
+
+
+def marker(host):
+    return json.loads(host_sh(host, "cat " + MARKER).stdout)
+
+
+def assert_phase(host, phase, last_done):
+    m = marker(host)
+    assert m["phase"] == phase and (m["phases_done"] or [None])[-1] == last_done, (
+        "the marker says phase %s, done %s; expected %s after %s" % (m["phase"], m["phases_done"], phase, last_done))
+    return m
+
+
+def kill_at(fleet, host, args, point, phase, last_done):
+    """Run the module with a failpoint; it must die there, with the marker at PHASE after LAST_DONE."""
+    res = fleet.module(host, "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+    assert_killed(res, point)
+    assert_phase(host, phase, last_done)
+    return res
+
+
+def look(host):
+    """What Docker serves from: [root dir, source of the mount on /var/lib/docker or '-', running names]."""
+    out = host_sh(host, "docker info --format '{{.DockerRootDir}}'; "
+                  "findmnt --noheadings --list --output SOURCE /var/lib/docker | xargs | sed 's/^$/-/'; "
+                  "docker ps --format '{{.Names}}' | sort | xargs").stdout.splitlines()
+    return out
+
+
+def converged(fleet, host, fingerprint, method="bind", containerd=False, manifest_name="m0", running="web worker"):
+    """Docker serves from the target (a bind mount or daemon.json's data-root) with the tree and inventory
+    it had before; a further run changes nothing."""
+    seen = look(host)
+    if method == "bind":
+        assert seen[0] == "/var/lib/docker" and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), seen
+    else:
+        assert seen[0] == TARGET and seen[1] == "-", seen
+    assert seen[2] == running, seen
+    info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    assert info["config"]["method"] == method, info["config"]
+    trees = [TARGET if method == "daemon_json" else "/var/lib/docker"]
+    if containerd:
+        mnt = host_sh(host, "findmnt --noheadings --output SOURCE /var/lib/containerd").stdout.strip()
+        assert re.match(r"/dev/loop\d+\[/containerd\]$", mnt), mnt
+        trees.append("/var/lib/containerd")
+    summaries = against(host, trees, manifest_name, containerd)
+    again = fleet.module(host, "dockyard.migrate.data_root", dict(MOVE, method=method))
+    assert not again.get("failed") and again["changed"] is False, again
+    return summaries
+
+
+def on_old_root(fleet, host, fingerprint, manifest_name="m0", containerd=False, running="web worker"):
+    """Docker serves from /var/lib/docker itself (no mount there) with the tree of MANIFEST_NAME."""
+    seen = look(host)
+    assert seen == ["/var/lib/docker", "-", running], seen
+    info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
+    assert info["inventory"]["fingerprint"] == fingerprint
+    trees = ["/var/lib/docker"] + (["/var/lib/containerd"] if containerd else [])
+    if containerd:
+        assert host_sh(host, "findmnt /var/lib/containerd", check=False).returncode != 0
+    return against(host, trees, manifest_name, containerd)
+
+
+# ------------------------------------------------------------------ kills from outside, during a real copy
+BULK = r"""
+import os, sys
+root = sys.argv[1]
+block = os.urandom(1 << 20)
+for d in range(250):
+    p = os.path.join(root, "d%03d" % d)
+    os.makedirs(p)
+    for i in range(200):
+        n = d * 200 + i
+        with open(os.path.join(p, "f%03d" % i), "wb") as f:
+            f.write(block[(n * 4099) % 1000000:][:1024 + (n * 37) % 6000])
+for i in range(9):
+    with open(os.path.join(root, "big%d" % i), "wb") as f:
+        for j in range(100):
+            f.write(bytes([i, j]) + block[2:])
+"""
+
+# Waits for the run to reach PHASE (and a share of its bytes), then SIGKILLs the module's python process
+# only: the process whose children are the copy's tar or rsync.  Prints what it saw.
+KILLER = r"""
+import json, os, signal, sys, time
+phase, share, delay, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), time.time() + float(sys.argv[4])
+since = float(sys.argv[5])
+
+def procs():
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    st = f.read()
+                comm = st[st.index("(") + 1:st.rindex(")")]
+                out[int(p)] = (comm, int(st[st.rindex(")") + 2:].split()[1]))
+            except (OSError, ValueError):
+                pass
+    return out
+
+def status():
+    try:
+        with open("/run/dockyard-migrate/data_root.status.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+def holder():
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                fds = os.listdir("/proc/%s/fd" % p)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink("/proc/%s/fd/%s" % (p, fd))
+                except OSError:
+                    continue
+                if "dockyard-migrate" in link and "lock" in link:
+                    return int(p)
+    return None
+
+def marker():
+    try:
+        with open("/mnt/data/.docker.dockyard-migrate.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+if phase == "any":
+    # Any moment of a run: DELAY seconds after it first rewrote the marker, whatever it is doing then.
+    while time.time() < limit and marker().get("updated", 0) <= since:
+        time.sleep(0.02)
+    time.sleep(delay)
+    module = holder()
+    if module:
+        ps = procs()
+        children = sorted(p for p, (c, pp) in ps.items() if c in ("tar", "rsync"))
+        s = status()
+        os.kill(module, signal.SIGKILL)
+        time.sleep(0.3)
+        print(json.dumps({"module": module, "children": children, "status": s, "at": time.time(),
+                          "marker_phase": marker().get("phase")}))
+        sys.exit(0)
+    print(json.dumps({"timeout": True, "status": status()}))
+    sys.exit(1)
+
+reached = None
+while time.time() < limit:
+    s = status()
+    if s.get("phase") == phase and s.get("updated", 0) > since:
+        total = s.get("bytes_total") or 0
+        if share <= 0 or (total and (s.get("bytes_done") or 0) >= share * total):
+            reached = reached or time.time()
+            if time.time() - reached >= delay:
+                ps = procs()
+                kids = [p for p, (c, pp) in ps.items() if c in ("tar", "rsync") and ps.get(pp, ("",))[0].startswith("python")]
+                if kids:
+                    module = ps[kids[0]][1]
+                    children = sorted(p for p, (c, pp) in ps.items() if c in ("tar", "rsync"))
+                    os.kill(module, signal.SIGKILL)
+                    time.sleep(0.3)
+                    alive = [p for p in children if os.path.exists("/proc/%d" % p)]
+                    print(json.dumps({"module": module, "children": children, "alive": alive, "status": s,
+                                      "at": time.time()}))
+                    sys.exit(0)
+    time.sleep(0.02)
+print(json.dumps({"timeout": True, "status": status()}))
+sys.exit(1)
+"""
+
+
+def start_killer(host, phase, share, delay, since):
+    return subprocess.Popen(["docker", "exec", "dockyard-" + host, "python3", "/root/killer.py", phase, str(share),
+                             str(delay), "300", str(since)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+
+
+def run_in_thread(fleet, host, args, box, key):
+    t = threading.Thread(target=lambda: box.update({key: fleet.module(host, "dockyard.migrate.data_root", args)}))
+    t.start()
+    return t
+
+
+def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, reliability_rows):
+    """A root of over 1 GiB and 50,000 entries; the module's process is SIGKILLed from outside at a random
+    share of the first copy (its tar pipe keeps running, orphaned, and the rerun is launched at once), the
+    rerun is SIGKILLed at a random moment after it recorded, and the third run converges."""
+    t0 = time.time()
+    fleet_hosts.reset("h1")
+    host_sh("h1", "docker volume create bulk >/dev/null && python3 -c '%s' "
+            "$(docker volume inspect -f '{{.Mountpoint}}' bulk)" % BULK.replace("'", "'\"'\"'"), timeout=600)
+    host_sh("h1", "docker run -d --name bulky --network none --restart always -v bulk:/bulk seed/base:1 >/dev/null")
+    size = host_sh("h1", "du -sb /var/lib/docker | cut -f1; find /var/lib/docker -xdev | wc -l").stdout.split()
+    assert int(size[0]) >= 1 << 30 and int(size[1]) >= 50000, size
+    host_sh("h1", "cat > /root/killer.py <<'EOF'\n%s\nEOF" % KILLER)
+    save_manifests("h1", ["/var/lib/docker"])
+    info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
+    fingerprint = info["inventory"]["fingerprint"]
+    rng = random.Random()
+    share = round(rng.uniform(0.1, 0.4), 2)
+    box = {}
+
+    # 1. Killed at a random share of the first copy (the tar pipe).
+    since = float(host_sh("h1", "date +%s.%N").stdout)
+    killer = start_killer("h1", "online_copy", share, 0, since)
+    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "first")
+    out1 = killer.communicate(timeout=400)[0]
+    t.join(600)
+    k1 = json.loads(out1.strip().splitlines()[-1])
+    assert "module" in k1, "no copy to kill: %s" % out1
+    assert_killed(box["first"], "the first copy")
+    assert_phase("h1", "online_copy", "record")
+    done1, total1 = k1["status"]["bytes_done"], k1["status"]["bytes_total"]
+    assert 0 < done1 < total1, k1
+    assert k1["alive"], "the copy's children died with the module: %s" % k1
+
+    # 2. The rerun starts while the orphaned tar pipe still runs; killed at a random moment after it recorded.
+    delay = round(rng.uniform(1.0, 10.0), 1)
+    since = float(host_sh("h1", "date +%s.%N").stdout)
+    killer = start_killer("h1", "any", 0, delay, since)
+    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "second")
+    alive = " ".join(map(str, k1["alive"]))
+    at_launch = host_sh("h1", "for p in %s; do test -d /proc/$p && echo $p; done" % alive, check=False).stdout.split()
+    orphans_at_rerun = []
+    deadline = time.time() + 120
+    while time.time() < deadline and not orphans_at_rerun:
+        probe = host_sh("h1", "python3 -c 'import json; print(json.load(open(\"%s\"))[\"updated\"])' 2>/dev/null; "
+                        "for p in %s; do test -d /proc/$p && echo $p; done" % (MARKER, " ".join(map(str, k1["alive"]))),
+                        check=False).stdout.split()
+        if probe and float(probe[0]) > k1["at"]:
+            orphans_at_rerun = probe[1:] or ["none"]
+        time.sleep(0.1)
+    out2 = killer.communicate(timeout=400)[0]
+    t.join(600)
+    # Whether the orphans outlive the rerun's start is a race the test observes and reports, not one it sets up:
+    # the tar pipe may finish the rest of the root before a rerun has reached the host.
+    orphans_at_rerun = [p for p in orphans_at_rerun if p != "none"]
+    k2 = json.loads(out2.strip().splitlines()[-1])
+    assert "module" in k2, "the rerun was not caught: %s" % out2
+    assert_killed(box["second"], "%.1f s into the rerun" % delay)
+    phase2 = marker("h1")["phase"]
+    assert phase2 == k2["marker_phase"], (phase2, k2)
+
+    # 3. The third run converges.
+    third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not third.get("failed"), third
+    summary = converged(fleet_hosts, "h1", fingerprint, running="bulky web worker")[0]
+    assert summary["entries_a"] >= 50000
+    record(reliability_rows, "fault", "module SIGKILLed from outside at %d%% of the first copy of a %.1f GiB root of "
+           "%d entries (tar pipe left running), the rerun SIGKILLed %.1f s after it recorded, run again" % (
+               done1 * 100 // total1, int(size[0]) / 2.0 ** 30, int(size[1]), delay),
+           "the first kill landed in online_copy (rc 137, marker phase online_copy, copy partial, %d tar processes "
+           "left running); %d of them still ran when the rerun was launched, %d when it recorded its inventory; "
+           "the rerun died in phase %s (status: %s); the third run converged: manifest equal (%d entries), "
+           "inventory equal; %.0f s" % (
+               len(k1["alive"]), len(at_launch), len(orphans_at_rerun), phase2, k2["status"].get("phase"),
+               summary["entries_a"], time.time() - t0))
+
+
+# ------------------------------------------------------------------ kills with the other methods
+def test_daemon_json_move_killed_three_times_converges(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    kill_at(fleet_hosts, "h1", args, "after_stop", "stop", "stop")
+    assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
+    kill_at(fleet_hosts, "h1", args, "switch_after_dropin", "switch", "final_copy")
+    assert "data-root" not in json.loads(host_sh("h1", "cat /etc/docker/daemon.json").stdout)
+    dropin = host_sh("h1", "cat /etc/systemd/system/docker.service.d/dockyard-data-root.conf").stdout
+    assert "AssertPathExists=%s/%s" % (TARGET, SENTINEL) in dropin, dropin
+    kill_at(fleet_hosts, "h1", args, "after_start", "start", "start")
+    assert json.loads(host_sh("h1", "cat /etc/docker/daemon.json").stdout)["data-root"] == TARGET
+    last = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+    assert not last.get("failed"), last
+    summary = converged(fleet_hosts, "h1", fingerprint, method="daemon_json")[0]
+    record(reliability_rows, "fault", "daemon_json move killed (SIGKILL) at after_stop, then at switch_after_dropin, "
+           "then at after_start, then run again",
+           "each kill landed where claimed (rc 137; marker phases stop, switch, start); the fourth run converged: "
+           "data-root %s, manifest equal (%d entries), inventory equal; %.0f s" % (
+               TARGET, summary["entries_a"], time.time() - t0))
+
+
+def test_containerd_store_move_killed_twice_converges_and_restores(fleet_hosts, reliability_rows):
+    """Both roots move (Docker's and containerd's image store); kills during the copy and after the start, then
+    a state=restored after new data was written on the new roots, killed inside, then run again."""
+    t0 = time.time()
+    fleet_hosts.up_extra("--first", "3", "--hosts", "1", "--suite", "trixie", "--containerd-store")
+    fingerprint = prepare(fleet_hosts, "h3", containerd=True)
+    kill_at(fleet_hosts, "h3", MOVE, "during_online_copy", "online_copy", "record")
+    kill_at(fleet_hosts, "h3", MOVE, "after_start", "start", "start")
+    moved = fleet_hosts.module("h3", "dockyard.migrate.data_root", MOVE)
+    assert not moved.get("failed"), moved
+    summaries = converged(fleet_hosts, "h3", fingerprint, containerd=True)
+    t1 = time.time()
+    # New data on the new roots: a file in a volume, a new image (containerd's store) and a new container.
+    host_sh("h3", "docker exec web sh -c 'echo on-the-new-root > /data/site/new.txt' && "
+            "docker run --name mk --network none seed/base:1 sh -c 'echo new > /new' && "
+            "docker commit mk seed/new:1 >/dev/null && docker rm mk >/dev/null")
+    fp_new = fleet_hosts.module("h3", "dockyard.migrate.data_root_info", {"sizes": False})["inventory"]["fingerprint"]
+    save_manifests("h3", ["/var/lib/docker", "/var/lib/containerd"], "m1", containerd=True)
+    kill_at(fleet_hosts, "h3", RESTORE, "restore_after_switch_back", "restore_record", "source")
+    back = fleet_hosts.module("h3", "dockyard.migrate.data_root", RESTORE)
+    assert not back.get("failed"), back
+    after = on_old_root(fleet_hosts, "h3", fp_new, "m1", containerd=True)
+    assert host_sh("h3", "docker exec web cat /data/site/new.txt").stdout.strip() == "on-the-new-root"
+    record(reliability_rows, "fault", "containerd image store: both roots moved, killed at during_online_copy and "
+           "after_start, run again; then new data written and state=restored killed at restore_after_switch_back, "
+           "run again",
+           "kills landed where claimed (rc 137; marker phases online_copy, start, restore_record); the move converged "
+           "(both manifests equal: %d and %d entries; %.0f s); the restore brought back a new image, a new "
+           "container's layer and a volume write: both original roots equal the new roots' manifests (%d, %d "
+           "entries; %.0f s)" % (summaries[0]["entries_a"], summaries[1]["entries_a"], t1 - t0,
+                                 after[0]["entries_a"], after[1]["entries_a"], time.time() - t1))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13, item 5: a rerun while Docker is down cannot see the containerd "
+                   "image store and drops containerd's move")
+def test_containerd_store_move_killed_with_docker_stopped_keeps_both_moves(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fleet_hosts.up_extra("--first", "3", "--hosts", "1", "--suite", "trixie", "--containerd-store")
+    fingerprint = prepare(fleet_hosts, "h3", containerd=True)
+    kill_at(fleet_hosts, "h3", MOVE, "after_final_copy", "final_copy", "final_copy")
+    assert host_sh("h3", "systemctl is-active containerd.service", check=False).stdout.strip() != "active"
+    moved = fleet_hosts.module("h3", "dockyard.migrate.data_root", MOVE)
+    names = [m["name"] for m in moved.get("moves", [])]
+    record(reliability_rows, "fault", "containerd image store: killed (SIGKILL) at after_final_copy, with Docker and "
+           "containerd stopped, then run again",
+           "the kill landed where claimed (rc 137, marker phase final_copy, containerd stopped); the rerun planned "
+           "%s (known failure while issue 13 item 5 is open: both roots expected); %.0f s" % (
+               " and ".join(names) or "nothing", time.time() - t0))
+    assert not moved.get("failed") and names == ["docker", "containerd"], moved
+    converged(fleet_hosts, "h3", fingerprint, containerd=True)
+
+
+# ------------------------------------------------------------------ rollback as hard as the move
+def add_fault(host, condition):
+    """Docker refuses to start while CONDITION (a shell test) holds: the move's start fails and it rolls back."""
+    host_sh("h1" if host is None else host,
+            "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c \"! %s\"\\n' "
+            "> %s && systemctl daemon-reload" % (condition, FAULT_DROPIN))
+
+
+def remove_fault(host):
+    host_sh(host, "rm -f %s && systemctl daemon-reload && systemctl reset-failed docker.service docker.socket; "
+            "systemctl start docker.socket docker.service" % FAULT_DROPIN, check=False)
+
+
+def test_automatic_rollback_killed_inside_converges(fleet_hosts, reliability_rows):
+    """Docker cannot start on the new root, so the move rolls back; the rollback is killed after undoing the
+    switch, the rerun's rollback is killed after putting the files back, and the third run finishes it."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    fstab = host_sh("h1", "cat /etc/fstab").stdout
+    add_fault("h1", "mountpoint -q /var/lib/docker")
+    try:
+        kill_at(fleet_hosts, "h1", MOVE, "rollback_after_undo", "switch", "switch")
+        seen = host_sh("h1", "mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
+                       "test -e /etc/systemd/system/docker.service.d/dockyard-data-root.conf && echo dropin; "
+                       "systemctl is-active docker.service", check=False).stdout.split()
+        assert seen[:2] == ["not-mounted", "dropin"] and seen[2] != "active", seen
+        kill_at(fleet_hosts, "h1", MOVE, "rollback_after_files", "switch", "switch")
+        seen = host_sh("h1", "test -e /etc/systemd/system/docker.service.d/dockyard-data-root.conf && echo dropin; "
+                       "systemctl is-active docker.service", check=False).stdout.split()
+        assert seen[0] != "dropin" and seen[-1] != "active", seen
+        assert host_sh("h1", "cat /etc/fstab").stdout == fstab
+        third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+        assert third.get("failed") and third.get("rolled_back") and third["failed_phase"] == "start", third
+        assert marker("h1")["phase"] == "rolled_back"
+        assert host_sh("h1", "cat /etc/fstab").stdout == fstab
+        summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
+    finally:
+        remove_fault("h1")
+    fourth = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not fourth.get("failed"), fourth
+    converged(fleet_hosts, "h1", fingerprint)
+    record(reliability_rows, "fault", "automatic rollback killed (SIGKILL) at rollback_after_undo, the rerun's at "
+           "rollback_after_files, run again",
+           "each kill landed where claimed (rc 137; bind undone with the drop-in still there, then the files put "
+           "back; Docker stopped); the third run completed the rollback: old root serving, fstab as before, "
+           "manifest equal (%d entries), inventory equal; once the fault was gone the move converged; %.0f s" % (
+               summary["entries_a"], time.time() - t0))
+
+
+def test_daemon_json_rollback_killed_inside_converges(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    dj = host_sh("h1", "cat /etc/docker/daemon.json").stdout
+    add_fault("h1", "grep -q data-root /etc/docker/daemon.json")
+    try:
+        kill_at(fleet_hosts, "h1", args, "rollback_after_files", "switch", "switch")
+        assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
+        assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
+        again = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+        assert again.get("failed") and again.get("rolled_back") and again["failed_phase"] == "start", again
+        assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
+        summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
+    finally:
+        remove_fault("h1")
+    record(reliability_rows, "fault", "daemon_json move: Docker cannot start on the new root; the rollback killed "
+           "(SIGKILL) at rollback_after_files, run again",
+           "the kill landed where claimed (rc 137, daemon.json already put back, Docker stopped); the rerun rolled back in full: "
+           "daemon.json as before, old root serving, manifest equal (%d entries), inventory equal; %.0f s" % (
+               summary["entries_a"], time.time() - t0))
+
+
+def test_restore_after_new_data_killed_inside_converges(fleet_hosts, reliability_rows):
+    """state=restored after containers wrote new data on the new root: killed after the stop, then after the
+    switch back; the third run brings back everything the new root held."""
+    t0 = time.time()
+    prepare(fleet_hosts)
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not moved.get("failed"), moved
+    host_sh("h1", "docker exec web sh -c 'echo on-the-new-root > /data/site/new.txt; rm /data/site/page.txt' && "
+            "docker run --name late --network none seed/base:1 sh -c 'echo late > /late'")
+    fp_new = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})["inventory"]["fingerprint"]
+    save_manifests("h1", ["/var/lib/docker"], "m1")
+    kill_at(fleet_hosts, "h1", RESTORE, "restore_after_stop", "restore_record", "source")
+    assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", RESTORE,
+                                env={"DOCKYARD_MIGRATE_FAILPOINT": "restore_after_switch_back"})
+    assert_killed(second, "restore_after_switch_back")
+    assert_phase("h1", "restore_record", "source")
+    third = fleet_hosts.module("h1", "dockyard.migrate.data_root", RESTORE)
+    assert not third.get("failed"), third
+    summary = on_old_root(fleet_hosts, "h1", fp_new, "m1")[0]
+    seen = host_sh("h1", "docker exec web cat /data/site/new.txt; docker exec web ls /data/site; "
+                   "docker ps -a --format '{{.Names}}' | sort | xargs").stdout
+    assert seen.startswith("on-the-new-root\n") and "page.txt" not in seen and "late" in seen, seen
+    record(reliability_rows, "fault", "state=restored after new data was written on the new root, killed (SIGKILL) "
+           "at restore_after_stop, the rerun at restore_after_switch_back, run again",
+           "each kill landed where claimed (rc 137, marker phase restore_record); the third run restored: the old "
+           "root serves and equals the new root's manifest (%d entries: a volume write, a deleted file, a new "
+           "container), inventory equal; %.0f s" % (summary["entries_a"], time.time() - t0))
+
+
+def test_daemon_json_restore_after_new_data(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+    assert not moved.get("failed"), moved
+    dj = host_sh("h1", "cat /etc/docker/daemon.json").stdout
+    host_sh("h1", "docker exec web sh -c 'echo on-the-new-root > /data/site/new.txt'")
+    fp_new = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})["inventory"]["fingerprint"]
+    save_manifests("h1", [TARGET], "m1")
+    kill_at(fleet_hosts, "h1", dict(RESTORE, method="daemon_json"), "restore_after_stop", "restore_record", "source")
+    back = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(RESTORE, method="daemon_json"))
+    assert not back.get("failed"), back
+    assert "data-root" not in host_sh("h1", "cat /etc/docker/daemon.json").stdout, dj
+    summary = on_old_root(fleet_hosts, "h1", fp_new, "m1")[0]
+    record(reliability_rows, "fault", "daemon_json move, new data written on the new root, state=restored killed "
+           "(SIGKILL) at restore_after_stop, run again",
+           "the kill landed where claimed (rc 137, marker phase restore_record, Docker stopped); the rerun restored: "
+           "data-root gone from daemon.json, the old root equals the new root's manifest (%d entries), inventory "
+           "equal; %.0f s" % (summary["entries_a"], time.time() - t0))
+
+
+# ------------------------------------------------------------------ the drop-in's promise
+def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, reliability_rows):
+    """After a bind move the host boots with its data disk missing: systemd creates the missing bind source
+    and mounts it, but the drop-in's AssertPathExists= (a file only the moved root holds) keeps Docker
+    stopped.  With the disk back Docker starts with everything."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not moved.get("failed"), moved
+    assert host_sh("h1", "test -f %s/%s && echo yes" % (TARGET, SENTINEL)).stdout.strip() == "yes"
+    disk = os.path.join(FLEET_DIR, "hosts", "h1", "disk")
+    try:
+        subprocess.run(["docker", "stop", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
+        subprocess.run(["umount", disk], check=True, timeout=60)
+        subprocess.run(["docker", "start", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
+        deadline = time.time() + 120
+        while host_sh("h1", "systemctl is-system-running", check=False).stdout.strip() not in (
+                "running", "degraded") and time.time() < deadline:
+            time.sleep(1)
+        time.sleep(2)
+        seen = host_sh("h1", "findmnt --noheadings --output SOURCE /var/lib/docker || echo not-mounted; "
+                       "ls -A /var/lib/docker | wc -l; systemctl is-active docker.service; "
+                       "systemctl show docker.service --property=AssertResult --value; "
+                       "timeout 20 docker info --format '{{.Containers}}' 2>/dev/null || echo no-answer; "
+                       "systemctl is-active docker.service", check=False).stdout.split()
+    finally:
+        subprocess.run(["docker", "stop", "dockyard-h1"], check=False, timeout=120, stdout=subprocess.PIPE)
+        # What systemd made on the system disk in place of the missing one (the empty bind source) goes.
+        if not subprocess.run(["mountpoint", "-q", disk], check=False, timeout=30).returncode == 0:
+            subprocess.run(["find", disk, "-mindepth", "1", "-depth", "-type", "d", "-empty", "-delete"],
+                           check=False, timeout=60)
+        subprocess.run(["python3", FLEET_PY, "up", "--hosts", "2"], check=True, timeout=600, cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert seen[1] == "0", "the root on the missing disk is not empty: %s" % seen
+    assert seen[2] != "active" and seen[3] == "no" and seen[4] == "no-answer" and seen[5] != "active", (
+        "Docker started on an empty root: %s" % seen)
+    summary = converged(fleet_hosts, "h1", fingerprint)[0]
+    record(reliability_rows, "fault", "host booted with its data disk missing after a bind move, then with it back",
+           "systemd mounted an empty stand-in at /var/lib/docker (%s), the drop-in's AssertPathExists= failed and "
+           "Docker stayed %s, also when asked through its socket; with the disk back it started with everything: "
+           "manifest equal (%d entries), inventory equal, web and worker running; %.0f s" % (
+               seen[0], seen[2], summary["entries_a"], time.time() - t0))
