@@ -112,6 +112,38 @@ def exact_args(rsync_bin="rsync", final=True):
     return ["--checksum"] if final else []
 
 
+class TimeLimitReached(CopyError):
+    """The online copy ran into the run's time limit and was stopped (its children killed)."""
+
+
+class Watchdog:
+    """Kills PROCS when DEADLINE (a time.time() value, or None for none) passes; ``fired`` says whether it did."""
+
+    def __init__(self, deadline, procs):
+        self.fired = False
+        self.procs = procs
+        self.timer = None
+        if deadline is not None:
+            self.timer = threading.Timer(max(deadline - time.time(), 0), self._fire)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _fire(self):
+        self.fired = True
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    def cancel(self):
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def check(self, what):
+        self.cancel()
+        if self.fired:
+            raise TimeLimitReached("the time limit ended %s, which was stopped there" % what)
+
+
 def _start(argv, feed):
     """Start rsync; FEED (bytes) is written to its stdin, which it reads before it starts walking."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
@@ -160,7 +192,7 @@ def _follow(proc, phase, status, total_bytes):
 
 
 def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=False, total_bytes=None,
-          rsync_bin="rsync", skip=None):
+          rsync_bin="rsync", skip=None, deadline=None):
     """Run one pass; return its statistics (files, bytes transferred, seconds).
 
     SKIP lists directories, relative to SRC, known to be identical in DST already: they are neither walked
@@ -176,11 +208,13 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
     proc = _start(argv, feed)
+    watchdog = Watchdog(deadline, [proc])
     err_lines = []
     drain = drain_lines(proc.stderr, err_lines)  # many "vanished" warnings must not block rsync on stderr
     tail = _follow(proc, phase, status, total_bytes)
     rc = proc.wait()
     drain.join(10)
+    watchdog.check("during an rsync pass from %s to %s" % (src, dst))
     err = "\n".join(err_lines)
     seconds = time.time() - started
     stats = parse_stats("\n".join(tail))
@@ -292,7 +326,8 @@ def _watch_tar(create, extract, phase, status, total_bytes, interval, started):
     return done
 
 
-def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None, interval=0.5):
+def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None, interval=0.5,
+             deadline=None):
     """A first copy into an empty directory through a tar pipe (pax: hard links, xattrs incl. trusted.*,
     ACLs, holes, numeric owners, nanosecond times), much faster than rsync on many small files.
     The two tars are joined by a kernel pipe (no copy through Python); progress is read from the bytes the
@@ -312,11 +347,13 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
         create.wait()
         raise
     create.stdout.close()  # the extracting tar holds the read end; the creating one gets SIGPIPE if it dies
+    watchdog = Watchdog(deadline, [create, extract])
     err_c, err_x = [], []
     threads = [drain_lines(create.stderr, err_c), drain_lines(extract.stderr, err_x)]
     done = _watch_tar(create, extract, phase, status, total_bytes, interval, started)
     for t in threads:
         t.join(10)
+    watchdog.check("during the tar copy from %s to %s (%d bytes copied)" % (src, dst, done))
     rc_c, rc_x = create.returncode, extract.returncode
     for line in err_c:
         m = _TOTAL.match(line)

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import errno
 import fcntl
+import json
 import os
 import stat
 import time
@@ -69,3 +70,36 @@ def acquire(check_mode=False, lock_dir=None):
         f.write("pid %d since %s\n" % (os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%S")))
         f.flush()
     return f
+
+
+WINDOW_NAME = "window.json"
+
+
+def note_window(marker, units, lock_dir=None):
+    """Record, beside the lock, that the move journalled in MARKER holds UNITS masked for this boot.  The
+    journal says so too, but it lives on the target disk: should that disk be missing on the next run, this
+    note (in /run, which lasts exactly as long as a runtime mask) still names the move that stopped Docker."""
+    path = os.path.join(lock_dir or LOCK_DIR, WINDOW_NAME)
+    _private_dir(lock_dir or LOCK_DIR)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"marker": marker, "masked": sorted(units), "pid": os.getpid(), "since": time.time()}, f)
+    os.rename(path + ".tmp", path)
+
+
+def window_note(lock_dir=None):
+    """The note of a move that holds Docker's units masked, or None."""
+    try:
+        fd = os.open(os.path.join(lock_dir or LOCK_DIR, WINDOW_NAME), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            note = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) and note.get("marker") else None
+
+
+def clear_window(lock_dir=None):
+    try:
+        os.unlink(os.path.join(lock_dir or LOCK_DIR, WINDOW_NAME))
+    except FileNotFoundError:
+        pass

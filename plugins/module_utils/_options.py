@@ -39,6 +39,7 @@ ARGUMENT_SPEC = dict(
     fstab=dict(type="path", default="/etc/fstab"),
     allow_same_filesystem=dict(type="bool", default=False),
     allow_swarm_manager=dict(type="bool", default=False),
+    time_limit=dict(type="int", default=0),
 )
 
 # The rsync options passed on: a rate limit and what rsync prints.  Any other option could make a pass copy
@@ -53,6 +54,8 @@ class OptionError(Exception):
 
 class Options:
     """The parameters as attributes; a missing or None value takes the spec's default."""
+
+    deadline = None  # time.time() at which the run's time_limit ends (set by the run that starts the clock)
 
     def __init__(self, params):
         for name, spec in ARGUMENT_SPEC.items():
@@ -78,6 +81,8 @@ class Options:
             _units.margin_bytes(self.margin or "0", 100)
         except ValueError as exc:
             raise OptionError(str(exc))
+        if self.time_limit is None or int(self.time_limit) < 0:
+            raise OptionError("time_limit must be 0 (no limit) or a number of seconds (got %r)" % (self.time_limit,))
         if self.online_passes is None or int(self.online_passes) < 1:
             raise OptionError("online_passes must be 1 or more (got %r)" % (self.online_passes,))
         for opt in self.rsync_opts:

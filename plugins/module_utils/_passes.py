@@ -66,13 +66,16 @@ class Passes:
         return out
 
     def copy_one(self, m, phase, allow_vanished, skip):
+        # Only a pass while Docker runs is cut at the time limit; the window is never entered without the time
+        # to finish it (Relocation.check_time_left).
+        deadline = self.opts.deadline if phase == "online_copy" else None
         if self.opts.copy_engine == "auto" and _copy.is_empty_dir(m.target):
             stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
-                                   total_bytes=m.size)
+                                   total_bytes=m.size, deadline=deadline)
             stats["files_transferred"] = m.files
             return stats
         return _copy.rsync(m.source, m.target, self.status, phase, self.opts.rsync_opts,
-                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip)
+                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip, deadline=deadline)
 
     def out_of_space(self, m, phase):
         fs = _fsinfo.describe(m.target, probe_dtype=False)
@@ -122,12 +125,14 @@ class Passes:
         done = 1
         actions.append("copied while Docker ran (%.1f s)" % secs)
         while done < max(1, int(self.opts.online_passes)):
+            if self.opts.deadline is not None and time.time() + secs > self.opts.deadline:
+                break  # no time for another pass like the last one
             secs2, moved2, settled = self.online_pass(settled if self.opts.walk_mutable else None)
             done += 1
             actions.append("copied what changed meanwhile (pass %d, %s in %.1f s)" % (done, _units.human(moved2), secs2))
             if secs2 < 1.0 or moved2 == 0 or moved2 * 2 > moved:
                 break  # nothing more to gain, or not converging: stop Docker now
-            moved = moved2
+            moved, secs = moved2, secs2
         # The copy sits in the page cache; written back now, while Docker runs, it does not hold up Docker's
         # stop and start (their fsyncs would wait behind gigabytes of writeback).
         flushed = sum(_copy.flush(m.target) for m in self.moves)

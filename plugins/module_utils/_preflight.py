@@ -105,9 +105,17 @@ def path_name(path, what="path"):
                 what, len(part.encode("utf-8", "surrogateescape")), part[:40], NAME_MAX))
 
 
+# The phases after which the target holds only a copy this module made and nothing else wrote to: a copy under
+# way, a window not finished, or a move that was rolled back or restored (what Docker wrote on the target was
+# carried back).  After "done" (or a restore under way) Docker may have written there since: never overwritten.
+PARTIAL_PHASES = ("record", "online_copy", "online_copy_failed", "stop", "final_copy", "switch", "start", "verify",
+                  "rolled_back", "restored")
+
+
 def owns_partial(journal, move):
-    return bool(journal and any(x.get("target") == move.target and x.get("source") == move.source
-                                for x in journal.recorded_moves()))
+    return bool(journal and journal.phase in PARTIAL_PHASES and
+                any(x.get("target") == move.target and x.get("source") == move.source
+                    for x in journal.recorded_moves()))
 
 
 def target_path(move, journal, mounts, fstab_text=""):
@@ -132,6 +140,10 @@ def target_path(move, journal, mounts, fstab_text=""):
         if not os.path.isdir(t):
             refuse("path %s exists and is not a directory" % t)
         if os.listdir(t) and not owns_partial(journal, move):
+            if journal and journal.phase not in PARTIAL_PHASES:
+                refuse("path %s holds the copy of a move that ended in phase %s (%s): Docker may have written "
+                       "there since, so it is never overwritten; move it away or give an empty or new directory" % (
+                           t, journal.phase, journal.path))
             refuse("path %s is not empty and holds no partial copy of an earlier run of this module (no marker "
                    "%s); give an empty or new directory" % (t, journal.path))
 

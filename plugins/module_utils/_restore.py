@@ -21,10 +21,14 @@ import time
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _fileops, _layout, _mountinfo, _plan, _preflight, _switches, _systemd)
 from ansible_collections.dockyard.migrate.plugins.module_utils import _testhooks
-from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 FINISHED = ("restored", "rolled_back", "done", None)
+# The phases of a restore that stopped Docker and has not brought it back.  From restore_switch on, the originals
+# hold everything (the delta was copied back while Docker was stopped): a rerun finishes the switch back.
+WINDOW = ("restore_stop", "restore_final_copy", "restore_switch", "restore_start", "restore_verify")
 
 
 class Restore(Relocation):
@@ -33,7 +37,9 @@ class Restore(Relocation):
     fwd = ()
 
     def _run(self):
-        if not self.journal.load() or not self.journal.recorded_moves():
+        self.journal.load()
+        self.window_held_elsewhere()
+        if not self.journal or not self.journal.recorded_moves():
             _preflight.refuse("no record of a move to %s (%s is missing): nothing to roll back" % (
                 self.opts.path, self.journal.path))
         facts = self.gather()
@@ -42,19 +48,8 @@ class Restore(Relocation):
         self.journal.moves = self.fwd
         mounts = _mountinfo.read()
         switched = [m for m in self.fwd if m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"])]
-        if self.journal.phase == "restore_record" and not running and not self.check_mode:
-            # A restore killed with Docker stopped: before its switch back Docker serves from the moved root
-            # again (and the restore starts over); after it, from the originals, which then hold everything.
-            self.start_and_wait(self.fwd, "Docker did not start after an interrupted restore", "start")
-            self.actions.append("started Docker, left stopped by an interrupted restore")
-            running = self.result["changed"] = True
-            if not switched:
-                self.check_root(self.fwd[0].source, "verify")
-                for m in self.fwd:
-                    m.backup = None
-                self.journal.save(phase="restored", finished=time.time())
-                self.result["moves"] = [m.to_dict() for m in self.fwd]
-                return self.result
+        if self.journal.phase in WINDOW and not running and not self.check_mode:
+            return self.resume()
         if not switched and self.journal.phase in FINISHED:
             if not running:
                 _preflight.refuse("Docker is not running; start it (systemctl start docker)")
@@ -87,37 +82,32 @@ class Restore(Relocation):
             _preflight.refuse("Docker is not running, so its inventory cannot be recorded; start it first")
         _preflight.has_rsync()
 
-    def restore(self):
-        self.journal["restore_texts"] = _plan.current_texts(self.opts, self.fwd)
-        self.journal.save(phase="restore_record")
-        self.record_inventory()
-        settled = self.passes.committed_layers() if self.opts.walk_mutable else None
-        self.result["online_copy_seconds"] = round(self.passes.run("online_copy", True)[0], 3)
-        stopped_at = time.time()
-        phase = "stop"
-        try:
-            self.stop_back()
-            _testhooks.reached("restore_after_stop")
-            phase = "final_copy"
-            self.result["offline_copy_seconds"] = round(
-                self.passes.run("final_copy", False, self.passes.skips(settled))[0], 3)
-            phase = "switch"
+    def resume(self):
+        """A restore killed with Docker stopped.  Before its switch back began, Docker is started on the moved
+        root again and the restore starts over; from then on the originals hold everything, so the switch back
+        is finished and Docker started on them."""
+        phase = self.journal.phase
+        self.result["changed"] = True
+        if phase in ("restore_stop", "restore_final_copy"):
+            self.release_units()
+            self.start_and_wait(self.fwd, "Docker did not start on the moved root after an interrupted restore",
+                                "start")
+            self.actions.append("started Docker on the moved root, left stopped by a restore interrupted in %s"
+                                % phase)
+            self.journal.save(phase="restore_record")
+            return self._run()
+        if phase == "restore_switch":
             self.switch_back()
-            _testhooks.reached("restore_after_switch_back")
-            phase = "start"
-            self.phase_start()
-            phase = "verify"
-            self.check_root(self.fwd[0].source)
-            self.verified(self.fwd[0].source, problem="the inventory after the rollback differs")
-        except Exception as exc:
-            try:
-                self.reapply_forward()
-            except Exception as rb_exc:
-                raise RelocationError("%s failed: %s; putting the moved root back failed too: %s" % (
-                    phase, exc, rb_exc), phase, rolled_back=False)
-            raise RelocationError("%s failed: %s; Docker serves from %s again" % (
-                phase, exc, ", ".join(m.target for m in self.fwd)), phase, rolled_back=True)
-        self.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.journal.save(phase="restore_start")
+        self.release_units()
+        self.start_and_wait(self.fwd, "Docker did not start on the original root after an interrupted restore",
+                            "start")
+        self.actions.append("finished a restore interrupted in %s and started Docker on %s" % (
+            phase, self.fwd[0].source))
+        self.check_root(self.fwd[0].source, "verify")
+        return self.finish()
+
+    def finish(self):
         self.result["original"] = [{"name": m.name, "source": m.source, "removed": False, "backup": None,
                                     "left_copy": m.target} for m in self.fwd]
         self.actions.append("the copy at %s is left in place" % ", ".join(m.target for m in self.fwd))
@@ -125,6 +115,66 @@ class Restore(Relocation):
             m.backup = None
         self.moves = self.fwd
         self.journal.save(phase="restored", finished=time.time())
+        self.result["moves"] = [m.to_dict() for m in self.fwd]
+        return self.result
+
+    def restore(self):
+        self.journal.save(phase="restore_record")
+        self.record_inventory()
+        settled = self.passes.committed_layers() if self.opts.walk_mutable else None
+        self.result["online_copy_seconds"] = round(self.passes.run("online_copy", True)[0], 3)
+        self.check_time_left()
+        stopped_at = time.time()
+        phase = "stop"
+        served_original = False
+        try:
+            self.journal.save(phase="restore_stop", restore_texts=_plan.current_texts(self.opts, self.fwd))
+            self.stop_back()
+            _testhooks.reached("restore_after_stop")
+            phase = "final_copy"
+            self.journal.save(phase="restore_final_copy")
+            self.result["offline_copy_seconds"] = round(
+                self.passes.run("final_copy", False, self.passes.skips(settled))[0], 3)
+            phase = "switch"
+            self.journal.save(phase="restore_switch")
+            self.switch_back()
+            _testhooks.reached("restore_after_switch_back")
+            phase = "start"
+            self.journal.save(phase="restore_start")
+            self.phase_start()
+            phase = "verify"
+            self.check_root(self.fwd[0].source)
+            served_original = True
+            self.verified(self.fwd[0].source, problem="the inventory after the rollback differs")
+        except Exception as exc:
+            try:
+                if served_original:
+                    self.carry_forward()
+                self.reapply_forward()
+            except FailedForward as ff:
+                raise RelocationError("%s failed: %s. Docker had already served from the original, and what it "
+                                      "wrote there could not be copied onto the moved root: %s. NOT PUT BACK: "
+                                      "Docker serves from the original %s" % (
+                                          phase, exc, ff, self.fwd[0].source), phase, rolled_back=False)
+            except Exception as rb_exc:
+                raise RelocationError("%s failed: %s; putting the moved root back failed too: %s" % (
+                    phase, exc, rb_exc), phase, rolled_back=False)
+            raise RelocationError("%s failed: %s; Docker serves from %s again" % (
+                phase, exc, ", ".join(m.target for m in self.fwd)), phase, rolled_back=True)
+        self.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.finish()
+
+    def carry_forward(self):
+        """Docker served from the original before the restore failed: what it wrote there is copied onto the
+        moved root before the moved root is put back (nothing written is thrown away)."""
+        self.hold_units(best_effort=True)
+        try:
+            self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
+        except RelocationError:
+            pass
+        self.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in self.fwd], self.fwd,
+                       [m.source for m in self.fwd])
+        self.actions.append("copied what Docker wrote on the original onto the moved root")
 
     def stop_back(self):
         self.hold_units()

@@ -15,9 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _passes, _selinux, _systemd, _testhooks, _units)
+    _copy, _fileops, _lock, _passes, _selinux, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -44,8 +45,31 @@ class Rollback:
             self.journal.try_save(masked=masked)
         else:
             self.journal.save(masked=masked)
+        try:
+            _lock.note_window(self.journal.path, masked, self.lock_dir)
+        except OSError as exc:  # the journal holds the record as well
+            self.actions.append("could not note the masked units in %s: %s" % (self.lock_dir, exc))
         self.host.mask(units)
         self.actions.append("masked %s until the switch is done" % ", ".join(units))
+
+    def window_held_elsewhere(self):
+        """Refuse when the note beside the lock names a move whose window still holds Docker's units masked and
+        whose journal this run cannot continue: another target's, or this one's when its disk is missing."""
+        note = _lock.window_note(self.lock_dir)
+        if not note:
+            return
+        held = [u for u in note.get("masked") or [] if _systemd.masked_at_runtime(u)]
+        if not held:
+            _lock.clear_window(self.lock_dir)  # unmasked since (by hand): the note is stale
+            return
+        if note["marker"] == self.journal.path and self.journal:
+            return
+        raise RelocationError(
+            "Docker's units %s are held masked by an interrupted move journalled in %s%s. Run that move again "
+            "(path: the directory beside that marker) to finish or roll it back; this run changes nothing" % (
+                ", ".join(held), note["marker"],
+                " which cannot be read (is its data disk mounted?)" if not os.path.exists(note["marker"]) else ""),
+            "preflight")
 
     def holding_units(self):
         """Whether units this run's journal recorded as masked are masked now (a killed run's window)."""
@@ -66,6 +90,7 @@ class Rollback:
             return
         self.journal["masked"] = []
         self.journal.try_save()
+        _lock.clear_window(self.lock_dir)
         self.actions.append("unmasked %s" % ", ".join(masked))
 
     # ------------------------------------------------------------ rollback
@@ -74,13 +99,35 @@ class Rollback:
         anything is written to the journal, and those writes are best-effort: the journal sits on the target
         disk, which may be the full disk that failed the move."""
         self.actions.append("rolling back")
-        self.hold_units(best_effort=True)
+        try:
+            self.hold_units(best_effort=True)
+        except RelocationError as exc:  # the units were held for the window already; never a reason to stop here
+            self.actions.append("could not mask Docker's units for the rollback: %s" % exc)
         try:
             self.host.stop_docker(with_containerd=self.with_containerd)
         except RelocationError:
             pass
         if self.served_new_root:
             self.copy_back()
+        try:
+            self.walk_back()
+        except Exception as exc:
+            raise RelocationError(self.start_anyway("the rollback stopped: %s" % exc))
+        self.release_units()
+        self.start_and_wait(self.moves, "Docker did not start on the original root")
+        if not self.journal.try_save(phase="rolled_back",
+                                     phases_done=self.journal.keep_only_phases("record", "online_copy")):
+            # A marker left saying the window is open would have a later run continue a move that is over.
+            self.actions.append("could not write %s (rolled back all the same); %s" % (
+                self.journal.path, "removed it" if self.journal.discard() else "it still names the window"))
+        if self.journal.get("inventory"):
+            _inv, problems, _started = self.settle(self.journal["inventory"])
+            if problems:
+                raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
+        self.actions.append("rolled back to %s" % self.moves[0].source)
+
+    def walk_back(self):
+        """Undo each switch, then put the files the switch changed back as the journal froze them."""
         texts = self.journal.get("texts_before") or {}
         for m in self.moves:
             m.switch.undo(m, self)
@@ -96,36 +143,41 @@ class Rollback:
             self.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.host.daemon_reload()
         _testhooks.reached("rollback_after_files")
-        self.release_units()
-        self.start_and_wait(self.moves, "Docker did not start on the original root")
-        if not self.journal.try_save(phase="rolled_back",
-                                     phases_done=self.journal.keep_only_phases("record", "online_copy")):
-            # A marker left saying the window is open would have a later run continue a move that is over.
-            self.actions.append("could not write %s (rolled back all the same); %s" % (
-                self.journal.path, "removed it" if self.journal.discard() else "it still names the window"))
-        if self.journal.get("inventory"):
-            _inv, problems, _started = self.settle(self.journal["inventory"])
-            if problems:
-                raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
-        self.actions.append("rolled back to %s" % self.moves[0].source)
 
-    def copy_back(self):
+    def start_anyway(self, problem):
+        """A step of the rollback failed: Docker is started all the same, wherever the host now points it (the
+        drop-in's sentinel keeps it off an empty stand-in), and the message says where it serves from."""
+        try:
+            self.release_units()
+            self.start_and_wait(self.moves, "Docker did not answer")
+            where = "Docker was started all the same and serves from %s" % self.client.info().get("DockerRootDir")
+        except Exception as exc:
+            where = "Docker could not be started: %s" % exc
+        return "%s; %s" % (problem, where)
+
+    def copy_back(self, back=None, serve=None, served=None):
         """Docker served from the new root before the failure: what its containers wrote there is copied back
         onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
-        undone, as state=restored does.  When that cannot be done, Docker is started on the new root again
-        (FailedForward): nothing written is thrown away."""
-        back = [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
-                for m in self.moves]
+        undone, as state=restored does.  When that cannot be done, Docker is started again where it served
+        (FailedForward): nothing written is thrown away.
+
+        BACK are the copies to make (from where Docker served onto where it goes back to), SERVE the moves to
+        start Docker with when they fail, SERVED the paths Docker served from; by default those of a rollback."""
+        back = back or [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
+                        for m in self.moves]
+        serve = serve or self.moves
+        served = served or [m.service_root for m in self.moves]
         try:
             self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
-            for m in self.moves:
-                left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
+            for path in served:
+                left = self.host.wait_quiet(path, self.host.stop_timeout)
                 if left:
-                    raise RelocationError("mounts remain under %s: %s" % (m.service_root, ", ".join(left[:5])))
-                self.host.drop_self_bind(m.target)
+                    raise RelocationError("mounts remain under %s: %s" % (path, ", ".join(left[:5])))
+            for m in back:
+                self.host.drop_self_bind(m.source)
             secs = moved = 0
             for m in back:
-                # Nothing on the original is destroyed: what the copy back replaces or deletes there is kept in a
+                # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
                 # directory beside it.
                 keep = "%s.dockyard-copyback-%s" % (m.target, self.journal.stamp)
                 opts = copy.copy(self.opts)
@@ -134,7 +186,7 @@ class Rollback:
                 secs, moved = secs + s, moved + b
         except (RelocationError, _copy.CopyError, OSError) as exc:
             self.release_units()
-            self.start_and_wait(self.moves, "Docker did not start on the new root either")
+            self.start_and_wait(serve, "Docker did not start where it served either")
             raise FailedForward(str(exc))
-        self.actions.append("copied what Docker wrote on the new root back onto the original (%s in %.1f s)" % (
-            _units.human(moved), secs))
+        self.actions.append("copied what Docker wrote back onto %s (%s in %.1f s)" % (
+            ", ".join(m.target for m in back), _units.human(moved), secs))

@@ -40,6 +40,19 @@ def _drop_empty(path):
         os.rmdir(path)
 
 
+def put_back(move):
+    """state=restored: the kept original back at its path (an empty stand-in there is removed first).  Done
+    already when the backup is gone and the original is in place."""
+    if move.backup and os.path.isdir(move.backup):
+        _drop_empty(move.source)
+        if os.path.exists(move.source):
+            raise RelocationError("%s is in the way of the kept original %s (it is not empty)" % (
+                move.source, move.backup), "switch")
+        os.rename(move.backup, move.source)
+    elif not os.path.isdir(move.source):
+        raise RelocationError("neither the kept original %s nor %s exists" % (move.backup, move.source), "switch")
+
+
 class BindSwitch:
     kind = "bind"
 
@@ -163,18 +176,20 @@ class BindSwitch:
         """state=restored, Docker stopped: the bind stays until it is switched back."""
 
     def switch_back(self, move, ctx, before):
-        """state=restored: drop the bind and its fstab line, put the kept original back."""
+        """state=restored: drop the bind, put the kept original back, then drop the fstab line.  Each step is
+        skipped when done, so a restore killed part way finishes on a rerun.  The original is in place before
+        the line goes: at any moment, a boot mounts either the moved root or finds the original."""
         mounts = _mountinfo.read()
         while _mountinfo.mount_at(mounts, move.mount_point) is not None:
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
+        put_back(move)
+        _testhooks.reached("restore_after_put_back")
         lines, changed = _fstab.remove_entry(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
                                              move.mount_point)
         if changed:
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
             ctx.host.daemon_reload()
-        _drop_empty(move.source)
-        os.rename(move.backup, move.source)
 
     def reapply_prepare(self, move, ctx):
         """A failed state=restored: set the original aside again before the moved root is mounted back."""
@@ -254,10 +269,10 @@ class DaemonJsonSwitch:
         new = _daemon_json.without_data_root(data)
         if _daemon_json.data_root(old):
             new["data-root"] = _daemon_json.data_root(old)
-        _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
-        _drop_empty(move.source)
-        if not os.path.exists(move.source):
-            os.rename(move.backup, move.source)
+        put_back(move)
+        _testhooks.reached("restore_after_put_back")
+        if new != data:
+            _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
 
     def reapply_prepare(self, move, ctx):
         """daemon.json is written back with the other files."""

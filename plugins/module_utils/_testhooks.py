@@ -43,7 +43,7 @@ POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop
           "after_verify", "during_source")
 # Inside the automatic rollback (Relocation.rollback) and inside ``state: restored`` (Restore.restore).
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
-RESTORE_POINTS = ("restore_after_stop", "restore_after_switch_back")
+RESTORE_POINTS = ("restore_after_stop", "restore_after_put_back", "restore_after_switch_back")
 
 
 def reached(name):

@@ -48,14 +48,17 @@ class Relocation(Verification, Rollback):
 
     def __init__(self, params, client, runner, check_mode=False, now=None, mover=None):
         self.opts = Options(params)
+        self.now = now or time.time()
+        if self.opts.time_limit:
+            self.opts.deadline = self.now + int(self.opts.time_limit)
         self.client = client
         self.runner = runner
         self.mover = mover
         self.check_mode = check_mode
+        self.lock_dir = _lock.LOCK_DIR
         self.host = _systemd.Systemd(runner, client, self.opts.stop_timeout, mover)
         self.journal = _journal.Journal(self.opts.path or "/", check_mode)
         self.status = _copy.Status(self.opts.status_file)
-        self.now = now or time.time()
         self.moves = []
         self.served_since = None  # when Docker was started on the new root
         self.served_new_root = False  # whether Docker reported the new root as its own (then it may have written)
@@ -97,6 +100,7 @@ class Relocation(Verification, Rollback):
     def _run(self):
         facts = self.gather()
         self.journal.load()
+        self.window_held_elsewhere()
         if not self.holding_units():  # a masked unit shows no ExecStart; a run that masked it knows Docker is there
             _preflight.docker_installed(facts, self.host)
         self.moves = _plan.plan_moves(self.opts, facts)
@@ -110,7 +114,6 @@ class Relocation(Verification, Rollback):
         mounts = _mountinfo.read()
         if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
             return self.converge_switched(facts)
-        self.moves[0].switch.refuse_conflicts(self.moves[0], facts, self.opts)
         engine = facts["engine"]
         resuming = bool(self.journal.done("final_copy") and not engine.get("running")
                         and self.journal.phase in ("final_copy", "switch"))
@@ -121,8 +124,14 @@ class Relocation(Verification, Rollback):
                               "verify the move; start Docker (systemctl start docker) and run again%s" % (
                                   " (%s is from a run that ended in phase %s: it is not reused)" % (
                                       self.journal.path, self.journal.phase) if self.journal else ""))
-        self.result["warnings"] = _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal,
-                                                       self.runner)
+        try:
+            self.moves[0].switch.refuse_conflicts(self.moves[0], facts, self.opts)
+            self.result["warnings"] = _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal,
+                                                           self.runner)
+        except RelocationError as exc:
+            if self.journal.in_window and not engine.get("running") and not self.check_mode:
+                self.refused_in_window(exc)
+            raise
         self.plan_result(resuming)
         if self.check_mode:
             self.actions.extend(_plan.describe(self.opts, self.moves, resuming))
@@ -131,6 +140,18 @@ class Relocation(Verification, Rollback):
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.result
+
+    def refused_in_window(self, exc):
+        """A rerun that cannot continue the window a killed run left open (the host changed meanwhile) rolls
+        that window back, so that the refusal never leaves Docker stopped."""
+        try:
+            self.rollback()
+        except Exception as rb_exc:
+            raise RelocationError("%s; the window of the interrupted move (Docker stopped since phase %s) could "
+                                  "not be rolled back either: %s" % (exc, self.journal.phase, rb_exc), "preflight",
+                                  rolled_back=False)
+        raise RelocationError("%s; the interrupted move was rolled back instead: Docker serves from %s again" % (
+            exc, self.moves[0].source), "preflight", rolled_back=True)
 
     def frozen_moves(self):
         """The moves a run froze in the journal when it recorded the inventory, while that run is in its
@@ -180,6 +201,30 @@ class Relocation(Verification, Rollback):
                                       "partial copy is kept so a rerun continues it" % (exc, self.moves[0].source),
                                       "online_copy", rolled_back=False)
         self.rerecord()
+        self.check_time_left()
+
+    def check_time_left(self):
+        """The window is entered only when the time limit leaves room for all of it: the offline pass (at most
+        the last online pass) and Docker's stop and start, up to their timeouts.  Otherwise the run ends here
+        with Docker untouched; the copy is kept and a rerun continues it."""
+        if self.opts.deadline is None:
+            return
+        tail = []
+        for p in reversed(self.result["passes"]):
+            if p.get("phase") != "online_copy" or len(tail) == len(self.moves):
+                break
+            tail.append(p)
+        last = sum(p.get("seconds", 0) for p in tail)
+        need = last + self.opts.stop_timeout + self.opts.verify_timeout
+        left = self.opts.deadline - time.time()
+        if left < need:
+            raise RelocationError(
+                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (the "
+                "last online pass took %.0f s; Docker's stop and start are allowed stop_timeout %ss and "
+                "verify_timeout %ss): Docker was not stopped and nothing was switched. The copy at %s is kept: a "
+                "rerun with more time continues from it" % (
+                    self.opts.time_limit, max(left, 0), need, last, self.opts.stop_timeout, self.opts.verify_timeout,
+                    self.moves[0].target), "stop", rolled_back=False)
 
     # ------------------------------------------------------------ phases while Docker runs
     def timed(self, name, fn, *args):
@@ -201,10 +246,7 @@ class Relocation(Verification, Rollback):
         return inv
 
     def phase_record(self):
-        self.record_inventory()
-        # The plan is frozen with the inventory: the moves, and the files the switch will change as they are
-        # now, before this run writes any of them.
-        self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
+        self.record_inventory()  # the moves are frozen with it (saved with every write of the journal)
         self.journal.mark("record")
         _testhooks.reached("after_record")
 
@@ -227,6 +269,10 @@ class Relocation(Verification, Rollback):
         phase = "stop"
         try:
             if not resuming:
+                if not self.journal.get("texts_before"):
+                    # The files the switch will change, frozen as they are when the window opens (an edit made
+                    # during a long online copy is kept), before this run writes any of them.
+                    self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
                 self.journal.save(phase="stop")  # before anything stops: a rerun knows the window was open
             self.hold_units()
             steps = [] if resuming else [("stop", self.phase_stop), ("final_copy", self.phase_final_copy)]
@@ -297,7 +343,7 @@ class Relocation(Verification, Rollback):
     def phase_switch(self):
         if not self.opts.keep_source and not self.journal.get("copy_checked"):
             self.check_copy()
-        if not self.journal.get("texts_before"):  # a marker written before the plan was frozen at the record
+        if not self.journal.get("texts_before"):  # frozen when the window opened; a resumed older marker lacks it
             self.journal["texts_before"] = _plan.current_texts(self.opts, self.moves)
         self.journal.save(phase="switch")
         for m in self.moves:

@@ -208,6 +208,19 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
+  time_limit:
+    description:
+      - Seconds this run may take, counted from its start; V(0) means no limit. Set it a little below the
+        C(async) time of a task that runs the module in the background, so that Ansible never kills the move
+        while Docker is stopped.
+      - An online pass still running when the limit ends is stopped (its C(tar) or C(rsync) killed) and the run
+        fails with Docker untouched; the partial copy is kept and a rerun continues it.
+      - Docker is stopped only when the time left covers the whole offline phase, estimated as the last online
+        pass plus O(stop_timeout) and O(verify_timeout); otherwise the run fails before the stop, Docker
+        untouched. Once Docker is stopped, the run is never cut short by the limit.
+    type: int
+    default: 0
+    version_added: 0.1.0
 notes:
   - On SELinux hosts the new root gets the old one's file context (C(semanage fcontext -e), C(restorecon)).
   - Docker installed as a snap is refused; so is a C(--data-root)/C(-g) flag in the service's C(ExecStart),

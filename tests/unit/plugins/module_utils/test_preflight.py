@@ -78,3 +78,39 @@ def test_swarm_manager_refused_unless_allowed_worker_warned(tmp_path):
 def test_snap_and_missing_unit(tmp_path):
     assert "installed as a snap" in refused(_preflight.host_config, opts(tmp_path), facts(snap=True), Host(), moves())
     assert "no docker.service unit" in refused(_preflight.host_config, opts(tmp_path), facts(), Host(()), moves())
+
+
+@pytest.mark.parametrize("phase,taken", [("online_copy", True), ("final_copy", True), ("rolled_back", True),
+                                         ("restored", True), ("done", False), ("source", False),
+                                         ("restore_record", False), ("restore_switch", False)])
+def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tmp_path, phase, taken):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _switches
+    src, target = tmp_path / "src", tmp_path / "disk" / "docker"
+    src.mkdir()
+    (target / "volumes").mkdir(parents=True)
+    move = _move.Move("docker", str(src), str(target), _switches.make("bind"), mount_point=str(src))
+    journal = _journal.Journal(str(target))
+    journal.moves = [move]
+    journal.start(0, "bind")
+    journal.save(phase=phase)
+    assert _preflight.owns_partial(journal, move) is taken
+    if taken:
+        _preflight.target_path(move, journal, [])
+    else:
+        with pytest.raises(_move.RelocationError, match="ended in phase %s.*never overwritten" % phase):
+            _preflight.target_path(move, journal, [])
+
+
+def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _switches
+    src, backup = tmp_path / "docker", tmp_path / "docker.dockyard-backup-1"
+    (backup / "volumes").mkdir(parents=True)
+    src.mkdir()  # the empty stand-in the bind was mounted on
+    move = _move.Move("docker", str(src), str(tmp_path / "disk"), _switches.make("bind"), backup=str(backup))
+    _switches.put_back(move)
+    assert (src / "volumes").is_dir() and not backup.exists()
+    _switches.put_back(move)  # a rerun: done already
+    (backup / "x").mkdir(parents=True)
+    with pytest.raises(_move.RelocationError, match="in the way of the kept original"):
+        _switches.put_back(move)
+    assert (src / "volumes").is_dir() and (backup / "x").is_dir()

@@ -30,6 +30,7 @@ def relocation(tmp_path):
     r = _transaction.Relocation({"path": str(tmp_path / "disk" / "docker")}, client=None,
                                 runner=lambda argv: (0, "", ""))
     r.host = FakeHost()
+    r.lock_dir = str(tmp_path / "lock")
     r.moves = [Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"), _switches.make("daemon_json"))]
     r.journal.moves = r.moves
     r.journal.start(0, "daemon_json")
@@ -142,3 +143,86 @@ def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatc
     monkeypatch.setattr(_transaction._mountinfo, "mounts_under", lambda mounts, path: [])
     r.phase_source()
     assert not backup.exists() and r.result["original"][0]["removed"]
+
+
+def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves(tmp_path, monkeypatch):
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    r = relocation(tmp_path)
+
+    class Client:
+        def info(self):
+            return {"DockerRootDir": str(tmp_path / "disk" / "docker")}
+
+    r.client = Client()
+
+    def busy(move, ctx):
+        raise RelocationError("umount: target is busy")
+
+    monkeypatch.setattr(r.moves[0].switch, "undo", busy)
+    with pytest.raises(RelocationError) as exc:
+        r.rollback()
+    assert "umount: target is busy" in str(exc.value)
+    assert "serves from %s" % (tmp_path / "disk" / "docker") in str(exc.value)
+    assert r.host.calls.index("unmask") < r.host.calls.index("start_docker")  # released, then started
+    assert "marker:rolled_back" not in r.host.calls and r.journal.load().get("phase") != "rolled_back"
+
+
+def test_the_files_are_frozen_when_the_window_opens_not_at_the_record(tmp_path, monkeypatch):
+    """An edit made to fstab during a long online copy is what a rollback puts back, not the text of the record."""
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    monkeypatch.setattr(_transaction._inventory, "collect", lambda client: {
+        "images": [], "containers": [], "running": [], "volumes": [], "fingerprint": "f"})
+    r = relocation(tmp_path)
+    fstab = tmp_path / "fstab"
+    fstab.write_text("# as recorded\n")
+    r.phase_record()
+    assert "texts_before" not in r.journal.data
+    fstab.write_text("# as recorded\nLABEL=logs /var/log/big ext4 defaults 0 2\n")  # edited during the copy
+
+    def stop():
+        raise RelocationError("stop made to fail", "stop")
+
+    monkeypatch.setattr(r, "phase_stop", stop)
+    monkeypatch.setattr(r, "rollback", lambda: None)
+    with pytest.raises(RelocationError):
+        r.transaction(False)
+    assert r.journal.load()["texts_before"][str(fstab)] == fstab.read_text()
+
+
+def test_a_refusal_inside_a_killed_runs_window_rolls_that_window_back(tmp_path, monkeypatch):
+    r = relocation(tmp_path)
+    r.journal.save(phase="final_copy")
+    rolled = []
+    monkeypatch.setattr(r, "rollback", lambda: rolled.append(True))
+    with pytest.raises(RelocationError, match="rolled back instead") as exc:
+        r.refused_in_window(RelocationError("path is full", "preflight"))
+    assert rolled == [True] and exc.value.rolled_back is True and "path is full" in str(exc.value)
+
+
+def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_path, monkeypatch):
+    r = relocation(tmp_path)
+    r.journal.save(phase="stop")
+    other = tmp_path / "elsewhere" / ".docker.dockyard-migrate.json"
+    _transaction._lock.note_window(str(other), ["docker.service"], r.lock_dir)
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: True)
+    with pytest.raises(RelocationError, match="held masked by an interrupted move journalled in %s which cannot "
+                                              r"be read \(is its data disk mounted\?\)" % other):
+        r.window_held_elsewhere()
+    _transaction._lock.note_window(r.journal.path, ["docker.service"], r.lock_dir)
+    r.window_held_elsewhere()  # this run's own window: continued
+    r.journal.data = None
+    with pytest.raises(RelocationError, match="held masked"):  # its own marker, unreadable
+        r.window_held_elsewhere()
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    r.window_held_elsewhere()
+    assert _transaction._lock.window_note(r.lock_dir) is None
+
+
+def test_hold_and_release_keep_the_note_beside_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    r = relocation(tmp_path)
+    r.hold_units()
+    note = _transaction._lock.window_note(r.lock_dir)
+    assert note["marker"] == r.journal.path and note["masked"] == ["docker.service", "docker.socket"]
+    r.release_units()
+    assert _transaction._lock.window_note(r.lock_dir) is None
