@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import errno
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -123,3 +124,17 @@ def backup_file(path, stamp=None):
     atomic_write(dest, data, mode=stat.S_IMODE(os.stat(path).st_mode),
                  owner=(os.stat(path).st_uid, os.stat(path).st_gid))
     return dest
+
+
+def remove_tree(path, after_first=None):
+    """Remove PATH entry by entry (a kill leaves part of it, which a rerun removes); AFTER_FIRST is called once
+    the first entry is gone."""
+    for i, name in enumerate(sorted(os.listdir(path))):
+        child = os.path.join(path, name)
+        if os.path.isdir(child) and not os.path.islink(child):
+            shutil.rmtree(child)
+        else:
+            os.unlink(child)
+        if i == 0 and after_first is not None:
+            after_first()
+    os.rmdir(path)

@@ -142,6 +142,29 @@ class Passes:
         self.result["phases"].append({"phase": "online_copy", "seconds": total})
         return settled
 
+    def check_time_left(self):
+        """The window is entered only when the time limit leaves room for all of it: the offline pass (at most
+        the last online pass) and Docker's stop and start, up to their timeouts.  Otherwise the run ends here
+        with Docker untouched; the copy is kept and a rerun continues it."""
+        if self.opts.deadline is None:
+            return
+        tail = []
+        for p in reversed(self.result["passes"]):
+            if p.get("phase") != "online_copy" or len(tail) == len(self.moves):
+                break
+            tail.append(p)
+        last = sum(p.get("seconds", 0) for p in tail)
+        need = last + self.opts.stop_timeout + self.opts.verify_timeout
+        left = self.opts.deadline - time.time()
+        if left < need:
+            raise RelocationError(
+                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (the "
+                "last online pass took %.0f s; Docker's stop and start are allowed stop_timeout %ss and "
+                "verify_timeout %ss): Docker was not stopped and nothing was switched. The copy at %s is kept: a "
+                "rerun with more time continues from it" % (
+                    self.opts.time_limit, max(left, 0), need, last, self.opts.stop_timeout, self.opts.verify_timeout,
+                    self.moves[0].target), "stop", rolled_back=False)
+
     def offline(self, settled, actions):
         """The pass with Docker stopped, flushed to disk before the switch points Docker at it."""
         skips = self.skips(settled)

@@ -123,7 +123,7 @@ class Restore(Relocation):
         self.record_inventory()
         settled = self.passes.committed_layers() if self.opts.walk_mutable else None
         self.result["online_copy_seconds"] = round(self.passes.run("online_copy", True)[0], 3)
-        self.check_time_left()
+        self.passes.check_time_left()
         stopped_at = time.time()
         phase = "stop"
         served_original = False

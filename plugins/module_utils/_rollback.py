@@ -94,6 +94,18 @@ class Rollback:
         self.actions.append("unmasked %s" % ", ".join(masked))
 
     # ------------------------------------------------------------ rollback
+    def refused_in_window(self, exc):
+        """A rerun that cannot continue the window a killed run left open (the host changed meanwhile) rolls
+        that window back, so that the refusal never leaves Docker stopped."""
+        try:
+            self.rollback()
+        except Exception as rb_exc:
+            raise RelocationError("%s; the window of the interrupted move (Docker stopped since phase %s) could "
+                                  "not be rolled back either: %s" % (exc, self.journal.phase, rb_exc), "preflight",
+                                  rolled_back=False)
+        raise RelocationError("%s; the interrupted move was rolled back instead: Docker serves from %s again" % (
+            exc, self.moves[0].source), "preflight", rolled_back=True)
+
     def rollback(self):
         """Walk back what the window did and start Docker on the original root.  Docker is started before
         anything is written to the journal, and those writes are best-effort: the journal sits on the target

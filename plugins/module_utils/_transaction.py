@@ -17,29 +17,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _facts, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight, _selinux, _switches,
+    _copy, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight, _selinux, _switches,
     _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward, Rollback
 from ansible_collections.dockyard.migrate.plugins.module_utils._verify import Verification
-
-
-def remove_tree(path):
-    """Remove PATH entry by entry (a kill leaves part of it, which a rerun removes)."""
-    for i, name in enumerate(sorted(os.listdir(path))):
-        child = os.path.join(path, name)
-        if os.path.isdir(child) and not os.path.islink(child):
-            shutil.rmtree(child)
-        else:
-            os.unlink(child)
-        if i == 0:
-            _testhooks.reached("during_source")
-    os.rmdir(path)
 
 
 class Relocation(Verification, Rollback):
@@ -141,18 +127,6 @@ class Relocation(Verification, Rollback):
         self.transaction(resuming)
         return self.result
 
-    def refused_in_window(self, exc):
-        """A rerun that cannot continue the window a killed run left open (the host changed meanwhile) rolls
-        that window back, so that the refusal never leaves Docker stopped."""
-        try:
-            self.rollback()
-        except Exception as rb_exc:
-            raise RelocationError("%s; the window of the interrupted move (Docker stopped since phase %s) could "
-                                  "not be rolled back either: %s" % (exc, self.journal.phase, rb_exc), "preflight",
-                                  rolled_back=False)
-        raise RelocationError("%s; the interrupted move was rolled back instead: Docker serves from %s again" % (
-            exc, self.moves[0].source), "preflight", rolled_back=True)
-
     def frozen_moves(self):
         """The moves a run froze in the journal when it recorded the inventory, while that run is in its
         window: a rerun finishes what was planned, not what it sees (with Docker down containerd's image
@@ -201,30 +175,7 @@ class Relocation(Verification, Rollback):
                                       "partial copy is kept so a rerun continues it" % (exc, self.moves[0].source),
                                       "online_copy", rolled_back=False)
         self.rerecord()
-        self.check_time_left()
-
-    def check_time_left(self):
-        """The window is entered only when the time limit leaves room for all of it: the offline pass (at most
-        the last online pass) and Docker's stop and start, up to their timeouts.  Otherwise the run ends here
-        with Docker untouched; the copy is kept and a rerun continues it."""
-        if self.opts.deadline is None:
-            return
-        tail = []
-        for p in reversed(self.result["passes"]):
-            if p.get("phase") != "online_copy" or len(tail) == len(self.moves):
-                break
-            tail.append(p)
-        last = sum(p.get("seconds", 0) for p in tail)
-        need = last + self.opts.stop_timeout + self.opts.verify_timeout
-        left = self.opts.deadline - time.time()
-        if left < need:
-            raise RelocationError(
-                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (the "
-                "last online pass took %.0f s; Docker's stop and start are allowed stop_timeout %ss and "
-                "verify_timeout %ss): Docker was not stopped and nothing was switched. The copy at %s is kept: a "
-                "rerun with more time continues from it" % (
-                    self.opts.time_limit, max(left, 0), need, last, self.opts.stop_timeout, self.opts.verify_timeout,
-                    self.moves[0].target), "stop", rolled_back=False)
+        self.passes.check_time_left()
 
     # ------------------------------------------------------------ phases while Docker runs
     def timed(self, name, fn, *args):
@@ -399,7 +350,7 @@ class Relocation(Verification, Rollback):
                 originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
                 continue
             if not self.opts.keep_source and self.journal.get("copy_checked"):
-                remove_tree(m.backup)
+                _fileops.remove_tree(m.backup, lambda: _testhooks.reached("during_source"))
                 self.actions.append("removed the original %s" % m.backup)
                 originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
                 m.backup = None

@@ -176,3 +176,19 @@ def test_a_same_size_rewrite_within_the_second_is_copied(tmp_path):
     _copy.rsync(str(src), str(tmp_path / "dst"))
     assert (tmp_path / "dst" / "page").read_bytes() == b"B" * 4096
     assert os.stat(str(tmp_path / "dst")).st_mtime_ns == 1700000000900000000
+
+
+def test_a_copy_running_when_the_time_limit_ends_is_killed_and_reported(tmp_path, monkeypatch):
+    import time
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    # rsync that never ends by itself: the watchdog must kill it at the deadline.
+    slow = tmp_path / "slow-rsync"
+    slow.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "rsync  version 3.2.7  protocol version 31"; exit 0; }\n'
+                    'exec sleep 30\n')
+    slow.chmod(0o755)
+    t0 = time.time()
+    with pytest.raises(_copy.TimeLimitReached, match="the time limit ended during an rsync pass"):
+        _copy.rsync(str(src), str(tmp_path / "dst"), rsync_bin=str(slow), deadline=time.time() + 0.5)
+    assert time.time() - t0 < 10

@@ -10,7 +10,7 @@ import threading
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _journal, _move, _passes, _switches, _testhooks, _transaction)
+    _fileops, _journal, _move, _passes, _switches, _testhooks, _transaction)
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 from overlay_tree import add_layer  # pylint: disable=import-error
@@ -124,5 +124,21 @@ def test_remove_tree_is_killed_part_way_at_the_failpoint(tmp_path, monkeypatch):
     (root / "z").write_text("file")
     seen = []
     monkeypatch.setattr(_testhooks, "reached", lambda point: seen.append((point, sorted(os.listdir(str(root))))))
-    _transaction.remove_tree(str(root))
+    _fileops.remove_tree(str(root), lambda: _testhooks.reached("during_source"))
     assert seen == [("during_source", ["b", "c", "z"])] and not root.exists()
+
+
+def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
+    import time
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _options
+    opts = _options.Options({"path": str(tmp_path / "t"), "stop_timeout": 20, "verify_timeout": 10})
+    moves = [_move.Move("docker", str(tmp_path / "s"), str(tmp_path / "t"), _switches.make("bind"))]
+    result = {"passes": [{"phase": "online_copy", "seconds": 500.0}, {"phase": "online_copy", "seconds": 7.0}]}
+    passes = _passes.Passes(opts, moves, None, result)
+    passes.check_time_left()  # no limit
+    opts.deadline = time.time() + 40  # the last pass (7 s) + 20 + 10 = 37 s fit
+    passes.check_time_left()
+    opts.deadline = time.time() + 30
+    with pytest.raises(_move.RelocationError, match=r"leaves 30 s, and the offline phase may take up to 37 s") as exc:
+        passes.check_time_left()
+    assert exc.value.phase == "stop" and exc.value.rolled_back is False
