@@ -146,6 +146,9 @@ class Restore(Relocation):
             self.check_root(self.fwd[0].source)
             served_original = True
             self.verified(self.fwd[0].source, problem="the inventory after the rollback differs")
+            if _testhooks.fails("restore_verify"):
+                raise RelocationError("the verification was made to fail (DOCKYARD_MIGRATE_FAULT=restore_verify)",
+                                      "verify")
         except Exception as exc:
             try:
                 if served_original:
@@ -173,8 +176,7 @@ class Restore(Relocation):
         except RelocationError:
             pass
         self.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in self.fwd], self.fwd,
-                       [m.source for m in self.fwd])
-        self.actions.append("copied what Docker wrote on the original onto the moved root")
+                       [m.source for m in self.fwd], where="the original")
 
     def stop_back(self):
         self.hold_units()

@@ -167,7 +167,7 @@ class Rollback:
             where = "Docker could not be started: %s" % exc
         return "%s; %s" % (problem, where)
 
-    def copy_back(self, back=None, serve=None, served=None):
+    def copy_back(self, back=None, serve=None, served=None, where="the new root"):
         """Docker served from the new root before the failure: what its containers wrote there is copied back
         onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
         undone, as state=restored does.  When that cannot be done, Docker is started again where it served
@@ -200,5 +200,5 @@ class Rollback:
             self.release_units()
             self.start_and_wait(serve, "Docker did not start where it served either")
             raise FailedForward(str(exc))
-        self.actions.append("copied what Docker wrote back onto %s (%s in %.1f s)" % (
-            ", ".join(m.target for m in back), _units.human(moved), secs))
+        self.actions.append("copied what Docker wrote on %s back onto %s (%s in %.1f s)" % (
+            where, ", ".join(m.target for m in back), _units.human(moved), secs))

@@ -594,3 +594,77 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
            "the run ended before the stop (failed_phase stop, marker online_copy); Docker never stopped (same start "
            "time), nothing masked or switched; a rerun with time_limit 3600 converged, manifest equal (%d entries); "
            "%.0f s" % (summary["entries_a"], time.time() - t0))
+
+
+# ------------------------------------------------------------------ what the review of the window found
+def test_a_failed_restore_carries_what_docker_wrote_on_the_original_forward(fleet_hosts, reliability_rows):
+    """state=restored: Docker serves from the original again, a container writes to a volume every 0.1 s, and
+    the restore's verification fails.  The moved root is put back only after what Docker wrote on the original
+    was copied onto it: the last write is on the moved root."""
+    from test_window import WRITER, release, run_paused
+    from test_reliability import wait_paused
+    t0 = time.time()
+    prepare(fleet_hosts)
+    fleet_hosts.sh("h1", "docker", "run", "-d", "--name", "writer", "--network", "none", "--restart", "always",
+                   "-v", "webdata:/data", "seed/base:1", "sh", "-c", WRITER)
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not moved.get("failed"), moved
+    t, box = run_paused(fleet_hosts, RESTORE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "restore_verify"})
+    try:
+        wait_paused(fleet_hosts, "after_start")
+        served = look("h1")
+        time.sleep(2)  # the writer writes on the original meanwhile
+    finally:
+        release(fleet_hosts, "after_start")
+        t.join(600)
+    res = box["r"]
+    assert served[:2] == ["/var/lib/docker", "-"], served  # paused while Docker served the original itself
+    assert res.get("failed") and res["failed_phase"] == "verify" and res["rolled_back"], res
+    assert "made to fail" in res["msg"] and "serves from %s again" % TARGET in res["msg"], res["msg"]
+    assert any(a.startswith("copied what Docker wrote on the original back onto %s" % TARGET)
+               for a in res["actions"]), res["actions"]
+    vol = "volumes/webdata/_data/writes.log"
+    seen = look("h1")
+    assert seen[0] == "/var/lib/docker" and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), seen
+    backup = [m for m in moved["moves"] if m["name"] == "docker"][0]["backup"]
+    on_original = host_sh("h1", "cat '%s/%s'" % (backup, vol)).stdout.splitlines()
+    on_moved = set(host_sh("h1", "cat %s/%s" % (TARGET, vol)).stdout.splitlines())
+    assert len(on_original) > 10 and on_original[-1] in on_moved, (
+        "the last write made on the original (%s) is not on the moved root" % on_original[-1:])
+    assert all(line in on_moved for line in on_original)
+    record(reliability_rows, "fault", "state=restored whose verification fails after Docker served from the "
+           "original again, where a container writes to a volume every 0.1 s",
+           "put back on the moved root (phase verify, rolled back) after copying what Docker wrote on the original "
+           "onto it: all %d lines on the original, the last included, are on the moved root; %.0f s" % (
+               len(on_original), time.time() - t0))
+
+
+def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability_rows):
+    """The verification fails and the rollback cannot unmount the bind (a process has its working directory in
+    it): Docker is started all the same, where the host still points it, and a rerun finishes the move."""
+    from test_window import release, run_paused
+    from test_reliability import wait_paused
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    t, box = run_paused(fleet_hosts, MOVE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    try:
+        wait_paused(fleet_hosts, "after_start")
+        host_sh("h1", "cd /var/lib/docker/volumes && { setsid sleep 300 </dev/null >/dev/null 2>&1 & "
+                "echo $! > /run/holder.pid; }")
+    finally:
+        release(fleet_hosts, "after_start")
+        t.join(600)
+    res = box["r"]
+    host_sh("h1", "kill $(cat /run/holder.pid); rm -f /run/holder.pid")
+    assert res.get("failed") and res["failed_phase"] == "verify" and res["rolled_back"] is False, res
+    assert "the rollback stopped" in res["msg"] and "busy" in res["msg"], res["msg"]
+    assert "Docker was started all the same and serves from /var/lib/docker" in res["msg"], res["msg"]
+    assert look("h1")[2] == "web worker", look("h1")  # Docker runs, with its containers
+    again = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not again.get("failed"), again
+    summary = converged(fleet_hosts, "h1", fingerprint)[0]
+    record(reliability_rows, "fault", "the verification fails and the rollback cannot unmount the bind (a process "
+           "holds its working directory in it)",
+           "the rollback stopped at the unmount (target is busy) and started Docker all the same, serving the moved "
+           "root through the bind it could not remove, containers running; a rerun finished the move, manifest "
+           "equal (%d entries); %.0f s" % (summary["entries_a"], time.time() - t0))
