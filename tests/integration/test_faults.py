@@ -19,8 +19,6 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -544,8 +542,7 @@ def untouched(host, started):
     assert seen == ["enabled enabled", "dropins:", "binds: 0", "children:"], seen
 
 
-def test_a_time_limit_that_ends_during_the_online_copy_stops_it_with_docker_untouched(fleet_hosts,
-                                                                                        reliability_rows):
+def test_a_time_limit_ending_during_the_online_copy_stops_it_with_docker_untouched(fleet_hosts, reliability_rows):
     """A 300 MB volume copied at 30 MB/s, with 4 s allowed: the pass is stopped where the limit ends."""
     t0 = time.time()
     prepare(fleet_hosts)

@@ -9,8 +9,10 @@ import shutil
 import threading
 import time
 
+import pytest
+
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _fileops, _journal, _move, _passes, _switches, _testhooks, _transaction)
+    _fileops, _journal, _move, _passes, _switches, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 from overlay_tree import add_layer  # pylint: disable=import-error
@@ -129,7 +131,6 @@ def test_remove_tree_is_killed_part_way_at_the_failpoint(tmp_path, monkeypatch):
 
 
 def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
-    import time
     from ansible_collections.dockyard.migrate.plugins.module_utils import _options
     opts = _options.Options({"path": str(tmp_path / "t"), "stop_timeout": 20, "verify_timeout": 10})
     moves = [_move.Move("docker", str(tmp_path / "s"), str(tmp_path / "t"), _switches.make("bind"))]
