@@ -180,14 +180,8 @@ class Restore(Relocation):
 
     def stop_back(self):
         self.hold_units()
-        self.host.stop_docker(with_containerd=self.with_containerd)
-        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
-        self.actions.append("stopped Docker")
+        self.stop_quiet([m.service_root for m in self.fwd])
         for m in self.fwd:
-            left = self.host.wait_quiet(m.service_root, self.host.stop_timeout)
-            if left:
-                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
-                    m.service_root, ", ".join(left[:5])))
             m.switch.after_stop(m, self)
 
     def switch_back(self):

@@ -20,7 +20,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _facts, _fileops, _inventory, _journal, _lock, _mountinfo, _passes, _plan, _preflight, _selinux, _switches,
+    _copy, _facts, _fileops, _journal, _lock, _mountinfo, _passes, _plan, _preflight, _selinux, _switches,
     _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
@@ -185,17 +185,6 @@ class Relocation(Verification, Rollback):
         self.result["phases"].append({"phase": name, "seconds": round(time.time() - t0, 3)})
         return out
 
-    def record_inventory(self, again=False):
-        inv = _inventory.collect(self.client)
-        if again and inv["fingerprint"] == self.journal["inventory"]["fingerprint"]:
-            return None
-        self.journal["inventory"] = inv
-        self.result["fingerprint_before"] = inv["fingerprint"]
-        self.actions.append("%s %d images, %d containers (%d running) and %d volumes" % (
-            "recorded the inventory again before the stop, as it changed during the copy:" if again else "recorded",
-            len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
-        return inv
-
     def phase_record(self):
         self.record_inventory()  # the moves are frozen with it (saved with every write of the journal)
         self.journal.mark("record")
@@ -259,17 +248,23 @@ class Relocation(Verification, Rollback):
                 self.client.post("/containers/%s/stop" % cid, params={"t": 30}, timeout=self.host.stop_timeout)
             self.actions.append("stopped %d running containers (live-restore keeps them running otherwise)"
                                 % len(running_ids))
-        self.host.stop_docker(with_containerd=self.with_containerd)
-        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
-        self.actions.append("stopped Docker")
+        self.stop_quiet([m.source for m in self.moves], "stop")
         for m in self.moves:
-            left = self.host.wait_quiet(m.source, self.host.stop_timeout)
-            if left:
-                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
-                    m.source, ", ".join(left[:5])), "stop")
             self.host.drop_self_bind(m.source)
         self.journal.mark("stop")
         _testhooks.reached("after_stop")
+
+    def stop_quiet(self, roots, phase=None):
+        """Stop Docker (and containerd when its root moves), check its units are down and wait until nothing
+        is mounted under ROOTS any more."""
+        self.host.stop_docker(with_containerd=self.with_containerd)
+        self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
+        self.actions.append("stopped Docker")
+        for root in roots:
+            left = self.host.wait_quiet(root, self.host.stop_timeout)
+            if left:
+                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
+                    root, ", ".join(left[:5])), phase)
 
     def phase_final_copy(self):
         self.journal.save(phase="final_copy")

@@ -33,6 +33,17 @@ def comparable(inv, drop):
 class Verification:
     """Needs ``client``, ``opts``, ``journal``, ``result``, ``actions``, ``apart`` and ``served_since``."""
 
+    def record_inventory(self, again=False):
+        inv = _inventory.collect(self.client)
+        if again and inv["fingerprint"] == self.journal["inventory"]["fingerprint"]:
+            return None
+        self.journal["inventory"] = inv
+        self.result["fingerprint_before"] = inv["fingerprint"]
+        self.actions.append("%s %d images, %d containers (%d running) and %d volumes" % (
+            "recorded the inventory again before the stop, as it changed during the copy:" if again else "recorded",
+            len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
+        return inv
+
     def settle(self, before):
         """Wait for the containers that ran before to run again, starting those without a restart policy.
 

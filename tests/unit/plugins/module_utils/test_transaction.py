@@ -170,7 +170,7 @@ def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves
 def test_the_files_are_frozen_when_the_window_opens_not_at_the_record(tmp_path, monkeypatch):
     """An edit made to fstab during a long online copy is what a rollback puts back, not the text of the record."""
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
-    monkeypatch.setattr(_transaction._inventory, "collect", lambda client: {
+    monkeypatch.setattr(_verify._inventory, "collect", lambda client: {
         "images": [], "containers": [], "running": [], "volumes": [], "fingerprint": "f"})
     r = relocation(tmp_path)
     fstab = tmp_path / "fstab"
