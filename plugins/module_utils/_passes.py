@@ -95,6 +95,11 @@ class Passes:
         for m in self.moves:
             if not os.path.isdir(m.target):
                 os.makedirs(m.target, 0o711)
+            elif os.path.isdir(m.source) and not os.listdir(m.source) and os.listdir(m.target):
+                # An empty source is a stand-in (a mount point whose original went aside): a pass from it would
+                # delete the copy.
+                raise RelocationError("%s is empty while %s holds a copy: no pass is made from it (a pass would "
+                                      "delete the copy)" % (m.source, m.target), phase)
             skip = (skips or {}).get(m.name)
             try:
                 stats = self.copy_one(m, phase, allow_vanished, skip)
@@ -153,17 +158,26 @@ class Passes:
             if p.get("phase") != "online_copy" or len(tail) == len(self.moves):
                 break
             tail.append(p)
+        if not tail:
+            self.result.setdefault("warnings", []).append(
+                "time_limit cannot be kept with two_phase=false: the whole copy runs while Docker is stopped, and "
+                "nothing measured tells how long it takes")
+            return
         last = sum(p.get("seconds", 0) for p in tail)
-        need = last + self.opts.stop_timeout + self.opts.verify_timeout
+        # The offline pass (at most the last online pass; once more for the content check of keep_source=false),
+        # the stop's waits (the units, then each root's mounts) and the start's (Docker, then its containers).
+        copies = last * (1 if self.opts.keep_source else 2)
+        waits = (len(self.moves) + 1) * self.opts.stop_timeout + 2 * self.opts.verify_timeout
+        need = copies + waits
         left = self.opts.deadline - time.time()
         if left < need:
             raise RelocationError(
-                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (the "
-                "last online pass took %.0f s; Docker's stop and start are allowed stop_timeout %ss and "
-                "verify_timeout %ss): Docker was not stopped and nothing was switched. The copy at %s is kept: a "
-                "rerun with more time continues from it" % (
-                    self.opts.time_limit, max(left, 0), need, last, self.opts.stop_timeout, self.opts.verify_timeout,
-                    self.moves[0].target), "stop", rolled_back=False)
+                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (%.0f s "
+                "of copying after an online pass of %.0f s, and Docker's stop and start allowed %.0f s by "
+                "stop_timeout %ss and verify_timeout %ss): Docker was not stopped and nothing was switched. The copy "
+                "at %s is kept: a rerun with more time continues from it" % (
+                    self.opts.time_limit, max(left, 0), need, copies, last, waits, self.opts.stop_timeout,
+                    self.opts.verify_timeout, self.moves[0].target), "stop", rolled_back=False)
 
     def offline(self, settled, actions):
         """The pass with Docker stopped, flushed to disk before the switch points Docker at it."""

@@ -28,7 +28,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._transaction impo
 FINISHED = ("restored", "rolled_back", "done", None)
 # The phases of a restore that stopped Docker and has not brought it back.  From restore_switch on, the originals
 # hold everything (the delta was copied back while Docker was stopped): a rerun finishes the switch back.
-WINDOW = ("restore_stop", "restore_final_copy", "restore_switch", "restore_start", "restore_verify")
+WINDOW = ("restore_stop", "restore_final_copy", "restore_switch", "restore_start", "restore_reapply")
 
 
 class Restore(Relocation):
@@ -48,8 +48,8 @@ class Restore(Relocation):
         self.journal.moves = self.fwd
         mounts = _mountinfo.read()
         switched = [m for m in self.fwd if m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"])]
-        if self.journal.phase in WINDOW and not running and not self.check_mode:
-            return self.resume()
+        if self.journal.phase in WINDOW and not self.check_mode:
+            return self.resume(running, bool(switched))
         if not switched and self.journal.phase in FINISHED:
             if not running:
                 _preflight.refuse("Docker is not running; start it (systemctl start docker)")
@@ -82,30 +82,34 @@ class Restore(Relocation):
             _preflight.refuse("Docker is not running, so its inventory cannot be recorded; start it first")
         _preflight.has_rsync()
 
-    def resume(self):
-        """A restore killed with Docker stopped.  Before its switch back began, Docker is started on the moved
-        root again and the restore starts over; from then on the originals hold everything, so the switch back
-        is finished and Docker started on them."""
+    def resume(self, running, switched):
+        """A restore interrupted inside its window.  Once the switch back is done, or under way with the moved
+        root no longer in service, the originals hold everything (the delta was copied back with Docker
+        stopped): the switch back is finished.  Otherwise the moved root is put back in service and the
+        restore starts over: before the switch back Docker serves from it, and when Docker has run on it since
+        (a reboot lifts the masks and mounts the bind again) the original put back under it is stale."""
         phase = self.journal.phase
         self.result["changed"] = True
-        if phase in ("restore_stop", "restore_final_copy"):
-            self.release_units()
-            self.start_and_wait(self.fwd, "Docker did not start on the moved root after an interrupted restore",
-                                "start")
-            self.actions.append("started Docker on the moved root, left stopped by a restore interrupted in %s"
-                                % phase)
-            self.journal.save(phase="restore_record")
-            return self._run()
-        if phase == "restore_switch":
-            self.switch_back()
-        self.journal.save(phase="restore_start")
-        self.release_units()
-        self.start_and_wait(self.fwd, "Docker did not start on the original root after an interrupted restore",
-                            "start")
-        self.actions.append("finished a restore interrupted in %s and started Docker on %s" % (
-            phase, self.fwd[0].source))
-        self.check_root(self.fwd[0].source, "verify")
-        return self.finish()
+        ran = running or self.host.started_since(self.journal.get("updated"))
+        if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
+            if phase == "restore_switch":
+                self.switch_back()
+                self.journal.save(phase="restore_start")
+            if not running:
+                self.release_units()
+                self.start_and_wait(self.fwd, "Docker did not start on the original root after an interrupted "
+                                    "restore", "start")
+            self.actions.append("finished a restore interrupted in %s: Docker serves from %s" % (
+                phase, self.fwd[0].source))
+            self.check_root(self.fwd[0].source, "verify")
+            return self.finish()
+        if phase == "restore_reapply" and self.journal.get("carry") and not self.journal.get("carried"):
+            self.carry_forward()
+        self.reapply_forward()
+        self.journal.save(phase="restore_record")
+        self.actions.append("put the moved root back in service after a restore interrupted in %s; restoring "
+                            "again" % phase)
+        return self._run()
 
     def finish(self):
         self.result["original"] = [{"name": m.name, "source": m.source, "removed": False, "backup": None,
@@ -133,8 +137,7 @@ class Restore(Relocation):
             _testhooks.reached("restore_after_stop")
             phase = "final_copy"
             self.journal.save(phase="restore_final_copy")
-            self.result["offline_copy_seconds"] = round(
-                self.passes.run("final_copy", False, self.passes.skips(settled))[0], 3)
+            self.passes.offline(settled, self.actions)  # flushed: the journal's next phase trusts the originals
             phase = "switch"
             self.journal.save(phase="restore_switch")
             self.switch_back()
@@ -142,18 +145,20 @@ class Restore(Relocation):
             phase = "start"
             self.journal.save(phase="restore_start")
             self.phase_start()
+            served_original = True  # Docker answered on the original: from here it may have written there
             phase = "verify"
             self.check_root(self.fwd[0].source)
-            served_original = True
             self.verified(self.fwd[0].source, problem="the inventory after the rollback differs")
             if _testhooks.fails("restore_verify"):
                 raise RelocationError("the verification was made to fail (DOCKYARD_MIGRATE_FAULT=restore_verify)",
                                       "verify")
         except Exception as exc:
+            self.journal.try_save(phase="restore_reapply", carry=served_original, carried=False)
             try:
                 if served_original:
                     self.carry_forward()
                 self.reapply_forward()
+                self.journal.try_save(phase="restore_failed")
             except FailedForward as ff:
                 raise RelocationError("%s failed: %s. Docker had already served from the original, and what it "
                                       "wrote there could not be copied onto the moved root: %s. NOT PUT BACK: "
@@ -177,6 +182,7 @@ class Restore(Relocation):
             pass
         self.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in self.fwd], self.fwd,
                        [m.source for m in self.fwd], where="the original")
+        self.journal.try_save(carried=True)
 
     def stop_back(self):
         self.hold_units()
@@ -199,12 +205,13 @@ class Restore(Relocation):
             self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
         except RelocationError:
             pass
-        for m in self.fwd:
-            m.switch.reapply_prepare(m, self)
+        # The files first (the drop-in's sentinel guards the mount point from here), then the originals aside.
         for path, text in (self.journal.get("restore_texts") or {}).items():
             if _fileops.read_text(path, default="") != text:
                 self.host.restore_file(path, text)
         self.host.daemon_reload()
+        for m in self.fwd:
+            m.switch.reapply_prepare(m, self)
         for m in self.fwd:
             m.switch.reapply_finish(m, self)
         self.release_units()

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import copy
 import os
+import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _copy, _fileops, _lock, _passes, _selinux, _systemd, _testhooks, _units)
@@ -66,9 +67,12 @@ class Rollback:
             return
         raise RelocationError(
             "Docker's units %s are held masked by an interrupted move journalled in %s%s. Run that move again "
-            "(path: the directory beside that marker) to finish or roll it back; this run changes nothing" % (
+            "(path: the directory beside that marker) to finish or roll it back; should that marker be lost for "
+            "good, lift the masks by hand (systemctl unmask --runtime %s) once you know which root Docker must "
+            "serve. This run changes nothing" % (
                 ", ".join(held), note["marker"],
-                " which cannot be read (is its data disk mounted?)" if not os.path.exists(note["marker"]) else ""),
+                " which cannot be read (is its data disk mounted?)" if not os.path.exists(note["marker"]) else "",
+                " ".join(held)),
             "preflight")
 
     def holding_units(self):
@@ -82,6 +86,9 @@ class Rollback:
         masked = self.journal.get("masked") or []
         if not masked or self.check_mode:
             return
+        note = _lock.window_note(self.lock_dir)
+        if note and note["marker"] != self.journal.path:
+            return  # the units are held for another move's window now: never lifted from here
         try:
             self.host.unmask(masked)
         except RelocationError:
@@ -90,7 +97,8 @@ class Rollback:
             return
         self.journal["masked"] = []
         self.journal.try_save()
-        _lock.clear_window(self.lock_dir)
+        if note:
+            _lock.clear_window(self.lock_dir)
         self.actions.append("unmasked %s" % ", ".join(masked))
 
     # ------------------------------------------------------------ rollback
@@ -111,6 +119,8 @@ class Rollback:
         anything is written to the journal, and those writes are best-effort: the journal sits on the target
         disk, which may be the full disk that failed the move."""
         self.actions.append("rolling back")
+        # A run killed from here on is finished by the next run, which must not take the window for a move's.
+        self.journal.try_save(phase="rollback", served=self.served_new_root)
         try:
             self.hold_units(best_effort=True)
         except RelocationError as exc:  # the units were held for the window already; never a reason to stop here
@@ -191,7 +201,7 @@ class Rollback:
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
                 # directory beside it.
-                keep = "%s.dockyard-copyback-%s" % (m.target, self.journal.stamp)
+                keep = "%s.dockyard-copyback-%s" % (m.target, time.strftime("%Y%m%dT%H%M%S"))
                 opts = copy.copy(self.opts)
                 opts.rsync_opts = list(self.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep]
                 s, b = _passes.Passes(opts, [m], self.status, self.result).run("copy_back", False)

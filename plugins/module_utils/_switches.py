@@ -49,8 +49,21 @@ def put_back(move):
             raise RelocationError("%s is in the way of the kept original %s (it is not empty)" % (
                 move.source, move.backup), "switch")
         os.rename(move.backup, move.source)
+        _fileops.fsync_dir(os.path.dirname(move.source))
     elif not os.path.isdir(move.source):
         raise RelocationError("neither the kept original %s nor %s exists" % (move.backup, move.source), "switch")
+
+
+def set_aside_again(move, stand_in):
+    """Undo put_back: the original goes back to its backup name (with an empty STAND_IN directory in its place,
+    for a bind to be mounted on)."""
+    if move.backup and not os.path.exists(move.backup) and os.path.isdir(move.source) and os.listdir(move.source):
+        st = os.stat(move.source)
+        os.rename(move.source, move.backup)
+        if stand_in:
+            os.mkdir(move.source)
+            os.chmod(move.source, st.st_mode & 0o7777)
+        _fileops.fsync_dir(os.path.dirname(move.source))
 
 
 class BindSwitch:
@@ -192,11 +205,16 @@ class BindSwitch:
             ctx.host.daemon_reload()
 
     def reapply_prepare(self, move, ctx):
-        """A failed state=restored: set the original aside again before the moved root is mounted back."""
-        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
-            if os.path.isdir(move.source) and os.listdir(move.source) and not os.path.exists(move.backup):
-                os.rename(move.source, move.backup)
-                os.mkdir(move.source)
+        """A failed or interrupted state=restored: set the original aside again before the moved root is mounted
+        back (when it was put back under the bind, the bind is lifted first)."""
+        if _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+            if not move.backup or os.path.exists(move.backup):
+                return
+            mounts = _mountinfo.read()
+            while _mountinfo.mount_at(mounts, move.mount_point) is not None:
+                ctx.host.run(["umount", move.mount_point])
+                mounts = _mountinfo.read()
+        set_aside_again(move, stand_in=True)
 
     def reapply_finish(self, move, ctx):
         if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
@@ -275,7 +293,8 @@ class DaemonJsonSwitch:
             _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
 
     def reapply_prepare(self, move, ctx):
-        """daemon.json is written back with the other files."""
+        """daemon.json is written back with the other files; an original put back goes aside again."""
+        set_aside_again(move, stand_in=False)
 
     def reapply_finish(self, move, ctx):
         """Nothing to mount."""

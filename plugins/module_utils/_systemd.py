@@ -198,6 +198,19 @@ class Systemd:
         for unit in units:
             self.systemctl("start", unit)
 
+    def started_since(self, when, unit="docker.service"):
+        """Whether UNIT's main process started in this boot after WHEN (a time.time() value).  When that cannot
+        be told, it is taken to have started."""
+        _rc, out, _err = self.runner(["systemctl", "show", unit, "--property=ExecMainStartTimestampMonotonic",
+                                      "--value"])
+        try:
+            mono = int(out.strip()) / 1e6
+        except ValueError:
+            return True
+        if mono <= 0:
+            return False  # not started since the boot
+        return time.time() - (time.monotonic() - mono) > (when or 0)
+
     def daemon_reload(self):
         self.systemctl("daemon-reload")
 

@@ -47,7 +47,7 @@ class Relocation(Verification, Rollback):
         self.status = _copy.Status(self.opts.status_file)
         self.moves = []
         self.served_since = None  # when Docker was started on the new root
-        self.served_new_root = False  # whether Docker reported the new root as its own (then it may have written)
+        self.served_new_root = False  # whether Docker answered on the new root (then it may have written there)
         self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported
         self.actions = []
         self.result = {"changed": False, "actions": self.actions, "bytes_copied": 0, "files_copied": 0,
@@ -97,6 +97,12 @@ class Relocation(Verification, Rollback):
                     if old.get("target") == move.target and old.get("backup"):
                         move.backup = old["backup"]
         self.journal.moves = self.moves
+        if self.journal.phase == "rollback" and not self.check_mode:
+            # A run killed inside its rollback: finish that rollback (each step is skipped when done), then move.
+            self.served_new_root = bool(self.journal.get("served"))
+            self.rollback()
+            self.actions.append("finished the rollback of an interrupted run; moving again")
+            return self._run()
         mounts = _mountinfo.read()
         if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
             return self.converge_switched(facts)
@@ -114,11 +120,11 @@ class Relocation(Verification, Rollback):
             self.moves[0].switch.refuse_conflicts(self.moves[0], facts, self.opts)
             self.result["warnings"] = _preflight.moves_fit(self.opts, facts, self.host, self.moves, self.journal,
                                                            self.runner)
+            self.plan_result(resuming)
         except RelocationError as exc:
             if self.journal.in_window and not engine.get("running") and not self.check_mode:
                 self.refused_in_window(exc)
             raise
-        self.plan_result(resuming)
         if self.check_mode:
             self.actions.extend(_plan.describe(self.opts, self.moves, resuming))
             self.result["changed"] = True
@@ -316,6 +322,7 @@ class Relocation(Verification, Rollback):
         self.served_since = time.time()
         self.start_and_wait(self.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.opts.verify_timeout, "start")
+        self.served_new_root = True  # Docker answered there: its containers may have written since
         self.actions.append("started Docker")
         self.journal.mark("start")
         _testhooks.reached("after_start")

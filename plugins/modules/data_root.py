@@ -216,8 +216,11 @@ options:
       - An online pass still running when the limit ends is stopped (its C(tar) or C(rsync) killed) and the run
         fails with Docker untouched; the partial copy is kept and a rerun continues it.
       - Docker is stopped only when the time left covers the whole offline phase, estimated as the last online
-        pass plus O(stop_timeout) and O(verify_timeout); otherwise the run fails before the stop, Docker
-        untouched. Once Docker is stopped, the run is never cut short by the limit.
+        pass (twice with O(keep_source=false), for the content check), O(stop_timeout) once per root and once for
+        the units, and O(verify_timeout) twice; otherwise the run fails before the stop, Docker untouched. Once
+        Docker is stopped, the run is never cut short by the limit.
+      - With O(two_phase=false) the whole copy runs while Docker is stopped and nothing measured tells how long it
+        takes: the limit cannot be kept, and the result warns.
     type: int
     default: 0
     version_added: 0.1.0

@@ -137,9 +137,16 @@ def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
     result = {"passes": [{"phase": "online_copy", "seconds": 500.0}, {"phase": "online_copy", "seconds": 7.0}]}
     passes = _passes.Passes(opts, moves, None, result)
     passes.check_time_left()  # no limit
-    opts.deadline = time.time() + 40  # the last pass (7 s) + 20 + 10 = 37 s fit
+    opts.deadline = time.time() + 70  # the last pass (7 s) + 2 x 20 (the units, one root) + 2 x 10 = 67 s fit
     passes.check_time_left()
-    opts.deadline = time.time() + 30
-    with pytest.raises(_move.RelocationError, match=r"leaves 30 s, and the offline phase may take up to 37 s") as exc:
+    opts.deadline = time.time() + 60
+    with pytest.raises(_move.RelocationError, match=r"leaves 60 s, and the offline phase may take up to 67 s") as exc:
         passes.check_time_left()
     assert exc.value.phase == "stop" and exc.value.rolled_back is False
+    opts.keep_source = False  # the content check reads it all once more
+    opts.deadline = time.time() + 70
+    with pytest.raises(_move.RelocationError, match=r"may take up to 74 s"):
+        passes.check_time_left()
+    result["passes"] = []  # two_phase=false: nothing measured; said, not guessed
+    passes.check_time_left()
+    assert "two_phase=false" in result["warnings"][0]

@@ -3,6 +3,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _switches, _transaction, _verify
@@ -116,8 +118,10 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     r = relocation(tmp_path)
     r.served_new_root = True
     r.rollback()
-    keep = "%s.dockyard-copyback-%s" % (tmp_path / "src", r.journal.stamp)
-    assert ran == [("copy_back", ["--backup", "--backup-dir=%s" % keep])]
+    # Each attempt keeps what it replaces in a directory of its own (a later attempt never overwrites it).
+    assert len(ran) == 1 and ran[0][0] == "copy_back" and ran[0][1][0] == "--backup", ran
+    assert re.match(r"--backup-dir=%s\.dockyard-copyback-\d{8}T\d{6}$" % re.escape(str(tmp_path / "src")),
+                    ran[0][1][1]), ran
 
 
 def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatch):
