@@ -105,6 +105,10 @@ class Rollback:
     def refused_in_window(self, exc):
         """A rerun that cannot continue the window a killed run left open (the host changed meanwhile) rolls
         that window back, so that the refusal never leaves Docker stopped."""
+        if self.journal.done("start"):
+            raise RelocationError("%s; the interrupted move had started Docker on the new root, so its window is not "
+                                  "rolled back blindly: see %s" % (exc, self.journal.path), "preflight",
+                                  rolled_back=False)
         try:
             self.rollback()
         except Exception as rb_exc:
