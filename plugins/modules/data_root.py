@@ -220,7 +220,7 @@ options:
         the units, and O(verify_timeout) twice; otherwise the run fails before the stop, Docker untouched. Once
         Docker is stopped, the run is never cut short by the limit.
       - With O(two_phase=false) the whole copy runs while Docker is stopped and nothing measured tells how long it
-        takes: the limit cannot be kept, and the result warns.
+        takes, so the limit cannot be kept; the result warns.
     type: int
     default: 0
     version_added: 0.1.0
