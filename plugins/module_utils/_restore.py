@@ -200,11 +200,12 @@ class Restore(Relocation):
         self.actions.append("switched back: %s" % ", ".join("%s -> %s" % (m.target, m.source) for m in self.fwd))
 
     def reapply_forward(self):
-        """A failed rollback puts the moved root back in service."""
+        """A failed or interrupted restore puts the moved root back in service."""
+        self.moves = self.moves or self.fwd  # whose units are stopped (containerd's too when its root moved)
         try:
-            self.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
-        except RelocationError:
-            pass
+            self.stop_quiet([m.service_root for m in self.fwd])  # a bind is lifted only once nothing is under it
+        except RelocationError as exc:
+            self.actions.append("stopping Docker to put the moved root back: %s" % exc)
         # The files first (the drop-in's sentinel guards the mount point from here), then the originals aside.
         for path, text in (self.journal.get("restore_texts") or {}).items():
             if _fileops.read_text(path, default="") != text:

@@ -665,3 +665,35 @@ def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability
            "the rollback stopped at the unmount (target is busy) and started Docker all the same, serving the moved "
            "root through the bind it could not remove, containers running; a rerun finished the move, manifest "
            "equal (%d entries); %.0f s" % (summary["entries_a"], time.time() - t0))
+
+
+def test_a_restore_killed_after_the_put_back_then_rebooted_restores_what_docker_wrote_since(fleet_hosts,
+                                                                                              reliability_rows):
+    """state=restored killed between putting the original back and dropping the bind line, then the host
+    reboots: the bind line mounts the moved root over the original and Docker serves from it again, and
+    writes.  The rerun must not switch back onto the original as it was: it sets it aside again and restores."""
+    t0 = time.time()
+    prepare(fleet_hosts)
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not moved.get("failed"), moved
+    kill_at(fleet_hosts, "h1", RESTORE, "restore_after_put_back", "restore_switch", "source")
+    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
+    fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
+    seen = look("h1")
+    assert seen[0] == "/var/lib/docker" and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), seen
+    host_sh("h1", "docker exec web sh -c 'echo after-the-reboot > /data/site/late.txt'")
+    fp = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})["inventory"]["fingerprint"]
+    save_manifests("h1", ["/var/lib/docker"], "m1")
+    back = fleet_hosts.module("h1", "dockyard.migrate.data_root", RESTORE)
+    assert not back.get("failed"), back
+    assert any(a.startswith("put the moved root back in service after a restore interrupted in restore_switch")
+               for a in back["actions"]), back["actions"]
+    summary = on_old_root(fleet_hosts, "h1", fp, "m1")[0]
+    assert host_sh("h1", "docker exec web cat /data/site/late.txt").stdout.strip() == "after-the-reboot"
+    record(reliability_rows, "fault", "state=restored killed (SIGKILL) between putting the original back and "
+           "dropping the bind line, host rebooted (Docker then served the moved root again and wrote to a volume), "
+           "run again",
+           "the kill landed where claimed (rc 137, marker phase restore_switch); after the boot the bind served the "
+           "moved root; the rerun set the original aside again and restored: the old root serves and equals the "
+           "moved root's manifest taken after the reboot (%d entries), the write made after the reboot included; "
+           "%.0f s" % (summary["entries_a"], time.time() - t0))
