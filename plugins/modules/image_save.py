@@ -20,7 +20,7 @@ description:
     sizes) with the time it was made. M(dockyard.migrate.image_load) checks it before loading.
   - When the archive already holds exactly the wanted images (checked against the sidecar and its checksum),
     nothing is written.
-  - The images' configurations in the archive hold their environment (C(ENV)), which may carry credentials: the
+  - The images' configurations in the archive hold their environment (C(ENV)), which may carry credentials. The
     archive and the sidecar are written readable by their owner only unless O(mode) says otherwise.
 author:
   - Dockyard Maintainers (@dockyard)
