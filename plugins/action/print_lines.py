@@ -30,8 +30,9 @@ class ActionModule(ActionBase):
         if isinstance(lines, string_types):
             lines = lines.splitlines()
         if not isinstance(lines, (list, tuple)):
-            result.update(failed=True, msg="lines must be a list of strings or one string, got %s"
-                          % type(lines).__name__)
+            # The builtin type, not a subclass of Ansible's own (a templated dict is an _AnsibleTaggedDict).
+            kind = next(c.__name__ for c in type(lines).__mro__ if c.__module__ == "builtins")
+            result.update(failed=True, msg="lines must be a list of strings or one string, got %s" % kind)
             return result
         text = [to_text(line) if line is not None else "" for line in lines]
         display.display("\n".join(text))

@@ -21,6 +21,7 @@ import json
 import lzma
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
 import time
@@ -34,10 +35,54 @@ MAGIC = (
     (b"\xfd7zXZ\x00", "xz"),
 )
 SIDECAR_FORMAT = "dockyard.migrate/image-archive/1"
+# Archives and sidecars hold image and container configurations, whose environment often carries credentials:
+# only their owner reads them unless told otherwise.
+DEFAULT_MODE = 0o600
 
 
 class ArchiveError(Exception):
     pass
+
+
+def parse_mode(value):
+    """The permission bits of an archive and its sidecar from the ``mode`` option, or ArchiveError naming it.
+
+    An octal string (V('0600'), V('640')) or a number as YAML reads an unquoted 0600 (384).  Only the
+    permission bits (no setuid, setgid or sticky bit), and the owner must be able to read the files (a rerun
+    verifies them).
+    """
+    if value is None:
+        return DEFAULT_MODE
+    if isinstance(value, bool):
+        raise ArchiveError("mode %r is not an octal mode such as '0600'" % (value,))
+    if isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip()
+        digits = text[2:] if text[:2] in ("0o", "0O") else text
+        if not digits or len(digits) > 4 or any(c not in "01234567" for c in digits):
+            raise ArchiveError("mode %r is not an octal mode such as '0600' (symbolic modes are not taken)"
+                               % (value,))
+        mode = int(digits, 8)
+    if mode < 0 or mode > 0o777:
+        raise ArchiveError("mode %r is not a permission mode from 0000 to 0777 (an unquoted 600 in YAML is the "
+                           "number 600, octal 01130: write '0600' in quotes)" % (value,))
+    if not mode & 0o400:
+        raise ArchiveError("mode %s does not let the owner read the archive and its sidecar, which a rerun "
+                           "verifies" % format_mode(mode))
+    return mode
+
+
+def format_mode(mode):
+    return None if mode is None else "%04o" % mode
+
+
+def file_mode(path):
+    """The permission bits of path, or None when it does not exist."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
 
 
 def sidecar_path(archive):
@@ -138,15 +183,26 @@ def read_save_manifest(path, compression=None):
     return out
 
 
-def write_sidecar(archive, images, compression, digest=None, kind="docker-save", extra=None):
+def write_sidecar(archive, images, compression, digest=None, kind="docker-save", extra=None, mode=DEFAULT_MODE):
     data = {"format": SIDECAR_FORMAT, "kind": kind, "archive": os.path.basename(archive),
             "sha256": digest or sha256_file(archive), "size": os.path.getsize(archive),
             "compression": compression, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "images": images}
     if extra:
         data.update(extra)
-    _fileops.atomic_write(sidecar_path(archive), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o644)
+    _fileops.atomic_write(sidecar_path(archive), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode,
+                          keep_mode=False)
     return data
+
+
+def modes_to_fix(archive, mode):
+    """The archive and its sidecar when their permission bits are not ``mode``."""
+    return [p for p in (archive, sidecar_path(archive)) if file_mode(p) not in (None, mode)]
+
+
+def set_modes(paths, mode):
+    for path in paths:
+        os.chmod(path, mode)
 
 
 def read_sidecar(archive):

@@ -49,11 +49,13 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write(path, data, mode=0o644, owner=None, mover=None):
+def atomic_write(path, data, mode=0o644, owner=None, mover=None, keep_mode=True):
     """Write data (bytes or str) to path atomically.
 
     An existing file's owner, mode and xattrs are kept; a new file gets
-    ``mode`` and ``owner`` (uid, gid) or root's.  ``mover(tmp, path)``, when
+    ``mode`` and ``owner`` (uid, gid) or root's.  With ``keep_mode=False``
+    the file gets ``mode`` even when it exists (a file that may hold secrets
+    is never left more readable than asked).  ``mover(tmp, path)``, when
     given, puts the written temporary file in place instead of a rename:
     modules pass ``AnsibleModule.atomic_move``, which also keeps the file's
     SELinux context the way the rest of Ansible does.
@@ -63,7 +65,9 @@ def atomic_write(path, data, mode=0o644, owner=None, mover=None):
     directory = os.path.dirname(os.path.abspath(path)) or "."
     try:
         st = os.stat(path)
-        mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+        uid, gid = st.st_uid, st.st_gid
+        if keep_mode:
+            mode = stat.S_IMODE(st.st_mode)
         existing = True
     except OSError as exc:
         if exc.errno != errno.ENOENT:

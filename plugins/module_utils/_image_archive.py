@@ -34,10 +34,11 @@ def check_dest(dest, compression):
     return directory
 
 
-def write_stream(client, path, dest, compression, params=None, after=None):
+def write_stream(client, path, dest, compression, params=None, after=None, mode=_archive.DEFAULT_MODE):
     """Stream GET path into dest through a temporary file beside it; return the sha256 on disk.
 
-    ``after`` runs once the stream has ended, whatever happened (to unpause a container, say).
+    ``after`` runs once the stream has ended, whatever happened (to unpause a container, say).  The temporary
+    file is private from the start (mkstemp) and gets ``mode`` before it is renamed into place.
     """
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), suffix=".tmp",
                                dir=os.path.dirname(os.path.abspath(dest)))
@@ -52,7 +53,7 @@ def write_stream(client, path, dest, compression, params=None, after=None):
             digest = writer.close()
             if after is not None:
                 after()
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except Exception:
         if os.path.exists(tmp):
@@ -73,17 +74,36 @@ def _saved_already(dest, images, compression):
     return None
 
 
-def save(client, refs, dest, compression="none", check_mode=False, force=False):
+def parse_mode(value):
+    """The ``mode`` option as permission bits, or ImageError naming the bad value."""
+    try:
+        return _archive.parse_mode(value)
+    except _archive.ArchiveError as exc:
+        raise ImageError(str(exc))
+
+
+def keep_archive(result, dest, mode, check_mode):
+    """An archive that still stands: only its and its sidecar's modes may need setting.  Returns result."""
+    fix = _archive.modes_to_fix(dest, mode)
+    result["changed"] = bool(fix)
+    if fix and not check_mode:
+        _archive.set_modes(fix, mode)
+    return result
+
+
+def save(client, refs, dest, compression="none", check_mode=False, force=False, mode=_archive.DEFAULT_MODE):
     """Write the images into one archive at dest with a sidecar.  Returns a result dict."""
+    mode = parse_mode(mode)
     if not refs:
         raise ImageError("no images to save: give names or IDs, or all with filters")
     directory = check_dest(dest, compression)
     images = resolve(client, refs)
-    result = {"changed": False, "dest": dest, "images": images, "sidecar": _archive.sidecar_path(dest)}
+    result = {"changed": False, "dest": dest, "images": images, "sidecar": _archive.sidecar_path(dest),
+              "mode": _archive.format_mode(mode)}
     side = _saved_already(dest, images, compression) if os.path.exists(dest) and not force else None
     if side:
         result.update(sha256=side["sha256"], size=side["size"])
-        return result
+        return keep_archive(result, dest, mode, check_mode)
     result["changed"] = True
     need = sum(i.get("size") or 0 for i in images)
     st = os.statvfs(directory)
@@ -97,9 +117,9 @@ def save(client, refs, dest, compression="none", check_mode=False, force=False):
     for img in images:
         # Save by tag so the tags travel; an untagged image by its ID.
         names.extend(img["tags"] or [img["id"]])
-    digest = write_stream(client, "/images/get", dest, compression, params={"names": tuple(names)})
+    digest = write_stream(client, "/images/get", dest, compression, params={"names": tuple(names)}, mode=mode)
     side = _archive.write_sidecar(dest, [{"id": i["id"], "tags": i["tags"], "size": i["size"]} for i in images],
-                                  compression, digest)
+                                  compression, digest, mode=mode)
     result.update(sha256=digest, size=side["size"])
     return result
 

@@ -15,13 +15,15 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _docker_api
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import quote_ref
 from ansible_collections.dockyard.migrate.plugins.module_utils._download import download
-from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import check_dest, write_stream
+from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import check_dest, keep_archive, \
+    parse_mode, write_stream
 from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError, inspect_container
 
 EXPORT_CONFIG_KEYS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
@@ -29,6 +31,45 @@ EXPORT_CONFIG_KEYS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Exposed
 IMPORT_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR")
 LABEL_SHA = "io.dockyard.migrate.archive-sha256"
 LABEL_CHANGES = "io.dockyard.migrate.changes-sha256"
+REDACTED = "********"
+
+
+# ---------------------------------------------------------------- redaction
+
+def redact_env(env):
+    """Config.Env with every value replaced (the names kept): environments usually carry credentials."""
+    out = []
+    for entry in env or []:
+        key, sep, _value = str(entry).partition("=")
+        out.append(key + sep + REDACTED if sep else key)
+    return out
+
+
+def redacted_config(config):
+    """A copy of an exported configuration fit for a result or a diff: Env values redacted."""
+    out = dict(config or {})
+    if out.get("Env"):
+        out["Env"] = redact_env(out["Env"])
+    return out
+
+
+def redact_changes(changes):
+    """Dockerfile instructions fit for a result: the values of ENV instructions redacted, the names kept."""
+    out = []
+    for change in changes or []:
+        word, _sep, arg = change.partition(" ")
+        if word.upper() != "ENV":
+            out.append(change)
+        elif "=" in arg.split(None, 1)[0]:
+            # ENV KEY=VALUE [KEY2=VALUE2 ...]: each value a word, or quoted with escapes inside.
+            out.append(word + " " + _ENV_PAIR.sub(lambda m: m.group(1) + "=" + REDACTED, arg.strip()))
+        else:
+            # ENV KEY VALUE: everything after the name is the value.
+            out.append("%s %s %s" % (word, arg.split(None, 1)[0], REDACTED))
+    return out
+
+
+_ENV_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\'[^\']*\'|\S*)')
 
 
 # ---------------------------------------------------------------- export
@@ -64,8 +105,28 @@ def _exported_already(dest, sig, compression):
     return None
 
 
-def export_container(client, ref, dest, pause=False, compression="none", check_mode=False, force=False):
-    """docker export with a sidecar holding the configuration export drops."""
+def _export_state(dest):
+    """What a diff shows of an archive at dest: its sha256, modes and recorded configuration (Env redacted)."""
+    if not os.path.exists(dest):
+        return {"dest": dest, "exists": False}
+    try:
+        side = _archive.read_sidecar(dest) or {}
+    except _archive.ArchiveError:
+        side = {}
+    return {"dest": dest, "exists": True, "sha256": side.get("sha256"),
+            "mode": _archive.format_mode(_archive.file_mode(dest)),
+            "sidecar_mode": _archive.format_mode(_archive.file_mode(_archive.sidecar_path(dest))),
+            "config": redacted_config(side.get("config")) if side.get("kind") == "docker-export" else None}
+
+
+def export_container(client, ref, dest, pause=False, compression="none", check_mode=False, force=False,
+                     mode=_archive.DEFAULT_MODE, diff=False):
+    """docker export with a sidecar holding the configuration export drops.
+
+    The archive and the sidecar get ``mode`` (0600 unless told otherwise): the sidecar holds Config.Env.  The
+    result, and the diff when asked for, show the configuration with the Env values redacted.
+    """
+    mode = parse_mode(mode)
     check_dest(dest, compression)
     info = inspect_container(client, ref)
     cid = info["Id"]
@@ -73,26 +134,33 @@ def export_container(client, ref, dest, pause=False, compression="none", check_m
     config = dict((k, (info.get("Config") or {}).get(k)) for k in EXPORT_CONFIG_KEYS)
     mounts, warnings = _mounts_of(info)
     result = {"changed": False, "dest": dest, "sidecar": _archive.sidecar_path(dest), "container": cid,
-              "config": config, "mounts": mounts, "warnings": warnings}
+              "config": redacted_config(config), "mounts": mounts, "warnings": warnings,
+              "mode": _archive.format_mode(mode)}
+    before = _export_state(dest) if diff else None
     side = _exported_already(dest, sig, compression) if os.path.exists(dest) and not force and \
         not sig["running"] else None
     if side:
         result.update(sha256=side["sha256"], size=side["size"])
-        return result
-    result["changed"] = True
-    if check_mode:
-        return result
-    paused = False
-    if pause and sig["running"] and not (info.get("State") or {}).get("Paused"):
-        client.post("/containers/%s/pause" % cid)
-        paused = True
-    unpause = (lambda: client.post("/containers/%s/unpause" % cid)) if paused else None
-    digest = write_stream(client, "/containers/%s/export" % cid, dest, compression, after=unpause)
-    side = _archive.write_sidecar(dest, [], compression, digest, kind="docker-export", extra={
-        "container": {"id": cid, "name": info.get("Name", "").lstrip("/"),
-                      "image": (info.get("Config") or {}).get("Image"), "image_id": info.get("Image")},
-        "config": config, "mounts": mounts, "signature": sig, "paused": paused})
-    result.update(sha256=digest, size=side["size"], paused=paused)
+        keep_archive(result, dest, mode, check_mode)
+    else:
+        result["changed"] = True
+        if not check_mode:
+            paused = False
+            if pause and sig["running"] and not (info.get("State") or {}).get("Paused"):
+                client.post("/containers/%s/pause" % cid)
+                paused = True
+            unpause = (lambda: client.post("/containers/%s/unpause" % cid)) if paused else None
+            digest = write_stream(client, "/containers/%s/export" % cid, dest, compression, after=unpause,
+                                  mode=mode)
+            side = _archive.write_sidecar(dest, [], compression, digest, kind="docker-export", mode=mode, extra={
+                "container": {"id": cid, "name": info.get("Name", "").lstrip("/"),
+                              "image": (info.get("Config") or {}).get("Image"), "image_id": info.get("Image")},
+                "config": config, "mounts": mounts, "signature": sig, "paused": paused})
+            result.update(sha256=digest, size=side["size"], paused=paused)
+    if diff:
+        result["diff"] = {"before": before, "after": {
+            "dest": dest, "exists": True, "sha256": result.get("sha256", "(a new export)"),
+            "mode": result["mode"], "sidecar_mode": result["mode"], "config": result["config"]}}
     return result
 
 
@@ -181,8 +249,9 @@ def import_image(client, src, name, changes=None, restore_config=False, message=
     all_changes = restored + changes
     digest = side["sha256"] if side else _archive.sha256_file(src)
     changes_sha = hashlib_sha256("\n".join(all_changes))
-    result = {"changed": False, "name": "%s:%s" % (repo, tag), "src": src, "changes": all_changes,
-              "restored": restored, "sha256": digest}
+    # The result shows the instructions with ENV values redacted; the image gets them as they are.
+    result = {"changed": False, "name": "%s:%s" % (repo, tag), "src": src, "changes": redact_changes(all_changes),
+              "restored": redact_changes(restored), "sha256": digest}
     existing = _image_or_none(client, "%s:%s" % (repo, tag))
     if existing:
         labels = (existing.get("Config") or {}).get("Labels") or {}

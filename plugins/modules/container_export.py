@@ -22,6 +22,10 @@ description:
   - Warns when the container has volumes or bind mounts, whose data the archive does not hold.
   - A stopped container that has not run since its last export, with the same changes, is not exported again.
     A running container is exported on every run (its filesystem may change at any time).
+  - The container's environment (C(Config.Env)) usually holds credentials. The archive and the sidecar are
+    written readable by their owner only (O(mode)), and the module's result and diff show each variable's name
+    with its value replaced by C(********). The sidecar keeps the values, for
+    M(dockyard.migrate.image_import) with O(dockyard.migrate.image_import#module:restore_config=true).
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -36,11 +40,15 @@ attributes:
     support: full
     description: Reports whether an export would be written; writes nothing.
   diff_mode:
-    support: none
-    description: An archive has no readable diff.
+    support: partial
+    description:
+      - Shows the archive's sha256, its and the sidecar's modes and the recorded configuration (environment
+        values redacted), not the archive's content.
   idempotent:
     support: partial
-    description: Idempotent for stopped containers; a running container is exported each time.
+    description:
+      - Idempotent for stopped containers; a running container is exported each time.
+      - An export that still stands whose files have another mode only gets O(mode).
 options:
   container:
     description: The container's name or ID.
@@ -68,6 +76,16 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
+  mode:
+    description:
+      - The permissions of the archive and its sidecar, as an octal string such as V('0600') or V('0640')
+        (quote it in YAML; an unquoted C(0600) is taken too). Symbolic modes, setuid, setgid and sticky bits
+        are refused, and the owner must be able to read the files.
+      - An earlier export that still stands is given this mode (and reported as changed) without being written
+        again.
+    type: raw
+    default: '0600'
+    version_added: 0.2.0
 seealso:
   - module: dockyard.migrate.image_import
 '''
@@ -78,6 +96,13 @@ EXAMPLES = r'''
     container: web
     dest: /mnt/data/snapshots/web.tar
     pause: true
+
+- name: Snapshot a container for a group that reads the archives
+  dockyard.migrate.container_export:
+    container: web
+    dest: /srv/backups/web.tar.zst
+    compression: zstd
+    mode: '0640'
 '''
 
 RETURN = r'''
@@ -97,10 +122,17 @@ container:
   type: str
   sample: 167c1cc345895b320d2772f81679e097d92a1b02de0c55e64a09fbdc6a7a2a20
 config:
-  description: The configuration that C(docker export) drops, as recorded in the sidecar.
+  description:
+    - The configuration that C(docker export) drops, as recorded in the sidecar, with the value of each C(Env)
+      entry replaced by C(********) (the sidecar holds the values).
   returned: always
   type: dict
-  sample: {Cmd: ["/bin/sh", "-c", "while true; do sleep 1; done"], Env: ["PATH=/bin"], WorkingDir: "", User: ""}
+  sample: {Cmd: ["/bin/sh", "-c", "while true; do sleep 1; done"], Env: ["PATH=********"], WorkingDir: "", User: ""}
+mode:
+  description: The mode of the archive and its sidecar.
+  returned: always
+  type: str
+  sample: "0600"
 mounts:
   description: The container's volumes and bind mounts (not in the archive).
   returned: always
@@ -138,13 +170,14 @@ def main():
             pause=dict(type="bool", default=False),
             compression=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
             force=dict(type="bool", default=False),
+            mode=dict(type="raw", default="0600"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         result = export_container(client_from_params(p), p["container"], p["dest"], p["pause"], p["compression"],
-                                  module.check_mode, p["force"])
+                                  module.check_mode, p["force"], mode=p["mode"], diff=module._diff)
     except (ImageError, ArchiveError) as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

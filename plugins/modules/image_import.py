@@ -110,13 +110,15 @@ id:
   type: str
   sample: sha256:6c3e...
 changes:
-  description: The instructions applied (restored configuration first).
+  description:
+    - The instructions applied (restored configuration first), with the values of C(ENV) instructions replaced
+      by C(********) (the image gets them as they are).
   returned: always
   type: list
   elements: str
   sample: ['CMD ["/bin/sh", "-c", "while true; do sleep 1; done"]', "LABEL snapshot=ubuntu-dev"]
 restored:
-  description: The instructions that restore the recorded configuration.
+  description: The instructions that restore the recorded configuration, C(ENV) values redacted as in RV(changes).
   returned: always
   type: list
   elements: str

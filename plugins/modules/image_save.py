@@ -20,6 +20,8 @@ description:
     sizes) with the time it was made. M(dockyard.migrate.image_load) checks it before loading.
   - When the archive already holds exactly the wanted images (checked against the sidecar and its checksum),
     nothing is written.
+  - The images' configurations in the archive hold their environment (C(ENV)), which may carry credentials. The
+    archive and the sidecar are written readable by their owner only unless O(mode) says otherwise.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -38,7 +40,9 @@ attributes:
     description: An archive has no readable diff.
   idempotent:
     support: full
-    description: An archive that already holds exactly the wanted images is left alone.
+    description:
+      - An archive that already holds exactly the wanted images is left alone (only given O(mode) when its or
+        its sidecar's mode differs).
 options:
   images:
     description:
@@ -77,6 +81,16 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
+  mode:
+    description:
+      - The permissions of the archive and its sidecar, as an octal string such as V('0600') or V('0640')
+        (quote it in YAML; an unquoted C(0600) is taken too). Symbolic modes, setuid, setgid and sticky bits
+        are refused, and the owner must be able to read the files.
+      - An archive that already holds the wanted images is given this mode (and reported as changed) without
+        being written again.
+    type: raw
+    default: '0600'
+    version_added: 0.2.0
 seealso:
   - module: dockyard.migrate.image_load
 '''
@@ -112,6 +126,11 @@ images:
   type: list
   elements: dict
   sample: [{id: "sha256:d832...", tags: ["app/web:1.4"], size: 5130000, refs: ["app/web:1.4"]}]
+mode:
+  description: The mode of the archive and its sidecar.
+  returned: always
+  type: str
+  sample: "0600"
 sha256:
   description: The archive's sha256.
   returned: unless in check mode with a change to make
@@ -144,6 +163,7 @@ def main():
             dest=dict(type="path", required=True),
             compression=dict(type="str", default="none", choices=["none", "gzip", "zstd"]),
             force=dict(type="bool", default=False),
+            mode=dict(type="raw", default="0600"),
         ),
         mutually_exclusive=[("images", "all_images")],
         supports_check_mode=True,
@@ -154,7 +174,7 @@ def main():
     try:
         client = client_from_params(p)
         refs = list_all(client, p["filters"]) if p["all_images"] else p["images"]
-        result = save(client, refs, p["dest"], p["compression"], module.check_mode, p["force"])
+        result = save(client, refs, p["dest"], p["compression"], module.check_mode, p["force"], mode=p["mode"])
     except (ImageError, ArchiveError) as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

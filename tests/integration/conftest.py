@@ -126,6 +126,33 @@ class Fleet:
                        "docker info --format '{{.DockerRootDir}}' 2>&1", check=False)
 
 
+@pytest.fixture
+def background():
+    """subprocess.Popen for a command that runs beside the test, in a session of its own: whatever of it still
+    runs when the test ends (passed, failed or interrupted by pytest-timeout) is killed with its children.
+    A command run on a fleet host through ``docker exec`` must bound itself there too (``timeout N``): killing
+    the docker client does not end what it started in the container."""
+    procs = []
+
+    def start(argv, **kwargs):
+        proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is not None:
+            continue
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # a child that left the session still holds the pipes
+            pass
+
+
 @pytest.fixture(scope="session")
 def bounded():
     """run_bounded, for tests that run a command of their own."""

@@ -4,6 +4,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
 import subprocess
@@ -22,12 +23,34 @@ def row(stdout, host):
     return m.groups()
 
 
-def test_transfer_moves_only_what_is_missing(fleet_hosts):
+STAGED = re.compile(r"Create this run's staging directory on the controller\] \**\nchanged: \[h2 -> localhost\] => "
+                    r"(\{.*\})\n")
+
+
+def staged_in(res, tmpdir):
+    """The controller's staging directory of a run (shown with -v): made for the run, private, gone after it."""
+    m = STAGED.search(res.stdout)
+    assert m, res.stdout[-3000:]
+    made = json.loads(m.group(1))
+    path = made["path"]
+    assert os.path.dirname(path) == tmpdir and os.path.basename(path).startswith("dockyard-transfer-"), path
+    assert made["mode"] == "0700" and made["state"] == "directory", made
+    assert not os.path.exists(path), "%s was left on the controller" % path
+    assert not re.search(r"(?<!/var)/tmp/dockyard-transfer/", res.stdout)  # the fixed path of earlier versions
+    return path
+
+
+def test_transfer_moves_only_what_is_missing(fleet_hosts, tmp_path):
     fleet_hosts.reset("h1", "h2")
     app_h1 = image_id(fleet_hosts, "h1", "seed/app:2")
     assert image_id(fleet_hosts, "h2", "seed/app:2") != app_h1  # seeded apart: other IDs
+    # The controller's temporary directory of these runs: the staging directories are made in it.
+    tmpdir = str(tmp_path)
     res = fleet_hosts.playbook(TRANSFER, extra={"transfer_source": "h1", "transfer_to": "h2",
-                                                "transfer_images": ["seed/app:2"], "transfer_compression": "zstd"})
+                                                "transfer_images": ["seed/app:2"], "transfer_compression": "zstd"},
+                               env={"TMPDIR": tmpdir}, options=["-v"])
+    first = staged_in(res, tmpdir)
+    assert '"dest": "%s/transfer-' % first in res.stdout, "the archive was not fetched into it"
     wanted, loaded, _moved, status = row(res.stdout, "h2")
     assert (wanted, loaded, status) == ("1", "1", "loaded")
     assert image_id(fleet_hosts, "h2", "seed/app:2") == app_h1
@@ -44,11 +67,30 @@ def test_transfer_moves_only_what_is_missing(fleet_hosts):
     # With one image already there, only the other moves.
     tool_h1 = image_id(fleet_hosts, "h1", "seed/tool:1")
     res = fleet_hosts.playbook(TRANSFER, extra={"transfer_source": "h1", "transfer_to": "h2",
-                                                "transfer_images": ["seed/app:2", "seed/tool:1"]})
+                                                "transfer_images": ["seed/app:2", "seed/tool:1"]},
+                               env={"TMPDIR": tmpdir}, options=["-v"])
     assert row(res.stdout, "h2")[:2] == ("2", "1")
     assert row(res.stdout, "h2")[3] == "loaded"
     assert image_id(fleet_hosts, "h2", "seed/tool:1") == tool_h1
     assert image_id(fleet_hosts, "h2", "seed/app:2") == app_h1
+    assert staged_in(res, tmpdir) != first, "each run stages in a directory of its own"
+    assert [n for n in os.listdir(tmpdir) if n.startswith("dockyard-transfer")] == []
+
+
+def test_the_staging_directory_goes_when_the_transfer_fails(fleet_hosts, tmp_path):
+    """The archive's name is forced into a directory the source lacks: the save fails after the controller's
+    staging directory was made, and the run removes it all the same."""
+    fleet_hosts.sh("h1", "docker", "tag", "seed/base:1", "fail/stage:1")
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f fail/stage:1 >/dev/null 2>&1; true")
+    tmpdir = str(tmp_path)
+    res = fleet_hosts.playbook(TRANSFER, check=False, env={"TMPDIR": tmpdir}, options=["-v"], extra={
+        "transfer_source": "h1", "transfer_to": "h2", "transfer_images": ["fail/stage:1"],
+        "__transfer_images_archive": "missing/transfer.tar"})
+    assert res.returncode != 0
+    assert "the directory /var/tmp/dockyard-transfer/missing for dest does not exist" in res.stdout, \
+        res.stdout[-3000:]
+    staged_in(res, tmpdir)
+    assert [n for n in os.listdir(tmpdir) if n.startswith("dockyard-transfer")] == []
 
 
 def test_transfer_refuses_an_image_the_source_lacks(fleet_hosts):

@@ -47,13 +47,13 @@ def unit_states(fleet):
     return fleet.sh("h1", "sh", "-c", "systemctl is-enabled docker.service docker.socket; true").split()
 
 
-def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows):
+def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows, background):
     """A loop starts Docker every half second through the whole move, as an agent or a watchdog would."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     since = fleet_hosts.sh("h1", "date", "+%s").strip()
     fleet_hosts.sh("h1", "rm", "-f", "/root/starter.log", "/run/stop-starter")
-    starter = subprocess.Popen(
+    starter = background(
         ["docker", "exec", "dockyard-h1", "timeout", "300", "sh", "-c",
          "while [ ! -e /run/stop-starter ]; do timeout 20 systemctl start docker >/dev/null 2>&1; rc=$?; "
          "echo \"$(date +%s.%N) $rc $(systemctl is-active docker)\" >> /root/starter.log; sleep 0.5; done"],
@@ -114,7 +114,7 @@ def test_a_rerun_unmasks_what_a_killed_run_left_masked(fleet_hosts, reliability_
     print("duration %.1f s" % (time.time() - t0))
 
 
-def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliability_rows):
+def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliability_rows, background):
     """The target disk fills during the offline pass (Docker stopped, default engines) and stays full: the
     rollback cannot write its marker there, and still starts Docker on the original root."""
     t0 = time.time()
@@ -129,7 +129,7 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
         fleet_hosts.sh("h1", "sh", "-c", "head -c 200M /dev/urandom > %s && "
                        "fallocate -l $(( $(stat -f -c '%%f*%%S' /mnt/data) - 100*1024*1024 )) /mnt/data/filler"
                        % late)
-        filler = subprocess.Popen(
+        filler = background(
             ["docker", "exec", "dockyard-h1", "timeout", "200", "sh", "-c",
              "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; i=0; "
              "end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "

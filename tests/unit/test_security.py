@@ -21,12 +21,12 @@ WRITERS = {
     "_download.py": "downloads into a fresh temporary directory",
     "_lock.py": "the lock file (opened with os.open, O_NOFOLLOW, in a private directory)",
     "_fsinfo.py": "an empty probe file in its own temporary directory (the d_type test)",
+    "_layer_filter.py": "opens /dev/null for writing, to discard the layers a destination already has",
 }
 
 
-def code_of(path):
-    """The file's text without its DOCUMENTATION, EXAMPLES and RETURN strings (samples may show shells)."""
-    text = open(path).read()
+def code_of_text(text):
+    """The text without its DOCUMENTATION, EXAMPLES and RETURN strings (samples may show shells)."""
     for node in ast.parse(text).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "EXAMPLES",
                                                                                    "RETURN"):
@@ -38,22 +38,122 @@ def test_there_are_plugins():
     assert len(PLUGINS) > 10
 
 
+SHELL_PATTERNS = (r"shell\s*=\s*True", r"use_unsafe_shell\s*=\s*True", r"\bos\.system\(", r"\bos\.popen\(",
+                  r"[\"']/bin/sh[\"']", r"[\"']sh[\"'],\s*[\"']-c[\"']")
+SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"}
+
+
+def shell_uses(source):
+    """Where the source runs a command through a shell: the patterns above in its code, and every list or tuple
+    (an argv) in which a shell is followed by options that hold -c (``["bash", "-c", ...]``,
+    ``("/bin/sh", "-ec", ...)``, ``["env", "sh", "-l", "-c", ...]``), however it is spread over lines."""
+    found = ["matches %s" % pattern for pattern in SHELL_PATTERNS if re.search(pattern, code_of_text(source))]
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.List, ast.Tuple)):
+            continue
+        words = [e.value if isinstance(e, ast.Constant) and isinstance(e.value, str) else None for e in node.elts]
+        for i, word in enumerate(words):
+            if not word or os.path.basename(word) not in SHELLS:
+                continue
+            for opt in words[i + 1:]:
+                if not opt or not opt.startswith("-") or opt.startswith("--"):
+                    break
+                if "c" in opt[1:]:
+                    found.append("line %d runs %s %s" % (node.lineno, word, opt))
+                    break
+    return found
+
+
+def test_the_shell_check_finds_a_shell():
+    """The check below can fail: each way of running a shell in an argv is caught, plain commands are not."""
+    bad = ('run(["bash", "-c", cmd])\n'
+           'run(("/bin/sh", "-ec", cmd))\n'
+           'run(["/usr/bin/bash", "-l", "-c",\n     cmd])\n'
+           'run(["env", "dash", "-c", cmd])\n'
+           'module.run_command(["sh", "-c", cmd])\n'
+           'subprocess.run(cmd, shell=True)\n')
+    found = shell_uses(bad)
+    assert [f for f in found if f.startswith("line ")] == [
+        "line 1 runs bash -c", "line 2 runs /bin/sh -ec", "line 3 runs /usr/bin/bash -c", "line 5 runs dash -c",
+        "line 6 runs sh -c"], found
+    assert any("shell" in f for f in found if f.startswith("matches")), found
+    fine = ('run(["bash", "--version"])\nrun(["sh", "script.sh", "-c"])\nrun(["ssh", "-c", "aes128-ctr", "h"])\n'
+            'run(["rsync", "-c", "a", "b"])\nrun(["docker", "exec", "web", "sh"])\n')
+    assert shell_uses(fine) == []
+
+
 @pytest.mark.parametrize("path", PLUGINS, ids=[os.path.relpath(p, ROOT) for p in PLUGINS])
 def test_no_command_goes_through_a_shell(path):
-    text = code_of(path)
-    for pattern in (r"shell\s*=\s*True", r"use_unsafe_shell\s*=\s*True", r"\bos\.system\(", r"\bos\.popen\(",
-                    r"[\"']/bin/sh[\"']", r"[\"']sh[\"'],\s*[\"']-c[\"']"):
-        assert not re.search(pattern, text), "%s matches %s" % (path, pattern)
+    found = shell_uses(open(path).read())
+    assert not found, "%s: %s" % (path, "; ".join(found))
+
+
+WRITE_OPENERS = {"open", "io.open", "codecs.open", "os.fdopen", "gzip.open", "lzma.open", "bz2.open", "tarfile.open"}
+WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
+
+
+def dotted(func):
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return func.value.id + "." + func.attr
+    return getattr(func, "attr", None)
+
+
+def argument(call, index, name):
+    if len(call.args) > index:
+        return call.args[index]
+    return next((kw.value for kw in call.keywords if kw.arg == name), None)
+
+
+def file_writes(source):
+    """The lines that open a file for writing: open() and its kin with a writing mode, positional or
+    ``mode=`` (a mode that is not a literal counts as writing), ``os.open`` with a writing flag, and
+    ``write_text``/``write_bytes``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func) or ""
+        if name in WRITE_OPENERS:
+            mode = argument(node, 1, "mode")
+            if mode is None:
+                continue
+            if not (isinstance(mode, ast.Constant) and isinstance(mode.value, str)) or \
+                    any(c in mode.value for c in "wax+"):
+                found.append(node.lineno)
+        elif name == "os.open":
+            flags = argument(node, 1, "flags")
+            if flags is None or any(getattr(n, "attr", getattr(n, "id", None)) in WRITE_FLAGS for n in ast.walk(flags)):
+                found.append(node.lineno)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("write_text", "write_bytes"):
+            found.append(node.lineno)  # pathlib's; a function of our own by that name is not a method
+    return sorted(found)
+
+
+def test_the_writer_check_finds_each_way_of_writing():
+    """The check below can fail: each form of opening for writing is caught, reading is not."""
+    bad = ('open(p, "w")\n'
+           'open(p, mode="ab")\n'
+           'io.open(p, "w+")\n'
+           'os.fdopen(fd, "wb")\n'
+           'os.fdopen(fd, mode="x")\n'
+           'open(p, m)\n'
+           'os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)\n'
+           'os.open(p, flags=O_RDWR)\n'
+           'pathlib.Path(p).write_text("x")\n'
+           'gzip.open(p, "wb")\n'
+           'codecs.open(p, "w", "utf-8")\n')
+    assert file_writes(bad) == list(range(1, 12))
+    fine = ('open(p)\nopen(p, "rb")\nio.open(p, mode="r")\nos.fdopen(fd)\nos.open(p, os.O_RDONLY | os.O_NOFOLLOW)\n'
+            'gzip.open(p, "rb")\ntarfile.open(fileobj=s, mode="r|")\nwrite_text(p, text)\n')
+    assert file_writes(fine) == []
 
 
 @pytest.mark.parametrize("path", PLUGINS, ids=[os.path.relpath(p, ROOT) for p in PLUGINS])
 def test_files_are_written_only_by_the_atomic_writer_or_to_temporary_files(path):
-    tree = ast.parse(open(path).read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open" and len(node.args) > 1:
-            mode = node.args[1]
-            if isinstance(mode, ast.Constant) and any(c in str(mode.value) for c in "wa+"):
-                assert os.path.basename(path) in WRITERS, "%s:%d opens a file for writing" % (path, node.lineno)
+    lines = file_writes(open(path).read())
+    assert not lines or os.path.basename(path) in WRITERS, "%s:%s opens a file for writing" % (path, lines)
 
 
 # Option names that hold secrets; such an option must be declared no_log=True.
