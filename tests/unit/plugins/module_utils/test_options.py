@@ -118,7 +118,7 @@ def test_priority_prefix_runs_the_copy_under_ionice_and_nice(nice, ionice, prefi
 
 def test_a_priority_whose_command_is_missing_is_refused(monkeypatch):
     monkeypatch.setattr(_options, "find_bin", lambda name: None if name == "ionice" else "/usr/bin/" + name)
-    with pytest.raises(_options.OptionError, match="ionice is set but the ionice command is not installed on "
-                                                  r"this host \(util-linux\)"):
+    missing = r"ionice is set but the ionice command is not installed on this host \(util-linux\)"
+    with pytest.raises(_options.OptionError, match=missing):
         opts(ionice="idle").validate()
     opts(nice=3).validate()  # nice is there
