@@ -109,7 +109,8 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
     # Only h1 is chosen; the hooks run around its move only; the first copy uses rsync as asked.
     res = pair.playbook(MIGRATE, limit="h1,h2", extra={
         "docker_root_target": "/mnt/data/docker", "docker_root_select": select, "docker_root_copy_engine": "rsync",
-        "docker_root_nice": 5, "docker_root_ionice": "best-effort:6", "docker_root_progress_interval": 1, "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
+        "docker_root_nice": 5, "docker_root_ionice": "best-effort:6", "docker_root_progress_interval": 1,
+        "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
         "migrate_post_host_tasks": os.path.relpath(str(post), ROOT)})
     with open(report) as f:
         data = json.load(f)
