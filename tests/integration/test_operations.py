@@ -206,7 +206,12 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     res = cleanup(check=True)
     assert res.returncode == 0 and "remove the kept original %s" % backup in res.stdout, res.stdout[-3000:]
     assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
-    # After the soak, with Docker serving from the target: removed; a rerun changes nothing.
+    # A removal killed part way (SIGKILL at its failpoint) leaves part of the original and the marker saying so ...
+    killed = pair.module("h1", "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "state": "cleaned"},
+                         env={"DOCKYARD_MIGRATE_FAILPOINT": "during_cleanup"})
+    assert killed.get("failed") and killed.get("rc") == 137, killed
+    assert kept() == "kept" and json.loads(pair.sh("h1", "cat", MARKER))["cleanup"]["removing"] == backup
+    # ... and, after the soak, with Docker serving from the target, a run removes the rest; a rerun changes nothing.
     res = cleanup()
     assert res.returncode == 0 and "removed the kept original %s" % backup in res.stdout, res.stdout[-3000:]
     assert re.search(r"h1\s*:.*changed=1", res.stdout), res.stdout[-3000:]
