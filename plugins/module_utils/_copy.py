@@ -192,11 +192,11 @@ def _follow(proc, phase, status, total_bytes):
 
 
 def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=False, total_bytes=None,
-          rsync_bin="rsync", skip=None, deadline=None):
-    """Run one pass; return its statistics (files, bytes transferred, seconds).
+          rsync_bin="rsync", skip=None, prefix=None, deadline=None):
+    """Run one pass; return its statistics (files, bytes transferred, seconds, the command run).
 
     SKIP lists directories, relative to SRC, known to be identical in DST already: they are neither walked
-    nor deleted."""
+    nor deleted.  PREFIX runs rsync under it (``ionice -c 3 nice -n 19``: Options.priority_prefix)."""
     started = time.time()
     extra = exact_args(rsync_bin, final=not allow_vanished) + list(extra_args or [])
     feed = None
@@ -204,7 +204,7 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
         # rsync reads the list from its stdin before it starts walking.
         extra.append("--exclude-from=-")
         feed = "".join("/%s/\n" % rel.strip("/") for rel in skip).encode("utf-8")
-    argv = [rsync_bin] + BASE_ARGS + extra + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"]
+    argv = list(prefix or []) + [rsync_bin] + BASE_ARGS + extra + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"]
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
     proc = _start(argv, feed)
@@ -221,6 +221,8 @@ def rsync(src, dst, status=None, phase="copy", extra_args=None, allow_vanished=F
     stats["seconds"] = round(seconds, 3)
     stats["rc"] = rc
     stats["skipped_dirs"] = len(skip or [])
+    stats["engine"] = "rsync"
+    stats["command"] = argv
     if status:
         status.write(force=True, phase=phase, bytes_done=stats.get("bytes_transferred"),
                      bytes_total=total_bytes, percent=100 if rc in (0, VANISHED) else None)
@@ -326,22 +328,28 @@ def _watch_tar(create, extract, phase, status, total_bytes, interval, started):
     return done
 
 
+def tar_argvs(src, dst, prefix=None):
+    """The two commands of the tar pipe, each under PREFIX (a CPU and I/O priority)."""
+    return (list(prefix or []) + TAR_CREATE + ["--totals", "-C", src, "."],
+            list(prefix or []) + TAR_EXTRACT + ["-C", dst])
+
+
 def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_bytes=None, interval=0.5,
-             deadline=None):
+             prefix=None, deadline=None):
     """A first copy into an empty directory through a tar pipe (pax: hard links, xattrs incl. trusted.*,
     ACLs, holes, numeric owners, nanosecond times), much faster than rsync on many small files.
     The two tars are joined by a kernel pipe (no copy through Python); progress is read from the bytes the
-    first has written (/proc/PID/io).  rsync passes follow for the delta."""
+    first has written (/proc/PID/io).  rsync passes follow for the delta.  The pipe cannot be held to a
+    bandwidth limit: a throttled move makes its first copy with rsync (Passes.copy_one)."""
     if not os.path.isdir(dst):
         os.makedirs(dst, 0o711)
     started = time.time()
     if status:
         status.write(force=True, phase=phase, bytes_done=0, bytes_total=total_bytes, percent=0, rate=None)
-    create = subprocess.Popen(TAR_CREATE + ["--totals", "-C", src, "."], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, close_fds=True)
+    argv_c, argv_x = tar_argvs(src, dst, prefix)
+    create = subprocess.Popen(argv_c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
     try:
-        extract = subprocess.Popen(TAR_EXTRACT + ["-C", dst], stdin=create.stdout, stderr=subprocess.PIPE,
-                                   close_fds=True)
+        extract = subprocess.Popen(argv_x, stdin=create.stdout, stderr=subprocess.PIPE, close_fds=True)
     except OSError:
         create.kill()
         create.wait()
@@ -361,7 +369,7 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
             done = int(m.group(1))
     err_c = [line for line in err_c if not _TOTAL.match(line)]
     stats = {"engine": "tar", "bytes_transferred": done, "seconds": round(time.time() - started, 3),
-             "rc": rc_c or rc_x}
+             "rc": rc_c or rc_x, "command": argv_c + ["|"] + argv_x}
     if status:
         status.write(force=True, phase=phase, bytes_done=done, bytes_total=total_bytes, percent=100)
     # tar exits 1 when a file changed while it was read: expected while Docker runs; the rsync passes mend it.

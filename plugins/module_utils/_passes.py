@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The copy passes of a data-root move.  Internal to dockyard.migrate.
 
-The first pass into an empty target is a tar pipe; every later pass is rsync.
+The first pass into an empty target is a tar pipe (rsync when a bandwidth limit is set); every later pass
+is rsync.  Every copy command runs at the CPU and I/O priority the options ask for.
 While Docker runs, passes repeat while each moves much less than the one
 before; each records the image layers committed when it started (``settled``),
 which later passes skip (see _layout.settled_layers and _copy).  The pass with
@@ -65,17 +66,26 @@ class Passes:
                 out[name] = sorted(set(layers) & set(settled[name]))
         return out
 
+    def engine(self, m):
+        """``tar`` for a first copy into an empty target (copy_engine auto), ``rsync`` otherwise.  A bandwidth
+        limit holds every pass, so a throttled move makes its first copy with rsync too."""
+        if self.opts.copy_engine == "auto" and not self.opts.throttled and _copy.is_empty_dir(m.target):
+            return "tar"
+        return "rsync"
+
     def copy_one(self, m, phase, allow_vanished, skip):
         # Only a pass while Docker runs is cut at the time limit; the window is never entered without the time
-        # to finish it (Relocation.check_time_left).
+        # to finish it (Passes.check_time_left).
         deadline = self.opts.deadline if phase == "online_copy" else None
-        if self.opts.copy_engine == "auto" and _copy.is_empty_dir(m.target):
+        prefix = self.opts.priority_prefix
+        if self.engine(m) == "tar":
             stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
-                                   total_bytes=m.size, deadline=deadline)
+                                   total_bytes=m.size, prefix=prefix, deadline=deadline)
             stats["files_transferred"] = m.files
             return stats
-        return _copy.rsync(m.source, m.target, self.status, phase, self.opts.rsync_opts,
-                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip, deadline=deadline)
+        return _copy.rsync(m.source, m.target, self.status, phase, self.opts.rsync_args,
+                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip, prefix=prefix,
+                           deadline=deadline)
 
     def out_of_space(self, m, phase):
         fs = _fsinfo.describe(m.target, probe_dtype=False)

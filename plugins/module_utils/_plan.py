@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _daemon_json, _fileops, _fstab, _switches, _systemd)
+    _daemon_json, _fileops, _fstab, _options, _switches, _systemd, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 
 
@@ -64,6 +64,19 @@ def config_texts(opts, moves):
     return before, after
 
 
+def how_copies_run(opts):
+    """A step saying how the copies are held back (bandwidth limit, priority), or None at full speed."""
+    parts = []
+    if opts.throttled:
+        parts.append("at most %s per second (rsync --bwlimit), the first copy by rsync" % (
+            _units.human(_options.bwlimit_kib(opts.bwlimit) * 1024) if _options.bwlimit_kib(opts.bwlimit)
+            else opts.rsync_bwlimit.partition("=")[2]))
+    prefix = opts.priority_prefix
+    if prefix:
+        parts.append("under %s" % " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in prefix))
+    return ("make every copy " + " and ".join(parts)) if parts else None
+
+
 def describe(opts, moves, resuming):
     """What a run would do, in order: check mode's plan."""
     steps = []
@@ -79,6 +92,9 @@ def describe(opts, moves, resuming):
         steps.append("write %s (RequiresMountsFor=%s) and reload systemd" % (
             _systemd.dropin_path(m.name), m.service_root))
     steps.append("start Docker and verify the root, the inventory fingerprint and the running containers")
+    held = how_copies_run(opts)
+    if held and not resuming:
+        steps.insert(1, held)
     steps.append("keep the original as a dated backup beside it" if opts.keep_source else
                  "remove the original once verified")
     return steps

@@ -44,6 +44,8 @@ POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop
 # Inside the automatic rollback (Relocation.rollback) and inside ``state: restored`` (Restore.restore).
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
 RESTORE_POINTS = ("restore_after_stop", "restore_after_put_back", "restore_after_switch_back")
+# Inside ``state: cleaned`` (Cleanup), after the first entry of a kept original was removed.
+CLEANUP_POINTS = ("during_cleanup",)
 
 
 def reached(name):

@@ -33,6 +33,8 @@ description:
     moved back, Docker started and the old inventory checked), then fails naming the phase and the cause.
   - Progress is recorded in a marker file beside O(path) on the target disk, so a run that was killed at any
     point converges when run again. A lock keeps two runs off one host.
+  - With O(state=cleaned), the original a finished move kept is removed once the host has run from O(path) for
+    O(soak_days) days and Docker serves from O(path) now; see O(state).
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -41,8 +43,10 @@ extends_documentation_fragment:
   - dockyard.migrate.attributes.platform
   - dockyard.migrate.attributes.docker_action_group
 requirements:
-  - C(rsync) on the managed host, for every pass after the first copy (and for every pass with O(copy_engine=rsync)).
+  - C(rsync) on the managed host, for every pass after the first copy (and for every pass with O(copy_engine=rsync)
+    or a bandwidth limit).
   - GNU C(tar) on the managed host, for the first copy into an empty target with O(copy_engine=auto).
+  - C(nice) (coreutils) with O(nice) above 0, and C(ionice) (util-linux) with O(ionice) other than V(none).
   - systemd on the managed host, running Docker as C(docker.service) and C(docker.socket) (and C(containerd.service)
     when containerd's root moves).
   - C(mount) and C(umount) (util-linux) on the managed host.
@@ -75,8 +79,15 @@ options:
         what Docker holds now is copied back onto the kept original, the switch is undone (bind mount and fstab
         line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(path) is
         left in place. Nothing to do when Docker already runs from the original.
+      - V(cleaned) removes the original that a finished move kept (C(ROOT.dockyard-backup-STAMP), as recorded in
+        the marker), once the move finished at least O(soak_days) days ago. First it checks that the marker
+        records a finished move, that Docker runs and reports the moved root as its own, that each switch is in
+        place, that the original is neither the root Docker serves from nor overlaps it, and that nothing is
+        mounted under it; when any check fails the module fails naming the reason and changes nothing.
+        A run killed during the removal removes the rest when run again; with nothing left to remove it reports
+        C(changed=false). Afterwards O(state=restored) is no longer possible.
     type: str
-    choices: [moved, restored]
+    choices: [moved, restored, cleaned]
     default: moved
     version_added: 0.1.0
   method:
@@ -170,9 +181,45 @@ options:
       - Extra options for every rsync pass. Only V(--bwlimit=RATE), V(--info=FLAGS), V(-v), V(--verbose),
         V(-q) and V(--quiet) are accepted; any other option could make a pass copy less than everything
         (C(--dry-run), C(--existing), C(--max-size), C(--exclude)) or lose the source, and is refused.
+      - A V(--bwlimit) here throttles every pass as O(bwlimit) does (the first copy is then made with rsync);
+        setting both is refused.
     type: list
     elements: str
     default: []
+    version_added: 0.1.0
+  bwlimit:
+    description:
+      - The most bytes per second every copy pass may read, as a size per second (V(512K), V(50M), V(1G); a plain
+        number is bytes), handed to rsync as C(--bwlimit). Empty or V(0) means no limit.
+      - A limit holds every pass, the first copy included. With a limit set, the first copy into an empty target
+        is made by rsync instead of the tar pipe (which cannot be throttled), whatever O(copy_engine) says. It
+        also holds the pass made with Docker stopped and the copy back of a rollback, so it lengthens the
+        downtime.
+    type: str
+    default: ""
+    version_added: 0.1.0
+  nice:
+    description:
+      - The CPU priority (niceness) of the copy commands (tar and rsync), from V(0) (normal) to V(19) (lowest),
+        run as C(nice -n N). A copy never runs above normal priority.
+    type: int
+    default: 0
+    version_added: 0.1.0
+  ionice:
+    description:
+      - The I/O scheduling class of the copy commands, run as C(ionice -c CLASS). V(none) leaves it as it is;
+        V(idle) copies only when no other process wants the disk; V(best-effort) uses the lowest level (7) of the
+        normal class, V(best-effort:N) level N from V(0) (highest) to V(7) (lowest).
+      - The class takes effect with an I/O scheduler that honours it (BFQ; also CFQ on older kernels).
+    type: str
+    default: none
+    version_added: 0.1.0
+  soak_days:
+    description:
+      - With O(state=cleaned), days the host must have run from O(path) since the move finished before the kept
+        original is removed. Fractions are allowed; V(0) removes it at once (the other checks still apply).
+    type: float
+    default: 7
     version_added: 0.1.0
   status_file:
     description:
@@ -259,6 +306,19 @@ EXAMPLES = r'''
   dockyard.migrate.data_root:
     path: /mnt/data/docker
     state: restored
+
+- name: Move Docker at the lowest CPU and I/O priority, no faster than 50 MiB/s
+  dockyard.migrate.data_root:
+    path: /mnt/data/docker
+    bwlimit: 50M
+    nice: 19
+    ionice: idle
+
+- name: Two weeks later, remove the original the move kept
+  dockyard.migrate.data_root:
+    path: /mnt/data/docker
+    state: cleaned
+    soak_days: 14
 
 - name: See the plan without touching anything
   dockyard.migrate.data_root:
@@ -355,13 +415,20 @@ phases:
 passes:
   description:
     - Each copy pass with its statistics. C(walk) is V(mutable) when the pass skipped settled image
-      layers (C(skipped_dirs) of them), V(full) otherwise; the first copy into an empty target has
-      C(engine) V(tar).
+      layers (C(skipped_dirs) of them), V(full) otherwise; C(engine) is V(tar) for a first copy made by the tar
+      pipe, V(rsync) otherwise; C(command) is the argv run (the two tar commands joined by V(|)), with the
+      C(ionice) and C(nice) that set its priority.
   returned: always
   type: list
   elements: dict
   sample: [{phase: online_copy, move: docker, files: 1200, files_transferred: 412, bytes_transferred: 7340032,
-            seconds: 3.2, rc: 0, walk: mutable, skipped_dirs: 31}]
+            seconds: 3.2, rc: 0, walk: mutable, skipped_dirs: 31, engine: rsync,
+            command: [ionice, -c, "3", rsync, -aHAXS, "...", --bwlimit=51200, --, /var/lib/docker/, /mnt/data/docker/]}]
+freed_bytes:
+  description: With O(state=cleaned), the bytes (allocated) of the kept originals removed.
+  returned: when an original was removed
+  type: int
+  sample: 7340032
 online_passes:
   description: How many passes were made while Docker ran.
   returned: when the move copied
@@ -383,6 +450,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dockyard.migrate.plugins.module_utils._cleanup import Cleanup
 from ansible_collections.dockyard.migrate.plugins.module_utils._common import (
     client_from_params, docker_args, make_runner)
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerError
@@ -404,7 +472,7 @@ def main():
         client = client_from_params(module.params)
     except DockerError as exc:
         module.fail_json(msg=str(exc))
-    kind = Restore if module.params["state"] == "restored" else Relocation
+    kind = {"restored": Restore, "cleaned": Cleanup}.get(module.params["state"], Relocation)
     reloc = kind(module.params, client, make_runner(module), check_mode=module.check_mode,
                  mover=module.atomic_move)
     try:

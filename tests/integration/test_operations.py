@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """What operators reach for around the move, on real fleet hosts: the pre-check, choosing hosts with JMESPath,
-the fleet report's query, hooks around each host, and the copy engine."""
+the fleet report's query, hooks around each host, the copy engine, throttling and priority, and the cleanup
+after a soak period."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -8,6 +9,7 @@ __metaclass__ = type
 import json
 import os
 import re
+import threading
 
 import pytest
 
@@ -107,7 +109,8 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
     # Only h1 is chosen; the hooks run around its move only; the first copy uses rsync as asked.
     res = pair.playbook(MIGRATE, limit="h1,h2", extra={
         "docker_root_target": "/mnt/data/docker", "docker_root_select": select, "docker_root_copy_engine": "rsync",
-        "docker_root_progress_interval": 1, "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
+        "docker_root_nice": 5, "docker_root_ionice": "best-effort:6", "docker_root_progress_interval": 1,
+        "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
         "migrate_post_host_tasks": os.path.relpath(str(post), ROOT)})
     with open(report) as f:
         data = json.load(f)
@@ -121,9 +124,102 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
     with open(report + ".d/h1.json") as f:
         passes = json.load(f)["passes"]
     assert passes and all(p.get("engine") != "tar" for p in passes), passes
+    # The playbook's priority reaches every copy command.
+    assert all([os.path.basename(a) for a in p["command"][:9]] == [
+        "ionice", "-c", "2", "-n", "6", "nice", "-n", "5", "rsync"] for p in passes), passes
     assert re.match(r"/dev/loop\d+\[/docker\]$", state(pair, "h1")[1])
     assert pair.snapshot("h2") == before_h2
     # Put h1 back for the other tests.
     pair.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/docker",
                                                "migrate_report_file": str(tmp_path / "rollback.json")})
     assert state(pair, "h1") == ["/var/lib/docker", "not-mounted", "web worker"]
+
+
+CLEANUP = os.path.join(ROOT, "playbooks", "cleanup_docker_root.yml")
+MARKER = "/mnt/data/.docker.dockyard-migrate.json"
+
+
+def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
+    """A move held to a bandwidth limit at the lowest CPU and I/O priority: the first copy is made by rsync with
+    --bwlimit, and every copy process runs at nice 19 in the idle I/O class (read from the host's /proc while the
+    copy is paused). Then the kept original is removed by cleanup_docker_root.yml, only once it may be. To test the
+    soak period without waiting, the test rewrites the finished time in the marker on the host."""
+
+    pair.sh("h1", "rm", "-rf", "/mnt/data/docker", MARKER)
+    size = int(pair.sh("h1", "du", "-sb", "/var/lib/docker").split()[0])
+    kib = max(size // 10 // 1024, 1024)  # about ten seconds for the first copy
+    box = {}
+    args = {"path": "/mnt/data/docker", "bwlimit": "%dK" % kib, "nice": 19, "ionice": "idle"}
+    t = threading.Thread(target=lambda: box.update(r=pair.module(
+        "h1", "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_PAUSE": "during_online_copy"})))
+    t.start()
+    try:
+        pair.sh("h1", "sh", "-c", "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.during_online_copy"
+                " && exit 0; sleep 0.1; done; exit 1")
+        procs = pair.sh("h1", "sh", "-c", "for p in $(pgrep -x rsync); do echo \"$(ps -o ni= -p $p | tr -d ' ') "
+                        "$(ionice -p $p) $(tr '\\0' ' ' < /proc/$p/cmdline)\"; done; echo tar $(pgrep -x tar | wc -l)")
+    finally:
+        pair.sh("h1", "rm", "-f", "/run/dockyard-migrate/paused.during_online_copy")
+        t.join(600)
+    lines = procs.strip().splitlines()
+    assert lines[-1] == "tar 0", procs  # no tar pipe: the throttled first copy is rsync
+    assert len(lines) >= 2, procs
+    for line in lines[:-1]:
+        assert line.startswith("19 idle rsync ") and "--bwlimit=%d " % kib in line, procs
+    r = box["r"]
+    assert not r.get("failed") and r["changed"], r
+    first = r["passes"][0]
+    assert first["engine"] == "rsync" and first["phase"] == "online_copy", first
+    for p in r["passes"]:
+        names = [os.path.basename(a) for a in p["command"]]
+        assert names[:7] == ["ionice", "-c", "3", "nice", "-n", "19", "rsync"] and "--bwlimit=%d" % kib in names, p
+    backup = r["original"][0]["backup"]
+    assert backup.startswith("/var/lib/docker.dockyard-backup-")
+    assert state(pair, "h1")[1].endswith("[/docker]")
+
+    def cleanup(check=False, **extra):
+        extra = dict({"docker_root_target": "/mnt/data/docker"}, **extra)
+        return pair.playbook(CLEANUP, limit="h1", check=False, extra=extra, options=["--check", "--diff"] if check
+                             else ["--diff"])
+
+    def kept():
+        return pair.sh("h1", "sh", "-c", "test -d %s && echo kept || echo gone" % backup).strip()
+
+    # Before the soak period (7 days by default): refused, nothing changed.
+    marker = pair.sh("h1", "sha256sum", MARKER)
+    res = cleanup()
+    assert res.returncode != 0 and "soak_days=7 asks for 7 days" in res.stdout, res.stdout[-3000:]
+    assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
+    # The move finished eight days ago, as far as the marker knows.
+    pair.sh("h1", "python3", "-c", "import json, time; p = %r; d = json.load(open(p)); d['finished'] = "
+            "time.time() - 8 * 86400; json.dump(d, open(p, 'w'))" % MARKER)
+    marker = pair.sh("h1", "sha256sum", MARKER)
+    # Docker not serving: refused, nothing changed.
+    pair.sh("h1", "systemctl", "stop", "docker.socket", "docker.service")
+    try:
+        res = cleanup()
+        assert res.returncode != 0 and "Docker is not running" in res.stdout, res.stdout[-3000:]
+        assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
+    finally:
+        pair.sh("h1", "systemctl", "start", "docker.service")
+    # Check mode: says what it would remove, changes nothing.
+    res = cleanup(check=True)
+    assert res.returncode == 0 and "remove the kept original %s" % backup in res.stdout, res.stdout[-3000:]
+    assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
+    # A removal killed part way (SIGKILL at its failpoint) leaves part of the original and the marker saying so ...
+    killed = pair.module("h1", "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "state": "cleaned"},
+                         env={"DOCKYARD_MIGRATE_FAILPOINT": "during_cleanup"})
+    assert killed.get("failed") and killed.get("rc") == 137, killed
+    assert kept() == "kept" and json.loads(pair.sh("h1", "cat", MARKER))["cleanup"]["removing"] == backup
+    # ... and, after the soak, with Docker serving from the target, a run removes the rest; a rerun changes nothing.
+    res = cleanup()
+    assert res.returncode == 0 and "removed the kept original %s" % backup in res.stdout, res.stdout[-3000:]
+    assert re.search(r"h1\s*:.*changed=1", res.stdout), res.stdout[-3000:]
+    assert kept() == "gone"
+    assert json.loads(pair.sh("h1", "cat", MARKER))["cleanup"]["removed"] == [backup]
+    res = cleanup()
+    assert res.returncode == 0 and re.search(r"h1\s*:.*changed=0", res.stdout), res.stdout[-3000:]
+    assert state(pair, "h1") == ["/var/lib/docker", state(pair, "h1")[1], "web worker"]
+    assert state(pair, "h1")[1].endswith("[/docker]")
+    # No original is left for a rollback: put h1 back as the fleet seeds it, for the other tests.
+    pair.reset("h1")

@@ -3,6 +3,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _options
@@ -63,3 +65,60 @@ def test_path_is_normalised_and_walk_follows_final_copy():
     assert opts(path="/mnt/data/docker/").path == "/mnt/data/docker"
     assert opts().walk_mutable and not opts(final_copy="full").walk_mutable
     assert opts(margin="10%").margin_for(1000) == 100
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(bwlimit="fast"), "bwlimit 'fast' is not a rate per second"),
+    (dict(bwlimit="-5M"), "bwlimit '-5M' is not a rate per second"),
+    (dict(bwlimit="100"), "bwlimit '100' is below 1K per second"),
+    (dict(bwlimit="10M", rsync_opts=["--bwlimit=5M"]), "bwlimit '10M' and rsync_opts --bwlimit=5M both set a rate"),
+    (dict(nice=-5), "nice must be from 0 .* got -5"),
+    (dict(nice=20), "nice must be from 0 .* got 20"),
+    (dict(ionice="realtime"), "ionice 'realtime' is not one of none, idle, best-effort"),
+    (dict(ionice="idle:3"), "ionice 'idle:3' is not one of"),
+    (dict(ionice="best-effort:8"), "ionice 'best-effort:8' is not one of"),
+    (dict(soak_days=-1), "soak_days must be 0 or more"),
+    (dict(state="gone"), "state 'gone' is not one of moved, restored, cleaned"),
+])
+def test_bad_throttle_priority_and_soak_values_are_refused(kw, match):
+    with pytest.raises(_options.OptionError, match=match):
+        opts(**kw).validate()
+
+
+@pytest.mark.parametrize("bwlimit,rsync_opts,args,throttled", [
+    ("", [], [], False),
+    ("0", [], [], False),
+    ("50M", [], ["--bwlimit=51200"], True),
+    ("512K", ["-v"], ["-v", "--bwlimit=512"], True),
+    ("1048576", [], ["--bwlimit=1024"], True),
+    ("", ["--bwlimit=20M"], ["--bwlimit=20M"], True),
+    ("", ["--bwlimit=0"], ["--bwlimit=0"], False),
+])
+def test_bwlimit_maps_onto_rsync_and_marks_the_move_throttled(bwlimit, rsync_opts, args, throttled):
+    o = opts(bwlimit=bwlimit, rsync_opts=rsync_opts)
+    o.validate()
+    assert o.rsync_args == args
+    assert o.throttled is throttled
+
+
+@pytest.mark.parametrize("nice,ionice,prefix", [
+    (0, "none", []),
+    (19, "idle", ["ionice", "-c", "3", "nice", "-n", "19"]),
+    (10, "none", ["nice", "-n", "10"]),
+    (0, "best-effort", ["ionice", "-c", "2", "-n", "7"]),
+    (5, "best-effort:4", ["ionice", "-c", "2", "-n", "4", "nice", "-n", "5"]),
+])
+def test_priority_prefix_runs_the_copy_under_ionice_and_nice(nice, ionice, prefix):
+    o = opts(nice=nice, ionice=ionice)
+    o.validate()
+    got = o.priority_prefix
+    assert [a if a.startswith("-") or a.isdigit() else a.rsplit("/", 1)[-1] for a in got] == prefix
+    assert all(os.path.isabs(a) for a in got if not (a.startswith("-") or a.isdigit()))
+
+
+def test_a_priority_whose_command_is_missing_is_refused(monkeypatch):
+    monkeypatch.setattr(_options, "find_bin", lambda name: None if name == "ionice" else "/usr/bin/" + name)
+    missing = r"ionice is set but the ionice command is not installed on this host \(util-linux\)"
+    with pytest.raises(_options.OptionError, match=missing):
+        opts(ionice="idle").validate()
+    opts(nice=3).validate()  # nice is there

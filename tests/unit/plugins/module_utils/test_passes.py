@@ -150,3 +150,35 @@ def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
     result["passes"] = []  # two_phase=false: nothing measured; said, not guessed
     passes.check_time_left()
     assert "two_phase=false" in result["warnings"][0]
+
+
+def test_a_throttled_move_makes_its_first_copy_with_rsync_at_the_chosen_priority(tmp_path):
+    r, src, dst = _moving(tmp_path, bwlimit="100M", nice=7, ionice="best-effort:6", online_passes=1)
+    r.phase_online_copy()
+    first = r.result["passes"][0]
+    assert first["engine"] == "rsync" and first["rc"] == 0
+    cmd = first["command"]
+    names = [os.path.basename(a) for a in cmd]
+    assert names[:names.index("rsync")] == ["ionice", "-c", "2", "-n", "6", "nice", "-n", "7"]
+    assert "--bwlimit=102400" in cmd
+    assert (dst / "volumes" / "v" / "data").read_text() == "rows"
+    assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
+
+
+def test_the_tar_pipe_runs_both_tars_at_the_chosen_priority(tmp_path):
+    r, src, dst = _moving(tmp_path, nice=3, online_passes=1)
+    r.phase_online_copy()
+    first = r.result["passes"][0]
+    assert first["engine"] == "tar" and first["rc"] == 0
+    create, extract = " ".join(first["command"]).split(" | ")
+    for part in (create, extract):
+        argv = part.split(" ")
+        assert os.path.basename(argv[0]) == "nice" and argv[1:4] == ["-n", "3", "tar"]
+    assert (dst / "volumes" / "v" / "data").read_text() == "rows"
+
+
+def test_rsync_opts_bwlimit_also_holds_the_first_copy(tmp_path):
+    r, src, dst = _moving(tmp_path, rsync_opts=["--bwlimit=50M"], online_passes=1)
+    r.phase_online_copy()
+    first = r.result["passes"][0]
+    assert first["engine"] == "rsync" and "--bwlimit=50M" in first["command"]

@@ -78,3 +78,15 @@ def test_a_symlinked_root_moves_the_real_directory():
         (m,) = _plan.plan_moves(opts(method=method), f)
         assert (m.source, m.mount_point) == ("/srv/docker", "/srv/docker")
         assert m.service_root == ("/srv/docker" if method == "bind" else "/mnt/data/docker")
+
+
+def test_describe_says_how_the_copies_are_held_back():
+    o = opts(bwlimit="50M", nice=19, ionice="idle")
+    steps = _plan.describe(o, _plan.plan_moves(o, facts()), resuming=False)
+    assert steps[1] == ("make every copy at most 50.0M per second (rsync --bwlimit), the first copy by rsync and "
+                        "under ionice -c 3 nice -n 19")
+    o = opts(rsync_opts=["--bwlimit=20M"])
+    assert _plan.describe(o, _plan.plan_moves(o, facts()), resuming=False)[1] == (
+        "make every copy at most 20M per second (rsync --bwlimit), the first copy by rsync")
+    o = opts()
+    assert not any(s.startswith("make every copy") for s in _plan.describe(o, _plan.plan_moves(o, facts()), False))

@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Removing the original a move kept, after a soak period (``state: cleaned``).  Internal to dockyard.migrate.
+
+A move with ``keep_source`` leaves the original beside it as ``ROOT.dockyard-backup-STAMP`` and records it
+in the marker.  Once the host has run from the new root long enough, that backup only takes space.  Before
+anything is removed, every check must hold:
+
+- the marker records a finished move (phase ``done``, a ``finished`` time) at least ``soak_days`` ago;
+- Docker runs now, reports the moved root as its own, and every move's switch is applied (bind mounted and
+  in fstab, or data-root in daemon.json);
+- each backup is a backup this collection made (its name), is neither Docker's root nor contains nor lies
+  inside any root in service or any target, and has nothing mounted under it (a removal would reach into
+  another filesystem).
+
+Otherwise nothing is touched and the refusal names the reason.  The removal is recorded in the marker
+(``cleanup``) before it starts and when it ends; a run killed part way through passes the same checks when
+run again and removes the rest.  Removing the backup ends the chance of ``state: restored``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _layout, _mountinfo, _preflight, _switches, _testhooks, _units)
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
+from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
+
+DAY = 86400
+BACKUP_MARK = ".dockyard-backup-"
+
+
+def soak_refusal(journal, soak_days, now, target):
+    """Why the move to TARGET recorded in JOURNAL does not allow a cleanup yet, or None when it does."""
+    phase = journal.get("phase")
+    finished = journal.get("finished")
+    if phase != "done" or not finished or not journal.done("source"):
+        return ("the move to %s has not finished (the marker %s is in phase %s): only the original of a finished, "
+                "verified move is removed" % (target, journal.path, phase))
+    age = now - float(finished)
+    need = float(soak_days) * DAY
+    if age < need:
+        return ("the host has run from the moved root for %.1f days (the move finished %s); soak_days=%s asks for "
+                "%s days, so the original is kept until %s" % (
+                    max(age, 0) / DAY, stamp(finished), fmt_days(soak_days), fmt_days(soak_days),
+                    stamp(float(finished) + need)))
+    return None
+
+
+def serving_refusal(moves, engine, applied):
+    """Why Docker is not serving from the moved root right now, or None.  APPLIED maps a move's name to
+    whether its switch is in place."""
+    if not engine.get("running"):
+        return "Docker is not running, so it cannot be shown to serve from the moved root; start it and run again"
+    docker = moves[0]
+    reported = os.path.normpath(engine.get("docker_root_dir") or "")
+    if reported != docker.service_root:
+        return "Docker serves from %s, not from the moved root %s (%s -> %s)" % (
+            reported, docker.service_root, docker.source, docker.target)
+    for m in moves:
+        if not applied.get(m.name):
+            return "the %s switch of %s -> %s is not in place (%s), so the host does not run from %s" % (
+                m.switch.kind, m.source, m.target,
+                "the fstab bind line or the bind mount is missing" if m.switch.kind == "bind"
+                else "daemon.json does not set data-root to it", m.target)
+    return None
+
+
+def backup_refusal(m, moves, reported_root, mounts):
+    """Why the backup of move M may not be removed, or None."""
+    backup = os.path.normpath(m.backup)
+    if os.path.islink(backup) or not os.path.isdir(backup):
+        return "the original %s is not a directory (a link or a file); it is not removed" % backup
+    if BACKUP_MARK not in os.path.basename(backup):
+        return "%s is not a backup this collection made (no %s in its name); it is not removed" % (
+            backup, BACKUP_MARK.strip("."))
+    live = set([os.path.normpath(reported_root)] if reported_root else [])
+    for other in moves:
+        live.update([other.service_root, other.target])
+    for path in sorted(live):
+        if inside(path, backup) or inside(backup, path):
+            return "the original %s overlaps %s, which Docker serves from; it is not removed" % (backup, path)
+        try:
+            if os.path.exists(path) and os.path.samefile(path, backup):
+                return "the original %s is the same directory as %s, which Docker serves from" % (backup, path)
+        except OSError:
+            pass
+    mounted = [e.mount_point for e in _mountinfo.mounts_under(mounts, backup)]
+    if _mountinfo.mount_at(mounts, backup) is not None:
+        mounted.insert(0, backup)
+    if mounted:
+        return "%s is mounted under the original %s; unmount it first (a removal would reach into it)" % (
+            ", ".join(mounted[:3]), backup)
+    return None
+
+
+def stamp(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(t)))
+
+
+def fmt_days(days):
+    return ("%g" % float(days))
+
+
+def remove_tree(path):
+    """Remove PATH entry by entry, deepest first; a run killed part way leaves the rest for a rerun."""
+    for i, name in enumerate(sorted(os.listdir(path))):
+        child = os.path.join(path, name)
+        if os.path.isdir(child) and not os.path.islink(child):
+            shutil.rmtree(child)
+        else:
+            os.unlink(child)
+        if i == 0:
+            _testhooks.reached("during_cleanup")
+    os.rmdir(path)
+
+
+class Cleanup(Relocation):
+    """``state: cleaned``: the checks, then the removal of the kept originals."""
+
+    fwd = ()
+
+    def _run(self):
+        if not self.journal.load() or not self.journal.recorded_moves():
+            _preflight.refuse("no record of a move to %s (%s is missing): there is no kept original to remove" % (
+                self.opts.path, self.journal.path))
+        self.fwd = [_switches.move_from_dict(d) for d in self.journal.recorded_moves()]
+        self.journal.moves = self.fwd
+        self.result["moves"] = [m.to_dict() for m in self.fwd]
+        kept = [m for m in self.fwd if m.backup and os.path.lexists(m.backup)]
+        self.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept,
+                                    "backup": m.backup if m in kept else None} for m in self.fwd]
+        if not kept:
+            self.actions.append("no kept original left to remove")
+            return self.result
+        refusal = soak_refusal(self.journal, self.opts.soak_days, self.now, self.opts.path)
+        if refusal:
+            _preflight.refuse(refusal)
+        facts = self.gather()
+        mounts = _mountinfo.read()
+        applied = dict((m.name, m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]))
+                       for m in self.fwd)
+        refusal = serving_refusal(self.fwd, facts["engine"], applied)
+        for m in kept:
+            refusal = refusal or backup_refusal(m, self.fwd, facts["engine"].get("docker_root_dir"), mounts)
+        if refusal:
+            _preflight.refuse(refusal)
+        self.result["changed"] = True
+        for m in kept:
+            size = _layout.measure(m.backup).bytes
+            self.diff["before"][m.backup] = "kept original of %s (moved aside when Docker moved to %s)\n" % (
+                m.source, m.target)
+            self.diff["after"][m.backup] = ""
+            if self.check_mode:
+                self.actions.append("remove the kept original %s (%s)" % (m.backup, _units.human(size)))
+                continue
+            cleanup = dict(self.journal.get("cleanup") or {})
+            cleanup.setdefault("started", time.time())
+            cleanup["removing"] = m.backup
+            self.journal.save(cleanup=cleanup)
+            remove_tree(m.backup)
+            cleanup.pop("removing", None)
+            cleanup.setdefault("removed", []).append(m.backup)
+            cleanup["finished"] = time.time()
+            self.journal.save(cleanup=cleanup)
+            self.result["freed_bytes"] = self.result.get("freed_bytes", 0) + size
+            self.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))
+        if not self.check_mode:
+            self.result["original"] = [{"name": m.name, "source": m.source, "removed": True, "backup": None}
+                                       for m in self.fwd]
+        return self.result
