@@ -25,11 +25,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _layout, _mountinfo, _preflight, _switches, _testhooks, _units)
+    _fileops, _layout, _mountinfo, _preflight, _switches, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
@@ -109,19 +108,6 @@ def fmt_days(days):
     return ("%g" % float(days))
 
 
-def remove_tree(path):
-    """Remove PATH entry by entry, deepest first; a run killed part way leaves the rest for a rerun."""
-    for i, name in enumerate(sorted(os.listdir(path))):
-        child = os.path.join(path, name)
-        if os.path.isdir(child) and not os.path.islink(child):
-            shutil.rmtree(child)
-        else:
-            os.unlink(child)
-        if i == 0:
-            _testhooks.reached("during_cleanup")
-    os.rmdir(path)
-
-
 class Cleanup(Relocation):
     """``state: cleaned``: the checks, then the removal of the kept originals."""
 
@@ -165,7 +151,7 @@ class Cleanup(Relocation):
             cleanup.setdefault("started", time.time())
             cleanup["removing"] = m.backup
             self.journal.save(cleanup=cleanup)
-            remove_tree(m.backup)
+            _fileops.remove_tree(m.backup, lambda: _testhooks.reached("during_cleanup"))
             cleanup.pop("removing", None)
             cleanup.setdefault("removed", []).append(m.backup)
             cleanup["finished"] = time.time()
