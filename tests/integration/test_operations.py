@@ -61,6 +61,12 @@ def test_precheck_judges_every_host_and_changes_nothing(pair, tmp_path):
     res = pair.playbook(PRECHECK, limit="h1,h2", extra={"docker_root_target": "/var/lib/docker-elsewhere",
                                                         "migrate_report_file": report})
     assert len(re.findall(r"^h[12]\s+cannot move\s.*on the data root's own filesystem", res.stdout, re.M)) == 2
+    # A bandwidth limit caps the throughput the estimates assume.
+    pair.playbook(PRECHECK, limit="h1", extra={"docker_root_target": "/mnt/data/docker", "docker_root_bwlimit": "1M",
+                                               "migrate_report_file": report})
+    with open(report) as f:
+        slow = dict((r["host"], r) for r in json.load(f)["hosts"])["h1"]
+    assert slow["copy_seconds"] == round(float(slow["bytes"]) / 1048576, 1), slow
 
 
 def test_report_query_filters_reshapes_and_writes_json(pair, tmp_path):
