@@ -667,8 +667,7 @@ def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability
            "equal (%d entries); %.0f s" % (summary["entries_a"], time.time() - t0))
 
 
-def test_a_restore_killed_after_the_put_back_then_rebooted_restores_what_docker_wrote_since(fleet_hosts,
-                                                                                              reliability_rows):
+def test_a_restore_killed_after_the_put_back_and_rebooted_restores_later_writes(fleet_hosts, reliability_rows):
     """state=restored killed between putting the original back and dropping the bind line, then the host
     reboots: the bind line mounts the moved root over the original and Docker serves from it again, and
     writes.  The rerun must not switch back onto the original as it was: it sets it aside again and restores."""
