@@ -152,6 +152,12 @@ class Rollback:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.actions.append("rolled back to %s" % self.moves[0].source)
 
+    def finish_rollback(self):
+        """A run killed inside its rollback: finish that rollback (each step is skipped when done)."""
+        self.served_new_root = bool(self.journal.get("served"))
+        self.rollback()
+        self.actions.append("finished the rollback of an interrupted run; moving again")
+
     def walk_back(self):
         """Undo each switch, then put the files the switch changed back as the journal froze them."""
         texts = self.journal.get("texts_before") or {}

@@ -98,10 +98,7 @@ class Relocation(Verification, Rollback):
                         move.backup = old["backup"]
         self.journal.moves = self.moves
         if self.journal.phase == "rollback" and not self.check_mode:
-            # A run killed inside its rollback: finish that rollback (each step is skipped when done), then move.
-            self.served_new_root = bool(self.journal.get("served"))
-            self.rollback()
-            self.actions.append("finished the rollback of an interrupted run; moving again")
+            self.finish_rollback()
             return self._run()
         mounts = _mountinfo.read()
         if all(m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]) for m in self.moves):
