@@ -425,6 +425,81 @@ def test_containerd_store_move_killed_with_docker_stopped_keeps_both_moves(fleet
                summaries[0]["entries_a"], summaries[1]["entries_a"], time.time() - t0))
 
 
+# ------------------------------------------------------------------ rollback as hard as the move
+def add_fault(host, condition):
+    """Docker refuses to start while CONDITION (a shell test) holds: the move's start fails and it rolls back."""
+    host_sh("h1" if host is None else host,
+            "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c \"! %s\"\\n' "
+            "> %s && systemctl daemon-reload" % (condition, FAULT_DROPIN))
+
+
+def remove_fault(host):
+    host_sh(host, "rm -f %s && systemctl daemon-reload && systemctl reset-failed docker.service docker.socket; "
+            "systemctl start docker.socket docker.service" % FAULT_DROPIN, check=False)
+
+
+def test_automatic_rollback_killed_inside_converges(fleet_hosts, reliability_rows):
+    """Docker cannot start on the new root, so the move rolls back; the rollback is killed after undoing the
+    switch, the rerun's rollback is killed after putting the files back, and the third run finishes it."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    fstab = host_sh("h1", "cat /etc/fstab").stdout
+    add_fault("h1", "mountpoint -q /var/lib/docker")
+    try:
+        # The rollback journals itself first: a rerun finishes it instead of taking the window for a move's.
+        kill_at(fleet_hosts, "h1", MOVE, "rollback_after_undo", "rollback", "switch")
+        seen = host_sh("h1", "mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
+                       "test -e /etc/systemd/system/docker.service.d/dockyard-data-root.conf && echo dropin; "
+                       "systemctl is-active docker.service", check=False).stdout.split()
+        assert seen[:2] == ["not-mounted", "dropin"] and seen[2] != "active", seen
+        kill_at(fleet_hosts, "h1", MOVE, "rollback_after_files", "rollback", "switch")
+        seen = host_sh("h1", "test -e /etc/systemd/system/docker.service.d/dockyard-data-root.conf && echo dropin; "
+                       "systemctl is-active docker.service", check=False).stdout.split()
+        assert seen[0] != "dropin" and seen[-1] != "active", seen
+        assert host_sh("h1", "cat /etc/fstab").stdout == fstab
+        third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+        assert third.get("failed") and third.get("rolled_back") and third["failed_phase"] == "start", third
+        assert marker("h1")["phase"] == "rolled_back"
+        assert host_sh("h1", "cat /etc/fstab").stdout == fstab
+        summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
+    finally:
+        remove_fault("h1")
+    fourth = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not fourth.get("failed"), fourth
+    converged(fleet_hosts, "h1", fingerprint)
+    record(reliability_rows, "fault", "automatic rollback killed (SIGKILL) at rollback_after_undo, the rerun's at "
+           "rollback_after_files, run again",
+           "each kill landed where claimed (rc 137, marker phase rollback; bind undone with the drop-in still there, "
+           "then the files put back; Docker stopped); the third run finished the rollback, tried the move again and "
+           "rolled that back too: old root serving, fstab as before, "
+           "manifest equal (%d entries), inventory equal; once the fault was gone the move converged; %.0f s" % (
+               summary["entries_a"], time.time() - t0))
+
+
+def test_daemon_json_rollback_killed_inside_converges(fleet_hosts, reliability_rows):
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    dj = host_sh("h1", "cat /etc/docker/daemon.json").stdout
+    add_fault("h1", "grep -q data-root /etc/docker/daemon.json")
+    try:
+        kill_at(fleet_hosts, "h1", args, "rollback_after_files", "rollback", "switch")
+        assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
+        assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
+        again = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+        assert again.get("failed") and again.get("rolled_back") and again["failed_phase"] == "start", again
+        assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
+        summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
+    finally:
+        remove_fault("h1")
+    record(reliability_rows, "fault", "daemon_json move: Docker cannot start on the new root; the rollback killed "
+           "(SIGKILL) at rollback_after_files, run again",
+           "the kill landed where claimed (rc 137, marker phase rollback, daemon.json already put back, Docker "
+           "stopped); the rerun finished the rollback, tried again and rolled back in full: "
+           "daemon.json as before, old root serving, manifest equal (%d entries), inventory equal; %.0f s" % (
+               summary["entries_a"], time.time() - t0))
+
+
 def test_restore_after_new_data_killed_inside_converges(fleet_hosts, reliability_rows):
     """state=restored after containers wrote new data on the new root: killed after the stop, then after the
     switch back; the third run brings back everything the new root held."""
