@@ -136,6 +136,13 @@ def converged(fleet, host, fingerprint, method="bind", containerd=False, manifes
     return summaries
 
 
+def rerun_converges(fleet, fingerprint, args=None):
+    """Run the move again on h1: it must succeed and converge; returns the manifest summary."""
+    again = fleet.module("h1", "dockyard.migrate.data_root", args or MOVE)
+    assert not again.get("failed"), again
+    return converged(fleet, "h1", fingerprint)[0]
+
+
 def on_old_root(fleet, host, fingerprint, manifest_name="m0", containerd=False, running="web worker"):
     """Docker serves from /var/lib/docker itself (no mount there) with the tree of MANIFEST_NAME."""
     seen = look(host)
@@ -636,9 +643,7 @@ def test_a_time_limit_ending_during_the_online_copy_stops_it_with_docker_untouch
     copied = int(host_sh("h1", "du -sb %s | cut -f1" % TARGET).stdout.split()[0])
     assert 0 < copied < 250000000, copied  # a partial copy, cut where the limit ended
     untouched("h1", started)
-    again = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
-    assert not again.get("failed"), again
-    summary = converged(fleet_hosts, "h1", fingerprint)[0]
+    summary = rerun_converges(fleet_hosts, fingerprint)
     record(reliability_rows, "fault", "time_limit 4 s on a root holding a 300 MB volume, copied by rsync at "
            "30 MB/s (the role's async deadline, passed to the module)",
            "the online pass was stopped at the limit (failed_phase online_copy, marker online_copy_failed, %d MB "
@@ -658,9 +663,7 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
     assert "the offline phase may take up to" in res["msg"] and "Docker was not stopped" in res["msg"], res
     assert marker("h1")["phase"] == "online_copy"
     untouched("h1", started)
-    again = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, time_limit=3600))
-    assert not again.get("failed"), again
-    summary = converged(fleet_hosts, "h1", fingerprint)[0]
+    summary = rerun_converges(fleet_hosts, fingerprint, dict(MOVE, time_limit=3600))
     record(reliability_rows, "fault", "time_limit 60 s, while the window may take over 420 s (twice stop_timeout "
            "120 and verify_timeout 90, and the last pass)",
            "the run ended before the stop (failed_phase stop, marker online_copy); Docker never stopped (same start "
@@ -732,9 +735,7 @@ def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability
     assert "the rollback stopped" in res["msg"] and "busy" in res["msg"], res["msg"]
     assert "Docker was started all the same and serves from /var/lib/docker" in res["msg"], res["msg"]
     assert look("h1")[2] == "web worker", look("h1")  # Docker runs, with its containers
-    again = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
-    assert not again.get("failed"), again
-    summary = converged(fleet_hosts, "h1", fingerprint)[0]
+    summary = rerun_converges(fleet_hosts, fingerprint)
     record(reliability_rows, "fault", "the verification fails and the rollback cannot unmount the bind (a process "
            "holds its working directory in it)",
            "the rollback stopped at the unmount (target is busy) and started Docker all the same, serving the moved "
