@@ -652,7 +652,7 @@ def test_a_time_limit_ending_during_the_online_copy_stops_it_with_docker_untouch
                copied // 1000000, summary["entries_a"], time.time() - t0))
 
 
-def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, reliability_rows):
+def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, reliability_rows, tmp_path):
     """60 s allowed; the online copy takes seconds, but the window may wait up to 2 x stop_timeout (120 s) and
     2 x verify_timeout (90 s): the run ends before the stop."""
     t0 = time.time()
@@ -663,12 +663,21 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
     assert "the offline phase may take up to" in res["msg"] and "Docker was not stopped" in res["msg"], res
     assert marker("h1")["phase"] == "online_copy"
     untouched("h1", started)
+    # The role passes its timeout (the async limit) less 30 s: the playbook with docker_root_timeout 100 ends the
+    # same way, before the stop.
+    report = str(tmp_path / "report.json")
+    play = fleet_hosts.playbook(os.path.join(ROOT, "playbooks", "migrate_docker_root.yml"), limit="h1", check=False,
+                                extra={"docker_root_target": TARGET, "docker_root_timeout": 100,
+                                       "migrate_report_file": report})
+    assert play.returncode != 0 and "time_limit 70s" in play.stdout, play.stdout[-3000:]
+    untouched("h1", started)
     summary = rerun_converges(fleet_hosts, fingerprint, dict(MOVE, time_limit=3600))
     record(reliability_rows, "fault", "time_limit 60 s, while the window may take over 420 s (twice stop_timeout "
-           "120 and verify_timeout 90, and the last pass)",
-           "the run ended before the stop (failed_phase stop, marker online_copy); Docker never stopped (same start "
-           "time), nothing masked or switched; a rerun with time_limit 3600 converged, manifest equal (%d entries); "
-           "%.0f s" % (summary["entries_a"], time.time() - t0))
+           "120 and verify_timeout 90, and the last pass); then the playbook with docker_root_timeout 100",
+           "the run ended before the stop (failed_phase stop, marker online_copy); so did the playbook, whose role "
+           "passed time_limit 70 s; Docker never stopped (same start time), nothing masked or switched; a rerun "
+           "with time_limit 3600 converged, manifest equal (%d entries); %.0f s" % (summary["entries_a"],
+                                                                                   time.time() - t0))
 
 
 # ------------------------------------------------------------------ what the review of the window found
