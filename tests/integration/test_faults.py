@@ -35,8 +35,10 @@ FAULT_DROPIN = "/etc/systemd/system/docker.service.d/zz-fault.conf"
 
 
 def host_sh(host, script, timeout=600, check=True):
-    res = subprocess.run(["docker", "exec", "dockyard-" + host, "sh", "-c", script], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout, check=False)
+    # Bounded inside the host too: killing the docker client would leave the command running there.
+    res = subprocess.run(["docker", "exec", "dockyard-" + host, "timeout", "-k", "10", str(timeout), "sh", "-c",
+                          script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         timeout=timeout + 30, check=False)
     if check and res.returncode != 0:
         raise AssertionError("%s on %s failed (rc=%d): %s %s" % (
             script[:200], host, res.returncode, res.stdout[-2000:], res.stderr[-2000:]))
@@ -466,6 +468,7 @@ def test_automatic_rollback_killed_inside_converges(fleet_hosts, reliability_row
         assert host_sh("h1", "cat /etc/fstab").stdout == fstab
         third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
         assert third.get("failed") and third.get("rolled_back") and third["failed_phase"] == "start", third
+        assert "finished the rollback of an interrupted run; moving again" in third["actions"], third["actions"]
         assert marker("h1")["phase"] == "rolled_back"
         assert host_sh("h1", "cat /etc/fstab").stdout == fstab
         summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
@@ -669,7 +672,8 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
     play = fleet_hosts.playbook(os.path.join(ROOT, "playbooks", "migrate_docker_root.yml"), limit="h1", check=False,
                                 extra={"docker_root_target": TARGET, "docker_root_timeout": 100,
                                        "migrate_report_file": report})
-    assert play.returncode != 0 and "time_limit 70s" in play.stdout, play.stdout[-3000:]
+    assert play.returncode != 0 and "time_limit 70s" in play.stdout and "Docker was not stopped" in play.stdout, \
+        play.stdout[-3000:]
     untouched("h1", started)
     summary = rerun_converges(fleet_hosts, fingerprint, dict(MOVE, time_limit=3600))
     record(reliability_rows, "fault", "time_limit 60 s, while the window may take over 420 s (twice stop_timeout "
@@ -693,6 +697,9 @@ def test_a_failed_restore_carries_what_docker_wrote_on_the_original_forward(flee
                    "-v", "webdata:/data", "seed/base:1", "sh", "-c", WRITER)
     moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not moved.get("failed"), moved
+    vol = "volumes/webdata/_data/writes.log"
+    # Each start of the writer writes under a new id: the ids seen before the restore are those of the new root.
+    before = set(line.split()[0] for line in host_sh("h1", "cat %s/%s" % (TARGET, vol)).stdout.splitlines())
     t, box = run_paused(fleet_hosts, RESTORE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "restore_verify"})
     try:
         wait_paused(fleet_hosts, "after_start")
@@ -707,12 +714,13 @@ def test_a_failed_restore_carries_what_docker_wrote_on_the_original_forward(flee
     assert "made to fail" in res["msg"] and "serves from %s again" % TARGET in res["msg"], res["msg"]
     assert any(a.startswith("copied what Docker wrote on the original back onto %s" % TARGET)
                for a in res["actions"]), res["actions"]
-    vol = "volumes/webdata/_data/writes.log"
     seen = look("h1")
     assert seen[0] == "/var/lib/docker" and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), seen
     backup = [o for o in moved["original"] if o["name"] == "docker"][0]["backup"]
     on_original = host_sh("h1", "cat '%s/%s'" % (backup, vol)).stdout.splitlines()
     on_moved = set(host_sh("h1", "cat %s/%s" % (TARGET, vol)).stdout.splitlines())
+    # The writer ran on the original during the restore: its last line there is from a start made there.
+    assert on_original[-1].split()[0] not in before, (before, on_original[-3:])
     assert len(on_original) > 10 and on_original[-1] in on_moved, (
         "the last write made on the original (%s) is not on the moved root" % on_original[-1:])
     assert all(line in on_moved for line in on_original)
@@ -735,15 +743,19 @@ def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability
         wait_paused(fleet_hosts, "after_start")
         host_sh("h1", "cd /var/lib/docker/volumes && { setsid sleep 300 </dev/null >/dev/null 2>&1 & "
                 "echo $! > /run/holder.pid; }")
+        release(fleet_hosts, "after_start")
+        t.join(600)
+        seen = look("h1")
     finally:
         release(fleet_hosts, "after_start")
         t.join(600)
+        host_sh("h1", "test -e /run/holder.pid && kill $(cat /run/holder.pid); rm -f /run/holder.pid", check=False)
     res = box["r"]
-    host_sh("h1", "kill $(cat /run/holder.pid); rm -f /run/holder.pid")
     assert res.get("failed") and res["failed_phase"] == "verify" and res["rolled_back"] is False, res
     assert "the rollback stopped" in res["msg"] and "busy" in res["msg"], res["msg"]
     assert "Docker was started all the same and serves from /var/lib/docker" in res["msg"], res["msg"]
-    assert look("h1")[2] == "web worker", look("h1")  # Docker runs, with its containers
+    # Docker runs, with its containers, on the moved root through the bind the rollback could not remove.
+    assert re.match(r"/dev/loop\d+\[/docker\]$", seen[1]) and seen[2] == "web worker", seen
     summary = rerun_converges(fleet_hosts, fingerprint)
     record(reliability_rows, "fault", "the verification fails and the rollback cannot unmount the bind (a process "
            "holds its working directory in it)",

@@ -192,3 +192,19 @@ def test_a_copy_running_when_the_time_limit_ends_is_killed_and_reported(tmp_path
     with pytest.raises(_copy.TimeLimitReached, match="the time limit ended during an rsync pass"):
         _copy.rsync(str(src), str(tmp_path / "dst"), rsync_bin=str(slow), deadline=time.time() + 0.5)
     assert time.time() - t0 < 10
+
+
+def test_a_tar_copy_running_when_the_time_limit_ends_is_killed_and_reported(tmp_path, monkeypatch):
+    import time
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tar").write_text("#!/bin/sh\nexec sleep 30\n")  # a tar that never ends by itself
+    (bin_dir / "tar").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    t0 = time.time()
+    with pytest.raises(_copy.TimeLimitReached, match="the time limit ended during the tar copy"):
+        _copy.tar_copy(str(src), str(tmp_path / "dst"), deadline=time.time() + 0.5)
+    assert time.time() - t0 < 10

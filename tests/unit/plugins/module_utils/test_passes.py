@@ -182,3 +182,19 @@ def test_rsync_opts_bwlimit_also_holds_the_first_copy(tmp_path):
     r.phase_online_copy()
     first = r.result["passes"][0]
     assert first["engine"] == "rsync" and "--bwlimit=50M" in first["command"]
+
+
+def test_only_a_pass_while_docker_runs_is_cut_at_the_time_limit(tmp_path, monkeypatch):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _options
+    opts = _options.Options({"path": str(tmp_path / "t"), "copy_engine": "rsync"})
+    opts.deadline = time.time() + 5
+    src, dst = tmp_path / "s", tmp_path / "t"
+    src.mkdir()
+    (src / "f").write_text("x")
+    seen = []
+    monkeypatch.setattr(_copy, "rsync", lambda *a, **kw: seen.append(kw["deadline"]) or {"seconds": 0})
+    passes = _passes.Passes(opts, [_move.Move("docker", str(src), str(dst), _switches.make("bind"))], None,
+                            {"passes": [], "bytes_copied": 0, "files_copied": 0})
+    for phase in ("online_copy", "final_copy", "copy_back"):
+        passes.run(phase, phase == "online_copy")
+    assert seen == [opts.deadline, None, None]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _switches, _transaction, _verify
+from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _rollback, _switches, _transaction, _verify
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -118,10 +118,19 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     r = relocation(tmp_path)
     r.served_new_root = True
     r.rollback()
-    # Each attempt keeps what it replaces in a directory of its own (a later attempt never overwrites it).
     assert len(ran) == 1 and ran[0][0] == "copy_back" and ran[0][1][0] == "--backup", ran
     assert re.match(r"--backup-dir=%s\.dockyard-copyback-\d{8}T\d{6}$" % re.escape(str(tmp_path / "src")),
                     ran[0][1][1]), ran
+    # Each attempt keeps what it replaces in a directory of its own: a later attempt of the same move (same
+    # journal stamp) never overwrites it.
+    clock = iter(["20260101T000001", "20260101T000002"])
+    monkeypatch.setattr(_rollback.time, "strftime", lambda fmt, *a: next(clock))
+    ran[:] = []
+    for _ in range(2):
+        r.served_new_root = True
+        r.rollback()
+    assert [x[1][1] for x in ran] == ["--backup-dir=%s.dockyard-copyback-20260101T00000%d" % (tmp_path / "src", i)
+                                      for i in (1, 2)], ran
 
 
 def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatch):
@@ -201,6 +210,16 @@ def test_a_refusal_inside_a_killed_runs_window_rolls_that_window_back(tmp_path, 
     with pytest.raises(RelocationError, match="rolled back instead") as exc:
         r.refused_in_window(RelocationError("path is full", "preflight"))
     assert rolled == [True] and exc.value.rolled_back is True and "path is full" in str(exc.value)
+
+
+def test_a_refusal_in_a_window_whose_new_root_docker_served_is_not_rolled_back(tmp_path, monkeypatch):
+    r = relocation(tmp_path)
+    r.journal["phases_done"] = ["record", "online_copy", "stop", "final_copy", "switch", "start"]
+    r.journal.save(phase="verify")
+    monkeypatch.setattr(r, "rollback", lambda: pytest.fail("a window Docker served from must not be rolled back"))
+    with pytest.raises(RelocationError, match="not rolled back blindly") as exc:
+        r.refused_in_window(RelocationError("path is full", "preflight"))
+    assert exc.value.rolled_back is False
 
 
 def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_path, monkeypatch):
