@@ -179,6 +179,12 @@ def test_an_export_that_stands_gets_the_mode_without_a_new_export(client, tmp_pa
     assert len(Engine.exports) == 1, "only the first run exported"
 
 
+def test_a_fresh_export_is_written_with_the_mode_asked(client, tmp_path):
+    dest = str(tmp_path / "app.tar")
+    res = _snapshot.export_container(client, "app", dest, mode="0640")
+    assert res["changed"] and mode_of(dest) == 0o640 and mode_of(dest + ".json") == 0o640
+
+
 def test_a_new_export_over_a_readable_one_is_private(client, tmp_path):
     """Files an earlier version left world-readable do not keep their mode when written again."""
     dest = str(tmp_path / "app.tar")
