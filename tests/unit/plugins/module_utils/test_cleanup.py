@@ -113,6 +113,10 @@ def test_each_refusal_names_its_reason_and_changes_nothing(tmp_path, monkeypatch
         c._run()
     assert exc.value.phase == "preflight"
     assert (backup / "z").read_text() == "old" and (backup / "overlay2" / "l1" / "f").exists()
+    if case in ("foreign", "overlap"):
+        assert new.is_dir()  # the directory the marker names is kept too
+    if case == "link":
+        assert new.is_symlink()
     assert open(marker).read() == before
 
 
