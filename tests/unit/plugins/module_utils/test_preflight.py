@@ -78,3 +78,26 @@ def test_swarm_manager_refused_unless_allowed_worker_warned(tmp_path):
 def test_snap_and_missing_unit(tmp_path):
     assert "installed as a snap" in refused(_preflight.host_config, opts(tmp_path), facts(snap=True), Host(), moves())
     assert "no docker.service unit" in refused(_preflight.host_config, opts(tmp_path), facts(), Host(()), moves())
+
+
+@pytest.mark.parametrize("version,target,refused", [
+    ("20.10.24+dfsg1", "/mnt/data/100%/docker", True),
+    ("25.0.3", "/mnt/data/a%sb/docker", True),
+    ("26.1.5+dfsg1", "/mnt/data/100%/docker", False),
+    ("20.10.24+dfsg1", "/mnt/data/say \"q\" x/docker", False),
+    (None, "/mnt/data/100%/docker", False),  # Docker down: the run is refused for that, or resumes a checked one
+])
+def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, version, target, refused):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _switches
+    move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"), "/var/lib/docker")
+    f = facts(engine={"version": version}, bind=None)
+    if refused:
+        with pytest.raises(_move.RelocationError) as exc:
+            move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+        assert "holds a % sign" in str(exc.value) and version in str(exc.value) and "method bind" in str(exc.value)
+    else:
+        move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+    # The bind method keeps Docker's root where it is: it accepts the same path.
+    bind = _move.Move("docker", "/var/lib/docker", target, _switches.make("bind"), "/var/lib/docker")
+    bind.switch.refuse_conflicts(bind, facts(engine={"version": version}, daemon_json_data_root=None),
+                                 opts(tmp_path, path=target))
