@@ -101,3 +101,18 @@ def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, versi
     bind = _move.Move("docker", "/var/lib/docker", target, _switches.make("bind"), "/var/lib/docker")
     bind.switch.refuse_conflicts(bind, facts(engine={"version": version}, daemon_json_data_root=None),
                                  opts(tmp_path, path=target))
+
+
+def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(monkeypatch, tmp_path):
+    script = tmp_path / "docker"
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(_preflight, "get_bin_path", lambda name: (_ for _ in ()).throw(ValueError(name)))
+    f = facts(engine={"running": False}, unit_exec_start=["%s start" % script])
+    with pytest.raises(_move.RelocationError) as exc:
+        _preflight.docker_installed(f, Host())
+    assert "docker.service runs %s, and there is no dockerd program" % script in str(exc.value)
+    monkeypatch.setattr(_preflight, "get_bin_path", lambda name: "/usr/sbin/dockerd")
+    _preflight.docker_installed(f, Host())  # an init script that starts an installed dockerd
+    with pytest.raises(_move.RelocationError) as exc:
+        _preflight.docker_installed(f, Host(units=()))
+    assert "no docker.service unit" in str(exc.value)
