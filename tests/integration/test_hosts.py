@@ -288,9 +288,16 @@ def test_docker_as_a_snap_is_refused(fleet):
     refused(fleet, {"path": TARGET}, "Docker is installed as a snap (snapd's unit snap.docker.dockerd.service")
 
 
-# What a removed package leaves: no binaries, no units, its configuration (/etc/docker) kept.
+# What a removed package leaves: no binaries, no units, its configuration (/etc/docker) kept.  Each is set
+# aside in /root/hidden (not renamed in place: systemd would still read an init script's LSB "Provides: docker").
 HIDDEN = ["/usr/sbin/dockerd", "/usr/bin/docker", "/lib/systemd/system/docker.service",
-          "/lib/systemd/system/docker.socket"]
+          "/lib/systemd/system/docker.socket", "/etc/systemd/system/multi-user.target.wants/docker.service",
+          "/etc/systemd/system/sockets.target.wants/docker.socket", "/etc/init.d/docker"]
+
+
+def hide(fleet, paths):
+    sh(fleet, "mkdir -p /root/hidden && for f in %s; do mv $f /root/hidden/$(echo $f | tr / _); done && "
+       "systemctl daemon-reload" % " ".join(paths))
 
 
 def test_docker_not_installed_is_refused(fleet):
@@ -298,17 +305,23 @@ def test_docker_not_installed_is_refused(fleet):
     docker_units(fleet, "stop")
     try:
         # The package's programs are gone, its unit is still known (a removal half done).
-        sh(fleet, "for f in %s; do mv $f $f.hidden; done" % " ".join(HIDDEN[:2]))
+        hide(fleet, HIDDEN[:2])
         refused(fleet, {"path": TARGET}, "Docker is not installed here: no docker.service unit or no dockerd "
                 "binary (/usr/sbin/dockerd)")
-        # Nothing of it is left: no unit either.
-        sh(fleet, "for f in %s; do mv $f $f.hidden; done; systemctl daemon-reload" % " ".join(HIDDEN[2:]))
-        assert sh(fleet, "systemctl show docker.service --property=LoadState --value").strip() == "not-found"
-        for method in ("bind", "daemon_json"):
-            refused(fleet, {"path": TARGET, "method": method}, "Docker is not installed here")
+        # Removed, not purged: its units are gone, systemd makes a docker.service of the kept /etc/init.d/docker.
+        hide(fleet, HIDDEN[2:-1])
+        unit = sh(fleet, "systemctl show docker.service --property=LoadState --property=SourcePath")
+        assert "LoadState=loaded" in unit and "SourcePath=/etc/init.d/docker" in unit, unit
+        refused(fleet, {"path": TARGET}, "Docker is not installed here: docker.service runs /etc/init.d/docker, "
+                "and there is no dockerd program")
+        # Purged: no unit at all.
+        hide(fleet, HIDDEN[-1:])
+        assert "LoadState=not-found" in sh(fleet, "systemctl show docker.service --property=LoadState")
+        refused(fleet, {"path": TARGET, "method": "daemon_json"}, "Docker is not installed here: no docker.service "
+                "unit")
     finally:
-        sh(fleet, "for f in %s; do [ -e $f.hidden ] && mv $f.hidden $f; done; systemctl daemon-reload" %
-           " ".join(HIDDEN), check=False)
+        sh(fleet, "for f in %s; do h=/root/hidden/$(echo $f | tr / _); if [ -e $h ] || [ -L $h ]; then mv $h $f; "
+           "fi; done; systemctl daemon-reload" % " ".join(HIDDEN), check=False)
         docker_units(fleet, "start")
     assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == "/var/lib/docker"
 
@@ -321,14 +334,14 @@ NO_SOCKET = ("mkdir -p /var/snap/docker/common/var-lib-docker && "
              "&& systemctl daemon-reload && systemctl start docker.service")
 # A container that ran before the move and cannot start again after it: its bind-mounted host path is gone.
 GONE = ("mkdir -p /srv/gone && docker run -d --name gone --restart always --network none "
-        "--mount type=bind,source=/srv/gone,target=/data "
-        "seed/base:1 >/dev/null && rm -rf /srv/gone")
+        "--mount type=bind,source=/srv/gone,target=/data seed/base:1 >/dev/null")
 
 
 def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_start_again(fleet):
     fingerprint = seeded(fleet, NO_SOCKET + " && " + GONE)
     assert sh(fleet, "systemctl show docker.socket --property=LoadState --value").strip() == "not-found"
     assert "gone" in sh(fleet, "docker ps --format '{{.Names}}'").split()
+    sh(fleet, "rm -r /srv/gone")  # it runs on; Docker cannot start it again
     res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
     assert sh(fleet, "systemctl is-active docker.service").strip() == "active"
     # Not a failure of the move, never rolled back for: named in the result and a warning, its data kept.
