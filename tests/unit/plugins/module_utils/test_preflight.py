@@ -106,7 +106,11 @@ def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, versi
 def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(monkeypatch, tmp_path):
     script = tmp_path / "docker"
     script.write_text("#!/bin/sh\n")
-    monkeypatch.setattr(_preflight, "get_bin_path", lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+    def no_dockerd(name):
+        raise ValueError("no %s" % name)
+
+    monkeypatch.setattr(_preflight, "get_bin_path", no_dockerd)
     f = facts(engine={"running": False}, unit_exec_start=["%s start" % script])
     with pytest.raises(_move.RelocationError) as exc:
         _preflight.docker_installed(f, Host())
