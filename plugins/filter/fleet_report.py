@@ -85,7 +85,7 @@ _ROW = (
     ("started", None), ("ended", None), ("bytes", 0), ("planned_bytes", None), ("free_after_bytes", None),
     ("downtime_seconds", 0), ("online_copy_seconds", 0), ("offline_copy_seconds", 0), ("phases", None),
     ("verified", False), ("fingerprint_before", None), ("fingerprint_after", None), ("original", None),
-    ("reason", None), ("error", None),
+    ("reason", None), ("error", None), ("containers_not_running", None),
 )
 
 
@@ -116,6 +116,8 @@ def row(host, result):
                      for p in (out["phases"] or []) if isinstance(p, dict)]
     out["verified"] = bool(out["verified"]) if not isinstance(out["verified"], string_types) \
         else out["verified"].lower() in ("true", "yes", "1")
+    out["containers_not_running"] = [str(n) for n in (out["containers_not_running"] or [])
+                                     if isinstance(n, string_types)]
     if out["error"] is None and out["status"] in FAILED + ("cannot move",):
         out["error"] = {"phase": result.get("failed_phase"), "message": result.get("message") or "unknown error"}
     if out["status"] == "not started":

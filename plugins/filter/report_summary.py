@@ -59,7 +59,10 @@ def report_summary(report):
                  "%d planned (check mode)" % c.get("planned", 0)]
     parts += ["%d %s" % (c[s], s) for s in STATUSES
               if s not in ("moved", "restored", "unchanged", "planned") and c.get(s)]
-    return [", ".join(parts)]
+    down = ["%s: %s" % (h.get("host"), ", ".join(h["containers_not_running"])) for h in report.get("hosts") or []
+            if isinstance(h, dict) and h.get("containers_not_running")]
+    return [", ".join(parts)] + (["Containers that ran before and do not run now (their data is there; see docker "
+                                  "logs): " + "; ".join(down)] if down else [])
 
 
 class FilterModule(object):

@@ -41,6 +41,17 @@ def docker_installed(facts, host):
         if not host.unit_exists("docker.service") or not binary or not os.path.exists(binary):
             refuse("Docker is not installed here: no docker.service unit or no dockerd binary (%s)" % (
                 binary or "no ExecStart"))
+        if not os.path.basename(binary).startswith("dockerd") and not _dockerd_on_path():
+            # A package removed but not purged keeps /etc/init.d/docker, from which systemd makes a docker.service.
+            refuse("Docker is not installed here: docker.service runs %s, and there is no dockerd program" % binary)
+
+
+def _dockerd_on_path():
+    try:
+        get_bin_path("dockerd")
+    except ValueError:
+        return False
+    return True
 
 
 def has_rsync():

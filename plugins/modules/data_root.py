@@ -406,6 +406,15 @@ containers_changed:
   returned: when there were any
   type: dict
   sample: {new: [late], removed: [spare]}
+containers_not_running:
+  description:
+    - Containers that ran before the move and do not run after it although they are there with their data
+      (started once more, they did not stay up; for example a bind-mounted host path is gone, or the process
+      exits at once). The move is not failed or undone for them; they are named here and in a warning.
+  returned: when there were any
+  type: list
+  elements: str
+  sample: [cron-job]
 phases:
   description: Each phase with its duration in seconds.
   returned: always

@@ -41,6 +41,18 @@ def test_rows_for_every_host_and_the_schema_holds():
     assert report_summary(doc) == ["1 moved, 0 already done, 0 planned (check mode), 1 rolled back, 1 not started"]
 
 
+def test_a_container_that_did_not_run_again_is_named_and_the_move_still_counts():
+    moved = dict(MOVED, containers_not_running=["cron"])
+    doc = fleet_report(["h1", "h2"], [moved, dict(MOVED, host="h2")], ended="2026-11-28T10:02:00Z",
+                       settings={"target": "/mnt/data/docker"})
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["outcome"] == "success" and doc["counts"]["moved"] == 2
+    assert doc["hosts"][0]["containers_not_running"] == ["cron"] and doc["hosts"][1]["containers_not_running"] == []
+    assert report_summary(doc) == ["2 moved, 0 already done, 0 planned (check mode)",
+                                   "Containers that ran before and do not run now (their data is there; see docker "
+                                   "logs): h1: cron"]
+
+
 def test_a_host_reached_without_a_result_was_lost():
     doc = fleet_report(["h1"], [None], ["2026-11-28T10:00:00Z"], ended="2026-11-28T10:02:00Z")
     jsonschema.validate(doc, SCHEMA)

@@ -114,3 +114,45 @@ def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
     with pytest.raises(_move.RelocationError, match="in the way of the kept original"):
         _switches.put_back(move)
     assert (src / "volumes").is_dir() and (backup / "x").is_dir()
+
+
+@pytest.mark.parametrize("version,target,refused", [
+    ("20.10.24+dfsg1", "/mnt/data/100%/docker", True),
+    ("25.0.3", "/mnt/data/a%sb/docker", True),
+    ("26.1.5+dfsg1", "/mnt/data/100%/docker", False),
+    ("20.10.24+dfsg1", "/mnt/data/say \"q\" x/docker", False),
+    (None, "/mnt/data/100%/docker", False),  # Docker down: the run is refused for that, or resumes a checked one
+])
+def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, version, target, refused):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _switches
+    move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"), "/var/lib/docker")
+    f = facts(engine={"version": version}, bind=None)
+    if refused:
+        with pytest.raises(_move.RelocationError) as exc:
+            move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+        assert "holds a % sign" in str(exc.value) and version in str(exc.value) and "method bind" in str(exc.value)
+    else:
+        move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+    # The bind method keeps Docker's root where it is: it accepts the same path.
+    bind = _move.Move("docker", "/var/lib/docker", target, _switches.make("bind"), "/var/lib/docker")
+    bind.switch.refuse_conflicts(bind, facts(engine={"version": version}, daemon_json_data_root=None),
+                                 opts(tmp_path, path=target))
+
+
+def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(monkeypatch, tmp_path):
+    script = tmp_path / "docker"
+    script.write_text("#!/bin/sh\n")
+
+    def no_dockerd(name):
+        raise ValueError("no %s" % name)
+
+    monkeypatch.setattr(_preflight, "get_bin_path", no_dockerd)
+    f = facts(engine={"running": False}, unit_exec_start=["%s start" % script])
+    with pytest.raises(_move.RelocationError) as exc:
+        _preflight.docker_installed(f, Host())
+    assert "docker.service runs %s, and there is no dockerd program" % script in str(exc.value)
+    monkeypatch.setattr(_preflight, "get_bin_path", lambda name: "/usr/sbin/dockerd")
+    _preflight.docker_installed(f, Host())  # an init script that starts an installed dockerd
+    with pytest.raises(_move.RelocationError) as exc:
+        _preflight.docker_installed(f, Host(units=()))
+    assert "no docker.service unit" in str(exc.value)
