@@ -28,7 +28,8 @@ def _check_input(argv, images):
         raise ImageError("src_command must be a non-empty list of arguments, got %r" % (argv,))
     if not images or not all(isinstance(i, dict) and i.get("id") for i in images):
         raise ImageError("images must list what src_command brings, each with an id")
-    return [{"id": i["id"], "tags": list(i.get("tags") or [])} for i in images]
+    return [dict({"id": i["id"], "tags": list(i.get("tags") or [])}, **({"config": i["config"]} if i.get("config") else {}))
+            for i in images]
 
 
 def load_command(client, argv, images, check_mode=False):

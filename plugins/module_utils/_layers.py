@@ -6,7 +6,8 @@
 without them.  Internal to the dockyard.migrate collection.
 
 ``docker load`` reads a layer's tar only when the engine lacks the layer (checked by chain ID).  The collection's
-tests verify it on Docker 20.10; other versions get whole images until they are verified here.
+tests verify it on Docker 20.10, 26.1 and 28.5 (the classic and the containerd image store); other versions get whole
+images until they are verified here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +20,7 @@ import re
 from ansible_collections.dockyard.migrate.plugins.module_utils._layer_filter import chain_ids
 
 # Engine versions on which an archive without the layers the engine has was loaded and checked.
-VERIFIED = ("20.10",)
+VERIFIED = ("20.10", "26.1", "28.5")
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 CONTAINERD_ROOT = "/var/lib/containerd"
 
@@ -29,7 +30,7 @@ def engine_verdict(version):
     release = ".".join(str(version.get("Version") or "").split(".")[:2])
     if release not in VERIFIED:
         return False, ("Docker %s on this host: loading an archive without the layers the engine has is verified "
-                       "on %s only, so whole images are sent" % (version.get("Version"), " and ".join(VERIFIED)))
+                       "on %s only, so whole images are sent" % (version.get("Version"), ", ".join(VERIFIED)))
     return True, None
 
 

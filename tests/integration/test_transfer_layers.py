@@ -1,8 +1,11 @@
 # -*- coding: utf-8 -*-
-"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.
+"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10, 26.1 and 28.5, with the
+classic and the containerd image store on either side.
 
 Bytes are counted outside the collection: by ssh itself (its "Transferred: received N bytes" line,
--v -E LOG on the destination) against the sizes of `docker save` on the source."""
+-v -E LOG on the destination) against the sizes of `docker save` on the source.  An image is the same on both
+sides when its configuration's digest is: the containerd store's image ID is its manifest's digest, so the test
+reads the manifest from containerd's content store itself."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -21,7 +24,9 @@ KEY = "/var/lib/dockyard-fleet/id_ed25519"
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 LOG = "/root/dockyard-ssh.log"
 # host: fleet.py options that bring it up
-KINDS = {"h1": None, "h2": None, "h3": ["--suite", "trixie", "--containerd-store"], "h7": ["--suite", "trixie"]}
+KINDS = {"h1": None, "h2": None, "h3": ["--suite", "trixie", "--containerd-store"], "h7": ["--suite", "trixie"],
+         "h12": ["--suite", "docker28"], "h13": ["--suite", "docker28", "--containerd-store"]}
+BLOBS = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/"
 
 
 def bring_up(fleet, *hosts, **kw):
@@ -40,6 +45,19 @@ def bring_up(fleet, *hosts, **kw):
 
 def image_id(fleet, host, ref):
     return fleet.sh(host, "docker", "image", "inspect", "-f", "{{.Id}}", ref).strip()
+
+
+def config_digest(fleet, host, ref):
+    """The digest of the image's configuration as the host's own store records it."""
+    digest = image_id(fleet, host, ref)
+    if "io.containerd.snapshotter.v1" not in fleet.sh(host, "docker", "info", "-f", "{{json .DriverStatus}}"):
+        return digest  # the classic store's image ID is the config digest
+    for _ in range(3):  # an index, then a manifest
+        doc = json.loads(fleet.sh(host, "cat", BLOBS + digest.split(":")[1]))
+        if "config" in doc:
+            return doc["config"]["digest"]
+        digest = [m for m in doc["manifests"] if (m.get("platform") or {}).get("os") != "unknown"][0]["digest"]
+    raise AssertionError("no config for %s on %s" % (ref, host))
 
 
 def save_size(fleet, host, ref):
@@ -71,10 +89,24 @@ def row(stdout, host):
     return m.groups()
 
 
-@pytest.mark.parametrize("src,dst", [("h1", "h2")], ids=["20.10-to-20.10"])
+def forget(fleet, host):
+    """Remove what earlier runs brought to host (layers/app:*, and their images left untagged by a later tag)."""
+    fleet.sh(host, "sh", "-c", "docker rmi layers/app:1 layers/app:2 >/dev/null 2>&1; docker image prune -f >/dev/null")
+
+
+# Each pair's hosts were seeded apart, so none of the source's layers are on the destination.  Together they load
+# partial archives on every engine kind (20.10, 26.1 classic and containerd store, 28.5 both) from sources of each
+# layout (20.10's <v1 id>/layer.tar, 26.1's and 28.5's blobs/sha256), across stores both ways.
+PAIRS = [("h1", "h2"), ("h7", "h3"), ("h3", "h12"), ("h12", "h13"), ("h13", "h7")]
+PAIR_IDS = ["20.10-to-20.10", "26.1-to-26.1-containerd", "26.1-containerd-to-28.5",
+            "28.5-to-28.5-containerd", "28.5-containerd-to-26.1"]
+
+
+@pytest.mark.parametrize("src,dst", PAIRS, ids=PAIR_IDS)
 def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path):
     bring_up(fleet_hosts, src)
-    bring_up(fleet_hosts, dst, reset=True)  # seeded apart: none of the source's layers are there
+    bring_up(fleet_hosts, dst, reset=(src, dst) == ("h1", "h2"))
+    forget(fleet_hosts, dst)
     fleet_hosts.sh(src, "sh", "-c", "docker tag seed/app:1 layers/app:1 && docker tag seed/app:2 layers/app:2")
     fleet_hosts.sh(dst, "rm", "-f", LOG)
     # app:1 first: nothing of it is on the destination, so all of it moves.
@@ -94,7 +126,10 @@ def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path)
     assert (result["layers"], str(result["layers_dropped"])) == ("missing", "2"), result
     assert wire <= lacking * 1.1 + 65536, (wire, lacking, whole)
     assert wire < whole * 0.5, (wire, whole)
-    assert image_id(fleet_hosts, dst, "layers/app:2") == image_id(fleet_hosts, src, "layers/app:2")
+    assert config_digest(fleet_hosts, dst, "layers/app:2") == config_digest(fleet_hosts, src, "layers/app:2")
+    layers = "{{json .RootFS.Layers}}"
+    assert fleet_hosts.sh(dst, "docker", "image", "inspect", "-f", layers, "layers/app:2") == \
+        fleet_hosts.sh(src, "docker", "image", "inspect", "-f", layers, "layers/app:2")
     out = fleet_hosts.sh(dst, "docker", "run", "--rm", "--network", "none", "layers/app:2", "sh", "-c",
                          "cat /app/version; wc -c < /app/blob; wc -c < /app/extra")
     assert out.split() == ["v2", "2097152", "1048576"]

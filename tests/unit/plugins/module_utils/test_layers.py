@@ -41,8 +41,8 @@ def test_with_the_containerd_store_the_blob_must_be_in_the_content_store(tmp_pat
     assert [d["diff"] for d in _layers.plan_drop(images, have, str(tmp_path))] == [A]
 
 
-@pytest.mark.parametrize("version,ok", [("20.10.24+dfsg1", True), ("26.1.5+dfsg1", False), ("28.5.2", False),
-                                        ("24.0.7", False), ("", False)])
+@pytest.mark.parametrize("version,ok", [("20.10.24+dfsg1", True), ("26.1.5+dfsg1", True), ("28.5.2", True),
+                                        ("24.0.7", False), ("27.5.1", False), ("29.0.0", False), ("", False)])
 def test_engines_not_verified_get_whole_images(version, ok):
     verdict, why = _layers.engine_verdict({"Version": version})
     assert verdict is ok
