@@ -77,21 +77,30 @@ class Identity:
 
     def config(self, inspected):
         """The config digest of an inspected image, or None when this host cannot tell it."""
-        image_id = inspected.get("Id")
-        if not image_id or self.blobs() is None:
-            return image_id
-        seen = 0
-        digest = image_id
-        while seen < 3:  # an index, perhaps nested, then a manifest
-            seen += 1
-            doc = _read_blob(self.blobs(), digest)
+        if self.blobs() is None:
+            return inspected.get("Id")
+        doc = self.manifest(inspected)
+        return doc["config"].get("digest") if doc else None
+
+    def layer_blobs(self, inspected):
+        """The digests of the blobs that hold the image's layers, in order, where the containerd store keeps them
+        (compressed, they are not the layers' diff IDs); None on the classic store or when they cannot be told."""
+        doc = self.manifest(inspected) if self.blobs() is not None else None
+        layers = [entry.get("digest") for entry in (doc or {}).get("layers") or [] if isinstance(entry, dict)]
+        if not layers or len(layers) != len((inspected.get("RootFS") or {}).get("Layers") or []):
+            return None
+        return layers
+
+    def manifest(self, inspected):
+        """The image's manifest in containerd's content store (through an index, perhaps nested), or None."""
+        digest = inspected.get("Id")
+        for _ in range(3):
+            doc = _read_blob(self.blobs(), digest) if digest else None
             if doc is None:
                 return None
             if isinstance(doc.get("config"), dict):
-                return doc["config"].get("digest")
+                return doc
             digest = _platform_manifest(doc.get("manifests") or [], inspected)
-            if digest is None:
-                return None
         return None
 
 
@@ -174,8 +183,9 @@ def _untagged_present(client, ident, img):
 
 
 def info(client, refs):
-    """The images refs name that exist here ([{id, config, tags, size, layers, refs}]) and the refs that name
-    nothing.  config is the digest of the image's configuration (see Identity), None when it cannot be told."""
+    """The images refs name that exist here ([{id, config, blobs, tags, size, layers, refs}]) and the refs that
+    name nothing.  config is the digest of the image's configuration (see Identity), None when it cannot be told;
+    blobs the digests of the layers' blobs where the containerd store keeps them, else None."""
     ident = Identity(client)
     found = {}
     missing = []
@@ -185,7 +195,8 @@ def info(client, refs):
         except ImageError:
             missing.append(ref)
             continue
-        entry = found.setdefault(img["Id"], {"id": img["Id"], "config": ident.config(img), "tags": sorted(
+        entry = found.setdefault(img["Id"], {"id": img["Id"], "config": ident.config(img),
+                                             "blobs": ident.layer_blobs(img), "tags": sorted(
             t for t in img.get("RepoTags") or [] if t != "<none>:<none>"), "size": img.get("Size"),
             "layers": list((img.get("RootFS") or {}).get("Layers") or []), "refs": []})
         entry["refs"].append(ref)

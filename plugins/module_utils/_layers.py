@@ -68,21 +68,29 @@ def local_chains(client):
 
 
 def plan_drop(images, have, blob_dir=None):
-    """The layers of IMAGES (each with its diff IDs in ``layers``) this host has, as [{diff, chain}].
+    """The layers of IMAGES (each with its diff IDs in ``layers``) this host has, as [{diff, chain, blobs}].
 
     A diff ID is dropped only when every use of it in the images is present here (one member in the archive
-    serves them all).  With the containerd store (blob_dir given) the layer's blob must be in the content
-    store too: the store keeps the image's blobs, not only its unpacked snapshots.
+    serves them all).  ``blobs`` are the digests of the members the source's archive holds the layer in: its diff
+    ID, or, where the source's containerd store keeps it compressed (the image's ``blobs``), that blob's digest.
+    With the containerd store here (blob_dir given) each of those blobs must be in the content store too: the store
+    loads an image's blobs by their digests, not only its unpacked snapshots.
     """
-    uses = {}
+    uses, members = {}, {}
     for img in images:
-        for diff, chain in zip(img.get("layers") or [], chain_ids(img.get("layers") or [])):
+        layers = img.get("layers") or []
+        blobs = img.get("blobs") or []
+        if len(blobs) != len(layers):
+            blobs = layers
+        for diff, chain, blob in zip(layers, chain_ids(layers), blobs):
             uses.setdefault(diff, set()).add(chain)
+            members.setdefault(diff, set()).add(blob or diff)
     drop = []
     for diff in sorted(uses):
         if not uses[diff] <= have:
             continue
-        if blob_dir is not None and not os.path.exists(os.path.join(blob_dir, diff.split(":", 1)[-1])):
+        if blob_dir is not None and not all(os.path.exists(os.path.join(blob_dir, blob.split(":", 1)[-1]))
+                                            for blob in members[diff]):
             continue
-        drop.extend({"diff": diff, "chain": chain} for chain in sorted(uses[diff]))
+        drop.extend({"diff": diff, "chain": chain, "blobs": sorted(members[diff])} for chain in sorted(uses[diff]))
     return drop

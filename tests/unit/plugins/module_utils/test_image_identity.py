@@ -44,6 +44,16 @@ def manifest(config):
     return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"digest": config}, "layers": []}
 
 
+def test_the_containerd_store_gives_the_layers_blobs_in_order(tmp_path, monkeypatch):
+    doc = dict(manifest(CONFIG), layers=[{"digest": "sha256:" + "1" * 64}, {"digest": "sha256:" + "2" * 64}])
+    blobs(tmp_path, monkeypatch, {MANIFEST: doc})
+    ident = _images.Identity(Engine({}, CONTAINERD))
+    assert ident.layer_blobs({"Id": MANIFEST, "RootFS": {"Layers": ["sha256:a", "sha256:b"]}}) == [
+        "sha256:" + "1" * 64, "sha256:" + "2" * 64]
+    assert ident.layer_blobs({"Id": MANIFEST, "RootFS": {"Layers": ["sha256:a"]}}) is None  # not one to one
+    assert _images.Identity(Engine({})).layer_blobs({"Id": CONFIG, "RootFS": {"Layers": ["sha256:a"]}}) is None
+
+
 def test_the_classic_store_id_is_the_config_digest():
     engine = Engine({"app:1": {"Id": CONFIG, "RepoTags": ["app:1"]}})
     assert _images.Identity(engine).config(engine.images["app:1"]) == CONFIG
