@@ -94,7 +94,7 @@ class Identity:
     def manifest(self, inspected):
         """The image's manifest in containerd's content store (through an index, perhaps nested), or None."""
         digest = inspected.get("Id")
-        for _ in range(3):
+        for _step in range(3):
             doc = _read_blob(self.blobs(), digest) if digest else None
             if doc is None:
                 return None

@@ -52,7 +52,7 @@ def config_digest(fleet, host, ref):
     digest = image_id(fleet, host, ref)
     if "io.containerd.snapshotter.v1" not in fleet.sh(host, "docker", "info", "-f", "{{json .DriverStatus}}"):
         return digest  # the classic store's image ID is the config digest
-    for _ in range(3):  # an index, then a manifest
+    for _step in range(3):  # an index, then a manifest
         doc = json.loads(fleet.sh(host, "cat", BLOBS + digest.split(":")[1]))
         if "config" in doc:
             return doc["config"]["digest"]
@@ -194,3 +194,17 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     assert "do not list their layers" in res["layers"]["reason"]
     assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
     assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
+
+
+def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
+    """A partial stream cut part-way into a 26.1 containerd-store host: refused, and no image appears."""
+    bring_up(fleet_hosts, "h7", "h3")
+    fleet_hosts.sh("h7", "docker", "tag", "seed/tool:1", "layers/tool:1")
+    fleet_hosts.sh("h3", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+    before = sorted(fleet_hosts.sh("h3", *listing).splitlines())
+    cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h7")
+    res = fleet_hosts.module("h3", "dockyard.migrate.image_load",
+                             {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")})
+    assert res.get("failed") and "Docker refused the stream" in res["msg"], res
+    assert sorted(fleet_hosts.sh("h3", *listing).splitlines()) == before
