@@ -208,3 +208,25 @@ def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
                              {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")})
     assert res.get("failed") and "Docker refused the stream" in res["msg"], res
     assert sorted(fleet_hosts.sh("h3", *listing).splitlines()) == before
+
+
+def test_an_archive_through_the_controller_crosses_stores_and_reruns_as_a_no_op(fleet_hosts):
+    """via=controller from a 26.1 classic host to a 26.1 containerd-store host: the check after the load and the
+    rerun know the image by its configuration's digest, not by the ID each store gives it."""
+    bring_up(fleet_hosts, "h7", "h3")
+    fleet_hosts.sh("h7", "docker", "tag", "seed/tool:1", "layers/tool:1")
+    fleet_hosts.sh("h3", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    extra = {"transfer_source": "h7", "transfer_to": "h3", "transfer_images": ["layers/tool:1"]}
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    assert row_via(res.stdout, "h3")[1::2] == ("1", "loaded"), res.stdout[-3000:]
+    assert image_id(fleet_hosts, "h3", "layers/tool:1") != image_id(fleet_hosts, "h7", "layers/tool:1")
+    assert config_digest(fleet_hosts, "h3", "layers/tool:1") == image_id(fleet_hosts, "h7", "layers/tool:1")
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    assert row_via(res.stdout, "h3")[1:] == ("0", "0B", "unchanged")
+    assert re.search(r"^h3\s+: ok=\d+\s+changed=0\s", res.stdout, re.M), res.stdout[-2000:]
+
+
+def row_via(stdout, host):
+    m = re.search(r'"%s\s+h\d+\s+\w+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
+    assert m, stdout[-3000:]
+    return m.groups()
