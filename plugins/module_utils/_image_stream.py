@@ -28,7 +28,8 @@ def _check_input(argv, images):
         raise ImageError("src_command must be a non-empty list of arguments, got %r" % (argv,))
     if not images or not all(isinstance(i, dict) and i.get("id") for i in images):
         raise ImageError("images must list what src_command brings, each with an id")
-    return [{"id": i["id"], "tags": list(i.get("tags") or [])} for i in images]
+    return [dict({"id": i["id"], "tags": list(i.get("tags") or [])}, **({"config": i["config"]} if i.get("config") else {}))
+            for i in images]
 
 
 def load_command(client, argv, images, check_mode=False):
@@ -94,7 +95,8 @@ def load_from_source(client, ssh, images, check_mode=False):
     """Stream the images from the host SSH (an argv that runs a command there) into docker load, sending only
     the layers this host lacks where its engine is known to load such an archive, whole images elsewhere.
     IMAGES: [{id, tags, layers}] as image_info on the source gives them."""
-    images = [dict(_check_input(ssh, [i])[0], layers=list(i.get("layers") or [])) for i in images or [{}]]
+    images = [dict(_check_input(ssh, [i])[0], layers=list(i.get("layers") or []), blobs=list(i.get("blobs") or []))
+              for i in images or [{}]]
     result = {"changed": False, "src_ssh": list(ssh), "images": images, "verified": False, "compression": "none"}
     if not to_load(client, result, images, check_mode):
         return result

@@ -14,7 +14,8 @@ Layouts (read member names, never assume one):
 - Docker 20.10 and older: ``<v1 id>/layer.tar``.  The v1 ID is a hash of the ``<v1 id>/json`` member (which the
   tar holds just before the layer) with the layer's chain ID; the layer is identified by recomputing it.
 - Docker 25 and newer, and the containerd image store: ``blobs/sha256/<digest>``; an uncompressed layer's
-  digest is its diff ID.  A compressed blob is not identified, and is sent.
+  digest is its diff ID, a compressed one's (the containerd store keeps committed layers gzip-compressed) is
+  given in the plan's ``blobs``.  A blob the plan does not name is sent.
 Everything else passes through unchanged.  Bytes move fd to fd with os.splice where the kernel has it.
 On exit one line ``dockyard-layers: {JSON}`` on stderr says what was dropped.
 """
@@ -88,6 +89,7 @@ class Filter:
     def __init__(self, infd, outfd, drop):
         self.infd, self.outfd = infd, outfd
         self.diffs = set(d["diff"] for d in drop)
+        self.members = self.diffs | set(b for d in drop for b in d.get("blobs") or [])
         self.chains = [d["chain"] for d in drop]
         self.legacy_drop = set()  # v1 directories whose layer.tar the destination has
         self.stats = {"dropped_layers": 0, "dropped_bytes": 0, "sent_bytes": 0, "layout": None,
@@ -204,7 +206,7 @@ class Filter:
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "blobs":
             self.stats["layout"] = "oci"
-            return "%s:%s" % (parts[1], parts[2]) in self.diffs
+            return "%s:%s" % (parts[1], parts[2]) in self.members
         return len(parts) == 2 and parts[1] == "layer.tar" and parts[0] in self.legacy_drop
 
 

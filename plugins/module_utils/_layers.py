@@ -6,7 +6,8 @@
 without them.  Internal to the dockyard.migrate collection.
 
 ``docker load`` reads a layer's tar only when the engine lacks the layer (checked by chain ID).  The collection's
-tests verify it on Docker 20.10; other versions get whole images until they are verified here.
+tests verify it on Docker 20.10, 26.1 and 28.5 (the classic and the containerd image store); other versions get whole
+images until they are verified here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +20,7 @@ import re
 from ansible_collections.dockyard.migrate.plugins.module_utils._layer_filter import chain_ids
 
 # Engine versions on which an archive without the layers the engine has was loaded and checked.
-VERIFIED = ("20.10",)
+VERIFIED = ("20.10", "26.1", "28.5")
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 CONTAINERD_ROOT = "/var/lib/containerd"
 
@@ -29,7 +30,7 @@ def engine_verdict(version):
     release = ".".join(str(version.get("Version") or "").split(".")[:2])
     if release not in VERIFIED:
         return False, ("Docker %s on this host: loading an archive without the layers the engine has is verified "
-                       "on %s only, so whole images are sent" % (version.get("Version"), " and ".join(VERIFIED)))
+                       "on %s only, so whole images are sent" % (version.get("Version"), ", ".join(VERIFIED)))
     return True, None
 
 
@@ -67,21 +68,29 @@ def local_chains(client):
 
 
 def plan_drop(images, have, blob_dir=None):
-    """The layers of IMAGES (each with its diff IDs in ``layers``) this host has, as [{diff, chain}].
+    """The layers of IMAGES (each with its diff IDs in ``layers``) this host has, as [{diff, chain, blobs}].
 
     A diff ID is dropped only when every use of it in the images is present here (one member in the archive
-    serves them all).  With the containerd store (blob_dir given) the layer's blob must be in the content
-    store too: the store keeps the image's blobs, not only its unpacked snapshots.
+    serves them all).  ``blobs`` are the digests of the members the source's archive holds the layer in: its diff
+    ID, or, where the source's containerd store keeps it compressed (the image's ``blobs``), that blob's digest.
+    With the containerd store here (blob_dir given) each of those blobs must be in the content store too: the store
+    loads an image's blobs by their digests, not only its unpacked snapshots.
     """
-    uses = {}
+    uses, members = {}, {}
     for img in images:
-        for diff, chain in zip(img.get("layers") or [], chain_ids(img.get("layers") or [])):
+        layers = img.get("layers") or []
+        blobs = img.get("blobs") or []
+        if len(blobs) != len(layers):
+            blobs = layers
+        for diff, chain, blob in zip(layers, chain_ids(layers), blobs):
             uses.setdefault(diff, set()).add(chain)
+            members.setdefault(diff, set()).add(blob or diff)
     drop = []
     for diff in sorted(uses):
         if not uses[diff] <= have:
             continue
-        if blob_dir is not None and not os.path.exists(os.path.join(blob_dir, diff.split(":", 1)[-1])):
+        if blob_dir is not None and not all(os.path.exists(os.path.join(blob_dir, blob.split(":", 1)[-1]))
+                                            for blob in members[diff]):
             continue
-        drop.extend({"diff": diff, "chain": chain} for chain in sorted(uses[diff]))
+        drop.extend({"diff": diff, "chain": chain, "blobs": sorted(members[diff])} for chain in sorted(uses[diff]))
     return drop

@@ -54,13 +54,18 @@ EXAMPLES = r'''
 RETURN = r'''
 images:
   description:
-    - The images found, each with C(id), C(tags), C(size), C(layers) (the diff IDs of its layers, in order) and the
-      C(refs) that named it.
+    - The images found, each with C(id), C(config), C(tags), C(size), C(layers) (the diff IDs of its layers, in
+      order) and the C(refs) that named it.
+    - C(config) is the digest of the image's configuration, the identity that holds across image stores. The classic
+      store's image ID is that digest, while the containerd image store's ID is its manifest's digest; there
+      C(config) is read from the manifest in containerd's content store, and is null when it cannot be told.
+    - C(blobs) are, on the containerd image store, the digests of the blobs that hold the layers (in the order of
+      C(layers); compressed, they differ from the diff IDs), null on the classic store.
   returned: always
   type: list
   elements: dict
-  sample: [{id: "sha256:d832...", tags: ["app/web:1.4"], size: 5130000, layers: ["sha256:7b1e..."],
-           refs: ["app/web:1.4"]}]
+  sample: [{id: "sha256:d832...", config: "sha256:d832...", blobs: null, tags: ["app/web:1.4"], size: 5130000,
+           layers: ["sha256:7b1e..."], refs: ["app/web:1.4"]}]
 missing:
   description: The references that name no image on this host.
   returned: always

@@ -24,8 +24,11 @@ description:
   - With O(src_ssh), the module asks its own engine which layers of the missing images it already has, and runs on
     the source host a small Python program (standard library only) that drops those layers' tars from the
     C(docker save) stream before it leaves the source. C(docker load) reads a layer's tar only when the engine
-    lacks the layer, which the collection's tests verify on Docker 20.10; on other engine versions whole images
-    are sent, and RV(layers) says so.
+    lacks the layer, which the collection's tests verify on Docker 20.10, 26.1 and 28.5, with the classic and the
+    containerd image store; on other engine versions whole images are sent, and RV(layers) says so.
+  - An image counts as present when this host has it by ID, or when each of its tags names an image with the same
+    configuration digest (C(config)), because the containerd image store gives an image another ID than the classic
+    store does.
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -71,8 +74,9 @@ options:
   images:
     description:
       - With O(src_command) or O(src_ssh), the images the stream brings, each a dictionary with C(id)
-        (C(sha256:...), required), C(tags) (the tags it must carry) and, for O(src_ssh), C(layers); other keys are
-        ignored, so the C(images) list of
+        (C(sha256:...), required), C(tags) (the tags it must carry), C(config) (its configuration's digest, when
+        the source's ID is not it) and, for O(src_ssh), C(layers) and C(blobs); other keys are ignored, so the
+        C(images) list of
         M(dockyard.migrate.image_info) can be passed as it is.
       - When all are present with their tags, the command is not run; after the load, each must be present, or the
         module fails.

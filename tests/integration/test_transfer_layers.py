@@ -1,8 +1,11 @@
 # -*- coding: utf-8 -*-
-"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10.
+"""transfer_images via=stream sends only the layers a destination lacks, on Docker 20.10, 26.1 and 28.5, with the
+classic and the containerd image store on either side.
 
 Bytes are counted outside the collection: by ssh itself (its "Transferred: received N bytes" line,
--v -E LOG on the destination) against the sizes of `docker save` on the source."""
+-v -E LOG on the destination) against the sizes of `docker save` on the source.  An image is the same on both
+sides when its configuration's digest is: the containerd store's image ID is its manifest's digest, so the test
+reads the manifest from containerd's content store itself."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -21,7 +24,9 @@ KEY = "/var/lib/dockyard-fleet/id_ed25519"
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 LOG = "/root/dockyard-ssh.log"
 # host: fleet.py options that bring it up
-KINDS = {"h1": None, "h2": None, "h3": ["--suite", "trixie", "--containerd-store"], "h7": ["--suite", "trixie"]}
+KINDS = {"h1": None, "h2": None, "h3": ["--suite", "trixie", "--containerd-store"], "h7": ["--suite", "trixie"],
+         "h12": ["--suite", "docker28"], "h13": ["--suite", "docker28", "--containerd-store"]}
+BLOBS = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/"
 
 
 def bring_up(fleet, *hosts, **kw):
@@ -40,6 +45,19 @@ def bring_up(fleet, *hosts, **kw):
 
 def image_id(fleet, host, ref):
     return fleet.sh(host, "docker", "image", "inspect", "-f", "{{.Id}}", ref).strip()
+
+
+def config_digest(fleet, host, ref):
+    """The digest of the image's configuration as the host's own store records it."""
+    digest = image_id(fleet, host, ref)
+    if "io.containerd.snapshotter.v1" not in fleet.sh(host, "docker", "info", "-f", "{{json .DriverStatus}}"):
+        return digest  # the classic store's image ID is the config digest
+    for _step in range(3):  # an index, then a manifest
+        doc = json.loads(fleet.sh(host, "cat", BLOBS + digest.split(":")[1]))
+        if "config" in doc:
+            return doc["config"]["digest"]
+        digest = [m for m in doc["manifests"] if (m.get("platform") or {}).get("os") != "unknown"][0]["digest"]
+    raise AssertionError("no config for %s on %s" % (ref, host))
 
 
 def save_size(fleet, host, ref):
@@ -71,11 +89,47 @@ def row(stdout, host):
     return m.groups()
 
 
-@pytest.mark.parametrize("src,dst", [("h1", "h2")], ids=["20.10-to-20.10"])
+def fresh_images(fleet, src):
+    """layers/app:1 (2 MiB of random data on the source's seed/base) and layers/app:2 (1 MiB more), made anew:
+    their own layers are on no other host."""
+    script = ("set -e; docker rmi layers/app:1 layers/app:2 >/dev/null 2>&1 || true; docker image prune -f >/dev/null; "
+              "mk() { c=$(docker create --network none $1 sh -c \"$3\"); docker start -a $c >/dev/null; "
+              "docker commit $c $2 >/dev/null; docker rm $c >/dev/null; }; "
+              "mk seed/base:1 layers/app:1 'mkdir -p /app && head -c 2097152 /dev/urandom > /app/blob && "
+              "echo v1 > /app/version'; "
+              "mk layers/app:1 layers/app:2 'echo v2 > /app/version && head -c 1048576 /dev/urandom > /app/extra'")
+    fleet.sh(src, "sh", "-c", script)
+
+
+def diff_ids(fleet, host, *refs):
+    out = fleet.sh(host, "sh", "-c", "docker image inspect -f '{{json .RootFS.Layers}}' %s" % " ".join(refs))
+    return set(d for line in out.splitlines() if line.strip() for d in json.loads(line))
+
+
+def apart(fleet, src, dst):
+    """Remove what earlier runs brought to dst; when another host's images left it the source's base, rebuild dst:
+    none of the source's layers may be on it."""
+    fleet.sh(dst, "sh", "-c", "docker rmi layers/app:1 layers/app:2 >/dev/null 2>&1; docker image prune -f >/dev/null")
+    ids = fleet.sh(dst, "docker", "images", "--all", "--quiet", "--no-trunc").split()
+    if diff_ids(fleet, src, "layers/app:1") & (diff_ids(fleet, dst, *ids) if ids else set()):
+        fleet.reset(dst, seed=False)
+        bring_up(fleet, dst)
+
+
+# Each pair's hosts were seeded apart and the source's images are made anew, so none of their layers are on the
+# destination (apart() checks).  Together the pairs load
+# partial archives on every engine kind (20.10, 26.1 classic and containerd store, 28.5 both) from sources of each
+# layout (20.10's <v1 id>/layer.tar, 26.1's and 28.5's blobs/sha256), across stores both ways.
+PAIRS = [("h1", "h2"), ("h7", "h3"), ("h3", "h12"), ("h12", "h13"), ("h13", "h7")]
+PAIR_IDS = ["20.10-to-20.10", "26.1-to-26.1-containerd", "26.1-containerd-to-28.5",
+            "28.5-to-28.5-containerd", "28.5-containerd-to-26.1"]
+
+
+@pytest.mark.parametrize("src,dst", PAIRS, ids=PAIR_IDS)
 def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path):
-    bring_up(fleet_hosts, src)
-    bring_up(fleet_hosts, dst, reset=True)  # seeded apart: none of the source's layers are there
-    fleet_hosts.sh(src, "sh", "-c", "docker tag seed/app:1 layers/app:1 && docker tag seed/app:2 layers/app:2")
+    bring_up(fleet_hosts, src, dst)
+    fresh_images(fleet_hosts, src)
+    apart(fleet_hosts, src, dst)
     fleet_hosts.sh(dst, "rm", "-f", LOG)
     # app:1 first: nothing of it is on the destination, so all of it moves.
     transfer(fleet_hosts, src, dst, ["layers/app:1"])
@@ -94,7 +148,10 @@ def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path)
     assert (result["layers"], str(result["layers_dropped"])) == ("missing", "2"), result
     assert wire <= lacking * 1.1 + 65536, (wire, lacking, whole)
     assert wire < whole * 0.5, (wire, whole)
-    assert image_id(fleet_hosts, dst, "layers/app:2") == image_id(fleet_hosts, src, "layers/app:2")
+    assert config_digest(fleet_hosts, dst, "layers/app:2") == config_digest(fleet_hosts, src, "layers/app:2")
+    layers = "{{json .RootFS.Layers}}"
+    assert fleet_hosts.sh(dst, "docker", "image", "inspect", "-f", layers, "layers/app:2") == \
+        fleet_hosts.sh(src, "docker", "image", "inspect", "-f", layers, "layers/app:2")
     out = fleet_hosts.sh(dst, "docker", "run", "--rm", "--network", "none", "layers/app:2", "sh", "-c",
                          "cat /app/version; wc -c < /app/blob; wc -c < /app/extra")
     assert out.split() == ["v2", "2097152", "1048576"]
@@ -137,3 +194,39 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     assert "do not list their layers" in res["layers"]["reason"]
     assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
     assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
+
+
+def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
+    """A partial stream cut part-way into a 26.1 containerd-store host: refused, and no image appears."""
+    bring_up(fleet_hosts, "h7", "h3")
+    fleet_hosts.sh("h7", "docker", "tag", "seed/tool:1", "layers/tool:1")
+    fleet_hosts.sh("h3", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+    before = sorted(fleet_hosts.sh("h3", *listing).splitlines())
+    cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h7")
+    res = fleet_hosts.module("h3", "dockyard.migrate.image_load",
+                             {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")})
+    assert res.get("failed") and "Docker refused the stream" in res["msg"], res
+    assert sorted(fleet_hosts.sh("h3", *listing).splitlines()) == before
+
+
+def test_an_archive_through_the_controller_crosses_stores_and_reruns_as_a_no_op(fleet_hosts):
+    """via=controller from a 26.1 classic host to a 26.1 containerd-store host: the check after the load and the
+    rerun know the image by its configuration's digest, not by the ID each store gives it."""
+    bring_up(fleet_hosts, "h7", "h3")
+    fleet_hosts.sh("h7", "docker", "tag", "seed/tool:1", "layers/tool:1")
+    fleet_hosts.sh("h3", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    extra = {"transfer_source": "h7", "transfer_to": "h3", "transfer_images": ["layers/tool:1"]}
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    assert row_via(res.stdout, "h3")[1::2] == ("1", "loaded"), res.stdout[-3000:]
+    assert image_id(fleet_hosts, "h3", "layers/tool:1") != image_id(fleet_hosts, "h7", "layers/tool:1")
+    assert config_digest(fleet_hosts, "h3", "layers/tool:1") == image_id(fleet_hosts, "h7", "layers/tool:1")
+    res = fleet_hosts.playbook(TRANSFER, extra=extra)
+    assert row_via(res.stdout, "h3")[1:] == ("0", "0B", "unchanged")
+    assert re.search(r"^h3\s+: ok=\d+\s+changed=0\s", res.stdout, re.M), res.stdout[-2000:]
+
+
+def row_via(stdout, host):
+    m = re.search(r'"%s\s+h\d+\s+\w+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
+    assert m, stdout[-3000:]
+    return m.groups()

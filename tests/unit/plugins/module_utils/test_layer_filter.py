@@ -91,6 +91,15 @@ def test_oci_layers_the_destination_has_are_dropped_and_the_rest_is_byte_for_byt
     assert len(out) == len(data) - stats["dropped_bytes"]
 
 
+def test_a_compressed_blob_named_in_the_plan_is_dropped():
+    base, top = b"G" * 3000, b"T" * 700  # base stands for a gzip blob: its digest is not the diff ID
+    data = oci_archive([base, top])
+    drop = [{"diff": "sha256:" + "d" * 64, "chain": "sha256:" + "d" * 64, "blobs": [sha(base)]}]
+    out, stats = run_filter(data, drop)
+    assert names(out) == [n for n in names(data) if n != "blobs/sha256/" + sha(base)[7:]]
+    assert stats["dropped_layers"] == 1 and stats["planned"] == 1
+
+
 def test_nothing_to_drop_passes_the_stream_unchanged():
     data = oci_archive([b"x" * 3000, b"y" * 10])
     out, stats = run_filter(data, [])

@@ -24,7 +24,7 @@ def test_a_layer_is_dropped_only_when_every_use_of_it_is_here():
     images = [{"id": "i1", "layers": [A, B]}, {"id": "i2", "layers": [A, C]}]
     have = set(chains(A, B))  # the base and i1's top, not i2's top
     drop = _layers.plan_drop(images, have)
-    assert drop == [{"diff": A, "chain": A}, {"diff": B, "chain": chains(A, B)[1]}]
+    assert drop == [{"diff": A, "chain": A, "blobs": [A]}, {"diff": B, "chain": chains(A, B)[1], "blobs": [B]}]
 
 
 def test_the_same_diff_on_another_chain_is_kept_when_that_chain_is_missing():
@@ -41,8 +41,21 @@ def test_with_the_containerd_store_the_blob_must_be_in_the_content_store(tmp_pat
     assert [d["diff"] for d in _layers.plan_drop(images, have, str(tmp_path))] == [A]
 
 
-@pytest.mark.parametrize("version,ok", [("20.10.24+dfsg1", True), ("26.1.5+dfsg1", False), ("28.5.2", False),
-                                        ("24.0.7", False), ("", False)])
+def test_a_compressed_blob_of_the_source_is_named_and_must_be_in_the_content_store(tmp_path):
+    gz_a, gz_b = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    images = [{"id": "i1", "layers": [A, B], "blobs": [gz_a, gz_b]}]
+    have = set(chains(A, B))
+    assert [d["blobs"] for d in _layers.plan_drop(images, have)] == [[gz_a], [gz_b]]
+    # A containerd store here holds A's uncompressed blob, not the source's compressed one: A is sent.
+    (tmp_path / ("a" * 64)).write_text(u"")
+    (tmp_path / ("2" * 64)).write_text(u"")
+    assert [d["diff"] for d in _layers.plan_drop(images, have, str(tmp_path))] == [B]
+    # blobs that do not match the layers one to one are not trusted: the diff IDs are the members.
+    assert [d["blobs"] for d in _layers.plan_drop([dict(images[0], blobs=[gz_a])], have)] == [[A], [B]]
+
+
+@pytest.mark.parametrize("version,ok", [("20.10.24+dfsg1", True), ("26.1.5+dfsg1", True), ("28.5.2", True),
+                                        ("24.0.7", False), ("27.5.1", False), ("29.0.0", False), ("", False)])
 def test_engines_not_verified_get_whole_images(version, ok):
     verdict, why = _layers.engine_verdict({"Version": version})
     assert verdict is ok
