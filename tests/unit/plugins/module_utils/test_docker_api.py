@@ -5,13 +5,13 @@ __metaclass__ = type
 
 import json
 import os
-import socketserver
-import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api as api
+
+from unix_engine import serving  # pylint: disable=import-error
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -79,19 +79,10 @@ class FakeEngine(BaseHTTPRequestHandler):
         return self._send(200, {"received": len(body), "path": self.path})
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
 @pytest.fixture
 def engine(tmp_path):
-    path = str(tmp_path / "docker.sock")
-    server = UnixServer(path, FakeEngine)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield path
-    server.shutdown()
-    server.server_close()
+    with serving(str(tmp_path / "docker.sock"), FakeEngine) as path:
+        yield path
 
 
 def test_version_negotiation_uses_the_daemons_version(engine):

@@ -11,10 +11,8 @@ __metaclass__ = type
 import io
 import json
 import os
-import socketserver
 import stat
 import tarfile
-import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -22,6 +20,8 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, _fileops, _image_archive, _images
 from ansible_collections.dockyard.migrate.plugins.module_utils import _snapshot
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerClient
+
+from unix_engine import serving  # pylint: disable=import-error
 
 CID = "c0ffee" * 10 + "abcd"
 SECRET = "s3cr3t-Pa55"
@@ -68,20 +68,11 @@ class Engine(BaseHTTPRequestHandler):
         return self._send({"message": "no such thing: %s" % path}, status=404)
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
 @pytest.fixture
 def client(tmp_path):
-    path = str(tmp_path / "docker.sock")
-    server = UnixServer(path, Engine)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    Engine.exports = []
-    yield DockerClient(docker_host="unix://" + path)
-    server.shutdown()
-    server.server_close()
+    with serving(str(tmp_path / "docker.sock"), Engine) as path:
+        Engine.exports = []
+        yield DockerClient(docker_host="unix://" + path)
 
 
 def mode_of(path):
