@@ -680,8 +680,8 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
            "120 and verify_timeout 90, and the last pass); then the playbook with docker_root_timeout 100",
            "the run ended before the stop (failed_phase stop, marker online_copy); so did the playbook, whose role "
            "passed time_limit 70 s; Docker never stopped (same start time), nothing masked or switched; a rerun "
-           "with time_limit 3600 converged, manifest equal (%d entries); %.0f s" % (summary["entries_a"],
-                                                                                   time.time() - t0))
+           "with time_limit 3600 converged, manifest equal (%d entries); %.0f s" % (
+               summary["entries_a"], time.time() - t0))
 
 
 # ------------------------------------------------------------------ what the review of the window found

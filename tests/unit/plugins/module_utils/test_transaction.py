@@ -126,8 +126,8 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     clock = iter(["20260101T000001", "20260101T000002"])
     monkeypatch.setattr(_rollback.time, "strftime", lambda fmt, *a: next(clock))
     ran[:] = []
-    for _ in range(2):
-        r.served_new_root = True
+    for attempt in (1, 2):
+        r.served_new_root = attempt > 0
         r.rollback()
     assert [x[1][1] for x in ran] == ["--backup-dir=%s.dockyard-copyback-20260101T00000%d" % (tmp_path / "src", i)
                                       for i in (1, 2)], ran
