@@ -25,6 +25,10 @@ import stat
 import sys
 
 
+
+# The file a data-root move writes into the moved root for its drop-in's AssertPathExists=; not Docker's data.
+ALWAYS_IGNORED = (".dockyard-data-root",)
+
 def holes(path, size):
     """The data segments of a sparse file, as [start, end] pairs."""
     segs = []
@@ -87,8 +91,10 @@ def manifest(root):
             full = os.path.join(cur, name) if name else cur
             if name == "" and cur != root:
                 continue
-            st = os.lstat(full)
             rel = os.path.relpath(full, root)
+            if rel in ALWAYS_IGNORED:
+                continue  # neither listed nor counted: the moved root holds it, the original never does
+            st = os.lstat(full)
             e = {"type": stat.S_IFMT(st.st_mode), "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid,
                  "gid": st.st_gid, "xattrs": xattrs(full)}
             if stat.S_ISREG(st.st_mode):
@@ -105,10 +111,6 @@ def manifest(root):
                 e.update(dir_mtime=st.st_mtime_ns)
             entries[rel] = e
     return entries
-
-
-# The file a data-root move writes into the moved root for its drop-in's AssertPathExists=; not Docker's data.
-ALWAYS_IGNORED = (".dockyard-data-root",)
 
 
 def compare(a, b, ignore, dir_mtime):
