@@ -24,10 +24,9 @@ import os
 import stat
 import sys
 
-
-
 # The file a data-root move writes into the moved root for its drop-in's AssertPathExists=; not Docker's data.
 ALWAYS_IGNORED = (".dockyard-data-root",)
+
 
 def holes(path, size):
     """The data segments of a sparse file, as [start, end] pairs."""
