@@ -179,7 +179,8 @@ def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
     assert dropped == "dropped"  # the connection was cut once the status file said the stop had begun
     assert first.get("failed") or first.get("unreachable"), first
     m = marker(fleet_hosts)
-    later = ("stop", "final_copy", "switch", "start", "verify", "source")  # the run died inside the window
+    # The run either died with the connection inside the window or outlived it and finished (or rolled back).
+    later = ("stop", "final_copy", "switch", "start", "verify", "source", "done", "rolled_back")
     assert "online_copy" in m["phases_done"] and m["phase"] in later, m["phase"]
     # The controller's multiplexed SSH connection died with the session: let the next run connect afresh,
     # as an operator's rerun after a network cut does.
