@@ -47,6 +47,16 @@ def unit_states(fleet):
     return fleet.sh("h1", "sh", "-c", "systemctl is-enabled docker.service docker.socket; true").split()
 
 
+def assert_original_unchanged():
+    """/var/lib/docker on h1 equals the manifest taken before the move (Docker stopped for the look)."""
+    res = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
+                          "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
+                          "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
+                          % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=300)
+    assert res.returncode == 0, res.stdout
+
+
 def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows, background):
     """A loop starts Docker every half second through the whole move, as an agent or a watchdog would."""
     t0 = time.time()
@@ -159,12 +169,7 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
     assert "masked-runtime" not in seen[3:], seen
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
     assert info["inventory"]["fingerprint"] == fingerprint
-    res2 = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
-                           "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
-                           "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
-                           % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
-                          stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=300)
-    assert res2.returncode == 0, res2.stdout
+    assert_original_unchanged()
     record(reliability_rows, "fault", "the target disk fills during the offline pass (Docker stopped, default "
            "engines) and stays full through the rollback",
            "rolled back (phase final_copy): the marker could not be written, Docker started all the same on the "
@@ -278,12 +283,7 @@ def test_the_original_is_kept_when_the_copy_is_not_exact(fleet_hosts, reliabilit
     assert converged_back == ["/var/lib/docker", "not-mounted", "0"], converged_back
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
     assert info["inventory"]["fingerprint"] == fingerprint
-    res2 = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
-                           "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
-                           "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
-                           % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
-                          stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=300)
-    assert res2.returncode == 0, res2.stdout
+    assert_original_unchanged()
     record(reliability_rows, "fault", "keep_source=false and the copy differs from the original by one byte "
            "(same size and time)", "the content check before the switch found it; rolled back, the original in "
            "place and unchanged (manifest), inventory equal: %s" % res["msg"][:120])

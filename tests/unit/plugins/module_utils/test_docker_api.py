@@ -3,15 +3,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api as api
 
-from unix_engine import serving  # pylint: disable=import-error
+from unix_engine import JsonHandler, serving  # pylint: disable=import-error
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -34,21 +32,13 @@ def test_parse_docker_host_rejects(value):
     assert value in str(exc.value)
 
 
-class FakeEngine(BaseHTTPRequestHandler):
+class FakeEngine(JsonHandler):
     """A tiny engine on a real unix socket: enough to test the client's wire behaviour."""
     api_version = "1.41"
     uploads = []
 
-    def log_message(self, *args):
-        pass
-
     def _send(self, status, body, ctype="application/json"):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(body, ctype, status)
 
     def do_GET(self):
         if self.path == "/version":

@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import tarfile
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -21,7 +20,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _archive, 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _snapshot
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerClient
 
-from unix_engine import serving  # pylint: disable=import-error
+from unix_engine import JsonHandler, serving  # pylint: disable=import-error
 
 CID = "c0ffee" * 10 + "abcd"
 SECRET = "s3cr3t-Pa55"
@@ -39,19 +38,9 @@ def _tar():
     return buf.getvalue()
 
 
-class Engine(BaseHTTPRequestHandler):
+class Engine(JsonHandler):
     exports = []
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, body, ctype="application/json", status=200):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    _send = JsonHandler.reply
 
     def do_GET(self):
         path = self.path.split("?")[0]
