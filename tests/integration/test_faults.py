@@ -274,6 +274,16 @@ def start_killer(host, phase, share, delay, since):
                             universal_newlines=True)
 
 
+def killer_output(killer, timeout=400):
+    """The killer's output; a killer that outlives its timeout is killed, and the test fails there."""
+    try:
+        return killer.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        killer.kill()
+        killer.communicate()
+        raise
+
+
 def run_in_thread(fleet, host, args, box, key):
     t = threading.Thread(target=lambda: box.update({key: fleet.module(host, "dockyard.migrate.data_root", args)}))
     t.start()
@@ -303,7 +313,7 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
     since = float(host_sh("h1", "date +%s.%N").stdout)
     killer = start_killer("h1", "online_copy", share, 0, since)
     t = run_in_thread(fleet_hosts, "h1", MOVE, box, "first")
-    out1 = killer.communicate(timeout=400)[0]
+    out1 = killer_output(killer)
     t.join(600)
     k1 = json.loads(out1.strip().splitlines()[-1])
     assert "module" in k1, "no copy to kill: %s" % out1
@@ -330,7 +340,7 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
         if probe and float(probe[0]) > k1["at"]:
             orphans_at_rerun = probe[1:] or ["none"]
         time.sleep(0.1)
-    out2 = killer.communicate(timeout=400)[0]
+    out2 = killer_output(killer)
     t.join(600)
     # Whether the orphans outlive the rerun's start is a race the test observes and reports, not one it sets up:
     # the tar pipe may finish the rest of the root before a rerun has reached the host.
