@@ -72,6 +72,14 @@ class Restore(Relocation):
         return self.result
 
     def preflight(self, running):
+        disks = [m for m in self.fwd if m.disk]
+        if disks:
+            _preflight.refuse(
+                "the original of %s is its own disk (%s), left unmounted by the move with its fstab line kept as a "
+                "comment: state=restored does not bring a disk back. Stop Docker, copy %s back onto that disk, put "
+                "its line back in fstab in place of the bind line and mount it" % (
+                    ", ".join(m.source for m in disks), ", ".join(m.disk["line"] for m in disks),
+                    ", ".join(m.target for m in disks)))
         missing = [m for m in self.fwd if not (m.backup and os.path.isdir(m.backup))]
         if missing:
             _preflight.refuse(
