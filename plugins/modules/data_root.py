@@ -278,7 +278,7 @@ notes:
     override either method.
   - A data root reached through a symbolic link is moved where it really is, as dockerd resolves it.
   - A data root that is the mount point of its own disk (its fstab line by C(UUID=), C(LABEL=) or device path)
-    moves with O(method=bind) only: that line is replaced by the bind line (the old one kept as a comment naming
+    moves with O(method=bind) only; that line is replaced by the bind line (the old one kept as a comment naming
     the day), the old disk is unmounted with its contents kept, and a rollback puts the line back and mounts it
     again. O(keep_source=false) and O(method=daemon_json) are refused for it, and so is O(state=restored).
   - Paths with a newline or another control character are refused; spaces and other characters are
