@@ -196,3 +196,27 @@ def disk_entry(lines, path):
 def disk_note(day):
     """The note beside a disk's line that a move commented out; DAY is YYYY-MM-DD."""
     return "the data root moved off this disk on %s; see the bind line below" % day
+
+
+def enable_disk_line(lines, path, raw):
+    """Return (new_lines, changed): the disk's line RAW for PATH back in force, as a move commented it out (the
+    comment becomes the line again, in its place), and every other line for PATH dropped.  RAW is added at the
+    end when its comment is gone."""
+    out = []
+    placed = False
+    for line in lines:
+        text = line.raw.strip()
+        if not line.is_entry and text.startswith("# disabled by dockyard.migrate (") and text.endswith("): " + raw):
+            if not placed:
+                out.append(FstabLine(raw, raw.split(), line.lineno))
+                placed = True
+            continue
+        if line.is_entry and line.path == os.path.normpath(path):
+            if line.raw.strip() == raw and not placed:
+                out.append(line)
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        out.append(FstabLine(raw, raw.split()))
+    return out, [x.raw for x in out] != [x.raw for x in lines]

@@ -284,9 +284,13 @@ class BindSwitch:
         skipped when done, so a restore killed part way finishes on a rerun.  The original is in place before
         the line goes: at any moment, a boot mounts either the moved root or finds the original."""
         mounts = _mountinfo.read()
-        while _mountinfo.mount_at(mounts, move.mount_point) is not None:
+        while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
+                not (move.disk and disk_mounted_at(move, mounts, move.mount_point)):
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
+        if move.disk:
+            self.disk_back(move, ctx)
+            return
         put_back(move)
         _testhooks.reached("restore_after_put_back")
         lines, changed = _fstab.remove_entry(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
@@ -295,9 +299,30 @@ class BindSwitch:
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
             ctx.host.daemon_reload()
 
+    @staticmethod
+    def disk_back(move, ctx):
+        """state=restored of a root that was its own disk: the disk leaves its copy-back mount, its fstab line is
+        put back in place of the bind line, and it is mounted on the root again."""
+        staging = staging_path(move)
+        unmount_all(ctx, staging)
+        _drop_empty(staging)
+        lines, changed = _fstab.enable_disk_line(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
+                                                 move.mount_point, move.disk["line"])
+        if changed:
+            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.daemon_reload()
+        _testhooks.reached("restore_after_put_back")
+        mount_disk(move, ctx, move.mount_point)
+
     def reapply_prepare(self, move, ctx):
         """A failed or interrupted state=restored: set the original aside again before the moved root is mounted
-        back (when it was put back under the bind, the bind is lifted first)."""
+        back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
+        if move.disk:
+            unmount_all(ctx, staging_path(move))
+            _drop_empty(staging_path(move))
+            if disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+                unmount_all(ctx, move.mount_point)
+            return
         if _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
             if not move.backup or os.path.exists(move.backup):
                 return

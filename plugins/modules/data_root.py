@@ -280,7 +280,8 @@ notes:
   - A data root that is the mount point of its own disk (its fstab line by C(UUID=), C(LABEL=) or device path)
     moves with O(method=bind) only; that line is replaced by the bind line (the old one kept as a comment naming
     the day), the old disk is unmounted with its contents kept, and a rollback puts the line back and mounts it
-    again. O(keep_source=false) and O(method=daemon_json) are refused for it, and so is O(state=restored).
+    again; O(state=restored) copies the delta back onto that disk, puts its line back and mounts it. O(keep_source=false)
+    and O(method=daemon_json) are refused for it.
   - Paths with a newline or another control character are refused; spaces and other characters are
     escaped in fstab and in the systemd drop-in.
   - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(path).

@@ -412,6 +412,18 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     reboot(fleet)
     serving(fleet, "/var/lib/docker", fingerprint)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    # state: restored, after Docker ran on the moved root: what it wrote goes back onto the old disk (mounted
+    # beside the root for the copy), the disk's line comes back in place of the bind line, the disk is mounted.
+    sh(fleet, "docker exec web sh -c 'echo late > /data/late.txt'")
+    plan = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"}, check_mode=True)
+    assert any("mount the original disk (%s)" % line in a for a in plan["actions"]), plan
+    assert sh(fleet, "cat /etc/fstab") == after
+    back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert not back.get("failed") and back["changed"], (back.get("msg"), back.get("actions"))
+    disk_mounted_again(fleet, device, fstab, fingerprint)
+    assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "late"
+    again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert not again.get("failed") and again["changed"] is False, again
 
 
 def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet):
@@ -431,3 +443,11 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
     moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+
+
+def test_root_on_its_own_filesystem_without_an_fstab_line_is_refused(fleet):
+    fleet.reset(HOST, seed=False)
+    sh(fleet, "systemctl stop docker.socket docker.service && mount -t tmpfs -o size=300m olddisk /var/lib/docker && "
+       "systemctl start docker.socket docker.service && docker info >/dev/null")
+    refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, tmpfs), and "
+            "fstab holds no line for /var/lib/docker")

@@ -139,3 +139,17 @@ def test_a_disks_line_is_replaced_by_the_bind_line_and_kept_commented_with_the_d
     assert not changed and _fstab.render(again) == out
     assert [x.raw for x in _fstab.entries_for(again, "/var/lib/docker")] == [
         "/mnt/data/docker /var/lib/docker none bind 0 0"]
+
+
+def test_the_disks_line_is_put_back_in_place_of_its_comment_byte_for_byte():
+    text = "# head\n" + OLD_DISK + "\n/dev/sdb1 /mnt/data ext4 defaults 0 2\n"
+    moved, _ = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker",
+                                disable_note=_fstab.disk_note("2026-11-28"))
+    back, changed = _fstab.enable_disk_line(moved, "/var/lib/docker", OLD_DISK)
+    assert changed and _fstab.render(back) == text
+    again, changed = _fstab.enable_disk_line(back, "/var/lib/docker", OLD_DISK)
+    assert not changed and _fstab.render(again) == text
+    # The comment edited away: the line comes back at the end, the bind line goes.
+    bare = _fstab.parse("# head\n/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    back, changed = _fstab.enable_disk_line(bare, "/var/lib/docker", OLD_DISK)
+    assert changed and _fstab.render(back) == "# head\n" + OLD_DISK + "\n"
