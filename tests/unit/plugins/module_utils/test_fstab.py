@@ -114,8 +114,8 @@ def test_disk_entry_finds_the_one_line_of_a_disk(line):
 @pytest.mark.parametrize("extra, message", [
     ("", "fstab holds no line for /var/lib/docker"),
     (OLD_DISK + "\n" + OLD_DISK + "\n", "fstab holds 2 lines for /var/lib/docker (line 6; line 7)"),
-    ("/srv/docker /var/lib/docker none bind 0 0\n", "line 6 (/srv/docker /var/lib/docker none bind 0 0) does not "
-                                                   "mount a disk"),
+    ("/srv/docker /var/lib/docker none bind 0 0\n",
+     "line 6 (/srv/docker /var/lib/docker none bind 0 0) does not mount a disk"),
     ("nas:/export /var/lib/docker nfs defaults 0 0\n", "line 6 (nas:/export"),
     ("tmpfs /var/lib/docker tmpfs defaults 0 0\n", "does not mount a disk by UUID=, LABEL= or device path"),
 ])
@@ -143,8 +143,9 @@ def test_a_disks_line_is_replaced_by_the_bind_line_and_kept_commented_with_the_d
 
 def test_the_disks_line_is_put_back_in_place_of_its_comment_byte_for_byte():
     text = "# head\n" + OLD_DISK + "\n/dev/sdb1 /mnt/data ext4 defaults 0 2\n"
-    moved, _ = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker",
-                                disable_note=_fstab.disk_note("2026-11-28"))
+    moved, changed = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker",
+                                      disable_note=_fstab.disk_note("2026-11-28"))
+    assert changed
     back, changed = _fstab.enable_disk_line(moved, "/var/lib/docker", OLD_DISK)
     assert changed and _fstab.render(back) == text
     again, changed = _fstab.enable_disk_line(back, "/var/lib/docker", OLD_DISK)
