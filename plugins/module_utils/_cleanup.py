@@ -121,8 +121,13 @@ class Cleanup(Relocation):
         self.journal.moves = self.fwd
         self.result["moves"] = [m.to_dict() for m in self.fwd]
         kept = [m for m in self.fwd if m.backup and os.path.lexists(m.backup)]
-        self.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept,
+        self.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept and not m.disk,
                                     "backup": m.backup if m in kept else None} for m in self.fwd]
+        for m in self.fwd:
+            if m.disk:  # never wiped: the disk is left unmounted as it was, to reuse or wipe by hand
+                self.result["original"][self.fwd.index(m)]["disk"] = m.disk["line"]
+                self.actions.append("the original of %s is its own disk (%s), left unmounted as it was; it is not "
+                                    "wiped" % (m.source, m.disk["line"]))
         if not kept:
             self.actions.append("no kept original left to remove")
             return self.result

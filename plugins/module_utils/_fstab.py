@@ -168,3 +168,55 @@ def set_entry(lines, src, path, fstype="none", opts="bind", dump="0", passno="0"
 def remove_entry(lines, path):
     out = [line for line in lines if not (line.is_entry and line.path == os.path.normpath(path))]
     return out, len(out) != len(lines)
+
+
+# The sources a filesystem of its own is named by in fstab (a bind or a network share is no disk to unmount).
+DISK_TAGS = ("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=", "ID=")
+
+
+def disk_entry(lines, path):
+    """The one fstab line that mounts a filesystem of its own (by ``UUID=``, ``LABEL=`` or a device path) at
+    PATH.  Raises FstabError naming what is wrong when there is none, more than one, or a line that is not a
+    disk's (a bind, a network share, a memory filesystem)."""
+    found = entries_for(lines, path)
+    if not found:
+        raise FstabError("fstab holds no line for %s, so the disk mounted there would not be mounted again at the "
+                         "next boot nor after a rollback" % path)
+    if len(found) > 1:
+        raise FstabError("fstab holds %d lines for %s (%s); keep only the one of the disk mounted there" % (
+            len(found), path, "; ".join("line %d" % x.lineno for x in found)))
+    line = found[0]
+    if set(line.opts.split(",")) & {"bind", "rbind"} or \
+            not (line.src.startswith(DISK_TAGS) or line.src.startswith("/dev/")):
+        raise FstabError("fstab line %d (%s) does not mount a disk by UUID=, LABEL= or device path" % (
+            line.lineno, line.raw.strip()))
+    return line
+
+
+def disk_note(day):
+    """The note beside a disk's line that a move commented out; DAY is YYYY-MM-DD."""
+    return "the data root moved off this disk on %s; see the bind line below" % day
+
+
+def enable_disk_line(lines, path, raw):
+    """Return (new_lines, changed): the disk's line RAW for PATH back in force, as a move commented it out (the
+    comment becomes the line again, in its place), and every other line for PATH dropped.  RAW is added at the
+    end when its comment is gone."""
+    out = []
+    placed = False
+    for line in lines:
+        text = line.raw.strip()
+        if not line.is_entry and text.startswith("# disabled by dockyard.migrate (") and text.endswith("): " + raw):
+            if not placed:
+                out.append(FstabLine(raw, raw.split(), line.lineno))
+                placed = True
+            continue
+        if line.is_entry and line.path == os.path.normpath(path):
+            if line.raw.strip() == raw and not placed:
+                out.append(line)
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        out.append(FstabLine(raw, raw.split()))
+    return out, [x.raw for x in out] != [x.raw for x in lines]

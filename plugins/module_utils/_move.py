@@ -32,16 +32,19 @@ class Move:
 
     ``switch`` is the strategy that points the service at the target (see _switches); ``mount_point`` is
     where the service looks for its data when the switch is a bind mount.  ``backup`` is where the
-    original was set aside, once it was.  ``fs``, ``size`` and ``files`` are filled in by the preflight.
+    original was set aside, once it was.  ``disk`` describes the original when it is a filesystem of its own
+    mounted at the mount point (``line``: its fstab line as written; ``src``, ``fstype``, ``opts``; ``device``:
+    the device the kernel showed), else None.  ``fs``, ``size`` and ``files`` are filled in by the preflight.
     """
 
-    def __init__(self, name, source, target, switch, mount_point=None, backup=None):
+    def __init__(self, name, source, target, switch, mount_point=None, backup=None, disk=None):
         self.name = name
         self.source = os.path.normpath(source)
         self.target = os.path.normpath(target)
         self.switch = switch
         self.mount_point = os.path.normpath(mount_point or source)
         self.backup = backup
+        self.disk = disk
         self.fs = None
         self.size = None
         self.files = 0
@@ -61,4 +64,4 @@ class Move:
 
     def to_dict(self):
         return {"name": self.name, "source": self.source, "target": self.target, "switch": self.switch.kind,
-                "mount_point": self.mount_point, "backup": self.backup}
+                "mount_point": self.mount_point, "backup": self.backup, "disk": self.disk}

@@ -191,6 +191,12 @@ def moves_fit(opts, facts, host, moves, journal, runner):
     fstab_text = _fileops.read_text(opts.fstab, default="")
     for move in moves:
         target_path(move, journal, mounts, fstab_text)
+        if move.disk and not opts.keep_source:
+            refuse("the %s root %s is the mount point of its own disk (%s): the move leaves that disk unmounted with "
+                   "its contents as they were (its fstab line kept as a comment), so a rollback can mount it again; "
+                   "keep_source: false would have nothing to remove on the system disk. Run with keep_source: true "
+                   "and reuse or wipe the old disk yourself once the move is done" % (
+                       move.name, move.source, move.disk["line"]))
         move.fs = target_filesystem(move, runner, mounts)
         same_filesystem(opts, move, mounts)
         warnings.extend(move.switch.warnings(move, opts))

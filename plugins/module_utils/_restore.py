@@ -56,6 +56,11 @@ class Restore(Relocation):
             self.result["moves"] = [m.to_dict() for m in self.fwd]
             return self.result
         self.preflight(running)
+        for m in self.fwd:
+            if m.disk:  # the original disk is mounted beside its root to receive the copy back
+                m.backup = _switches.staging_path(m)
+                if not self.check_mode:
+                    _switches.mount_disk(m, self, m.backup)
         self.moves = [m.reversed() for m in self.fwd]
         for m in self.moves:
             m.size = _layout.measure(m.source).bytes
@@ -63,6 +68,12 @@ class Restore(Relocation):
         self.result["changed"] = True
         if self.check_mode:
             for m in self.fwd:
+                if m.disk:
+                    self.actions.append("mount the original disk (%s) at %s, copy %s back onto it, stop Docker, copy "
+                                        "the delta" % (m.disk["line"], m.backup, m.target))
+                    self.actions.append("unmount the bind, put the disk's fstab line back in place of the bind line "
+                                        "and mount the disk at %s" % m.source)
+                    continue
                 self.actions.append("copy %s back onto the kept original %s, stop Docker, copy the delta" % (
                     m.target, m.backup))
                 self.actions.append("undo the %s switch and put %s back at %s" % (m.switch.kind, m.backup, m.source))
@@ -72,7 +83,7 @@ class Restore(Relocation):
         return self.result
 
     def preflight(self, running):
-        missing = [m for m in self.fwd if not (m.backup and os.path.isdir(m.backup))]
+        missing = [m for m in self.fwd if not m.disk and not (m.backup and os.path.isdir(m.backup))]
         if missing:
             _preflight.refuse(
                 "the original of %s was not kept (%s): the move ran with keep_source=false, so there is nothing to "

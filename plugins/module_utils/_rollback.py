@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _lock, _passes, _selinux, _systemd, _testhooks, _units)
+    _copy, _fileops, _lock, _passes, _selinux, _switches, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -195,11 +195,11 @@ class Rollback:
 
         BACK are the copies to make (from where Docker served onto where it goes back to), SERVE the moves to
         start Docker with when they fail, SERVED the paths Docker served from; by default those of a rollback."""
-        back = back or [Move(m.name, m.target, m.backup if m.backup_kept else m.source, m.switch, m.mount_point)
-                        for m in self.moves]
         serve = serve or self.moves
         served = served or [m.service_root for m in self.moves]
         try:
+            back = back or [Move(m.name, m.target, _switches.original_home(m, self), m.switch, m.mount_point)
+                            for m in self.moves]
             self.host.check_stopped(self.host.window_units(self.with_containerd), self.host.stop_timeout)
             for path in served:
                 left = self.host.wait_quiet(path, self.host.stop_timeout)

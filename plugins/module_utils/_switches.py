@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _bind, _daemon_json, _fileops, _fstab, _mountinfo, _testhooks)
@@ -32,6 +33,55 @@ NOTE = "the data root moved; see the bind line below"
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
 # so a % in a data-root named by daemon.json leaves it with no images (measured: 20.10 does, 26.1 does not).
 PERCENT_SAFE_MAJOR = 26
+
+
+def disk_note():
+    return _fstab.disk_note(time.strftime("%Y-%m-%d"))
+
+
+def note_for(move):
+    """The note beside the fstab line a bind move comments out: an old disk's names the day it was left."""
+    return disk_note() if move.disk else NOTE
+
+
+def staging_path(move):
+    """Where an original disk is mounted while what Docker wrote on the moved root is copied back onto it."""
+    return "%s.dockyard-disk" % move.source
+
+
+def disk_mounted_at(move, mounts, path):
+    """Whether the original disk of MOVE is what is mounted at PATH."""
+    e = _mountinfo.mount_at(mounts, path)
+    return bool(e is not None and e.root in ("/", "") and e.major_minor == move.disk.get("major_minor"))
+
+
+def mount_disk(move, ctx, path):
+    """Mount the original disk at PATH as its fstab line says (its source, type and options)."""
+    if disk_mounted_at(move, _mountinfo.read(), path):
+        return
+    if not os.path.isdir(path):
+        os.makedirs(path, 0o711)
+    d = move.disk
+    ctx.host.run(["mount", "-t", d["fstype"], "-o", d["opts"], "--", d["src"], path])
+
+
+def unmount_all(ctx, path):
+    mounts = _mountinfo.read()
+    while _mountinfo.mount_at(mounts, path) is not None:
+        ctx.host.run(["umount", path])
+        mounts = _mountinfo.read()
+
+
+def original_home(move, ctx):
+    """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
+    original in place; an original disk is mounted beside the mount point for it when the bind is there."""
+    if move.disk:
+        if disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+            return move.mount_point
+        staging = staging_path(move)
+        mount_disk(move, ctx, staging)
+        return staging
+    return move.backup if move.backup_kept else move.source
 
 
 def backup_name(move, stamp):
@@ -109,10 +159,9 @@ class BindSwitch:
         if here is None:
             return
         if here.root in ("/", ""):
-            raise RelocationError(
-                "%s is the mount point of its own filesystem (%s, %s); a bind cannot replace a mounted disk. "
-                "Use method daemon_json, or copy it by hand and replace its fstab line with a bind line" % (
-                    move.mount_point, here.source, here.fstype), "preflight")
+            if not move.disk:  # a rerun continuing a recorded plan knows it already (fstab may be switched)
+                move.disk = self.original_disk(move, here, fstab_text)
+            return
         b = _mountinfo.bind_source(mounts, move.mount_point)
         if b is not None and _mountinfo.same_bind(mounts, move.target, move.mount_point):
             others = [line for line in _fstab.entries_for(_fstab.parse(fstab_text), move.mount_point)
@@ -130,19 +179,43 @@ class BindSwitch:
                 "before binding another directory there" % (move.mount_point, b.get("source_path") or b["root"]),
                 "preflight")
 
+    @staticmethod
+    def original_disk(move, here, fstab_text):
+        """The root is the mount point of a filesystem of its own: the move replaces that disk's fstab line by
+        the bind line and leaves the disk unmounted.  Returns what a rollback needs to mount it again."""
+        what = "%s is the mount point of its own filesystem (%s, %s)" % (move.mount_point, here.source, here.fstype)
+        try:
+            line = _fstab.disk_entry(_fstab.parse(fstab_text), move.mount_point)
+        except _fstab.FstabError as exc:
+            raise RelocationError("%s, and %s; give it one fstab line by UUID=, LABEL= or device path (or move it "
+                                  "by hand)" % (what, exc), "preflight")
+        if line.fstype not in ("auto", here.fstype):
+            raise RelocationError("%s, but its fstab line %d (%s) mounts a %s filesystem there; fix the line or the "
+                                  "mount first" % (what, line.lineno, line.raw.strip(), line.fstype), "preflight")
+        if here.fstype in ("tmpfs", "ramfs"):
+            raise RelocationError("%s, which keeps nothing across a reboot; nothing there can be rolled back to"
+                                  % what, "preflight")
+        return {"line": line.raw.strip(), "src": line.src, "fstype": here.fstype, "opts": line.opts,
+                "device": here.source, "major_minor": here.major_minor}
+
     def plan_texts(self, move, planned):
         planned["fstab"], changed = _fstab.set_entry(planned["fstab"], move.target, move.mount_point, "none", "bind",
-                                                     disable_note=NOTE)
+                                                     disable_note=note_for(move))
         planned["fstab_changed"] = planned.get("fstab_changed") or changed
 
     def describe(self, move, opts):
+        if move.disk:
+            return ["replace the fstab line %s by %s %s none bind 0 0 (the old line kept as a comment)" % (
+                move.disk["line"], move.target, move.mount_point),
+                "unmount the original disk %s from %s (its contents are kept) and bind-mount %s there" % (
+                    move.disk["device"], move.mount_point, move.target)]
         return ["move %s aside to %s.dockyard-backup-STAMP" % (move.source, move.source),
                 "write the fstab line %s %s none bind 0 0 and mount it" % (move.target, move.mount_point)]
 
     def apply(self, move, ctx):
         text = _fileops.read_text(ctx.opts.fstab, default="")
         lines, changed = _fstab.set_entry(_fstab.parse(text), move.target, move.mount_point, "none", "bind",
-                                          disable_note=NOTE)
+                                          disable_note=note_for(move))
         if changed:
             if not ctx.journal.get("fstab_backup") and os.path.exists(ctx.opts.fstab):
                 ctx.journal["fstab_backup"] = _fileops.backup_file(ctx.opts.fstab, ctx.journal.stamp)
@@ -153,8 +226,12 @@ class BindSwitch:
         mounts = _mountinfo.read()
         if _mountinfo.same_bind(mounts, move.target, move.mount_point):
             return
+        if move.disk:
+            # A mount point cannot be renamed aside: the original disk is unmounted (never emptied) instead.
+            unmount_all(ctx, move.mount_point)
+            _testhooks.reached("switch_after_unmount")
         # Move the original aside so nothing hides under the mount.
-        if os.path.isdir(move.source) and not os.path.islink(move.source) and \
+        elif os.path.isdir(move.source) and not os.path.islink(move.source) and \
                 _mountinfo.mount_at(mounts, move.source) is None and os.listdir(move.source):
             st = os.stat(move.source)
             move.backup = backup_name(move, ctx.journal.stamp)
@@ -188,6 +265,11 @@ class BindSwitch:
                 _mountinfo.same_bind(mounts, move.target, move.mount_point):
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
+        if move.disk:
+            staging = staging_path(move)
+            unmount_all(ctx, staging)
+            _drop_empty(staging)
+            mount_disk(move, ctx, move.mount_point)
         if move.backup and os.path.isdir(move.backup):
             _drop_empty(move.source)
             if not os.path.exists(move.source):
@@ -202,9 +284,13 @@ class BindSwitch:
         skipped when done, so a restore killed part way finishes on a rerun.  The original is in place before
         the line goes: at any moment, a boot mounts either the moved root or finds the original."""
         mounts = _mountinfo.read()
-        while _mountinfo.mount_at(mounts, move.mount_point) is not None:
+        while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
+                not (move.disk and disk_mounted_at(move, mounts, move.mount_point)):
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
+        if move.disk:
+            self.disk_back(move, ctx)
+            return
         put_back(move)
         _testhooks.reached("restore_after_put_back")
         lines, changed = _fstab.remove_entry(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
@@ -213,9 +299,30 @@ class BindSwitch:
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
             ctx.host.daemon_reload()
 
+    @staticmethod
+    def disk_back(move, ctx):
+        """state=restored of a root that was its own disk: the disk leaves its copy-back mount, its fstab line is
+        put back in place of the bind line, and it is mounted on the root again."""
+        staging = staging_path(move)
+        unmount_all(ctx, staging)
+        _drop_empty(staging)
+        lines, changed = _fstab.enable_disk_line(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
+                                                 move.mount_point, move.disk["line"])
+        if changed:
+            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.daemon_reload()
+        _testhooks.reached("restore_after_put_back")
+        mount_disk(move, ctx, move.mount_point)
+
     def reapply_prepare(self, move, ctx):
         """A failed or interrupted state=restored: set the original aside again before the moved root is mounted
-        back (when it was put back under the bind, the bind is lifted first)."""
+        back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
+        if move.disk:
+            unmount_all(ctx, staging_path(move))
+            _drop_empty(staging_path(move))
+            if disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+                unmount_all(ctx, move.mount_point)
+            return
         if _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
             if not move.backup or os.path.exists(move.backup):
                 return
@@ -254,7 +361,14 @@ class DaemonJsonSwitch:
                     move.target, version, move.source, PERCENT_SAFE_MAJOR), "preflight")
 
     def preflight(self, move, mounts, fstab_text=""):
-        """Nothing is mounted: no mount point to check."""
+        """A root that is a disk of its own moves by the bind method only."""
+        here = _mountinfo.mount_at(mounts, move.source)
+        if here is not None and here.root in ("/", ""):
+            raise RelocationError(
+                "%s is the mount point of its own filesystem (%s, %s): with data-root in daemon.json that disk would "
+                "stay mounted there, and named by fstab, holding a stale copy of the root. Use method bind, which "
+                "replaces its fstab line by a bind line and unmounts it (a rollback mounts it again)" % (
+                    move.source, here.source, here.fstype), "preflight")
 
     def warnings(self, move, opts):
         return []
@@ -324,4 +438,5 @@ def make(kind):
 
 
 def move_from_dict(d):
-    return Move(d["name"], d["source"], d["target"], make(d["switch"]), d.get("mount_point"), d.get("backup"))
+    return Move(d["name"], d["source"], d["target"], make(d["switch"]), d.get("mount_point"), d.get("backup"),
+                d.get("disk"))

@@ -39,7 +39,8 @@ PAUSE_DIR = "/run/dockyard-migrate"
 PAUSE_LIMIT = 3600
 _paused = set()
 POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop", "after_final_copy",
-          "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "after_switch", "after_start",
+          "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "switch_after_unmount",
+          "after_switch", "after_start",
           "after_verify", "during_source")
 # Inside the automatic rollback (Relocation.rollback) and inside ``state: restored`` (Restore.restore).
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")

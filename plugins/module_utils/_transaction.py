@@ -341,6 +341,12 @@ class Relocation(Verification, Rollback):
         originals = []
         for m in self.moves:
             m.switch.set_aside(m, self)
+            if m.disk:
+                self.actions.append("left the original disk %s unmounted with its contents; its fstab line (%s) is "
+                                    "kept as a comment" % (m.disk["device"], m.disk["line"]))
+                originals.append({"name": m.name, "source": m.source, "removed": False, "backup": None,
+                                  "disk": m.disk["line"]})
+                continue
             if not m.backup_kept:
                 continue
             mounted = [e.mount_point for e in _mountinfo.mounts_under(_mountinfo.read(), m.backup)]

@@ -277,7 +277,11 @@ notes:
     in C(DOCKER_OPTS) of C(/etc/default/docker) or in C(OPTIONS) of C(/etc/sysconfig/docker), which would
     override either method.
   - A data root reached through a symbolic link is moved where it really is, as dockerd resolves it.
-  - A data root that is the mount point of its own disk is refused for O(method=bind).
+  - A data root that is the mount point of its own disk (its fstab line by C(UUID=), C(LABEL=) or device path)
+    moves with O(method=bind) only; that line is replaced by the bind line (the old one kept as a comment naming
+    the day), the old disk is unmounted with its contents kept, and a rollback puts the line back and mounts it
+    again; O(state=restored) copies the delta back onto that disk, puts its line back and mounts it. O(keep_source=false)
+    and O(method=daemon_json) are refused for it.
   - Paths with a newline or another control character are refused; spaces and other characters are
     escaped in fstab and in the systemd drop-in.
   - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(path).
@@ -337,7 +341,9 @@ actions:
   sample: ["recorded 4 images, 4 containers (2 running) and 2 volumes", "copied while Docker ran (3.2 s)",
            "stopped Docker", "copied the delta with Docker stopped (0.4 s)", "started Docker"]
 moves:
-  description: The directories moved, each with C(name), C(source), C(target), C(switch), C(mount_point), C(backup).
+  description: The directories moved, each with C(name), C(source), C(target), C(switch), C(mount_point), C(backup),
+    and C(disk) (the original disk's fstab line, source, type, options and device, when the root was its own
+    mount point).
   returned: always
   type: list
   elements: dict
@@ -394,7 +400,8 @@ fingerprint_after:
   type: str
   sample: sha256:0f3c5d...
 original:
-  description: Where each original went (C(backup) path, or C(removed=true)).
+  description: Where each original went (C(backup) path, or C(removed=true)); C(disk) is the fstab line of an
+    original disk the move left unmounted.
   returned: when a move finished or was already done
   type: list
   elements: dict

@@ -13,7 +13,10 @@ Usage::
                                               bullseye (20.10.5, Python 3.9), docker28 (trixie
                                               with forky's Docker 28.5 and containerd 2.1)
     fleet.py up [--hosts 2] [--suite S] [--containerd-store]
-    fleet.py reset NAME...                    recreate hosts from nothing
+    fleet.py reset NAME... [--olddisk]        recreate hosts from nothing; --olddisk also gives each a
+                                              block device of its own (an ext4 image on a loop device
+                                              of the machine, passed with --device) for a data root
+                                              on its own disk; a reset without it detaches that device
     fleet.py seed NAME...                     fill hosts with realistic data
     fleet.py rm NAME...                       remove some hosts and their disks
     fleet.py down                             remove every host and disk
@@ -41,6 +44,7 @@ PREFIX = "dockyard-"
 BASE_PORT = 2200
 DISK_SIZE = os.environ.get("DOCKYARD_FLEET_DISK", "3G")
 DOCKER = os.environ.get("DOCKYARD_DOCKER", "docker")
+OLDDISK_SIZE = "400M"
 
 INCLUDE = {
     "bookworm": ["python3", "rsync", "docker.io", "iproute2", "procps", "util-linux",
@@ -247,6 +251,34 @@ def ensure_disk(name, fresh=False):
     return mnt
 
 
+def olddisk_devices(name):
+    """The loop devices of the machine attached to NAME's old-disk image."""
+    img = os.path.join(host_dir(name), "olddisk.img")
+    if not os.path.exists(img):
+        return []
+    listed = out(["losetup", "-j", img], check=False)
+    return [line.split(":", 1)[0] for line in listed.splitlines() if line.startswith("/dev/")]
+
+
+def drop_olddisk(name):
+    """Detach NAME's old-disk loop devices and remove the image (nothing when it has none)."""
+    for dev in olddisk_devices(name):
+        run(["losetup", "-d", dev], check=False, capture=True)
+    img = os.path.join(host_dir(name), "olddisk.img")
+    if os.path.exists(img):
+        os.unlink(img)
+
+
+def fresh_olddisk(name):
+    """A new, empty ext4 image on a loop device of the machine; returns the device."""
+    drop_olddisk(name)
+    img = os.path.join(host_dir(name), "olddisk.img")
+    run(["truncate", "-s", OLDDISK_SIZE, img])
+    # 4 KiB blocks as on the data disk (a small ext4 gets 1 KiB ones): holes then fall on the same boundaries.
+    run(["mkfs.ext4", "-q", "-F", "-b", "4096", img])
+    return out(["losetup", "-f", "--show", img]).strip()
+
+
 def container(name):
     return PREFIX + name
 
@@ -275,6 +307,12 @@ def inner_daemon_json(spec):
 def create_host(name, spec):
     d = host_dir(name)
     mnt = ensure_disk(name, fresh=True)
+    devices = []
+    if spec.get("olddisk"):
+        dev = fresh_olddisk(name)
+        devices = ["--device", "%s:%s" % (dev, dev)]
+    else:
+        drop_olddisk(name)
     key = ensure_key()
     sshd = os.path.join(d, "sshd.conf")
     with open(sshd, "w") as f:
@@ -289,7 +327,7 @@ def create_host(name, spec):
             "-v", "%s:/mnt/data" % mnt,
             "-v", "%s:/etc/ssh/sshd_config.d/fleet.conf:ro" % sshd,
             "-v", "%s.pub:/root/.ssh/authorized_keys:ro" % key,
-            "--stop-signal", "SIGRTMIN+3", "--label", "dockyard.fleet=1"]
+            "--stop-signal", "SIGRTMIN+3", "--label", "dockyard.fleet=1"] + devices
     for cap in CAPS:
         argv += ["--cap-add", cap]
     argv.append(spec["image"])
@@ -378,6 +416,7 @@ def up(count, suite, containerd_store, start=1):
             save_hosts(hosts)
             create_host(name, spec)
         else:
+            spec["olddisk"] = old.get("olddisk", False)
             ensure_disk(name)
             if not running:
                 log("starting stopped host %s" % name)
@@ -398,12 +437,14 @@ def up(count, suite, containerd_store, start=1):
     return write_inventory(hosts)
 
 
-def reset(names):
+def reset(names, olddisk=False):
     hosts = load_hosts()
     for name in names:
         if name not in hosts:
             raise SystemExit("fleet: unknown host %s" % name)
         remove_host(name)
+        hosts[name]["olddisk"] = olddisk
+        save_hosts(hosts)
         create_host(name, hosts[name])
     for name in names:
         wait_ready(name)
@@ -415,6 +456,7 @@ def remove(names):
     hosts = load_hosts()
     for name in names:
         remove_host(name)
+        drop_olddisk(name)
         mnt = os.path.join(host_dir(name), "disk")
         while is_mounted(mnt):
             run(["umount", "-l", mnt], check=False)
@@ -432,6 +474,7 @@ def down():
     names.update(n[len(PREFIX):] for n in listed.split() if n.startswith(PREFIX))
     for name in sorted(names):
         remove_host(name)
+        drop_olddisk(name)
         mnt = os.path.join(host_dir(name), "disk")
         while is_mounted(mnt):
             run(["umount", "-l", mnt], check=False)
@@ -469,6 +512,7 @@ def main():
     u.add_argument("--containerd-store", action="store_true")
     r = sub.add_parser("reset")
     r.add_argument("names", nargs="+")
+    r.add_argument("--olddisk", action="store_true")
     s = sub.add_parser("seed")
     s.add_argument("names", nargs="+")
     s.add_argument("--profile", default="default")
@@ -485,7 +529,7 @@ def main():
     elif a.cmd == "up":
         print(up(a.hosts, a.suite, a.containerd_store, a.first))
     elif a.cmd == "reset":
-        print(reset(a.names))
+        print(reset(a.names, a.olddisk))
     elif a.cmd == "seed":
         seed(a.names, a.profile)
     elif a.cmd == "rm":

@@ -67,8 +67,9 @@ class Fleet:
         """Bring up (or reuse) hosts of another kind beside the default ones."""
         self.inventory = fleet("up", *args).splitlines()[-1]
 
-    def reset(self, *names, seed=True):
-        fleet("reset", *names)
+    def reset(self, *names, seed=True, olddisk=False):
+        """Recreate hosts (with a block device of their own with OLDDISK, see fleet.py reset --olddisk)."""
+        fleet("reset", *(names + (("--olddisk",) if olddisk else ())))
         if seed:
             fleet("seed", *names)
 
@@ -97,14 +98,14 @@ class Fleet:
                 playbook, res.returncode, res.stdout[-20000:]))
         return res
 
-    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600):
+    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600, diff=False):
         """Run one module on one host through a one-task playbook; return its result as a dict."""
         work = tempfile.mkdtemp(prefix="dockyard-module-")
         out = os.path.join(work, "result.json")
         play = [{"name": "Run one module", "hosts": host, "gather_facts": False, "tasks": [
             {"name": "Run the module", name: args or {}, "register": "r", "ignore_errors": True,
              "ignore_unreachable": True,
-             "check_mode": check_mode, "environment": env or {}},
+             "check_mode": check_mode, "diff": diff, "environment": env or {}},
             {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": out},
              "delegate_to": "localhost"}]}]
         path = os.path.join(work, "play.yml")

@@ -34,10 +34,10 @@ def sh(fleet, script, check=True):
     return fleet.sh(HOST, "sh", "-c", script, check=check)
 
 
-def seeded(fleet, setup=None, root="/var/lib/docker"):
-    """A fresh seeded host with SETUP (a shell script) run on it, and the manifest of its data root ROOT
-    saved with Docker stopped.  Returns the inventory's fingerprint."""
-    fleet.reset(HOST)
+def seeded(fleet, setup=None, root="/var/lib/docker", olddisk=False):
+    """A fresh seeded host (with a block device of its own with OLDDISK) with SETUP (a shell script) run on it,
+    and the manifest of its data root ROOT saved with Docker stopped.  Returns the inventory's fingerprint."""
+    fleet.reset(HOST, olddisk=olddisk)
     subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % HOST], check=True, timeout=60)
     if setup:
         sh(fleet, setup)
@@ -353,8 +353,101 @@ def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_
 
 
 # ---------------------------------------------------------------- 2. the root is its own mount point
-def test_root_on_its_own_filesystem_is_refused_for_a_bind(fleet):
+# The seeded root copied onto the host's own block device (fleet.py reset --olddisk), mounted by a UUID= line.
+# systemd mounts no device line at boot inside a container: a reboot here proves the bind line only.
+OLDDISK = ("dev=$(ls /dev/loop[0-9]* | head -n 1) && uuid=$(blkid -s UUID -o value $dev) && "
+           "systemctl stop docker.socket docker.service && mkdir -p /root/old && mount $dev /root/old && "
+           "rsync -aHAXS --numeric-ids /var/lib/docker/ /root/old/ && umount /root/old && find /var/lib/docker -mindepth 1 -delete && "
+           "echo \"UUID=$uuid /var/lib/docker ext4 defaults 0 2\" >> /etc/fstab && mount /var/lib/docker && "
+           "systemctl start docker.socket docker.service")
+FAILPOINT = "DOCKYARD_MIGRATE_FAILPOINT"
+MARKER = "/mnt/data/.docker.dockyard-migrate.json"
+
+
+def old_disk(fleet):
+    """A seeded host whose data root is its own disk: (fingerprint, the disk's fstab line, the device, fstab)."""
+    fingerprint = seeded(fleet, OLDDISK, olddisk=True)
+    fstab = sh(fleet, "cat /etc/fstab")
+    line = [x for x in fstab.splitlines() if x.startswith("UUID=") and " /var/lib/docker " in x]
+    device = mount_source(fleet, "/var/lib/docker")
+    assert len(line) == 1 and re.match(r"/dev/loop\d+$", device), (fstab, device)
+    return fingerprint, line[0], device, fstab
+
+
+def disk_mounted_again(fleet, device, fstab, fingerprint):
+    """After a rollback: fstab byte for byte, the old disk on the root, Docker serving it, nothing staged."""
+    assert sh(fleet, "cat /etc/fstab") == fstab
+    assert mount_source(fleet, "/var/lib/docker") == device
+    serving(fleet, "/var/lib/docker", fingerprint)
+    assert sh(fleet, "ls -d /var/lib/docker.dockyard-disk 2>/dev/null || true").strip() == ""
+
+
+def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet):
+    fingerprint, line, device, fstab = old_disk(fleet)
+    refused(fleet, {"path": TARGET, "keep_source": False}, "is the mount point of its own disk (%s)" % line)
+    refused(fleet, {"path": TARGET, "method": "daemon_json"},
+            "/var/lib/docker is the mount point of its own filesystem (%s, ext4)" % device)
+    plan = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, check_mode=True, diff=True)
+    assert plan["changed"] and any("replace the fstab line %s by" % line in a for a in plan["actions"]), plan
+    fdiff = [d for d in plan["diff"] if d["before_header"] == "/etc/fstab"][0]
+    assert fdiff["before"] == fstab and "# disabled by dockyard.migrate (the data root moved off this disk on " \
+        in fdiff["after"] and fdiff["after"].endswith("/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    assert res["original"] == [{"name": "docker", "source": "/var/lib/docker", "removed": False, "backup": None,
+                                "disk": line}], res["original"]
+    after = sh(fleet, "cat /etc/fstab")
+    assert after == fdiff["after"], (after, fdiff["after"])
+    assert re.search(r"^# disabled by dockyard\.migrate \(the data root moved off this disk on "
+                     r"\d{4}-\d\d-\d\d; see the bind line below\): %s\n/mnt/data/docker /var/lib/docker none bind 0 0\n$"
+                     % re.escape(line), after, re.M), after
+    assert sh(fleet, "ls /etc/fstab.dockyard-*").split() and sh(fleet, "cat /etc/fstab.dockyard-*") == fstab
+    assert sh(fleet, "findmnt --noheadings --output TARGET --source %s || true" % device).strip() == ""
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    # The old disk was left as it was: mounted aside by hand, it holds the whole original root.
+    sh(fleet, "mkdir -p /root/look && mount -o ro %s /root/look" % device)
+    try:
+        assert set(sh(fleet, "ls /root/look").split()) >= {"image", "containers", "volumes", "overlay2"}
+    finally:
+        sh(fleet, "umount /root/look")
+    reboot(fleet)
+    serving(fleet, "/var/lib/docker", fingerprint)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    # state: restored, after Docker ran on the moved root: what it wrote goes back onto the old disk (mounted
+    # beside the root for the copy), the disk's line comes back in place of the bind line, the disk is mounted.
+    sh(fleet, "docker exec web sh -c 'echo late > /data/late.txt'")
+    plan = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"}, check_mode=True)
+    assert any("mount the original disk (%s)" % line in a for a in plan["actions"]), plan
+    assert sh(fleet, "cat /etc/fstab") == after
+    back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert not back.get("failed") and back["changed"], (back.get("msg"), back.get("actions"))
+    disk_mounted_again(fleet, device, fstab, fingerprint)
+    assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "late"
+    again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert not again.get("failed") and again["changed"] is False, again
+
+
+def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet):
+    fingerprint, line, device, fstab = old_disk(fleet)
+    # Docker served from the new root when the check failed: what it wrote is copied back onto the old disk
+    # (mounted beside the root for that), fstab is put back and the disk mounted again.
+    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    assert res.get("failed") and res.get("failed_phase") == "verify" and "rolled back" in res["msg"], res
+    disk_mounted_again(fleet, device, fstab, fingerprint)
+    same_tree(fleet, "/var/lib/docker")
+    # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
+    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"})
+    assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), res
+    m = json.loads(sh(fleet, "cat " + MARKER))
+    assert m["phase"] == "switch" and m["phases_done"][-1] == "final_copy", m
+    assert m["moves"][0]["disk"]["src"] == line.split()[0] and m["moves"][0]["disk"]["line"] == line, m
+    assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
+    moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+
+
+def test_root_on_its_own_filesystem_without_an_fstab_line_is_refused(fleet):
     fleet.reset(HOST, seed=False)
     sh(fleet, "systemctl stop docker.socket docker.service && mount -t tmpfs -o size=300m olddisk /var/lib/docker && "
        "systemctl start docker.socket docker.service && docker info >/dev/null")
-    refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, tmpfs)")
+    refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, tmpfs), and "
+            "fstab holds no line for /var/lib/docker")

@@ -97,3 +97,60 @@ def test_a_path_with_spaces_and_non_ascii_round_trips():
     text = _fstab.render(out)
     assert text == "/mnt/dätä\\040disk/dock\\011er /var/lib/docker none bind 0 0\n"
     assert _fstab.parse(text)[0].src == "/mnt/dätä disk/dock\ter"
+
+
+# ---------------------------------------------------------------- a data root that is its own disk
+OLD_DISK = "UUID=0c0ffee0-aaaa-4bad-beef-000000000002 /var/lib/docker ext4 defaults,nofail 0 2"
+
+
+@pytest.mark.parametrize("line", [OLD_DISK, "LABEL=olddocker /var/lib/docker ext4 defaults 0 2",
+                                  "/dev/sdc1\t/var/lib/docker\txfs\tdefaults\t0\t0",
+                                  "PARTUUID=1234-01 /var/lib/docker/ auto defaults 0 2"])
+def test_disk_entry_finds_the_one_line_of_a_disk(line):
+    found = _fstab.disk_entry(_fstab.parse(TEXT + line + "\n"), "/var/lib/docker")
+    assert found.raw == line and found.lineno == 6
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("", "fstab holds no line for /var/lib/docker"),
+    (OLD_DISK + "\n" + OLD_DISK + "\n", "fstab holds 2 lines for /var/lib/docker (line 6; line 7)"),
+    ("/srv/docker /var/lib/docker none bind 0 0\n",
+     "line 6 (/srv/docker /var/lib/docker none bind 0 0) does not mount a disk"),
+    ("nas:/export /var/lib/docker nfs defaults 0 0\n", "line 6 (nas:/export"),
+    ("tmpfs /var/lib/docker tmpfs defaults 0 0\n", "does not mount a disk by UUID=, LABEL= or device path"),
+])
+def test_disk_entry_names_what_is_wrong(extra, message):
+    with pytest.raises(_fstab.FstabError) as exc:
+        _fstab.disk_entry(_fstab.parse(TEXT + extra), "/var/lib/docker")
+    assert message in str(exc.value)
+
+
+def test_a_disks_line_is_replaced_by_the_bind_line_and_kept_commented_with_the_day():
+    text = TEXT + OLD_DISK + "\n"
+    note = _fstab.disk_note("2026-11-28")
+    lines, changed = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker", disable_note=note)
+    out = _fstab.render(lines)
+    assert changed and out == TEXT + (
+        "# disabled by dockyard.migrate (the data root moved off this disk on 2026-11-28; see the bind line below): "
+        + OLD_DISK + "\n/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    # A rerun (another day) finds the bind line and changes nothing; the comment is no entry.
+    again, changed = _fstab.set_entry(_fstab.parse(out), "/mnt/data/docker", "/var/lib/docker",
+                                      disable_note=_fstab.disk_note("2026-11-29"))
+    assert not changed and _fstab.render(again) == out
+    assert [x.raw for x in _fstab.entries_for(again, "/var/lib/docker")] == [
+        "/mnt/data/docker /var/lib/docker none bind 0 0"]
+
+
+def test_the_disks_line_is_put_back_in_place_of_its_comment_byte_for_byte():
+    text = "# head\n" + OLD_DISK + "\n/dev/sdb1 /mnt/data ext4 defaults 0 2\n"
+    moved, changed = _fstab.set_entry(_fstab.parse(text), "/mnt/data/docker", "/var/lib/docker",
+                                      disable_note=_fstab.disk_note("2026-11-28"))
+    assert changed
+    back, changed = _fstab.enable_disk_line(moved, "/var/lib/docker", OLD_DISK)
+    assert changed and _fstab.render(back) == text
+    again, changed = _fstab.enable_disk_line(back, "/var/lib/docker", OLD_DISK)
+    assert not changed and _fstab.render(again) == text
+    # The comment edited away: the line comes back at the end, the bind line goes.
+    bare = _fstab.parse("# head\n/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    back, changed = _fstab.enable_disk_line(bare, "/var/lib/docker", OLD_DISK)
+    assert changed and _fstab.render(back) == "# head\n" + OLD_DISK + "\n"

@@ -5,7 +5,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _options, _preflight
+from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo, _move, _options, _preflight, _switches
 
 
 class Host:
@@ -102,7 +102,6 @@ def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tm
 
 
 def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
-    from ansible_collections.dockyard.migrate.plugins.module_utils import _switches
     src, backup = tmp_path / "docker", tmp_path / "docker.dockyard-backup-1"
     (backup / "volumes").mkdir(parents=True)
     src.mkdir()  # the empty stand-in the bind was mounted on
@@ -124,7 +123,6 @@ def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
     (None, "/mnt/data/100%/docker", False),  # Docker down: the run is refused for that, or resumes a checked one
 ])
 def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, version, target, refused):
-    from ansible_collections.dockyard.migrate.plugins.module_utils import _switches
     move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"), "/var/lib/docker")
     f = facts(engine={"version": version}, bind=None)
     if refused:
@@ -156,3 +154,64 @@ def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(
     with pytest.raises(_move.RelocationError) as exc:
         _preflight.docker_installed(f, Host(units=()))
     assert "no docker.service unit" in str(exc.value)
+
+
+# ---------------------------------------------------------------- a data root that is its own disk
+DISK_MOUNTS = "\n".join([
+    "20 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+    "36 20 7:3 / /var/lib/docker rw,relatime shared:2 - ext4 /dev/loop3 rw",
+    "37 20 8:17 / /mnt/data rw,relatime shared:3 - ext4 /dev/sdb1 rw"])
+DISK_LINE = "UUID=0c0ffee0-aaaa-4bad-beef-000000000002 /var/lib/docker ext4 defaults,nofail 0 2"
+
+
+def disk_move(method="bind"):
+    return _move.Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make(method))
+
+
+def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_journal():
+    m = disk_move()
+    m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), "# comment\n" + DISK_LINE + "\n")
+    assert m.disk == {"line": DISK_LINE, "src": "UUID=0c0ffee0-aaaa-4bad-beef-000000000002", "fstype": "ext4",
+                      "opts": "defaults,nofail", "device": "/dev/loop3", "major_minor": "7:3"}
+    # A rerun inside the window reads it back from the journal (fstab may hold only the bind line by then).
+    again = _switches.move_from_dict(m.to_dict())
+    assert again.disk == m.disk
+    again.switch.preflight(again, _mountinfo.parse(DISK_MOUNTS), "/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    assert again.disk == m.disk
+    assert _switches.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
+    assert not _switches.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
+    assert "the data root moved off this disk on " in _switches.note_for(m)
+
+
+@pytest.mark.parametrize("fstab, message", [
+    ("", "/var/lib/docker is the mount point of its own filesystem (/dev/loop3, ext4), and fstab holds no line for "
+         "/var/lib/docker"),
+    (DISK_LINE.replace("ext4", "xfs") + "\n", "its fstab line 1 (%s) mounts a xfs filesystem there" %
+     DISK_LINE.replace("ext4", "xfs")),
+    ("/srv/d /var/lib/docker none bind 0 0\n", "does not mount a disk by UUID=, LABEL= or device path"),
+])
+def test_a_root_on_its_own_disk_without_one_matching_disk_line_is_refused(fstab, message):
+    m = disk_move()
+    assert message in refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), fstab)
+    assert m.disk is None
+
+
+def test_a_memory_filesystem_root_and_the_daemon_json_method_are_refused():
+    m = disk_move()
+    tmpfs = DISK_MOUNTS.replace("ext4 /dev/loop3", "tmpfs olddisk")
+    assert "keeps nothing across a reboot" in refused(m.switch.preflight, m, _mountinfo.parse(tmpfs),
+                                                      "/dev/loop3 /var/lib/docker tmpfs defaults 0 0\n")
+    m = disk_move("daemon_json")
+    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    assert "is the mount point of its own filesystem (/dev/loop3, ext4)" in msg and "Use method bind" in msg
+
+
+def test_keep_source_false_is_refused_for_a_root_on_its_own_disk(tmp_path, monkeypatch):
+    (tmp_path / "fstab").write_text(DISK_LINE + "\n")
+    m = disk_move()
+    m.disk = {"line": DISK_LINE}
+    monkeypatch.setattr(_preflight, "host_config", lambda *a: [])
+    monkeypatch.setattr(_preflight, "target_path", lambda *a: None)
+    monkeypatch.setattr(_mountinfo, "read", lambda: _mountinfo.parse(DISK_MOUNTS))
+    msg = refused(_preflight.moves_fit, opts(tmp_path, keep_source=False), facts(), Host(), [m], None, None)
+    assert "is the mount point of its own disk (%s)" % DISK_LINE in msg and "keep_source: true" in msg
