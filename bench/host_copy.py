@@ -1,12 +1,16 @@
-"""Runs on a fleet host: makes a layer-like tree and times copies of it.  Standard library only.
+"""Runs on a fleet host: makes a layer-like tree, times the baselines' copies of it, and watches a module.
+Standard library only.
 
     python3 host_copy.py generate ROOT SIZE_MB FILES
     python3 host_copy.py copy METHOD SRC DST      (prints JSON: seconds, peak_rss_kb, peak_tree_rss_kb)
+    python3 host_copy.py watch MARK OUT           until SIGTERM: every 20 ms, sum the resident memory of every
+                                                  process whose environment holds MARK (the AnsiballZ python
+                                                  of a module run with that variable, and the tar or rsync it
+                                                  starts, which inherit it) and their descendants; write the
+                                                  peaks (RSS, and PSS near the RSS peak) and the time tar and
+                                                  rsync ran to OUT as JSON
 
-METHOD is one of: module (the collection's own copy code, _copy.tar_copy, with its Python relay and status
-file, as the data_root module runs it for a first copy), module-rsync (_copy.rsync as a full copy), engine
-(the same tar argv run directly, without the relay), cp (cp -a), tar (tar --sparse -cf - . | tar -xf -).
-The collection's module_utils must sit under /root/bench-lib (bench.py puts them there).
+METHOD is one of: cp (cp -a), tar (tar --sparse -cf - . | tar -xf -), rsync (rsync -aHAXS, as a full copy).
 """
 import json
 import os
@@ -17,8 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-
-sys.path.insert(0, "/root/bench-lib")
 
 
 def generate(root, size_mb, files, sparse=True):
@@ -151,26 +153,104 @@ def copy(method, src, dst):
         shutil.rmtree(dst)
     os.makedirs(dst)
     drop_caches()
-    from ansible_collections.dockyard.migrate.plugins.module_utils import _copy
     t0 = time.time()
     with TreeRss() as tree:
-        if method == "module":
-            status = _copy.Status("/run/dockyard-migrate/bench.status.json")
-            _copy.tar_copy(src, dst, status, "online_copy")
-        elif method == "module-rsync":
-            _copy.rsync(src, dst, _copy.Status("/run/dockyard-migrate/bench.status.json"), "online_copy")
-        elif method == "engine":
-            _pipe(_copy.TAR_CREATE + ["-C", src, "."], _copy.TAR_EXTRACT + ["-C", dst])
-        elif method == "cp":
+        if method == "cp":
             subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True)
         elif method == "tar":
             _pipe(["tar", "-C", src, "--sparse", "-cf", "-", "."], ["tar", "-C", dst, "-xf", "-"])
+        elif method == "rsync":
+            subprocess.run(["rsync", "-aHAXS", src.rstrip("/") + "/", dst.rstrip("/") + "/"], check=True)
         else:
             raise SystemExit("unknown method %s" % method)
         subprocess.run(["sync"], check=True)
     seconds = time.time() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"method": method, "seconds": round(seconds, 3), "peak_rss_kb": rss, "peak_tree_rss_kb": tree.peak}
+
+
+def _marked(mark, me):
+    """The pids whose environment holds MARK (not this watcher)."""
+    out = []
+    needle = mark.encode() + b"="
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if any(e.startswith(needle) for e in env.split(b"\0")):
+            out.append(int(pid))
+    return out
+
+
+def _pss_kb(pid):
+    """Proportional set size: pages shared between processes (rsync's forked halves) counted once in all."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def watch(mark, out):
+    """Peak summed RSS of the marked processes and their descendants, overall and while tar or rsync run, and
+    when those ran (first and last sample that saw them), written to OUT on SIGTERM."""
+    me = os.getpid()
+    state = {"peak_kb": 0, "peak_pss_kb": 0, "peak_tar_kb": 0, "peak_rsync_kb": 0, "samples": 0, "tar": [], "rsync": [],
+             "pids_seen": 0}
+    seen = set()
+
+    def done(*_args):
+        with open(out + ".tmp", "w") as f:
+            json.dump(state, f)
+        os.rename(out + ".tmp", out)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, done)
+    with open(out + ".pid", "w") as f:
+        f.write(str(me))
+    while True:
+        now = time.time()
+        kids = _children()
+        todo = _marked(mark, me)
+        tree = set()
+        while todo:
+            pid = todo.pop()
+            if pid == me or pid in tree:
+                continue
+            tree.add(pid)
+            todo.extend(kids.get(pid, []))
+        total = sum(_rss_kb(pid) for pid in tree)
+        names = set(_comm(pid) for pid in tree)
+        seen.update(tree)
+        state["pids_seen"] = len(seen)
+        state["samples"] += 1
+        state["peak_kb"] = max(state["peak_kb"], total)
+        if total > state["peak_kb"] // 2:  # PSS costs more to read: only near the peak
+            state["peak_pss_kb"] = max(state["peak_pss_kb"], sum(_pss_kb(pid) for pid in tree))
+        for tool in ("tar", "rsync"):
+            if tool in names:
+                state["peak_%s_kb" % tool] = max(state["peak_%s_kb" % tool], total)
+                windows = state[tool]
+                if windows and now - windows[-1][1] < 0.2:
+                    windows[-1][1] = now
+                else:
+                    windows.append([now, now])
+        time.sleep(0.02)
 
 
 def main():
@@ -182,6 +262,8 @@ def main():
         print(json.dumps(copy(sys.argv[2], sys.argv[3], sys.argv[4])))
     elif cmd == "sample":
         sample(int(sys.argv[2]))
+    elif cmd == "watch":
+        watch(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(__doc__)
 

@@ -2,8 +2,10 @@
 
     python3 host_root.py build SIZE_MB FILES     images made of a layer-like tree (docker import), beside the seed
     python3 host_root.py images MB FILES N TOP   N images sharing a base of MB (plus busybox), each TOP MB on top
-    python3 host_root.py churn MB                rewrite MB in running containers: half in a volume, half in a
-                                                 container's writable layer (the same files each time)
+    python3 host_root.py churn MB                about MB of change while Docker runs: files rewritten in a volume
+                                                 and in a running container's writable layer, an image imported
+                                                 and the previous churn's removed, a container created and the
+                                                 previous churn's removed
     python3 host_root.py classic TARGET          stop Docker (socket and service), one rsync -aXS, bind-mount the
                                                  copy through /etc/fstab, start Docker, wait for the containers;
                                                  prints JSON: copy_seconds, downtime_seconds
@@ -102,12 +104,37 @@ def unique_layer_bytes(names):
 
 
 def churn(mb):
-    half = max(1, mb // 2)
+    """What a host does between the online passes and the stop, about MB in all: files rewritten in place (a
+    volume and a running container's writable layer), an image imported (no registry) and the one the
+    previous churn imported removed, a container created (its writable layer written) and the previous one
+    removed."""
+    quarter = max(1, mb // 4)
     for name, where in (("web", "/data/churn"), ("web", "/tmp/churn")):
         subprocess.run(["docker", "exec", name, "sh", "-c", "mkdir -p %s && for i in $(seq 1 %d); do dd "
-                        "if=/dev/urandom of=%s/c$i bs=1024 count=1024 2>/dev/null; done" % (where, half, where)],
+                        "if=/dev/urandom of=%s/c$i bs=1024 count=1024 2>/dev/null; done" % (where, quarter, where)],
                        check=True)
-    return {"changed_mb": 2 * half}
+    tag = "%d" % (time.time() * 1000)
+    old_images = run("docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "bench/churn").split()
+    old_containers = run("docker", "ps", "-a", "--filter", "name=bench-churn-", "--format", "{{.Names}}").split()
+    gen = "/root/bench-churn"
+    shutil.rmtree(gen, ignore_errors=True)
+    os.makedirs(os.path.join(gen, "blob"))
+    for i in range(quarter):
+        with open(os.path.join(gen, "blob", "b%d" % i), "wb") as f:
+            f.write(os.urandom(1 << 20))
+    tar = subprocess.Popen(["tar", "-C", gen, "-cf", "-", "."], stdout=subprocess.PIPE)
+    subprocess.run(["docker", "import", "-", "bench/churn:" + tag], stdin=tar.stdout, check=True,
+                   stdout=subprocess.DEVNULL)
+    tar.stdout.close()
+    tar.wait()
+    shutil.rmtree(gen)
+    run("docker", "run", "--name", "bench-churn-" + tag, "--network", "none", "seed/base:1", "sh", "-c",
+        "dd if=/dev/urandom of=/written bs=1048576 count=%d 2>/dev/null" % quarter)
+    if old_containers:
+        run("docker", "rm", "-f", *old_containers)
+    if old_images:
+        run("docker", "rmi", *old_images)
+    return {"changed_mb": 4 * quarter, "removed_images": old_images, "removed_containers": old_containers}
 
 
 def containers_running():
