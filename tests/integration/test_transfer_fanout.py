@@ -131,3 +131,16 @@ def test_a_tree_fanout_lets_destinations_serve_the_next_ones(fleet_hosts):
     assert senders == ["h1"] and got[0] >= RANDOM_KIB * 1024, (senders, got)
     assert ssh_log(fleet_hosts, "h2")[0] == ["h1"]  # it tried the source, and was refused
     assert [ssh_log(fleet_hosts, h)[0] for h in ("h4", "h5")] == [[], []]  # their ssh never ran
+
+    # A destination already down when the run starts (h2's Docker stopped) is left out of the tree: the others are
+    # placed without it (h1 serves h3 and h4, h3 serves h5) and complete.
+    clear(fleet_hosts, *DESTS)
+    fleet_hosts.sh("h2", "systemctl", "stop", "docker.socket", "docker.service")
+    try:
+        res = run(fleet_hosts, check=False)
+    finally:
+        fleet_hosts.sh("h2", "systemctl", "start", "docker.socket", "docker.service")
+    assert recap(res.stdout, "h2")["failed"] == 1, res.stdout[-4000:]
+    assert dict((k, sorted(v)) for k, v in served(fleet_hosts).items()) == {"h1": ["h3", "h4"], "h3": ["h5"]}
+    for host in ("h3", "h4", "h5"):
+        assert recap(res.stdout, host)["failed"] == 0 and config_digest(fleet_hosts, host, IMAGE) == digest
