@@ -48,13 +48,13 @@ def entries(res):
     return "manifest equal (%d entries)" % res["summary"]["entries_a"]
 
 
-def unchanged(res, limit=160):
+def unchanged(res, limit=100):
     """A refusal's message (its start) and what stayed as it was, for the report."""
     msg = " ".join(res["msg"].split())
     if len(msg) > limit:
         msg = msg[:msg.rfind(" ", 0, limit)] + "…"
-    return "refused in preflight, host unchanged (fstab, daemon.json, drop-ins, /mnt/data, Docker's start time " \
-        "%s): \"%s\"" % (res["started"], msg)
+    return "refused in preflight (\"%s\"); fstab, daemon.json, drop-ins, /mnt/data and Docker's start time (%s) " \
+        "unchanged" % (msg, res["started"])
 
 
 def sh(fleet, script, check=True):
@@ -131,7 +131,7 @@ def refused(fleet, args, message):
     assert message in res["msg"], res["msg"]
     assert after == before
     started = re.search(r"ExecMainStartTimestampMonotonic=(\d+)", before)
-    res["started"] = "monotonic %s µs" % started.group(1) if started else "not running"
+    res["started"] = "%.1f s after boot" % (int(started.group(1)) / 1e6) if started else "not running"
     return res
 
 
@@ -246,7 +246,7 @@ def test_paths_with_spaces_non_ascii_and_long_names(fleet, row):
         "name (%d characters), method bind" % len(LONG),
         "the three refused in preflight, host unchanged (%s); the long path moved: fstab line \"%s\", %s, "
         "rerun changed=false, bound again after a reboot, state=restored" % (
-            "; ".join(" ".join(r["msg"].split())[:60] + "…" for r in refusals), line.replace("x" * 200, "x…x"),
+            "; ".join(" ".join(r["msg"].split())[-45:] for r in refusals), line.replace("x" * 200, "x…x"),
             entries(res)))
 
 
@@ -422,7 +422,8 @@ def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_
     assert "does not exist" in sh(fleet, "docker start gone 2>&1 || true")
     row("8. no docker.socket unit, a leftover /var/snap/docker directory, a running container whose bind source "
         "is gone (gone), method bind", "moved, not taken for a snap: %s, rerun changed=false; "
-        "containers_not_running=%s, named in a warning, not rolled back" % (entries(res), res["containers_not_running"]))
+        "containers_not_running: %s, named in a warning, not rolled back" % (
+            entries(res), ", ".join(res["containers_not_running"])))
 
 
 # ---------------------------------------------------------------- 2. the root is its own mount point
@@ -498,10 +499,10 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
     assert not again.get("failed") and again["changed"] is False, again
     row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
-        "both refused in preflight, host unchanged; bind: moved, fstab after: \"%s\", backup equal to the old "
-        "fstab, old disk unmounted and intact; %s, rerun changed=false, bound after a reboot; state=restored: the "
-        "disk's line back, %s mounted again, a file written after the move kept" % (
-            " / ".join(after.splitlines()[-2:]), entries(res), device))
+        "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
+        "backup = old fstab, old disk unmounted, intact; %s, rerun changed=false, bound after a reboot; "
+        "state=restored: the line back, %s mounted again, a file written after the move kept" % (
+            after.splitlines()[-1], entries(res), device))
 
 
 def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet, row):
