@@ -49,7 +49,8 @@ integration:
 # The only target that rewrites docs/reliability.md (when both suites pass whole).
 reliability:
 	DOCKYARD_WRITE_RELIABILITY=1 $(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py \
-		tests/integration/test_window.py tests/integration/test_faults.py
+		tests/integration/test_window.py tests/integration/test_faults.py tests/integration/test_hosts.py \
+		tests/integration/test_versions.py
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)

@@ -14,6 +14,7 @@ import json
 import re
 import shlex
 import subprocess
+import time
 
 import pytest
 
@@ -28,6 +29,32 @@ DATA_ROOT = "dockyard.migrate.data_root"
 def fleet(fleet_hosts):
     yield fleet_hosts
     fleet_hosts.reset(HOST)  # later tests expect a plain seeded host
+
+
+@pytest.fixture
+def row(reliability_rows):
+    """Records the test's one row of the reliability report ("Real-world hosts"), once its checks passed:
+    row(case, result), the time the test took appended to the result."""
+    t0 = time.time()
+
+    def add(case, result):
+        reliability_rows.append({"kind": "host", "case": case,
+                                 "result": "%s; %.0f s" % (result, time.time() - t0)})
+    return add
+
+
+def entries(res):
+    """What a move's manifest comparison found, for the report."""
+    return "manifest equal (%d entries)" % res["summary"]["entries_a"]
+
+
+def unchanged(res, limit=100):
+    """A refusal's message (its start) and what stayed as it was, for the report."""
+    msg = " ".join(res["msg"].split())
+    if len(msg) > limit:
+        msg = msg[:msg.rfind(" ", 0, limit)] + "…"
+    return "refused in preflight (\"%s\"); fstab, daemon.json, drop-ins, /mnt/data and Docker's start time (%s) " \
+        "unchanged" % (msg, res["started"])
 
 
 def sh(fleet, script, check=True):
@@ -103,6 +130,8 @@ def refused(fleet, args, message):
     assert res.get("failed") and res.get("failed_phase") == "preflight", res
     assert message in res["msg"], res["msg"]
     assert after == before
+    started = re.search(r"ExecMainStartTimestampMonotonic=(\d+)", before)
+    res["started"] = "%.1f s after boot" % (int(started.group(1)) / 1e6) if started else "not running"
     return res
 
 
@@ -129,25 +158,29 @@ SYMLINKED = ("systemctl stop docker.socket docker.service && mv /var/lib/docker 
              "ln -s docker.real /var/lib/docker && systemctl start docker.socket docker.service")
 
 
-def test_symlinked_root_moves_the_real_directory(fleet):
+def test_symlinked_root_moves_the_real_directory(fleet, row):
     fingerprint = seeded(fleet, SYMLINKED, root="/var/lib/docker.real")
     real = "/var/lib/docker.real"
     assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == real
-    moved(fleet, {"path": TARGET}, real, fingerprint, tree=real)
+    res = moved(fleet, {"path": TARGET}, real, fingerprint, tree=real)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, real))
     assert sh(fleet, "readlink /var/lib/docker").strip() == "docker.real"
     assert "/mnt/data/docker /var/lib/docker.real none bind 0 0" in sh(fleet, "cat /etc/fstab")
     reboot(fleet)
     serving(fleet, real, fingerprint)
-    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, real))
+    mount_source_was = mount_source(fleet, real)
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source_was)
     back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
     assert not back.get("failed") and back["changed"], back
     serving(fleet, real, fingerprint)
     assert mount_source(fleet, real) == "not-mounted"
     assert sh(fleet, "readlink /var/lib/docker").strip() == "docker.real"
+    row("1. the root is a symlink (/var/lib/docker -> docker.real), method bind",
+        "the real directory moved: bind %s on %s, the link kept; %s; rerun changed=false; after a reboot Docker "
+        "serves %s, same inventory; state=restored unmounts the bind" % (mount_source_was, real, entries(res), real))
 
 
-def test_symlinked_root_rolls_back_without_a_bind_left(fleet):
+def test_symlinked_root_rolls_back_without_a_bind_left(fleet, row):
     fingerprint = seeded(fleet, SYMLINKED + " && mkdir -p /etc/systemd/system/docker.service.d && printf "
                          "'[Service]\\nExecStartPre=/bin/sh -c \"! mountpoint -q /var/lib/docker.real\"\\n' > "
                          "/etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload",
@@ -159,38 +192,50 @@ def test_symlinked_root_rolls_back_without_a_bind_left(fleet):
     assert sh(fleet, "cat /etc/fstab") == fstab
     sh(fleet, "rm /etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload")
     serving(fleet, "/var/lib/docker.real", fingerprint)
-    same_tree(fleet, "/var/lib/docker.real")
+    summary = same_tree(fleet, "/var/lib/docker.real")
+    row("1. the root is a symlink, Docker fails to start on the new root (an ExecStartPre refuses the bind)",
+        "failed in phase %s, rolled back: no bind left on /var/lib/docker.real, fstab byte for byte as before, "
+        "Docker serves the real directory; manifest equal (%d entries)" % (res["failed_phase"], summary["entries_a"]))
 
 
-def test_running_root_other_than_the_configured_one_is_refused(fleet):
+def test_running_root_other_than_the_configured_one_is_refused(fleet, row):
     fleet.reset(HOST, seed=False)
     sh(fleet, "python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); "
        "d['data-root']='/var/lib/docker-next'; open(p,'w').write(json.dumps(d))\"")
-    refused(fleet, {"path": TARGET, "method": "daemon_json"},
-            "the running Docker uses /var/lib/docker but its configuration names /var/lib/docker-next")
+    res = refused(fleet, {"path": TARGET, "method": "daemon_json"},
+                  "the running Docker uses /var/lib/docker but its configuration names /var/lib/docker-next")
+    row("1. the running root differs from the configured one (daemon.json names /var/lib/docker-next), "
+        "method daemon_json", unchanged(res))
 
 
 # ---------------------------------------------------------------- 3. the target on the root's own filesystem
-def test_target_on_the_roots_filesystem_is_refused_unless_allowed(fleet):
+def test_target_on_the_roots_filesystem_is_refused_unless_allowed(fleet, row):
     fingerprint = seeded(fleet)
     res = refused(fleet, {"path": "/var/lib/docker-new"}, "is on the same filesystem as the docker root")
     devices = re.findall(r"device (\S+), mounted on (\S+)\)", res["msg"])
     assert len(devices) == 2 and devices[0][0] == devices[1][0], res["msg"]
     args = {"path": "/var/lib/docker-new", "method": "daemon_json", "allow_same_filesystem": True}
-    moved(fleet, args, "/var/lib/docker-new", fingerprint)
+    done = moved(fleet, args, "/var/lib/docker-new", fingerprint)
+    row("3. the target /var/lib/docker-new on the root's own filesystem; then allow_same_filesystem=true, "
+        "method daemon_json", "%s; both devices named (%s); allowed: moved, %s, rerun changed=false" % (
+            unchanged(res), devices[0][0], entries(done)))
 
 
 # ---------------------------------------------------------------- 4. spaces, non-ASCII, long names
 LONG = "/mnt/data/disk one/dätä-ü/" + "x" * 200 + "/docker"
 
 
-def test_paths_with_spaces_non_ascii_and_long_names(fleet):
+def test_paths_with_spaces_non_ascii_and_long_names(fleet, row):
     fingerprint = seeded(fleet)
+    refusals = []
     for bad in ("/mnt/data/doc\nker", "/mnt/data/dock\ter", "/mnt/data/" + "y" * 256):
-        refused(fleet, {"path": bad}, "control character" if len(bad) < 100 else "a file name holds at most 255")
-    moved(fleet, {"path": LONG}, "/var/lib/docker", fingerprint, tree=LONG)
+        phrase = "control character" if len(bad) < 100 else "a file name holds at most 255"
+        res = refused(fleet, {"path": bad}, phrase)
+        refusals.append(res["msg"][res["msg"].index(phrase):].split(";")[0].split(".")[0][:50])
+    res = moved(fleet, {"path": LONG}, "/var/lib/docker", fingerprint, tree=LONG)
     fstab = sh(fleet, "cat /etc/fstab")
-    assert "/mnt/data/disk\\040one/dätä-ü/%s/docker /var/lib/docker none bind 0 0" % ("x" * 200) in fstab, fstab
+    line = "/mnt/data/disk\\040one/dätä-ü/%s/docker /var/lib/docker none bind 0 0" % ("x" * 200)
+    assert line in fstab, fstab
     reboot(fleet)
     info = serving(fleet, "/var/lib/docker", fingerprint)
     assert info["config"]["bind"]["active"] and info["config"]["bind"]["source"] == LONG, info["config"]["bind"]
@@ -198,9 +243,15 @@ def test_paths_with_spaces_non_ascii_and_long_names(fleet):
     assert not back.get("failed") and back["changed"], back
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
     serving(fleet, "/var/lib/docker", fingerprint)
+    row("4. a newline, a tab, a 256-character name; then a path with a space, non-ASCII and a 200-character "
+        "name (%d characters), method bind" % len(LONG),
+        "the three refused in preflight, host unchanged (%s); the long path moved: fstab line \"%s\", %s, "
+        "rerun changed=false, bound again after a reboot, state=restored" % (
+            "; ".join("\"… %s\"" % r for r in refusals), line.replace("x" * 200, "x…x"),
+            entries(res)))
 
 
-def test_daemon_json_target_with_spaces_and_quotes_moves_and_a_percent_sign_is_refused(fleet):
+def test_daemon_json_target_with_spaces_and_quotes_moves_and_a_percent_sign_is_refused(fleet, row):
     """daemon_json names the target in daemon.json and in the drop-in: systemd must read it back as one path.
     Docker 20.10 (this host) formats its root into the path of its layer database, so a % there would leave
     it with no images: refused before anything changes."""
@@ -210,9 +261,12 @@ def test_daemon_json_target_with_spaces_and_quotes_moves_and_a_percent_sign_is_r
                   "path /mnt/data/dj dir/100%/docker holds a % sign, and Docker 20.10")
     assert "use method bind" in res["msg"], res["msg"]
     spaced = "/mnt/data/dj dir/say \"q\" 2/docker"
-    moved(fleet, {"path": spaced, "method": "daemon_json"}, spaced, fingerprint)
+    done = moved(fleet, {"path": spaced, "method": "daemon_json"}, spaced, fingerprint)
     mounts_for = sh(fleet, "systemctl show docker.service --property=RequiresMountsFor --value").strip()
     assert spaced in mounts_for or spaced in shlex.split(mounts_for), mounts_for  # one path, as written
+    row("4. method daemon_json to a path with a %% sign, then to %s (Docker 20.10)" % spaced,
+        "%s; the spaced and quoted path moved: RequiresMountsFor=%s (one path), %s, rerun changed=false" % (
+            unchanged(res), mounts_for, entries(done)))
 
 
 # ---------------------------------------------------------------- 5. other ways Docker is told its root
@@ -222,14 +276,16 @@ def test_daemon_json_target_with_spaces_and_quotes_moves_and_a_percent_sign_is_r
     ("mkdir -p /etc/sysconfig && echo \"OPTIONS='--data-root=/var/lib/docker'\" > /etc/sysconfig/docker",
      "OPTIONS in /etc/sysconfig/docker (read by docker.service) sets the data root with a flag (/var/lib/docker)"),
 ], ids=["DOCKER_OPTS", "sysconfig OPTIONS"])
-def test_root_flag_in_an_environment_file_is_refused(fleet, setup, message):
+def test_root_flag_in_an_environment_file_is_refused(fleet, row, setup, message):
     fleet.reset(HOST, seed=False)
     sh(fleet, setup)
     for method in ("bind", "daemon_json"):
-        refused(fleet, {"path": TARGET, "method": method}, message)
+        res = refused(fleet, {"path": TARGET, "method": method}, message)
+    row("5. the data root set by a flag in %s, methods bind and daemon_json" % message.split(" sets")[0],
+        "both " + unchanged(res))
 
 
-def test_stale_fstab_line_for_the_root_is_kept_as_a_comment_not_taken_as_switched(fleet):
+def test_stale_fstab_line_for_the_root_is_kept_as_a_comment_not_taken_as_switched(fleet, row):
     stale = "UUID=0c0ffee0-dead-4bad-beef-000000000001 /var/lib/docker ext4 defaults,nofail 0 2"
     fingerprint = seeded(fleet, "echo '%s' >> /etc/fstab" % stale)
     res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
@@ -246,6 +302,10 @@ def test_stale_fstab_line_for_the_root_is_kept_as_a_comment_not_taken_as_switche
     assert again.get("failed") and again["failed_phase"] == "preflight", again
     assert "/var/lib/docker is bound from /mnt/data/docker already, but fstab holds other lines for it" in \
         again["msg"] and "UUID=0c0ffee0" in again["msg"], again["msg"]
+    row("5. a stale fstab line for the root (%s), method bind" % stale.split()[0],
+        "moved with a warning: the stale line kept as \"%s\" above \"%s\"; %s, rerun changed=false, bound after a "
+        "reboot; the stale line added again beside a bind: not taken as switched, refused in preflight" % (
+            fstab[-2].split(":")[0], fstab[-1], entries(res)))
 
 
 # ---------------------------------------------------------------- 6. live-restore, no restart policy, swarm
@@ -255,7 +315,7 @@ LIVE_RESTORE = ("python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.l
                 "docker run -d --name loose --network none seed/base:1 >/dev/null")
 
 
-def test_live_restore_and_a_container_without_restart_policy(fleet):
+def test_live_restore_and_a_container_without_restart_policy(fleet, row):
     fingerprint = seeded(fleet, LIVE_RESTORE)
     assert sh(fleet, "docker info --format '{{.LiveRestoreEnabled}}'").strip() == "true"
     # The containers ran through the manifest taken before (live-restore): their overlay mount points were
@@ -265,27 +325,35 @@ def test_live_restore_and_a_container_without_restart_policy(fleet):
     assert any(a.startswith("started ") and "loose" in a for a in res["actions"]), res["actions"]
     names = sh(fleet, "docker ps --format '{{.Names}}'").split()
     assert sorted(names) == ["loose", "web", "worker"], names
+    row("6. live-restore on, a running container without a restart policy (loose), method bind",
+        "moved: %s; running after: %s; %s, rerun changed=false" % (
+            "; ".join(a for a in res["actions"] if "live-restore" in a or a.startswith("started ")),
+            " ".join(sorted(names)), entries(res)))
 
 
 SWARM = "docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null"
 
 
-def test_swarm_manager_refused_unless_accepted(fleet):
+def test_swarm_manager_refused_unless_accepted(fleet, row):
     fingerprint = seeded(fleet, SWARM)
-    refused(fleet, {"path": TARGET}, "this host is a swarm manager")
+    no = refused(fleet, {"path": TARGET}, "this host is a swarm manager")
     res = moved(fleet, {"path": TARGET, "allow_swarm_manager": True}, "/var/lib/docker", fingerprint, tree=TARGET,
                 ignore=["swarm/*", "network/files/*"])  # a manager rewrites its raft log and ingress sandbox
     assert any("swarm manager" in w for w in res.get("warnings", [])), res.get("warnings")
-    assert sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'").split() == \
-        ["active", "true"]
+    state = sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'").split()
+    assert state == ["active", "true"]
+    row("6. a swarm manager; then allow_swarm_manager=true, method bind",
+        "%s; accepted: moved with a warning, swarm state after: %s (control available: %s); %s, rerun "
+        "changed=false" % (unchanged(no), state[0], state[1], entries(res)))
 
 
 # ---------------------------------------------------------------- 8. not installed, snap, no docker.socket
-def test_docker_as_a_snap_is_refused(fleet):
+def test_docker_as_a_snap_is_refused(fleet, row):
     fleet.reset(HOST, seed=False)
     sh(fleet, "printf '[Unit]\\nDescription=snapd runs Docker\\n[Service]\\nExecStart=/bin/true\\n' > "
        "/etc/systemd/system/snap.docker.dockerd.service && systemctl daemon-reload")
-    refused(fleet, {"path": TARGET}, "Docker is installed as a snap (snapd's unit snap.docker.dockerd.service")
+    res = refused(fleet, {"path": TARGET}, "Docker is installed as a snap (snapd's unit snap.docker.dockerd.service")
+    row("8. Docker installed as a snap (unit snap.docker.dockerd.service), method bind", unchanged(res))
 
 
 # What a removed package leaves: no binaries, no units, its configuration (/etc/docker) kept.  Each is set
@@ -300,30 +368,33 @@ def hide(fleet, paths):
        "systemctl daemon-reload" % " ".join(paths))
 
 
-def test_docker_not_installed_is_refused(fleet):
+def test_docker_not_installed_is_refused(fleet, row):
     fleet.reset(HOST, seed=False)
     docker_units(fleet, "stop")
     try:
         # The package's programs are gone, its unit is still known (a removal half done).
         hide(fleet, HIDDEN[:2])
-        refused(fleet, {"path": TARGET}, "Docker is not installed here: no docker.service unit or no dockerd "
-                "binary (/usr/sbin/dockerd)")
+        half = refused(fleet, {"path": TARGET}, "Docker is not installed here: no docker.service unit or no "
+                       "dockerd binary (/usr/sbin/dockerd)")
         # Removed, not purged: its units are gone, systemd makes a docker.service of the kept /etc/init.d/docker.
         hide(fleet, HIDDEN[2:-1])
         unit = sh(fleet, "systemctl show docker.service --property=LoadState --property=SourcePath")
         assert "LoadState=loaded" in unit and "SourcePath=/etc/init.d/docker" in unit, unit
-        refused(fleet, {"path": TARGET}, "Docker is not installed here: docker.service runs /etc/init.d/docker, "
-                "and there is no dockerd program")
+        removed = refused(fleet, {"path": TARGET}, "Docker is not installed here: docker.service runs "
+                          "/etc/init.d/docker, and there is no dockerd program")
         # Purged: no unit at all.
         hide(fleet, HIDDEN[-1:])
         assert "LoadState=not-found" in sh(fleet, "systemctl show docker.service --property=LoadState")
-        refused(fleet, {"path": TARGET, "method": "daemon_json"}, "Docker is not installed here: no docker.service "
-                "unit")
+        purged = refused(fleet, {"path": TARGET, "method": "daemon_json"}, "Docker is not installed here: no "
+                         "docker.service unit")
     finally:
         sh(fleet, "for f in %s; do h=/root/hidden/$(echo $f | tr / _); if [ -e $h ] || [ -L $h ]; then mv $h $f; "
            "fi; done; systemctl daemon-reload" % " ".join(HIDDEN), check=False)
         docker_units(fleet, "start")
     assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == "/var/lib/docker"
+    row("8. Docker not installed: binaries removed, then its units (removed, not purged), then purged",
+        "each refused in preflight, host unchanged: %s" % "; ".join(
+            "\"%s\"" % " ".join(r["msg"].split())[:110] for r in (half, removed, purged)))
 
 
 NO_SOCKET = ("mkdir -p /var/snap/docker/common/var-lib-docker && "
@@ -337,7 +408,7 @@ GONE = ("mkdir -p /srv/gone && docker run -d --name gone --restart always --netw
         "--mount type=bind,source=/srv/gone,target=/data seed/base:1 >/dev/null")
 
 
-def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_start_again(fleet):
+def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_start_again(fleet, row):
     fingerprint = seeded(fleet, NO_SOCKET + " && " + GONE)
     assert sh(fleet, "systemctl show docker.socket --property=LoadState --value").strip() == "not-found"
     assert "gone" in sh(fleet, "docker ps --format '{{.Names}}'").split()
@@ -350,6 +421,10 @@ def test_no_docker_socket_a_leftover_snap_directory_and_a_container_that_cannot_
     assert sh(fleet, "docker inspect --format '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' gone").split() \
         == ["false", "always"]
     assert "does not exist" in sh(fleet, "docker start gone 2>&1 || true")
+    row("8. no docker.socket unit, a leftover /var/snap/docker directory, a running container whose bind source "
+        "is gone (gone), method bind", "moved, not taken for a snap: %s, rerun changed=false; "
+        "containers_not_running: %s, named in a warning, not rolled back" % (
+            entries(res), ", ".join(res["containers_not_running"])))
 
 
 # ---------------------------------------------------------------- 2. the root is its own mount point
@@ -382,7 +457,7 @@ def disk_mounted_again(fleet, device, fstab, fingerprint):
     assert sh(fleet, "ls -d /var/lib/docker.dockyard-disk 2>/dev/null || true").strip() == ""
 
 
-def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet):
+def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet, row):
     fingerprint, line, device, fstab = old_disk(fleet)
     refused(fleet, {"path": TARGET, "keep_source": False}, "is the mount point of its own disk (%s)" % line)
     refused(fleet, {"path": TARGET, "method": "daemon_json"},
@@ -424,16 +499,21 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "late"
     again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
     assert not again.get("failed") and again["changed"] is False, again
+    row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
+        "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
+        "backup = old fstab, old disk unmounted, intact; %s, rerun changed=false, bound after a reboot; "
+        "state=restored: the line back, %s mounted again, a file written after the move kept" % (
+            after.splitlines()[-1], entries(res), device))
 
 
-def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet):
+def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet, row):
     fingerprint, line, device, fstab = old_disk(fleet)
     # Docker served from the new root when the check failed: what it wrote is copied back onto the old disk
     # (mounted beside the root for that), fstab is put back and the disk mounted again.
     res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={"DOCKYARD_MIGRATE_FAULT": "verify"})
     assert res.get("failed") and res.get("failed_phase") == "verify" and "rolled back" in res["msg"], res
     disk_mounted_again(fleet, device, fstab, fingerprint)
-    same_tree(fleet, "/var/lib/docker")
+    summary = same_tree(fleet, "/var/lib/docker")
     # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
     res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"})
     assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), res
@@ -441,13 +521,19 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     assert m["phase"] == "switch" and m["phases_done"][-1] == "final_copy", m
     assert m["moves"][0]["disk"]["src"] == line.split()[0] and m["moves"][0]["disk"]["line"] == line, m
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
-    moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    done = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    row("2. the root is its own disk: the verification fails; then the module is killed (SIGKILL) with the old "
+        "disk unmounted and the bind not yet mounted", "verify failure rolled back: fstab byte for byte, %s on "
+        "/var/lib/docker again, manifest equal (%d entries); killed run left the marker at phase %s after %s, "
+        "the rerun finished the move: %s, rerun changed=false" % (
+            device, summary["entries_a"], m["phase"], m["phases_done"][-1], entries(done)))
 
 
-def test_root_on_its_own_filesystem_without_an_fstab_line_is_refused(fleet):
+def test_root_on_its_own_filesystem_without_an_fstab_line_is_refused(fleet, row):
     fleet.reset(HOST, seed=False)
     sh(fleet, "systemctl stop docker.socket docker.service && mount -t tmpfs -o size=300m olddisk /var/lib/docker && "
        "systemctl start docker.socket docker.service && docker info >/dev/null")
-    refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, tmpfs), and "
-            "fstab holds no line for /var/lib/docker")
+    res = refused(fleet, {"path": TARGET}, "/var/lib/docker is the mount point of its own filesystem (olddisk, "
+                  "tmpfs), and fstab holds no line for /var/lib/docker")
+    row("2. the root is its own filesystem (tmpfs) without an fstab line, method bind", unchanged(res))

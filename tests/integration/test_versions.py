@@ -18,6 +18,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -40,6 +41,8 @@ KINDS = {
 }
 # Hosts whose last test left them as seeded (moved back and proved equal to the seed).
 CLEAN = set()
+# host -> the versions it reported: Docker, Python, containerd
+SEEN = {}
 
 
 def host_of(fleet, kind):
@@ -56,6 +59,7 @@ def host_of(fleet, kind):
     assert re.match(docker, seen[0]), seen
     assert re.match(r"Python " + python, seen[1]), seen
     assert containerd is None or re.search(r"\s" + containerd, seen[2]), seen
+    SEEN[host] = "Docker %s, %s, containerd %s" % (seen[0], seen[1], seen[2].split()[2] if len(seen) > 2 else "?")
     subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
     return host
 
@@ -74,7 +78,9 @@ def save_manifests(fleet, host, roots):
 
 
 def same_as_saved(fleet, host, roots):
-    """Each root (name -> path where it is served now) equals its saved manifest, entry by entry."""
+    """Each root (name -> path where it is served now) equals its saved manifest, entry by entry.
+    Returns the number of entries compared, by name."""
+    counts = {}
     for name, path in roots.items():
         ignores = DOCKERD_REWRITES if name == "docker" else CONTAINERD_REWRITES
         flags = " ".join("--ignore='%s'" % g for g in ignores)
@@ -85,6 +91,8 @@ def same_as_saved(fleet, host, roots):
         assert summary["entries_a"] > 20 and summary["entries_a"] == summary["entries_b"], summary
         if name == "docker":  # the seed's volume holds hard links, holes and xattrs: they must have come along
             assert summary["hard_linked"] > 0 and summary["sparse"] > 0 and summary["with_xattrs"] > 0, summary
+        counts[name] = summary["entries_a"]
+    return counts
 
 
 def served(fleet, host):
@@ -98,7 +106,8 @@ def served(fleet, host):
 @pytest.mark.timeout(2400)  # the first use of a kind builds its image (about 2 minutes each)
 @pytest.mark.parametrize("kind,method", [("bullseye", "bind"), ("bullseye", "daemon_json"),
                                          ("docker28", "bind"), ("docker28", "daemon_json")])
-def test_move_rerun_and_rollback(fleet_hosts, kind, method):
+def test_move_rerun_and_rollback(fleet_hosts, reliability_rows, kind, method):
+    t0 = time.time()
     host = host_of(fleet_hosts, kind)
     target = "/mnt/data/docker-" + method
     save_manifests(fleet_hosts, host, {"docker": "/var/lib/docker"})
@@ -115,7 +124,7 @@ def test_move_rerun_and_rollback(fleet_hosts, kind, method):
     else:
         assert now[0] == "%s %s" % (target, before[0].split()[1]) and now[1] == "not-mounted", now
     assert now[3] == "web worker", now
-    same_as_saved(fleet_hosts, host, {"docker": target})
+    there = same_as_saved(fleet_hosts, host, {"docker": target})
 
     rerun = fleet_hosts.module(host, "dockyard.migrate.data_root", move)
     assert not rerun.get("failed") and rerun["changed"] is False, rerun
@@ -124,15 +133,22 @@ def test_move_rerun_and_rollback(fleet_hosts, kind, method):
     assert not back.get("failed") and back["changed"], back
     assert served(fleet_hosts, host) == before
     assert "/var/lib/docker" not in fleet_hosts.sh(host, "cat", "/etc/fstab")
-    same_as_saved(fleet_hosts, host, {"docker": "/var/lib/docker"})
+    home = same_as_saved(fleet_hosts, host, {"docker": "/var/lib/docker"})
     again = fleet_hosts.module(host, "dockyard.migrate.data_root", dict(move, state="restored"))
     assert not again.get("failed") and again["changed"] is False, again
     CLEAN.add(host)
+    case = "7. %s (%s), method %s: move, rerun, rollback" % (kind, SEEN[host], method)
+    result = "moved: Docker serves %s (%s), %s running, manifest equal (%d entries); rerun changed=false; " \
+        "state=restored: %s again, manifest equal (%d entries), its rerun changed=false; %.0f s" % (
+            now[0], "bind " + now[1] if method == "bind" else "daemon.json", now[3], there["docker"],
+            before[0].split()[0], home["docker"], time.time() - t0)
+    reliability_rows.append({"kind": "version", "case": case, "result": result})
 
 
 @pytest.mark.timeout(2400)
-def test_containerd_image_store_on_docker28(fleet_hosts):
+def test_containerd_image_store_on_docker28(fleet_hosts, reliability_rows):
     """Docker 28.5 keeps its images in containerd 2.1: both roots move, and come back."""
+    t0 = time.time()
     host = host_of(fleet_hosts, "docker28-containerd-store")
     info = fleet_hosts.module(host, "dockyard.migrate.data_root_info", {"sizes": True})
     assert info["engine"]["containerd_store"] and info["containerd"]["image_store"], info
@@ -150,7 +166,7 @@ def test_containerd_image_store_on_docker28(fleet_hosts):
     assert re.match(r"/dev/loop\d+\[/docker\]$", now[1]) and re.match(r"/dev/loop\d+\[/containerd\]$", now[2]), now
     run = fleet_hosts.sh(host, "docker", "run", "--rm", "--network", "none", "seed/app:2", "cat", "/app/version")
     assert run.strip() == "v2"
-    same_as_saved(fleet_hosts, host, roots)
+    there = same_as_saved(fleet_hosts, host, roots)
 
     rerun = fleet_hosts.module(host, "dockyard.migrate.data_root", {"path": "/mnt/data/docker"})
     assert not rerun.get("failed") and rerun["changed"] is False, rerun
@@ -158,5 +174,12 @@ def test_containerd_image_store_on_docker28(fleet_hosts):
     back = fleet_hosts.module(host, "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "state": "restored"})
     assert not back.get("failed") and back["changed"], back
     assert served(fleet_hosts, host) == before
-    same_as_saved(fleet_hosts, host, roots)
+    home = same_as_saved(fleet_hosts, host, roots)
     CLEAN.add(host)
+    case = "7. docker28 with the containerd image store (%s), method bind: move, rerun, rollback" % SEEN[host]
+    result = "both roots moved: binds %s and %s, seed/app:2 runs from the moved store (prints %s), manifests " \
+        "equal (docker %d, containerd %d entries); rerun changed=false; state=restored: both back, manifests " \
+        "equal (%d, %d entries); %.0f s" % (
+            now[1], now[2], run.strip(), there["docker"], there["containerd"], home["docker"], home["containerd"],
+            time.time() - t0)
+    reliability_rows.append({"kind": "version", "case": case, "result": result})
