@@ -60,7 +60,7 @@ class Restore(Relocation):
             if m.disk:  # the original disk is mounted beside its root to receive the copy back
                 m.backup = _switches.staging_path(m)
                 if not self.check_mode:
-                    _switches.mount_disk(m, self, m.backup)
+                    _switches.mount_disk(m, self, m.backup, "preflight")
         self.moves = [m.reversed() for m in self.fwd]
         for m in self.moves:
             m.size = _layout.measure(m.source).bytes

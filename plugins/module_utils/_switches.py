@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
@@ -49,20 +50,82 @@ def staging_path(move):
     return "%s.dockyard-disk" % move.source
 
 
+def _blkid(argv):
+    """blkid's words, [] when it finds nothing (or is missing)."""
+    try:
+        res = subprocess.run(["blkid"] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return res.stdout.split() if res.returncode == 0 else []
+
+
+def fs_uuid(device):
+    """The UUID of the filesystem on DEVICE, read from the device itself ("" when it has none)."""
+    out = _blkid(["-p", "-o", "value", "-s", "UUID", "--", device])
+    return out[0] if out else ""
+
+
+def devices_for(src):
+    """The block devices an fstab source (UUID=, LABEL=, PARTUUID=, PARTLABEL= or a path) names now."""
+    if src.startswith("/"):
+        return [os.path.realpath(src)] if os.path.exists(src) else []
+    return sorted(set(_blkid(["-c", "/dev/null", "-o", "device", "-t", src])))
+
+
+def device_number(device):
+    """MAJOR:MINOR of a block device node, as mountinfo shows it ("" when it is none)."""
+    try:
+        st = os.stat(device)
+    except OSError:
+        return ""
+    return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if st.st_rdev else ""
+
+
 def disk_mounted_at(move, mounts, path):
-    """Whether the original disk of MOVE is what is mounted at PATH."""
+    """Whether the original disk of MOVE is what is mounted at PATH (known by its filesystem's UUID, whatever
+    number its device got at the last boot)."""
     e = _mountinfo.mount_at(mounts, path)
-    return bool(e is not None and e.root in ("/", "") and e.major_minor == move.disk.get("major_minor"))
+    if e is None or e.root not in ("/", ""):
+        return False
+    if e.major_minor == move.disk.get("major_minor") and not move.disk.get("uuid"):
+        return True
+    return bool(move.disk.get("uuid")) and fs_uuid(e.source) == move.disk["uuid"]
 
 
-def mount_disk(move, ctx, path):
-    """Mount the original disk at PATH as its fstab line says (its source, type and options)."""
-    if disk_mounted_at(move, _mountinfo.read(), path):
+def disk_device(move, mounts, phase):
+    """The device the original disk's fstab source names now, proved to be that disk (the filesystem UUID the
+    move recorded) and mounted nowhere: a disk reused or renumbered since is never written to."""
+    d = move.disk
+    found = devices_for(d["src"])
+    if len(found) != 1:
+        raise RelocationError("the original disk's fstab source %s names %s now, not one device; nothing was "
+                              "mounted or copied onto it" % (d["src"], ", ".join(found) or "no device"), phase)
+    dev = found[0]
+    if d.get("uuid") and fs_uuid(dev) != d["uuid"]:
+        raise RelocationError("%s (the original disk's fstab source %s) holds another filesystem now (UUID %s, "
+                              "recorded %s); nothing was mounted or copied onto it" % (
+                                  dev, d["src"], fs_uuid(dev) or "none", d["uuid"]), phase)
+    number = device_number(dev)
+    elsewhere = [e.mount_point for e in mounts if number and e.major_minor == number]
+    if elsewhere:
+        raise RelocationError("the original disk %s (%s) is mounted at %s: it is in use again, so nothing is "
+                              "copied onto it; unmount it (or give it back its place) and run again" % (
+                                  dev, d["src"], ", ".join(elsewhere)), phase)
+    return dev
+
+
+def mount_disk(move, ctx, path, phase="rollback"):
+    """Mount the original disk at PATH with the type and options of its fstab line, once disk_device proved it is
+    that disk and mounted nowhere else."""
+    mounts = _mountinfo.read()
+    if disk_mounted_at(move, mounts, path):
         return
+    dev = disk_device(move, mounts, phase)
     if not os.path.isdir(path):
         os.makedirs(path, 0o711)
     d = move.disk
-    ctx.host.run(["mount", "-t", d["fstype"], "-o", d["opts"], "--", d["src"], path])
+    ctx.host.run(["mount", "-t", d["fstype"], "-o", d["opts"], "--", dev, path])
 
 
 def unmount_all(ctx, path):
@@ -195,8 +258,18 @@ class BindSwitch:
         if here.fstype in ("tmpfs", "ramfs"):
             raise RelocationError("%s, which keeps nothing across a reboot; nothing there can be rolled back to"
                                   % what, "preflight")
+        found = devices_for(line.src)
+        if [device_number(d) for d in found] != [here.major_minor]:
+            raise RelocationError("%s, but its fstab line %d (%s) names %s, not the device mounted there (%s); a "
+                                  "rollback would mount another disk: fix the line or the mount first" % (
+                                      what, line.lineno, line.raw.strip(), ", ".join(found) or "no device",
+                                      here.major_minor), "preflight")
+        uuid = fs_uuid(found[0])
+        if not uuid:
+            raise RelocationError("%s, and its filesystem has no UUID to know it again by; give it one (tune2fs -U "
+                                  "or xfs_admin -U) or move it by hand" % what, "preflight")
         return {"line": line.raw.strip(), "src": line.src, "fstype": here.fstype, "opts": line.opts,
-                "device": here.source, "major_minor": here.major_minor}
+                "device": here.source, "major_minor": here.major_minor, "uuid": uuid}
 
     def plan_texts(self, move, planned):
         planned["fstab"], changed = _fstab.set_entry(planned["fstab"], move.target, move.mount_point, "none", "bind",

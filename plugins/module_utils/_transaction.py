@@ -94,7 +94,11 @@ class Relocation(Verification, Rollback):
             self.moves = self.frozen_moves() or self.moves
             for move in self.moves:
                 for old in self.journal.recorded_moves():
-                    if old.get("target") == move.target and old.get("backup"):
+                    if old.get("target") != move.target:
+                        continue
+                    if old.get("disk") and not move.disk:  # the bind hides that the root was a disk of its own
+                        move.disk = old["disk"]
+                    if old.get("backup") and not move.disk:
                         move.backup = old["backup"]
         self.journal.moves = self.moves
         if self.journal.phase == "rollback" and not self.check_mode:
@@ -383,7 +387,8 @@ class Relocation(Verification, Rollback):
                 raise RelocationError("the configuration points at %s but the running daemon uses %s; restart "
                                       "Docker to apply it" % (docker.service_root,
                                                               facts["engine"].get("docker_root_dir")), "verify")
-            self.result["original"] = [{"name": m.name, "source": m.source, "removed": not m.backup_kept,
+            self.result["original"] = [{"name": m.name, "source": m.source,
+                                        "removed": not m.backup_kept and not m.disk,
                                         "backup": m.backup if m.backup_kept else None} for m in self.moves]
             return self.result
         self.result["changed"] = True

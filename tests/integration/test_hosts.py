@@ -14,6 +14,7 @@ import json
 import re
 import shlex
 import subprocess
+import threading
 import time
 
 import pytest
@@ -83,16 +84,19 @@ def docker_units(fleet, verb):
        "systemctl %s $u; done" % (units, verb))
 
 
-def same_tree(fleet, root, ignore=()):
-    """The data root's tree equals the one saved before the move (Docker stopped to compare)."""
-    docker_units(fleet, "stop")
+def same_tree(fleet, root, ignore=(), stop=True):
+    """The tree at ROOT equals the data root saved before the move (Docker stopped to compare, unless STOP is
+    false: for a tree Docker does not serve)."""
+    if stop:
+        docker_units(fleet, "stop")
     try:
         res = subprocess.run(["docker", "exec", "dockyard-" + HOST, "python3", "/root/manifest.py", "--against",
                               "/root/m0.json", root, "--no-dir-mtime"] + ["--ignore=%s" % g for g in DOCKERD_REWRITES + list(ignore)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
                              timeout=300)
     finally:
-        docker_units(fleet, "start")
+        if stop:
+            docker_units(fleet, "start")
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads(res.stdout)
     assert summary["hard_linked"] > 0 and summary["sparse"] > 0 and summary["with_xattrs"] > 0
@@ -449,6 +453,24 @@ def old_disk(fleet):
     return fingerprint, line[0], device, fstab
 
 
+def switched_off_the_disk(fleet, device, fstab, line):
+    """After a move: fstab is the old one with the disk's line commented out (dated today) and the bind line in
+    its place, the disk is mounted nowhere, and it still holds the whole original root (mounted aside to look)."""
+    after = sh(fleet, "cat /etc/fstab")
+    days = set(sh(fleet, "date +%F; date -d yesterday +%F").split())
+    expected = [fstab.replace(line + "\n", "# disabled by dockyard.migrate (the data root moved off this disk on %s; "
+                              "see the bind line below): %s\n%s /var/lib/docker none bind 0 0\n" % (day, line, TARGET))
+                for day in days]
+    assert after in expected and line not in after.splitlines(), (after, expected)
+    assert sh(fleet, "findmnt -rn -o SOURCE | grep -cx '%s' || true" % device).strip() == "0"
+    sh(fleet, "mkdir -p /root/look && mount -o ro %s /root/look" % device)
+    try:
+        summary = same_tree(fleet, "/root/look", stop=False)
+    finally:
+        sh(fleet, "umount /root/look")
+    return after, summary
+
+
 def disk_mounted_again(fleet, device, fstab, fingerprint):
     """After a rollback: fstab byte for byte, the old disk on the root, Docker serving it, nothing staged."""
     assert sh(fleet, "cat /etc/fstab") == fstab
@@ -470,20 +492,10 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     res = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
     assert res["original"] == [{"name": "docker", "source": "/var/lib/docker", "removed": False, "backup": None,
                                 "disk": line}], res["original"]
-    after = sh(fleet, "cat /etc/fstab")
+    after, disk = switched_off_the_disk(fleet, device, fstab, line)
     assert after == fdiff["after"], (after, fdiff["after"])
-    assert re.search(r"^# disabled by dockyard\.migrate \(the data root moved off this disk on "
-                     r"\d{4}-\d\d-\d\d; see the bind line below\): %s\n/mnt/data/docker /var/lib/docker none bind 0 0\n$"
-                     % re.escape(line), after, re.M), after
     assert sh(fleet, "ls /etc/fstab.dockyard-*").split() and sh(fleet, "cat /etc/fstab.dockyard-*") == fstab
-    assert sh(fleet, "findmnt --noheadings --output TARGET --source %s || true" % device).strip() == ""
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
-    # The old disk was left as it was: mounted aside by hand, it holds the whole original root.
-    sh(fleet, "mkdir -p /root/look && mount -o ro %s /root/look" % device)
-    try:
-        assert set(sh(fleet, "ls /root/look").split()) >= {"image", "containers", "volumes", "overlay2"}
-    finally:
-        sh(fleet, "umount /root/look")
     reboot(fleet)
     serving(fleet, "/var/lib/docker", fingerprint)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
@@ -501,19 +513,35 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     assert not again.get("failed") and again["changed"] is False, again
     row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
         "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
-        "backup = old fstab, old disk unmounted, intact; %s, rerun changed=false, bound after a reboot; "
-        "state=restored: the line back, %s mounted again, a file written after the move kept" % (
-            after.splitlines()[-1], entries(res), device))
+        "backup = old fstab, old disk unmounted, its tree equal to the root before the move (%d entries); %s, "
+        "rerun changed=false, bound after a reboot; state=restored: the line back, %s mounted again, a file "
+        "written after the move kept" % (after.splitlines()[-1], disk["entries_a"], entries(res), device))
 
 
 def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet, row):
     fingerprint, line, device, fstab = old_disk(fleet)
     # Docker served from the new root when the check failed: what it wrote is copied back onto the old disk
-    # (mounted beside the root for that), fstab is put back and the disk mounted again.
-    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    # (mounted beside the root for that), fstab is put back and the disk mounted again.  The run waits after
+    # Docker started on the new root, a container writes there, then the check fails.
+    box = {}
+    env = {"DOCKYARD_MIGRATE_FAULT": "verify", "DOCKYARD_MIGRATE_PAUSE": "after_start"}
+    t = threading.Thread(target=lambda: box.update(r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env)))
+    t.start()
+    try:
+        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.after_start && exit 0; "
+           "sleep 0.1; done; exit 1")
+        assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+        sh(fleet, "docker exec web sh -c 'echo written-on-the-new-root > /data/late.txt'")
+    finally:
+        sh(fleet, "rm -f /run/dockyard-migrate/paused.after_start")
+        t.join(600)
+    assert not t.is_alive(), "the module did not end within 600 s of its release"
+    res = box["r"]
     assert res.get("failed") and res.get("failed_phase") == "verify" and "rolled back" in res["msg"], res
     disk_mounted_again(fleet, device, fstab, fingerprint)
-    summary = same_tree(fleet, "/var/lib/docker")
+    assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "written-on-the-new-root"
+    summary = same_tree(fleet, "/var/lib/docker", ignore=("volumes/*/_data/late.txt",))
+    sh(fleet, "docker exec web rm /data/late.txt")
     # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
     res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"})
     assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), res
@@ -523,10 +551,13 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
     done = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    switched_off_the_disk(fleet, device, fstab, line)
     row("2. the root is its own disk: the verification fails; then the module is killed (SIGKILL) with the old "
-        "disk unmounted and the bind not yet mounted", "verify failure rolled back: fstab byte for byte, %s on "
+        "disk unmounted and the bind not yet mounted", "verify failure rolled back: a file a container wrote on "
+        "the new root is on the old disk, fstab byte for byte, %s on "
         "/var/lib/docker again, manifest equal (%d entries); killed run left the marker at phase %s after %s, "
-        "the rerun finished the move: %s, rerun changed=false" % (
+        "the rerun finished the move: fstab line replaced, old disk unmounted and intact, %s, rerun "
+        "changed=false" % (
             device, summary["entries_a"], m["phase"], m["phases_done"][-1], entries(done)))
 
 

@@ -164,15 +164,29 @@ DISK_MOUNTS = "\n".join([
 DISK_LINE = "UUID=0c0ffee0-aaaa-4bad-beef-000000000002 /var/lib/docker ext4 defaults,nofail 0 2"
 
 
+UUID = "0c0ffee0-aaaa-4bad-beef-000000000002"
+
+
 def disk_move(method="bind"):
     return _move.Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make(method))
+
+
+@pytest.fixture(autouse=True)
+def block_devices(monkeypatch):
+    """The machine's block devices as blkid would find them: {device: (MAJOR:MINOR, UUID)}; tests change it."""
+    devices = {"/dev/loop3": ("7:3", UUID), "/dev/sdb1": ("8:17", "5ca1ab1e-0000-4000-8000-00000000d474")}
+    monkeypatch.setattr(_switches, "devices_for", lambda src: sorted(
+        d for d, (_n, u) in devices.items() if src in ("UUID=" + u, d)))
+    monkeypatch.setattr(_switches, "device_number", lambda d: devices.get(d, ("", ""))[0])
+    monkeypatch.setattr(_switches, "fs_uuid", lambda d: devices.get(d, ("", ""))[1])
+    return devices
 
 
 def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_journal():
     m = disk_move()
     m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), "# comment\n" + DISK_LINE + "\n")
     assert m.disk == {"line": DISK_LINE, "src": "UUID=0c0ffee0-aaaa-4bad-beef-000000000002", "fstype": "ext4",
-                      "opts": "defaults,nofail", "device": "/dev/loop3", "major_minor": "7:3"}
+                      "opts": "defaults,nofail", "device": "/dev/loop3", "major_minor": "7:3", "uuid": UUID}
     # A rerun inside the window reads it back from the journal (fstab may hold only the bind line by then).
     again = _switches.move_from_dict(m.to_dict())
     assert again.disk == m.disk
@@ -196,6 +210,65 @@ def test_a_root_on_its_own_disk_without_one_matching_disk_line_is_refused(fstab,
     assert m.disk is None
 
 
+def test_a_disk_line_that_names_another_device_than_the_mounted_one_is_refused(block_devices):
+    """fstab says UUID=A but disk B is mounted there (mounted by hand, or the disk was replaced): a rollback
+    would mount A, so the move is refused."""
+    block_devices["/dev/loop3"] = ("7:3", "b0000000-0000-4000-8000-00000000000b")
+    block_devices["/dev/sdc1"] = ("8:33", UUID)
+    m = disk_move()
+    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    assert "names /dev/sdc1, not the device mounted there (7:3)" in msg and m.disk is None
+    del block_devices["/dev/sdc1"]
+    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    assert "names no device, not the device mounted there (7:3)" in msg
+
+
+class Runs:
+    def __init__(self):
+        self.argvs = []
+
+    def run(self, argv):
+        self.argvs.append(argv)
+
+
+class Ctx:
+    def __init__(self):
+        self.host = Runs()
+
+
+def test_the_original_disk_is_mounted_again_only_when_it_is_that_disk_and_mounted_nowhere(block_devices, tmp_path,
+                                                                                         monkeypatch):
+    m = disk_move()
+    m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    after_move = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 8:17 /docker "
+                                                      "/var/lib/docker"))
+    monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
+    path = str(tmp_path / "staging")
+    # Reused at /srv by the user since: nothing is mounted (a copy back with --delete would wipe it).
+    monkeypatch.setattr(_mountinfo, "read", lambda: _mountinfo.parse(DISK_MOUNTS.replace(
+        "36 20 7:3 / /var/lib/docker", "36 20 7:3 / /srv")))
+    ctx = Ctx()
+    with pytest.raises(_move.RelocationError) as exc:
+        _switches.mount_disk(m, ctx, path)
+    assert "is mounted at /srv: it is in use again" in str(exc.value) and ctx.host.argvs == []
+    # Another filesystem under that name now (reformatted, or a LABEL= that moved): refused too.
+    monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
+    block_devices["/dev/loop3"] = ("7:3", "f0000000-0000-4000-8000-00000000000f")
+    m.disk["src"] = "/dev/loop3"
+    with pytest.raises(_move.RelocationError) as exc:
+        _switches.mount_disk(m, ctx, path)
+    assert "holds another filesystem now (UUID f0000000" in str(exc.value) and ctx.host.argvs == []
+    # That disk, mounted nowhere, under another device number after a reboot: mounted by its checked device.
+    block_devices["/dev/loop3"] = ("7:4", UUID)
+    _switches.mount_disk(m, ctx, path, "preflight")
+    assert ctx.host.argvs == [["mount", "-t", "ext4", "-o", "defaults,nofail", "--", "/dev/loop3", path]]
+    # Known where it is mounted by its filesystem's UUID, whatever its number.
+    moved_number = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 7:9 / /var/lib/docker"))
+    assert _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
+    block_devices["/dev/loop3"] = ("7:9", "f0000000-0000-4000-8000-00000000000f")
+    assert not _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
+
+
 def test_a_memory_filesystem_root_and_the_daemon_json_method_are_refused():
     m = disk_move()
     tmpfs = DISK_MOUNTS.replace("ext4 /dev/loop3", "tmpfs olddisk")
@@ -215,3 +288,5 @@ def test_keep_source_false_is_refused_for_a_root_on_its_own_disk(tmp_path, monke
     monkeypatch.setattr(_mountinfo, "read", lambda: _mountinfo.parse(DISK_MOUNTS))
     msg = refused(_preflight.moves_fit, opts(tmp_path, keep_source=False), facts(), Host(), [m], None, None)
     assert "is the mount point of its own disk (%s)" % DISK_LINE in msg and "keep_source: true" in msg
+    # The same root with keep_source true passes these checks.
+    _preflight.moves_fit(opts(tmp_path, keep_source=True), facts(), Host(), [m], None, None)
