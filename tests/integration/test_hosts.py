@@ -541,7 +541,7 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     disk_mounted_again(fleet, device, fstab, fingerprint)
     assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "written-on-the-new-root"
     summary = same_tree(fleet, "/var/lib/docker", ignore=("volumes/*/_data/late.txt",))
-    sh(fleet, "docker exec web rm /data/late.txt")
+    sh(fleet, "rm /var/lib/docker/volumes/*/_data/late.txt")
     # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
     res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"})
     assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), res

@@ -236,8 +236,7 @@ class Ctx:
         self.host = Runs()
 
 
-def test_the_original_disk_is_mounted_again_only_when_it_is_that_disk_and_mounted_nowhere(block_devices, tmp_path,
-                                                                                         monkeypatch):
+def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(block_devices, tmp_path, monkeypatch):
     m = disk_move()
     m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
     after_move = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 8:17 /docker "
