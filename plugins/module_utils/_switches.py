@@ -22,8 +22,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 import subprocess
 import time
+
+from ansible.module_utils.common.process import get_bin_path
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _bind, _daemon_json, _fileops, _fstab, _mountinfo, _testhooks)
@@ -51,13 +54,17 @@ def staging_path(move):
 
 
 def _blkid(argv):
-    """blkid's words, [] when it finds nothing (or is missing)."""
+    """blkid's words (found in the sbin directories too), [] when it finds nothing; a missing blkid is an error."""
     try:
-        res = subprocess.run(["blkid"] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             universal_newlines=True, timeout=60, check=False)
+        blkid = get_bin_path("blkid")
+    except ValueError:
+        raise RelocationError("blkid (util-linux) is needed to know a data root's own disk again, and is not "
+                              "installed", "preflight")
+    try:
+        res = subprocess.run([blkid] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return res.stdout.split() if res.returncode == 0 else []
+    return [os.fsdecode(w) for w in res.stdout.split()] if res.returncode == 0 else []
 
 
 def fs_uuid(device):
@@ -67,7 +74,9 @@ def fs_uuid(device):
 
 
 def devices_for(src):
-    """The block devices an fstab source (UUID=, LABEL=, PARTUUID=, PARTLABEL= or a path) names now."""
+    """The block devices an fstab source (UUID=, LABEL=, PARTUUID=, PARTLABEL=, ID= or a path) names now."""
+    if src.startswith("ID="):
+        src = "/dev/disk/by-id/" + src[3:]
     if src.startswith("/"):
         return [os.path.realpath(src)] if os.path.exists(src) else []
     return sorted(set(_blkid(["-c", "/dev/null", "-o", "device", "-t", src])))
@@ -79,7 +88,15 @@ def device_number(device):
         st = os.stat(device)
     except OSError:
         return ""
-    return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if st.st_rdev else ""
+    return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if stat.S_ISBLK(st.st_mode) else ""
+
+
+def is_device(entry, device):
+    """Whether mountinfo's ENTRY is a filesystem on DEVICE: by its number, or by its source (btrfs shows an
+    anonymous number)."""
+    number = device_number(device)
+    return bool(number and entry.major_minor == number) or \
+        (entry.source.startswith("/") and os.path.realpath(entry.source) == device)
 
 
 def disk_mounted_at(move, mounts, path):
@@ -106,8 +123,7 @@ def disk_device(move, mounts, phase):
         raise RelocationError("%s (the original disk's fstab source %s) holds another filesystem now (UUID %s, "
                               "recorded %s); nothing was mounted or copied onto it" % (
                                   dev, d["src"], fs_uuid(dev) or "none", d["uuid"]), phase)
-    number = device_number(dev)
-    elsewhere = [e.mount_point for e in mounts if number and e.major_minor == number]
+    elsewhere = [e.mount_point for e in mounts if is_device(e, dev)]
     if elsewhere:
         raise RelocationError("the original disk %s (%s) is mounted at %s: it is in use again, so nothing is "
                               "copied onto it; unmount it (or give it back its place) and run again" % (
@@ -259,7 +275,7 @@ class BindSwitch:
             raise RelocationError("%s, which keeps nothing across a reboot; nothing there can be rolled back to"
                                   % what, "preflight")
         found = devices_for(line.src)
-        if [device_number(d) for d in found] != [here.major_minor]:
+        if len(found) != 1 or not is_device(here, found[0]):
             raise RelocationError("%s, but its fstab line %d (%s) names %s, not the device mounted there (%s); a "
                                   "rollback would mount another disk: fix the line or the mount first" % (
                                       what, line.lineno, line.raw.strip(), ", ".join(found) or "no device",

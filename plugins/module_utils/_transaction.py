@@ -96,7 +96,10 @@ class Relocation(Verification, Rollback):
                 for old in self.journal.recorded_moves():
                     if old.get("target") != move.target:
                         continue
-                    if old.get("disk") and not move.disk:  # the bind hides that the root was a disk of its own
+                    # The bind hides that the root was a disk of its own (not after a rollback or restore, which
+                    # mounted the disk back: preflight then looks at it afresh).
+                    if old.get("disk") and not move.disk and \
+                            _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
                         move.disk = old["disk"]
                     if old.get("backup") and not move.disk:
                         move.backup = old["backup"]

@@ -239,8 +239,9 @@ class Ctx:
 def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(block_devices, tmp_path, monkeypatch):
     m = disk_move()
     m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
-    after_move = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 8:17 /docker "
-                                                      "/var/lib/docker"))
+    after_move = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker rw,relatime shared:2 - ext4 /dev/loop3",
+                                                      "36 20 8:17 /docker /var/lib/docker rw,relatime shared:2 - ext4 "
+                                                      "/dev/sdb1"))
     monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
     path = str(tmp_path / "staging")
     # Reused at /srv by the user since: nothing is mounted (a copy back with --delete would wipe it).
@@ -266,6 +267,18 @@ def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(bl
     assert _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
     block_devices["/dev/loop3"] = ("7:9", "f0000000-0000-4000-8000-00000000000f")
     assert not _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
+
+
+def test_a_btrfs_root_on_its_own_disk_is_known_by_its_source_not_its_anonymous_number():
+    m = disk_move()
+    btrfs = DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker rw,relatime shared:2 - ext4",
+                                "36 20 0:45 / /var/lib/docker rw,relatime shared:2 - btrfs")
+    m.switch.preflight(m, _mountinfo.parse(btrfs), DISK_LINE.replace("ext4", "btrfs") + "\n")
+    assert m.disk["uuid"] == UUID and m.disk["fstype"] == "btrfs"
+    elsewhere = _mountinfo.parse(btrfs.replace("/var/lib/docker rw", "/srv rw"))
+    with pytest.raises(_move.RelocationError) as exc:
+        _switches.disk_device(m, elsewhere, "rollback")
+    assert "is mounted at /srv" in str(exc.value)
 
 
 def test_a_memory_filesystem_root_and_the_daemon_json_method_are_refused():
