@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _fileops, _layout, _mountinfo, _plan, _preflight, _switches, _systemd)
+    _disk, _fileops, _layout, _mountinfo, _plan, _preflight, _switches, _systemd)
 from ansible_collections.dockyard.migrate.plugins.module_utils import _testhooks
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
@@ -58,9 +58,9 @@ class Restore(Relocation):
         self.preflight(running)
         for m in self.fwd:
             if m.disk:  # the original disk is mounted beside its root to receive the copy back
-                m.backup = _switches.staging_path(m)
+                m.backup = _disk.staging_path(m)
                 if not self.check_mode:
-                    _switches.mount_disk(m, self, m.backup, "preflight")
+                    _disk.mount_disk(m, self, m.backup, "preflight")
         self.moves = [m.reversed() for m in self.fwd]
         for m in self.moves:
             m.size = _layout.measure(m.source).bytes

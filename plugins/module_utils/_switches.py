@@ -22,14 +22,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import stat
-import subprocess
 import time
 
-from ansible.module_utils.common.process import get_bin_path
-
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _bind, _daemon_json, _fileops, _fstab, _mountinfo, _testhooks)
+    _bind, _daemon_json, _disk, _fileops, _fstab, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -48,102 +44,6 @@ def note_for(move):
     return disk_note() if move.disk else NOTE
 
 
-def staging_path(move):
-    """Where an original disk is mounted while what Docker wrote on the moved root is copied back onto it."""
-    return "%s.dockyard-disk" % move.source
-
-
-def _blkid(argv):
-    """blkid's words (found in the sbin directories too), [] when it finds nothing; a missing blkid is an error."""
-    try:
-        blkid = get_bin_path("blkid")
-    except ValueError:
-        raise RelocationError("blkid (util-linux) is needed to know a data root's own disk again, and is not "
-                              "installed", "preflight")
-    try:
-        res = subprocess.run([blkid] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [os.fsdecode(w) for w in res.stdout.split()] if res.returncode == 0 else []
-
-
-def fs_uuid(device):
-    """The UUID of the filesystem on DEVICE, read from the device itself ("" when it has none)."""
-    out = _blkid(["-p", "-o", "value", "-s", "UUID", "--", device])
-    return out[0] if out else ""
-
-
-def devices_for(src):
-    """The block devices an fstab source (UUID=, LABEL=, PARTUUID=, PARTLABEL=, ID= or a path) names now."""
-    if src.startswith("ID="):
-        src = "/dev/disk/by-id/" + src[3:]
-    if src.startswith("/"):
-        return [os.path.realpath(src)] if os.path.exists(src) else []
-    return sorted(set(_blkid(["-c", "/dev/null", "-o", "device", "-t", src])))
-
-
-def device_number(device):
-    """MAJOR:MINOR of a block device node, as mountinfo shows it ("" when it is none)."""
-    try:
-        st = os.stat(device)
-    except OSError:
-        return ""
-    return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if stat.S_ISBLK(st.st_mode) else ""
-
-
-def is_device(entry, device):
-    """Whether mountinfo's ENTRY is a filesystem on DEVICE: by its number, or by its source (btrfs shows an
-    anonymous number)."""
-    number = device_number(device)
-    return bool(number and entry.major_minor == number) or \
-        (entry.source.startswith("/") and os.path.realpath(entry.source) == device)
-
-
-def disk_mounted_at(move, mounts, path):
-    """Whether the original disk of MOVE is what is mounted at PATH (known by its filesystem's UUID, whatever
-    number its device got at the last boot)."""
-    e = _mountinfo.mount_at(mounts, path)
-    if e is None or e.root not in ("/", ""):
-        return False
-    if e.major_minor == move.disk.get("major_minor") and not move.disk.get("uuid"):
-        return True
-    return bool(move.disk.get("uuid")) and fs_uuid(e.source) == move.disk["uuid"]
-
-
-def disk_device(move, mounts, phase):
-    """The device the original disk's fstab source names now, proved to be that disk (the filesystem UUID the
-    move recorded) and mounted nowhere: a disk reused or renumbered since is never written to."""
-    d = move.disk
-    found = devices_for(d["src"])
-    if len(found) != 1:
-        raise RelocationError("the original disk's fstab source %s names %s now, not one device; nothing was "
-                              "mounted or copied onto it" % (d["src"], ", ".join(found) or "no device"), phase)
-    dev = found[0]
-    if d.get("uuid") and fs_uuid(dev) != d["uuid"]:
-        raise RelocationError("%s (the original disk's fstab source %s) holds another filesystem now (UUID %s, "
-                              "recorded %s); nothing was mounted or copied onto it" % (
-                                  dev, d["src"], fs_uuid(dev) or "none", d["uuid"]), phase)
-    elsewhere = [e.mount_point for e in mounts if is_device(e, dev)]
-    if elsewhere:
-        raise RelocationError("the original disk %s (%s) is mounted at %s: it is in use again, so nothing is "
-                              "copied onto it; unmount it (or give it back its place) and run again" % (
-                                  dev, d["src"], ", ".join(elsewhere)), phase)
-    return dev
-
-
-def mount_disk(move, ctx, path, phase="rollback"):
-    """Mount the original disk at PATH with the type and options of its fstab line, once disk_device proved it is
-    that disk and mounted nowhere else."""
-    mounts = _mountinfo.read()
-    if disk_mounted_at(move, mounts, path):
-        return
-    dev = disk_device(move, mounts, phase)
-    if not os.path.isdir(path):
-        os.makedirs(path, 0o711)
-    d = move.disk
-    ctx.host.run(["mount", "-t", d["fstype"], "-o", d["opts"], "--", dev, path])
-
-
 def unmount_all(ctx, path):
     mounts = _mountinfo.read()
     while _mountinfo.mount_at(mounts, path) is not None:
@@ -155,10 +55,10 @@ def original_home(move, ctx):
     """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
     original in place; an original disk is mounted beside the mount point for it when the bind is there."""
     if move.disk:
-        if disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+        if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
             return move.mount_point
-        staging = staging_path(move)
-        mount_disk(move, ctx, staging)
+        staging = _disk.staging_path(move)
+        _disk.mount_disk(move, ctx, staging)
         return staging
     return move.backup if move.backup_kept else move.source
 
@@ -274,13 +174,13 @@ class BindSwitch:
         if here.fstype in ("tmpfs", "ramfs"):
             raise RelocationError("%s, which keeps nothing across a reboot; nothing there can be rolled back to"
                                   % what, "preflight")
-        found = devices_for(line.src)
-        if len(found) != 1 or not is_device(here, found[0]):
+        found = _disk.devices_for(line.src)
+        if len(found) != 1 or not _disk.is_device(here, found[0]):
             raise RelocationError("%s, but its fstab line %d (%s) names %s, not the device mounted there (%s); a "
                                   "rollback would mount another disk: fix the line or the mount first" % (
                                       what, line.lineno, line.raw.strip(), ", ".join(found) or "no device",
                                       here.major_minor), "preflight")
-        uuid = fs_uuid(found[0])
+        uuid = _disk.fs_uuid(found[0])
         if not uuid:
             raise RelocationError("%s, and its filesystem has no UUID to know it again by; give it one (tune2fs -U "
                                   "or xfs_admin -U) or move it by hand" % what, "preflight")
@@ -355,10 +255,10 @@ class BindSwitch:
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
         if move.disk:
-            staging = staging_path(move)
+            staging = _disk.staging_path(move)
             unmount_all(ctx, staging)
             _drop_empty(staging)
-            mount_disk(move, ctx, move.mount_point)
+            _disk.mount_disk(move, ctx, move.mount_point)
         if move.backup and os.path.isdir(move.backup):
             _drop_empty(move.source)
             if not os.path.exists(move.source):
@@ -374,7 +274,7 @@ class BindSwitch:
         the line goes: at any moment, a boot mounts either the moved root or finds the original."""
         mounts = _mountinfo.read()
         while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
-                not (move.disk and disk_mounted_at(move, mounts, move.mount_point)):
+                not (move.disk and _disk.disk_mounted_at(move, mounts, move.mount_point)):
             ctx.host.run(["umount", move.mount_point])
             mounts = _mountinfo.read()
         if move.disk:
@@ -392,7 +292,7 @@ class BindSwitch:
     def disk_back(move, ctx):
         """state=restored of a root that was its own disk: the disk leaves its copy-back mount, its fstab line is
         put back in place of the bind line, and it is mounted on the root again."""
-        staging = staging_path(move)
+        staging = _disk.staging_path(move)
         unmount_all(ctx, staging)
         _drop_empty(staging)
         lines, changed = _fstab.enable_disk_line(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
@@ -401,15 +301,15 @@ class BindSwitch:
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
             ctx.host.daemon_reload()
         _testhooks.reached("restore_after_put_back")
-        mount_disk(move, ctx, move.mount_point)
+        _disk.mount_disk(move, ctx, move.mount_point)
 
     def reapply_prepare(self, move, ctx):
         """A failed or interrupted state=restored: set the original aside again before the moved root is mounted
         back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
         if move.disk:
-            unmount_all(ctx, staging_path(move))
-            _drop_empty(staging_path(move))
-            if disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+            unmount_all(ctx, _disk.staging_path(move))
+            _drop_empty(_disk.staging_path(move))
+            if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
                 unmount_all(ctx, move.mount_point)
             return
         if _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):

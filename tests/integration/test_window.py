@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from test_reliability import DOCKERD_REWRITES, MOVE, TARGET, converged, prepare, record, wait_paused
+from test_reliability import MOVE, TARGET, assert_original_unchanged, converged, prepare, record, wait_paused
 
 STATUS = "/run/dockyard-migrate/data_root.status.json"
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
@@ -45,16 +45,6 @@ def assert_killed(res):
 def unit_states(fleet):
     """is-enabled of Docker's two units: masked-runtime while the window is held."""
     return fleet.sh("h1", "sh", "-c", "systemctl is-enabled docker.service docker.socket; true").split()
-
-
-def assert_original_unchanged():
-    """/var/lib/docker on h1 equals the manifest taken before the move (Docker stopped for the look)."""
-    res = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
-                          "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
-                          "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
-                          % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
-                         stdout=subprocess.PIPE, universal_newlines=True, check=False, timeout=300)
-    assert res.returncode == 0, res.stdout
 
 
 def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows, background):

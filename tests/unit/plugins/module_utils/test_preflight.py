@@ -5,7 +5,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo, _move, _options, _preflight, _switches
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _disk, _mountinfo, _move, _options, _preflight, _switches)
 
 
 class Host:
@@ -175,10 +176,10 @@ def disk_move(method="bind"):
 def block_devices(monkeypatch):
     """The machine's block devices as blkid would find them: {device: (MAJOR:MINOR, UUID)}; tests change it."""
     devices = {"/dev/loop3": ("7:3", UUID), "/dev/sdb1": ("8:17", "5ca1ab1e-0000-4000-8000-00000000d474")}
-    monkeypatch.setattr(_switches, "devices_for", lambda src: sorted(
+    monkeypatch.setattr(_disk, "devices_for", lambda src: sorted(
         d for d, (_n, u) in devices.items() if src in ("UUID=" + u, d)))
-    monkeypatch.setattr(_switches, "device_number", lambda d: devices.get(d, ("", ""))[0])
-    monkeypatch.setattr(_switches, "fs_uuid", lambda d: devices.get(d, ("", ""))[1])
+    monkeypatch.setattr(_disk, "device_number", lambda d: devices.get(d, ("", ""))[0])
+    monkeypatch.setattr(_disk, "fs_uuid", lambda d: devices.get(d, ("", ""))[1])
     return devices
 
 
@@ -192,8 +193,8 @@ def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_jo
     assert again.disk == m.disk
     again.switch.preflight(again, _mountinfo.parse(DISK_MOUNTS), "/mnt/data/docker /var/lib/docker none bind 0 0\n")
     assert again.disk == m.disk
-    assert _switches.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
-    assert not _switches.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
+    assert _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
+    assert not _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
     assert "the data root moved off this disk on " in _switches.note_for(m)
 
 
@@ -249,24 +250,24 @@ def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(bl
         "36 20 7:3 / /var/lib/docker", "36 20 7:3 / /srv")))
     ctx = Ctx()
     with pytest.raises(_move.RelocationError) as exc:
-        _switches.mount_disk(m, ctx, path)
+        _disk.mount_disk(m, ctx, path)
     assert "is mounted at /srv: it is in use again" in str(exc.value) and ctx.host.argvs == []
     # Another filesystem under that name now (reformatted, or a LABEL= that moved): refused too.
     monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
     block_devices["/dev/loop3"] = ("7:3", "f0000000-0000-4000-8000-00000000000f")
     m.disk["src"] = "/dev/loop3"
     with pytest.raises(_move.RelocationError) as exc:
-        _switches.mount_disk(m, ctx, path)
+        _disk.mount_disk(m, ctx, path)
     assert "holds another filesystem now (UUID f0000000" in str(exc.value) and ctx.host.argvs == []
     # That disk, mounted nowhere, under another device number after a reboot: mounted by its checked device.
     block_devices["/dev/loop3"] = ("7:4", UUID)
-    _switches.mount_disk(m, ctx, path, "preflight")
+    _disk.mount_disk(m, ctx, path, "preflight")
     assert ctx.host.argvs == [["mount", "-t", "ext4", "-o", "defaults,nofail", "--", "/dev/loop3", path]]
     # Known where it is mounted by its filesystem's UUID, whatever its number.
     moved_number = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 7:9 / /var/lib/docker"))
-    assert _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
+    assert _disk.disk_mounted_at(m, moved_number, "/var/lib/docker")
     block_devices["/dev/loop3"] = ("7:9", "f0000000-0000-4000-8000-00000000000f")
-    assert not _switches.disk_mounted_at(m, moved_number, "/var/lib/docker")
+    assert not _disk.disk_mounted_at(m, moved_number, "/var/lib/docker")
 
 
 def test_a_btrfs_root_on_its_own_disk_is_known_by_its_source_not_its_anonymous_number():
@@ -277,7 +278,7 @@ def test_a_btrfs_root_on_its_own_disk_is_known_by_its_source_not_its_anonymous_n
     assert m.disk["uuid"] == UUID and m.disk["fstype"] == "btrfs"
     elsewhere = _mountinfo.parse(btrfs.replace("/var/lib/docker rw", "/srv rw"))
     with pytest.raises(_move.RelocationError) as exc:
-        _switches.disk_device(m, elsewhere, "rollback")
+        _disk.disk_device(m, elsewhere, "rollback")
     assert "is mounted at /srv" in str(exc.value)
 
 
