@@ -18,7 +18,7 @@ import subprocess
 import threading
 import zlib
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _layer_filter, _layers
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _layer_filter, _layer_store, _layers
 from ansible_collections.dockyard.migrate.plugins.module_utils._image_archive import check_loaded, post_load, to_load
 from ansible_collections.dockyard.migrate.plugins.module_utils._images import ImageError
 
@@ -91,10 +91,13 @@ def _feed(pipe, data):
         pass  # the command ended without reading: its exit status tells why
 
 
-def load_from_source(client, ssh, images, check_mode=False):
+def load_from_source(client, ssh, images, check_mode=False, source="auto"):
     """Stream the images from the host SSH (an argv that runs a command there) into docker load, sending only
     the layers this host lacks where its engine is known to load such an archive, whole images elsewhere.
-    IMAGES: [{id, tags, layers}] as image_info on the source gives them."""
+    IMAGES: [{id, tags, layers}] as image_info on the source gives them.  SOURCE auto lets the source write the
+    archive from its image store's files where it can (_layer_store); docker_save always runs docker save."""
+    if source not in ("auto", "docker_save"):
+        raise ImageError("source_archive must be auto or docker_save, got %r" % (source,))
     images = [dict(_check_input(ssh, [i])[0], layers=list(i.get("layers") or []), blobs=list(i.get("blobs") or []))
               for i in images or [{}]]
     result = {"changed": False, "src_ssh": list(ssh), "images": images, "verified": False, "compression": "none"}
@@ -107,7 +110,7 @@ def load_from_source(client, ssh, images, check_mode=False):
         argv, stdin = list(ssh) + ["docker", "save"] + names, None
     else:
         argv, stdin = list(ssh) + ["python3", "-c", filter_program()], json.dumps(
-            {"names": names, "drop": layers.pop("drop")}).encode("utf-8")
+            {"names": names, "drop": layers.pop("drop"), "source": "auto" if source == "auto" else "save"}).encode("utf-8")
     err = []
     result["messages"], result["bytes"] = _run_into_load(client, argv, stdin, err)
     for line in err:
@@ -130,18 +133,23 @@ def _layer_plan(client, missing):
 
 
 def filter_program():
-    """python3 -c source that runs _layer_filter on the other host; only shell-safe characters."""
-    try:
-        text = _layer_filter.__loader__.get_source(_layer_filter.__name__)
-    except (AttributeError, ImportError, OSError):
-        text = None
-    if not text:
-        with open(_layer_filter.__file__, "rb") as f:
-            text = f.read()
-    if not isinstance(text, bytes):
-        text = text.encode("utf-8")
-    packed = base64.b64encode(zlib.compress(text, 9)).decode("ascii")
-    return "'import base64,zlib;exec(zlib.decompress(base64.b64decode(\"%s\")))'" % packed
+    """python3 -c source that runs _layer_store and _layer_filter on the other host, in one namespace; only
+    shell-safe characters."""
+    packed = []
+    for mod in (_layer_store, _layer_filter):
+        try:
+            text = mod.__loader__.get_source(mod.__name__)
+        except (AttributeError, ImportError, OSError):
+            text = None
+        if not text:
+            with open(mod.__file__, "rb") as f:
+                text = f.read()
+        if not isinstance(text, bytes):
+            text = text.encode("utf-8")
+        packed.append(base64.b64encode(zlib.compress(text, 9)).decode("ascii"))
+    return ("'import base64,zlib;g={\"__name__\":\"dockyard_layers\"};"
+            "[exec(zlib.decompress(base64.b64decode(s)),g) for s in (%s)];"
+            "raise SystemExit(g[\"main\"]())'" % ",".join('\"%s\"' % p for p in packed))
 
 
 def _widen_pipe(stream, size=1 << 20):

@@ -5,9 +5,11 @@
 """Drop from a ``docker save`` tar stream the layer tars a destination already has.  Internal to the
 dockyard.migrate collection.
 
-This file runs on the SOURCE host as a program of its own (``python3 -c``, standard library only): it reads a
-JSON plan on stdin ({"names": [...], "drop": [{"diff": DIFF_ID, "chain": CHAIN_ID}, ...]}), runs
-``docker save NAMES``, and writes the archive to stdout without the members holding those layers.  ``docker
+This file runs on the SOURCE host as a program of its own (``python3 -c``, standard library only, with
+_layer_store's text beside it): it reads a JSON plan on stdin ({"names": [...], "drop": [{"diff": DIFF_ID, "chain":
+CHAIN_ID}, ...], "source": "auto" or "save"}) and writes the archive to stdout without the members holding those
+layers.  With source auto the archive is written from the classic image store's files where _layer_store can read
+them (only the layers sent are read); otherwise this runs ``docker save NAMES`` and filters its stream.  ``docker
 load`` reads a layer's tar only when the engine lacks the layer (by chain ID), so the archive still loads.
 
 Layouts (read member names, never assume one):
@@ -30,19 +32,13 @@ import os
 import subprocess
 import sys
 
+if "Archive" not in globals():  # on the source host, filter_program() runs _layer_store's text beside this one
+    from ansible_collections.dockyard.migrate.plugins.module_utils._layer_store import Archive, Unusable
+
 BLOCK = 512
 STEP = 1 << 20
 EXTENDED = (b"x", b"g", b"L", b"K")
 MARK = "dockyard-layers: "
-
-
-def chain_ids(diff_ids):
-    """The chain ID of each layer of an image, given its diff IDs in order."""
-    out = []
-    for diff in diff_ids:
-        out.append(diff if not out else "sha256:" + hashlib.sha256(
-            ("%s %s" % (out[-1], diff)).encode("ascii")).hexdigest())
-    return out
 
 
 def raw_pairs(text):
@@ -246,17 +242,35 @@ def pax_path(data):
 
 
 def main():
+    """The plan on stdin: {"names", "drop", "source"}.  With source auto (the default) the archive is written from
+    the classic image store's files where they can give it (_layer_store), else from docker save, filtered."""
     plan = json.loads(sys.stdin.read())
+    drop = plan.get("drop") or []
+    why = "docker save was asked for"
+    if plan.get("source", "auto") == "auto":
+        try:
+            archive = Archive(plan["names"], set(d["diff"] for d in drop))
+        except (Unusable, OSError, ValueError) as exc:
+            why = str(exc)
+        else:
+            try:
+                stats = archive.write(sys.stdout.fileno())
+            except (OSError, ValueError) as exc:
+                sys.stderr.write("the archive from the image store stopped: %s\n" % exc)
+                return 1
+            sys.stderr.write(MARK + json.dumps(stats) + "\n")
+            return 0
     proc = subprocess.Popen(["docker", "save"] + list(plan["names"]), stdout=subprocess.PIPE)
     stats = {}
     try:
-        stats = Filter(proc.stdout.fileno(), sys.stdout.fileno(), plan.get("drop") or []).run()
+        stats = Filter(proc.stdout.fileno(), sys.stdout.fileno(), drop).run()
     except (OSError, EOFError, ValueError) as exc:
         proc.kill()
         sys.stderr.write("the archive from docker save could not be filtered: %s\n" % exc)
         proc.wait()
         return 1
     rc = proc.wait()
+    stats.update(source="save", source_reason=why)
     sys.stderr.write(MARK + json.dumps(stats) + "\n")
     return rc
 

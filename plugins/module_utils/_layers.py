@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.dockyard.migrate.plugins.module_utils._layer_filter import chain_ids
+from ansible_collections.dockyard.migrate.plugins.module_utils._layer_store import chain_ids
 
 # Engine versions on which an archive without the layers the engine has was loaded and checked.
 VERIFIED = ("20.10", "26.1", "28.5")

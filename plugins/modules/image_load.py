@@ -71,6 +71,19 @@ options:
     type: list
     elements: str
     version_added: 0.2.0
+  source_archive:
+    description:
+      - With O(src_ssh), how the source writes the archive. C(auto) writes it from the files of the source's classic
+        image store (the overlay2 driver), reading only the layers it sends, and starts sending at once; where
+        that store is not there or cannot be read (the containerd image store, another storage driver, a user other
+        than root on the source, an image named by digest) it runs C(docker save) and leaves the layers this host has
+        out of its stream. C(docker_save) always does the latter.
+      - Either way this host's engine checks every layer it loads against the digest the image's configuration
+        records, and loads nothing from an archive that fails.
+    type: str
+    choices: [auto, docker_save]
+    default: auto
+    version_added: 0.2.0
   images:
     description:
       - With O(src_command) or O(src_ssh), the images the stream brings, each a dictionary with C(id)
@@ -134,13 +147,14 @@ layers:
   description:
     - With O(src_ssh), how the layers were sent. C(mode) is C(missing) (only the layers this host lacked) or
       C(whole) (every layer, C(reason) says why); C(planned) layers were to be left out, C(dropped_layers) and
-      C(dropped_bytes) were, C(sent_bytes) is what the source wrote, C(layout) the archive layout the source's
-      engine writes (C(legacy) or C(oci)), C(store) this engine's image store, C(splice) whether the source
-      moved the bytes in the kernel.
+      C(dropped_bytes) were, C(sent_bytes) is what the source wrote, C(layout) the archive's layout (C(legacy) or
+      C(oci)), C(store) this engine's image store, C(splice) whether the source moved the bytes in the kernel.
+    - C(source) says how the source wrote the archive, C(store) (from its image store's files) or C(save) (C(docker
+      save), filtered), and with C(save), C(source_reason) says why the store was not used.
   returned: when a stream from O(src_ssh) was loaded
   type: dict
   sample: {mode: missing, reason: null, planned: 3, dropped_layers: 3, dropped_bytes: 31467520, sent_bytes: 10752,
-           layout: oci, store: classic, splice: true}
+           layout: oci, store: classic, splice: true, source: store}
 verified:
   description: Whether the archive was checked against a sidecar.
   returned: always
@@ -170,6 +184,7 @@ def main():
             src=dict(type="path"),
             src_command=dict(type="list", elements="str"),
             src_ssh=dict(type="list", elements="str"),
+            source_archive=dict(type="str", choices=["auto", "docker_save"], default="auto"),
             images=dict(type="list", elements="dict"),
             verify=dict(type="bool", default=True),
         ),
@@ -181,7 +196,8 @@ def main():
     p = module.params
     try:
         if p["src_ssh"] is not None:
-            result = load_from_source(client_from_params(p), p["src_ssh"], p["images"], module.check_mode)
+            result = load_from_source(client_from_params(p), p["src_ssh"], p["images"], module.check_mode,
+                                      source=p["source_archive"])
         elif p["src_command"] is not None:
             result = load_command(client_from_params(p), p["src_command"], p["images"], module.check_mode)
         else:

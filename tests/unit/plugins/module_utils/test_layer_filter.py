@@ -68,13 +68,6 @@ def oci_archive(layers):
     return make_tar(members)
 
 
-def test_chain_ids_follow_docker():
-    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-    chains = _layer_filter.chain_ids([a, b])
-    assert chains[0] == a
-    assert chains[1] == "sha256:" + hashlib.sha256((a + " " + b).encode()).hexdigest()
-
-
 @pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
 def test_oci_layers_the_destination_has_are_dropped_and_the_rest_is_byte_for_byte(fmt):
     base, top = b"B" * 5000, b"T" * 700

@@ -1,0 +1,321 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Write a ``docker load`` archive of images straight from the classic image store's files, holding only the
+layers a destination lacks.  Internal to the dockyard.migrate collection.
+
+Like _layer_filter, this file runs on the SOURCE host inside the program _image_stream.filter_program() sends
+(standard library only).  ``docker save`` reads every layer of the images and writes the whole archive to a
+temporary directory before the first byte leaves; this reads only the layers that are sent, and streams them at
+once.  A layer's tar is put together as Docker itself does (its layer store's tar-split record: the tar's headers
+and padding verbatim, each file's bytes from the layer's ``diff`` directory), so it is byte for byte the tar whose
+digest is the layer's diff ID.
+
+Used only where every piece is where the classic store keeps it: the overlay2 driver, the image's configuration
+in ``image/overlay2/imagedb`` with the image's ID as its digest, each layer's record in ``layerdb`` naming the same
+diff ID.  Everything is checked before the first byte is written; anything else (the containerd image store,
+another driver, a store this user cannot read, a name given by digest) raises Unusable and ``docker save`` is used.
+The destination's engine checks every layer it loads against its diff ID and loads nothing from an archive that
+fails; a file that changed size while it was read stops the stream here.
+
+The archive is laid out as ``docker save`` of Docker 25 and newer writes it (blobs/sha256, an OCI index and
+manifests, and manifest.json), which Docker 20.10 loads through manifest.json and the containerd image store
+through the index.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+import tarfile
+import time
+
+BLOCK = 512
+STEP = 1 << 20
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+_SIZE = re.compile(rb'"size":(\d+)')
+_PAYLOAD = re.compile(rb'"payload":"([^"]*)"')
+_ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+
+
+class Unusable(Exception):
+    """The store's files cannot give these images; docker save must."""
+
+
+def chain_ids(diff_ids):
+    """The chain ID of each layer of an image, given its diff IDs in order."""
+    out = []
+    for diff in diff_ids:
+        out.append(diff if not out else "sha256:" + hashlib.sha256(
+            ("%s %s" % (out[-1], diff)).encode("ascii")).hexdigest())
+    return out
+
+
+def familiar(name):
+    """A reference as docker lists it in RepoTags: no docker.io/ (nor library/ under it), a tag always."""
+    for prefix in ("docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            if name.startswith("library/") and name.count("/") == 1:
+                name = name[len("library/"):]
+            break
+    if ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name
+
+
+def _docker_json(argv):
+    try:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Unusable("%s failed: %s" % (" ".join(argv[:3]), exc))
+    if out.returncode != 0:
+        raise Unusable("%s failed: %s" % (" ".join(argv[:3]), out.stderr.decode("utf-8", "replace").strip()[-300:]))
+    return json.loads(out.stdout.decode("utf-8"))
+
+
+class Store:
+    """The classic store of the engine the docker CLI talks to, checked to hold what the archive needs."""
+
+    def __init__(self, info):
+        if any(p and p[-1] == "io.containerd.snapshotter.v1" for p in info.get("DriverStatus") or []):
+            raise Unusable("the source keeps images in containerd's image store")
+        if info.get("Driver") != "overlay2":
+            raise Unusable("the source's storage driver is %s, not overlay2" % info.get("Driver"))
+        root = info.get("DockerRootDir") or ""
+        self.root = root
+        self.meta = os.path.join(root, "image", "overlay2")
+        self.layers = os.path.join(root, "overlay2")
+        if not os.access(os.path.join(self.meta, "layerdb", "sha256"), os.R_OK | os.X_OK):
+            raise Unusable("%s cannot be read here (the archive is read from it as root)" % self.meta)
+
+    def config(self, image_id):
+        """The image's configuration, byte for byte, checked against its ID."""
+        path = os.path.join(self.meta, "imagedb", "content", "sha256", image_id.split(":", 1)[-1])
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except (IOError, OSError) as exc:
+            raise Unusable("no configuration for %s in the store: %s" % (image_id, exc))
+        if "sha256:" + hashlib.sha256(raw).hexdigest() != image_id:
+            raise Unusable("the configuration of %s in the store does not match its ID" % image_id)
+        return raw
+
+    def layer(self, diff, chain):
+        """(tar-split record path, diff directory) of a layer, checked against its diff ID."""
+        rec = os.path.join(self.meta, "layerdb", "sha256", chain.split(":", 1)[-1])
+        try:
+            with open(os.path.join(rec, "diff")) as f:
+                recorded = f.read().strip()
+            with open(os.path.join(rec, "cache-id")) as f:
+                cache = f.read().strip()
+        except (IOError, OSError) as exc:
+            raise Unusable("layer %s has no record in the store: %s" % (diff, exc))
+        if recorded != diff or not cache or "/" in cache or cache.startswith("."):
+            raise Unusable("layer %s: the store's record names another layer" % diff)
+        split = os.path.join(rec, "tar-split.json.gz")
+        tree = os.path.join(self.layers, cache, "diff")
+        if not os.path.isfile(split) or not os.path.isdir(tree):
+            raise Unusable("layer %s: no tar-split record or diff directory in the store" % diff)
+        return split, tree
+
+
+def tar_size(split):
+    """The size of the layer's tar, from its tar-split record alone (segments' bytes and files' sizes)."""
+    total = 0
+    with gzip.open(split, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":1') or b'"type":1,' in line:
+                m = _SIZE.search(line)
+                total += int(m.group(1)) if m else 0
+            else:
+                m = _PAYLOAD.search(line)
+                if m:
+                    data = m.group(1)
+                    total += len(data) // 4 * 3 - data[-2:].count(b"=")
+    return total
+
+
+def _entries(split):
+    with gzip.open(split, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line.decode("utf-8"))
+
+
+def _safe_name(entry):
+    raw = entry.get("name_raw")
+    name = base64.b64decode(raw).decode("utf-8", "surrogateescape") if raw else entry.get("name") or ""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise OSError("the tar-split record names an unsafe path %r" % name)
+    return os.path.join(*parts)
+
+
+def header(name, size, mtime=0, mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.type = size, mtime, mode, tarfile.REGTYPE
+    return info.tobuf(tarfile.GNU_FORMAT)
+
+
+class Writer:
+    """Writes tar members to a file descriptor; file bytes go from file to file descriptor in the kernel."""
+
+    def __init__(self, outfd):
+        self.outfd = outfd
+        self.sent = 0
+        self.kernel = hasattr(os, "sendfile")
+
+    def write(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.outfd, view):]
+        self.sent += len(data)
+
+    def member(self, name, data, mtime=0):
+        self.write(header(name, len(data), mtime))
+        self.write(data + b"\0" * (-len(data) % BLOCK))
+
+    def file_bytes(self, path, size):
+        """Exactly SIZE bytes of the regular file at PATH (not followed if a link), which must be that long."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+                raise OSError("%s is no longer the %d-byte file the layer recorded" % (path, size))
+            offset = 0
+            while offset < size:
+                moved = 0
+                if self.kernel:
+                    try:
+                        moved = os.sendfile(self.outfd, fd, offset, min(size - offset, STEP))
+                    except OSError:
+                        self.kernel = False
+                        continue
+                else:
+                    chunk = os.pread(fd, min(size - offset, STEP), offset)
+                    moved = len(chunk)
+                    if moved:
+                        self.write(chunk)
+                        self.sent -= moved
+                if not moved:
+                    raise OSError("%s ended before its recorded %d bytes" % (path, size))
+                offset += moved
+            self.sent += size
+        finally:
+            os.close(fd)
+
+    def layer(self, split, tree):
+        """The layer's tar as Docker assembles it from its tar-split record; returns its size."""
+        start = self.sent
+        for entry in _entries(split):
+            if entry.get("type") == 1:
+                size = entry.get("size") or 0
+                if size:
+                    self.file_bytes(os.path.join(tree, _safe_name(entry)), size)
+            elif entry.get("payload"):
+                self.write(base64.b64decode(entry["payload"]))
+        return self.sent - start
+
+
+class Archive:
+    """The archive of NAMES for ``docker load``, without the layers whose member digests are in DROP."""
+
+    def __init__(self, names, drop_members, docker="docker"):
+        self.names = list(names)
+        self.drop = set(drop_members)
+        if not self.names:
+            raise Unusable("no images named")
+        for name in self.names:
+            if "@" in name:
+                raise Unusable("%s is named by digest" % name)
+        self.store = Store(_docker_json([docker, "info", "--format", "{{json .}}"]))
+        found = _docker_json([docker, "image", "inspect"] + self.names)
+        self.images = self._group(found)
+
+    def _group(self, found):
+        images, by_id = [], {}
+        if len(found) != len(self.names):
+            raise Unusable("docker image inspect gave %d images for %d names" % (len(found), len(self.names)))
+        for name, img in zip(self.names, found):
+            image_id = img.get("Id") or ""
+            tags = [t for t in img.get("RepoTags") or [] if familiar(t) == familiar(name)]
+            if not tags and not (_ID.match(name) and image_id.split(":")[-1].startswith(name.split(":")[-1])):
+                raise Unusable("%s is neither a tag nor the ID of the image docker gives for it" % name)
+            if image_id not in by_id:
+                raw = self.store.config(image_id)
+                diffs = (json.loads(raw.decode("utf-8")).get("rootfs") or {}).get("diff_ids") or []
+                if diffs != ((img.get("RootFS") or {}).get("Layers") or []):
+                    raise Unusable("the configuration of %s lists other layers than docker gives" % image_id)
+                by_id[image_id] = {"id": image_id, "config": raw, "diffs": diffs, "tags": [],
+                                   "layers": [self.store.layer(d, c) for d, c in zip(diffs, chain_ids(diffs))]}
+                images.append(by_id[image_id])
+            for tag in tags[:1]:
+                if familiar(tag) not in by_id[image_id]["tags"]:
+                    by_id[image_id]["tags"].append(familiar(tag))
+        return images
+
+    def write(self, outfd):
+        """Write the archive; returns what it held and left out."""
+        out = Writer(outfd)
+        stats = {"layout": "oci", "source": "store", "dropped_layers": 0, "dropped_bytes": 0,
+                 "planned": len(self.drop), "splice": out.kernel}
+        sizes, now = {}, int(time.time())
+        for img in self.images:
+            for diff, (split, tree) in zip(img["diffs"], img["layers"]):
+                if diff in sizes:
+                    continue
+                sizes[diff] = tar_size(split)  # the manifests give every layer's size, the dropped ones' too
+                if diff in self.drop:
+                    stats["dropped_layers"] += 1
+                    stats["dropped_bytes"] += sizes[diff]
+                    continue
+                out.write(header("blobs/sha256/" + diff.split(":", 1)[1], sizes[diff], now))
+                written = out.layer(split, tree)
+                if written != sizes[diff]:
+                    raise OSError("layer %s came to %d bytes, its record says %d" % (diff, written, sizes[diff]))
+                out.write(b"\0" * (-written % BLOCK))
+        index, manifest = [], []
+        for img in self.images:
+            hexid = img["id"].split(":", 1)[1]
+            out.member("blobs/sha256/" + hexid, img["config"], now)
+            layers = [{"mediaType": OCI_LAYER, "digest": d, "size": sizes[d]} for d in img["diffs"]]
+            doc = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                              "config": {"mediaType": OCI_CONFIG, "digest": img["id"], "size": len(img["config"])},
+                              "layers": layers}, separators=(",", ":")).encode("utf-8")
+            digest = "sha256:" + hashlib.sha256(doc).hexdigest()
+            out.member("blobs/sha256/" + digest.split(":", 1)[1], doc, now)
+            entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(doc)}
+            index.extend([dict(entry, annotations={"io.containerd.image.name": _full(tag),
+                                                   "org.opencontainers.image.ref.name": tag.rsplit(":", 1)[1]})
+                          for tag in img["tags"]] or [entry])
+            manifest.append({"Config": "blobs/sha256/" + hexid, "RepoTags": img["tags"] or None,
+                             "Layers": ["blobs/sha256/" + d.split(":", 1)[1] for d in img["diffs"]]})
+        out.member("index.json", json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                             "manifests": index}, separators=(",", ":")).encode("utf-8"), now)
+        out.member("manifest.json", json.dumps(manifest, separators=(",", ":")).encode("utf-8"), now)
+        out.member("oci-layout", b'{"imageLayoutVersion": "1.0.0"}', now)
+        out.write(b"\0" * (2 * BLOCK))
+        stats["sent_bytes"] = out.sent
+        return stats
+
+
+def _full(tag):
+    """docker.io/library/x:1 for x:1, as the containerd image store names images."""
+    first = tag.split("/", 1)[0]
+    if "/" not in tag:
+        return "docker.io/library/" + tag
+    if "." in first or ":" in first or first == "localhost":
+        return tag
+    return "docker.io/" + tag
