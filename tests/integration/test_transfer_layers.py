@@ -120,6 +120,7 @@ def apart(fleet, src, dst):
 # destination (apart() checks).  Together the pairs load
 # partial archives on every engine kind (20.10, 26.1 classic and containerd store, 28.5 both) from sources of each
 # layout (20.10's <v1 id>/layer.tar, 26.1's and 28.5's blobs/sha256), across stores both ways.
+CONTAINERD_SOURCES = ("h3", "h13")
 PAIRS = [("h1", "h2"), ("h7", "h3"), ("h3", "h12"), ("h12", "h13"), ("h13", "h7")]
 PAIR_IDS = ["20.10-to-20.10", "26.1-to-26.1-containerd", "26.1-containerd-to-28.5",
             "28.5-to-28.5-containerd", "28.5-containerd-to-26.1"]
@@ -146,6 +147,11 @@ def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path)
         result = json.load(f)["hosts"][0]
     print(src, dst, "whole", whole, "lacking", lacking, "wire", wire, result)
     assert (result["layers"], str(result["layers_dropped"])) == ("missing", "2"), result
+    # A classic source writes the archive from its store's files; a containerd-store source runs docker save.
+    if src in CONTAINERD_SOURCES:
+        assert result["source_archive"] == "save" and "containerd's image store" in result["source_note"], result
+    else:
+        assert (result["source_archive"], result["source_note"]) == ("store", None), result
     assert wire <= lacking * 1.1 + 65536, (wire, lacking, whole)
     assert wire < whole * 0.5, (wire, whole)
     assert config_digest(fleet_hosts, dst, "layers/app:2") == config_digest(fleet_hosts, src, "layers/app:2")
@@ -187,6 +193,13 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images})
     assert res.get("failed") and "Docker refused the stream" in res["msg"], res
     assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
+    # Asked for docker save, the classic source runs it (and drops the layers h2 has from its stream).
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+        "src_ssh": ssh_to("h1"), "images": images, "source_archive": "docker_save"})
+    assert res.get("changed") and res["layers"]["mode"] == "missing", res
+    assert (res["layers"]["source"], res["layers"]["source_reason"]) == ("save", "docker save was asked for"), res
+    assert res["layers"]["layout"] == "legacy" and res["layers"]["dropped_layers"] == res["layers"]["planned"], res
+    fleet_hosts.sh("h2", "docker", "rmi", "-f", "layers/tool:1")
     # Without the layers listed, the whole image is sent, and the result says why.
     res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
         "src_ssh": ssh_to("h1"), "images": wanted(fleet_hosts, "h1", "layers/tool:1", layers=False)})
@@ -230,3 +243,32 @@ def row_via(stdout, host):
     m = re.search(r'"%s\s+h\d+\s+\w+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w+)"' % host, stdout)
     assert m, stdout[-3000:]
     return m.groups()
+
+
+@pytest.mark.parametrize("src,dst", [("h1", "h2"), ("h7", "h3")], ids=["20.10-to-20.10", "26.1-to-26.1-containerd"])
+def test_a_layer_changed_on_the_source_loads_nothing(fleet_hosts, src, dst):
+    """The source writes the archive from its store's files as they are.  A byte of a layer's file changed in place
+    (same size) on the source gives a layer that does not match its diff ID: the destination's engine refuses the
+    archive and loads no image.  docker save on the source refuses that layer too."""
+    bring_up(fleet_hosts, src, dst)
+    fresh_images(fleet_hosts, src)
+    apart(fleet_hosts, src, dst)
+    images = wanted(fleet_hosts, src, "layers/app:1")
+    top = images[0]["layers"][-1]
+    upper = fleet_hosts.sh(src, "docker", "image", "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}",
+                           "layers/app:1").strip()
+    fleet_hosts.sh(src, "sh", "-c", "printf X | dd of=%s/app/blob bs=1 count=1 conv=notrunc status=none" % upper)
+    listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+    before = sorted(fleet_hosts.sh(dst, *listing).splitlines())
+    try:
+        res = fleet_hosts.module(dst, "dockyard.migrate.image_load", {"src_ssh": ssh_to(src), "images": images})
+        # The source wrote its archive (docker save would have failed there: "src_command failed"); the
+        # destination's engine refused the damaged layer.
+        assert res.get("failed") and "Docker refused the stream" in res["msg"], res
+        assert "src_command failed" not in res["msg"], res
+        assert top[7:19] in res["msg"] or top in res["msg"], res["msg"]
+        assert sorted(fleet_hosts.sh(dst, *listing).splitlines()) == before
+        save = fleet_hosts.sh(src, "sh", "-c", "docker save layers/app:1 >/dev/null 2>&1; echo $?")
+        assert save.strip() != "0"
+    finally:
+        fleet_hosts.sh(src, "sh", "-c", "docker rmi layers/app:1 layers/app:2 >/dev/null 2>&1; true")
