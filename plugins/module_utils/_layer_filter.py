@@ -250,13 +250,16 @@ def main():
     if plan.get("source", "auto") == "auto":
         try:
             archive = Archive(plan["names"], set(d["diff"] for d in drop))
-        except (Unusable, OSError, ValueError) as exc:
+        except Unusable as exc:
             why = str(exc)
+        except Exception as exc:  # nothing is written yet: docker save can still give the archive
+            why = "the image store could not be read (%s: %s)" % (type(exc).__name__, exc)
         else:
             try:
                 stats = archive.write(sys.stdout.fileno())
             except (OSError, ValueError) as exc:
-                sys.stderr.write("the archive from the image store stopped: %s\n" % exc)
+                sys.stderr.write("the archive from the image store stopped: %s; source_archive docker_save makes "
+                                 "the source run docker save instead\n" % exc)
                 return 1
             sys.stderr.write(MARK + json.dumps(stats) + "\n")
             return 0

@@ -38,6 +38,7 @@ import stat
 import subprocess
 import tarfile
 import time
+import zlib
 
 BLOCK = 512
 STEP = 1 << 20
@@ -67,12 +68,16 @@ def familiar(name):
     for prefix in ("docker.io/", "index.docker.io/"):
         if name.startswith(prefix):
             name = name[len(prefix):]
-            if name.startswith("library/") and name.count("/") == 1:
-                name = name[len("library/"):]
             break
-    if ":" not in name.rsplit("/", 1)[-1]:
+    if name.startswith("library/") and name.count("/") == 1:
+        name = name[len("library/"):]
+    if not tagged(name):
         name += ":latest"
     return name
+
+
+def tagged(name):
+    return ":" in name.rsplit("/", 1)[-1]
 
 
 def _docker_json(argv):
@@ -93,12 +98,23 @@ class Store:
             raise Unusable("the source keeps images in containerd's image store")
         if info.get("Driver") != "overlay2":
             raise Unusable("the source's storage driver is %s, not overlay2" % info.get("Driver"))
+        if os.environ.get("DOCKER_HOST") or os.environ.get("DOCKER_CONTEXT"):
+            raise Unusable("DOCKER_HOST or DOCKER_CONTEXT is set: the engine may not be on this host")
+        if os.geteuid() != 0:
+            raise Unusable("the login is not root: a layer's files belong to the image's own users")
         root = info.get("DockerRootDir") or ""
         self.root = root
         self.meta = os.path.join(root, "image", "overlay2")
         self.layers = os.path.join(root, "overlay2")
         if not os.access(os.path.join(self.meta, "layerdb", "sha256"), os.R_OK | os.X_OK):
-            raise Unusable("%s cannot be read here (the archive is read from it as root)" % self.meta)
+            raise Unusable("%s is not readable here" % self.meta)
+        try:
+            with open(os.path.join(root, "engine-id")) as f:
+                engine = f.read().strip()
+        except (IOError, OSError):
+            engine = None
+        if engine and info.get("ID") and engine != info["ID"]:
+            raise Unusable("%s belongs to another engine than the one the docker command talks to" % root)
 
     def config(self, image_id):
         """The image's configuration, byte for byte, checked against its ID."""
@@ -128,7 +144,11 @@ class Store:
         tree = os.path.join(self.layers, cache, "diff")
         if not os.path.isfile(split) or not os.path.isdir(tree):
             raise Unusable("layer %s: no tar-split record or diff directory in the store" % diff)
-        return split, tree
+        try:
+            size = tar_size(split)
+        except (IOError, OSError, EOFError, ValueError, zlib.error) as exc:
+            raise Unusable("layer %s: its tar-split record cannot be read: %s" % (diff, exc))
+        return split, tree, size
 
 
 def tar_size(split):
@@ -155,12 +175,13 @@ def _entries(split):
 
 
 def _safe_name(entry):
+    """The file's path in the layer, as bytes (the name's own bytes, whatever the locale)."""
     raw = entry.get("name_raw")
-    name = base64.b64decode(raw).decode("utf-8", "surrogateescape") if raw else entry.get("name") or ""
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
+    name = base64.b64decode(raw) if raw else (entry.get("name") or "").encode("utf-8", "surrogateescape")
+    parts = [p for p in name.split(b"/") if p not in (b"", b".")]
+    if not parts or b".." in parts:
         raise OSError("the tar-split record names an unsafe path %r" % name)
-    return os.path.join(*parts)
+    return b"/".join(parts)
 
 
 def header(name, size, mtime=0, mode=0o644):
@@ -176,6 +197,7 @@ class Writer:
         self.outfd = outfd
         self.sent = 0
         self.kernel = hasattr(os, "sendfile")
+        self.parents = {}
 
     def write(self, data):
         view = memoryview(data)
@@ -189,11 +211,12 @@ class Writer:
 
     def file_bytes(self, path, size):
         """Exactly SIZE bytes of the regular file at PATH (not followed if a link), which must be that long."""
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # Not a link, not a pipe (O_NONBLOCK: opening a FIFO must not wait for a writer).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_size != size:
-                raise OSError("%s is no longer the %d-byte file the layer recorded" % (path, size))
+                raise OSError("%s is no longer the %d-byte file the layer recorded" % (os.fsdecode(path), size))
             offset = 0
             while offset < size:
                 moved = 0
@@ -210,7 +233,7 @@ class Writer:
                         self.write(chunk)
                         self.sent -= moved
                 if not moved:
-                    raise OSError("%s ended before its recorded %d bytes" % (path, size))
+                    raise OSError("%s ended before its recorded %d bytes" % (os.fsdecode(path), size))
                 offset += moved
             self.sent += size
         finally:
@@ -219,14 +242,26 @@ class Writer:
     def layer(self, split, tree):
         """The layer's tar as Docker assembles it from its tar-split record; returns its size."""
         start = self.sent
+        top = os.fsencode(tree)
         for entry in _entries(split):
             if entry.get("type") == 1:
                 size = entry.get("size") or 0
                 if size:
-                    self.file_bytes(os.path.join(tree, _safe_name(entry)), size)
+                    self.file_bytes(self.inside(top, _safe_name(entry)), size)
             elif entry.get("payload"):
                 self.write(base64.b64decode(entry["payload"]))
         return self.sent - start
+
+    def inside(self, top, name):
+        """TOP/NAME, once its directory is known to resolve inside TOP (a link on the way out is refused)."""
+        parent, _sep, _base = name.rpartition(b"/")
+        key = (top, parent)
+        if key not in self.parents:
+            real = os.path.realpath(os.path.join(top, parent) if parent else top)
+            self.parents[key] = real == os.path.realpath(top) or real.startswith(os.path.realpath(top) + b"/")
+        if not self.parents[key]:
+            raise OSError("%s leads out of the layer's directory" % os.fsdecode(name))
+        return os.path.join(top, name)
 
 
 class Archive:
@@ -240,6 +275,8 @@ class Archive:
         for name in self.names:
             if "@" in name:
                 raise Unusable("%s is named by digest" % name)
+            if not tagged(name) and not _ID.match(name):
+                raise Unusable("%s names a repository without a tag (docker save sends each of its tags)" % name)
         self.store = Store(_docker_json([docker, "info", "--format", "{{json .}}"]))
         found = _docker_json([docker, "image", "inspect"] + self.names)
         self.images = self._group(found)
@@ -267,25 +304,30 @@ class Archive:
         return images
 
     def write(self, outfd):
-        """Write the archive; returns what it held and left out."""
+        """Write the archive; returns what it held and left out.  An error names the image and the layer."""
         out = Writer(outfd)
         stats = {"layout": "oci", "source": "store", "dropped_layers": 0, "dropped_bytes": 0,
-                 "planned": len(self.drop), "splice": out.kernel}
+                 "planned": len(self.drop)}
         sizes, now = {}, int(time.time())
         for img in self.images:
-            for diff, (split, tree) in zip(img["diffs"], img["layers"]):
+            for diff, (split, tree, size) in zip(img["diffs"], img["layers"]):
                 if diff in sizes:
                     continue
-                sizes[diff] = tar_size(split)  # the manifests give every layer's size, the dropped ones' too
+                sizes[diff] = size  # the manifests give every layer's size, the dropped ones' too
+                padded = size + (-size % BLOCK)
                 if diff in self.drop:
                     stats["dropped_layers"] += 1
-                    stats["dropped_bytes"] += sizes[diff]
+                    stats["dropped_bytes"] += BLOCK + padded
                     continue
-                out.write(header("blobs/sha256/" + diff.split(":", 1)[1], sizes[diff], now))
-                written = out.layer(split, tree)
-                if written != sizes[diff]:
-                    raise OSError("layer %s came to %d bytes, its record says %d" % (diff, written, sizes[diff]))
-                out.write(b"\0" * (-written % BLOCK))
+                out.write(header("blobs/sha256/" + diff.split(":", 1)[1], size, now))
+                try:
+                    written = out.layer(split, tree)
+                except (OSError, EOFError, ValueError, zlib.error) as exc:
+                    raise OSError("layer %s of %s: %s (was the image removed on the source while it was read?)" % (
+                        diff, (img["tags"] or [img["id"]])[0], exc))
+                if written != size:
+                    raise OSError("layer %s came to %d bytes, its record says %d" % (diff, written, size))
+                out.write(b"\0" * (padded - size))
         index, manifest = [], []
         for img in self.images:
             hexid = img["id"].split(":", 1)[1]
@@ -307,7 +349,7 @@ class Archive:
         out.member("manifest.json", json.dumps(manifest, separators=(",", ":")).encode("utf-8"), now)
         out.member("oci-layout", b'{"imageLayoutVersion": "1.0.0"}', now)
         out.write(b"\0" * (2 * BLOCK))
-        stats["sent_bytes"] = out.sent
+        stats.update(sent_bytes=out.sent, splice=out.kernel)
         return stats
 
 

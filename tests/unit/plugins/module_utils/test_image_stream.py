@@ -47,3 +47,32 @@ def test_a_pipe_is_sent_as_http_chunks_without_passing_through_python():
         out, raw = out + raw[:n], raw[n + 2:]
     assert out == data and raw == b"\r\n"
     assert body.count == len(data) and body.eof
+
+
+@pytest.mark.parametrize("option,plan_source", [("auto", "auto"), ("docker_save", "save")])
+def test_the_source_is_told_how_to_write_its_archive(monkeypatch, option, plan_source):
+    """source_archive reaches the program on the source as the plan's "source"."""
+    import json
+    seen = {}
+    images = [{"id": "sha256:" + "a" * 64, "tags": ["app:1"], "layers": ["sha256:" + "b" * 64]}]
+
+    def to_load(_client, result, imgs, _check):
+        result["loaded"] = imgs
+        return True
+
+    def run(_client, argv, stdin, _err):
+        seen["argv"], seen["plan"] = argv, json.loads(stdin.decode("utf-8"))
+        return [], 0
+    monkeypatch.setattr(_image_stream, "to_load", to_load)
+    monkeypatch.setattr(_image_stream, "_layer_plan", lambda _c, _m: {"mode": "missing", "reason": None, "drop": []})
+    monkeypatch.setattr(_image_stream, "_run_into_load", run)
+    monkeypatch.setattr(_image_stream, "check_loaded", lambda *_a: None)
+    _image_stream.load_from_source(None, ["ssh", "src"], images, source=option)
+    assert seen["plan"] == {"names": ["app:1"], "drop": [], "source": plan_source}
+    assert seen["argv"][:3] == ["ssh", "src", "python3"]
+
+
+def test_a_bad_source_archive_is_refused_before_touching_docker(monkeypatch):
+    monkeypatch.setattr(_image_stream, "to_load", lambda *_a: pytest.fail("Docker was asked"))
+    with pytest.raises(_images.ImageError, match="source_archive must be auto or docker_save, got 'tar'"):
+        _image_stream.load_from_source(None, ["ssh", "src"], [{"id": "sha256:" + "a" * 64}], source="tar")

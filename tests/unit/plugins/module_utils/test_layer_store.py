@@ -7,8 +7,13 @@ import base64
 import gzip
 import hashlib
 import io
+import errno
 import json
 import os
+import shlex
+import shutil
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -42,18 +47,26 @@ def layer_tar(members, fmt=tarfile.GNU_FORMAT):
 
 
 def tar_split(data):
-    """The tar-split record of a tar, cut as Docker's layer store cuts it: every byte that is not a regular file's
-    content (headers, extended headers, padding, the end) in segments (type 2), each file's content as its name,
-    size and checksum (type 1).  Written from the tar's own offsets, independently of the code under test."""
+    """The tar-split record of a tar in the shape Docker's layer store writes (vbatts/tar-split's disassembler,
+    Go's encoding/json): for every member, a segment (type 2) with the bytes before its content (the padding of the
+    one before, its extended and ustar headers) and a file entry (type 1) with its name and, for content, its size
+    and checksum; size left out when 0, payload null; then a segment with the end.  Written from the tar's own
+    offsets, independently of the code under test."""
     lines, pos = [], 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for member in tar.getmembers():
+            lines.append({"type": 2, "payload": base64.b64encode(data[pos:member.offset_data]).decode()})
+            entry = {"type": 1, "name": member.name}
             if member.isreg() and member.size:
-                lines.append({"type": 2, "payload": base64.b64encode(data[pos:member.offset_data]).decode()})
-                lines.append({"type": 1, "name": member.name, "size": member.size, "payload": "AAAAAAAAAAA="})
+                entry.update(size=member.size, payload="AAAAAAAAAAA=")
                 pos = member.offset_data + member.size
+            else:
+                entry["payload"] = None
+                pos = member.offset_data
+            lines.append(entry)
     lines.append({"type": 2, "payload": base64.b64encode(data[pos:]).decode()})
-    return b"".join(json.dumps(line, separators=(",", ":")).encode() + b"\n" for line in lines)
+    return b"".join(json.dumps(dict(line, position=n), separators=(",", ":")).encode() + b"\n"
+                    for n, line in enumerate(lines))
 
 
 class FakeRoot:
@@ -100,6 +113,11 @@ class FakeRoot:
             f.write(config)
         return sha(config), diffs, config
 
+    def split(self, diff):
+        chain = [c for c in os.listdir(os.path.join(self.meta, "layerdb", "sha256"))
+                 if open(os.path.join(self.meta, "layerdb", "sha256", c, "diff")).read() == diff][0]
+        return os.path.join(self.meta, "layerdb", "sha256", chain, "tar-split.json.gz")
+
     def info(self, **over):
         return dict({"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
                      "DockerRootDir": self.path}, **over)
@@ -109,6 +127,14 @@ BASE = [("etc", None), ("etc/hostname", b"base\n"), ("bin", None), ("bin/sh", b"
         ("bin/link", "sym", "sh"), ("bin/hard", "hard", "bin/sh"), ("empty", b""),
         ("usr/share/a/very/long/path/" + "n" * 120, b"long name, in a GNU long-name header")]
 TOP = [("app", None), ("app/data", b"\x00\x01" * 4000), ("app/.wh.old", b"")]
+
+
+@pytest.fixture(autouse=True)
+def as_root(monkeypatch):
+    """The store is read only by root; the tests run the code as root would."""
+    monkeypatch.setattr(_layer_store.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
 
 
 def archive_for(root, monkeypatch, inspect, names, drop=()):
@@ -123,6 +149,10 @@ def write(archive, tmp_path):
     with open(str(out), "wb") as f:
         stats = archive.write(f.fileno())
     return out.read_bytes(), stats
+
+
+def blob(digest):
+    return "blobs/sha256/" + digest[7:]
 
 
 def members(data):
@@ -140,7 +170,7 @@ def test_chain_ids_follow_docker():
 def test_a_layer_is_put_together_byte_for_byte_and_its_size_is_known_before(tmp_path):
     root = FakeRoot(tmp_path / "root")
     diff, tree = root.add_layer("sha256:" + "c" * 64, BASE + TOP)
-    split = os.path.join(root.meta, "layerdb", "sha256", "c" * 64, "tar-split.json.gz")
+    split = root.split(diff)
     assert _layer_store.tar_size(split) == len(root.tars[diff])
     out = tmp_path / "layer.tar"
     with open(str(out), "wb") as f:
@@ -152,12 +182,12 @@ def test_a_layer_is_put_together_byte_for_byte_and_its_size_is_known_before(tmp_
 def test_the_copy_without_the_kernel_gives_the_same_bytes(tmp_path):
     root = FakeRoot(tmp_path / "root")
     diff, tree = root.add_layer("sha256:" + "d" * 64, BASE)
-    split = os.path.join(root.meta, "layerdb", "sha256", "d" * 64, "tar-split.json.gz")
+    split = root.split(diff)
     out = tmp_path / "layer.tar"
     with open(str(out), "wb") as f:
         w = _layer_store.Writer(f.fileno())
         w.kernel = False
-        w.layer(split, tree)
+        assert w.layer(split, tree) == len(root.tars[diff])
     assert sha(out.read_bytes()) == diff
 
 
@@ -172,20 +202,22 @@ def test_the_archive_holds_what_docker_load_reads_and_leaves_out_the_dropped_lay
                           drop=[diffs1[0]])
     data, stats = write(archive, tmp_path)
     got = members(data)
-    blob = lambda d: "blobs/sha256/" + d[7:]  # noqa: E731
     # The shared base is dropped once; every other layer is there, byte for byte.
     assert blob(diffs1[0]) not in got
     assert got[blob(diffs1[1])] == root.tars[diffs1[1]] and got[blob(diffs2[1])] == root.tars[diffs2[1]]
-    assert (stats["source"], stats["dropped_layers"], stats["dropped_bytes"]) == ("store", 1, len(root.tars[diffs1[0]]))
-    assert stats["sent_bytes"] == len(data)
+    # dropped_bytes as the docker save filter counts them: the member's header and its padded content.
+    assert (stats["source"], stats["dropped_layers"], stats["dropped_bytes"]) == (
+        "store", 1, 512 + len(root.tars[diffs1[0]]))
+    assert stats["sent_bytes"] == len(data) and data.endswith(b"\0" * 1024)
     assert got[blob(one)] == config1 and got[blob(two)] == config2
     manifest = json.loads(got["manifest.json"])
     assert manifest == [
         {"Config": blob(one), "RepoTags": ["app/web:1", "other:2"], "Layers": [blob(d) for d in diffs1]},
         {"Config": blob(two), "RepoTags": ["app/api:1"], "Layers": [blob(d) for d in diffs2]}]
     index = json.loads(got["index.json"])
-    names = [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]]
-    assert names == ["docker.io/app/web:1", "docker.io/library/other:2", "docker.io/app/api:1"]
+    names = [(m["annotations"]["io.containerd.image.name"], m["annotations"]["org.opencontainers.image.ref.name"])
+             for m in index["manifests"]]
+    assert names == [("docker.io/app/web:1", "1"), ("docker.io/library/other:2", "2"), ("docker.io/app/api:1", "1")]
     for entry in index["manifests"]:
         doc = got[blob(entry["digest"])]
         assert sha(doc) == entry["digest"] and len(doc) == entry["size"]
@@ -210,7 +242,8 @@ def test_an_image_named_by_its_id_carries_no_tag(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name,expected", [
     ("app", "app:latest"), ("docker.io/library/app:1", "app:1"), ("docker.io/team/app:1", "team/app:1"),
-    ("registry.local:5000/app", "registry.local:5000/app:latest"), ("library/app:2", "library/app:2")])
+    ("registry.local:5000/app", "registry.local:5000/app:latest"), ("library/app:2", "app:2"),
+    ("team/library/app:2", "team/library/app:2")])
 def test_names_are_compared_as_docker_lists_them(name, expected):
     assert _layer_store.familiar(name) == expected
 
@@ -228,6 +261,19 @@ def test_the_store_is_not_used_where_it_cannot_give_the_images(tmp_path, monkeyp
     root = FakeRoot(tmp_path / "root")
     one, diffs, config = root.add_image([BASE, TOP])
     good = [{"Id": one, "RepoTags": ["app:1"], "RootFS": {"Layers": diffs}}]
+    assert "without a tag" in unusable(root, monkeypatch, good, ["app"])
+    with open(os.path.join(root.path, "engine-id"), "w") as f:
+        f.write("ENGINE-A")
+    assert "another engine" in unusable(root, monkeypatch, good, ["app:1"], ID="ENGINE-B")
+    os.remove(os.path.join(root.path, "engine-id"))
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2376")
+    assert "DOCKER_HOST" in unusable(root, monkeypatch, good, ["app:1"])
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setattr(_layer_store.os, "geteuid", lambda: 1000)
+    assert "not root" in unusable(root, monkeypatch, good, ["app:1"])
+    monkeypatch.setattr(_layer_store.os, "geteuid", lambda: 0)
+    assert len(inspect_count(root, monkeypatch, good)) == 1
+    assert "gave 1 images for 2 names" in unusable(root, monkeypatch, good, ["app:1", "app:1"])
     assert "containerd" in unusable(root, monkeypatch, good, ["app:1"],
                                     DriverStatus=[["driver-type", "io.containerd.snapshotter.v1"]])
     assert "vfs" in unusable(root, monkeypatch, good, ["app:1"], Driver="vfs")
@@ -248,15 +294,35 @@ def test_the_store_is_not_used_where_it_cannot_give_the_images(tmp_path, monkeyp
     assert "names another layer" in unusable(root, monkeypatch, good, ["app:1"])
     os.remove(os.path.join(rec, "diff"))
     assert "no record" in unusable(root, monkeypatch, good, ["app:1"])
+    with open(os.path.join(rec, "diff"), "w") as f:
+        f.write(diffs[1])
+    # A record without its tar-split, or a tar-split cut short.
+    split = os.path.join(rec, "tar-split.json.gz")
+    whole = open(split, "rb").read()
+    os.remove(split)
+    assert "no tar-split record" in unusable(root, monkeypatch, good, ["app:1"])
+    with open(split, "wb") as f:
+        f.write(whole[:len(whole) // 2])
+    assert "cannot be read" in unusable(root, monkeypatch, good, ["app:1"])
+    with open(split, "wb") as f:
+        f.write(whole)
+    with open(os.path.join(rec, "cache-id"), "w") as f:
+        f.write("../../etc")
+    assert "names another layer" in unusable(root, monkeypatch, good, ["app:1"])
+
+
+def inspect_count(root, monkeypatch, inspect):
+    monkeypatch.setattr(_layer_store, "_docker_json", lambda argv: root.info() if argv[1] == "info" else inspect)
+    return _layer_store.Archive(["app:1"], set()).images
 
 
 def test_a_store_that_cannot_be_read_is_not_used(tmp_path, monkeypatch):
     root = FakeRoot(tmp_path / "root")
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    assert "cannot be read" in unusable(root, monkeypatch, [], ["app:1"])
+    assert "is not readable here" in unusable(root, monkeypatch, [], ["app:1"])
 
 
-@pytest.mark.parametrize("change", ["longer", "shorter", "symlink"])
+@pytest.mark.parametrize("change", ["longer", "shorter", "symlink", "symlink-same-size", "fifo", "parent-link"])
 def test_a_file_that_is_no_longer_what_the_layer_recorded_stops_the_archive(tmp_path, monkeypatch, change):
     root = FakeRoot(tmp_path / "root")
     one, diffs, _config = root.add_image([BASE])
@@ -267,17 +333,141 @@ def test_a_file_that_is_no_longer_what_the_layer_recorded_stops_the_archive(tmp_
     if change == "symlink":
         os.remove(target)
         os.symlink(os.path.join(tree, "etc", "hostname"), target)
+    elif change == "symlink-same-size":  # a link to a file outside the layer, of the very size recorded
+        outside = tmp_path / "outside"
+        outside.write_bytes(b"y" * os.path.getsize(target))
+        os.remove(target)
+        os.symlink(str(outside), target)
+    elif change == "fifo":  # a pipe in its place: refused at once, not waited on
+        os.remove(target)
+        os.mkfifo(target)
+    elif change == "parent-link":  # the file's directory leads out of the layer
+        outside = tmp_path / "elsewhere"
+        outside.mkdir()
+        (outside / "sh").write_bytes(open(target, "rb").read())
+        shutil.rmtree(os.path.join(tree, "bin"))
+        os.symlink(str(outside), os.path.join(tree, "bin"))
     else:
         with open(target, "r+b") as f:
             f.truncate(10 if change == "shorter" else 5000)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as err:
         write(archive, tmp_path)
+    assert "layer %s of app:1" % diffs[0] in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["../etc/shadow", "a/../../x", "/"])
 def test_an_unsafe_name_in_the_record_is_refused(name):
     with pytest.raises(OSError):
         _layer_store._safe_name({"name": name})
-    assert _layer_store._safe_name({"name": "./usr//bin/x"}) == os.path.join("usr", "bin", "x")
+    assert _layer_store._safe_name({"name": "./usr//bin/x"}) == b"usr/bin/x"
+    assert _layer_store._safe_name({"name": u"caf\u00e9"}) == u"caf\u00e9".encode("utf-8")
     raw = base64.b64encode(b"caf\xe9").decode()
-    assert _layer_store._safe_name({"name_raw": raw}) == b"caf\xe9".decode("utf-8", "surrogateescape")
+    assert _layer_store._safe_name({"name_raw": raw}) == b"caf\xe9"
+
+
+def test_a_record_naming_a_path_out_of_the_layer_is_refused_while_writing(tmp_path):
+    (tmp_path / "secret").write_bytes(b"s" * 10)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    split = tmp_path / "split.json.gz"
+    with gzip.open(str(split), "wb") as f:
+        f.write(b'{"type":1,"name":"../secret","size":10,"payload":"AAAAAAAAAAA=","position":0}\n')
+    out = tmp_path / "out"
+    with open(str(out), "wb") as f:
+        with pytest.raises(OSError, match="unsafe path"):
+            _layer_store.Writer(f.fileno()).layer(str(split), str(tree))
+    assert out.read_bytes() == b""
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_files_larger_than_a_step_are_copied_whole(tmp_path, monkeypatch, kernel):
+    """Many steps per file (STEP made 7 bytes): each from where the last ended, counted once."""
+    monkeypatch.setattr(_layer_store, "STEP", 7)
+    root = FakeRoot(tmp_path / "root")
+    diff, tree = root.add_layer("sha256:" + "c" * 64, BASE + TOP)
+    out = tmp_path / "layer.tar"
+    with open(str(out), "wb") as f:
+        w = _layer_store.Writer(f.fileno())
+        w.kernel = kernel
+        assert w.layer(root.split(diff), tree) == len(root.tars[diff])
+    assert sha(out.read_bytes()) == diff
+
+
+def test_a_kernel_that_refuses_sendfile_falls_back_to_a_copy(tmp_path, monkeypatch):
+    root = FakeRoot(tmp_path / "root")
+    diff, tree = root.add_layer("sha256:" + "c" * 64, BASE + TOP)
+
+    def refuse(*_args):
+        raise OSError(errno.EINVAL, "Invalid argument")
+    monkeypatch.setattr(_layer_store.os, "sendfile", refuse)
+    out = tmp_path / "layer.tar"
+    with open(str(out), "wb") as f:
+        w = _layer_store.Writer(f.fileno())
+        assert w.layer(root.split(diff), tree) == len(root.tars[diff]) and w.kernel is False
+    assert sha(out.read_bytes()) == diff
+
+
+def test_a_size_record_that_disagrees_with_the_layer_stops_the_archive(tmp_path, monkeypatch):
+    root = FakeRoot(tmp_path / "root")
+    one, diffs, _config = root.add_image([BASE])
+    archive = archive_for(root, monkeypatch, [{"Id": one, "RepoTags": ["app:1"], "RootFS": {"Layers": diffs}}],
+                          ["app:1"])
+    split, tree, size = archive.images[0]["layers"][0]
+    archive.images[0]["layers"][0] = (split, tree, size + 512)
+    with pytest.raises(OSError, match="came to %d bytes, its record says %d" % (size, size + 512)):
+        write(archive, tmp_path)
+
+
+@pytest.fixture
+def program_host(tmp_path):
+    """The program as the source runs it (python3 -I -c, no collection importable), with a docker command that
+    answers for a FakeRoot and whose save only leaves a mark."""
+    if os.geteuid() != 0:
+        pytest.skip("the store is read as root")
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _image_stream
+    root = FakeRoot(tmp_path / "root")
+    one, diffs, _config = root.add_image([BASE, TOP])
+    (tmp_path / "info.json").write_text(json.dumps(root.info()))
+    (tmp_path / "inspect.json").write_text(json.dumps([{"Id": one, "RepoTags": ["app:1"], "RootFS": {"Layers": diffs}}]))
+    fake = tmp_path / "docker"
+    fake.write_text(u"#!/bin/sh\ncase $1 in\n  info) cat %s/info.json;;\n  image) cat %s/inspect.json;;\n"
+                    u"  save) touch %s/saved; exit 1;;\n  *) exit 3;;\nesac\n" % (tmp_path, tmp_path, tmp_path))
+    fake.chmod(0o755)
+    code = shlex.split(_image_stream.filter_program())[0]
+
+    def run(source, drop=()):
+        plan = json.dumps({"names": ["app:1"], "drop": [{"diff": d, "chain": d} for d in drop], "source": source})
+        return subprocess.run([sys.executable, "-I", "-c", code], input=plan.encode(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={"PATH": "%s:/usr/bin:/bin" % tmp_path},
+                              cwd=str(tmp_path), timeout=60, check=False)
+    return root, diffs, run, tmp_path / "saved"
+
+
+def test_the_program_writes_from_the_store_without_docker_save(program_host):
+    root, diffs, run, saved = program_host
+    out = run("auto", drop=[diffs[0]])
+    assert out.returncode == 0, out.stderr
+    got = members(out.stdout)
+    assert "blobs/sha256/" + diffs[0][7:] not in got and got["blobs/sha256/" + diffs[1][7:]] == root.tars[diffs[1]]
+    stats = json.loads(out.stderr.decode().split("dockyard-layers: ", 1)[1])
+    assert (stats["source"], stats["dropped_layers"]) == ("store", 1)
+    assert not saved.exists()
+
+
+def test_the_program_runs_docker_save_when_asked(program_host):
+    _root, _diffs, run, saved = program_host
+    out = run("save")
+    assert saved.exists() and out.returncode != 0  # this docker's save fails: its status is the program's
+
+
+def test_a_store_that_fails_mid_way_is_an_error_not_a_second_archive(program_host):
+    """Once bytes have left, falling back to docker save would append a second archive: the program stops."""
+    root, diffs, run, saved = program_host
+    tree = [t for t in (os.path.join(root.path, "overlay2", c, "diff") for c in os.listdir(
+        os.path.join(root.path, "overlay2"))) if os.path.exists(os.path.join(t, "app", "data"))][0]
+    with open(os.path.join(tree, "app", "data"), "r+b") as f:
+        f.truncate(10)
+    out = run("auto")
+    assert out.returncode == 1 and not saved.exists()
+    assert b"the archive from the image store stopped: layer %s of app:1" % diffs[1].encode() in out.stderr
+    assert b"dockyard-layers: " not in out.stderr
