@@ -84,6 +84,19 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     rc = recap(res.stdout)
     assert rc["h1"]["changed"] == 0 and rc["h2"]["changed"] == 0
     assert "Nothing changed: every host already runs Docker from /mnt/data/docker" in res.stdout
+    # A host already moved is verified from this run's own look at it: on h2 the bind is not mounted and Docker is
+    # stopped (as after a boot whose data disk did not mount), and the rerun fails h2 saying so, touching nothing.
+    seeded.sh("h2", "sh", "-c", "systemctl stop docker.socket docker.service && umount /var/lib/docker")
+    fstab = seeded.sh("h2", "cat", "/etc/fstab")
+    res = seeded.playbook(MIGRATE, limit="h1,h2", extra=extra, check=False)
+    rc = recap(res.stdout)
+    assert res.returncode != 0 and rc["h2"]["failed"] == 1 and rc["h1"]["failed"] == 0, res.stdout[-3000:]
+    assert re.search(r"Already moved, but h2 does not serve from /mnt/data/docker as expected: Docker not running, "
+                     r"method bind, bind mount not mounted", res.stdout), res.stdout[-3000:]
+    assert seeded.sh("h2", "cat", "/etc/fstab") == fstab
+    assert seeded.sh("h2", "sh", "-c", "findmnt /var/lib/docker >/dev/null && echo mounted; "
+                     "systemctl is-active docker.service; true").split() == ["inactive"]
+    seeded.sh("h2", "sh", "-c", "mount /var/lib/docker && systemctl start docker.service")
     # The fleet report sees the bind mounts.
     res = seeded.playbook(REPORT, limit="h1,h2")
     assert re.search(r"^h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M), res.stdout[-3000:]
