@@ -55,17 +55,23 @@ class ActionModule(ActionBase):
             raise ValueError("the directory for the report does not exist on the controller: %s" % parent)
         if os.path.isdir(dest):
             raise ValueError("dest is a directory on the controller: %s" % dest)
+        if os.path.lexists(dest) and not (os.path.islink(dest) or stat.S_ISREG(os.stat(dest).st_mode)):
+            raise ValueError("dest exists on the controller and is not a regular file: %s" % dest)
         return dest, to_bytes(content, errors="surrogate_or_strict"), int(mode, 8)
 
     def _write(self, dest, data, mode):
         before = None
         try:
-            st = os.stat(dest)
-            with open(dest, "rb") as f:
-                before = f.read()
-        except (IOError, OSError):
+            st = os.lstat(dest)
+        except OSError:
             st = None
-        changed = before != data or st is None or stat.S_IMODE(st.st_mode) != mode
+        if st is not None and stat.S_ISREG(st.st_mode):  # a link is replaced, never read through
+            try:
+                with open(dest, "rb") as f:
+                    before = f.read()
+            except (IOError, OSError) as exc:
+                raise ValueError("the report at %s could not be read: %s" % (dest, exc))
+        changed = before != data or st is None or not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode
         out = {"changed": changed, "dest": dest, "size": len(data)}
         if self._task.diff or self._play_context.diff:
             if max(len(data), len(before or b"")) <= DIFF_LIMIT:
@@ -87,12 +93,22 @@ def _atomic_write(dest, data, mode):
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.rename(tmp, dest)
+        _sync_dir(os.path.dirname(dest))
     except (IOError, OSError) as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise ValueError("the report could not be written to %s: %s" % (dest, exc))
+
+
+def _sync_dir(path):
+    """The rename made durable: the directory's entry flushed too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _kind(value):

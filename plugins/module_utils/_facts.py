@@ -18,7 +18,7 @@ import os
 import shutil
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _config, _daemon_json, _docker_api, _fileops, _fsinfo, _fstab, _inventory, _layout, _mountinfo, _units)
+    _config, _daemon_json, _docker_api, _fileops, _fsinfo, _fstab, _inventory, _journal, _layout, _mountinfo, _units)
 
 DOCKER_UNIT = "docker.service"
 
@@ -106,10 +106,20 @@ def filesystem_facts(runner, path, mounts):
     return fs
 
 
+def move_state(candidate):
+    """What the marker of a move to CANDIDATE says: its phase (None without a marker) and whether the run that
+    wrote it stopped Docker and neither finished nor rolled back (a rerun of the data_root module continues it)."""
+    journal = _journal.Journal(candidate)
+    if not journal.load():
+        return {"phase": None, "in_window": False}
+    return {"phase": journal.phase, "in_window": journal.in_window}
+
+
 def candidate_facts(runner, candidate, root, root_fs, used_bytes, mounts, margin="5%"):
     fs = filesystem_facts(runner, candidate, mounts)
     cand = os.path.normpath(candidate)
-    out = {"path": candidate, "filesystem": fs, "same_filesystem": fs["major_minor"] == root_fs["major_minor"]}
+    out = {"path": candidate, "filesystem": fs, "same_filesystem": fs["major_minor"] == root_fs["major_minor"],
+           "move": move_state(candidate)}
     reasons = []
     fits = True
     if not os.path.isabs(candidate):

@@ -203,7 +203,11 @@ containerd:
   type: dict
   sample: {root: /var/lib/containerd, exists: true, image_store: false}
 candidate:
-  description: The candidate path's filesystem and whether the data fits there (C(fits) and C(reason)).
+  description:
+    - The candidate path's filesystem and whether the data fits there (C(fits) and C(reason)).
+    - C(move) is what the marker of a move to it (written by M(dockyard.migrate.data_root) beside it) says, its
+      C(phase) (C(done) for a finished move; null without a marker) and C(in_window) (a run stopped Docker and
+      neither finished nor rolled back; running M(dockyard.migrate.data_root) again continues it).
   returned: always; null without O(candidate)
   type: dict
   sample:
@@ -213,6 +217,7 @@ candidate:
     needed_bytes: 15414067
     free_after_bytes: 2800000000
     same_filesystem: false
+    move: {phase: done, in_window: false}
     filesystem: {mount_point: /mnt/data, fstype: ext4, free_bytes: 2815414067}
 inventory:
   description:

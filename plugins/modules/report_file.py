@@ -42,7 +42,8 @@ options:
   dest:
     description:
       - The report's path on the controller; a relative path is taken from the controller's working directory.
-      - Its directory must exist.
+      - Its directory must exist. An existing file there is replaced (a symbolic link is replaced by the file, as
+        M(ansible.builtin.copy) does); anything else there (a directory, a pipe, a device) is refused.
     type: path
     required: true
     version_added: 0.2.0

@@ -94,6 +94,8 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     assert re.search(r"Already moved, but h2 does not serve from /mnt/data/docker as expected: Docker not running, "
                      r"method bind, bind mount not mounted", res.stdout), res.stdout[-3000:]
     assert seeded.sh("h2", "cat", "/etc/fstab") == fstab
+    failed = [h for h in load_report(report)["hosts"] if h["host"] == "h2"][0]
+    assert (failed["status"], failed["error"]["phase"]) == ("failed", "verify"), failed
     assert seeded.sh("h2", "sh", "-c", "findmnt /var/lib/docker >/dev/null && echo mounted; "
                      "systemctl is-active docker.service; true").split() == ["inactive"]
     seeded.sh("h2", "sh", "-c", "mount /var/lib/docker && systemctl start docker.service")

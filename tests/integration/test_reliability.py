@@ -24,6 +24,7 @@ DOCKERD_REWRITES = ["containers/*/config.v2.json", "containers/*/hostconfig.json
                     "containers/*/*-json.log", "network/files/local-kv.db", "volumes/metadata.db",
                     "volumes/backingFsBlockDev", "buildkit/*.db"]
 MOVE = {"path": TARGET}
+MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
 
 
 def finish(proc, timeout=120):
@@ -136,6 +137,32 @@ def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
            "died there (rc %s; marker phase %s after %s; Docker %s); the rerun converged: one root, manifest equal "
            "(%d entries), inventory equal, web and worker running; third run changed=false" % (
                first["rc"], phase, last_done, "running" if state[0] else "stopped", summary["entries_a"]))
+
+
+def test_the_playbook_finishes_a_move_killed_after_the_switch(fleet_hosts, reliability_rows, tmp_path):
+    """Killed after the switch, the host already has the fstab line and the bind (what the role's preflight calls
+    done) while its marker is in the window and Docker is stopped: the playbook's rerun runs the module, which
+    finishes the move, instead of failing the host as "already moved"."""
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"})
+    assert_killed(first, "after_switch")
+    m = marker(fleet_hosts)
+    assert (m["phase"], m["phases_done"][-1]) == ("switch", "switch"), (m["phase"], m["phases_done"])
+    assert tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split()) == (0, 1, 1, 1, 1)
+    report = str(tmp_path / "report.json")
+    extra = {"docker_root_target": TARGET, "migrate_report_file": report}
+    fleet_hosts.playbook(MIGRATE, limit="h1", extra=extra)
+    with open(report) as f:
+        host = json.load(f)["hosts"][0]
+    assert (host["status"], host["verified"]) == ("moved", True), host
+    summary = converged(fleet_hosts, fingerprint)
+    res = fleet_hosts.playbook(MIGRATE, limit="h1", extra=extra)
+    assert "Nothing changed: every host already runs Docker from %s" % TARGET in res.stdout, res.stdout[-2000:]
+    record(reliability_rows, "fault", "module killed (SIGKILL) after the switch, then migrate_docker_root.yml run",
+           "died there (rc %s; marker phase switch; Docker stopped, bind mounted); the playbook ran the module, "
+           "which finished the move (status moved, verified); one root, manifest equal (%d entries), inventory "
+           "equal; the next run changed nothing" % (first["rc"], summary["entries_a"]))
 
 
 @pytest.mark.parametrize("point", ["after_stop", "switch_after_move_aside"])

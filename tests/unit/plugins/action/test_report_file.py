@@ -88,8 +88,10 @@ def test_the_old_report_stays_whole_when_the_write_fails(tmp_path, monkeypatch):
     ({"dest": "{d}/r.json", "content": "x", "mode": "0844"}, "mode must be octal permissions"),
     ({"dest": "{d}/none/r.json", "content": "x"}, "the directory for the report does not exist on the controller"),
     ({"dest": "{d}", "content": "x"}, "dest is a directory on the controller"),
+    ({"dest": "{d}/fifo", "content": "x"}, "dest exists on the controller and is not a regular file"),
 ])
 def test_bad_input_is_refused_naming_it_and_nothing_is_written(tmp_path, args, message):
+    os.mkfifo(str(tmp_path / "fifo"))
     args = dict((k, v.format(d=tmp_path) if isinstance(v, str) else v) for k, v in args.items())
     before = sorted(os.listdir(str(tmp_path)))
     res = run(args)
@@ -119,3 +121,13 @@ def test_in_a_play_with_check_mode_false_the_report_is_written_in_a_check_run(tm
                          timeout=180, check=False)
     assert res.returncode == 0, res.stdout[-3000:]
     assert json.loads(dest.read_text()) == {"hosts": 2}
+
+
+def test_a_link_at_dest_is_replaced_by_the_report_and_its_target_left_alone(tmp_path):
+    target = tmp_path / "elsewhere.json"
+    target.write_text(u"theirs\n")
+    link = tmp_path / "report.json"
+    link.symlink_to(target)
+    res = run({"dest": str(link), "content": "ours\n"})
+    assert res["changed"] and not link.is_symlink() and link.read_text() == u"ours\n", res
+    assert target.read_text() == u"theirs\n"

@@ -69,3 +69,19 @@ def test_discard_removes_the_marker(tmp_path):
     j.save(phase="final_copy")
     assert j.discard() and not os.path.exists(j.path)
     assert j.discard()
+
+
+def test_data_root_info_reads_a_candidate_s_marker(tmp_path):
+    """What the role's preflight sees of a move to the target: no marker, a move killed in its window, a finished one."""
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _facts
+    target = str(tmp_path / "docker")
+    assert _facts.move_state(target) == {"phase": None, "in_window": False}
+    j = _journal.Journal(target)
+    j.start(1700000000.0, "bind")
+    j.save(phase="switch")
+    assert _facts.move_state(target) == {"phase": "switch", "in_window": True}
+    j.save(phase="done", finished=1700000100.0)
+    assert _facts.move_state(target) == {"phase": "done", "in_window": False}
+    with open(_journal.marker_path(target), "w") as f:
+        f.write("{not json")
+    assert _facts.move_state(target) == {"phase": None, "in_window": False}
