@@ -10,11 +10,12 @@ __metaclass__ = type
 import os
 import re
 import stat
-import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 
 DIFF_LIMIT = 1 << 20
 
@@ -84,31 +85,12 @@ class ActionModule(ActionBase):
 
 
 def _atomic_write(dest, data, mode):
-    """The new text in a file beside DEST, flushed, then renamed over it: a reader sees the old report or the new."""
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), dir=os.path.dirname(dest))
+    """The collection's atomic writer: a file beside DEST, flushed, renamed over it, the directory synced; an
+    existing report's owner and group are kept.  A reader sees the old report or the new."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.rename(tmp, dest)
-        _sync_dir(os.path.dirname(dest))
+        _fileops.atomic_write(dest, data, mode=mode, keep_mode=False)
     except (IOError, OSError) as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ValueError("the report could not be written to %s: %s" % (dest, exc))
-
-
-def _sync_dir(path):
-    """The rename made durable: the directory's entry flushed too."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _kind(value):

@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: report_file
 short_description: Write a report to a file on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes text (a JSON report, a summary) to a file on the controller, atomically (a file beside it, flushed, then
     renamed over it), in the controller's own process.
@@ -46,17 +46,17 @@ options:
         M(ansible.builtin.copy) does); anything else there (a directory, a pipe, a device) is refused.
     type: path
     required: true
-    version_added: 0.2.0
+    version_added: 0.1.0
   content:
     description: The report's text.
     type: str
     required: true
-    version_added: 0.2.0
+    version_added: 0.1.0
   mode:
     description: The file's permissions, in octal.
     type: raw
     default: '0644'
-    version_added: 0.2.0
+    version_added: 0.1.0
 seealso:
   - module: ansible.builtin.copy
 '''

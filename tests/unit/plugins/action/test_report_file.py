@@ -73,7 +73,7 @@ def test_the_old_report_stays_whole_when_the_write_fails(tmp_path, monkeypatch):
 
     def refuse(*_args):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(report_file.os, "rename", refuse)
+    monkeypatch.setattr(report_file.os, "replace", refuse)
     res = run({"dest": str(dest), "content": "new\n"})
     assert res["failed"] and "could not be written to %s" % dest in res["msg"] and "No space" in res["msg"], res
     assert dest.read_text() == u"old\n"
