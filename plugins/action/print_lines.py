@@ -12,6 +12,8 @@ from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.dockyard.migrate.plugins.module_utils._common import builtin_kind
+
 display = Display()
 
 
@@ -30,9 +32,7 @@ class ActionModule(ActionBase):
         if isinstance(lines, string_types):
             lines = lines.splitlines()
         if not isinstance(lines, (list, tuple)):
-            # The builtin type, not a subclass of Ansible's own (a templated dict is an _AnsibleTaggedDict).
-            kind = next(c.__name__ for c in type(lines).__mro__ if c.__module__ == "builtins")
-            result.update(failed=True, msg="lines must be a list of strings or one string, got %s" % kind)
+            result.update(failed=True, msg="lines must be a list of strings or one string, got %s" % builtin_kind(lines))
             return result
         text = [to_text(line) if line is not None else "" for line in lines]
         display.display("\n".join(text))

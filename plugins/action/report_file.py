@@ -16,6 +16,7 @@ from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils._common import builtin_kind
 
 DIFF_LIMIT = 1 << 20
 
@@ -45,7 +46,7 @@ class ActionModule(ActionBase):
         if not isinstance(dest, string_types) or not dest.strip():
             raise ValueError("dest must be the path of the report on the controller, got %r" % (dest,))
         if not isinstance(content, string_types):
-            raise ValueError("content must be a string (the report's text), got %s" % _kind(content))
+            raise ValueError("content must be a string (the report's text), got %s" % builtin_kind(content))
         if isinstance(mode, int) and not isinstance(mode, bool):
             mode = "%04o" % mode  # YAML's 0644 arrives as the number 420
         if not isinstance(mode, string_types) or not re.match(r"^0?[0-7]{3}$", mode):
@@ -91,7 +92,3 @@ def _atomic_write(dest, data, mode):
         _fileops.atomic_write(dest, data, mode=mode, keep_mode=False)
     except (IOError, OSError) as exc:
         raise ValueError("the report could not be written to %s: %s" % (dest, exc))
-
-
-def _kind(value):
-    return next(c.__name__ for c in type(value).__mro__ if c.__module__ == "builtins")

@@ -23,6 +23,11 @@ def docker_args(**extra):
     return spec
 
 
+def builtin_kind(value):
+    """The name of VALUE's builtin type (a templated dict is an _AnsibleTaggedDict: this says dict)."""
+    return next(c.__name__ for c in type(value).__mro__ if c.__module__ == "builtins")
+
+
 def client_from_params(params):
     return DockerClient(docker_host=params.get("docker_host"), timeout=params.get("timeout") or 60,
                         api_version=params.get("api_version"))

@@ -127,7 +127,7 @@ def _layer_plan(client, missing):
         ok, reason = False, "the images do not list their layers (image_info gives them), so whole images are sent"
     if not ok:
         return {"mode": "whole", "reason": reason}
-    blobs = _layers.containerd_blobs() if _layers.uses_containerd_store(client.info()) else None
+    blobs = _layers.containerd_blobs() if _layer_store.uses_containerd_store(client.info()) else None
     drop = _layers.plan_drop(missing, _layers.local_chains(client), blobs)
     return {"mode": "missing", "reason": None, "drop": drop, "store": "containerd" if blobs else "classic"}
 

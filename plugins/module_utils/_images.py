@@ -15,7 +15,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _layers
+from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _layer_store, _layers
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import quote_ref
 
 
@@ -72,7 +72,7 @@ class Identity:
 
     def blobs(self):
         if self._blobs is False:
-            self._blobs = _layers.containerd_blobs() if _layers.uses_containerd_store(self.client.info()) else None
+            self._blobs = _layers.containerd_blobs() if _layer_store.uses_containerd_store(self.client.info()) else None
         return self._blobs
 
     def config(self, inspected):

@@ -63,6 +63,11 @@ def chain_ids(diff_ids):
     return out
 
 
+def uses_containerd_store(info):
+    """Whether the engine (its ``docker info``) keeps images in containerd's image store."""
+    return any(pair and pair[-1] == "io.containerd.snapshotter.v1" for pair in info.get("DriverStatus") or [])
+
+
 def familiar(name):
     """A reference as docker lists it in RepoTags: no docker.io/ (nor library/ under it), a tag always."""
     for prefix in ("docker.io/", "index.docker.io/"):
@@ -94,7 +99,7 @@ class Store:
     """The classic store of the engine the docker CLI talks to, checked to hold what the archive needs."""
 
     def __init__(self, info):
-        if any(p and p[-1] == "io.containerd.snapshotter.v1" for p in info.get("DriverStatus") or []):
+        if uses_containerd_store(info):
             raise Unusable("the source keeps images in containerd's image store")
         if info.get("Driver") != "overlay2":
             raise Unusable("the source's storage driver is %s, not overlay2" % info.get("Driver"))
@@ -129,7 +134,7 @@ class Store:
         return raw
 
     def layer(self, diff, chain):
-        """(tar-split record path, diff directory) of a layer, checked against its diff ID."""
+        """(tar-split record path, diff directory, tar size) of a layer, checked against its diff ID."""
         rec = os.path.join(self.meta, "layerdb", "sha256", chain.split(":", 1)[-1])
         try:
             with open(os.path.join(rec, "diff")) as f:
@@ -184,6 +189,11 @@ def _safe_name(entry):
     return b"/".join(parts)
 
 
+def blob(digest):
+    """The archive member that holds the blob of DIGEST (sha256:HEX)."""
+    return "blobs/sha256/" + digest.split(":", 1)[1]
+
+
 def header(name, size, mtime=0, mode=0o644):
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode, info.type = size, mtime, mode, tarfile.REGTYPE
@@ -226,16 +236,14 @@ class Writer:
                     except OSError:
                         self.kernel = False
                         continue
+                    self.sent += moved
                 else:
                     chunk = os.pread(fd, min(size - offset, STEP), offset)
                     moved = len(chunk)
-                    if moved:
-                        self.write(chunk)
-                        self.sent -= moved
+                    self.write(chunk)
                 if not moved:
                     raise OSError("%s ended before its recorded %d bytes" % (os.fsdecode(path), size))
                 offset += moved
-            self.sent += size
         finally:
             os.close(fd)
 
@@ -319,7 +327,7 @@ class Archive:
                     stats["dropped_layers"] += 1
                     stats["dropped_bytes"] += BLOCK + padded
                     continue
-                out.write(header("blobs/sha256/" + diff.split(":", 1)[1], size, now))
+                out.write(header(blob(diff), size, now))
                 try:
                     written = out.layer(split, tree)
                 except (OSError, EOFError, ValueError, zlib.error) as exc:
@@ -330,20 +338,19 @@ class Archive:
                 out.write(b"\0" * (padded - size))
         index, manifest = [], []
         for img in self.images:
-            hexid = img["id"].split(":", 1)[1]
-            out.member("blobs/sha256/" + hexid, img["config"], now)
+            out.member(blob(img["id"]), img["config"], now)
             layers = [{"mediaType": OCI_LAYER, "digest": d, "size": sizes[d]} for d in img["diffs"]]
             doc = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                               "config": {"mediaType": OCI_CONFIG, "digest": img["id"], "size": len(img["config"])},
                               "layers": layers}, separators=(",", ":")).encode("utf-8")
             digest = "sha256:" + hashlib.sha256(doc).hexdigest()
-            out.member("blobs/sha256/" + digest.split(":", 1)[1], doc, now)
+            out.member(blob(digest), doc, now)
             entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(doc)}
             index.extend([dict(entry, annotations={"io.containerd.image.name": _full(tag),
                                                    "org.opencontainers.image.ref.name": tag.rsplit(":", 1)[1]})
                           for tag in img["tags"]] or [entry])
-            manifest.append({"Config": "blobs/sha256/" + hexid, "RepoTags": img["tags"] or None,
-                             "Layers": ["blobs/sha256/" + d.split(":", 1)[1] for d in img["diffs"]]})
+            manifest.append({"Config": blob(img["id"]), "RepoTags": img["tags"] or None,
+                             "Layers": [blob(d) for d in img["diffs"]]})
         out.member("index.json", json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                                              "manifests": index}, separators=(",", ":")).encode("utf-8"), now)
         out.member("manifest.json", json.dumps(manifest, separators=(",", ":")).encode("utf-8"), now)

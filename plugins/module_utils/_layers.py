@@ -34,10 +34,6 @@ def engine_verdict(version):
     return True, None
 
 
-def uses_containerd_store(info):
-    return any(pair and pair[-1] == "io.containerd.snapshotter.v1" for pair in info.get("DriverStatus") or [])
-
-
 def containerd_blobs(config=CONTAINERD_CONFIG):
     """The containerd content store's blob directory (its root from config.toml, or the default)."""
     root = CONTAINERD_ROOT

@@ -18,7 +18,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _layer_store
+from ansible_collections.dockyard.migrate.plugins.module_utils import _layer_filter, _layer_store
 
 
 def sha(data):
@@ -114,9 +114,12 @@ class FakeRoot:
         return sha(config), diffs, config
 
     def split(self, diff):
-        chain = [c for c in os.listdir(os.path.join(self.meta, "layerdb", "sha256"))
-                 if open(os.path.join(self.meta, "layerdb", "sha256", c, "diff")).read() == diff][0]
-        return os.path.join(self.meta, "layerdb", "sha256", chain, "tar-split.json.gz")
+        records = os.path.join(self.meta, "layerdb", "sha256")
+        for chain in os.listdir(records):
+            with open(os.path.join(records, chain, "diff")) as f:
+                if f.read() == diff:
+                    return os.path.join(records, chain, "tar-split.json.gz")
+        raise AssertionError("no layer record for %s" % diff)
 
     def info(self, **over):
         return dict({"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
@@ -418,28 +421,57 @@ def test_a_size_record_that_disagrees_with_the_layer_stops_the_archive(tmp_path,
         write(archive, tmp_path)
 
 
+def run_program(tmp_path, docker, plan):
+    """The program as the source runs it (python3 -I -c, no collection importable), fed PLAN, with a docker command
+    on its PATH that answers each subcommand as DOCKER ([(subcommand, shell text)]) says."""
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _image_stream
+    fake = tmp_path / "docker"
+    fake.write_text(u"#!/bin/sh\ncase $1 in\n" + u"".join(u"  %s) %s;;\n" % case for case in docker)
+                    + u"  *) exit 3;;\nesac\n")
+    fake.chmod(0o755)
+    code = shlex.split(_image_stream.filter_program())[0]
+    return subprocess.run([sys.executable, "-I", "-c", code], input=json.dumps(plan).encode(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env={"PATH": "%s:/usr/bin:/bin" % tmp_path}, cwd=str(tmp_path),
+                          timeout=60, check=False)
+
+
+def test_the_program_runs_alone_and_falls_back_to_docker_save(tmp_path):
+    """With a docker whose info names the containerd store, the program runs docker save, drops the planned layer
+    and says why the store was not used."""
+    layer, kept = b"L" * 1024, b"K" * 512
+    digest = sha(layer)
+    archive = tmp_path / "save.tar"
+    with tarfile.open(str(archive), "w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in ((blob(digest), layer), ("manifest.json", kept)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    info = json.dumps({"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]})
+    out = run_program(tmp_path, [("info", "echo '%s'" % info), ("save", "cat %s" % archive)],
+                      {"names": ["app:1"], "drop": [{"diff": digest, "chain": digest, "blobs": [digest]}]})
+    assert out.returncode == 0, out.stderr
+    with tarfile.open(fileobj=io.BytesIO(out.stdout), mode="r:") as tar:
+        assert tar.getnames() == ["manifest.json"]
+    stats = json.loads(out.stderr.decode().split(_layer_filter.MARK, 1)[1])
+    assert (stats["source"], stats["dropped_layers"]) == ("save", 1)
+    assert "containerd's image store" in stats["source_reason"]
+
+
 @pytest.fixture
 def program_host(tmp_path):
-    """The program as the source runs it (python3 -I -c, no collection importable), with a docker command that
-    answers for a FakeRoot and whose save only leaves a mark."""
+    """The program with a docker command that answers for a FakeRoot and whose save only leaves a mark."""
     if os.geteuid() != 0:
         pytest.skip("the store is read as root")
-    from ansible_collections.dockyard.migrate.plugins.module_utils import _image_stream
     root = FakeRoot(tmp_path / "root")
     one, diffs, _config = root.add_image([BASE, TOP])
     (tmp_path / "info.json").write_text(json.dumps(root.info()))
     (tmp_path / "inspect.json").write_text(json.dumps([{"Id": one, "RepoTags": ["app:1"], "RootFS": {"Layers": diffs}}]))
-    fake = tmp_path / "docker"
-    fake.write_text(u"#!/bin/sh\ncase $1 in\n  info) cat %s/info.json;;\n  image) cat %s/inspect.json;;\n"
-                    u"  save) touch %s/saved; exit 1;;\n  *) exit 3;;\nesac\n" % (tmp_path, tmp_path, tmp_path))
-    fake.chmod(0o755)
-    code = shlex.split(_image_stream.filter_program())[0]
+    docker = [("info", "cat %s/info.json" % tmp_path), ("image", "cat %s/inspect.json" % tmp_path),
+              ("save", "touch %s/saved; exit 1" % tmp_path)]
 
     def run(source, drop=()):
-        plan = json.dumps({"names": ["app:1"], "drop": [{"diff": d, "chain": d} for d in drop], "source": source})
-        return subprocess.run([sys.executable, "-I", "-c", code], input=plan.encode(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env={"PATH": "%s:/usr/bin:/bin" % tmp_path},
-                              cwd=str(tmp_path), timeout=60, check=False)
+        return run_program(tmp_path, docker, {"names": ["app:1"], "drop": [{"diff": d, "chain": d} for d in drop],
+                                              "source": source})
     return root, diffs, run, tmp_path / "saved"
 
 

@@ -4,15 +4,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import hashlib
 import inspect
-import io
-import json
 import re
 import shlex
-import subprocess
-import sys
-import tarfile
 import zlib
 
 import pytest
@@ -84,33 +78,3 @@ def test_the_filter_program_is_one_shell_word_that_carries_the_store_reader_and_
     packed = re.findall(r'"([A-Za-z0-9+/=]{200,})"', code)
     assert [zlib.decompress(base64.b64decode(p)).decode("utf-8") for p in packed] == [
         inspect.getsource(_layer_store), inspect.getsource(_layer_filter)]
-
-
-def test_the_program_runs_alone_and_falls_back_to_docker_save(tmp_path):
-    """The program as the source runs it (python3 -c, no collection importable): with a docker whose info names the
-    containerd store it runs docker save, drops the planned layer and says why the store was not used."""
-    layer, kept = b"L" * 1024, b"K" * 512
-    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
-    archive = tmp_path / "save.tar"
-    with tarfile.open(str(archive), "w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in (("blobs/sha256/" + digest[7:], layer), ("manifest.json", kept)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    fake = tmp_path / "docker"
-    fake.write_text(u"#!/bin/sh\ncase $1 in\n"
-                    u"  info) echo '{\"Driver\":\"overlayfs\",\"DriverStatus\":[[\"driver-type\","
-                    u"\"io.containerd.snapshotter.v1\"]]}';;\n"
-                    u"  save) cat %s;;\n  *) exit 3;;\nesac\n" % archive)
-    fake.chmod(0o755)
-    code = shlex.split(_image_stream.filter_program())[0]
-    plan = json.dumps({"names": ["app:1"], "drop": [{"diff": digest, "chain": digest, "blobs": [digest]}]})
-    env = {"PATH": "%s:/usr/bin:/bin" % tmp_path}
-    out = subprocess.run([sys.executable, "-I", "-c", code], input=plan.encode(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env, cwd=str(tmp_path), timeout=60, check=False)
-    assert out.returncode == 0, out.stderr
-    with tarfile.open(fileobj=io.BytesIO(out.stdout), mode="r:") as tar:
-        assert tar.getnames() == ["manifest.json"]
-    stats = json.loads(out.stderr.decode().split(_layer_filter.MARK, 1)[1])
-    assert (stats["source"], stats["dropped_layers"]) == ("save", 1)
-    assert "containerd's image store" in stats["source_reason"]
