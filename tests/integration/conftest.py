@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,58 @@ def fleet(*args, check=True, timeout=None):
     return res.stdout.strip()
 
 
+# What a test may ask of a module run (Fleet.module's ``expect``): the outcomes it accepts.
+EXPECT = {
+    "ok": ("ok",),  # reached the host and did not fail: the default
+    "failed": ("failed",),  # reached the host and failed (a refusal, a rollback)
+    "interrupted": ("failed", "unreachable"),  # killed on the host (rc 137) or cut off (the connection dropped)
+}
+CALLBACKS = os.path.join(ROOT, "tests", "integration", "callback")
+
+
+def result_env(path):
+    """The environment that makes ansible-playbook write every task result, with its outcome, to ``path``."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "dockyard_result",
+            "DOCKYARD_RESULT_FILE": path}
+
+
+def read_results(path):
+    """The results the harness's callback wrote, one dict per task result ([] when none was written)."""
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+class ModuleResult(dict):
+    """A module's result; ``outcome`` is how Ansible reported it: ok, failed or unreachable."""
+
+    def __init__(self, result, outcome):
+        super().__init__(result)
+        self.outcome = outcome
+
+
+def module_outcome(records, host, name, expect, output=""):
+    """The one result of ``name`` on ``host`` among a run's records, as a ModuleResult, when its outcome is one
+    ``expect`` accepts; an AssertionError naming what happened otherwise (no result at all included)."""
+    mine = [r for r in records if r["host"] == host]
+    if len(mine) != 1:
+        raise AssertionError("%s on %s: expected one result, the run reported %d (%s)\n%s" % (
+            name, host, len(mine), [r["outcome"] for r in mine], output[-5000:]))
+    rec = mine[0]
+    if rec["outcome"] not in EXPECT[expect]:
+        raise AssertionError("%s on %s was %s, the test expects %s: %s" % (
+            name, host, rec["outcome"], "/".join(EXPECT[expect]), json.dumps(rec["result"])[-5000:]))
+    return ModuleResult(rec["result"], rec["outcome"])
+
+
+def unchanged(res):
+    """A rerun that reached its host, did not fail and changed nothing."""
+    assert getattr(res, "outcome", None) == "ok" and not res.get("failed") and res.get("changed") is False, \
+        ("a rerun that changes nothing was expected", getattr(res, "outcome", None), res)
+
+
 class Fleet:
     def __init__(self, inventory):
         self.inventory = inventory
@@ -98,25 +151,28 @@ class Fleet:
                 playbook, res.returncode, res.stdout[-20000:]))
         return res
 
-    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600, diff=False):
-        """Run one module on one host through a one-task playbook; return its result as a dict."""
+    def module(self, host, name, args=None, env=None, check_mode=False, timeout=600, diff=False, expect="ok"):
+        """Run one module on one host through a one-task playbook; return its result (a ModuleResult: the
+        module's dict, with the outcome Ansible reported in ``.outcome``).
+
+        The outcome is taken from the event Ansible reported (the harness's result callback), not from the
+        result's keys: a result with ``changed: false`` may come from a run that failed or never reached the
+        host.  ``expect`` says which outcomes the test accepts (see EXPECT); any other fails the test."""
+        if expect not in EXPECT:
+            raise ValueError("expect must be one of %s, not %r" % (", ".join(sorted(EXPECT)), expect))
         work = tempfile.mkdtemp(prefix="dockyard-module-")
-        out = os.path.join(work, "result.json")
+        out = os.path.join(work, "result.jsonl")
         play = [{"name": "Run one module", "hosts": host, "gather_facts": False, "tasks": [
-            {"name": "Run the module", name: args or {}, "register": "r", "ignore_errors": True,
-             "ignore_unreachable": True,
-             "check_mode": check_mode, "diff": diff, "environment": env or {}},
-            {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": out},
-             "delegate_to": "localhost"}]}]
+            {"name": "Run the module", name: args or {}, "ignore_errors": True, "ignore_unreachable": True,
+             "check_mode": check_mode, "diff": diff, "environment": env or {}}]}]
         path = os.path.join(work, "play.yml")
         with open(path, "w") as f:
             json.dump(play, f)
-        res = self.playbook(path, check=False, timeout=timeout)
         try:
-            with open(out) as f:
-                return json.load(f)
-        except OSError:
-            raise AssertionError("the module run left no result:\n%s" % res.stdout[-5000:])
+            res = self.playbook(path, check=False, timeout=timeout, env=result_env(out))
+            return module_outcome(read_results(out), host, name, expect, res.stdout)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def snapshot(self, host):
         """What a bad input must leave alone: fstab, daemon.json, drop-ins, the data root's listing."""

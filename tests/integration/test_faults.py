@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 
+from conftest import unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,7 +102,8 @@ def assert_phase(host, phase, last_done):
 
 def kill_at(fleet, host, args, point, phase, last_done):
     """Run the module with a failpoint; it must die there, with the marker at PHASE after LAST_DONE."""
-    res = fleet.module(host, "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+    res = fleet.module(host, "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_FAILPOINT": point},
+                       expect="interrupted")
     assert_killed(res, point)
     assert_phase(host, phase, last_done)
     return res
@@ -134,7 +136,7 @@ def converged(fleet, host, fingerprint, method="bind", containerd=False, manifes
         trees.append("/var/lib/containerd")
     summaries = against(host, trees, manifest_name, containerd)
     again = fleet.module(host, "dockyard.migrate.data_root", dict(MOVE, method=method))
-    assert not again.get("failed") and again["changed"] is False, again
+    unchanged(again)
     return summaries
 
 
@@ -284,8 +286,9 @@ def killer_output(killer, timeout=400):
         raise
 
 
-def run_in_thread(fleet, host, args, box, key):
-    t = threading.Thread(target=lambda: box.update({key: fleet.module(host, "dockyard.migrate.data_root", args)}))
+def run_in_thread(fleet, host, args, box, key, expect="ok"):
+    t = threading.Thread(target=lambda: box.update({key: fleet.module(host, "dockyard.migrate.data_root", args,
+                                                                      expect=expect)}))
     t.start()
     return t
 
@@ -312,7 +315,7 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
     # 1. Killed at a random share of the first copy (the tar pipe).
     since = float(host_sh("h1", "date +%s.%N").stdout)
     killer = start_killer("h1", "online_copy", share, 0, since)
-    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "first")
+    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "first", expect="interrupted")
     out1 = killer_output(killer)
     t.join(600)
     k1 = json.loads(out1.strip().splitlines()[-1])
@@ -328,7 +331,7 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
     delay = round(rng.uniform(0.5, 3.0), 1)
     since = float(host_sh("h1", "date +%s.%N").stdout)
     killer = start_killer("h1", "any", 0, delay, since)
-    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "second")
+    t = run_in_thread(fleet_hosts, "h1", MOVE, box, "second", expect="interrupted")
     alive = " ".join(map(str, k1["alive"]))
     at_launch = host_sh("h1", "for p in %s; do test -d /proc/$p && echo $p; done" % alive, check=False).stdout.split()
     orphans_at_rerun = []
@@ -477,7 +480,7 @@ def test_automatic_rollback_killed_inside_converges(fleet_hosts, reliability_row
                        "systemctl is-active docker.service", check=False).stdout.split()
         assert seen[0] != "dropin" and seen[-1] != "active", seen
         assert host_sh("h1", "cat /etc/fstab").stdout == fstab
-        third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+        third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
         assert third.get("failed") and third.get("rolled_back") and third["failed_phase"] == "start", third
         assert "finished the rollback of an interrupted run; moving again" in third["actions"], third["actions"]
         assert marker("h1")["phase"] == "rolled_back"
@@ -507,7 +510,7 @@ def test_daemon_json_rollback_killed_inside_converges(fleet_hosts, reliability_r
         kill_at(fleet_hosts, "h1", args, "rollback_after_files", "rollback", "switch")
         assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
         assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
-        again = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+        again = fleet_hosts.module("h1", "dockyard.migrate.data_root", args, expect="failed")
         assert again.get("failed") and again.get("rolled_back") and again["failed_phase"] == "start", again
         assert host_sh("h1", "cat /etc/docker/daemon.json").stdout == dj
         summary = on_old_root(fleet_hosts, "h1", fingerprint)[0]
@@ -535,7 +538,7 @@ def test_restore_after_new_data_killed_inside_converges(fleet_hosts, reliability
     kill_at(fleet_hosts, "h1", RESTORE, "restore_after_stop", "restore_stop", "source")
     assert host_sh("h1", "systemctl is-active docker.service", check=False).stdout.strip() != "active"
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", RESTORE,
-                                env={"DOCKYARD_MIGRATE_FAILPOINT": "restore_after_put_back"})
+                                env={"DOCKYARD_MIGRATE_FAILPOINT": "restore_after_put_back"}, expect="interrupted")
     assert_killed(second, "restore_after_put_back")
     assert_phase("h1", "restore_switch", "source")
     # Killed between putting the original back and dropping the bind line: the original is in place.
@@ -649,7 +652,7 @@ def test_a_time_limit_ending_during_the_online_copy_stops_it_with_docker_untouch
         "fingerprint"]
     started = docker_started("h1")
     res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(
-        MOVE, time_limit=4, copy_engine="rsync", rsync_opts=["--bwlimit=30m"]))
+        MOVE, time_limit=4, copy_engine="rsync", rsync_opts=["--bwlimit=30m"]), expect="failed")
     assert res.get("failed") and res.get("failed_phase") == "online_copy", res
     assert "the time limit ended during an rsync pass" in res["msg"] and "Docker was not stopped" in res["msg"], res
     m = marker("h1")
@@ -672,7 +675,7 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     started = docker_started("h1")
-    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, time_limit=60))
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, time_limit=60), expect="failed")
     assert res.get("failed") and res.get("failed_phase") == "stop", res
     assert "the offline phase may take up to" in res["msg"] and "Docker was not stopped" in res["msg"], res
     assert marker("h1")["phase"] == "online_copy"

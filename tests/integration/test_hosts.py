@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from conftest import unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
@@ -129,7 +130,7 @@ def snapshot(fleet):
 def refused(fleet, args, message):
     """The module refuses ARGS in the preflight with MESSAGE and changes nothing."""
     before = snapshot(fleet)
-    res = fleet.module(HOST, DATA_ROOT, args)
+    res = fleet.module(HOST, DATA_ROOT, args, expect="failed")
     after = snapshot(fleet)
     assert res.get("failed") and res.get("failed_phase") == "preflight", res
     assert message in res["msg"], res["msg"]
@@ -146,7 +147,7 @@ def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
     serving(fleet, root, fingerprint)
     summary = same_tree(fleet, tree or args["path"], ignore)
     again = fleet.module(HOST, DATA_ROOT, args)
-    assert not again.get("failed") and again["changed"] is False, again
+    unchanged(again)
     res["summary"] = summary
     return res
 
@@ -190,7 +191,7 @@ def test_symlinked_root_rolls_back_without_a_bind_left(fleet, row):
                          "/etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload",
                          root="/var/lib/docker.real")
     fstab = sh(fleet, "cat /etc/fstab")
-    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET})
+    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, expect="failed")
     assert res.get("failed") and res["failed_phase"] == "start" and res["rolled_back"], res
     assert mount_source(fleet, "/var/lib/docker.real") == "not-mounted"
     assert sh(fleet, "cat /etc/fstab") == fstab
@@ -302,7 +303,7 @@ def test_stale_fstab_line_for_the_root_is_kept_as_a_comment_not_taken_as_switche
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
     # A bind made by hand with a stale line beside it is not "already switched".
     sh(fleet, "echo '%s' >> /etc/fstab" % stale)
-    again = fleet.module(HOST, DATA_ROOT, {"path": TARGET})
+    again = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, expect="failed")
     assert again.get("failed") and again["failed_phase"] == "preflight", again
     assert "/var/lib/docker is bound from /mnt/data/docker already, but fstab holds other lines for it" in \
         again["msg"] and "UUID=0c0ffee0" in again["msg"], again["msg"]
@@ -510,7 +511,7 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     disk_mounted_again(fleet, device, fstab, fingerprint)
     assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "late"
     again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
-    assert not again.get("failed") and again["changed"] is False, again
+    unchanged(again)
     row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
         "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
         "backup = old fstab, old disk unmounted, its tree equal to the root before the move (%d entries); %s, "
@@ -525,7 +526,8 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     # Docker started on the new root, a container writes there, then the check fails.
     box = {}
     env = {"DOCKYARD_MIGRATE_FAULT": "verify", "DOCKYARD_MIGRATE_PAUSE": "after_start"}
-    t = threading.Thread(target=lambda: box.update(r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env)))
+    t = threading.Thread(target=lambda: box.update(r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env,
+                                                                   expect="failed")))
     t.start()
     try:
         sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.after_start && exit 0; "
@@ -543,7 +545,7 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     summary = same_tree(fleet, "/var/lib/docker", ignore=("volumes/*/_data/late.txt",))
     sh(fleet, "rm /var/lib/docker/volumes/*/_data/late.txt")
     # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
-    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"})
+    res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"}, expect="failed")
     assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), res
     m = json.loads(sh(fleet, "cat " + MARKER))
     assert m["phase"] == "switch" and m["phases_done"][-1] == "final_copy", m

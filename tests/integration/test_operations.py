@@ -221,7 +221,7 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
     # A removal killed part way (SIGKILL at its failpoint) leaves part of the original and the marker saying so ...
     killed = pair.module("h1", "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "state": "cleaned"},
-                         env={"DOCKYARD_MIGRATE_FAILPOINT": "during_cleanup"})
+                         env={"DOCKYARD_MIGRATE_FAILPOINT": "during_cleanup"}, expect="failed")
     assert killed.get("failed") and killed.get("rc") == 137, killed
     assert kept() == "kept" and json.loads(pair.sh("h1", "cat", MARKER))["cleanup"]["removing"] == backup
     # ... and, after the soak, with Docker serving from the target, a run removes the rest; a rerun changes nothing.

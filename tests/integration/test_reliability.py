@@ -16,6 +16,8 @@ import threading
 
 import pytest
 
+from conftest import unchanged
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(ROOT, "tests", "fleet", "manifest.py")
 TARGET = "/mnt/data/docker"
@@ -106,7 +108,7 @@ HOST_STATE = ("systemctl is-active --quiet docker.service && echo 1 || echo 0; "
 
 def assert_killed(res, where):
     """The module's process died of SIGKILL (the shell that ran it reports 128+9), not of an error it raised."""
-    assert res.get("failed") or res.get("unreachable"), "the run at %s was not interrupted: %s" % (where, res)
+    assert res.outcome == "failed", "the run at %s was not interrupted: %s %s" % (where, res.outcome, res)
     assert res.get("rc") in (137, -9) and "Killed" in res.get("module_stderr", ""), (
         "the run at %s did not die of SIGKILL: %s" % (where, res))
 
@@ -120,7 +122,7 @@ def marker(fleet, host="h1", target=TARGET):
 def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": point}, expect="interrupted")
     assert_killed(first, point)
     phase, last_done, state = KILLED_AT[point]
     m = marker(fleet_hosts)
@@ -132,7 +134,7 @@ def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
     assert not second.get("failed"), second
     summary = converged(fleet_hosts, fingerprint)
     third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
-    assert third["changed"] is False
+    unchanged(third)
     record(reliability_rows, "fault", "module killed (SIGKILL) at %s, then run again" % point,
            "died there (rc %s; marker phase %s after %s; Docker %s); the rerun converged: one root, manifest equal "
            "(%d entries), inventory equal, web and worker running; third run changed=false" % (
@@ -145,7 +147,7 @@ def test_the_playbook_finishes_a_move_killed_after_the_switch(fleet_hosts, relia
     finishes the move, instead of failing the host as "already moved"."""
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"})
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"}, expect="interrupted")
     assert_killed(first, "after_switch")
     m = marker(fleet_hosts)
     assert (m["phase"], m["phases_done"][-1]) == ("switch", "switch"), (m["phase"], m["phases_done"])
@@ -169,7 +171,7 @@ def test_the_playbook_finishes_a_move_killed_after_the_switch(fleet_hosts, relia
 def test_host_rebooted_after_a_kill_converges(fleet_hosts, reliability_rows, point):
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": point})
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": point}, expect="interrupted")
     assert_killed(first, point)
     m = marker(fleet_hosts)
     assert (m["phase"], m["phases_done"][-1]) == KILLED_AT[point][:2], (point, m["phase"], m["phases_done"])
@@ -201,7 +203,7 @@ def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
                                "pkill -HUP -f 'sshd: root@nott[y]' && echo dropped; pkill -f 'sshd: root@nott[y]'; "
                                "exit 0; fi; sleep 0.05; done; echo never-saw-the-stop"],
                               stdout=subprocess.PIPE, universal_newlines=True)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
     dropped = finish(killer)
     assert dropped == "dropped"  # the connection was cut once the status file said the stop had begun
     assert first.get("failed") or first.get("unreachable"), first
@@ -227,7 +229,7 @@ def test_docker_cannot_start_at_the_new_root(fleet_hosts, reliability_rows):
                    "ExecStartPre=/bin/sh -c \"! mountpoint -q /var/lib/docker\"\\n' > "
                    "/etc/systemd/system/docker.service.d/zz-fault.conf && systemctl daemon-reload")
     fstab = fleet_hosts.sh("h1", "cat", "/etc/fstab")
-    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    res = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
     assert res.get("failed") and res["failed_phase"] == "start" and res["rolled_back"], res
     seen = fleet_hosts.sh("h1", "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
                           "mountpoint -q /var/lib/docker && echo mounted || echo not-mounted; "
@@ -253,7 +255,7 @@ def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
                                "echo filled"], stdout=subprocess.PIPE, universal_newlines=True)
     # rsync for every pass, so that --bwlimit slows the first copy enough to fill the disk under it.
     res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0", copy_engine="rsync",
-                                                                      rsync_opts=["--bwlimit=3000"]))
+                                                                      rsync_opts=["--bwlimit=3000"]), expect="failed")
     finish(filler)
     try:
         assert res.get("failed") and res["failed_phase"] == "online_copy", res
@@ -277,7 +279,7 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
     t.start()
     fleet_hosts.sh("h1", "sh", "-c", "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
                    "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done")
-    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
     t.join(600)
     assert second.get("failed") and "another data-root move is running on this host" in second["msg"], second
     assert not box["r"].get("failed"), box["r"]
@@ -372,7 +374,7 @@ def test_damaged_archives_are_refused(fleet_hosts, reliability_rows, case, damag
     assert not saved.get("failed"), saved
     fleet_hosts.sh("h2", "sh", "-c", "docker rmi af/img:1 >/dev/null && python3 -c \"p = '/mnt/data/af.tar.zst'; %s\""
                    % damage.replace('"', '\\"'))
-    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src": "/mnt/data/af.tar.zst"})
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src": "/mnt/data/af.tar.zst"}, expect="failed")
     present = fleet_hosts.sh("h2", "sh", "-c", "docker image inspect af/img:1 >/dev/null 2>&1 && echo yes || echo no")
     fleet_hosts.sh("h2", "rm", "-f", "/mnt/data/af.tar.zst", "/mnt/data/af.tar.zst.json")
     assert res.get("failed") and message in res["msg"], res

@@ -156,10 +156,11 @@ def test_a_failing_stream_is_an_error_that_loads_nothing(fleet_hosts):
     # The source does not answer on this port: ssh fails before a byte is sent.
     res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
         "src_command": ["ssh", "-p", "1", "-o", "BatchMode=yes", "root@127.0.0.1", "docker", "save", "seed/app:2"],
-        "images": [{"id": app, "tags": ["stream/gone:1"]}]})
+        "images": [{"id": app, "tags": ["stream/gone:1"]}]}, expect="failed")
     assert res.get("failed") and "src_command failed (rc=255)" in res["msg"], res
     # A stream that is not an archive is refused by Docker.
     res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
-        "src_command": ["echo", "not a tar archive"], "images": [{"id": app, "tags": ["stream/gone:1"]}]})
+        "src_command": ["echo", "not a tar archive"], "images": [{"id": app, "tags": ["stream/gone:1"]}]},
+        expect="failed")
     assert res.get("failed") and "Docker refused the stream of echo" in res["msg"], res
     assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before

@@ -190,7 +190,7 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
     images = wanted(fleet_hosts, "h1", "layers/tool:1")
     # Cut after 200 kB: inside the tool layer (512 KiB); Docker gets a broken archive and loads nothing.
     cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h1")
-    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images})
+    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images}, expect="failed")
     assert res.get("failed") and "Docker refused the stream" in res["msg"], res
     assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
     # Asked for docker save, the classic source runs it (20.10's layout), and filters it as planned.
@@ -218,7 +218,7 @@ def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
     before = sorted(fleet_hosts.sh("h3", *listing).splitlines())
     cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h7")
     res = fleet_hosts.module("h3", "dockyard.migrate.image_load",
-                             {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")})
+                             {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")}, expect="failed")
     assert res.get("failed") and "Docker refused the stream" in res["msg"], res
     assert sorted(fleet_hosts.sh("h3", *listing).splitlines()) == before
 
@@ -264,7 +264,8 @@ def test_a_layer_changed_on_the_source_loads_nothing(fleet_hosts, src, dst):
     listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
     before = sorted(fleet_hosts.sh(dst, *listing).splitlines())
     try:
-        res = fleet_hosts.module(dst, "dockyard.migrate.image_load", {"src_ssh": ssh_to(src), "images": images})
+        res = fleet_hosts.module(dst, "dockyard.migrate.image_load", {"src_ssh": ssh_to(src), "images": images},
+                                 expect="failed")
         # The source wrote its archive (docker save would have failed there: "src_command failed"); the
         # destination's engine refused the damaged layer.
         assert res.get("failed") and "Docker refused the stream" in res["msg"], res

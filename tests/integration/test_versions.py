@@ -22,6 +22,8 @@ import time
 
 import pytest
 
+from conftest import unchanged
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(ROOT, "tests", "fleet", "manifest.py")
 # Files dockerd rewrites at every start; layers, image metadata and volume data are compared exactly.
@@ -127,7 +129,7 @@ def test_move_rerun_and_rollback(fleet_hosts, reliability_rows, kind, method):
     there = same_as_saved(fleet_hosts, host, {"docker": target})
 
     rerun = fleet_hosts.module(host, "dockyard.migrate.data_root", move)
-    assert not rerun.get("failed") and rerun["changed"] is False, rerun
+    unchanged(rerun)
 
     back = fleet_hosts.module(host, "dockyard.migrate.data_root", dict(move, state="restored"))
     assert not back.get("failed") and back["changed"], back
@@ -135,7 +137,7 @@ def test_move_rerun_and_rollback(fleet_hosts, reliability_rows, kind, method):
     assert "/var/lib/docker" not in fleet_hosts.sh(host, "cat", "/etc/fstab")
     home = same_as_saved(fleet_hosts, host, {"docker": "/var/lib/docker"})
     again = fleet_hosts.module(host, "dockyard.migrate.data_root", dict(move, state="restored"))
-    assert not again.get("failed") and again["changed"] is False, again
+    unchanged(again)
     CLEAN.add(host)
     case = "7. %s (%s), method %s: move, rerun, rollback" % (kind, SEEN[host], method)
     result = "moved: Docker serves %s (%s), %s running, manifest equal (%d entries); rerun changed=false; " \
@@ -169,7 +171,7 @@ def test_containerd_image_store_on_docker28(fleet_hosts, reliability_rows):
     there = same_as_saved(fleet_hosts, host, roots)
 
     rerun = fleet_hosts.module(host, "dockyard.migrate.data_root", {"path": "/mnt/data/docker"})
-    assert not rerun.get("failed") and rerun["changed"] is False, rerun
+    unchanged(rerun)
 
     back = fleet_hosts.module(host, "dockyard.migrate.data_root", {"path": "/mnt/data/docker", "state": "restored"})
     assert not back.get("failed") and back["changed"], back

@@ -14,17 +14,20 @@ import subprocess
 import threading
 import time
 
+from conftest import unchanged
 from test_reliability import MOVE, TARGET, assert_original_unchanged, converged, prepare, record, wait_paused
 
 STATUS = "/run/dockyard-migrate/data_root.status.json"
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
 
 
-def run_paused(fleet, args, points, env=None):
-    """Start the module in a thread, paused at POINTS; returns (thread, box) with box["r"] its result."""
+def run_paused(fleet, args, points, env=None, expect="ok"):
+    """Start the module in a thread, paused at POINTS; returns (thread, box) with box["r"] its result (a run whose
+    outcome is not ``expect`` leaves no result there)."""
     box = {}
     e = dict(env or {}, DOCKYARD_MIGRATE_PAUSE=",".join(points))
-    t = threading.Thread(target=lambda: box.update(r=fleet.module("h1", "dockyard.migrate.data_root", args, env=e)))
+    t = threading.Thread(target=lambda: box.update(r=fleet.module("h1", "dockyard.migrate.data_root", args, env=e,
+                                                                  expect=expect)))
     t.start()
     return t, box
 
@@ -39,7 +42,8 @@ def marker(fleet):
 
 def assert_killed(res):
     """The run died of the SIGKILL its failpoint sent (exit status 128 + 9), not of another failure."""
-    assert res.get("failed") and res.get("rc") == 137 and "Killed" in res.get("module_stderr", ""), res
+    assert res.outcome == "failed" and res.get("rc") == 137 and "Killed" in res.get("module_stderr", ""), \
+        (res.outcome, res)
 
 
 def unit_states(fleet):
@@ -99,7 +103,7 @@ def test_a_rerun_unmasks_what_a_killed_run_left_masked(fleet_hosts, reliability_
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE,
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"}, expect="interrupted")
     assert_killed(first)
     killed = marker(fleet_hosts)
     assert killed["phase"] == "final_copy" and killed["masked"] == ["docker.service", "docker.socket"], killed
@@ -120,7 +124,7 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     late = "/var/lib/docker/volumes/webdata/_data/late.bin"
-    t, box = run_paused(fleet_hosts, MOVE, ["after_online_copy"])
+    t, box = run_paused(fleet_hosts, MOVE, ["after_online_copy"], expect="failed")
     filler = None
     try:
         wait_paused(fleet_hosts, "after_online_copy")
@@ -178,7 +182,8 @@ def test_a_failed_verification_keeps_what_was_written_on_the_new_root(fleet_host
     prepare(fleet_hosts)
     fleet_hosts.sh("h1", "docker", "run", "-d", "--name", "writer", "--network", "none", "--restart", "always",
                    "-v", "webdata:/data", "seed/base:1", "sh", "-c", WRITER)
-    t, box = run_paused(fleet_hosts, MOVE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    t, box = run_paused(fleet_hosts, MOVE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "verify"},
+                        expect="failed")
     try:
         wait_paused(fleet_hosts, "after_start")
         # Docker serves from the new root: a container is made and another removed, as users and agents do.
@@ -220,13 +225,14 @@ def test_a_marker_from_a_rolled_back_run_is_not_reused(fleet_hosts, reliability_
     interrupted window and move a stopped Docker against a stale inventory; started again, it moves."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, env={"DOCKYARD_MIGRATE_FAULT": "verify"},
+                               expect="failed")
     assert first.get("failed") and first["failed_phase"] == "verify" and first["rolled_back"], first
     old = marker(fleet_hosts)
     assert old["phase"] == "rolled_back" and old["texts_before"]["/etc/fstab"].find(TARGET) < 0, old
     fleet_hosts.sh("h1", "systemctl", "stop", "docker.socket", "docker.service")
     before = fleet_hosts.snapshot("h1")
-    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
     after = fleet_hosts.snapshot("h1")
     state = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; true").strip()
     fleet_hosts.sh("h1", "systemctl", "start", "docker.socket", "docker.service")
@@ -254,7 +260,7 @@ def test_the_original_is_kept_when_the_copy_is_not_exact(fleet_hosts, reliabilit
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     page = "volumes/webdata/_data/site/page.txt"
-    t, box = run_paused(fleet_hosts, dict(MOVE, keep_source=False), ["after_final_copy"])
+    t, box = run_paused(fleet_hosts, dict(MOVE, keep_source=False), ["after_final_copy"], expect="failed")
     try:
         wait_paused(fleet_hosts, "after_final_copy")
         fleet_hosts.sh("h1", "python3", "-c", "import os, sys; p, ref = sys.argv[1:]; st = os.stat(ref); "
@@ -285,7 +291,7 @@ def test_killed_while_removing_the_original_then_run_again(fleet_hosts, reliabil
     fingerprint = prepare(fleet_hosts)
     args = dict(MOVE, keep_source=False)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", args,
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "during_source"})
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "during_source"}, expect="interrupted")
     assert_killed(first)
     killed = marker(fleet_hosts)
     left = fleet_hosts.sh("h1", "sh", "-c", "ls /var/lib/docker.dockyard-backup-*/").split()
@@ -298,7 +304,7 @@ def test_killed_while_removing_the_original_then_run_again(fleet_hosts, reliabil
     assert fleet_hosts.sh("h1", "sh", "-c", "ls -d /var/lib/docker.dockyard-backup-* 2>/dev/null | wc -l").strip() == "0"
     converged(fleet_hosts, fingerprint)
     third = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
-    assert third["changed"] is False, third
+    unchanged(third)
     record(reliability_rows, "fault", "keep_source=false, module killed (SIGKILL) part way through removing the "
            "original, then run again", "the marker said the copy had been proved; the rerun finished the "
            "removal and converged (manifest and inventory equal); third run changed=false")
