@@ -18,6 +18,12 @@ Usage::
                                               of the machine, passed with --device) for a data root
                                               on its own disk; a reset without it detaches that device
     fleet.py seed NAME...                     fill hosts with realistic data
+    fleet.py reset NAME... --seed             recreate hosts already seeded: each host's /var/lib is a
+                                              copy of a golden state (one per image, image store and
+                                              seed recipe) taken from a host seeded from nothing and
+                                              shut down cleanly; the first reset of a kind seeds from
+                                              nothing and keeps that state (DOCKYARD_FLEET_GOLDEN=0:
+                                              always seed from nothing)
     fleet.py rm NAME...                       remove some hosts and their disks
     fleet.py down                             remove every host and disk
     fleet.py status                           one line per host
@@ -304,7 +310,48 @@ def inner_daemon_json(spec):
     return conf
 
 
-def create_host(name, spec):
+def golden_dir(spec, profile):
+    """Where the golden /var/lib of hosts like SPEC seeded with PROFILE is kept: keyed by the image (its recipe
+    hash), the image store and the seed script's own hash, so that a changed recipe is seeded afresh."""
+    h = hashlib.sha256()
+    with open(os.path.join(HERE, "seed.sh"), "rb") as f:
+        h.update(f.read())
+    h.update(("%s %s %s" % (spec["image"], bool(spec.get("containerd_store")), profile)).encode())
+    return os.path.join(STATE, "golden", h.hexdigest()[:16])
+
+
+def volume_path(name):
+    """The machine's path of NAME's /var/lib volume (created empty when missing)."""
+    vol = container(name) + "-varlib"
+    run([DOCKER, "volume", "create", vol], capture=True)
+    return out([DOCKER, "volume", "inspect", "-f", "{{.Mountpoint}}", vol])
+
+
+def copy_tree(src, dest):
+    """src's content into dest, everything kept: owners, modes, hard links, xattrs (overlay2's trusted.*), ACLs,
+    holes, devices."""
+    run(["cp", "-a", "--sparse=always", os.path.join(src, "."), dest], capture=True, timeout=900)
+
+
+def keep_golden(name, golden):
+    """Shut NAME down cleanly (systemd stops dockerd, which stops its containers) and keep its /var/lib as the
+    golden state; the host is started again.  The engine's identity is not kept: each clone makes its own."""
+    run([DOCKER, "stop", "-t", "60", container(name)], capture=True, timeout=120)
+    tmp = golden + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    copy_tree(volume_path(name), tmp)
+    for ident in ("docker/engine-id",):
+        if os.path.exists(os.path.join(tmp, ident)):
+            os.unlink(os.path.join(tmp, ident))
+    os.replace(tmp, golden)
+    run([DOCKER, "start", container(name)], capture=True)
+    log("kept the seeded state of %s as %s" % (name, golden))
+
+
+def create_host(name, spec, golden=None):
+    """Create and start NAME; with GOLDEN, its /var/lib volume starts as a copy of that directory (Docker copies
+    the image's /var/lib only into an empty volume)."""
     d = host_dir(name)
     mnt = ensure_disk(name, fresh=True)
     devices = []
@@ -331,6 +378,8 @@ def create_host(name, spec):
     for cap in CAPS:
         argv += ["--cap-add", cap]
     argv.append(spec["image"])
+    if golden:
+        copy_tree(golden, volume_path(name))
     run(argv, capture=True)
     tmp = os.path.join(d, "daemon.json")
     with open(tmp, "w") as f:
@@ -437,17 +486,33 @@ def up(count, suite, containerd_store, start=1):
     return write_inventory(hosts)
 
 
-def reset(names, olddisk=False):
+def reset(names, olddisk=False, seeded=None):
+    """Recreate NAMES from nothing; with SEEDED (a seed profile), seeded: from the golden state of their kind when
+    there is one, else seeded from nothing and kept as that golden state."""
     hosts = load_hosts()
+    use_golden = seeded and not olddisk and os.environ.get("DOCKYARD_FLEET_GOLDEN", "1") != "0"
+    fresh = []
     for name in names:
         if name not in hosts:
             raise SystemExit("fleet: unknown host %s" % name)
         remove_host(name)
         hosts[name]["olddisk"] = olddisk
         save_hosts(hosts)
-        create_host(name, hosts[name])
+        golden = golden_dir(hosts[name], seeded) if use_golden else None
+        if golden and not os.path.isdir(golden):
+            golden = None
+        if not golden:
+            fresh.append(name)
+        create_host(name, hosts[name], golden)
     for name in names:
         wait_ready(name)
+    if seeded:
+        seed(fresh, seeded)
+        for name in fresh:
+            golden = golden_dir(hosts[name], seeded)
+            if use_golden and not os.path.isdir(golden):
+                keep_golden(name, golden)
+                wait_ready(name)
     return write_inventory(hosts)
 
 
@@ -513,6 +578,8 @@ def main():
     r = sub.add_parser("reset")
     r.add_argument("names", nargs="+")
     r.add_argument("--olddisk", action="store_true")
+    r.add_argument("--seed", nargs="?", const="default", default=None, metavar="PROFILE",
+                   help="seeded as `seed` does (profile default)")
     s = sub.add_parser("seed")
     s.add_argument("names", nargs="+")
     s.add_argument("--profile", default="default")
@@ -529,7 +596,7 @@ def main():
     elif a.cmd == "up":
         print(up(a.hosts, a.suite, a.containerd_store, a.first))
     elif a.cmd == "reset":
-        print(reset(a.names, a.olddisk))
+        print(reset(a.names, a.olddisk, a.seed))
     elif a.cmd == "seed":
         seed(a.names, a.profile)
     elif a.cmd == "rm":

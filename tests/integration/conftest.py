@@ -24,7 +24,7 @@ ANSIBLE_CONFIG = os.path.join(ROOT, "tests", "ansible.cfg")
 
 # Time limits (seconds) of the commands the tests run.  `up` may build a host image first
 # (debootstrap and apt: several minutes on a fresh machine).
-FLEET_TIMEOUTS = {"up": 2400, "build": 2400, "reset": 600, "seed": 900}
+FLEET_TIMEOUTS = {"up": 2400, "build": 2400, "reset": 1200, "seed": 900}
 PLAYBOOK_TIMEOUT = 900
 SH_TIMEOUT = 300
 
@@ -122,9 +122,7 @@ class Fleet:
 
     def reset(self, *names, seed=True, olddisk=False):
         """Recreate hosts (with a block device of their own with OLDDISK, see fleet.py reset --olddisk)."""
-        fleet("reset", *(names + (("--olddisk",) if olddisk else ())))
-        if seed:
-            fleet("seed", *names)
+        fleet("reset", *(names + (("--olddisk",) if olddisk else ()) + (("--seed",) if seed else ())))
 
     def sh(self, host, *argv, check=True, timeout=SH_TIMEOUT):
         """Run argv on a fleet host (through the outer engine, independent of the collection).
