@@ -27,9 +27,9 @@ demo: bootstrap
 	@echo "== The fleet after: Docker on the data disk through a bind mount"
 	ansible-playbook -i $$($(FLEET) inventory) playbooks/docker_root_report.yml
 
+# sanity, lint, bandit and the later host image builds run beside pytest (scripts/test.sh).
 test: bootstrap
-	$(MAKE) --no-print-directory sanity lint
-	$(PY) -m pytest tests/unit tests/integration
+	bash scripts/test.sh
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -42,6 +42,7 @@ sanity:
 
 lint:
 	ansible-lint --profile production --offline
+	$(PY) -m bandit -q -r plugins -c tests/bandit.yml
 
 integration:
 	$(PY) -m pytest tests/integration

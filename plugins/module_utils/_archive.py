@@ -109,8 +109,13 @@ def detect_compression(path):
     raise ArchiveError("%s is neither a tar archive nor gzip, zstd or xz compressed" % path)
 
 
+def zstd_path():
+    """The zstd command's full path on the host, or None."""
+    return shutil.which("zstd")
+
+
 def zstd_available():
-    return shutil.which("zstd") is not None
+    return zstd_path() is not None
 
 
 class _ProcReader:
@@ -142,7 +147,7 @@ def open_plain(path, compression=None):
     if compression == "zstd":
         if not zstd_available():
             raise ArchiveError("%s is zstd compressed but zstd is not installed on this host" % path)
-        return _ProcReader(["zstd", "-dc", "-q"], path)
+        return _ProcReader([zstd_path(), "-dc", "-q"], path)
     return open(path, "rb")
 
 
@@ -250,7 +255,7 @@ class HashingWriter:
         elif compression == "zstd":
             if not zstd_available():
                 raise ArchiveError("compression zstd needs the zstd command on the host")
-            self.proc = subprocess.Popen(["zstd", "-q", "-c", "-T0", "-%d" % (level or 3)], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([zstd_path(), "-q", "-c", "-T0", "-%d" % (level or 3)], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             import threading
             self.pump = threading.Thread(target=self._pump)

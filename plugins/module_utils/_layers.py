@@ -57,8 +57,8 @@ def local_chains(client):
     for img in client.get("/images/json", params={"all": True}) or []:
         try:
             layers = (client.get("/images/%s/json" % img["Id"]).get("RootFS") or {}).get("Layers") or []
-        except Exception:  # an image removed while we look: it holds nothing for us
-            continue
+        except Exception:  # nosec B112
+            continue  # an image removed while we look holds nothing for us
         have.update(chain_ids(layers))
     return have
 

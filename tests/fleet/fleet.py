@@ -35,6 +35,7 @@ stopped outer engine are repaired.
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -149,7 +150,16 @@ def image_name(suite):
 
 
 def build(suite):
+    """Build SUITE's host image unless it exists; one build of a suite at a time (a lock per suite), so that a
+    build started beside the tests and a test that needs the image share one."""
     ensure_engine()
+    os.makedirs(STATE, exist_ok=True)
+    with open(os.path.join(STATE, "build-%s.lock" % suite), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build_locked(suite)
+
+
+def build_locked(suite):
     name = image_name(suite)
     if run([DOCKER, "image", "inspect", name], check=False, capture=True).returncode == 0:
         log("image %s is up to date" % name)
