@@ -52,7 +52,7 @@ def test_a_failed_run_fails_the_test(local_fleet):
         local_fleet.module("controller", "ansible.builtin.fail", {"msg": "broken on purpose"}, timeout=120)
     res = local_fleet.module("controller", "ansible.builtin.fail", {"msg": "broken on purpose"}, timeout=120,
                              expect="failed")
-    assert res.outcome == "failed" and res["msg"] == "broken on purpose", res
+    assert res.outcome == "failed" and res["failed"] is True and res["msg"] == "broken on purpose", res
     # The old idempotency check (changed is False, alone) passed a failed run.
     assert res.get("changed", False) is False
     with pytest.raises(AssertionError, match="a rerun that changes nothing was expected"):

@@ -135,11 +135,12 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
                        % late)
         filler = background(
             ["docker", "exec", "dockyard-h1", "timeout", "200", "sh", "-c",
-             "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; i=0; "
-             "end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "
+             "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; echo rollback-seen; "
+             "i=0; full=0; end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "
              "free=$(( $(stat -f -c '%%f*%%S' /mnt/data) )); "
-             "[ $free -gt 0 ] && fallocate -l $free /mnt/data/filler.$i 2>/dev/null; sleep 0.02; done; "
-             "echo filled" % STATUS], stdout=subprocess.PIPE, universal_newlines=True)
+             "[ $free -gt 0 ] && fallocate -l $free /mnt/data/filler.$i 2>/dev/null; "
+             "[ $(( $(stat -f -c '%%f*%%S' /mnt/data) )) -lt 1048576 ] && full=$((full+1)); sleep 0.02; done; "
+             "echo full-seen $full" % STATUS], stdout=subprocess.PIPE, universal_newlines=True)
     finally:
         release(fleet_hosts, "after_online_copy")
         t.join(600)
@@ -152,7 +153,11 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
                               "systemctl is-enabled docker.service docker.socket; true").splitlines()
     finally:
         fleet_hosts.sh("h1", "sh", "-c", "rm -f /mnt/data/filler /mnt/data/filler.* %s" % late)
-    assert filled == "filled"
+    # The filler saw the rollback begin, then found the disk full (under 1 MiB free) at least once while the
+    # rollback ran.
+    lines = filled.splitlines()
+    assert lines[:1] == ["rollback-seen"] and lines[-1].startswith("full-seen "), filled
+    assert int(lines[-1].split()[1]) > 0, filled
     assert res.get("failed") and res["failed_phase"] == "final_copy" and res["rolled_back"], res
     assert "filled up" in res["msg"], res["msg"]
     # The fault was where it is claimed: the disk was still full when the rollback came to write the marker,
