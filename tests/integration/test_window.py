@@ -138,8 +138,10 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
              "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; echo rollback-seen; "
              "i=0; full=0; end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "
              "free=$(( $(stat -f -c '%%f*%%S' /mnt/data) )); "
-             "[ $free -gt 0 ] && fallocate -l $free /mnt/data/filler.$i 2>/dev/null; "
-             "[ $(( $(stat -f -c '%%f*%%S' /mnt/data) )) -lt 1048576 ] && full=$((full+1)); sleep 0.02; done; "
+             "if [ $free -gt 1048576 ]; then fallocate -l $(( free - 524288 )) /mnt/data/filler.$i 2>/dev/null; fi; "
+             "dd if=/dev/zero of=/mnt/data/filler.$i.tail bs=64k 2>/dev/null; "
+             "if ! dd if=/dev/zero of=/mnt/data/probe bs=4k count=1 conv=fsync 2>/dev/null; then full=$((full+1)); "
+             "fi; rm -f /mnt/data/probe; sleep 0.02; done; "
              "echo full-seen $full" % STATUS], stdout=subprocess.PIPE, universal_newlines=True)
     finally:
         release(fleet_hosts, "after_online_copy")
@@ -153,8 +155,8 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
                               "systemctl is-enabled docker.service docker.socket; true").splitlines()
     finally:
         fleet_hosts.sh("h1", "sh", "-c", "rm -f /mnt/data/filler /mnt/data/filler.* %s" % late)
-    # The filler saw the rollback begin, then found the disk full (under 1 MiB free) at least once while the
-    # rollback ran.
+    # The filler saw the rollback begin, then found the disk full (not one more 4 KiB block could be written) at
+    # least once while the rollback ran.
     lines = filled.splitlines()
     assert lines[:1] == ["rollback-seen"] and lines[-1].startswith("full-seen "), filled
     assert int(lines[-1].split()[1]) > 0, filled
