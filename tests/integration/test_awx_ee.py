@@ -59,11 +59,12 @@ def test_the_image_holds_the_collection_and_runs_as_an_execution_environment(ee_
                                         universal_newlines=True, timeout=60, check=True).stdout)[0]
     assert inspect["Config"]["Labels"].get("ansible-execution-environment") == "true"
     assert inspect["Config"]["User"] == "1000"
-    # Each tool runs and says what it is (exit status 0 and its own words); ssh-agent has no version option, so
-    # test(1) says whether it is an executable file.
+    # Each tool runs and says what it is (exit status 0 and its own words), through the image's own entrypoint as
+    # a job runs it (it gives the job's uid a passwd entry, without which ssh refuses to start); ssh-agent has no
+    # version option, so test(1) says whether it is an executable file.
     for tool, says in ((["ssh", "-V"], "OpenSSH_"), (["test", "-x", "/usr/bin/ssh-agent"], ""),
                        (["rsync", "--version"], "rsync  version"), (["ansible-runner", "--version"], "2.4.3")):
-        res = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", tool[0], ee_image] + tool[1:],
+        res = subprocess.run(["docker", "run", "--rm", "--network", "none", ee_image] + tool,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60,
                              check=False)
         assert res.returncode == 0 and says in res.stdout, (tool, res.returncode, res.stdout)

@@ -7,12 +7,15 @@ import re
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _inventory, _rollback, _switches, _transaction, _verify
+from ansible_collections.dockyard.migrate.plugins.module_utils import (_inventory, _rollback, _switches, _systemd,
+                                                                      _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
 class FakeHost:
-    """Records what the transaction asks of systemd, in order."""
+    """Docker's units as the transaction sees them (_systemd.Systemd), without a host: every call is recorded, in
+    order, with its arguments; each answer is the one a host with both units, Docker answering and nothing left
+    mounted gives.  A method the real class does not have, or this fake does not implement, fails the test."""
 
     stop_timeout = 1
 
@@ -20,12 +23,82 @@ class FakeHost:
         self.calls = []
 
     def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self.calls.append(name)
-            return {"window_units": ["docker.socket", "docker.service"], "mask": ["docker.socket",
-                                                                                  "docker.service"],
-                    "wait_docker": True, "wait_quiet": []}.get(name)
-        return call
+        raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
+            name, "" if hasattr(_systemd.Systemd, name) else " and _systemd.Systemd does not have"))
+
+    def _call(self, name, *args):
+        self.calls.append(name)
+        self.args.append((name,) + args)
+
+    @property
+    def args(self):
+        return self.__dict__.setdefault("_args", [])
+
+    def unit_exists(self, unit):
+        self._call("unit_exists", unit)
+        return unit in ("docker.socket", "docker.service")
+
+    def docker_units(self):
+        self._call("docker_units")
+        return ["docker.socket", "docker.service"]
+
+    def stop_docker(self, with_containerd=False):
+        self._call("stop_docker", with_containerd)
+
+    def window_units(self, with_containerd=False):
+        self._call("window_units", with_containerd)
+        return ["docker.socket", "docker.service"]
+
+    def mask(self, units):
+        self._call("mask", list(units))
+        return ["docker.socket", "docker.service"]
+
+    def unmask(self, units):
+        self._call("unmask", list(units or []))
+
+    def check_stopped(self, units, timeout, proc="/proc"):
+        self._call("check_stopped", list(units))
+
+    def start_docker(self, with_containerd=False):
+        self._call("start_docker", with_containerd)
+
+    def started_since(self, when, unit="docker.service"):
+        self._call("started_since", when, unit)
+        return False
+
+    def daemon_reload(self):
+        self._call("daemon_reload")
+
+    def wait_docker(self, timeout):
+        self._call("wait_docker", timeout)
+        return True
+
+    def wait_quiet(self, root, timeout):
+        self._call("wait_quiet", root)
+        return []
+
+    def drop_self_bind(self, root):
+        self._call("drop_self_bind", root)
+
+    def write_dropin(self, service, mount_path):
+        self._call("write_dropin", service, mount_path)
+
+    def restore_file(self, path, text, keep_empty=False):
+        self._call("restore_file", path, text, keep_empty)
+
+
+def test_the_fake_host_has_the_real_ones_methods_and_fails_on_any_other():
+    """FakeHost's methods are _systemd.Systemd's, with the same parameters; a call it does not know fails."""
+    import inspect
+    mine = {n: f for n, f in vars(FakeHost).items() if inspect.isfunction(f) and not n.startswith("_")}
+    for name, func in mine.items():
+        real = getattr(_systemd.Systemd, name, None)
+        assert real is not None, "FakeHost.%s is not a method of _systemd.Systemd" % name
+        assert list(inspect.signature(func).parameters) == list(inspect.signature(real).parameters), name
+    with pytest.raises(AssertionError, match="called reboot, which this fake does not implement and"):
+        FakeHost().reboot()
+    with pytest.raises(AssertionError, match="called systemctl, which this fake does not implement$"):
+        FakeHost().systemctl("start", "docker.service")
 
 
 def relocation(tmp_path):
@@ -53,10 +126,12 @@ def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_canno
 
     monkeypatch.setattr(r.journal, "try_save", marked)
     r.rollback()
-    calls = [c for c in r.host.calls if c in ("mask", "stop_docker", "daemon_reload", "unmask", "start_docker",
-                                              "marker:rolled_back")]
-    assert calls == ["mask", "stop_docker", "daemon_reload", "unmask", "start_docker", "marker:rolled_back"], \
-        r.host.calls
+    # Every call, in order: the window held (units masked, Docker stopped), the drop-in taken back, systemd
+    # reloaded, the units let go, Docker started and answering, and only then the marker's last word.
+    assert r.host.calls == ["marker:rollback", "window_units", "marker:None", "mask", "stop_docker", "restore_file",
+                            "daemon_reload", "unmask", "marker:None", "start_docker", "wait_docker",
+                            "marker:rolled_back"], r.host.calls
+    assert ("unmask", ["docker.service", "docker.socket"]) in r.host.args, r.host.args
     assert any("could not write" in a for a in r.actions), r.actions
 
 

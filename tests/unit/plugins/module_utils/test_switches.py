@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+"""BindSwitch and DaemonJsonSwitch on their own: what each plans, refuses, applies, recognises and undoes, on files in
+a temporary directory and mount tables written out (no mount is made: the bind itself is proved on the fleet)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switches
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+
+
+def mounts(*lines):
+    """A mount table: the system disk (8:1) at /, the data disk (7:0) at /mnt/data, and LINES."""
+    base = ["1 0 8:1 / / rw - ext4 /dev/sda1 rw", "2 1 7:0 / /mnt/data rw - ext4 /dev/loop0 rw"]
+    return _mountinfo.parse("\n".join(base + list(lines)))
+
+
+BOUND = "3 1 7:0 /docker /var/lib/docker rw - ext4 /dev/loop0 rw"  # /mnt/data/docker bound on /var/lib/docker
+
+
+class Host:
+    """What a switch asks of the host: recorded; any other call fails the test."""
+
+    def __init__(self):
+        self.calls = []
+
+    def daemon_reload(self):
+        self.calls.append(("daemon_reload",))
+
+    def run(self, argv, what=None):
+        self.calls.append(("run", list(argv)))
+        return ""
+
+    def drop_self_bind(self, root):
+        self.calls.append(("drop_self_bind", root))
+
+    def __getattr__(self, name):
+        raise AssertionError("the switch called host.%s, which it should not" % name)
+
+
+class Opts:
+    def __init__(self, tmp):
+        self.fstab = str(tmp / "fstab")
+        self.daemon_json = str(tmp / "docker" / "daemon.json")
+
+
+class Ctx:
+    def __init__(self, tmp):
+        self.opts = Opts(tmp)
+        self.journal = _journal.Journal(str(tmp / "data" / "docker"))
+        self.journal.start(0, "bind")
+        self.host = Host()
+        self.runner = None
+        self.mover = None
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    (tmp_path / "data").mkdir()
+    src = tmp_path / "var" / "lib" / "docker"
+    (src / "volumes").mkdir(parents=True)
+    (src / "volumes" / "v").write_text("data")
+    return Ctx(tmp_path)
+
+
+def move_of(tmp, kind):
+    src = str(tmp / "var" / "lib" / "docker")
+    return Move("docker", src, str(tmp / "data" / "docker"), _switches.make(kind))
+
+
+# ---------------------------------------------------------------- DaemonJsonSwitch
+
+def test_daemon_json_apply_merges_data_root_keeps_the_rest_and_backs_the_file_up(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    os.makedirs(os.path.dirname(ctx.opts.daemon_json))
+    with open(ctx.opts.daemon_json, "w") as f:
+        json.dump({"bridge": "none", "log-driver": "json-file"}, f)
+    move.switch.apply(move, ctx)
+    data = json.load(open(ctx.opts.daemon_json))
+    assert data == {"bridge": "none", "log-driver": "json-file", "data-root": move.target}
+    backup = ctx.journal["daemon_json_backup"]
+    assert json.load(open(backup)) == {"bridge": "none", "log-driver": "json-file"}
+    assert move.switch.is_applied(move, ctx, mounts(), data)
+    before = os.stat(ctx.opts.daemon_json).st_ino
+    move.switch.apply(move, ctx)  # applied already: the file is not rewritten
+    assert os.stat(ctx.opts.daemon_json).st_ino == before
+    assert ctx.host.calls == []
+
+
+def test_daemon_json_apply_creates_a_missing_file_with_no_backup(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    move.switch.apply(move, ctx)
+    assert json.load(open(ctx.opts.daemon_json)) == {"data-root": move.target}
+    assert ctx.journal.get("daemon_json_backup") is None
+
+
+def test_daemon_json_set_aside_then_switch_back_puts_the_original_and_an_earlier_data_root_back(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    os.makedirs(os.path.dirname(ctx.opts.daemon_json))
+    before_text = json.dumps({"data-root": "/srv/old", "debug": True})
+    with open(ctx.opts.daemon_json, "w") as f:
+        f.write(before_text)
+    move.switch.apply(move, ctx)
+    move.switch.set_aside(move, ctx)
+    assert move.backup and os.path.isdir(move.backup) and not os.path.exists(move.source)
+    assert open(os.path.join(move.backup, "volumes", "v")).read() == "data"
+    move.switch.switch_back(move, ctx, {ctx.opts.daemon_json: before_text})
+    assert json.load(open(ctx.opts.daemon_json)) == {"data-root": "/srv/old", "debug": True}
+    assert open(os.path.join(move.source, "volumes", "v")).read() == "data" and not os.path.exists(move.backup)
+    move.switch.switch_back(move, ctx, {ctx.opts.daemon_json: before_text})  # done already: nothing changes
+    assert json.load(open(ctx.opts.daemon_json))["data-root"] == "/srv/old"
+
+
+def test_daemon_json_set_aside_leaves_a_mount_point_alone(tmp_path, ctx, monkeypatch):
+    move = move_of(tmp_path, "daemon_json")
+    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts(
+        "3 1 9:0 / %s rw - ext4 /dev/sdb1 rw" % move.source))
+    move.switch.set_aside(move, ctx)
+    assert move.backup is None and os.path.isdir(move.source)
+
+
+@pytest.mark.parametrize("version,refused", [("20.10.24+dfsg1", True), ("26.1.5", False), ("", False)])
+def test_daemon_json_refuses_a_percent_path_on_old_docker(tmp_path, version, refused):
+    switch = _switches.make("daemon_json")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/doc%ker", switch)
+    facts = {"config": {"bind": None}, "engine": {"version": version}, "root": "/var/lib/docker"}
+    if refused:
+        with pytest.raises(RelocationError, match="holds a % sign") as exc:
+            switch.refuse_conflicts(move, facts, Opts(tmp_path))
+        assert exc.value.phase == "preflight"
+    else:
+        switch.refuse_conflicts(move, facts, Opts(tmp_path))
+
+
+def test_daemon_json_refuses_an_active_bind_and_a_root_on_its_own_disk(tmp_path):
+    switch = _switches.make("daemon_json")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
+    facts = {"config": {"bind": {"active": True, "source": "/mnt/data/docker"}}, "engine": {}, "root": "/var/lib/docker"}
+    with pytest.raises(RelocationError, match="is a bind mount of /mnt/data/docker"):
+        switch.refuse_conflicts(move, facts, Opts(tmp_path))
+    with pytest.raises(RelocationError, match="mount point of its own filesystem"):
+        switch.preflight(move, mounts("3 1 9:0 / /var/lib/docker rw - ext4 /dev/sdb1 rw"))
+    switch.preflight(move, mounts())  # a plain directory: fine
+
+
+def test_daemon_json_plan_texts_and_describe(tmp_path):
+    switch = _switches.make("daemon_json")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
+    planned = {"daemon_json": {"bridge": "none"}}
+    switch.plan_texts(move, planned)
+    assert planned == {"daemon_json": {"bridge": "none", "data-root": "/mnt/data/docker"}, "daemon_json_changed": True}
+    switch.plan_texts(move, planned)
+    assert planned["daemon_json_changed"] is True  # stays true once a move changed it
+    assert switch.describe(move, Opts(tmp_path)) == ["set data-root to /mnt/data/docker in %s" %
+                                                     Opts(tmp_path).daemon_json]
+    assert switch.service_root(move) == "/mnt/data/docker"
+
+
+def test_daemon_json_after_stop_drops_dockerds_self_bind(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    move.switch.after_stop(move, ctx)
+    assert ctx.host.calls == [("drop_self_bind", move.target)]
+
+
+# ---------------------------------------------------------------- BindSwitch
+
+def test_bind_plan_texts_write_the_bind_line_and_keep_another_as_a_comment():
+    switch = _switches.make("bind")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _fstab
+    planned = {"fstab": _fstab.parse("/dev/sda1 / ext4 defaults 0 1\n")}
+    switch.plan_texts(move, planned)
+    text = _fstab.render(planned["fstab"])
+    assert "/mnt/data/docker /var/lib/docker none bind 0 0" in text and planned["fstab_changed"] is True
+    planned = {"fstab": _fstab.parse(text)}
+    switch.plan_texts(move, planned)
+    assert planned["fstab_changed"] is False and _fstab.render(planned["fstab"]) == text
+
+
+def test_bind_is_applied_only_when_bound_and_fstab_names_only_the_bind(tmp_path, ctx):
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make("bind"))
+    line = "/mnt/data/docker /var/lib/docker none bind 0 0\n"
+    with open(ctx.opts.fstab, "w") as f:
+        f.write(line)
+    assert move.switch.is_applied(move, ctx, mounts(BOUND), {})
+    assert not move.switch.is_applied(move, ctx, mounts(), {})  # the line alone
+    with open(ctx.opts.fstab, "w") as f:
+        f.write(line + "UUID=0c0ffee0 /var/lib/docker ext4 defaults 0 2\n")
+    assert not move.switch.is_applied(move, ctx, mounts(BOUND), {})  # a stale line would win at the next boot
+    assert "mounts /var/lib/docker from elsewhere" in move.switch.warnings(move, ctx.opts)[0]
+
+
+def test_bind_preflight_refuses_a_bind_already_there(tmp_path):
+    switch = _switches.make("bind")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
+    with pytest.raises(RelocationError, match="bound from /mnt/data/docker already, but fstab holds no line"):
+        switch.preflight(move, mounts(BOUND), "")
+    other = Move("docker", "/var/lib/docker", "/mnt/data/other", switch)
+    with pytest.raises(RelocationError, match="is already a bind mount of /mnt/data/docker"):
+        switch.preflight(other, mounts(BOUND), "")
+    switch.preflight(move, mounts(), "")  # nothing mounted there: fine
+
+
+def test_bind_refuses_data_root_in_daemon_json(tmp_path):
+    switch = _switches.make("bind")
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
+    with pytest.raises(RelocationError, match="daemon.json sets data-root to /srv/d"):
+        switch.refuse_conflicts(move, {"config": {"daemon_json_data_root": "/srv/d"}}, Opts(tmp_path))
+
+
+def test_bind_undo_puts_the_original_back_when_nothing_is_mounted(tmp_path, ctx, monkeypatch):
+    move = move_of(tmp_path, "bind")
+    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts())
+    move.backup = _switches.backup_name(move, "20260101T000000")
+    os.rename(move.source, move.backup)
+    os.mkdir(move.source)  # the empty stand-in the bind was mounted on
+    move.switch.undo(move, ctx)
+    assert move.backup is None and open(os.path.join(move.source, "volumes", "v")).read() == "data"
+    assert ctx.host.calls == []
+
+
+def test_bind_undo_unmounts_the_bind_first(tmp_path, ctx, monkeypatch):
+    move = Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make("bind"))
+    tables = [mounts(BOUND), mounts()]
+    monkeypatch.setattr(_switches._mountinfo, "read", lambda: tables.pop(0) if len(tables) > 1 else tables[0])
+    move.switch.undo(move, ctx)
+    assert ctx.host.calls == [("run", ["umount", "/var/lib/docker"])]
+
+
+def test_bind_switch_back_puts_the_original_back_before_the_line_goes(tmp_path, ctx, monkeypatch):
+    move = move_of(tmp_path, "bind")
+    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts())
+    with open(ctx.opts.fstab, "w") as f:
+        f.write("/dev/sda1 / ext4 defaults 0 1\n%s %s none bind 0 0\n" % (move.target, move.source))
+    move.backup = _switches.backup_name(move, "20260101T000000")
+    os.rename(move.source, move.backup)
+    seen = []
+    monkeypatch.setattr(_switches._testhooks, "reached",
+                        lambda point: seen.append((point, os.path.isdir(move.source), open(ctx.opts.fstab).read())))
+    move.switch.switch_back(move, ctx, {})
+    # At the hook the original is back and the line still there; then the line goes and systemd reloads.
+    assert seen == [("restore_after_put_back", True, "/dev/sda1 / ext4 defaults 0 1\n%s %s none bind 0 0\n" % (
+        move.target, move.source))]
+    assert open(ctx.opts.fstab).read() == "/dev/sda1 / ext4 defaults 0 1\n"
+    assert ctx.host.calls == [("daemon_reload",)]
+    assert open(os.path.join(move.source, "volumes", "v")).read() == "data"
+
+
+def test_put_back_refuses_a_non_empty_directory_in_the_way(tmp_path, ctx):
+    move = move_of(tmp_path, "bind")
+    move.backup = str(tmp_path / "backup")
+    os.mkdir(move.backup)
+    with pytest.raises(RelocationError, match="is in the way of the kept original"):
+        _switches.put_back(move)
+    os.rename(move.backup, move.backup + ".gone")
+    os.rename(move.source, str(tmp_path / "elsewhere"))
+    with pytest.raises(RelocationError, match="neither the kept original"):
+        _switches.put_back(move)
+
+
+def test_set_aside_again_leaves_an_empty_stand_in_with_the_originals_mode(tmp_path, ctx):
+    move = move_of(tmp_path, "bind")
+    os.chmod(move.source, 0o710)
+    move.backup = str(tmp_path / "var" / "lib" / "docker.dockyard-backup-1")
+    _switches.set_aside_again(move, stand_in=True)
+    assert os.path.isdir(move.backup) and os.listdir(move.source) == []
+    assert os.stat(move.source).st_mode & 0o7777 == 0o710
