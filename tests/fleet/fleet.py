@@ -19,8 +19,8 @@ Usage::
                                               on its own disk; a reset without it detaches that device
     fleet.py seed NAME...                     fill hosts with realistic data
     fleet.py reset NAME... --seed             recreate hosts already seeded: each host's /var/lib is a
-                                              copy of a golden state (one per image, image store and
-                                              seed recipe) taken from a host seeded from nothing and
+                                              copy of its golden state (one per host, image, image store
+                                              and seed recipe) taken from it seeded from nothing and
                                               shut down cleanly; the first reset of a kind seeds from
                                               nothing and keeps that state (DOCKYARD_FLEET_GOLDEN=0:
                                               always seed from nothing)
@@ -320,14 +320,16 @@ def inner_daemon_json(spec):
     return conf
 
 
-def golden_dir(spec, profile):
-    """Where the golden /var/lib of hosts like SPEC seeded with PROFILE is kept: keyed by the image (its recipe
-    hash), the image store and the seed script's own hash, so that a changed recipe is seeded afresh."""
+def golden_dir(name, spec, profile):
+    """Where NAME's golden /var/lib (SPEC's kind, seeded with PROFILE) is kept: keyed by the host, the image (its
+    recipe hash), the image store and the seed script's own hash, so that a changed recipe is seeded afresh.  Each
+    host has its own: hosts seeded apart hold different layers (the seed imports a root made at that moment), as
+    the transfer tests need."""
     h = hashlib.sha256()
     with open(os.path.join(HERE, "seed.sh"), "rb") as f:
         h.update(f.read())
-    h.update(("%s %s %s" % (spec["image"], bool(spec.get("containerd_store")), profile)).encode())
-    return os.path.join(STATE, "golden", h.hexdigest()[:16])
+    h.update(("%s %s %s %s" % (name, spec["image"], bool(spec.get("containerd_store")), profile)).encode())
+    return os.path.join(STATE, "golden", "%s-%s" % (name, h.hexdigest()[:16]))
 
 
 def volume_path(name):
@@ -508,7 +510,7 @@ def reset(names, olddisk=False, seeded=None):
         remove_host(name)
         hosts[name]["olddisk"] = olddisk
         save_hosts(hosts)
-        golden = golden_dir(hosts[name], seeded) if use_golden else None
+        golden = golden_dir(name, hosts[name], seeded) if use_golden else None
         if golden and not os.path.isdir(golden):
             golden = None
         if not golden:
@@ -519,7 +521,7 @@ def reset(names, olddisk=False, seeded=None):
     if seeded:
         seed(fresh, seeded)
         for name in fresh:
-            golden = golden_dir(hosts[name], seeded)
+            golden = golden_dir(name, hosts[name], seeded)
             if use_golden and not os.path.isdir(golden):
                 keep_golden(name, golden)
                 wait_ready(name)

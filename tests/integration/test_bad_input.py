@@ -113,7 +113,7 @@ def test_bad_input_changes_nothing(host, reliability_rows, case, module, args, s
         host.sh("h2", "sh", "-c", setup)
     try:
         before = host.snapshot("h2")
-        res = host.module("h2", module, args)
+        res = host.module("h2", module, args, expect="failed")
         after = host.snapshot("h2")
     finally:
         if cleanup:

@@ -755,7 +755,8 @@ def test_a_failed_restore_carries_what_docker_wrote_on_the_original_forward(flee
     vol = "volumes/webdata/_data/writes.log"
     # Each start of the writer writes under a new id: the ids seen before the restore are those of the new root.
     before = set(line.split()[0] for line in host_sh("h1", "cat %s/%s" % (TARGET, vol)).stdout.splitlines())
-    t, box = run_paused(fleet_hosts, RESTORE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "restore_verify"})
+    t, box = run_paused(fleet_hosts, RESTORE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "restore_verify"},
+                        expect="failed")
     try:
         wait_paused(fleet_hosts, "after_start")
         served = look("h1")
@@ -793,7 +794,8 @@ def test_a_rollback_step_that_fails_still_starts_docker(fleet_hosts, reliability
     from test_reliability import wait_paused
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    t, box = run_paused(fleet_hosts, MOVE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "verify"})
+    t, box = run_paused(fleet_hosts, MOVE, ["after_start"], env={"DOCKYARD_MIGRATE_FAULT": "verify"},
+                        expect="failed")
     try:
         wait_paused(fleet_hosts, "after_start")
         host_sh("h1", "cd /var/lib/docker/volumes && { setsid sleep 300 </dev/null >/dev/null 2>&1 & "

@@ -181,32 +181,47 @@ def wanted(fleet, src, ref, layers=True):
 
 
 def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothing(fleet_hosts):
-    """Runs after the 20.10 case: h2 has h1's seed/base layers, not seed/tool:1's own."""
+    """h2 is given h1's base layer and nothing of layers/app:1's own (made anew on h1): the plan drops exactly that
+    one layer.  Independent of the other tests and of their order."""
     bring_up(fleet_hosts, "h1", "h2")
-    fleet_hosts.sh("h1", "docker", "tag", "seed/tool:1", "layers/tool:1")
-    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
-    listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
-    before = sorted(fleet_hosts.sh("h2", *listing).splitlines())
-    images = wanted(fleet_hosts, "h1", "layers/tool:1")
-    # Cut after 200 kB: inside the tool layer (512 KiB); Docker gets a broken archive and loads nothing.
-    cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h1")
-    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images}, expect="failed")
-    assert res.get("failed") and "Docker refused the stream" in res["msg"], res
-    assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
-    # Asked for docker save, the classic source runs it (20.10's layout), and filters it as planned.
-    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
-        "src_ssh": ssh_to("h1"), "images": images, "source_archive": "docker_save"})
-    assert res.get("changed") and res["layers"]["mode"] == "missing", res
-    assert (res["layers"]["source"], res["layers"]["source_reason"]) == ("save", "docker save was asked for"), res
-    assert res["layers"]["layout"] == "legacy" and res["layers"]["dropped_layers"] == res["layers"]["planned"], res
-    fleet_hosts.sh("h2", "docker", "rmi", "-f", "layers/tool:1")
-    # Without the layers listed, the whole image is sent, and the result says why.
-    res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
-        "src_ssh": ssh_to("h1"), "images": wanted(fleet_hosts, "h1", "layers/tool:1", layers=False)})
-    assert res.get("changed") and res["layers"]["mode"] == "whole", res
-    assert "do not list their layers" in res["layers"]["reason"]
-    assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/tool:1")
-    assert image_id(fleet_hosts, "h2", "layers/tool:1") == images[0]["id"]
+    fresh_images(fleet_hosts, "h1")
+    apart(fleet_hosts, "h1", "h2")
+    fleet_hosts.sh("h1", "docker", "tag", "seed/base:1", "layers/base:1")
+    fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f layers/base:1 >/dev/null 2>&1; true")
+    base = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+        "src_ssh": ssh_to("h1"), "images": wanted(fleet_hosts, "h1", "layers/base:1")})
+    assert base["changed"] and image_id(fleet_hosts, "h2", "layers/base:1") == \
+        image_id(fleet_hosts, "h1", "layers/base:1"), base
+    try:
+        listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+        before = sorted(fleet_hosts.sh("h2", *listing).splitlines())
+        images = wanted(fleet_hosts, "h1", "layers/app:1")
+        assert len(images[0]["layers"]) == 2, images
+        # Cut after 200 kB: inside the app layer (2 MiB of random data); Docker gets a broken archive, loads nothing.
+        cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h1")
+        res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images},
+                                 expect="failed")
+        assert "Docker refused the stream" in res["msg"], res
+        assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
+        # Asked for docker save, the classic source runs it (20.10's layout), and drops the one layer h2 has.
+        res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+            "src_ssh": ssh_to("h1"), "images": images, "source_archive": "docker_save"})
+        assert res.get("changed") and res["layers"]["mode"] == "missing", res
+        assert (res["layers"]["source"], res["layers"]["source_reason"]) == ("save", "docker save was asked for"), res
+        assert res["layers"]["layout"] == "legacy", res
+        assert res["layers"]["planned"] == 1 and res["layers"]["dropped_layers"] == 1, res["layers"]
+        assert image_id(fleet_hosts, "h2", "layers/app:1") == images[0]["id"]
+        fleet_hosts.sh("h2", "docker", "rmi", "-f", "layers/app:1")
+        # Without the layers listed, the whole image is sent, and the result says why.
+        res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
+            "src_ssh": ssh_to("h1"), "images": wanted(fleet_hosts, "h1", "layers/app:1", layers=False)})
+        assert res.get("changed") and res["layers"]["mode"] == "whole", res
+        assert "do not list their layers" in res["layers"]["reason"]
+        assert res["bytes"] == save_size(fleet_hosts, "h1", "layers/app:1")
+        assert image_id(fleet_hosts, "h2", "layers/app:1") == images[0]["id"]
+    finally:
+        fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f layers/app:1 layers/base:1 >/dev/null 2>&1; true")
+        fleet_hosts.sh("h1", "sh", "-c", "docker rmi layers/base:1 >/dev/null 2>&1; true")
 
 
 def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
