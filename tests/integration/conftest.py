@@ -185,6 +185,23 @@ class Fleet:
                        "docker info --format '{{.DockerRootDir}}' 2>&1", check=False)
 
 
+FLEET_STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+
+
+def close_ssh_master(host):
+    """Close the controller's multiplexed SSH connection to one fleet host (the ControlPersist master Ansible keeps
+    at a path it derives from address, port and user), as a network cut would have ended it; the next run connects
+    afresh.  Other hosts' connections are left alone.  Returns ssh -O exit's status (255: there was none)."""
+    from ansible.plugins.connection.ssh import Connection
+    with open(os.path.join(FLEET_STATE, "hosts.json")) as f:
+        port = json.load(f)[host]["port"]
+    path = Connection._create_control_path("127.0.0.1", port, "root") % {
+        "directory": os.path.expanduser("~/.ansible/cp")}
+    res = run_bounded(["ssh", "-O", "exit", "-o", "ControlPath=%s" % path, "root@127.0.0.1"], 30,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return res.returncode
+
+
 @pytest.fixture
 def background():
     """subprocess.Popen for a command that runs beside the test, in a session of its own: whatever of it still
@@ -271,8 +288,15 @@ def reliability_rows(request):
              "`test_bad_input.py`, `test_hosts.py` and `test_versions.py`)"
              " from the rows each case records when it passes. %d cases passed in the last run%s." % (
                  len(rows), "" if not failed else " (%d tests of the session failed)" % failed), "",
-             "Faults are injected on real fleet hosts (systemd, dockerd, rsync, an ext4 data disk); every fault "
-             "case starts from a freshly seeded host and checks the end state with independent tools: "
+             "Faults are injected on real fleet hosts (systemd, dockerd, rsync, an ext4 data disk). A fault or "
+             "host case starts from a freshly reset, seeded host (`fleet.py reset --seed`: a copy of that host's "
+             "own golden seeded state, taken once from it seeded from nothing; a host given an old disk of its own is "
+             "seeded from nothing), except where it says otherwise "
+             "here: the bad-input cases share h2, reset once for their file, and each compares a snapshot taken "
+             "just before and just after it; the damaged-archive cases use h2 as the cases before them left it "
+             "(seeded when it was not); a version case reuses its host when the case before it on that host "
+             "moved it back and proved it equal to its seed. Each case checks the end state with independent "
+             "tools: "
              "`docker info`, `findmnt`, `docker ps`, and a manifest of the whole data root (paths, types, modes, "
              "owners, sizes, content hashes, hard links, extended attributes and ACLs, holes) compared with the "
              "one taken before, ignoring only the files dockerd rewrites at every start.", ""]
