@@ -5,7 +5,7 @@
 # Logs: tests/output/{sanity,lint,bandit,images}.log.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-cd "$here"
+cd "$here" || exit 1
 out=tests/output
 mkdir -p "$out"
 py=.venv/bin/python

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import unchanged
+from conftest import unchanged as rerun_unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
@@ -147,7 +147,7 @@ def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
     serving(fleet, root, fingerprint)
     summary = same_tree(fleet, tree or args["path"], ignore)
     again = fleet.module(HOST, DATA_ROOT, args)
-    unchanged(again)
+    rerun_unchanged(again)
     res["summary"] = summary
     return res
 
@@ -511,7 +511,7 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     disk_mounted_again(fleet, device, fstab, fingerprint)
     assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "late"
     again = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
-    unchanged(again)
+    rerun_unchanged(again)
     row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
         "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
         "backup = old fstab, old disk unmounted, its tree equal to the root before the move (%d entries); %s, "
@@ -526,8 +526,8 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     # Docker started on the new root, a container writes there, then the check fails.
     box = {}
     env = {"DOCKYARD_MIGRATE_FAULT": "verify", "DOCKYARD_MIGRATE_PAUSE": "after_start"}
-    t = threading.Thread(target=lambda: box.update(r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env,
-                                                                   expect="failed")))
+    t = threading.Thread(target=lambda: box.update(
+        r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env, expect="failed")))
     t.start()
     try:
         sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.after_start && exit 0; "

@@ -220,6 +220,7 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     assert res.returncode == 0 and "remove the kept original %s" % backup in res.stdout, res.stdout[-3000:]
     assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
     # A removal killed part way (SIGKILL at its failpoint) leaves part of the original and the marker saying so ...
+
     def entries():
         return int(pair.sh("h1", "sh", "-c", "find %s | wc -l" % backup).strip())
 

@@ -23,8 +23,8 @@ PLUGINS = os.path.join(ROOT, "plugins")
 # allowed one is caught.
 WRITERS = {
     ("_fileops.py", "atomic_write"): "the atomic writer itself (temporary file, fsync, rename)",
-    ("_archive.py", "HashingWriter.__init__"): "an archive written to a temporary file renamed into place when "
-                                                "complete",
+    ("_archive.py", "HashingWriter.__init__"):
+        "an archive written to a temporary file renamed into place when complete",
     ("_image_archive.py", "write_stream"): "an archive streamed to a temporary file, renamed into place",
     ("_download.py", "download"): "a download into a fresh temporary directory",
     ("_lock.py", "acquire"): "the lock file (os.open, O_NOFOLLOW, in a private directory)",

@@ -215,7 +215,7 @@ def test_bind_refuses_data_root_in_daemon_json(tmp_path):
 
 def test_bind_undo_puts_the_original_back_when_nothing_is_mounted(tmp_path, ctx, monkeypatch):
     move = move_of(tmp_path, "bind")
-    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts())
+    monkeypatch.setattr(_switches._mountinfo, "read", mounts)
     move.backup = _switches.backup_name(move, "20260101T000000")
     os.rename(move.source, move.backup)
     os.mkdir(move.source)  # the empty stand-in the bind was mounted on
@@ -234,7 +234,7 @@ def test_bind_undo_unmounts_the_bind_first(tmp_path, ctx, monkeypatch):
 
 def test_bind_switch_back_puts_the_original_back_before_the_line_goes(tmp_path, ctx, monkeypatch):
     move = move_of(tmp_path, "bind")
-    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts())
+    monkeypatch.setattr(_switches._mountinfo, "read", mounts)
     with open(ctx.opts.fstab, "w") as f:
         f.write("/dev/sda1 / ext4 defaults 0 1\n%s %s none bind 0 0\n" % (move.target, move.source))
     move.backup = _switches.backup_name(move, "20260101T000000")

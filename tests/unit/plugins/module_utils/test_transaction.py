@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import (_inventory, _rollback, _switches, _systemd,
-                                                                      _transaction, _verify)
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _inventory, _rollback, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
