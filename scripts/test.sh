@@ -23,8 +23,8 @@ side() { # side NAME COMMAND...: run beside the tests, output to tests/output/NA
 side sanity bash scripts/sanity.sh
 side lint ansible-lint --profile production --offline
 side bandit "$py" -m bandit -q -r plugins -c tests/bandit.yml
-side images bash -c "for s in trixie docker28 bullseye; do $py tests/fleet/fleet.py build --suite \$s || exit 1; done; \
-bash awx/build-ee.sh"
+side images bash -c "$py tests/fleet/fleet.py build --suite trixie && bash awx/build-ee.sh && \
+for s in docker28 bullseye; do $py tests/fleet/fleet.py build --suite \$s || exit 1; done"
 
 "$py" -m pytest tests/unit tests/integration "$@"
 rc=$?

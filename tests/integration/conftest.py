@@ -311,3 +311,33 @@ def reliability_rows(request):
         lines.append("")
     with open(RELIABILITY_DOC, "w") as f:
         f.write("\n".join(lines))
+
+
+# Files run last: what they need is built beside the earlier tests (scripts/test.sh builds the execution
+# environment while they run), so no test waits for it at the start.
+LAST = ("test_awx_ee.py",)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: os.path.basename(str(item.fspath)) in LAST)  # stable: the order is kept otherwise
+
+
+# Wall time per test file (setup, call and teardown of its tests), written to tests/output/durations-by-file.json
+# and listed at the end of the run: docs/testing.md records them.
+FILE_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    name = os.path.basename(report.nodeid.split("::", 1)[0])
+    FILE_SECONDS[name] = FILE_SECONDS.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FILE_SECONDS:
+        return
+    os.makedirs(os.path.dirname(RELIABILITY_JSON), exist_ok=True)
+    with open(os.path.join(os.path.dirname(RELIABILITY_JSON), "durations-by-file.json"), "w") as f:
+        json.dump(FILE_SECONDS, f, indent=1, sort_keys=True)
+    terminalreporter.write_sep("=", "wall time per integration test file")
+    for name, seconds in sorted(FILE_SECONDS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line("%8.1f s  %s" % (seconds, name))
