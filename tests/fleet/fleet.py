@@ -353,9 +353,8 @@ def keep_golden(name, golden):
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     copy_tree(volume_path(name), tmp)
-    for ident in ("docker/engine-id",):
-        if os.path.exists(os.path.join(tmp, ident)):
-            os.unlink(os.path.join(tmp, ident))
+    if os.path.exists(os.path.join(tmp, "docker", "engine-id")):
+        os.unlink(os.path.join(tmp, "docker", "engine-id"))
     os.replace(tmp, golden)
     run([DOCKER, "start", container(name)], capture=True)
     log("kept the seeded state of %s as %s" % (name, golden))

@@ -19,12 +19,12 @@ import subprocess
 import threading
 import time
 
-from conftest import unchanged
+from conftest import FLEET_STATE, unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_PY = os.path.join(ROOT, "tests", "fleet", "fleet.py")
-FLEET_DIR = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+FLEET_DIR = FLEET_STATE
 TARGET = "/mnt/data/docker"
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
 STATUS = "/run/dockyard-migrate/data_root.status.json"

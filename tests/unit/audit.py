@@ -87,20 +87,21 @@ def shell_command(argv):
     return None
 
 
+# The audit events this audit is about, and what each does: write a file or rename one.
+EVENT_KIND = {"open": "write", "shutil.copyfile": "write", "os.link": "write", "os.symlink": "write",
+              "os.rename": "rename", "os.replace": "rename", "shutil.move": "rename"}
+
+
 def writes(event, args):
-    """The path an event writes (or renames), or None."""
-    if event == "open":
-        path, mode, flags = args
-        if isinstance(path, int) or path == os.devnull:
-            return None  # a descriptor already open (its opening was seen), or a write that keeps nothing
-        if mode is not None:
-            return path if any(c in mode for c in "wax+") else None
-        return path if flags is not None and flags & WRITE_FLAGS else None
-    if event in ("os.rename", "os.replace", "shutil.copyfile", "shutil.move", "os.link", "os.symlink"):
+    """The path an event of EVENT_KIND writes (or renames to), or None."""
+    if event != "open":
         return args[1]
-    if event in ("os.remove", "os.rmdir", "shutil.rmtree", "os.truncate", "os.mkdir", "os.chmod", "os.chown"):
-        return None  # not what this audit is about: data written, renamed or run
-    return None
+    path, mode, flags = args
+    if isinstance(path, int) or path == os.devnull:
+        return None  # a descriptor already open (its opening was seen), or a write that keeps nothing
+    if mode is not None:
+        return path if any(c in mode for c in "wax+") else None
+    return path if flags is not None and flags & WRITE_FLAGS else None
 
 
 class Auditor:
@@ -142,8 +143,8 @@ class Auditor:
             if why:
                 self.violations.append(("shell", "%s:%s" % who, why))
             return
-        if event not in ("open", "os.rename", "os.replace", "shutil.copyfile", "shutil.move", "os.link",
-                         "os.symlink"):
+        kind = EVENT_KIND.get(event)
+        if kind is None:
             return
         path = writes(event, args)
         if path is None:
@@ -151,7 +152,6 @@ class Auditor:
         who = self.owner(frame)
         if who is None:
             return
-        kind = "write" if event in ("open", "shutil.copyfile", "os.link", "os.symlink") else "rename"
         self.seen.append((kind, who, path))
         allowed = self.writers if kind == "write" else self.renamers
         if who not in allowed:
@@ -169,8 +169,7 @@ def _hook(event, args):
         auditor(event, args, frame)
 
 
-_EVENTS = {"open", "os.rename", "os.replace", "shutil.copyfile", "shutil.move", "os.link", "os.symlink",
-           "subprocess.Popen"}
+_EVENTS = set(EVENT_KIND) | {"subprocess.Popen"}
 _INSTALLED = []
 
 

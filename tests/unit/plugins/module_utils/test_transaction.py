@@ -21,6 +21,7 @@ class FakeHost:
 
     def __init__(self):
         self.calls = []
+        self.args = []
 
     def __getattr__(self, name):
         raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
@@ -29,10 +30,6 @@ class FakeHost:
     def _call(self, name, *args):
         self.calls.append(name)
         self.args.append((name,) + args)
-
-    @property
-    def args(self):
-        return self.__dict__.setdefault("_args", [])
 
     def unit_exists(self, unit):
         self._call("unit_exists", unit)
