@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -318,7 +319,36 @@ def reliability_rows(request):
 LAST = ("test_awx_ee.py",)
 
 
+# DOCKYARD_TEST_ORDER=reverse runs the files in reverse order and each file's tests in reverse order (a file whose
+# tests build on one another says IN_ORDER = True and keeps its own order); DOCKYARD_TEST_ORDER=shuffle:SEED does
+# the same with a seeded shuffle.  Running the suite twice, in two orders, shows that no test depends on what an
+# earlier file left behind.
+def reorder(items, how):
+    files = {}
+    for item in items:
+        files.setdefault(str(item.fspath), []).append(item)
+    groups = list(files.values())
+    if how == "reverse":
+        shuffle = reversed
+    elif how.startswith("shuffle:"):
+        rng = random.Random(how.split(":", 1)[1])
+
+        def shuffle(seq):
+            seq = list(seq)
+            rng.shuffle(seq)
+            return seq
+    else:
+        raise pytest.UsageError("DOCKYARD_TEST_ORDER: expected reverse or shuffle:SEED, got %r" % how)
+    out = []
+    for group in shuffle(groups):
+        out += group if getattr(group[0].module, "IN_ORDER", False) else list(shuffle(group))
+    return out
+
+
 def pytest_collection_modifyitems(items):
+    how = os.environ.get("DOCKYARD_TEST_ORDER", "")
+    if how:
+        items[:] = reorder(items, how)
     items.sort(key=lambda item: os.path.basename(str(item.fspath)) in LAST)  # stable: the order is kept otherwise
 
 
