@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""The unit tests' stand-in for Docker's units on a host (_systemd.Systemd)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _systemd
+
+
+class FakeHost:
+    """Docker's units as the transaction sees them (_systemd.Systemd), without a host: every call is recorded, in
+    order, with its arguments; each answer is the one a host with both units, Docker answering and nothing left
+    mounted gives.  A method the real class does not have, or this fake does not implement, fails the test."""
+
+    stop_timeout = 1
+
+    def __init__(self):
+        self.calls = []
+        self.args = []
+
+    def __getattr__(self, name):
+        raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
+            name, "" if hasattr(_systemd.Systemd, name) else " and _systemd.Systemd does not have"))
+
+    def _call(self, name, *args):
+        self.calls.append(name)
+        self.args.append((name,) + args)
+
+    def unit_exists(self, unit):
+        self._call("unit_exists", unit)
+        return unit in ("docker.socket", "docker.service")
+
+    def docker_units(self):
+        self._call("docker_units")
+        return ["docker.socket", "docker.service"]
+
+    def stop_docker(self, with_containerd=False):
+        self._call("stop_docker", with_containerd)
+
+    def window_units(self, with_containerd=False):
+        self._call("window_units", with_containerd)
+        return ["docker.socket", "docker.service"]
+
+    def mask(self, units):
+        self._call("mask", list(units))
+        return ["docker.socket", "docker.service"]
+
+    def unmask(self, units):
+        self._call("unmask", list(units or []))
+
+    def check_stopped(self, units, timeout, proc="/proc"):
+        self._call("check_stopped", list(units))
+
+    def start_docker(self, with_containerd=False):
+        self._call("start_docker", with_containerd)
+
+    def started_since(self, when, unit="docker.service"):
+        self._call("started_since", when, unit)
+        return False
+
+    def daemon_reload(self):
+        self._call("daemon_reload")
+
+    def wait_docker(self, timeout):
+        self._call("wait_docker", timeout)
+        return True
+
+    def wait_quiet(self, root, timeout):
+        self._call("wait_quiet", root)
+        return []
+
+    def drop_self_bind(self, root):
+        self._call("drop_self_bind", root)
+
+    def write_dropin(self, service, mount_path):
+        self._call("write_dropin", service, mount_path)
+
+    def restore_file(self, path, text, keep_empty=False):
+        self._call("restore_file", path, text, keep_empty)

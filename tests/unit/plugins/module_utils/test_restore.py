@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+"""state=restored (_restore.Restore): its refusal, and what a rerun does with a restore interrupted in its window,
+decided from what the host shows (Docker running, or started since the journal's last write)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _restore, _switches, _systemd
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+
+from fake_host import FakeHost  # pylint: disable=import-error
+
+
+class Host(FakeHost):
+    """FakeHost whose docker.service started (or not) after the journal's last write."""
+
+    def __init__(self, started=False):
+        super(Host, self).__init__()
+        self.started = started
+
+    def started_since(self, when, unit="docker.service"):
+        self._call("started_since", when, unit)
+        return self.started
+
+
+class Client:
+    """The Engine API as check_root reads it: Docker's root."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def info(self):
+        return {"DockerRootDir": self.root}
+
+
+def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
+    """A daemon_json move from src to disk/docker, recorded as done, then a restore journalled up to PHASE: the
+    original kept as src.bak (or put back at src already), Docker's units recorded as masked and masked now."""
+    src, target = tmp_path / "src", tmp_path / "disk" / "docker"
+    target.mkdir(parents=True)
+    (target / "image").mkdir()
+    backup = tmp_path / "src.bak"
+    (backup if backup_kept else src).mkdir()
+    ((backup if backup_kept else src) / "image").mkdir()
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text(json.dumps({"data-root": str(target)}))
+    masked = {"docker.service", "docker.socket"}
+    monkeypatch.setattr(_systemd, "masked_at_runtime", lambda unit: unit in masked)
+    monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
+    r = _restore.Restore({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
+                          "fstab": str(tmp_path / "fstab")},
+                         client=Client(str(src)), runner=lambda argv: (0, "", ""))
+    r.host = Host(started)
+    r.lock_dir = str(tmp_path / "lock")
+    r.fwd = [Move("docker", str(src), str(target), _switches.make("daemon_json"), backup=str(backup))]
+    r.journal.moves = r.fwd
+    r.journal.start(0, "daemon_json")
+    r.journal.save(phase=phase, masked=sorted(masked), texts_before={str(daemon_json): "{}\n"},
+                   restore_texts={str(daemon_json): daemon_json.read_text()})
+    restarted = []
+    monkeypatch.setattr(r, "_run", lambda: restarted.append(r.journal.phase) or r.result)
+    return r, restarted, daemon_json
+
+
+def test_a_restore_without_a_kept_original_is_refused_before_anything_is_touched(tmp_path, monkeypatch):
+    r, _restarted, daemon_json = restore(tmp_path, monkeypatch, "done", backup_kept=False)
+    r.fwd[0].backup = None  # the move ran with keep_source=false
+    before = daemon_json.read_text()
+    with pytest.raises(RelocationError, match="was not kept .*keep_source=false") as exc:
+        r.preflight(running=True)
+    assert exc.value.phase == "preflight"
+    assert r.host.calls == []
+    assert daemon_json.read_text() == before
+
+
+def test_a_restore_killed_after_its_switch_back_starts_docker_on_the_original_and_finishes(tmp_path, monkeypatch):
+    r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
+    r.resume(running=False, switched=False)
+    # The masks of the killed run lifted, Docker started and answering on the original: nothing copied or switched.
+    assert r.host.calls == ["started_since", "unmask", "start_docker", "wait_docker"], r.host.calls
+    assert restarted == []
+    assert r.journal.phase == "restored"
+    assert r.result["original"][0]["left_copy"] == r.fwd[0].target
+
+
+def test_a_switch_back_docker_has_not_run_through_is_finished(tmp_path, monkeypatch):
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+    r.resume(running=False, switched=True)
+    assert r.host.calls[:2] == ["started_since", "restore_file"], r.host.calls
+    assert r.host.calls[2:] == ["daemon_reload", "unmask", "start_docker", "wait_docker"], r.host.calls
+    assert json.loads(daemon_json.read_text()) == {}, "data-root is still in daemon.json"
+    assert (tmp_path / "src" / "image").is_dir() and not (tmp_path / "src.bak").exists(), "the original is not back"
+    assert restarted == [] and r.journal.phase == "restored"
+
+
+def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(tmp_path, monkeypatch):
+    """A reboot lifted the masks and Docker served the moved root after the kill: the original put back is
+    stale, so the moved root goes back in service and the restore starts over (its copy back takes the writes)."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
+    r.resume(running=False, switched=True)
+    assert "started_since" in r.host.calls
+    assert "restore_file" not in r.host.calls, "a file was switched back: %s" % r.host.calls
+    assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
+    assert (tmp_path / "src.bak" / "image").is_dir(), "the original was put back although it is stale"
+    assert r.host.calls[-2:] == ["start_docker", "wait_docker"], r.host.calls
+    assert restarted == ["restore_record"], "the restore did not start over"
+
+
+def test_a_switch_back_is_not_finished_while_docker_runs(tmp_path, monkeypatch):
+    """Docker running now (on the moved root: the switch back never reached daemon.json) is what the host says;
+    the journal's phase alone would finish a switch back under it."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+    r.resume(running=True, switched=True)
+    assert "restore_file" not in r.host.calls, r.host.calls
+    assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
+    assert restarted == ["restore_record"]
