@@ -28,9 +28,8 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _fileops, _layout, _mountinfo, _preflight, _switches, _testhooks, _units)
+    _fileops, _layout, _mountinfo, _preflight, _run, _switches, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
-from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 DAY = 86400
 BACKUP_MARK = ".dockyard-backup-"
@@ -108,62 +107,64 @@ def fmt_days(days):
     return ("%g" % float(days))
 
 
-class Cleanup(Relocation):
-    """``state: cleaned``: the checks, then the removal of the kept originals."""
+class Cleanup(_run.Operation):
+    """``state: cleaned`` over CTX (a _run.Run): the checks, then the removal of the kept originals."""
 
-    fwd = ()
+    def __init__(self, ctx):
+        super(Cleanup, self).__init__(ctx)
+        self.fwd = []
 
     def _run(self):
-        if not self.journal.load() or not self.journal.recorded_moves():
+        if not self.ctx.journal.load() or not self.ctx.journal.recorded_moves():
             _preflight.refuse("no record of a move to %s (%s is missing): there is no kept original to remove" % (
-                self.opts.path, self.journal.path))
-        self.fwd = [_switches.move_from_dict(d) for d in self.journal.recorded_moves()]
-        self.journal.moves = self.fwd
-        self.result["moves"] = [m.to_dict() for m in self.fwd]
+                self.ctx.opts.path, self.ctx.journal.path))
+        self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
+        self.ctx.journal.moves = self.fwd
+        self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
         kept = [m for m in self.fwd if m.backup and os.path.lexists(m.backup)]
-        self.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept and not m.disk,
-                                    "backup": m.backup if m in kept else None} for m in self.fwd]
+        self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept and not m.disk,
+                                        "backup": m.backup if m in kept else None} for m in self.fwd]
         for m in self.fwd:
             if m.disk:  # never wiped: the disk is left unmounted as it was, to reuse or wipe by hand
-                self.result["original"][self.fwd.index(m)]["disk"] = m.disk["line"]
-                self.actions.append("the original of %s is its own disk (%s), left unmounted as it was; it is not "
-                                    "wiped" % (m.source, m.disk["line"]))
+                self.ctx.result["original"][self.fwd.index(m)]["disk"] = m.disk["line"]
+                self.ctx.actions.append("the original of %s is its own disk (%s), left unmounted as it was; it is not "
+                                        "wiped" % (m.source, m.disk["line"]))
         if not kept:
-            self.actions.append("no kept original left to remove")
-            return self.result
-        refusal = soak_refusal(self.journal, self.opts.soak_days, self.now, self.opts.path)
+            self.ctx.actions.append("no kept original left to remove")
+            return self.ctx.result
+        refusal = soak_refusal(self.ctx.journal, self.ctx.opts.soak_days, self.ctx.now, self.ctx.opts.path)
         if refusal:
             _preflight.refuse(refusal)
-        facts = self.gather()
+        facts = self.ctx.gather()
         mounts = _mountinfo.read()
-        applied = dict((m.name, m.switch.is_applied(m, self, mounts, facts["config"]["daemon_json"]))
+        applied = dict((m.name, m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"]))
                        for m in self.fwd)
         refusal = serving_refusal(self.fwd, facts["engine"], applied)
         for m in kept:
             refusal = refusal or backup_refusal(m, self.fwd, facts["engine"].get("docker_root_dir"), mounts)
         if refusal:
             _preflight.refuse(refusal)
-        self.result["changed"] = True
+        self.ctx.result["changed"] = True
         for m in kept:
             size = _layout.measure(m.backup).bytes
-            self.diff["before"][m.backup] = "kept original of %s (moved aside when Docker moved to %s)\n" % (
+            self.ctx.diff["before"][m.backup] = "kept original of %s (moved aside when Docker moved to %s)\n" % (
                 m.source, m.target)
-            self.diff["after"][m.backup] = ""
-            if self.check_mode:
-                self.actions.append("remove the kept original %s (%s)" % (m.backup, _units.human(size)))
+            self.ctx.diff["after"][m.backup] = ""
+            if self.ctx.check_mode:
+                self.ctx.actions.append("remove the kept original %s (%s)" % (m.backup, _units.human(size)))
                 continue
-            cleanup = dict(self.journal.get("cleanup") or {})
+            cleanup = dict(self.ctx.journal.get("cleanup") or {})
             cleanup.setdefault("started", time.time())
             cleanup["removing"] = m.backup
-            self.journal.save(cleanup=cleanup)
+            self.ctx.journal.save(cleanup=cleanup)
             _fileops.remove_tree(m.backup, lambda: _testhooks.reached("during_cleanup"))
             cleanup.pop("removing", None)
             cleanup.setdefault("removed", []).append(m.backup)
             cleanup["finished"] = time.time()
-            self.journal.save(cleanup=cleanup)
-            self.result["freed_bytes"] = self.result.get("freed_bytes", 0) + size
-            self.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))
-        if not self.check_mode:
-            self.result["original"] = [{"name": m.name, "source": m.source, "removed": True, "backup": None}
-                                       for m in self.fwd]
-        return self.result
+            self.ctx.journal.save(cleanup=cleanup)
+            self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
+            self.ctx.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))
+        if not self.ctx.check_mode:
+            self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": True, "backup": None}
+                                           for m in self.fwd]
+        return self.ctx.result

@@ -20,11 +20,11 @@ import json
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _phases
 
 VERSION = 1
 # The phases of a run that stopped Docker and has not brought it back: a rerun continues from the plan it froze.
-WINDOW_PHASES = ("stop", "final_copy", "switch", "start", "verify", "source", "rollback")
+WINDOW_PHASES = _phases.WINDOW
 # What an earlier run saved about the host's files; stale once a new move starts from a running Docker.
 FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts", "copy_checked")
 

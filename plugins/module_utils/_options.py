@@ -101,8 +101,6 @@ def parse_ionice(text):
 class Options:
     """The parameters as attributes; a missing or None value takes the spec's default."""
 
-    deadline = None  # time.time() at which the run's time_limit ends (set by the run that starts the clock)
-
     def __init__(self, params):
         for name, spec in ARGUMENT_SPEC.items():
             value = params.get(name)

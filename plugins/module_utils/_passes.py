@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import abc
 import os
 import subprocess
 import time
@@ -43,14 +44,51 @@ def differences(src, dst, rsync_bin="rsync"):
     return [line for line in out.splitlines() if line.strip()]
 
 
-class Passes:
-    """Copies every move's source to its target; statistics go to RESULT (the module's result)."""
+class CopyEngine(abc.ABC):
+    """How one pass copies a move's source onto its target.  ``copy`` returns the pass's statistics (its
+    ``engine`` name, files and bytes transferred, seconds, rc, the command run) or raises _copy.CopyError."""
 
-    def __init__(self, opts, moves, status, result):
+    name = None
+
+    @abc.abstractmethod
+    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
+        """One pass of move M at OPTS' priority; SKIP lists layer directories it need not walk (None: all);
+        DEADLINE (a time.time() value, or None) cuts it short."""
+
+
+class TarPipe(CopyEngine):
+    """A first copy into an empty target: two tars joined by a kernel pipe (it walks everything; SKIP is
+    ignored, as nothing is there to skip)."""
+
+    name = "tar"
+
+    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
+        stats = _copy.tar_copy(m.source, m.target, status, phase, allow_changed=allow_vanished, total_bytes=m.size,
+                               prefix=opts.priority_prefix, deadline=deadline)
+        stats["files_transferred"] = m.files
+        return stats
+
+
+class Rsync(CopyEngine):
+    """Every later pass, and every pass of a throttled move or with copy_engine rsync."""
+
+    name = "rsync"
+
+    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
+        return _copy.rsync(m.source, m.target, status, phase, opts.rsync_args, allow_vanished=allow_vanished,
+                           total_bytes=m.size, skip=skip, prefix=opts.priority_prefix, deadline=deadline)
+
+
+class Passes:
+    """Copies every move's source to its target; statistics go to RESULT (the module's result).  DEADLINE is
+    the time.time() at which the run's time_limit ends (None: no limit)."""
+
+    def __init__(self, opts, moves, status, result, deadline=None):
         self.opts = opts
         self.moves = moves
         self.status = status
         self.result = result
+        self.deadline = deadline
 
     def committed_layers(self):
         """Per move, the image layers committed now (None for a layout without known-immutable layers)."""
@@ -67,25 +105,17 @@ class Passes:
         return out
 
     def engine(self, m):
-        """``tar`` for a first copy into an empty target (copy_engine auto), ``rsync`` otherwise.  A bandwidth
+        """The tar pipe for a first copy into an empty target (copy_engine auto), rsync otherwise.  A bandwidth
         limit holds every pass, so a throttled move makes its first copy with rsync too."""
         if self.opts.copy_engine == "auto" and not self.opts.throttled and _copy.is_empty_dir(m.target):
-            return "tar"
-        return "rsync"
+            return TarPipe()
+        return Rsync()
 
     def copy_one(self, m, phase, allow_vanished, skip):
         # Only a pass while Docker runs is cut at the time limit; the window is never entered without the time
         # to finish it (Passes.check_time_left).
-        deadline = self.opts.deadline if phase == "online_copy" else None
-        prefix = self.opts.priority_prefix
-        if self.engine(m) == "tar":
-            stats = _copy.tar_copy(m.source, m.target, self.status, phase, allow_changed=allow_vanished,
-                                   total_bytes=m.size, prefix=prefix, deadline=deadline)
-            stats["files_transferred"] = m.files
-            return stats
-        return _copy.rsync(m.source, m.target, self.status, phase, self.opts.rsync_args,
-                           allow_vanished=allow_vanished, total_bytes=m.size, skip=skip, prefix=prefix,
-                           deadline=deadline)
+        deadline = self.deadline if phase == "online_copy" else None
+        return self.engine(m).copy(m, self.opts, self.status, phase, allow_vanished, skip, deadline)
 
     def out_of_space(self, m, phase):
         fs = _fsinfo.describe(m.target, probe_dtype=False)
@@ -140,7 +170,7 @@ class Passes:
         done = 1
         actions.append("copied while Docker ran (%.1f s)" % secs)
         while done < max(1, int(self.opts.online_passes)):
-            if self.opts.deadline is not None and time.time() + secs > self.opts.deadline:
+            if self.deadline is not None and time.time() + secs > self.deadline:
                 break  # no time for another pass like the last one
             secs2, moved2, settled = self.online_pass(settled if self.opts.walk_mutable else None)
             done += 1
@@ -161,7 +191,7 @@ class Passes:
         """The window is entered only when the time limit leaves room for all of it: the offline pass (at most
         the last online pass) and Docker's stop and start, up to their timeouts.  Otherwise the run ends here
         with Docker untouched; the copy is kept and a rerun continues it."""
-        if self.opts.deadline is None:
+        if self.deadline is None:
             return
         tail = []
         for p in reversed(self.result["passes"]):
@@ -179,7 +209,7 @@ class Passes:
         copies = last * (1 if self.opts.keep_source else 2)
         waits = (len(self.moves) + 1) * self.opts.stop_timeout + 2 * self.opts.verify_timeout
         need = copies + waits
-        left = self.opts.deadline - time.time()
+        left = self.deadline - time.time()
         if left < need:
             raise RelocationError(
                 "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (%.0f s "

@@ -22,49 +22,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _bind, _daemon_json, _disk, _fileops, _fstab, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
+    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, unmount_all)
 
 
-NOTE = "the data root moved; see the bind line below"
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
 # so a % in a data-root named by daemon.json leaves it with no images (measured: 20.10 does, 26.1 does not).
 PERCENT_SAFE_MAJOR = 26
-
-
-def disk_note():
-    return _fstab.disk_note(time.strftime("%Y-%m-%d"))
-
-
-def note_for(move):
-    """The note beside the fstab line a bind move comments out: an old disk's names the day it was left."""
-    return disk_note() if move.disk else NOTE
-
-
-def unmount_all(ctx, path):
-    mounts = _mountinfo.read()
-    while _mountinfo.mount_at(mounts, path) is not None:
-        ctx.host.run(["umount", path])
-        mounts = _mountinfo.read()
-
-
-def original_home(move, ctx):
-    """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
-    original in place; an original disk is mounted beside the mount point for it when the bind is there."""
-    if move.disk:
-        if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
-            return move.mount_point
-        staging = _disk.staging_path(move)
-        _disk.mount_disk(move, ctx, staging)
-        return staging
-    return move.backup if move.backup_kept else move.source
-
-
-def backup_name(move, stamp):
-    return "%s.dockyard-backup-%s" % (move.source, stamp)
 
 
 def _major(version):
@@ -73,38 +41,7 @@ def _major(version):
     return int(head) if head.isdigit() else 0
 
 
-def _drop_empty(path):
-    if os.path.isdir(path) and not os.listdir(path):
-        os.rmdir(path)
-
-
-def put_back(move):
-    """state=restored: the kept original back at its path (an empty stand-in there is removed first).  Done
-    already when the backup is gone and the original is in place."""
-    if move.backup and os.path.isdir(move.backup):
-        _drop_empty(move.source)
-        if os.path.exists(move.source):
-            raise RelocationError("%s is in the way of the kept original %s (it is not empty)" % (
-                move.source, move.backup), "switch")
-        os.rename(move.backup, move.source)
-        _fileops.fsync_dir(os.path.dirname(move.source))
-    elif not os.path.isdir(move.source):
-        raise RelocationError("neither the kept original %s nor %s exists" % (move.backup, move.source), "switch")
-
-
-def set_aside_again(move, stand_in):
-    """Undo put_back: the original goes back to its backup name (with an empty STAND_IN directory in its place,
-    for a bind to be mounted on)."""
-    if move.backup and not os.path.exists(move.backup) and os.path.isdir(move.source) and os.listdir(move.source):
-        st = os.stat(move.source)
-        os.rename(move.source, move.backup)
-        if stand_in:
-            os.mkdir(move.source)
-            os.chmod(move.source, st.st_mode & 0o7777)
-        _fileops.fsync_dir(os.path.dirname(move.source))
-
-
-class BindSwitch:
+class BindSwitch(Switch):
     kind = "bind"
 
     def service_root(self, move):
@@ -257,10 +194,10 @@ class BindSwitch:
         if move.disk:
             staging = _disk.staging_path(move)
             unmount_all(ctx, staging)
-            _drop_empty(staging)
+            drop_empty(staging)
             _disk.mount_disk(move, ctx, move.mount_point)
         if move.backup and os.path.isdir(move.backup):
-            _drop_empty(move.source)
+            drop_empty(move.source)
             if not os.path.exists(move.source):
                 os.rename(move.backup, move.source)
                 move.backup = None
@@ -294,7 +231,7 @@ class BindSwitch:
         put back in place of the bind line, and it is mounted on the root again."""
         staging = _disk.staging_path(move)
         unmount_all(ctx, staging)
-        _drop_empty(staging)
+        drop_empty(staging)
         lines, changed = _fstab.enable_disk_line(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
                                                  move.mount_point, move.disk["line"])
         if changed:
@@ -308,7 +245,7 @@ class BindSwitch:
         back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
         if move.disk:
             unmount_all(ctx, _disk.staging_path(move))
-            _drop_empty(_disk.staging_path(move))
+            drop_empty(_disk.staging_path(move))
             if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
                 unmount_all(ctx, move.mount_point)
             return
@@ -326,7 +263,7 @@ class BindSwitch:
             ctx.host.run(["mount", "-o", "bind", "--", move.target, move.mount_point])
 
 
-class DaemonJsonSwitch:
+class DaemonJsonSwitch(Switch):
     kind = "daemon_json"
 
     def service_root(self, move):

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Checking that a moved (or restored) root serves everything it served before.  Internal to dockyard.migrate.
 
-Part of the relocation transaction (_transaction.Relocation): Docker's own
+A collaborator of the relocation (_transaction.Relocation), the restore and the
+rollback: Docker's own
 report of its root, and the inventory recorded before the stop compared with
 Docker's now, once the containers that ran before run again.
 """
@@ -31,15 +32,20 @@ def comparable(inv, drop):
 
 
 class Verification:
-    """Needs ``client``, ``opts``, ``journal``, ``result``, ``actions``, ``apart`` and ``served_since``."""
+    """The checks of CTX (a _run.Run) against Docker, through its client.  ``not_running`` names the containers
+    that ran before and, once settled, do not run although their data is there."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.not_running = []
 
     def record_inventory(self, again=False):
-        inv = _inventory.collect(self.client)
-        if again and inv["fingerprint"] == self.journal["inventory"]["fingerprint"]:
+        inv = _inventory.collect(self.ctx.client)
+        if again and inv["fingerprint"] == self.ctx.journal["inventory"]["fingerprint"]:
             return None
-        self.journal["inventory"] = inv
-        self.result["fingerprint_before"] = inv["fingerprint"]
-        self.actions.append("%s %d images, %d containers (%d running) and %d volumes" % (
+        self.ctx.journal["inventory"] = inv
+        self.ctx.result["fingerprint_before"] = inv["fingerprint"]
+        self.ctx.actions.append("%s %d images, %d containers (%d running) and %d volumes" % (
             "recorded the inventory again before the stop, as it changed during the copy:" if again else "recorded",
             len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
         return inv
@@ -52,19 +58,19 @@ class Verification:
         containers, volumes).  A container that ran before and is not running at the end although it is there is
         no problem of the data: it is named in ``self.not_running``.
         """
-        deadline = time.time() + self.opts.verify_timeout
+        deadline = time.time() + self.ctx.opts.verify_timeout
         started = []
         tried = {}
         self.not_running = []
         while True:
-            inv = _inventory.collect(self.client)
+            inv = _inventory.collect(self.ctx.client)
             new, removed = self.made_or_removed(before, inv)
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and c["state"] != "restarting" and \
                         c["name"] not in tried:
                     tried[c["name"]] = time.time()
                     try:
-                        self.client.post("/containers/%s/start" % c["id"])
+                        self.ctx.client.post("/containers/%s/start" % c["id"])
                         started.append(c["name"])
                     except _docker_api.DockerAPIError:
                         pass
@@ -95,20 +101,20 @@ class Verification:
         names_now = set(c["name"] for c in inv["containers"])
         new = sorted(names_now - names_before)
         gone = names_before - names_now
-        if gone - set(self.apart["removed"]):
-            self.apart["removed"] = sorted(set(self.apart["removed"]) | (gone & self.destroyed_since()))
-        removed = sorted(gone & set(self.apart["removed"]))
-        self.apart["new"] = sorted(set(self.apart["new"]) | set(new))
+        if gone - set(self.ctx.apart["removed"]):
+            self.ctx.apart["removed"] = sorted(set(self.ctx.apart["removed"]) | (gone & self.destroyed_since()))
+        removed = sorted(gone & set(self.ctx.apart["removed"]))
+        self.ctx.apart["new"] = sorted(set(self.ctx.apart["new"]) | set(new))
         return new, removed
 
     def destroyed_since(self):
         """Names of the containers removed since Docker started on the new root (its event log)."""
-        if self.served_since is None:
+        if self.ctx.served_since is None:
             return set()
         names = set()
         try:
-            with self.client.stream("GET", "/events", params={
-                    "since": str(int(self.served_since) - 1), "until": str(int(time.time()) + 1),
+            with self.ctx.client.stream("GET", "/events", params={
+                    "since": str(int(self.ctx.served_since) - 1), "until": str(int(time.time()) + 1),
                     "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
                 for ev in resp.iter_json_lines():
                     name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")
@@ -119,32 +125,34 @@ class Verification:
         return names
 
     def check_root(self, want, phase=None):
-        info = self.client.info()
+        info = self.ctx.client.info()
         if os.path.normpath(info.get("DockerRootDir") or "") != want:
             raise RelocationError("Docker reports its root as %s, expected %s" % (info.get("DockerRootDir"), want),
                                   phase)
 
     def verified(self, root, phase=None, problem="the inventory after the move differs"):
         """The inventory recorded before matches Docker's now; returns the inventory."""
-        inv, problems, started = self.settle(self.journal["inventory"])
+        inv, problems, started = self.settle(self.ctx.journal["inventory"])
         if started:
-            self.actions.append("started %s, which ran before and did not run again by themselves" % ", ".join(started))
+            self.ctx.actions.append("started %s, which ran before and did not run again by themselves" %
+                                    ", ".join(started))
         if self.not_running:
-            self.result["containers_not_running"] = list(self.not_running)
+            self.ctx.result["containers_not_running"] = list(self.not_running)
             note = ("%s ran before and %s not running now, although %s data is there (started once, it did not "
                     "stay up): see docker logs and docker inspect; the move is not undone for it" % (
                         ", ".join(self.not_running), "is" if len(self.not_running) == 1 else "are",
                         "its" if len(self.not_running) == 1 else "their"))
-            self.actions.append("not running: " + note)
-            self.result.setdefault("warnings", []).append(note)
-        self.result["fingerprint_after"] = inv["fingerprint"]
-        if self.apart["new"] or self.apart["removed"]:
-            self.result["containers_changed"] = dict(self.apart)
-            self.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
-                                "since Docker started (%s)" % (", ".join(self.apart["new"]) or "none",
-                                                               ", ".join(self.apart["removed"]) or "none"))
+            self.ctx.actions.append("not running: " + note)
+            self.ctx.result.setdefault("warnings", []).append(note)
+        self.ctx.result["fingerprint_after"] = inv["fingerprint"]
+        if self.ctx.apart["new"] or self.ctx.apart["removed"]:
+            self.ctx.result["containers_changed"] = dict(self.ctx.apart)
+            apart = self.ctx.apart
+            self.ctx.actions.append("not compared: containers made after the inventory was recorded (%s) or removed "
+                                    "since Docker started (%s)" % (", ".join(apart["new"]) or "none",
+                                                                   ", ".join(apart["removed"]) or "none"))
         if problems:
             raise RelocationError("%s: %s" % (problem, "; ".join(problems[:10])), phase)
-        self.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
+        self.ctx.actions.append("verified: root %s, %d images, %d containers (%d running), %d volumes" % (
             root, len(inv["images"]), len(inv["containers"]), len(inv["running"]), len(inv["volumes"])))
         return inv

@@ -473,6 +473,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api impor
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import ARGUMENT_SPEC
 from ansible_collections.dockyard.migrate.plugins.module_utils._restore import Restore
+from ansible_collections.dockyard.migrate.plugins.module_utils._run import Run
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 
@@ -488,21 +489,21 @@ def main():
         client = client_from_params(module.params)
     except DockerError as exc:
         module.fail_json(msg=str(exc))
-    kind = {"restored": Restore, "cleaned": Cleanup}.get(module.params["state"], Relocation)
-    reloc = kind(module.params, client, make_runner(module), check_mode=module.check_mode,
-                 mover=module.atomic_move)
+    operation = {"restored": Restore, "cleaned": Cleanup}.get(module.params["state"], Relocation)
+    ctx = Run.build(module.params, client, make_runner(module), check_mode=module.check_mode,
+                    mover=module.atomic_move)
     try:
-        result = reloc.run()
+        result = operation(ctx).run()
     except RelocationError as exc:
-        warn(module, reloc.result)
-        module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **reloc.result)
+        warn(module, ctx.result)
+        module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **ctx.result)
     except DockerError as exc:
-        warn(module, reloc.result)
-        module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **reloc.result)
+        warn(module, ctx.result)
+        module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **ctx.result)
     warn(module, result)
-    if module._diff and reloc.diff["before"]:
-        result["diff"] = [dict(before=reloc.diff["before"][k], after=reloc.diff["after"][k],
-                               before_header=k, after_header=k) for k in sorted(reloc.diff["before"])]
+    if module._diff and ctx.diff["before"]:
+        result["diff"] = [dict(before=ctx.diff["before"][k], after=ctx.diff["after"][k],
+                               before_header=k, after_header=k) for k in sorted(ctx.diff["before"])]
     module.exit_json(**result)
 
 

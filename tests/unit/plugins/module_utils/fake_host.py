@@ -4,7 +4,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _systemd
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _journal, _lock, _options, _run, _systemd
 
 
 class FakeHost:
@@ -77,3 +77,13 @@ class FakeHost:
 
     def restore_file(self, path, text, keep_empty=False):
         self._call("restore_file", path, text, keep_empty)
+
+
+def context(params, host=None, client=None, runner=None, check_mode=False, now=None, lock_dir=None, facts=None,
+            moves=None):
+    """A run context (_run.Run) for PARAMS (data_root's), on HOST (a FakeHost by default), with no status
+    file unless PARAMS name one."""
+    opts = _options.Options(params)
+    return _run.Run(opts, client, runner or (lambda argv: (0, "", "")), FakeHost() if host is None else host,
+                    _journal.Journal(opts.path or "/", check_mode), _copy.Status(params.get("status_file")),
+                    check_mode=check_mode, now=now, lock_dir=lock_dir or _lock.LOCK_DIR, facts=facts, moves=moves)

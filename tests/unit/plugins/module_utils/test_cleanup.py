@@ -14,6 +14,8 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _cleanup, _journal, _move, _mountinfo, _switches, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
+from fake_host import context  # pylint: disable=import-error
+
 DAY = 86400
 
 
@@ -37,10 +39,9 @@ def _moved(tmp_path, finished_days_ago=10, phase="done", method="daemon_json"):
 def _cleanup_run(tmp_path, target, monkeypatch, check_mode=False, root=None, running=True, mounts=(), **kw):
     params = dict(path=str(target), state="cleaned", status_file=None, soak_days=7)
     params.update(kw)
-    c = _cleanup.Cleanup(params, client=None, runner=None, check_mode=check_mode)
     facts = {"engine": {"running": running, "docker_root_dir": str(root or target)},
              "config": {"daemon_json": {"data-root": str(target)}}}
-    monkeypatch.setattr(c, "gather", lambda: facts)
+    c = _cleanup.Cleanup(context(params, check_mode=check_mode, facts=lambda: facts))
     monkeypatch.setattr(_mountinfo, "read", lambda: list(mounts))
     return c
 
@@ -64,7 +65,7 @@ def test_check_mode_reports_the_removal_and_changes_nothing(tmp_path, monkeypatc
     c = _cleanup_run(tmp_path, target, monkeypatch, check_mode=True)
     result = c._run()
     assert result["changed"] and result["actions"][0].startswith("remove the kept original %s" % backup)
-    assert c.diff["before"][str(backup)] and c.diff["after"][str(backup)] == ""
+    assert c.ctx.diff["before"][str(backup)] and c.ctx.diff["after"][str(backup)] == ""
     assert (backup / "z").read_text() == "old"
     assert open(_journal.marker_path(str(target))).read() == before
 

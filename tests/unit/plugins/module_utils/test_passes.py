@@ -15,6 +15,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _fileops, _journal, _move, _passes, _switches, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
+from fake_host import context  # pylint: disable=import-error
 from overlay_tree import add_layer  # pylint: disable=import-error
 
 
@@ -27,23 +28,22 @@ def _moving(tmp_path, **kw):
     dst = tmp_path / "data" / "docker"
     params = dict(path=str(dst), online_passes=3, final_copy="mutable", status_file=None)
     params.update(kw)
-    r = Relocation(params, client=None, runner=None)
-    r.moves = r.journal.moves = [_move.Move("docker", str(src), str(dst), _switches.make("bind"), str(src))]
-    r.journal.start(time.time(), "bind")
-    r.journal["phases_done"] = ["record"]
+    r = Relocation(context(params, moves=[_move.Move("docker", str(src), str(dst), _switches.make("bind"), str(src))]))
+    r.ctx.journal.start(time.time(), "bind")
+    r.ctx.journal["phases_done"] = ["record"]
     return r, src, dst
 
 
 def test_online_passes_settle_the_layers_and_the_final_pass_skips_them(tmp_path):
     r, src, dst = _moving(tmp_path)
     r.phase_online_copy()
-    first, second = r.result["passes"]
+    first, second = r.ctx.result["passes"]
     assert first["engine"] == "tar" and second["walk"] == "mutable" and second["skipped_dirs"] == 2
     # The second pass found next to nothing to move and was quick: no third pass.
-    assert r.result["online_passes"] == 2
-    assert r.journal["settled"] == {"docker": ["overlay2/%s/diff" % ("a" * 64), "overlay2/%s/diff" % ("b" * 64)]}
+    assert r.ctx.result["online_passes"] == 2
+    assert r.ctx.journal["settled"] == {"docker": ["overlay2/%s/diff" % ("a" * 64), "overlay2/%s/diff" % ("b" * 64)]}
     on_disk = json.load(open(_journal.marker_path(str(dst))))
-    assert on_disk["settled"] == r.journal["settled"] and "online_copy" in on_disk["phases_done"]
+    assert on_disk["settled"] == r.ctx.journal["settled"] and "online_copy" in on_disk["phases_done"]
     # Between the phases: a volume changes, layer b is removed, layer c is added.
     (src / "volumes" / "v" / "data").write_text("more rows")
     shutil.rmtree(str(src / "overlay2" / ("b" * 64)))
@@ -51,7 +51,7 @@ def test_online_passes_settle_the_layers_and_the_final_pass_skips_them(tmp_path)
     add_layer(src, "3" * 64, "c" * 64, {"f": "layer c"})
     (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("untouched by a walk")
     r.phase_final_copy()
-    final = r.result["passes"][-1]
+    final = r.ctx.result["passes"][-1]
     assert final["phase"] == "final_copy" and final["walk"] == "mutable" and final["skipped_dirs"] == 1
     assert (dst / "volumes" / "v" / "data").read_text() == "more rows"
     assert not (dst / "overlay2" / ("b" * 64)).exists()
@@ -62,20 +62,20 @@ def test_online_passes_settle_the_layers_and_the_final_pass_skips_them(tmp_path)
 def test_final_copy_full_walks_everything(tmp_path):
     r, src, dst = _moving(tmp_path, final_copy="full")
     r.phase_online_copy()
-    assert all(p["walk"] == "full" for p in r.result["passes"][1:])
+    assert all(p["walk"] == "full" for p in r.ctx.result["passes"][1:])
     (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("mended by a full walk")
     r.phase_final_copy()
-    assert r.result["passes"][-1]["walk"] == "full"
+    assert r.ctx.result["passes"][-1]["walk"] == "full"
     assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
 
 
 def test_final_copy_without_a_finished_online_pass_walks_everything(tmp_path):
     r, src, dst = _moving(tmp_path)
-    r.journal["settled"] = {"docker": ["overlay2/%s/diff" % ("a" * 64)]}  # recorded, but the pass never finished
-    r.passes.run("online_copy", True)
+    r.ctx.journal["settled"] = {"docker": ["overlay2/%s/diff" % ("a" * 64)]}  # recorded, but the pass never finished
+    r.ctx.passes.run("online_copy", True)
     (dst / "overlay2" / ("a" * 64) / "diff" / "f").write_text("stale")
     r.phase_final_copy()
-    assert r.result["passes"][-1]["walk"] == "full"
+    assert r.ctx.result["passes"][-1]["walk"] == "full"
     assert (dst / "overlay2" / ("a" * 64) / "diff" / "f").read_text() == "layer a"
 
 
@@ -137,14 +137,14 @@ def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
     result = {"passes": [{"phase": "online_copy", "seconds": 500.0}, {"phase": "online_copy", "seconds": 7.0}]}
     passes = _passes.Passes(opts, moves, None, result)
     passes.check_time_left()  # no limit
-    opts.deadline = time.time() + 70  # the last pass (7 s) + 2 x 20 (the units, one root) + 2 x 10 = 67 s fit
+    passes.deadline = time.time() + 70  # the last pass (7 s) + 2 x 20 (the units, one root) + 2 x 10 = 67 s fit
     passes.check_time_left()
-    opts.deadline = time.time() + 60
+    passes.deadline = time.time() + 60
     with pytest.raises(_move.RelocationError, match=r"leaves 60 s, and the offline phase may take up to 67 s") as exc:
         passes.check_time_left()
     assert exc.value.phase == "stop" and exc.value.rolled_back is False
     opts.keep_source = False  # the content check reads it all once more
-    opts.deadline = time.time() + 70
+    passes.deadline = time.time() + 70
     with pytest.raises(_move.RelocationError, match=r"may take up to 74 s"):
         passes.check_time_left()
     result["passes"] = []  # two_phase=false: nothing measured; said, not guessed
@@ -155,7 +155,7 @@ def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
 def test_a_throttled_move_makes_its_first_copy_with_rsync_at_the_chosen_priority(tmp_path):
     r, src, dst = _moving(tmp_path, bwlimit="100M", nice=7, ionice="best-effort:6", online_passes=1)
     r.phase_online_copy()
-    first = r.result["passes"][0]
+    first = r.ctx.result["passes"][0]
     assert first["engine"] == "rsync" and first["rc"] == 0
     cmd = first["command"]
     names = [os.path.basename(a) for a in cmd]
@@ -168,7 +168,7 @@ def test_a_throttled_move_makes_its_first_copy_with_rsync_at_the_chosen_priority
 def test_the_tar_pipe_runs_both_tars_at_the_chosen_priority(tmp_path):
     r, src, dst = _moving(tmp_path, nice=3, online_passes=1)
     r.phase_online_copy()
-    first = r.result["passes"][0]
+    first = r.ctx.result["passes"][0]
     assert first["engine"] == "tar" and first["rc"] == 0
     create, extract = " ".join(first["command"]).split(" | ")
     for part in (create, extract):
@@ -180,21 +180,21 @@ def test_the_tar_pipe_runs_both_tars_at_the_chosen_priority(tmp_path):
 def test_rsync_opts_bwlimit_also_holds_the_first_copy(tmp_path):
     r, src, dst = _moving(tmp_path, rsync_opts=["--bwlimit=50M"], online_passes=1)
     r.phase_online_copy()
-    first = r.result["passes"][0]
+    first = r.ctx.result["passes"][0]
     assert first["engine"] == "rsync" and "--bwlimit=50M" in first["command"]
 
 
 def test_only_a_pass_while_docker_runs_is_cut_at_the_time_limit(tmp_path, monkeypatch):
     from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _options
     opts = _options.Options({"path": str(tmp_path / "t"), "copy_engine": "rsync"})
-    opts.deadline = time.time() + 5
+    deadline = time.time() + 5
     src, dst = tmp_path / "s", tmp_path / "t"
     src.mkdir()
     (src / "f").write_text("x")
     seen = []
     monkeypatch.setattr(_copy, "rsync", lambda *a, **kw: seen.append(kw["deadline"]) or {"seconds": 0})
     passes = _passes.Passes(opts, [_move.Move("docker", str(src), str(dst), _switches.make("bind"))], None,
-                            {"passes": [], "bytes_copied": 0, "files_copied": 0})
+                            {"passes": [], "bytes_copied": 0, "files_copied": 0}, deadline)
     for phase in ("online_copy", "final_copy", "copy_back"):
         passes.run(phase, phase == "online_copy")
-    assert seen == [opts.deadline, None, None]
+    assert seen == [deadline, None, None]

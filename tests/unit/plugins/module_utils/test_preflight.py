@@ -6,7 +6,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _mountinfo, _move, _options, _preflight, _switches)
+    _disk, _mountinfo, _move, _options, _preflight, _switch, _switches)
 
 
 class Host:
@@ -107,12 +107,12 @@ def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
     (backup / "volumes").mkdir(parents=True)
     src.mkdir()  # the empty stand-in the bind was mounted on
     move = _move.Move("docker", str(src), str(tmp_path / "disk"), _switches.make("bind"), backup=str(backup))
-    _switches.put_back(move)
+    _switch.put_back(move)
     assert (src / "volumes").is_dir() and not backup.exists()
-    _switches.put_back(move)  # a rerun: done already
+    _switch.put_back(move)  # a rerun: done already
     (backup / "x").mkdir(parents=True)
     with pytest.raises(_move.RelocationError, match="in the way of the kept original"):
-        _switches.put_back(move)
+        _switch.put_back(move)
     assert (src / "volumes").is_dir() and (backup / "x").is_dir()
 
 
@@ -195,7 +195,7 @@ def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_jo
     assert again.disk == m.disk
     assert _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
     assert not _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
-    assert "the data root moved off this disk on " in _switches.note_for(m)
+    assert "the data root moved off this disk on " in _switch.note_for(m)
 
 
 @pytest.mark.parametrize("fstab, message", [

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import _restore, _switches, _systemd
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
-from fake_host import FakeHost  # pylint: disable=import-error
+from fake_host import FakeHost, context  # pylint: disable=import-error
 
 
 class Host(FakeHost):
@@ -51,18 +51,17 @@ def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
     masked = {"docker.service", "docker.socket"}
     monkeypatch.setattr(_systemd, "masked_at_runtime", lambda unit: unit in masked)
     monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
-    r = _restore.Restore({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
-                          "fstab": str(tmp_path / "fstab")},
-                         client=Client(str(src)), runner=lambda argv: (0, "", ""))
-    r.host = Host(started)
-    r.lock_dir = str(tmp_path / "lock")
+    ctx = context({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
+                   "fstab": str(tmp_path / "fstab")}, host=Host(started), client=Client(str(src)),
+                  lock_dir=str(tmp_path / "lock"))
+    r = _restore.Restore(ctx)
     r.fwd = [Move("docker", str(src), str(target), _switches.make("daemon_json"), backup=str(backup))]
-    r.journal.moves = r.fwd
-    r.journal.start(0, "daemon_json")
-    r.journal.save(phase=phase, masked=sorted(masked), texts_before={str(daemon_json): "{}\n"},
-                   restore_texts={str(daemon_json): daemon_json.read_text()})
+    ctx.journal.moves = r.fwd
+    ctx.journal.start(0, "daemon_json")
+    ctx.journal.save(phase=phase, masked=sorted(masked), texts_before={str(daemon_json): "{}\n"},
+                     restore_texts={str(daemon_json): daemon_json.read_text()})
     restarted = []
-    monkeypatch.setattr(r, "_run", lambda: restarted.append(r.journal.phase) or r.result)
+    monkeypatch.setattr(r, "_run", lambda: restarted.append(ctx.journal.phase) or ctx.result)
     return r, restarted, daemon_json
 
 
@@ -73,7 +72,7 @@ def test_a_restore_without_a_kept_original_is_refused_before_anything_is_touched
     with pytest.raises(RelocationError, match="was not kept .*keep_source=false") as exc:
         r.preflight(running=True)
     assert exc.value.phase == "preflight"
-    assert r.host.calls == []
+    assert r.ctx.host.calls == []
     assert daemon_json.read_text() == before
 
 
@@ -81,20 +80,20 @@ def test_a_restore_killed_after_its_switch_back_starts_docker_on_the_original_an
     r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
     r.resume(running=False, switched=False)
     # The masks of the killed run lifted, Docker started and answering on the original: nothing copied or switched.
-    assert r.host.calls == ["started_since", "unmask", "start_docker", "wait_docker"], r.host.calls
+    assert r.ctx.host.calls == ["started_since", "unmask", "start_docker", "wait_docker"], r.ctx.host.calls
     assert restarted == []
-    assert r.journal.phase == "restored"
-    assert r.result["original"][0]["left_copy"] == r.fwd[0].target
+    assert r.ctx.journal.phase == "restored"
+    assert r.ctx.result["original"][0]["left_copy"] == r.fwd[0].target
 
 
 def test_a_switch_back_docker_has_not_run_through_is_finished(tmp_path, monkeypatch):
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
     r.resume(running=False, switched=True)
-    assert r.host.calls[:2] == ["started_since", "restore_file"], r.host.calls
-    assert r.host.calls[2:] == ["daemon_reload", "unmask", "start_docker", "wait_docker"], r.host.calls
+    assert r.ctx.host.calls[:2] == ["started_since", "restore_file"], r.ctx.host.calls
+    assert r.ctx.host.calls[2:] == ["daemon_reload", "unmask", "start_docker", "wait_docker"], r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {}, "data-root is still in daemon.json"
     assert (tmp_path / "src" / "image").is_dir() and not (tmp_path / "src.bak").exists(), "the original is not back"
-    assert restarted == [] and r.journal.phase == "restored"
+    assert restarted == [] and r.ctx.journal.phase == "restored"
 
 
 def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(tmp_path, monkeypatch):
@@ -102,11 +101,11 @@ def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(t
     stale, so the moved root goes back in service and the restore starts over (its copy back takes the writes)."""
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
     r.resume(running=False, switched=True)
-    assert "started_since" in r.host.calls
-    assert "restore_file" not in r.host.calls, "a file was switched back: %s" % r.host.calls
+    assert "started_since" in r.ctx.host.calls
+    assert "restore_file" not in r.ctx.host.calls, "a file was switched back: %s" % r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
     assert (tmp_path / "src.bak" / "image").is_dir(), "the original was put back although it is stale"
-    assert r.host.calls[-2:] == ["start_docker", "wait_docker"], r.host.calls
+    assert r.ctx.host.calls[-2:] == ["start_docker", "wait_docker"], r.ctx.host.calls
     assert restarted == ["restore_record"], "the restore did not start over"
 
 
@@ -115,6 +114,6 @@ def test_a_switch_back_is_not_finished_while_docker_runs(tmp_path, monkeypatch):
     the journal's phase alone would finish a switch back under it."""
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
     r.resume(running=True, switched=True)
-    assert "restore_file" not in r.host.calls, r.host.calls
+    assert "restore_file" not in r.ctx.host.calls, r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
     assert restarted == ["restore_record"]

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switches
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switch, _switches
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -216,7 +216,7 @@ def test_bind_refuses_data_root_in_daemon_json(tmp_path):
 def test_bind_undo_puts_the_original_back_when_nothing_is_mounted(tmp_path, ctx, monkeypatch):
     move = move_of(tmp_path, "bind")
     monkeypatch.setattr(_switches._mountinfo, "read", mounts)
-    move.backup = _switches.backup_name(move, "20260101T000000")
+    move.backup = _switch.backup_name(move, "20260101T000000")
     os.rename(move.source, move.backup)
     os.mkdir(move.source)  # the empty stand-in the bind was mounted on
     move.switch.undo(move, ctx)
@@ -237,7 +237,7 @@ def test_bind_switch_back_puts_the_original_back_before_the_line_goes(tmp_path, 
     monkeypatch.setattr(_switches._mountinfo, "read", mounts)
     with open(ctx.opts.fstab, "w") as f:
         f.write("/dev/sda1 / ext4 defaults 0 1\n%s %s none bind 0 0\n" % (move.target, move.source))
-    move.backup = _switches.backup_name(move, "20260101T000000")
+    move.backup = _switch.backup_name(move, "20260101T000000")
     os.rename(move.source, move.backup)
     seen = []
     monkeypatch.setattr(_switches._testhooks, "reached",
@@ -256,17 +256,17 @@ def test_put_back_refuses_a_non_empty_directory_in_the_way(tmp_path, ctx):
     move.backup = str(tmp_path / "backup")
     os.mkdir(move.backup)
     with pytest.raises(RelocationError, match="is in the way of the kept original"):
-        _switches.put_back(move)
+        _switch.put_back(move)
     os.rename(move.backup, move.backup + ".gone")
     os.rename(move.source, str(tmp_path / "elsewhere"))
     with pytest.raises(RelocationError, match="neither the kept original"):
-        _switches.put_back(move)
+        _switch.put_back(move)
 
 
 def test_set_aside_again_leaves_an_empty_stand_in_with_the_originals_mode(tmp_path, ctx):
     move = move_of(tmp_path, "bind")
     os.chmod(move.source, 0o710)
     move.backup = str(tmp_path / "var" / "lib" / "docker.dockyard-backup-1")
-    _switches.set_aside_again(move, stand_in=True)
+    _switch.set_aside_again(move, stand_in=True)
     assert os.path.isdir(move.backup) and os.listdir(move.source) == []
     assert os.stat(move.source).st_mode & 0o7777 == 0o710

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _inventory, _rollback, _switches, _systemd, _transaction, _verify)
+    _inventory, _lock, _rollback, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
-from fake_host import FakeHost  # pylint: disable=import-error
+from fake_host import FakeHost, context  # pylint: disable=import-error
 
 
 def test_the_fake_host_has_the_real_ones_methods_and_fails_on_any_other():
@@ -28,54 +28,51 @@ def test_the_fake_host_has_the_real_ones_methods_and_fails_on_any_other():
         FakeHost().systemctl("start", "docker.service")
 
 
-def relocation(tmp_path):
-    r = _transaction.Relocation({"path": str(tmp_path / "disk" / "docker")}, client=None,
-                                runner=lambda argv: (0, "", ""))
-    r.host = FakeHost()
-    r.lock_dir = str(tmp_path / "lock")
-    r.moves = [Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"), _switches.make("daemon_json"))]
-    r.journal.moves = r.moves
-    r.journal.start(0, "daemon_json")
-    r.opts.fstab = str(tmp_path / "fstab")
-    r.opts.daemon_json = str(tmp_path / "daemon.json")
-    return r
+def relocation(tmp_path, client=None):
+    """A move of src to disk/docker with daemon.json, planned and journalled, on a FakeHost."""
+    ctx = context({"path": str(tmp_path / "disk" / "docker"), "fstab": str(tmp_path / "fstab"),
+                   "daemon_json": str(tmp_path / "daemon.json")}, client=client, lock_dir=str(tmp_path / "lock"),
+                  moves=[Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
+                              _switches.make("daemon_json"))])
+    ctx.journal.start(0, "daemon_json")
+    return _transaction.Relocation(ctx)
 
 
 def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_cannot_write(tmp_path, monkeypatch):
     r = relocation(tmp_path)
     (tmp_path / "disk").write_text("a full disk: no marker can be written under it")
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
-    try_save = r.journal.try_save
+    try_save = r.ctx.journal.try_save
 
     def marked(**fields):
-        r.host.calls.append("marker:%s" % fields.get("phase"))
+        r.ctx.host.calls.append("marker:%s" % fields.get("phase"))
         return try_save(**fields)
 
-    monkeypatch.setattr(r.journal, "try_save", marked)
-    r.rollback()
+    monkeypatch.setattr(r.ctx.journal, "try_save", marked)
+    r.rollback.roll_back()
     # Every call, in order: the window held (units masked, Docker stopped), the drop-in taken back, systemd
     # reloaded, the units let go, Docker started and answering, and only then the marker's last word.
-    assert r.host.calls == ["marker:rollback", "window_units", "marker:None", "mask", "stop_docker", "restore_file",
-                            "daemon_reload", "unmask", "marker:None", "start_docker", "wait_docker",
-                            "marker:rolled_back"], r.host.calls
-    assert ("unmask", ["docker.service", "docker.socket"]) in r.host.args, r.host.args
-    assert any("could not write" in a for a in r.actions), r.actions
+    assert r.ctx.host.calls == ["marker:rollback", "window_units", "marker:None", "mask", "stop_docker", "restore_file",
+                                "daemon_reload", "unmask", "marker:None", "start_docker", "wait_docker",
+                                "marker:rolled_back"], r.ctx.host.calls
+    assert ("unmask", ["docker.service", "docker.socket"]) in r.ctx.host.args, r.ctx.host.args
+    assert any("could not write" in a for a in r.ctx.actions), r.ctx.actions
 
 
 def test_every_way_out_of_a_run_unmasks_what_a_killed_run_left_masked(tmp_path, monkeypatch):
     r = relocation(tmp_path)
-    r.journal["masked"] = ["docker.service", "docker.socket"]
-    r.journal.save()
+    r.ctx.journal["masked"] = ["docker.service", "docker.socket"]
+    r.ctx.journal.save()
 
     def boom():
         raise RelocationError("refused", "preflight")
 
     monkeypatch.setattr(r, "_run", boom)
-    monkeypatch.setattr(_transaction._lock, "acquire", lambda check_mode: None)
+    monkeypatch.setattr(_lock, "acquire", lambda check_mode: None)
     with pytest.raises(RelocationError, match="refused"):
         r.run()
-    assert r.host.calls == ["unmask"]
-    assert r.journal.load()["masked"] == []
+    assert r.ctx.host.calls == ["unmask"]
+    assert r.ctx.journal.load()["masked"] == []
 
 
 def test_containers_made_or_removed_meanwhile_are_set_apart():
@@ -86,26 +83,27 @@ def test_containers_made_or_removed_meanwhile_are_set_apart():
         return out
 
     before, now = inv(("web", True), ("spare", False)), inv(("web", True), ("late", False))
-    r = _transaction.Relocation({"path": "/mnt/data/docker"}, client=None, runner=None)
-    r.served_since = 0.0
-    r.destroyed_since = lambda: {"spare"}
-    new, removed = r.made_or_removed(before, now)
+    ctx = context({"path": "/mnt/data/docker"})
+    ctx.served_since = 0.0
+    v = _verify.Verification(ctx)
+    v.destroyed_since = lambda: {"spare"}
+    new, removed = v.made_or_removed(before, now)
     assert (new, removed) == (["late"], ["spare"])
     b, a = _verify.comparable(before, removed), _verify.comparable(now, new)
     assert _inventory.compare(b, a) == [] and a["fingerprint"] == b["fingerprint"]
-    r.destroyed_since = set  # a container gone without a destroy event is a loss
-    r.apart = {"new": [], "removed": []}
-    assert r.made_or_removed(before, now) == (["late"], [])
+    v.destroyed_since = set  # a container gone without a destroy event is a loss
+    ctx.apart = {"new": [], "removed": []}
+    assert v.made_or_removed(before, now) == (["late"], [])
 
 
 def test_a_rerun_knows_the_units_a_killed_run_still_holds(tmp_path, monkeypatch):
     r = relocation(tmp_path)
-    assert not r.holding_units()
-    r.journal["masked"] = ["docker.service", "docker.socket"]
+    assert not r.window.holding_units()
+    r.ctx.journal["masked"] = ["docker.service", "docker.socket"]
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: unit == "docker.service")
-    assert r.holding_units()
+    assert r.window.holding_units()
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)  # after a reboot
-    assert not r.holding_units()
+    assert not r.window.holding_units()
 
 
 def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, monkeypatch):
@@ -115,11 +113,11 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     ran = []
     monkeypatch.setattr(_transaction._passes.Passes, "run",
                         lambda self, phase, allow, skips=None: ran.append((phase, list(self.opts.rsync_opts))) or (0, 0))
-    r.rollback()  # Docker never reported the new root: nothing is copied onto the original
+    r.rollback.roll_back()  # Docker never reported the new root: nothing is copied onto the original
     assert ran == []
     r = relocation(tmp_path)
-    r.served_new_root = True
-    r.rollback()
+    r.ctx.served_new_root = True
+    r.rollback.roll_back()
     assert len(ran) == 1 and ran[0][0] == "copy_back" and ran[0][1][0] == "--backup", ran
     assert re.match(r"--backup-dir=%s\.dockyard-copyback-\d{8}T\d{6}$" % re.escape(str(tmp_path / "src")),
                     ran[0][1][1]), ran
@@ -129,22 +127,22 @@ def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, 
     monkeypatch.setattr(_rollback.time, "strftime", lambda fmt, *a: next(clock))
     ran[:] = []
     for attempt in (1, 2):
-        r.served_new_root = attempt > 0
-        r.rollback()
+        r.ctx.served_new_root = attempt > 0
+        r.rollback.roll_back()
     assert [x[1][1] for x in ran] == ["--backup-dir=%s.dockyard-copyback-20260101T00000%d" % (tmp_path / "src", i)
                                       for i in (1, 2)], ran
 
 
 def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatch):
-    r = _transaction.Relocation({"path": str(tmp_path / "disk" / "docker"), "keep_source": False}, client=None,
-                                runner=lambda argv: (0, "", ""))
     backup = tmp_path / "src.dockyard-backup-1"
     (backup / "volumes" / "nfs").mkdir(parents=True)
     (backup / "volumes" / "nfs" / "row").write_text("on another filesystem")
-    r.moves = r.journal.moves = [Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
-                                      _switches.make("bind"), backup=str(backup))]
-    r.journal.start(0, "bind")
-    r.journal["copy_checked"] = True
+    ctx = context({"path": str(tmp_path / "disk" / "docker"), "keep_source": False},
+                  moves=[Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
+                              _switches.make("bind"), backup=str(backup))])
+    ctx.journal.start(0, "bind")
+    ctx.journal["copy_checked"] = True
+    r = _transaction.Relocation(ctx)
 
     class Mount:
         mount_point = str(backup / "volumes" / "nfs")
@@ -153,33 +151,32 @@ def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatc
                         else [])
     r.phase_source()
     assert (backup / "volumes" / "nfs" / "row").exists()
-    assert r.result["original"] == [{"name": "docker", "source": str(tmp_path / "src"), "removed": False,
-                                     "backup": str(backup)}]
+    assert r.ctx.result["original"] == [{"name": "docker", "source": str(tmp_path / "src"), "removed": False,
+                                         "backup": str(backup)}]
     monkeypatch.setattr(_transaction._mountinfo, "mounts_under", lambda mounts, path: [])
     r.phase_source()
-    assert not backup.exists() and r.result["original"][0]["removed"]
+    assert not backup.exists() and r.ctx.result["original"][0]["removed"]
 
 
 def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves(tmp_path, monkeypatch):
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
-    r = relocation(tmp_path)
 
     class Client:
         def info(self):
             return {"DockerRootDir": str(tmp_path / "disk" / "docker")}
 
-    r.client = Client()
+    r = relocation(tmp_path, Client())
 
     def busy(move, ctx):
         raise RelocationError("umount: target is busy")
 
-    monkeypatch.setattr(r.moves[0].switch, "undo", busy)
+    monkeypatch.setattr(r.ctx.moves[0].switch, "undo", busy)
     with pytest.raises(RelocationError) as exc:
-        r.rollback()
+        r.rollback.roll_back()
     assert "umount: target is busy" in str(exc.value)
     assert "serves from %s" % (tmp_path / "disk" / "docker") in str(exc.value)
-    assert r.host.calls.index("unmask") < r.host.calls.index("start_docker")  # released, then started
-    assert "marker:rolled_back" not in r.host.calls and r.journal.load().get("phase") != "rolled_back"
+    assert r.ctx.host.calls.index("unmask") < r.ctx.host.calls.index("start_docker")  # released, then started
+    assert "marker:rolled_back" not in r.ctx.host.calls and r.ctx.journal.load().get("phase") != "rolled_back"
 
 
 def test_the_files_are_frozen_when_the_window_opens_not_at_the_record(tmp_path, monkeypatch):
@@ -191,63 +188,64 @@ def test_the_files_are_frozen_when_the_window_opens_not_at_the_record(tmp_path, 
     fstab = tmp_path / "fstab"
     fstab.write_text("# as recorded\n")
     r.phase_record()
-    assert "texts_before" not in r.journal.data
+    assert "texts_before" not in r.ctx.journal.data
     fstab.write_text("# as recorded\nLABEL=logs /var/log/big ext4 defaults 0 2\n")  # edited during the copy
 
     def stop():
         raise RelocationError("stop made to fail", "stop")
 
     monkeypatch.setattr(r, "phase_stop", stop)
-    monkeypatch.setattr(r, "rollback", lambda: None)
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: None)
     with pytest.raises(RelocationError):
         r.transaction(False)
-    assert r.journal.load()["texts_before"][str(fstab)] == fstab.read_text()
+    assert r.ctx.journal.load()["texts_before"][str(fstab)] == fstab.read_text()
 
 
 def test_a_refusal_inside_a_killed_runs_window_rolls_that_window_back(tmp_path, monkeypatch):
     r = relocation(tmp_path)
-    r.journal.save(phase="final_copy")
+    r.ctx.journal.save(phase="final_copy")
     rolled = []
-    monkeypatch.setattr(r, "rollback", lambda: rolled.append(True))
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: rolled.append(True))
     with pytest.raises(RelocationError, match="rolled back instead") as exc:
-        r.refused_in_window(RelocationError("path is full", "preflight"))
+        r.rollback.refused_in_window(RelocationError("path is full", "preflight"))
     assert rolled == [True] and exc.value.rolled_back is True and "path is full" in str(exc.value)
 
 
 def test_a_refusal_in_a_window_whose_new_root_docker_served_is_not_rolled_back(tmp_path, monkeypatch):
     r = relocation(tmp_path)
-    r.journal["phases_done"] = ["record", "online_copy", "stop", "final_copy", "switch", "start"]
-    r.journal.save(phase="verify")
-    monkeypatch.setattr(r, "rollback", lambda: pytest.fail("a window Docker served from must not be rolled back"))
+    r.ctx.journal["phases_done"] = ["record", "online_copy", "stop", "final_copy", "switch", "start"]
+    r.ctx.journal.save(phase="verify")
+    monkeypatch.setattr(r.rollback, "roll_back",
+                        lambda: pytest.fail("a window Docker served from must not be rolled back"))
     with pytest.raises(RelocationError, match="not rolled back blindly") as exc:
-        r.refused_in_window(RelocationError("path is full", "preflight"))
+        r.rollback.refused_in_window(RelocationError("path is full", "preflight"))
     assert exc.value.rolled_back is False
 
 
 def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_path, monkeypatch):
     r = relocation(tmp_path)
-    r.journal.save(phase="stop")
+    r.ctx.journal.save(phase="stop")
     other = tmp_path / "elsewhere" / ".docker.dockyard-migrate.json"
-    _transaction._lock.note_window(str(other), ["docker.service"], r.lock_dir)
+    _lock.note_window(str(other), ["docker.service"], r.ctx.lock_dir)
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: True)
     with pytest.raises(RelocationError, match="held masked by an interrupted move journalled in %s which cannot "
                                               r"be read \(is its data disk mounted\?\)" % other):
-        r.window_held_elsewhere()
-    _transaction._lock.note_window(r.journal.path, ["docker.service"], r.lock_dir)
-    r.window_held_elsewhere()  # this run's own window: continued
-    r.journal.data = None
+        r.window.window_held_elsewhere()
+    _lock.note_window(r.ctx.journal.path, ["docker.service"], r.ctx.lock_dir)
+    r.window.window_held_elsewhere()  # this run's own window: continued
+    r.ctx.journal.data = None
     with pytest.raises(RelocationError, match="held masked"):  # its own marker, unreadable
-        r.window_held_elsewhere()
+        r.window.window_held_elsewhere()
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
-    r.window_held_elsewhere()
-    assert _transaction._lock.window_note(r.lock_dir) is None
+    r.window.window_held_elsewhere()
+    assert _lock.window_note(r.ctx.lock_dir) is None
 
 
 def test_hold_and_release_keep_the_note_beside_the_lock(tmp_path, monkeypatch):
     monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
     r = relocation(tmp_path)
-    r.hold_units()
-    note = _transaction._lock.window_note(r.lock_dir)
-    assert note["marker"] == r.journal.path and note["masked"] == ["docker.service", "docker.socket"]
-    r.release_units()
-    assert _transaction._lock.window_note(r.lock_dir) is None
+    r.window.hold_units()
+    note = _lock.window_note(r.ctx.lock_dir)
+    assert note["marker"] == r.ctx.journal.path and note["masked"] == ["docker.service", "docker.socket"]
+    r.window.release_units()
+    assert _lock.window_note(r.ctx.lock_dir) is None

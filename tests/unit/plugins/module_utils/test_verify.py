@@ -3,12 +3,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import types
 
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _inventory, _verify
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+from fake_host import context  # pylint: disable=import-error
 
 
 class Engine:
@@ -41,14 +42,10 @@ class Engine:
 
 
 def verification(engine, before, timeout=30):
-    v = _verify.Verification()
-    v.client = engine
-    v.opts = types.SimpleNamespace(verify_timeout=timeout)
-    v.journal = {"inventory": before}
-    v.result, v.actions = {}, []
-    v.apart = {"new": [], "removed": []}
-    v.served_since = None
-    return v
+    ctx = context({"path": "/mnt/data/docker", "verify_timeout": timeout}, client=engine)
+    ctx.journal.start(0, "bind")
+    ctx.journal["inventory"] = before
+    return _verify.Verification(ctx)
 
 
 def containers(**states):
@@ -69,8 +66,8 @@ def test_a_container_that_cannot_start_again_is_reported_not_failed(fast):
     v = verification(engine, before)
     inv = v.verified("/mnt/data/docker", "verify")
     assert engine.starts == ["cron"]  # tried once, not again
-    assert v.result["containers_not_running"] == ["cron"]
-    assert any("cron ran before and is not running now" in w for w in v.result["warnings"])
+    assert v.ctx.result["containers_not_running"] == ["cron"]
+    assert any("cron ran before and is not running now" in w for w in v.ctx.result["warnings"])
     assert inv["fingerprint"] == before["fingerprint"]
     assert fast[0] - 1000.0 < 10  # it gave up after the grace, not at the verify timeout
 
@@ -80,8 +77,8 @@ def test_a_container_started_once_runs_and_is_not_reported(fast):
     engine = Engine(containers(web="running", loose="exited"))
     v = verification(engine, before)
     v.verified("/mnt/data/docker", "verify")
-    assert "containers_not_running" not in v.result
-    assert any(a.startswith("started loose") for a in v.actions), v.actions
+    assert "containers_not_running" not in v.ctx.result
+    assert any(a.startswith("started loose") for a in v.ctx.actions), v.ctx.actions
 
 
 def test_lost_data_still_fails_the_verification(fast):

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A switch's contract, and what the switches share.  Internal to dockyard.migrate.
+
+``Switch`` states what every way of pointing a service at its moved root
+implements (_switches.BindSwitch, _switches.DaemonJsonSwitch); the functions
+below put an original back at its path or aside again, unmount what is over a
+path, and name the notes and backups the switches leave.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import abc
+import os
+import time
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _disk, _fileops, _fstab, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
+
+
+NOTE = "the data root moved; see the bind line below"
+
+
+def disk_note():
+    return _fstab.disk_note(time.strftime("%Y-%m-%d"))
+
+
+def note_for(move):
+    """The note beside the fstab line a bind move comments out: an old disk's names the day it was left."""
+    return disk_note() if move.disk else NOTE
+
+
+def unmount_all(ctx, path):
+    mounts = _mountinfo.read()
+    while _mountinfo.mount_at(mounts, path) is not None:
+        ctx.host.run(["umount", path])
+        mounts = _mountinfo.read()
+
+
+def original_home(move, ctx):
+    """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
+    original in place; an original disk is mounted beside the mount point for it when the bind is there."""
+    if move.disk:
+        if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+            return move.mount_point
+        staging = _disk.staging_path(move)
+        _disk.mount_disk(move, ctx, staging)
+        return staging
+    return move.backup if move.backup_kept else move.source
+
+
+def backup_name(move, stamp):
+    return "%s.dockyard-backup-%s" % (move.source, stamp)
+
+
+def drop_empty(path):
+    if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)
+
+
+def put_back(move):
+    """state=restored: the kept original back at its path (an empty stand-in there is removed first).  Done
+    already when the backup is gone and the original is in place."""
+    if move.backup and os.path.isdir(move.backup):
+        drop_empty(move.source)
+        if os.path.exists(move.source):
+            raise RelocationError("%s is in the way of the kept original %s (it is not empty)" % (
+                move.source, move.backup), "switch")
+        os.rename(move.backup, move.source)
+        _fileops.fsync_dir(os.path.dirname(move.source))
+    elif not os.path.isdir(move.source):
+        raise RelocationError("neither the kept original %s nor %s exists" % (move.backup, move.source), "switch")
+
+
+def set_aside_again(move, stand_in):
+    """Undo put_back: the original goes back to its backup name (with an empty STAND_IN directory in its place,
+    for a bind to be mounted on)."""
+    if move.backup and not os.path.exists(move.backup) and os.path.isdir(move.source) and os.listdir(move.source):
+        st = os.stat(move.source)
+        os.rename(move.source, move.backup)
+        if stand_in:
+            os.mkdir(move.source)
+            os.chmod(move.source, st.st_mode & 0o7777)
+        _fileops.fsync_dir(os.path.dirname(move.source))
+
+
+class Switch(abc.ABC):
+    """How a service is pointed at a moved root, and back.  Every method takes the MOVE (a _move.Move) and, where
+    it acts on the host, the run context CTX (_run.Run: ``opts``, ``journal``, ``host``, ``runner``, ``mover``)."""
+
+    kind = None
+
+    @abc.abstractmethod
+    def service_root(self, move):
+        """The path the service reads its root from once switched."""
+
+    # ------------------------------------------------------------ plan (nothing changes)
+    @abc.abstractmethod
+    def refuse_conflicts(self, move, facts, opts):
+        """Raise a preflight RelocationError when the host's configuration conflicts with this switch."""
+
+    @abc.abstractmethod
+    def preflight(self, move, mounts, fstab_text=""):
+        """Raise a preflight RelocationError when this move cannot be switched on this host."""
+
+    @abc.abstractmethod
+    def warnings(self, move, opts):
+        """What the user should know before the move (a list of texts)."""
+
+    @abc.abstractmethod
+    def plan_texts(self, move, planned):
+        """PLANNED (path -> text of the files the switch changes) with this move's change made."""
+
+    @abc.abstractmethod
+    def describe(self, move, opts):
+        """The plan's steps for this switch, as texts (check mode)."""
+
+    # ------------------------------------------------------------ the move
+    @abc.abstractmethod
+    def apply(self, move, ctx):
+        """Point the service at the target (Docker stopped, the copy done)."""
+
+    @abc.abstractmethod
+    def is_applied(self, move, ctx, mounts, daemon_json_data):
+        """Whether the host is switched to the target now (read from the host, not the journal)."""
+
+    @abc.abstractmethod
+    def verify(self, move, mounts):
+        """Raise a verify RelocationError when the switch is not in effect (Docker running on it)."""
+
+    @abc.abstractmethod
+    def set_aside(self, move, ctx):
+        """Once verified: the original under its backup name, when the switch left it in place."""
+
+    @abc.abstractmethod
+    def after_stop(self, move, ctx):
+        """With Docker stopped before a restore: what must not stay mounted over the roots."""
+
+    # ------------------------------------------------------------ back
+    @abc.abstractmethod
+    def undo(self, move, ctx):
+        """Rollback of a failed move: the switch taken back (the files follow from the journal)."""
+
+    @abc.abstractmethod
+    def switch_back(self, move, ctx, before):
+        """state=restored: the service pointed at the original again, the files as BEFORE recorded them."""
+
+    @abc.abstractmethod
+    def reapply_prepare(self, move, ctx):
+        """A failed restore, first step: the original aside again before the moved root goes back in service."""
+
+    @abc.abstractmethod
+    def reapply_finish(self, move, ctx):
+        """A failed restore, last step: the switch to the moved root made again."""
