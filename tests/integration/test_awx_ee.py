@@ -61,8 +61,10 @@ def test_the_image_holds_the_collection_and_runs_as_an_execution_environment(ee_
     assert inspect["Config"]["User"] == "1000"
     # Each tool runs and says what it is (exit status 0 and its own words), through the image's own entrypoint as
     # a job runs it (it gives the job's uid a passwd entry, without which ssh refuses to start); ssh-agent has no
-    # version option, so test(1) says whether it is an executable file.
-    for tool, says in ((["ssh", "-V"], "OpenSSH_"), (["test", "-x", "/usr/bin/ssh-agent"], ""),
+    # version option, so it is started and asked by ssh-add for its keys: it has none (ssh-add's exit status 1).
+    agent = ("eval \"$(ssh-agent -s)\" >/dev/null && ssh-add -l; rc=$?; ssh-agent -k >/dev/null; "
+             "test $rc -eq 1")
+    for tool, says in ((["ssh", "-V"], "OpenSSH_"), (["sh", "-c", agent], "The agent has no identities"),
                        (["rsync", "--version"], "rsync  version"), (["ansible-runner", "--version"], "2.4.3")):
         res = subprocess.run(["docker", "run", "--rm", "--network", "none", ee_image] + tool,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60,

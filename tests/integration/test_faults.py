@@ -235,6 +235,7 @@ if phase == "any":
     module = holder()
     if module:
         # Frozen first (SIGSTOP), so that what the marker and the status say is what they say at its death.
+        frozen = time.time()
         os.kill(module, signal.SIGSTOP)
         for _ in range(200):
             with open("/proc/%d/stat" % module) as f:
@@ -249,7 +250,7 @@ if phase == "any":
         os.kill(module, signal.SIGKILL)
         time.sleep(0.3)
         print(json.dumps({"module": module, "children": children, "status": s, "at": time.time(),
-                          "marker_phase": m.get("phase"), "marker_updated": m.get("updated")}))
+                          "frozen_at": frozen, "marker_phase": m.get("phase"), "marker_updated": m.get("updated")}))
         sys.exit(0)
     print(json.dumps({"timeout": True, "status": status()}))
     sys.exit(1)
@@ -282,6 +283,33 @@ while time.time() < limit:
                     sys.exit(0)
     time.sleep(0.02)
 print(json.dumps({"timeout": True, "status": status()}))
+sys.exit(1)
+"""
+
+# Waits until the marker is rewritten after AFTER (a rerun recorded), then resumes (SIGCONT) those of PIDS that are
+# still there, at once, on the host's clock.  Prints which were there, which were resumed, and when.
+RESUMER = r"""
+import json, os, signal, sys, time
+after, pids, limit = float(sys.argv[1]), [int(p) for p in sys.argv[2].split()], time.time() + float(sys.argv[3])
+while time.time() < limit:
+    try:
+        with open("/mnt/data/.docker.dockyard-migrate.json") as f:
+            updated = json.load(f).get("updated", 0)
+    except (OSError, ValueError):
+        updated = 0
+    if updated > after:
+        there = [p for p in pids if os.path.exists("/proc/%d" % p)]
+        resumed = []
+        for p in there:
+            try:
+                os.kill(p, signal.SIGCONT)
+                resumed.append(p)
+            except OSError:
+                pass
+        print(json.dumps({"there": there, "resumed": resumed, "at": time.time()}))
+        sys.exit(0)
+    time.sleep(0.01)
+print(json.dumps({"timeout": True}))
 sys.exit(1)
 """
 
@@ -323,6 +351,7 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
     size = host_sh("h1", "du -sb /var/lib/docker | cut -f1; find /var/lib/docker -xdev | wc -l").stdout.split()
     assert int(size[0]) >= 1 << 30 and int(size[1]) >= 50000, size
     host_sh("h1", "cat > /root/killer.py <<'EOF'\n%s\nEOF" % KILLER)
+    host_sh("h1", "cat > /root/resumer.py <<'EOF'\n%s\nEOF" % RESUMER)
     save_manifests("h1", ["/var/lib/docker"])
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
     fingerprint = info["inventory"]["fingerprint"]
@@ -354,29 +383,28 @@ def test_kills_from_outside_during_a_partial_copy_of_a_large_root(fleet_hosts, r
         t = run_in_thread(fleet_hosts, "h1", MOVE, box, "second", expect="interrupted")
         at_launch = host_sh("h1", "for p in %s; do test -d /proc/$p && echo $p; done" % alive,
                             check=False).stdout.split()
-        orphans_at_rerun = []
-        deadline = time.time() + 120
-        while time.time() < deadline and not orphans_at_rerun:
-            probe = host_sh("h1", "python3 -c 'import json; print(json.load(open(\"%s\"))[\"updated\"])' "
-                            "2>/dev/null; for p in %s; do test -d /proc/$p && echo $p; done" % (MARKER, alive),
-                            check=False).stdout.split()
-            if probe and float(probe[0]) > k1["at"]:
-                orphans_at_rerun = probe[1:] or ["none"]
-            time.sleep(0.1)
+        # On the host, the moment the rerun's marker is rewritten: the orphans still there are resumed.
+        out_r = host_sh("h1", "python3 /root/resumer.py %r '%s' 120" % (k1["at"], alive), timeout=150,
+                        check=False).stdout.strip()
+        woke = json.loads(out_r.splitlines()[-1]) if out_r else {}
+        orphans_at_rerun, resumed = woke.get("there") or [], woke.get("resumed") or []
     finally:
-        resumed = host_sh("h1", "for p in %s; do kill -CONT $p 2>/dev/null && echo $p; done; true" % alive,
-                          check=False).stdout.split()
+        # Whatever happened above, nothing is left frozen (the first run's session waits for them).
+        host_sh("h1", "for p in %s; do kill -CONT $p 2>/dev/null; done; true" % alive, check=False)
         first.join(600)
     assert_killed(box["first"], "the first copy")
     out2 = killer_output(killer)
     t.join(600)
-    orphans_at_rerun = [p for p in orphans_at_rerun if p != "none"]
     # What the docstring claims: the orphans were there when the rerun was launched and when it recorded, and
-    # they ran on from then.
+    # they ran on from then, while the rerun still ran: resumed before the killer froze it (both times on the
+    # host's clock).
     assert at_launch and sorted(at_launch) == sorted(str(p) for p in k1["alive"]), (at_launch, k1["alive"])
-    assert orphans_at_rerun and resumed, (orphans_at_rerun, resumed)
+    assert "at" in woke, "the rerun never rewrote the marker: %s" % out_r
+    assert orphans_at_rerun and sorted(resumed) == sorted(orphans_at_rerun), (orphans_at_rerun, resumed)
     k2 = json.loads(out2.strip().splitlines()[-1])
     assert "module" in k2, "the rerun was not caught: %s" % out2
+    assert woke["at"] < k2["frozen_at"], "the orphans were resumed %.3f s after the rerun was frozen: %s %s" % (
+        woke["at"] - k2["frozen_at"], woke, k2)
     assert_killed(box["second"], "%.1f s into the rerun" % delay)
     # The marker as the killer read it with the rerun frozen, just before the kill, is the marker after its death:
     # the rerun died there, nothing wrote after it.

@@ -104,6 +104,10 @@ HOST_STATE = ("systemctl is-active --quiet docker.service && echo 1 || echo 0; "
               "grep -q ' /var/lib/docker ' /etc/fstab && echo 1 || echo 0; "
               "ls -d /var/lib/docker.dockyard-backup-* >/dev/null 2>&1 && echo 1 || echo 0; "
               "mountpoint -q /var/lib/docker && echo 1 || echo 0")
+STATUS = "/run/dockyard-migrate/data_root.status.json"
+# after_verify and during_source leave the same marker and host; the status file tells them apart: the module
+# writes the phase it enters there (verify, then source).
+STATUS_AT = {"after_verify": "verify", "during_source": "source"}
 
 
 def assert_killed(res, where):
@@ -130,6 +134,10 @@ def test_killed_at_each_point_converges(fleet_hosts, reliability_rows, point):
     seen = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
     assert seen == state, "killed at %s, the host shows %s, expected %s (docker active, drop-in, fstab line, " \
                           "original aside, mounted)" % (point, seen, state)
+    if point in STATUS_AT:
+        status = json.loads(fleet_hosts.sh("h1", "cat", STATUS))
+        assert status["phase"] == STATUS_AT[point], "killed at %s, the status file says phase %s, expected %s" % (
+            point, status["phase"], STATUS_AT[point])
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not second.get("failed"), second
     summary = converged(fleet_hosts, fingerprint)
@@ -255,17 +263,19 @@ def test_docker_cannot_start_at_the_new_root(fleet_hosts, reliability_rows):
 def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
     prepare(fleet_hosts)
     # Leave room for the preflight, then eat it while the (slowed) online copy runs.
-    filler = subprocess.Popen(["docker", "exec", "dockyard-h1", "sh", "-c",
+    filler = subprocess.Popen(["docker", "exec", "dockyard-h1", "timeout", "120", "sh", "-c",
                                "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
-                               "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done; "
-                               "fallocate -l $(( $(stat -f -c '%f*%S' /mnt/data) - 64*1024*1024 )) /mnt/data/filler; "
-                               "dd if=/dev/zero of=/mnt/data/filler2 bs=1M 2>/dev/null; "
+                               "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; "
+                               "test $i -lt 400 || { echo never-saw-the-copy; exit 1; }; sleep 0.05; done; "
+                               "fallocate -l $(( $(stat -f -c '%f*%S' /mnt/data) - 64*1024*1024 )) /mnt/data/filler "
+                               "|| exit 1; dd if=/dev/zero of=/mnt/data/filler2 bs=1M 2>/dev/null; "
                                "echo filled"], stdout=subprocess.PIPE, universal_newlines=True)
     # rsync for every pass, so that --bwlimit slows the first copy enough to fill the disk under it.
     res = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, margin="0", copy_engine="rsync",
                                                                       rsync_opts=["--bwlimit=3000"]), expect="failed")
-    finish(filler)
+    filled = finish(filler)
     try:
+        assert filled == "filled", "the filler did not fill the disk during the copy: %r" % filled
         assert res.get("failed") and res["failed_phase"] == "online_copy", res
         assert "/mnt/data" in res["msg"] and "filled up" in res["msg"] and "short by" in res["msg"], res["msg"]
         seen = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; docker ps --format '{{.Names}}' | "
@@ -286,7 +296,8 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
         "h1", "dockyard.migrate.data_root", dict(MOVE, copy_engine="rsync", rsync_opts=["--bwlimit=2000"]))))
     t.start()
     fleet_hosts.sh("h1", "sh", "-c", "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
-                   "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; sleep 0.05; done")
+                   "/run/dockyard-migrate/data_root.status.json 2>/dev/null && exit 0; sleep 0.05; done; exit 1",
+                   timeout=60)
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
     t.join(600)
     assert second.get("failed") and "another data-root move is running on this host" in second["msg"], second

@@ -172,6 +172,22 @@ def ssh_to(src):
     return ["ssh", "-p", port(src), "-i", "/root/.ssh/fleet_key"] + SSH_OPTS + ["root@127.0.0.1"]
 
 
+CUT = "/root/dockyard-cut"
+
+
+def cut_stream(fleet, dst, src, size=200000):
+    """src_ssh for DST that passes on only the first SIZE bytes of SRC's stream.  What passed is kept on DST in
+    CUT (sent on once whole) and its length in CUT.count, which passed_bytes reads."""
+    fleet.sh(dst, "rm", "-f", CUT, CUT + ".count")
+    return ["sh", "-c", '"$@" | head -c %d > %s; wc -c < %s > %s.count; cat %s' % (size, CUT, CUT, CUT, CUT),
+            "cut"] + ssh_to(src)
+
+
+def passed_bytes(fleet, dst):
+    """How many bytes the cut stream passed on (an error if it never ran)."""
+    return int(fleet.sh(dst, "sh", "-c", "cat %s.count && rm -f %s %s.count" % (CUT, CUT, CUT)))
+
+
 def wanted(fleet, src, ref, layers=True):
     info = fleet.module(src, "dockyard.migrate.image_info", {"images": [ref]})
     images = info["images"]
@@ -198,10 +214,12 @@ def test_whole_images_when_the_layers_are_not_known_and_a_cut_stream_loads_nothi
         images = wanted(fleet_hosts, "h1", "layers/app:1")
         assert len(images[0]["layers"]) == 2, images
         # Cut after 200 kB: inside the app layer (2 MiB of random data); Docker gets a broken archive, loads nothing.
-        cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h1")
+        cut = cut_stream(fleet_hosts, "h2", "h1")
         res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {"src_ssh": cut, "images": images},
                                  expect="failed")
         assert "Docker refused the stream" in res["msg"], res
+        # Cut inside the stream: the source wrote at least 200 kB, not nothing.
+        assert passed_bytes(fleet_hosts, "h2") == 200000
         assert sorted(fleet_hosts.sh("h2", *listing).splitlines()) == before
         # Asked for docker save, the classic source runs it (20.10's layout), and drops the one layer h2 has.
         res = fleet_hosts.module("h2", "dockyard.migrate.image_load", {
@@ -229,12 +247,19 @@ def test_a_cut_stream_loads_nothing_on_the_containerd_store(fleet_hosts):
     bring_up(fleet_hosts, "h7", "h3")
     fleet_hosts.sh("h7", "docker", "tag", "seed/tool:1", "layers/tool:1")
     fleet_hosts.sh("h3", "sh", "-c", "docker rmi -f layers/tool:1 >/dev/null 2>&1; true")
+    # None of the image's layers on h3 (an earlier transfer may have left them under another tag), so the whole
+    # stream is planned and the cut falls inside it.
+    ids = fleet_hosts.sh("h3", "docker", "images", "--all", "--quiet", "--no-trunc").split()
+    if diff_ids(fleet_hosts, "h7", "layers/tool:1") & (diff_ids(fleet_hosts, "h3", *ids) if ids else set()):
+        fleet_hosts.reset("h3", seed=False)
+        bring_up(fleet_hosts, "h3")
     listing = ["docker", "images", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
     before = sorted(fleet_hosts.sh("h3", *listing).splitlines())
-    cut = ["sh", "-c", '"$@" | head -c 200000', "cut"] + ssh_to("h7")
+    cut = cut_stream(fleet_hosts, "h3", "h7")
     res = fleet_hosts.module("h3", "dockyard.migrate.image_load",
                              {"src_ssh": cut, "images": wanted(fleet_hosts, "h7", "layers/tool:1")}, expect="failed")
     assert res.get("failed") and "Docker refused the stream" in res["msg"], res
+    assert passed_bytes(fleet_hosts, "h3") == 200000  # cut inside the stream, not empty
     assert sorted(fleet_hosts.sh("h3", *listing).splitlines()) == before
 
 

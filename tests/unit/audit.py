@@ -46,9 +46,23 @@ RENAMERS = {
     ("_switches.py", "BindSwitch.undo"): "the original data root put back",
     ("_switches.py", "DaemonJsonSwitch.set_aside"): "the original data root set aside",
 }
+# (file, function) -> why removing files or directories there is safe: every removal of data is one of these.
+REMOVERS = {
+    ("_fileops.py", "atomic_write"): "its own temporary file, when the write fails",
+    ("_fileops.py", "remove_tree"): "a kept original, only after the checks of phase source or of state=cleaned",
+    ("_image_archive.py", "write_stream"): "its own temporary file, when the stream fails",
+    ("_download.py", "download"): "a partial download's own side file",
+    ("_journal.py", "Journal.discard"): "the marker of a run that rolled back and could not record it",
+    ("_lock.py", "clear_window"): "the window note, once the units it names are unmasked",
+    ("_fsinfo.py", "supports_d_type"): "its probe file and temporary directory",
+    ("_snapshot.py", "snapshot"): "its own temporary directory",
+    ("_systemd.py", "Systemd.restore_file"): "a file the run created (a drop-in), put back to not existing",
+    ("_switch.py", "drop_empty"): "an empty stand-in directory (os.rmdir fails on anything else)",
+}
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"}
-# Wrappers that run the rest of their argv as a command.
-WRAPPERS = {"env", "nice", "ionice", "timeout", "nohup", "setsid", "stdbuf", "chroot", "sudo", "doas", "su"}
+# Wrappers that run a later word of their argv as a command.
+WRAPPERS = {"env", "nice", "ionice", "timeout", "nohup", "setsid", "stdbuf", "chroot", "sudo", "doas", "su", "runuser",
+            "nsenter", "flock", "xargs", "unshare", "setpriv", "systemd-run", "chrt", "taskset", "numactl", "time"}
 # Shell options that take the next word as their value.
 VALUED = {"-o", "+o", "-O", "+O", "--rcfile", "--init-file"}
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -64,10 +78,11 @@ def shell_command(argv):
     if len(words) == 1 and " " in words[0].strip() and not os.path.exists(words[0]):
         return "a whole command line as one word: %r" % words[0]
     i = 0
-    while i < len(words) and os.path.basename(words[i]) in WRAPPERS:
-        i += 1
-        while i < len(words) and (words[i].startswith("-") or "=" in words[i] or words[i].isdigit()):
-            i += 1
+    if os.path.basename(words[0]) in WRAPPERS:
+        if os.path.basename(words[0]) in ("su", "runuser") and "-c" in words:
+            return "%s -c runs its command through the user's shell" % words[0]
+        # Whatever options and values the wrappers take, the shell is the first word that names one.
+        i = next((k for k, w in enumerate(words) if os.path.basename(w) in SHELLS), len(words))
     if i >= len(words) or os.path.basename(words[i]) not in SHELLS:
         return None
     shell = words[i]
@@ -76,24 +91,27 @@ def shell_command(argv):
         j += 1
     while j < len(words):
         word = words[j]
-        if word in VALUED:
-            j += 2
+        if word in VALUED or (word[:1] in "-+" and not word.startswith("--") and word[-1:] in "oO" and len(word) > 2):
+            j += 2  # -o pipefail, and a cluster ending in o (-eo pipefail)
             continue
-        if word == "--" or not word[:1] in "-+" or len(word) == 1:
-            return None
-        if not word.startswith("--") and "c" in word[1:]:
+        if word == "--" or not word[:1] in "-+" or len(word) == 1 or word in ("--version", "--help"):
+            return None  # a script file, or a shell that only prints its version or help
+        if not word.startswith("--") and ("c" in word[1:] or "s" in word[1:]):
             return "%s runs %s %s" % (" ".join(words[:i + 1]), word, " ".join(words[j + 1:j + 2]))
         j += 1
-    return None
+    return "%s reads its commands from standard input" % " ".join(words[:i + 1])
 
 
 # The audit events this audit is about, and what each does: write a file or rename one.
 EVENT_KIND = {"open": "write", "shutil.copyfile": "write", "os.link": "write", "os.symlink": "write",
-              "os.rename": "rename", "os.replace": "rename", "shutil.move": "rename"}
+              "os.truncate": "write", "os.rename": "rename", "os.replace": "rename", "shutil.move": "rename",
+              "os.remove": "remove", "os.rmdir": "remove", "shutil.rmtree": "remove"}
 
 
 def writes(event, args):
     """The path an event of EVENT_KIND writes (or renames to), or None."""
+    if event in ("os.remove", "os.rmdir", "shutil.rmtree", "os.truncate"):
+        return args[0]
     if event != "open":
         return args[1]
     path, mode, flags = args
@@ -108,10 +126,11 @@ class Auditor:
     """Collects what the collection's code (files under ``roots``) does while it is watched.  ``violations``:
     [(kind, "file:function", detail)]."""
 
-    def __init__(self, roots=(PLUGINS,), writers=None, renamers=None):
+    def __init__(self, roots=(PLUGINS,), writers=None, renamers=None, removers=None):
         self.roots = tuple(os.path.realpath(r) + os.sep for r in roots)
-        self.writers = WRITERS if writers is None else writers
-        self.renamers = RENAMERS if renamers is None else renamers
+        self.allowed = {"write": WRITERS if writers is None else writers,
+                        "rename": RENAMERS if renamers is None else renamers,
+                        "remove": REMOVERS if removers is None else removers}
         self.violations = []
         self.seen = []
         self._ours = {}
@@ -139,7 +158,9 @@ class Auditor:
             executable, argv = args[0], args[1]
             argv = list(argv) if isinstance(argv, (list, tuple)) else [argv]
             self.seen.append(("process", who, argv))
-            why = shell_command(argv) or (shell_command([executable]) if executable != argv[0] else None)
+            # An executable given apart runs in argv[0]'s place: Popen(["x", "-c", cmd], executable="/bin/bash").
+            why = shell_command(argv) or (shell_command([executable] + argv[1:]) if executable not in (None, argv[0])
+                                          else None)
             if why:
                 self.violations.append(("shell", "%s:%s" % who, why))
             return
@@ -153,8 +174,7 @@ class Auditor:
         if who is None:
             return
         self.seen.append((kind, who, path))
-        allowed = self.writers if kind == "write" else self.renamers
-        if who not in allowed:
+        if who not in self.allowed[kind]:
             self.violations.append((kind, "%s:%s" % who, "%s %s" % (event, path)))
 
 

@@ -90,6 +90,24 @@ def shell_in_a_dict(p):
     subprocess.run("true", check=False, **{"shell": True})
 
 
+def shell_as_executable(p):
+    subprocess.run(["x", "-c", "true"], executable="/bin/sh", check=False)
+
+
+def truncate(p):
+    os.truncate(p, 0)
+
+
+def remove(p):
+    os.remove(p)
+
+
+def remove_tree(p):
+    import shutil
+    os.makedirs(p + ".d/a")
+    shutil.rmtree(p + ".d")
+
+
 def plain_command(p):
     subprocess.run([sys.executable, "-c", "pass"], check=False)
 
@@ -107,7 +125,7 @@ CAUGHT = {
     "path_open": "write", "path_open_mode": "write", "os_open_flags_in_a_variable": "write", "gzip_file": "write",
     "mkstemp_and_write": "write", "copyfile": "write", "extractall": "write", "rename": "rename",
     "bash_pipefail": "shell", "bash_norc": "shell", "one_string": "shell", "one_word": "shell",
-    "shell_in_a_dict": "shell",
+    "shell_in_a_dict": "shell", "shell_as_executable": "shell", "truncate": "write", "remove": "remove", "remove_tree": "remove",
 }
 
 
@@ -170,6 +188,11 @@ def test_the_collections_atomic_writer_is_observed_and_allowed(tmp_path, audited
     (["nice", "-n", "19", "bash", "-c", "x"], True), (["busybox", "sh", "-c", "x"], True),
     (["rsync -a a b"], True), (["sh", "script.sh", "-c"], False), (["rsync", "-c", "a", "b"], False),
     (["bash", "--version"], False), ([sys.executable, "-c", "pass"], False), (["ssh", "-c", "aes", "h"], False),
+    (["bash", "-eo", "pipefail", "-c", "x"], True), (["timeout", "30s", "sh", "-c", "x"], True),
+    (["timeout", "1.5", "bash", "-c", "x"], True), (["sudo", "-u", "root", "sh", "-c", "x"], True),
+    (["env", "-u", "X", "sh", "-c", "x"], True), (["chroot", "/mnt", "sh", "-c", "x"], True),
+    (["su", "-c", "x"], True), (["sh"], True), (["bash", "-s"], True), (["flock", "/run/l", "bash", "-c", "x"], True),
+    (["timeout", "30", "rsync", "-a", "a", "b"], False),
 ])
 def test_shell_command(argv, why):
     assert bool(audit.shell_command(argv)) is why, audit.shell_command(argv)

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import audit  # pylint: disable=import-error
+
 from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _journal, _lock, _options, _run, _systemd
 
 
@@ -84,6 +86,14 @@ def context(params, host=None, client=None, runner=None, check_mode=False, now=N
     """A run context (_run.Run) for PARAMS (data_root's), on HOST (a FakeHost by default), with no status
     file unless PARAMS name one."""
     opts = _options.Options(params)
-    return _run.Run(opts, client, runner or (lambda argv: (0, "", "")), FakeHost() if host is None else host,
+    answer = runner or (lambda argv: (0, "", ""))
+
+    def checked(argv):
+        # A command given to the runner never reaches subprocess here: the audit's shell check sees it instead.
+        why = audit.shell_command(argv)
+        assert why is None, "the code under test ran a shell through its runner: %s" % why
+        return answer(argv)
+
+    return _run.Run(opts, client, checked, FakeHost() if host is None else host,
                     _journal.Journal(opts.path or "/", check_mode), _copy.Status(params.get("status_file")),
                     check_mode=check_mode, now=now, lock_dir=lock_dir or _lock.LOCK_DIR, facts=facts, moves=moves)
