@@ -136,7 +136,7 @@ class Cleanup(_run.Operation):
         if refusal:
             _preflight.refuse(refusal)
         facts = self.ctx.gather()
-        mounts = _mountinfo.read()
+        mounts = self.ctx.host.mountinfo()
         applied = dict((m.name, m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"]))
                        for m in self.fwd)
         refusal = serving_refusal(self.fwd, facts["engine"], applied)

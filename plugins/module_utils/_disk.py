@@ -106,7 +106,7 @@ def disk_device(move, mounts, phase):
 def mount_disk(move, ctx, path, phase="rollback"):
     """Mount the original disk at PATH with the type and options of its fstab line, once disk_device proved it is
     that disk and mounted nowhere else."""
-    mounts = _mountinfo.read()
+    mounts = ctx.host.mountinfo()
     if disk_mounted_at(move, mounts, path):
         return
     dev = disk_device(move, mounts, phase)

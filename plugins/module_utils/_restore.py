@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _fileops, _layout, _mountinfo, _phases, _plan, _preflight, _run, _switches, _systemd, _testhooks)
+    _disk, _fileops, _layout, _phases, _plan, _preflight, _run, _switches, _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -47,7 +47,7 @@ class Restore(_run.Operation):
         running = facts["engine"].get("running")
         self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
         self.ctx.journal.moves = self.fwd
-        mounts = _mountinfo.read()
+        mounts = self.ctx.host.mountinfo()
         switched = [m for m in self.fwd if m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"])]
         if self.ctx.journal.phase in WINDOW and not self.ctx.check_mode:
             return self.resume(running, bool(switched))

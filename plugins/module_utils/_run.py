@@ -37,7 +37,7 @@ class Run:
     files in place (AnsibleModule.atomic_move in the module)."""
 
     def __init__(self, opts, client, runner, host, journal, status, check_mode=False, now=None, mover=None,
-                 lock_dir=_lock.LOCK_DIR, facts=None, moves=None):
+                 lock_dir=None, facts=None, moves=None):
         self.opts = opts
         self.client = client
         self.runner = runner
@@ -50,10 +50,11 @@ class Run:
         # with the time to finish it.
         self.deadline = self.now + int(opts.time_limit) if opts.time_limit else None
         self.mover = mover
-        self.lock_dir = lock_dir
+        self.lock_dir = lock_dir or _lock.LOCK_DIR
         self.facts = facts  # () -> the host's facts (_facts.gather, as gather() calls it, by default)
         self.moves = list(moves or [])  # the moves planned (or continued): set by the operation's plan
-        self.journal.moves = self.moves if moves else self.journal.moves
+        if moves:
+            self.journal.moves = self.moves
         self.served_since = None  # when Docker was started on the new root
         self.served_new_root = False  # whether Docker answered on the new root (then it may have written there)
         self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported

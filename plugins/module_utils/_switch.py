@@ -35,17 +35,17 @@ def note_for(move):
 
 
 def unmount_all(ctx, path):
-    mounts = _mountinfo.read()
+    mounts = ctx.host.mountinfo()
     while _mountinfo.mount_at(mounts, path) is not None:
         ctx.host.run(["umount", path])
-        mounts = _mountinfo.read()
+        mounts = ctx.host.mountinfo()
 
 
 def original_home(move, ctx):
     """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
     original in place; an original disk is mounted beside the mount point for it when the bind is there."""
     if move.disk:
-        if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+        if _disk.disk_mounted_at(move, ctx.host.mountinfo(), move.mount_point):
             return move.mount_point
         staging = _disk.staging_path(move)
         _disk.mount_disk(move, ctx, staging)

@@ -149,7 +149,7 @@ class BindSwitch(Switch):
             _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
             ctx.host.daemon_reload()  # systemd's mount units follow fstab
         _testhooks.reached("switch_after_fstab")
-        mounts = _mountinfo.read()
+        mounts = ctx.host.mountinfo()
         if _mountinfo.same_bind(mounts, move.target, move.mount_point):
             return
         if move.disk:
@@ -174,7 +174,7 @@ class BindSwitch(Switch):
             bm.mount()
         except _bind.BindError as exc:
             raise RelocationError(str(exc), "switch")
-        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+        if not _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
             raise RelocationError("after mounting, %s does not show %s" % (move.mount_point, move.target), "switch")
 
     def verify(self, move, mounts):
@@ -186,11 +186,11 @@ class BindSwitch(Switch):
 
     def undo(self, move, ctx):
         """Rollback: unmount the bind and put the original back where it was."""
-        mounts = _mountinfo.read()
+        mounts = ctx.host.mountinfo()
         while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
                 _mountinfo.same_bind(mounts, move.target, move.mount_point):
             ctx.host.run(["umount", move.mount_point])
-            mounts = _mountinfo.read()
+            mounts = ctx.host.mountinfo()
         if move.disk:
             staging = _disk.staging_path(move)
             unmount_all(ctx, staging)
@@ -209,11 +209,11 @@ class BindSwitch(Switch):
         """state=restored: drop the bind, put the kept original back, then drop the fstab line.  Each step is
         skipped when done, so a restore killed part way finishes on a rerun.  The original is in place before
         the line goes: at any moment, a boot mounts either the moved root or finds the original."""
-        mounts = _mountinfo.read()
+        mounts = ctx.host.mountinfo()
         while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
                 not (move.disk and _disk.disk_mounted_at(move, mounts, move.mount_point)):
             ctx.host.run(["umount", move.mount_point])
-            mounts = _mountinfo.read()
+            mounts = ctx.host.mountinfo()
         if move.disk:
             self.disk_back(move, ctx)
             return
@@ -246,20 +246,20 @@ class BindSwitch(Switch):
         if move.disk:
             unmount_all(ctx, _disk.staging_path(move))
             drop_empty(_disk.staging_path(move))
-            if _disk.disk_mounted_at(move, _mountinfo.read(), move.mount_point):
+            if _disk.disk_mounted_at(move, ctx.host.mountinfo(), move.mount_point):
                 unmount_all(ctx, move.mount_point)
             return
-        if _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+        if _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
             if not move.backup or os.path.exists(move.backup):
                 return
-            mounts = _mountinfo.read()
+            mounts = ctx.host.mountinfo()
             while _mountinfo.mount_at(mounts, move.mount_point) is not None:
                 ctx.host.run(["umount", move.mount_point])
-                mounts = _mountinfo.read()
+                mounts = ctx.host.mountinfo()
         set_aside_again(move, stand_in=True)
 
     def reapply_finish(self, move, ctx):
-        if not _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+        if not _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
             ctx.host.run(["mount", "-o", "bind", "--", move.target, move.mount_point])
 
 
@@ -325,7 +325,8 @@ class DaemonJsonSwitch(Switch):
 
     def set_aside(self, move, ctx):
         """Once verified, the original is renamed to its backup name (a bind move did that at the switch)."""
-        if not move.backup and os.path.isdir(move.source) and _mountinfo.mount_at(_mountinfo.read(), move.source) is None:
+        if not move.backup and os.path.isdir(move.source) and \
+                _mountinfo.mount_at(ctx.host.mountinfo(), move.source) is None:
             move.backup = backup_name(move, ctx.journal.stamp)
             ctx.journal.save()
             os.rename(move.source, move.backup)

@@ -15,7 +15,7 @@ import os
 import re
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _host, _mountinfo
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 DROPIN_NAME = "dockyard-data-root.conf"
@@ -120,8 +120,9 @@ def write_text(path, text, mover=None):
     return True
 
 
-class Systemd:
-    """Docker's units on the managed host.  ``client`` is the Engine API client (for waiting)."""
+class Systemd(_host.Host):
+    """The managed host as data_root sees it (_host.Host): Docker's units through systemctl, the commands run
+    by RUNNER, the mount table of /proc.  ``client`` is the Engine API client (for waiting)."""
 
     def __init__(self, runner, client, stop_timeout=120, mover=None):
         self.runner = runner
@@ -134,6 +135,12 @@ class Systemd:
         if rc != 0:
             raise SystemdError("%s failed (rc=%d): %s" % (what or " ".join(argv), rc, (err or out).strip()))
         return out
+
+    def mountinfo(self):
+        return _mountinfo.read()
+
+    def masked(self, unit):
+        return masked_at_runtime(unit)
 
     def systemctl(self, *args):
         return self.run(["systemctl"] + list(args))

@@ -42,7 +42,7 @@ POINTS = ("after_record", "during_online_copy", "after_online_copy", "after_stop
           "switch_after_dropin", "switch_after_fstab", "switch_after_move_aside", "switch_after_unmount",
           "after_switch", "after_start",
           "after_verify", "during_source")
-# Inside the automatic rollback (Relocation.rollback) and inside ``state: restored`` (Restore.restore).
+# Inside the automatic rollback (Rollback.roll_back) and inside ``state: restored`` (Restore.restore).
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
 RESTORE_POINTS = ("restore_after_stop", "restore_after_put_back", "restore_after_switch_back")
 # Inside ``state: cleaned`` (Cleanup), after the first entry of a kept original was removed.

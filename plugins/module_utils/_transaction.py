@@ -47,7 +47,7 @@ class Relocation(_run.Operation):
                     # The bind hides that the root was a disk of its own (not after a rollback or restore, which
                     # mounted the disk back: preflight then looks at it afresh).
                     if old.get("disk") and not move.disk and \
-                            _mountinfo.same_bind(_mountinfo.read(), move.target, move.mount_point):
+                            _mountinfo.same_bind(self.ctx.host.mountinfo(), move.target, move.mount_point):
                         move.disk = old["disk"]
                     if old.get("backup") and not move.disk:
                         move.backup = old["backup"]
@@ -55,7 +55,7 @@ class Relocation(_run.Operation):
         if self.ctx.journal.phase == "rollback" and not self.ctx.check_mode:
             self.rollback.finish_rollback()
             return self._run()
-        mounts = _mountinfo.read()
+        mounts = self.ctx.host.mountinfo()
         if all(m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"]) for m in self.ctx.moves):
             return self.converge_switched(facts)
         engine = facts["engine"]
@@ -227,18 +227,6 @@ class Relocation(_run.Operation):
         self.ctx.journal.mark("stop")
         _testhooks.reached("after_stop")
 
-    def stop_quiet(self, roots, phase=None):
-        """Stop Docker (and containerd when its root moves), check its units are down and wait until nothing
-        is mounted under ROOTS any more."""
-        self.ctx.host.stop_docker(with_containerd=self.ctx.with_containerd)
-        self.ctx.host.check_stopped(self.ctx.host.window_units(self.ctx.with_containerd), self.ctx.host.stop_timeout)
-        self.ctx.actions.append("stopped Docker")
-        for root in roots:
-            left = self.ctx.host.wait_quiet(root, self.ctx.host.stop_timeout)
-            if left:
-                raise RelocationError("after stopping Docker, mounts remain under %s: %s" % (
-                    root, ", ".join(left[:5])), phase)
-
     def phase_final_copy(self):
         self.ctx.journal.save(phase="final_copy")
         journal = self.ctx.journal
@@ -280,11 +268,6 @@ class Relocation(_run.Operation):
         self.ctx.journal.mark("switch")
         _testhooks.reached("after_switch")
 
-    def start_and_wait(self, moves, failure, phase=None):
-        self.ctx.host.start_docker(with_containerd=any(m.name == "containerd" for m in moves))
-        if not self.ctx.host.wait_docker(self.ctx.opts.verify_timeout):
-            raise RelocationError(failure, phase)
-
     def phase_start(self):
         self.window.serve()
 
@@ -292,7 +275,7 @@ class Relocation(_run.Operation):
         want = self.ctx.moves[0].service_root
         self.verification.check_root(want, "verify")
         self.ctx.served_new_root = True
-        mounts = _mountinfo.read()
+        mounts = self.ctx.host.mountinfo()
         for m in self.ctx.moves:
             m.switch.verify(m, mounts)
         self.verification.verified(want, "verify")
@@ -313,7 +296,7 @@ class Relocation(_run.Operation):
                 continue
             if not m.backup_kept:
                 continue
-            mounted = [e.mount_point for e in _mountinfo.mounts_under(_mountinfo.read(), m.backup)]
+            mounted = [e.mount_point for e in _mountinfo.mounts_under(self.ctx.host.mountinfo(), m.backup)]
             if mounted:  # a removal would reach through the mount into another filesystem
                 self.ctx.actions.append("the original %s is kept: %s mounted under it" % (
                     m.backup, ", ".join(mounted[:3])))

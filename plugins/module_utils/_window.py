@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _lock, _systemd, _testhooks
+from ansible_collections.dockyard.migrate.plugins.module_utils import _lock, _testhooks
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
@@ -32,7 +32,7 @@ class Window:
         dependent unit would start it on the old root, half copied): its units, and containerd's when its
         root moves, are masked for this boot.  The journal records them first, so that a rerun after a kill
         unmasks what the killed run left masked."""
-        units = [u for u in self.ctx.host.window_units(self.ctx.with_containerd) if not _systemd.masked_at_runtime(u)]
+        units = [u for u in self.ctx.host.window_units(self.ctx.with_containerd) if not self.ctx.host.masked(u)]
         if not units:
             return
         masked = sorted(set(self.ctx.journal.get("masked") or []) | set(units))
@@ -53,7 +53,7 @@ class Window:
         note = _lock.window_note(self.ctx.lock_dir)
         if not note:
             return
-        held = [u for u in note.get("masked") or [] if _systemd.masked_at_runtime(u)]
+        held = [u for u in note.get("masked") or [] if self.ctx.host.masked(u)]
         if not held:
             _lock.clear_window(self.ctx.lock_dir)  # unmasked since (by hand): the note is stale
             return
@@ -71,7 +71,7 @@ class Window:
 
     def holding_units(self):
         """Whether units this run's journal recorded as masked are masked now (a killed run's window)."""
-        return any(_systemd.masked_at_runtime(u) for u in self.ctx.journal.get("masked") or [])
+        return any(self.ctx.host.masked(u) for u in self.ctx.journal.get("masked") or [])
 
     def release_units(self, quietly=False):
         """Unmask what hold_units masked (in this run or in a killed one).  Never fails the run for its

@@ -1,24 +1,29 @@
 # -*- coding: utf-8 -*-
-"""The unit tests' stand-in for Docker's units on a host (_systemd.Systemd)."""
+"""The unit tests' stand-in for the managed host (_host.Host), and the run context built on it."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import audit  # pylint: disable=import-error
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _journal, _lock, _options, _run, _systemd
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _copy, _host, _journal, _lock, _options, _run, _systemd)
 
 
-class FakeHost:
-    """Docker's units as the transaction sees them (_systemd.Systemd), without a host: every call is recorded, in
+class FakeHost(_host.Host):
+    """The managed host as data_root sees it (_host.Host), without a host: every call that acts is recorded, in
     order, with its arguments; each answer is the one a host with both units, Docker answering and nothing left
-    mounted gives.  A method the real class does not have, or this fake does not implement, fails the test."""
+    mounted gives.  The state it reads back (MASKED units, the MOUNTS table) is the fake's own, and lifting or
+    setting a mask changes it.  A method the real class does not have, or this fake does not implement, fails the
+    test."""
 
     stop_timeout = 1
 
-    def __init__(self):
+    def __init__(self, masked=(), mounts=()):
         self.calls = []
         self.args = []
+        self.masked_units = set(masked)
+        self.mounts = list(mounts)
 
     def __getattr__(self, name):
         raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
@@ -45,10 +50,22 @@ class FakeHost:
 
     def mask(self, units):
         self._call("mask", list(units))
+        self.masked_units |= set(units)
         return ["docker.socket", "docker.service"]
 
     def unmask(self, units):
         self._call("unmask", list(units or []))
+        self.masked_units -= set(units or [])
+
+    def masked(self, unit):
+        return unit in self.masked_units
+
+    def mountinfo(self):
+        return list(self.mounts)
+
+    def run(self, argv, what=None):
+        self._call("run", list(argv))
+        return ""
 
     def check_stopped(self, units, timeout, proc="/proc"):
         self._call("check_stopped", list(units))

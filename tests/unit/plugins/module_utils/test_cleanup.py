@@ -14,7 +14,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _cleanup, _journal, _move, _mountinfo, _switches, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
-from fake_host import context  # pylint: disable=import-error
+from fake_host import FakeHost, context  # pylint: disable=import-error
 
 DAY = 86400
 
@@ -41,8 +41,7 @@ def _cleanup_run(tmp_path, target, monkeypatch, check_mode=False, root=None, run
     params.update(kw)
     facts = {"engine": {"running": running, "docker_root_dir": str(root or target)},
              "config": {"daemon_json": {"data-root": str(target)}}}
-    c = _cleanup.Cleanup(context(params, check_mode=check_mode, facts=lambda: facts))
-    monkeypatch.setattr(_mountinfo, "read", lambda: list(mounts))
+    c = _cleanup.Cleanup(context(params, host=FakeHost(mounts=mounts), check_mode=check_mode, facts=lambda: facts))
     return c
 
 

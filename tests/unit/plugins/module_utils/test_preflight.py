@@ -231,6 +231,9 @@ class Runs:
     def run(self, argv):
         self.argvs.append(argv)
 
+    def mountinfo(self):
+        return _mountinfo.read()  # the table each test sets
+
 
 class Ctx:
     def __init__(self):

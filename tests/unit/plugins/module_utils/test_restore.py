@@ -18,8 +18,8 @@ from fake_host import FakeHost, context  # pylint: disable=import-error
 class Host(FakeHost):
     """FakeHost whose docker.service started (or not) after the journal's last write."""
 
-    def __init__(self, started=False):
-        super(Host, self).__init__()
+    def __init__(self, started=False, masked=()):
+        super(Host, self).__init__(masked=masked)
         self.started = started
 
     def started_since(self, when, unit="docker.service"):
@@ -49,10 +49,9 @@ def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)}))
     masked = {"docker.service", "docker.socket"}
-    monkeypatch.setattr(_systemd, "masked_at_runtime", lambda unit: unit in masked)
     monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
     ctx = context({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
-                   "fstab": str(tmp_path / "fstab")}, host=Host(started), client=Client(str(src)),
+                   "fstab": str(tmp_path / "fstab")}, host=Host(started, masked), client=Client(str(src)),
                   lock_dir=str(tmp_path / "lock"))
     r = _restore.Restore(ctx)
     r.fwd = [Move("docker", str(src), str(target), _switches.make("daemon_json"), backup=str(backup))]

@@ -50,7 +50,18 @@ def test_the_window_stops_until_nothing_is_mounted_and_fails_a_start_that_never_
         window.stop_quiet(["/r"], "stop")
     assert exc.value.phase == "stop"
     assert ctx.host.args[:3] == [("stop_docker", True), ("window_units", True),
-                                ("check_stopped", ["docker.socket", "docker.service"])]
+                                 ("check_stopped", ["docker.socket", "docker.service"])]
     with pytest.raises(RelocationError, match="did not answer") as exc:
         window.serve()
     assert exc.value.phase == "start" and not ctx.served_new_root and ctx.served_since is not None
+
+
+def test_the_real_host_and_the_fake_one_implement_the_whole_host_interface():
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _host
+    assert issubclass(_systemd.Systemd, _host.Host) and isinstance(FakeHost(), _host.Host)
+    partial = type("Partial", (_host.Host,), {"run": lambda self, argv, what=None: ""})
+    with pytest.raises(TypeError, match="abstract"):
+        partial()  # pylint: disable=abstract-class-instantiated
+    host = FakeHost(masked=["docker.service"])
+    host.unmask(["docker.service"])
+    assert not host.masked("docker.service") and host.calls == ["unmask"]

@@ -39,6 +39,9 @@ class Host:
     def drop_self_bind(self, root):
         self.calls.append(("drop_self_bind", root))
 
+    def mountinfo(self):
+        return _mountinfo.read()  # the table each test sets
+
     def __getattr__(self, name):
         raise AssertionError("the switch called host.%s, which it should not" % name)
 

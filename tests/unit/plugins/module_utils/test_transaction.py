@@ -41,7 +41,6 @@ def relocation(tmp_path, client=None):
 def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_cannot_write(tmp_path, monkeypatch):
     r = relocation(tmp_path)
     (tmp_path / "disk").write_text("a full disk: no marker can be written under it")
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
     try_save = r.ctx.journal.try_save
 
     def marked(**fields):
@@ -100,15 +99,14 @@ def test_a_rerun_knows_the_units_a_killed_run_still_holds(tmp_path, monkeypatch)
     r = relocation(tmp_path)
     assert not r.window.holding_units()
     r.ctx.journal["masked"] = ["docker.service", "docker.socket"]
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: unit == "docker.service")
+    r.ctx.host.masked_units = {"docker.service"}
     assert r.window.holding_units()
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)  # after a reboot
+    r.ctx.host.masked_units = set()  # after a reboot
     assert not r.window.holding_units()
 
 
 def test_rollback_copies_back_only_after_docker_reported_the_new_root(tmp_path, monkeypatch):
     """...and keeps on the side what the copy back replaces on the original."""
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
     r = relocation(tmp_path)
     ran = []
     monkeypatch.setattr(_transaction._passes.Passes, "run",
@@ -159,7 +157,6 @@ def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatc
 
 
 def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves(tmp_path, monkeypatch):
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
 
     class Client:
         def info(self):
@@ -181,7 +178,6 @@ def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves
 
 def test_the_files_are_frozen_when_the_window_opens_not_at_the_record(tmp_path, monkeypatch):
     """An edit made to fstab during a long online copy is what a rollback puts back, not the text of the record."""
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
     monkeypatch.setattr(_verify._inventory, "collect", lambda client: {
         "images": [], "containers": [], "running": [], "volumes": [], "fingerprint": "f"})
     r = relocation(tmp_path)
@@ -227,7 +223,7 @@ def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_p
     r.ctx.journal.save(phase="stop")
     other = tmp_path / "elsewhere" / ".docker.dockyard-migrate.json"
     _lock.note_window(str(other), ["docker.service"], r.ctx.lock_dir)
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: True)
+    r.ctx.host.masked_units = {"docker.service", "docker.socket"}
     with pytest.raises(RelocationError, match="held masked by an interrupted move journalled in %s which cannot "
                                               r"be read \(is its data disk mounted\?\)" % other):
         r.window.window_held_elsewhere()
@@ -236,13 +232,12 @@ def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_p
     r.ctx.journal.data = None
     with pytest.raises(RelocationError, match="held masked"):  # its own marker, unreadable
         r.window.window_held_elsewhere()
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
+    r.ctx.host.masked_units = set()  # unmasked by hand since: the note is stale
     r.window.window_held_elsewhere()
     assert _lock.window_note(r.ctx.lock_dir) is None
 
 
 def test_hold_and_release_keep_the_note_beside_the_lock(tmp_path, monkeypatch):
-    monkeypatch.setattr(_transaction._systemd, "masked_at_runtime", lambda unit: False)
     r = relocation(tmp_path)
     r.window.hold_units()
     note = _lock.window_note(r.ctx.lock_dir)
