@@ -87,6 +87,39 @@ def containerd_root(config_text):
     return DEFAULT_CONTAINERD_ROOT
 
 
+def service_flag(exec_argvs, env_texts):
+    """(the --data-root/-g value the service is started with, where it was found), or (None, None): the
+    ExecStart of docker.service first, then the environment files of ENV_FILES."""
+    flag = flag_source = None
+    for argv in exec_argvs or []:
+        if flag_data_root(argv):
+            flag, flag_source = flag_data_root(argv), "the ExecStart of docker.service"
+    for path, name in ENV_FILES:
+        value = env_data_root(env_texts.get(path), name)
+        if value and not flag:
+            flag, flag_source = value, "%s in %s" % (name, path)
+    return flag, flag_source
+
+
+def bind_of(root, fstab_lines, mounts):
+    """The bind mount onto ROOT, from fstab and from MOUNTS (None when mountinfo was not read), or None."""
+    fstab_entry = None
+    for line in fstab_lines or []:
+        if line.is_entry and line.path == root:
+            fstab_entry = line.to_dict()
+    active = None
+    if mounts is not None:
+        active = _mountinfo.bind_source(mounts, root)
+    fstab_is_bind = bool(fstab_entry and "bind" in fstab_entry["opts"].split(","))
+    if not (fstab_is_bind or active):
+        return None
+    return {"fstab": fstab_entry, "active": bool(active),
+            "source": (fstab_entry or {}).get("src") or (active or {}).get("source_path"),
+            "mount": active,
+            "active_matches_fstab": bool(active and fstab_entry and mounts is not None and
+                                         _mountinfo.same_bind(mounts, fstab_entry["src"], root))}
+
+
 def determine(daemon_json=None, exec_argvs=None, default_opts_text=None, fstab_lines=None,
               mounts=None, api_root=None, env_texts=None, resolve=None):
     """Describe how the data root was chosen.
@@ -102,14 +135,7 @@ def determine(daemon_json=None, exec_argvs=None, default_opts_text=None, fstab_l
     env_texts = dict(env_texts or {})
     if default_opts_text is not None:
         env_texts.setdefault(ENV_FILES[0][0], default_opts_text)
-    flag = flag_source = None
-    for argv in exec_argvs or []:
-        if flag_data_root(argv):
-            flag, flag_source = flag_data_root(argv), "the ExecStart of docker.service"
-    for path, name in ENV_FILES:
-        value = env_data_root(env_texts.get(path), name)
-        if value and not flag:
-            flag, flag_source = value, "%s in %s" % (name, path)
+    flag, flag_source = service_flag(exec_argvs, env_texts)
     dj = daemon_json.get("data-root") or daemon_json.get("graph")
     configured = flag or dj or DEFAULT_ROOT
     real = os.path.normpath(resolve(configured) if resolve else configured)
@@ -123,21 +149,7 @@ def determine(daemon_json=None, exec_argvs=None, default_opts_text=None, fstab_l
     if differs:
         conflicts.append("the running daemon uses %s but the configuration says %s "
                          "(changed without a restart?)" % (api_root, configured))
-    fstab_entry = None
-    for line in fstab_lines or []:
-        if line.is_entry and line.path == root:
-            fstab_entry = line.to_dict()
-    active = None
-    if mounts is not None:
-        active = _mountinfo.bind_source(mounts, root)
-    bind = None
-    fstab_is_bind = bool(fstab_entry and "bind" in fstab_entry["opts"].split(","))
-    if fstab_is_bind or active:
-        bind = {"fstab": fstab_entry, "active": bool(active),
-                "source": (fstab_entry or {}).get("src") or (active or {}).get("source_path"),
-                "mount": active,
-                "active_matches_fstab": bool(active and fstab_entry and mounts is not None and
-                                             _mountinfo.same_bind(mounts, fstab_entry["src"], root))}
+    bind = bind_of(root, fstab_lines, mounts)
     if flag:
         method = "flag"
     elif dj:
