@@ -91,7 +91,7 @@ def keep_archive(result, dest, mode, check_mode):
     return result
 
 
-def save(client, refs, dest, compression="none", check_mode=False, force=False, mode=_archive.DEFAULT_MODE):
+def save(client, refs, *, dest, compression="none", check_mode=False, force=False, mode=_archive.DEFAULT_MODE):
     """Write the images into one archive at dest with a sidecar.  Returns a result dict."""
     mode = parse_mode(mode)
     if not refs:
@@ -139,7 +139,7 @@ def _archive_images(src, verify_sidecar):
     return side, compression, images
 
 
-def load(client, src, check_mode=False, verify_sidecar=True):
+def load(client, src, *, check_mode=False, verify_sidecar=True):
     """Load an archive (plain, gzip, zstd or xz); refuse it when its sidecar does not match."""
     if not os.path.isfile(src):
         raise ImageError("src %s does not exist or is not a file" % src)

@@ -32,7 +32,7 @@ def _check_input(argv, images):
             for i in images]
 
 
-def load_command(client, argv, images, check_mode=False):
+def load_command(client, argv, images, *, check_mode=False):
     """Stream the archive a command writes to its stdout (for example ``ssh SOURCE docker save ...``) into
     docker load, with no file in between.  IMAGES (id and tags) are what the stream must bring: when they are
     all present nothing runs; afterwards each must be present, or the load is an error."""
@@ -91,7 +91,7 @@ def _feed(pipe, data):
         pass  # the command ended without reading: its exit status tells why
 
 
-def load_from_source(client, ssh, images, check_mode=False, source="auto"):
+def load_from_source(client, ssh, images, *, check_mode=False, source="auto"):
     """Stream the images from the host SSH (an argv that runs a command there) into docker load, sending only
     the layers this host lacks where its engine is known to load such an archive, whole images elsewhere.
     IMAGES: [{id, tags, layers}] as image_info on the source gives them.  SOURCE auto lets the source write the

@@ -119,7 +119,7 @@ def _export_state(dest):
             "config": redacted_config(side.get("config")) if side.get("kind") == "docker-export" else None}
 
 
-def export_container(client, ref, dest, pause=False, compression="none", check_mode=False, force=False,
+def export_container(client, ref, *, dest, pause=False, compression="none", check_mode=False, force=False,
                      mode=_archive.DEFAULT_MODE, diff=False):
     """docker export with a sidecar holding the configuration export drops.
 
@@ -229,7 +229,7 @@ def split_name(name):
     return repo, tag
 
 
-def import_image(client, src, name, changes=None, restore_config=False, message=None, check_mode=False,
+def import_image(client, src, *, name, changes=None, restore_config=False, message=None, check_mode=False,
                  verify_sidecar=True):
     """docker import of a local archive (or a URL the daemon fetches) into name:tag, idempotently."""
     repo, tag = split_name(name)
@@ -238,7 +238,8 @@ def import_image(client, src, name, changes=None, restore_config=False, message=
         tmpdir = tempfile.mkdtemp(prefix="dockyard-import-")
         try:
             local = download(src, tmpdir)
-            result = import_image(client, local, name, changes, restore_config, message, check_mode, verify_sidecar)
+            result = import_image(client, local, name=name, changes=changes, restore_config=restore_config,
+                                  message=message, check_mode=check_mode, verify_sidecar=verify_sidecar)
             result["src"] = src
             return result
         finally:

@@ -176,8 +176,9 @@ def main():
     )
     p = module.params
     try:
-        result = export_container(client_from_params(p), p["container"], p["dest"], p["pause"], p["compression"],
-                                  module.check_mode, p["force"], mode=p["mode"], diff=module._diff)
+        result = export_container(client_from_params(p), p["container"], dest=p["dest"], pause=p["pause"],
+                                  compression=p["compression"], check_mode=module.check_mode, force=p["force"],
+                                  mode=p["mode"], diff=module._diff)
     except (ImageError, ArchiveError) as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

@@ -154,8 +154,9 @@ def main():
     )
     p = module.params
     try:
-        result = import_image(client_from_params(p), p["src"], p["name"], p["changes"], p["restore_config"],
-                              p["commit_message"], module.check_mode, p["verify"])
+        result = import_image(client_from_params(p), p["src"], name=p["name"], changes=p["changes"],
+                              restore_config=p["restore_config"], message=p["commit_message"],
+                              check_mode=module.check_mode, verify_sidecar=p["verify"])
     except ImageError as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

@@ -196,12 +196,12 @@ def main():
     p = module.params
     try:
         if p["src_ssh"] is not None:
-            result = load_from_source(client_from_params(p), p["src_ssh"], p["images"], module.check_mode,
+            result = load_from_source(client_from_params(p), p["src_ssh"], p["images"], check_mode=module.check_mode,
                                       source=p["source_archive"])
         elif p["src_command"] is not None:
-            result = load_command(client_from_params(p), p["src_command"], p["images"], module.check_mode)
+            result = load_command(client_from_params(p), p["src_command"], p["images"], check_mode=module.check_mode)
         else:
-            result = load(client_from_params(p), p["src"], module.check_mode, p["verify"])
+            result = load(client_from_params(p), p["src"], check_mode=module.check_mode, verify_sidecar=p["verify"])
     except ImageError as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

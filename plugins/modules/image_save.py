@@ -174,7 +174,8 @@ def main():
     try:
         client = client_from_params(p)
         refs = list_all(client, p["filters"]) if p["all_images"] else p["images"]
-        result = save(client, refs, p["dest"], p["compression"], module.check_mode, p["force"], mode=p["mode"])
+        result = save(client, refs, dest=p["dest"], compression=p["compression"], check_mode=module.check_mode,
+                      force=p["force"], mode=p["mode"])
     except (ImageError, ArchiveError) as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

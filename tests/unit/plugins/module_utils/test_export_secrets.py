@@ -130,7 +130,7 @@ def test_atomic_write_keeps_an_existing_mode_unless_told_not_to(tmp_path):
 
 def test_export_writes_private_files_and_a_redacted_result(client, tmp_path):
     dest = str(tmp_path / "app.tar")
-    res = _snapshot.export_container(client, "app", dest, diff=True)
+    res = _snapshot.export_container(client, "app", dest=dest, diff=True)
     assert res["changed"] and res["mode"] == "0600"
     assert mode_of(dest) == 0o600 and mode_of(dest + ".json") == 0o600
     assert res["config"]["Env"] == ["PATH=********", "DB_PASSWORD=********", "EMPTY=********", "NAME_ONLY"]
@@ -145,33 +145,33 @@ def test_export_writes_private_files_and_a_redacted_result(client, tmp_path):
 
 def test_an_export_that_stands_gets_the_mode_without_a_new_export(client, tmp_path):
     dest = str(tmp_path / "app.tar")
-    _snapshot.export_container(client, "app", dest)
+    _snapshot.export_container(client, "app", dest=dest)
     # Check mode reports the mode change and leaves the files alone.
-    res = _snapshot.export_container(client, "app", dest, mode="0640", check_mode=True, diff=True)
+    res = _snapshot.export_container(client, "app", dest=dest, mode="0640", check_mode=True, diff=True)
     assert res["changed"] and mode_of(dest) == 0o600
     assert res["diff"]["before"]["mode"] == "0600" and res["diff"]["after"]["mode"] == "0640"
     assert SECRET not in json.dumps(res)
-    res = _snapshot.export_container(client, "app", dest, mode="0640")
+    res = _snapshot.export_container(client, "app", dest=dest, mode="0640")
     assert res["changed"] and res["mode"] == "0640"
     assert mode_of(dest) == 0o640 and mode_of(dest + ".json") == 0o640
-    res = _snapshot.export_container(client, "app", dest, mode="0640")
+    res = _snapshot.export_container(client, "app", dest=dest, mode="0640")
     assert not res["changed"]
     assert len(Engine.exports) == 1, "only the first run exported"
 
 
 def test_a_fresh_export_is_written_with_the_mode_asked(client, tmp_path):
     dest = str(tmp_path / "app.tar")
-    res = _snapshot.export_container(client, "app", dest, mode="0640")
+    res = _snapshot.export_container(client, "app", dest=dest, mode="0640")
     assert res["changed"] and mode_of(dest) == 0o640 and mode_of(dest + ".json") == 0o640
 
 
 def test_a_new_export_over_a_readable_one_is_private(client, tmp_path):
     """Files an earlier version left world-readable do not keep their mode when written again."""
     dest = str(tmp_path / "app.tar")
-    _snapshot.export_container(client, "app", dest)
+    _snapshot.export_container(client, "app", dest=dest)
     os.chmod(dest, 0o644)
     os.chmod(dest + ".json", 0o644)
-    res = _snapshot.export_container(client, "app", dest, force=True)
+    res = _snapshot.export_container(client, "app", dest=dest, force=True)
     assert res["changed"] and len(Engine.exports) == 2
     assert mode_of(dest) == 0o600 and mode_of(dest + ".json") == 0o600
 
@@ -179,7 +179,7 @@ def test_a_new_export_over_a_readable_one_is_private(client, tmp_path):
 def test_a_bad_mode_is_an_error_that_writes_nothing(client, tmp_path):
     dest = str(tmp_path / "app.tar")
     with pytest.raises(_images.ImageError, match=r"mode 'a\+r' is not an octal mode"):
-        _snapshot.export_container(client, "app", dest, mode="a+r")
+        _snapshot.export_container(client, "app", dest=dest, mode="a+r")
     assert sorted(os.listdir(str(tmp_path))) == ["docker.sock"]
     assert Engine.exports == []
 
@@ -202,4 +202,4 @@ def test_a_saved_archive_that_stands_only_gets_the_mode(tmp_path):
 
 def test_save_refuses_a_bad_mode_before_anything():
     with pytest.raises(_images.ImageError, match="is not an octal mode"):
-        _image_archive.save(None, ["app:1"], "/nonexistent/x.tar", mode="rw-------")
+        _image_archive.save(None, ["app:1"], dest="/nonexistent/x.tar", mode="rw-------")
