@@ -91,13 +91,13 @@ def shell_command(argv):
         j += 1
     while j < len(words):
         word = words[j]
+        if word[:1] in "-+" and not word.startswith("--") and len(word) > 1 and ("c" in word[1:] or "s" in word[1:]):
+            return "%s runs %s %s" % (" ".join(words[:i + 1]), word, " ".join(words[j + 1:j + 2]))
         if word in VALUED or (word[:1] in "-+" and not word.startswith("--") and word[-1:] in "oO" and len(word) > 2):
             j += 2  # -o pipefail, and a cluster ending in o (-eo pipefail)
             continue
         if word == "--" or not word[:1] in "-+" or len(word) == 1 or word in ("--version", "--help"):
             return None  # a script file, or a shell that only prints its version or help
-        if not word.startswith("--") and ("c" in word[1:] or "s" in word[1:]):
-            return "%s runs %s %s" % (" ".join(words[:i + 1]), word, " ".join(words[j + 1:j + 2]))
         j += 1
     return "%s reads its commands from standard input" % " ".join(words[:i + 1])
 

@@ -193,6 +193,8 @@ def test_the_collections_atomic_writer_is_observed_and_allowed(tmp_path, audited
     (["env", "-u", "X", "sh", "-c", "x"], True), (["chroot", "/mnt", "sh", "-c", "x"], True),
     (["su", "-c", "x"], True), (["sh"], True), (["bash", "-s"], True), (["flock", "/run/l", "bash", "-c", "x"], True),
     (["timeout", "30", "rsync", "-a", "a", "b"], False),
+    (["bash", "-co", "pipefail", "x"], True), (["bash", "-s", "arg"], True), (["bash", "--help"], False),
+    (["bash", "-x", "script.sh"], False),
 ])
 def test_shell_command(argv, why):
     assert bool(audit.shell_command(argv)) is why, audit.shell_command(argv)

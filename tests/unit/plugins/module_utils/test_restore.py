@@ -116,3 +116,40 @@ def test_a_switch_back_is_not_finished_while_docker_runs(tmp_path, monkeypatch):
     assert "restore_file" not in r.ctx.host.calls, r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
     assert restarted == ["restore_record"]
+
+
+def test_the_host_is_asked_whether_docker_started_since_the_journals_last_write(tmp_path, monkeypatch):
+    r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+    updated = r.ctx.journal.get("updated")
+    assert updated, "the journal records no time of its last write"
+    r.resume(running=False, switched=True)
+    asked = [a for a in r.ctx.host.args if a[0] == "started_since"]
+    assert asked == [("started_since", updated, "docker.service")], asked
+
+
+def test_a_switch_back_the_host_shows_done_is_finished_even_when_docker_ran_since(tmp_path, monkeypatch):
+    """The host no longer points Docker at the moved root (switched=False): whatever Docker ran on since the kill
+    was the original, so the switch back is finished there and nothing is started over."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
+    r.resume(running=False, switched=False)
+    assert "restore_file" in r.ctx.host.calls and r.ctx.host.calls[-2:] == ["start_docker", "wait_docker"]
+    assert json.loads(daemon_json.read_text()) == {}
+    assert restarted == [] and r.ctx.journal.phase == "restored"
+
+
+def test_a_restore_killed_after_its_start_with_docker_running_starts_nothing(tmp_path, monkeypatch):
+    """Docker already runs on the original (the kill came after its start): the rerun neither lifts masks nor
+    starts Docker again; it checks the root Docker reports and finishes."""
+    r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
+    r.resume(running=True, switched=False)
+    assert "start_docker" not in r.ctx.host.calls and "unmask" not in r.ctx.host.calls, r.ctx.host.calls
+    assert restarted == [] and r.ctx.journal.phase == "restored"
+
+
+def test_a_restore_finished_on_a_root_docker_does_not_report_fails(tmp_path, monkeypatch):
+    """Docker answers from another root than the original: the restore is not called finished."""
+    r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
+    r.ctx.client.root = str(tmp_path / "elsewhere")
+    with pytest.raises(RelocationError, match="elsewhere|root"):
+        r.resume(running=True, switched=False)
+    assert r.ctx.journal.phase != "restored"
