@@ -26,7 +26,8 @@ VERSION = 1
 # The phases of a run that stopped Docker and has not brought it back: a rerun continues from the plan it froze.
 WINDOW_PHASES = _phases.WINDOW
 # What an earlier run saved about the host's files; stale once a new move starts from a running Docker.
-FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts", "copy_checked")
+FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts", "copy_checked", "served",
+                     "copied_back")
 
 
 def marker_path(target):

@@ -157,8 +157,10 @@ class Restore(_run.Operation):
             _testhooks.reached("restore_after_switch_back")
             phase = "start"
             self.ctx.journal.save(phase="restore_start")
+            # From the start attempt on, Docker may have written on the original (a start that fails can still
+            # have restored containers): a failure from here carries that onto the moved root.
+            served_original = True
             self.window.serve()
-            served_original = True  # Docker answered on the original: from here it may have written there
             phase = "verify"
             self.verification.check_root(self.fwd[0].source)
             self.verification.verified(self.fwd[0].source, problem="the inventory after the rollback differs")

@@ -57,9 +57,10 @@ class Rollback:
         """Walk back what the window did and start Docker on the original root.  Docker is started before
         anything is written to the journal, and those writes are best-effort: the journal sits on the target
         disk, which may be the full disk that failed the move."""
+        served = self.must_copy_back()
         self.ctx.actions.append("rolling back")
         # A run killed from here on is finished by the next run, which must not take the window for a move's.
-        self.ctx.journal.try_save(phase="rollback", served=self.ctx.served_new_root)
+        self.ctx.journal.try_save(phase="rollback", served=served)
         try:
             self.window.hold_units(best_effort=True)
         except RelocationError as exc:  # the units were held for the window already; never a reason to stop here
@@ -68,8 +69,9 @@ class Rollback:
             self.ctx.host.stop_docker(with_containerd=self.ctx.with_containerd)
         except RelocationError:
             pass
-        if self.ctx.served_new_root:
+        if served:
             self.copy_back()
+            self.ctx.journal.try_save(copied_back=True)
         try:
             self.walk_back()
         except Exception as exc:
@@ -87,9 +89,37 @@ class Rollback:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.ctx.actions.append("rolled back to %s" % self.ctx.moves[0].source)
 
+    def must_copy_back(self):
+        """Whether what Docker wrote on the new root must be copied back onto the original before the switch is
+        undone, decided from the host.  Yes when this run started Docker there (or tried to: a start that fails
+        may have let containers write); when Docker started since the journal's last write, or answers now,
+        with the host pointing it at the new root (a reboot mounts fstab's bind again and lifts the masks);
+        when an earlier run recorded that Docker served there and no copy back finished since.  When Docker ran
+        since on the original while such writes were never copied back, both trees hold writes the other lacks:
+        nothing is changed and both are kept (RelocationError)."""
+        if self.ctx.served_new_root:
+            return True
+        recorded = bool(self.ctx.journal.get("served")) and not self.ctx.journal.get("copied_back")
+        if not (self.ctx.host.started_since(self.ctx.journal.get("updated")) or self.ctx.client.ping()):
+            return recorded
+        mounts = self.ctx.host.mountinfo()
+        if any(m.switch.serves_target(m, self.ctx, mounts) for m in self.ctx.moves):
+            self.ctx.actions.append("Docker ran since %s was last written, on %s: what it wrote there is copied "
+                                    "back" % (self.ctx.journal.path, self.ctx.moves[0].target))
+            return True
+        if recorded:
+            raise RelocationError(
+                "an interrupted rollback had not yet copied back what Docker wrote on %s, and Docker has run on the "
+                "original %s since (%s is older than the host): each root holds writes the other lacks. Nothing "
+                "was changed and both are kept; compare them (rsync -aHAXn --itemize-changes), carry what the "
+                "original lacks onto it, then remove %s and run again" % (
+                    self.ctx.moves[0].target, self.ctx.moves[0].source, self.ctx.journal.path, self.ctx.journal.path),
+                "preflight", rolled_back=False)
+        return False
+
     def finish_rollback(self):
-        """A run killed inside its rollback: finish that rollback (each step is skipped when done)."""
-        self.ctx.served_new_root = bool(self.ctx.journal.get("served"))
+        """A run killed inside its rollback: finish that rollback (each step is skipped when done), copying back
+        whatever the host shows Docker wrote on the new root (must_copy_back)."""
         self.roll_back()
         self.ctx.actions.append("finished the rollback of an interrupted run; moving again")
 
@@ -117,6 +147,10 @@ class Rollback:
         try:
             self.window.release_units()
             self.window.start_and_wait(self.ctx.moves, "Docker did not answer")
+            mounts = self.ctx.host.mountinfo()
+            if any(m.switch.serves_target(m, self.ctx, mounts) for m in self.ctx.moves):
+                # Its containers write there from now on: a rerun copies that back before it undoes anything.
+                self.ctx.journal.try_save(served=True, copied_back=False)
             where = "Docker was started all the same and serves from %s" % self.ctx.client.info().get("DockerRootDir")
         except Exception as exc:
             where = "Docker could not be started: %s" % exc

@@ -56,7 +56,7 @@ class Run:
         if moves:
             self.journal.moves = self.moves
         self.served_since = None  # when Docker was started on the new root
-        self.served_new_root = False  # whether Docker answered on the new root (then it may have written there)
+        self.served_new_root = False  # whether a start on the new root was tried (it may have written there)
         self.apart = {"new": [], "removed": []}  # containers made or removed meanwhile: reported
         self.result = new_result()
         self.actions = self.result["actions"]

@@ -129,6 +129,11 @@ class Switch(abc.ABC):
         """Whether the host is switched to the target now (read from the host, not the journal)."""
 
     @abc.abstractmethod
+    def serves_target(self, move, ctx, mounts):
+        """Whether the host, as it is configured now, gives the service the target as its root whenever it
+        starts (whatever the journal says): what a rerun reads to tell which root Docker wrote to since."""
+
+    @abc.abstractmethod
     def verify(self, move, mounts):
         """Raise a verify RelocationError when the switch is not in effect (Docker running on it)."""
 

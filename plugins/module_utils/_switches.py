@@ -177,6 +177,10 @@ class BindSwitch(Switch):
         if not _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
             raise RelocationError("after mounting, %s does not show %s" % (move.mount_point, move.target), "switch")
 
+    def serves_target(self, move, ctx, mounts):
+        """The bind mounted now (from fstab at boot, or left by a killed run)."""
+        return _mountinfo.same_bind(mounts, move.target, move.mount_point)
+
     def verify(self, move, mounts):
         if not _mountinfo.same_bind(mounts, move.target, move.mount_point):
             raise RelocationError("%s is not bound from %s" % (move.mount_point, move.target), "verify")
@@ -319,6 +323,15 @@ class DaemonJsonSwitch(Switch):
         if not os.path.isdir(os.path.dirname(path)):
             os.makedirs(os.path.dirname(path), 0o755)
         _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
+
+    def serves_target(self, move, ctx, mounts):
+        """data-root in daemon.json names the target now (an unreadable file gives no answer: taken as yes, so
+        that what Docker may have written there is never dropped)."""
+        try:
+            data = _daemon_json.load(ctx.opts.daemon_json)[0]
+        except (_daemon_json.DaemonJsonError, OSError, ValueError):
+            return True
+        return self.is_applied(move, ctx, mounts, data)
 
     def verify(self, move, mounts):
         """Docker's own report of its root (checked by the transaction) is the proof."""

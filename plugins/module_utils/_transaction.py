@@ -59,8 +59,7 @@ class Relocation(_run.Operation):
         if all(m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"]) for m in self.ctx.moves):
             return self.converge_switched(facts)
         engine = facts["engine"]
-        resuming = bool(self.ctx.journal.done("final_copy") and not engine.get("running")
-                        and self.ctx.journal.phase in ("final_copy", "switch"))
+        resuming = self.resumes_switch(engine)
         if not engine.get("running") and not resuming and not self.ctx.journal.in_window:
             # Only a run that stopped Docker itself is continued with Docker down; the record of a finished or
             # rolled-back run describes a host that has changed since.
@@ -84,6 +83,14 @@ class Relocation(_run.Operation):
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.ctx.result
+
+    def resumes_switch(self, engine):
+        """Whether a killed run's switch is picked up where it stopped: its final copy done, Docker down, and
+        Docker not started since the journal's last write (a reboot lifts the masks, and Docker then writes to the
+        original the final copy was taken from).  Otherwise a window left open is walked again from the stop."""
+        return bool(self.ctx.journal.done("final_copy") and not engine.get("running")
+                    and self.ctx.journal.phase in ("final_copy", "switch")
+                    and not self.ctx.host.started_since(self.ctx.journal.get("updated")))
 
     def frozen_moves(self):
         """The moves a run froze in the journal when it recorded the inventory, while that run is in its
@@ -191,28 +198,32 @@ class Relocation(_run.Operation):
                     phase = step.name
                     self.timed(phase, getattr(self, "phase_" + phase))
         except Exception as exc:  # roll back whatever the failure was
-            self.ctx.status.write(force=True, phase="rollback")
-            try:
-                self.rollback.roll_back()
-            except FailedForward as ff:
-                raise RelocationError("%s failed: %s. Docker had already served from the new root, and what it "
-                                      "wrote there could not be copied back onto the original: %s. NOT ROLLED "
-                                      "BACK: Docker serves from %s again; the original at %s is older than it. "
-                                      "See %s" % (phase, exc, ff, self.ctx.moves[0].service_root,
-                                                  ", ".join((m.backup or m.source) for m in self.ctx.moves),
-                                                  self.ctx.journal.path), phase, rolled_back=False)
-            except Exception as rb_exc:
-                raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is kept at "
-                                      "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
-                                                                                    for m in self.ctx.moves),
-                                                      self.ctx.journal.path), phase, rolled_back=False)
-            raise RelocationError("%s failed: %s; rolled back: Docker serves from %s again with its inventory "
-                                  "verified" % (phase, exc, self.ctx.moves[0].source), phase, rolled_back=True)
+            self.fail_window(phase, exc)
         self.ctx.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
         for step in window:
             if not step.undo:
                 self.timed(step.name, getattr(self, "phase_" + step.name))
         self.ctx.status.write(force=True, phase="done", percent=100)
+
+    def fail_window(self, phase, exc):
+        """PHASE of the window failed with EXC: roll the window back and raise what the host ends up with."""
+        self.ctx.status.write(force=True, phase="rollback")
+        try:
+            self.rollback.roll_back()
+        except FailedForward as ff:
+            raise RelocationError("%s failed: %s. Docker had already served from the new root, and what it "
+                                  "wrote there could not be copied back onto the original: %s. NOT ROLLED "
+                                  "BACK: Docker serves from %s again; the original at %s is older than it. "
+                                  "See %s" % (phase, exc, ff, self.ctx.moves[0].service_root,
+                                              ", ".join((m.backup or m.source) for m in self.ctx.moves),
+                                              self.ctx.journal.path), phase, rolled_back=False)
+        except Exception as rb_exc:
+            raise RelocationError("%s failed: %s; the rollback failed too: %s. The original data is kept at "
+                                  "%s; see %s" % (phase, exc, rb_exc, ", ".join((m.backup or m.source)
+                                                                                for m in self.ctx.moves),
+                                                  self.ctx.journal.path), phase, rolled_back=False)
+        raise RelocationError("%s failed: %s; rolled back: Docker serves from %s again with its inventory "
+                              "verified" % (phase, exc, self.ctx.moves[0].source), phase, rolled_back=True)
 
     def phase_stop(self):
         running_ids = [c["id"] for c in self.ctx.journal["inventory"]["containers"] if c["running"]]
@@ -342,13 +353,27 @@ class Relocation(_run.Operation):
             if pending:
                 self.ctx.actions.append("finish the interrupted move (verify, then handle the original)")
             return self.ctx.result
-        if not running:
-            self.window.release_units()
-            self.window.start_and_wait(self.ctx.moves, "Docker did not answer after starting on %s" %
-                                       docker.service_root, "start")
-            self.ctx.actions.append("started Docker on %s" % docker.service_root)
+        # A killed move's window, switched but not verified, rolls back when it cannot be finished, as it would
+        # have in the killed run: a Docker that cannot start on the new root is never left down.
+        undoable = pending and self.ctx.journal.get("inventory") and self.ctx.journal.in_window and \
+            not self.ctx.journal.done("verify")
+        phase = "start"
+        try:
+            if not running:
+                self.ctx.served_new_root = True  # a start is tried: containers may write there from here
+                self.window.release_units()
+                self.window.start_and_wait(self.ctx.moves, "Docker did not answer after starting on %s" %
+                                           docker.service_root, "start")
+                self.ctx.actions.append("started Docker on %s" % docker.service_root)
+            if pending and self.ctx.journal.get("inventory"):
+                self.ctx.result["fingerprint_before"] = self.ctx.journal["inventory"]["fingerprint"]
+                phase = "verify"
+                self.phase_verify()
+        except Exception as exc:
+            if not undoable:
+                raise
+            self.ctx.served_new_root = True
+            self.fail_window(phase, exc)
         if pending and self.ctx.journal.get("inventory"):
-            self.ctx.result["fingerprint_before"] = self.ctx.journal["inventory"]["fingerprint"]
-            self.phase_verify()
             self.phase_source()
         return self.ctx.result

@@ -115,11 +115,14 @@ class Window:
     def serve(self):
         """Docker started on the roots of the run's moves and answering: from here its containers may write
         there (the move's start phase, and the restore's)."""
+        # Served from the moment the start is attempted: a start that fails or times out may still have let
+        # dockerd restore containers that wrote there (their shims outlive it).  Recorded before the start.
+        self.ctx.served_new_root = True
+        self.ctx.journal.save(served=True, copied_back=False)
         self.release_units()
         self.ctx.served_since = time.time()
         self.start_and_wait(self.ctx.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.ctx.opts.verify_timeout, "start")
-        self.ctx.served_new_root = True  # Docker answered there: its containers may have written since
         self.ctx.actions.append("started Docker")
         self.ctx.journal.mark("start")
         _testhooks.reached("after_start")

@@ -98,9 +98,28 @@ class FakeHost(_host.Host):
         self._call("restore_file", path, text, keep_empty)
 
 
+class FakeClient:
+    """The Engine API as the relocation asks it when no test gives its own: whether Docker answers (RUNNING) and
+    the root it reports (ROOT).  Any other call fails the test."""
+
+    def __init__(self, running=False, root=None):
+        self.running = running
+        self.root = root
+
+    def __getattr__(self, name):
+        raise AssertionError("FakeClient: the code under test called %s, which this fake does not implement" % name)
+
+    def ping(self):
+        return self.running
+
+    def info(self):
+        return {"DockerRootDir": self.root}
+
+
 def context(params, host=None, client=None, runner=None, check_mode=False, now=None, lock_dir=None, facts=None,
             moves=None):
-    """A run context (_run.Run) for PARAMS (data_root's), on HOST (a FakeHost by default), with no status
+    """A run context (_run.Run) for PARAMS (data_root's), on HOST (a FakeHost by default) with CLIENT (a
+    FakeClient of a stopped Docker by default), with no status
     file unless PARAMS name one."""
     opts = _options.Options(params)
     answer = runner or (lambda argv: (0, "", ""))
@@ -111,6 +130,6 @@ def context(params, host=None, client=None, runner=None, check_mode=False, now=N
         assert why is None, "the code under test ran a shell through its runner: %s" % why
         return answer(argv)
 
-    return _run.Run(opts, client, checked, FakeHost() if host is None else host,
+    return _run.Run(opts, FakeClient() if client is None else client, checked, FakeHost() if host is None else host,
                     _journal.Journal(opts.path or "/", check_mode), _copy.Status(params.get("status_file")),
                     check_mode=check_mode, now=now, lock_dir=lock_dir or _lock.LOCK_DIR, facts=facts, moves=moves)

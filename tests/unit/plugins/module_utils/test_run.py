@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _run, _switches, _systemd
@@ -40,12 +42,19 @@ class Stuck(FakeHost):
         self._call("wait_docker", timeout)
         return False
 
+    def start_docker(self, with_containerd=False):
+        super(Stuck, self).start_docker(with_containerd)
+        with open(self.journal.path) as f:  # what the record on disk says when Docker is started
+            self.journal_at_start = json.load(f)
+
 
 def test_the_window_stops_until_nothing_is_mounted_and_fails_a_start_that_never_answers(tmp_path):
     target = str(tmp_path / "t")
     ctx = context({"path": target}, host=Stuck(),
                   moves=[_move.Move("containerd", "/var/lib/containerd", target, _switches.make("bind"))])
     window = _run.Operation(ctx).window
+    ctx.journal.start(0, "bind")
+    ctx.host.journal = ctx.journal
     with pytest.raises(RelocationError, match="mounts remain under /r: /r/overlay2/x/merged") as exc:
         window.stop_quiet(["/r"], "stop")
     assert exc.value.phase == "stop"
@@ -53,7 +62,10 @@ def test_the_window_stops_until_nothing_is_mounted_and_fails_a_start_that_never_
                                  ("check_stopped", ["docker.socket", "docker.service"])]
     with pytest.raises(RelocationError, match="did not answer") as exc:
         window.serve()
-    assert exc.value.phase == "start" and not ctx.served_new_root and ctx.served_since is not None
+    # A start that never answers may still have let containers write on the new root: it counts as served from
+    # the attempt on, and the journal said so before Docker was started.
+    assert exc.value.phase == "start" and ctx.served_new_root and ctx.served_since is not None
+    assert ctx.host.journal_at_start.get("served") is True, ctx.host.journal_at_start
 
 
 def test_the_real_host_and_the_fake_one_implement_the_whole_host_interface():

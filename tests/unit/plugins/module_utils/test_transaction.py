@@ -11,7 +11,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _inventory, _lock, _rollback, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
-from fake_host import FakeHost, context  # pylint: disable=import-error
+from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
 
 
 def test_the_fake_host_has_the_real_ones_methods_and_fails_on_any_other():
@@ -51,7 +51,7 @@ def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_canno
     r.rollback.roll_back()
     # Every call, in order: the window held (units masked, Docker stopped), the drop-in taken back, systemd
     # reloaded, the units let go, Docker started and answering, and only then the marker's last word.
-    assert r.ctx.host.calls == ["marker:rollback", "window_units", "marker:None", "mask", "stop_docker", "restore_file",
+    assert r.ctx.host.calls == ["started_since", "marker:rollback", "window_units", "marker:None", "mask", "stop_docker", "restore_file",
                                 "daemon_reload", "unmask", "marker:None", "start_docker", "wait_docker",
                                 "marker:rolled_back"], r.ctx.host.calls
     assert ("unmask", ["docker.service", "docker.socket"]) in r.ctx.host.args, r.ctx.host.args
@@ -158,11 +158,7 @@ def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatc
 
 def test_a_rollback_step_that_fails_still_starts_docker_and_says_where_it_serves(tmp_path, monkeypatch):
 
-    class Client:
-        def info(self):
-            return {"DockerRootDir": str(tmp_path / "disk" / "docker")}
-
-    r = relocation(tmp_path, Client())
+    r = relocation(tmp_path, FakeClient(root=str(tmp_path / "disk" / "docker")))
 
     def busy(move, ctx):
         raise RelocationError("umount: target is busy")

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+"""Recovery decided from what the host shows, not from what the journal remembers: a rollback finished after a
+kill and a reboot, a start that never answered, a rerun that cannot start Docker on a switched host, a killed
+switch resumed only while Docker has not run since."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _switches, _transaction
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
+
+from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
+
+
+class Host(FakeHost):
+    """A FakeHost whose docker.service started (or not) after a given time, and whose mount table holds the bind
+    of the new root over Docker's root (or not)."""
+
+    def __init__(self, started=False, bound=False):
+        super(Host, self).__init__()
+        self.started = started
+        self.bound = bound
+
+    def started_since(self, when, unit="docker.service"):
+        self._call("started_since", when, unit)
+        return self.started
+
+
+def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound=False, running=False, **journal):
+    """A move of src to disk/docker by METHOD, journalled with JOURNAL's fields, on a Host; the copy engine's runs
+    recorded in ``r.copies`` instead of made; the bind's mount table answer given by BOUND."""
+    src, target = tmp_path / "src", tmp_path / "disk" / "docker"
+    target.mkdir(parents=True)
+    src.mkdir()
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
+    ctx = context({"path": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
+                   "daemon_json": str(daemon_json)}, host=Host(started, bound),
+                  client=FakeClient(running=running, root=str(target if bound else src)),
+                  lock_dir=str(tmp_path / "lock"),
+                  moves=[Move("docker", str(src), str(target), _switches.make(method))])
+    ctx.journal.start(0, method)
+    ctx.journal.save(**journal)
+    r = _transaction.Relocation(ctx)
+    r.copies = []
+    monkeypatch.setattr(_transaction._passes.Passes, "run",
+                        lambda self, phase, allow, skips=None: r.copies.append(phase) or (0, 0))
+    monkeypatch.setattr(_switches._mountinfo, "same_bind", lambda mounts, src_, path: bound)
+    return r
+
+
+def test_a_rollback_killed_then_rebooted_onto_the_new_root_copies_back_what_docker_wrote(tmp_path, monkeypatch):
+    """Scenario: the rollback of a move that failed before its start is killed once the bind is lifted; the boot
+    mounts fstab's bind line again and Docker runs on the new root.  The journal says "not served"; the host says
+    Docker started since and the bind is there: the rerun copies back before it undoes anything."""
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, bound=True, phase="rollback", served=False)
+    r.rollback.finish_rollback()
+    assert r.copies == ["copy_back"], r.copies
+    calls = r.ctx.host.calls
+    assert calls[0] == "started_since" and calls.index("stop_docker") < calls.index("start_docker"), calls
+    assert r.ctx.journal.get("copied_back") is True and r.ctx.journal.phase == "rolled_back"
+    assert any("Docker ran since" in a for a in r.ctx.actions), r.ctx.actions
+
+
+def test_a_rollback_killed_then_rebooted_onto_the_original_copies_nothing_back(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, bound=False, phase="rollback", served=False)
+    r.rollback.finish_rollback()
+    assert r.copies == [] and r.ctx.journal.phase == "rolled_back"
+
+
+def test_the_journals_served_decides_only_while_docker_has_not_run_since(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, phase="rollback", served=True)
+    r.rollback.finish_rollback()
+    assert r.copies == ["copy_back"]
+    r = relocation(tmp_path / "again", monkeypatch, phase="rollback", served=True, copied_back=True)
+    r.rollback.finish_rollback()
+    assert r.copies == [], "a copy back that finished was made again over the original"
+
+
+def test_writes_on_both_roots_are_refused_with_nothing_changed(tmp_path, monkeypatch):
+    """The journal says Docker served the new root and nothing was copied back; the host says Docker has run on
+    the original since.  Copying back would overwrite the original's newer writes, not copying back would drop
+    the new root's: both are kept and the rerun changes nothing."""
+    r = relocation(tmp_path, monkeypatch, started=True, running=True, bound=False, phase="rollback", served=True)
+    before = r.ctx.journal.load()
+    with pytest.raises(RelocationError, match="each root holds writes the other lacks") as exc:
+        r.rollback.finish_rollback()
+    assert exc.value.rolled_back is False and exc.value.phase == "preflight"
+    assert r.ctx.host.calls == ["started_since"], r.ctx.host.calls
+    assert r.copies == [] and r.ctx.journal.load() == before
+
+
+def test_a_start_on_the_new_root_counts_as_served_before_it_answers(tmp_path, monkeypatch):
+    """A start that fails after dockerd restored containers: what they wrote is copied back by the rollback."""
+    r = relocation(tmp_path, monkeypatch)
+    answers = iter([False, True])  # the start on the new root never answers; the rollback's on the original does
+    monkeypatch.setattr(r.ctx.host, "wait_docker", lambda timeout: next(answers))
+    with pytest.raises(RelocationError, match="did not answer"):
+        r.phase_start()
+    assert r.ctx.journal.load()["served"] is True
+    r.rollback.roll_back()
+    assert r.copies == ["copy_back"]
+
+
+def test_a_fresh_move_forgets_an_earlier_runs_served_and_copied_back(tmp_path):
+    j = _journal.Journal(str(tmp_path / "t"))
+    j.start(0, "bind")
+    j.save(served=True, copied_back=True, phase="rolled_back")
+    j.fresh_start()
+    assert "served" not in j.data and "copied_back" not in j.data
+
+
+def test_a_rollback_step_that_fails_records_that_docker_now_serves_the_new_root(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, method="bind", bound=True, phase="rollback", served=False)
+
+    def busy():
+        raise RelocationError("umount: busy")
+
+    monkeypatch.setattr(r.rollback, "walk_back", busy)
+    r.ctx.host.started = False
+    with pytest.raises(RelocationError, match="umount: busy"):
+        r.rollback.roll_back()
+    assert r.ctx.journal.load()["served"] is True and r.ctx.journal.get("copied_back") is False
+
+
+def test_a_switched_host_whose_docker_will_not_start_is_rolled_back(tmp_path, monkeypatch):
+    """Killed after the switch (during a slow start); the rerun finds the host switched, Docker down, and Docker
+    does not start there: the window is rolled back (copying back), never left down."""
+    r = relocation(tmp_path, monkeypatch, bound=True, phase="switch",
+                   phases_done=["record", "online_copy", "stop", "final_copy", "switch"],
+                   inventory={"fingerprint": "f", "images": [], "containers": [], "volumes": [], "running": []},
+                   texts_before={})
+    waits = []
+
+    def wait_docker(timeout):
+        waits.append(r.ctx.host.calls.count("start_docker"))
+        return len(waits) > 1  # the first start (on the new root) never answers; the rollback's does
+
+    monkeypatch.setattr(r.ctx.host, "wait_docker", wait_docker)
+    monkeypatch.setattr(r.verification, "settle", lambda inventory: (inventory, [], True))
+    with pytest.raises(RelocationError, match="start failed: Docker did not answer.*rolled back") as exc:
+        r.converge_switched({"engine": {"running": False}})
+    assert exc.value.rolled_back is True
+    assert r.copies == ["copy_back"] and r.ctx.host.calls.count("start_docker") == 2, r.ctx.host.calls
+    assert r.ctx.journal.phase == "rolled_back"
+
+
+def test_a_finished_moves_docker_that_will_not_start_is_not_rolled_back(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, bound=True, phase="done")
+    monkeypatch.setattr(r.ctx.host, "wait_docker", lambda timeout: False)
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: pytest.fail("a finished move was rolled back"))
+    with pytest.raises(RelocationError, match="did not answer") as exc:
+        r.converge_switched({"engine": {"running": False}})
+    assert exc.value.rolled_back is None or exc.value.rolled_back is False
+
+
+@pytest.mark.parametrize("started,resumes", [(False, True), (True, False)])
+def test_a_killed_switch_is_resumed_only_while_docker_has_not_run_since(tmp_path, monkeypatch, started, resumes):
+    r = relocation(tmp_path, monkeypatch, started=started, phase="switch",
+                   phases_done=["record", "online_copy", "stop", "final_copy"])
+    assert r.resumes_switch({"running": False}) is resumes
+    assert ("started_since", r.ctx.journal.get("updated"), "docker.service") in r.ctx.host.args
+
+
+def test_daemon_json_serves_the_target_as_the_file_says_now(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, bound=True)
+    m = r.ctx.moves[0]
+    assert m.switch.serves_target(m, r.ctx, [])
+    (tmp_path / "daemon.json").write_text(json.dumps({"log-driver": "json-file"}))  # rewritten without data-root
+    assert not m.switch.serves_target(m, r.ctx, [])
+    (tmp_path / "daemon.json").write_text("{not json")
+    assert m.switch.serves_target(m, r.ctx, []), "an unreadable daemon.json must count as serving the target"
