@@ -18,7 +18,7 @@ import copy
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _passes, _selinux, _switch, _systemd, _testhooks, _units)
+    _copy, _fileops, _mountinfo, _passes, _selinux, _switch, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -141,6 +141,28 @@ class Rollback:
         self.ctx.host.daemon_reload()
         _testhooks.reached("rollback_after_files")
 
+    def unbind_over(self, back):
+        """The copies of BACK whose destination is hidden under a bind of their source (a rollback killed after
+        it put the original back, then a boot that mounted fstab's bind line over it): with Docker stopped the
+        bind is lifted, so that the copy reaches the original instead of the new root through the bind.  Returns
+        those copies (their bind is mounted again should the copy fail)."""
+        def bound(move, mounts):
+            return _mountinfo.mount_at(mounts, move.target) is not None and \
+                _mountinfo.same_bind(mounts, move.source, move.target)
+
+        unbound = []
+        for m in back:
+            mounts = self.ctx.host.mountinfo()
+            if not bound(m, mounts):
+                continue
+            while bound(m, mounts):
+                self.ctx.host.run(["umount", m.target])
+                mounts = self.ctx.host.mountinfo()
+            unbound.append(m)
+            self.ctx.actions.append("lifted the bind of %s over the original %s to copy back onto it" % (
+                m.source, m.target))
+        return unbound
+
     def start_anyway(self, problem):
         """A step of the rollback failed: Docker is started all the same, wherever the host now points it (the
         drop-in's sentinel keeps it off an empty stand-in), and the message says where it serves from."""
@@ -166,6 +188,7 @@ class Rollback:
         start Docker with when they fail, SERVED the paths Docker served from; by default those of a rollback."""
         serve = serve or self.ctx.moves
         served = served or [m.service_root for m in self.ctx.moves]
+        unbound = []
         try:
             back = back or [Move(m.name, m.target, _switch.original_home(m, self.ctx), m.switch, m.mount_point)
                             for m in self.ctx.moves]
@@ -177,6 +200,7 @@ class Rollback:
                     raise RelocationError("mounts remain under %s: %s" % (path, ", ".join(left[:5])))
             for m in back:
                 self.ctx.host.drop_self_bind(m.source)
+            unbound = self.unbind_over(back)
             secs = moved = 0
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
@@ -187,6 +211,8 @@ class Rollback:
                 s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result).run("copy_back", False)
                 secs, moved = secs + s, moved + b
         except (RelocationError, _copy.CopyError, OSError) as exc:
+            for m in unbound:  # Docker goes back where it served: the bind it served through first
+                self.ctx.host.run(["mount", "--bind", m.source, m.target])
             self.window.release_units()
             self.window.start_and_wait(serve, "Docker did not start where it served either")
             raise FailedForward(str(exc))

@@ -18,7 +18,8 @@ goes on once that file is removed (or after an hour).  The benchmarks and the
 tests use it to change a host between two phases, as a busy host would.
 
 DOCKYARD_MIGRATE_FAULT names a check that then fails as if it had found a
-problem (``verify``: the verification after Docker started on the new root),
+problem (``verify``: the verification after Docker started on the new root;
+``switch``: the end of the switch, once it is applied and before Docker starts),
 to drive the rollback from a state a real host reaches.
 """
 

@@ -274,6 +274,8 @@ class Relocation(_run.Operation):
         for m in self.ctx.moves:
             m.switch.apply(m, self.ctx)
             _selinux.label_like(self.ctx.runner, m.source, m.target)
+        if _testhooks.fails("switch"):  # as a labelling error after the switch would
+            raise RelocationError("the switch was made to fail (DOCKYARD_MIGRATE_FAULT=switch)", "switch")
         self.ctx.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind)
                                                            for m in self.ctx.moves))
         self.ctx.journal.mark("switch")

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _switches, _transaction
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switches, _transaction
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -174,3 +174,60 @@ def test_daemon_json_serves_the_target_as_the_file_says_now(tmp_path, monkeypatc
     assert not m.switch.serves_target(m, r.ctx, [])
     (tmp_path / "daemon.json").write_text("{not json")
     assert m.switch.serves_target(m, r.ctx, []), "an unreadable daemon.json must count as serving the target"
+
+
+class Bound(Host):
+    """A host where the new root is bind-mounted over the original (a boot mounted fstab's bind line) until
+    umount is run on it."""
+
+    def __init__(self, target, original, **kw):
+        super(Bound, self).__init__(**kw)
+        self.bind = (target, original)
+
+    def run(self, argv, what=None):
+        self._call("run", list(argv))
+        if argv[:1] == ["umount"] and self.bind and argv[1] == self.bind[1]:
+            self.bind = None
+        elif argv[:2] == ["mount", "--bind"]:
+            self.bind = (argv[2], argv[3])
+        return ""
+
+
+def bound_relocation(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, phase="rollback", served=False)
+    src, target = r.ctx.moves[0].source, r.ctx.moves[0].target
+    host = Bound(target, src, started=True)
+    r.ctx.host = host
+    r.window.ctx.host = host
+    monkeypatch.setattr(_mountinfo, "same_bind", lambda mounts, s, path: host.bind == (s, path))
+    monkeypatch.setattr(_mountinfo, "mount_at",
+                        lambda mounts, path: object() if host.bind and host.bind[1] == path else None)
+    return r, host, src, target
+
+
+def test_the_copy_back_lifts_a_bind_over_the_original_before_it_copies(tmp_path, monkeypatch):
+    """The original was put back before the kill and the boot bound the new root over it: a copy onto the
+    original's path would land in the new root itself.  The bind is lifted first (Docker stopped), and the copy
+    goes from the new root onto the original."""
+    r, host, src, target = bound_relocation(tmp_path, monkeypatch)
+    copied = []
+    monkeypatch.setattr(_transaction._passes.Passes, "run",
+                        lambda self, phase, allow, skips=None: copied.append(
+                            (phase, self.moves[0].source, self.moves[0].target, host.bind)) or (0, 0))
+    r.rollback.finish_rollback()
+    assert copied == [("copy_back", target, src, None)], copied
+    assert ("run", ["umount", src]) in host.args
+    assert host.calls.index("stop_docker") < host.args.index(("run", ["umount", src]))
+
+
+def test_a_copy_back_that_fails_binds_the_new_root_again_before_docker_starts_there(tmp_path, monkeypatch):
+    r, host, src, target = bound_relocation(tmp_path, monkeypatch)
+
+    def fail(self, phase, allow, skips=None):
+        raise _transaction._copy.CopyError("rsync: No space left on device")
+
+    monkeypatch.setattr(_transaction._passes.Passes, "run", fail)
+    with pytest.raises(RelocationError, match="No space left"):
+        r.rollback.finish_rollback()
+    assert host.bind == (target, src), "Docker was started without the bind it served through"
+    assert host.args.index(("run", ["mount", "--bind", target, src])) < host.calls.index("start_docker")

@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+"""Recovery that asks the host: a kill, then a reboot with Docker running (and writing) in between, or a host that
+will not start Docker where the journal expects it.  Each case first shows the fault landed where it claims (the
+kill's status, the marker's phase, what the boot did), then what the rerun made of the host: the write made after
+the reboot is in the root Docker serves, Docker runs, a further run changes nothing."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import subprocess
+import time
+
+from conftest import unchanged
+from test_faults import host_sh, look
+from test_reliability import MOVE, assert_killed, marker, prepare, record
+
+BOUND = r"/dev/loop\d+\[/docker\]$"
+# A stand-in for a new root Docker cannot start on (a filesystem without what overlay2 needs, say): the start
+# fails while /var/lib/docker is a mount point, and only then.
+REFUSE_BIND = ("[Service]\nExecStartPre=/bin/sh -c '! mountpoint -q /var/lib/docker'\n")
+REFUSE_BIND_PATH = "/etc/systemd/system/docker.service.d/zz-test-refuse-bind.conf"
+
+
+def reboot(fleet, host="h1"):
+    subprocess.run(["docker", "restart", "dockyard-%s" % host], check=True, stdout=subprocess.PIPE, timeout=180)
+    fleet.up_extra("--hosts", "2")  # waits until the host boots and answers again
+
+
+def write_late(host="h1"):
+    host_sh(host, "docker exec web sh -c 'echo after-the-reboot > /data/site/late.txt'")
+
+
+def late(host="h1"):
+    return host_sh(host, "docker exec web cat /data/site/late.txt", check=False).stdout.strip()
+
+
+def test_a_rollback_killed_after_the_unbind_then_a_reboot_keeps_what_docker_wrote(fleet_hosts, reliability_rows):
+    """The move fails at the end of its switch (before Docker starts: the journal says the new root was never
+    served) and its rollback is killed once the bind is lifted, before fstab is put back.  The boot mounts the
+    bind line again and Docker runs on the new root, and a container writes to a volume.  The rerun must copy that
+    back before it undoes the switch, then move again: the write survives."""
+    t0 = time.time()
+    prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
+                               env={"DOCKYARD_MIGRATE_FAULT": "switch", "DOCKYARD_MIGRATE_FAILPOINT": "rollback_after_undo"})
+    assert_killed(first, "rollback_after_undo")
+    m = marker(fleet_hosts)
+    assert m["phase"] == "rollback" and m.get("served") is False, (m["phase"], m.get("served"))
+    state = host_sh("h1", "mountpoint -q /var/lib/docker && echo bound || echo unbound; "
+                    "grep -c ' /var/lib/docker ' /etc/fstab || true").stdout.split()
+    assert state == ["unbound", "1"], "killed after the unbind, the fstab line is still there: %s" % state
+    reboot(fleet_hosts)
+    seen = look("h1")
+    assert re.match(BOUND, seen[1]) and seen[2] == "web worker", "after the boot Docker serves the bind: %s" % seen
+    write_late()
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert any(a.startswith("Docker ran since") for a in second["actions"]), second["actions"]
+    assert any(a.startswith("copied what Docker wrote on the new root back") for a in second["actions"]), \
+        second["actions"]
+    seen = look("h1")
+    assert re.match(BOUND, seen[1]) and seen[2] == "web worker", seen
+    assert late() == "after-the-reboot", "the write made after the reboot was lost"
+    unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
+    record(reliability_rows, "fault", "the switch fails before Docker starts, its rollback is killed (SIGKILL) "
+           "after lifting the bind, the host reboots (the bind line mounts the moved root; Docker runs there and "
+           "writes to a volume), run again",
+           "killed where claimed (rc %s, marker phase rollback, served false, unbound with the fstab line left); "
+           "after the boot Docker served the bind; the rerun saw Docker had run on the new root, copied that back, "
+           "rolled back and moved again: the write made after the reboot is served; next run changed=false; %.0f s"
+           % (first["rc"], time.time() - t0))
+
+
+def test_a_switched_host_docker_will_not_start_on_is_rolled_back(fleet_hosts, reliability_rows):
+    """Killed after the switch (as the role's async limit would during a slow start), and Docker cannot start on
+    the new root: the rerun's start fails, and the rerun rolls the window back instead of leaving Docker down."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"})
+    assert_killed(first, "after_switch")
+    assert marker(fleet_hosts)["phase"] == "switch"
+    host_sh("h1", "printf \"%s\" > %s && systemctl daemon-reload" % (REFUSE_BIND, REFUSE_BIND_PATH))
+    try:
+        second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
+        assert second["failed_phase"] == "start" and second["rolled_back"] is True, second
+        assert "rolled back" in second["msg"], second["msg"]
+        seen = look("h1")
+        assert seen == ["/var/lib/docker", "-", "web worker"], "Docker runs on the original again: %s" % seen
+        info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
+        assert info["inventory"]["fingerprint"] == fingerprint
+        assert marker(fleet_hosts)["phase"] == "rolled_back"
+    finally:
+        host_sh("h1", "rm -f %s && systemctl daemon-reload" % REFUSE_BIND_PATH)
+    third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert re.match(BOUND, look("h1")[1]), look("h1")
+    unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
+    record(reliability_rows, "fault", "module killed (SIGKILL) after the switch, and Docker cannot start on the new "
+           "root (a unit drop-in fails its start while /var/lib/docker is a mount point), run again",
+           "killed where claimed (rc %s, marker phase switch); the rerun's start failed and it rolled the window "
+           "back: Docker runs on the original, inventory equal, marker rolled_back; with the new root startable "
+           "again the next run moved (%s), and the one after changed nothing; %.0f s"
+           % (first["rc"], "changed" if third.get("changed") else "unchanged", time.time() - t0))
+
+
+def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts, reliability_rows):
+    """Killed after the final copy; the boot lifts the masks and Docker runs on the original, and a container
+    writes; Docker is stopped again before the rerun (so the journal's "Docker is stopped" looks true).  The
+    rerun must not resume the switch with the copy taken before the reboot: it walks the window again."""
+    t0 = time.time()
+    prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
+    assert_killed(first, "after_final_copy")
+    assert marker(fleet_hosts)["phase"] == "final_copy"
+    reboot(fleet_hosts)
+    seen = look("h1")
+    assert seen == ["/var/lib/docker", "-", "web worker"], "after the boot Docker serves the original: %s" % seen
+    write_late()
+    host_sh("h1", "systemctl stop docker.socket docker.service && ! systemctl is-active --quiet docker.service")
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert not any(a.startswith("resume the interrupted switch") for a in second["actions"]), second["actions"]
+    seen = look("h1")
+    assert re.match(BOUND, seen[1]) and seen[2] == "web worker", seen
+    assert late() == "after-the-reboot", "the write made after the reboot was lost"
+    unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
+    record(reliability_rows, "fault", "module killed (SIGKILL) after the final copy, host rebooted (Docker ran on the "
+           "original and a container wrote to a volume), Docker stopped, run again",
+           "killed where claimed (rc %s, marker phase final_copy); the rerun saw Docker had started since its "
+           "journal's last write and walked the window again instead of resuming the switch: the write made after "
+           "the reboot is served from the moved root; next run changed=false; %.0f s" % (first["rc"], time.time() - t0))
