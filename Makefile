@@ -51,7 +51,7 @@ integration:
 reliability:
 	DOCKYARD_WRITE_RELIABILITY=1 $(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py \
 		tests/integration/test_window.py tests/integration/test_faults.py tests/integration/test_hosts.py \
-		tests/integration/test_versions.py
+		tests/integration/test_versions.py tests/integration/test_recovery.py
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
@@ -59,8 +60,14 @@ class Rollback:
         disk, which may be the full disk that failed the move."""
         served = self.must_copy_back()
         self.ctx.actions.append("rolling back")
-        # A run killed from here on is finished by the next run, which must not take the window for a move's.
-        self.ctx.journal.try_save(phase="rollback", served=served)
+        # A run killed from here on is finished by the next run, which must not take the window for a move's; a
+        # copy back under way is recorded as not finished (an earlier one may have finished before Docker wrote
+        # there again).
+        stale = served and self.ctx.journal.get("copied_back")
+        if not self.ctx.journal.try_save(phase="rollback", served=served, **({"copied_back": False} if served else {})) \
+                and stale:
+            self.keep_both("%s cannot be written to record the copy back this rollback needs (it says an earlier "
+                           "one finished)" % self.ctx.journal.path)
         try:
             self.window.hold_units(best_effort=True)
         except RelocationError as exc:  # the units were held for the window already; never a reason to stop here
@@ -91,31 +98,72 @@ class Rollback:
 
     def must_copy_back(self):
         """Whether what Docker wrote on the new root must be copied back onto the original before the switch is
-        undone, decided from the host.  Yes when this run started Docker there (or tried to: a start that fails
-        may have let containers write); when Docker started since the journal's last write, or answers now,
-        with the host pointing it at the new root (a reboot mounts fstab's bind again and lifts the masks);
-        when an earlier run recorded that Docker served there and no copy back finished since.  When Docker ran
-        since on the original while such writes were never copied back, both trees hold writes the other lacks:
-        nothing is changed and both are kept (RelocationError)."""
+        undone (served_since_record), and only ever from a new root a final copy finished: one holding the
+        sentinel the switch writes after the final copy (a later copy pass deletes it).  Otherwise both roots
+        are kept and nothing is changed (keep_both)."""
+        served = self.served_since_record()
+        missing = [m.target for m in self.ctx.moves
+                   if not os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME))]
+        if served and missing:
+            self.keep_both("Docker may have written on %s, but it lacks %s, the mark a finished final copy leaves: "
+                           "it may be a partial copy, which must not be copied over the original" % (
+                               ", ".join(missing), _systemd.SENTINEL_NAME))
+        return served
+
+    def served_since_record(self):
+        """Whether Docker may have written on the new root what the original lacks, decided from the host.  Yes
+        when this run started Docker there (or tried to: a start that fails may have let containers write); when
+        Docker answers now, or started since the journal's last write, with the host giving it the new root (a
+        reboot mounts fstab's bind again and lifts the masks); when an earlier run recorded that Docker served
+        there and no copy back finished since, and Docker has not run since.  When Docker ran since on the
+        original while such writes were never copied back, or the host does not tell where it ran, both roots
+        are kept (keep_both)."""
         if self.ctx.served_new_root:
             return True
         recorded = bool(self.ctx.journal.get("served")) and not self.ctx.journal.get("copied_back")
-        if not (self.ctx.host.started_since(self.ctx.journal.get("updated")) or self.ctx.client.ping()):
+        answering = self.ctx.client.ping()
+        if not (answering or self.ctx.host.started_since(self.ctx.journal.get("updated"))):
             return recorded
-        mounts = self.ctx.host.mountinfo()
-        if any(m.switch.serves_target(m, self.ctx, mounts) for m in self.ctx.moves):
+        there = self.host_serves_target(answering)
+        if there is None:
+            self.keep_both("Docker ran since %s was last written and the host does not tell on which root (%s "
+                           "cannot be read)" % (self.ctx.journal.path, self.ctx.opts.daemon_json))
+        if there:
             self.ctx.actions.append("Docker ran since %s was last written, on %s: what it wrote there is copied "
                                     "back" % (self.ctx.journal.path, self.ctx.moves[0].target))
             return True
         if recorded:
-            raise RelocationError(
-                "an interrupted rollback had not yet copied back what Docker wrote on %s, and Docker has run on the "
-                "original %s since (%s is older than the host): each root holds writes the other lacks. Nothing "
-                "was changed and both are kept; compare them (rsync -aHAXn --itemize-changes), carry what the "
-                "original lacks onto it, then remove %s and run again" % (
-                    self.ctx.moves[0].target, self.ctx.moves[0].source, self.ctx.journal.path, self.ctx.journal.path),
-                "preflight", rolled_back=False)
+            self.keep_both("an interrupted rollback had not yet copied back what Docker wrote on %s, and Docker has "
+                           "run on the original %s since (%s is older than the host): each root holds writes the "
+                           "other lacks" % (self.ctx.moves[0].target, self.ctx.moves[0].source, self.ctx.journal.path))
         return False
+
+    def host_serves_target(self, answering):
+        """Whether the host gives Docker the new root now: the root a running Docker reports (daemon_json), the
+        bind mounted, data-root naming it; None when that cannot be read."""
+        docker = self.ctx.moves[0]
+        if answering and docker.switch.kind == "daemon_json":
+            return os.path.normpath(self.ctx.client.info().get("DockerRootDir") or "") == docker.target
+        mounts = self.ctx.host.mountinfo()
+        answers = [m.switch.serves_target(m, self.ctx, mounts) for m in self.ctx.moves]
+        return None if None in answers else any(answers)
+
+    def keep_both(self, problem):
+        """Stop with both roots as they are: nothing copied, nothing switched.  A Docker that is down is started
+        where the host points it now (best effort), and the message says where it serves."""
+        where = "Docker runs"
+        if not self.ctx.client.ping():
+            try:
+                self.window.release_units()
+                self.window.start_and_wait(self.ctx.moves, "Docker did not answer")
+                where = "Docker was started where the host points it"
+            except Exception as exc:  # the message names the operator's step either way
+                where = "Docker is stopped (it could not be started: %s)" % exc
+        raise RelocationError(
+            "%s. Nothing was copied and both roots are kept; %s. Compare them (rsync -aHAXn --itemize-changes "
+            "%s/ %s/), carry what the root Docker is to serve lacks onto it with Docker stopped, then remove %s and "
+            "run again" % (problem, where, self.ctx.moves[0].target, self.ctx.moves[0].source, self.ctx.journal.path),
+            "preflight", rolled_back=False)
 
     def finish_rollback(self):
         """A run killed inside its rollback: finish that rollback (each step is skipped when done), copying back
@@ -141,27 +189,25 @@ class Rollback:
         self.ctx.host.daemon_reload()
         _testhooks.reached("rollback_after_files")
 
-    def unbind_over(self, back):
+    def unbind_over(self, back, unbound):
         """The copies of BACK whose destination is hidden under a bind of their source (a rollback killed after
         it put the original back, then a boot that mounted fstab's bind line over it): with Docker stopped the
-        bind is lifted, so that the copy reaches the original instead of the new root through the bind.  Returns
-        those copies (their bind is mounted again should the copy fail)."""
+        bind is lifted, so that the copy reaches the original instead of the new root through the bind.  Each is
+        added to UNBOUND as soon as its bind is lifted (it is mounted again should the copy fail)."""
         def bound(move, mounts):
             return _mountinfo.mount_at(mounts, move.target) is not None and \
                 _mountinfo.same_bind(mounts, move.source, move.target)
 
-        unbound = []
         for m in back:
             mounts = self.ctx.host.mountinfo()
             if not bound(m, mounts):
                 continue
+            unbound.append(m)
             while bound(m, mounts):
                 self.ctx.host.run(["umount", m.target])
                 mounts = self.ctx.host.mountinfo()
-            unbound.append(m)
             self.ctx.actions.append("lifted the bind of %s over the original %s to copy back onto it" % (
                 m.source, m.target))
-        return unbound
 
     def start_anyway(self, problem):
         """A step of the rollback failed: Docker is started all the same, wherever the host now points it (the
@@ -170,7 +216,7 @@ class Rollback:
             self.window.release_units()
             self.window.start_and_wait(self.ctx.moves, "Docker did not answer")
             mounts = self.ctx.host.mountinfo()
-            if any(m.switch.serves_target(m, self.ctx, mounts) for m in self.ctx.moves):
+            if any(m.switch.serves_target(m, self.ctx, mounts) is not False for m in self.ctx.moves):
                 # Its containers write there from now on: a rerun copies that back before it undoes anything.
                 self.ctx.journal.try_save(served=True, copied_back=False)
             where = "Docker was started all the same and serves from %s" % self.ctx.client.info().get("DockerRootDir")
@@ -200,19 +246,25 @@ class Rollback:
                     raise RelocationError("mounts remain under %s: %s" % (path, ", ".join(left[:5])))
             for m in back:
                 self.ctx.host.drop_self_bind(m.source)
-            unbound = self.unbind_over(back)
+            self.unbind_over(back, unbound)
             secs = moved = 0
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
                 # directory beside it.
                 keep = "%s.dockyard-copyback-%s" % (m.target, time.strftime("%Y%m%dT%H%M%S"))
                 opts = copy.copy(self.ctx.opts)
-                opts.rsync_opts = list(self.ctx.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep]
+                # The sentinel stays where it is: on the original it would let the drop-in start Docker there.
+                opts.rsync_opts = list(self.ctx.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep,
+                                                                    "--exclude=/%s" % _systemd.SENTINEL_NAME]
                 s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result).run("copy_back", False)
                 secs, moved = secs + s, moved + b
         except (RelocationError, _copy.CopyError, OSError) as exc:
             for m in unbound:  # Docker goes back where it served: the bind it served through first
-                self.ctx.host.run(["mount", "--bind", m.source, m.target])
+                try:
+                    self.ctx.host.run(["mount", "--bind", m.source, m.target])
+                except RelocationError as mount_exc:
+                    exc = RelocationError("%s; the bind of %s over %s could not be mounted again either (%s)" % (
+                        exc, m.source, m.target, mount_exc))
             self.window.release_units()
             self.window.start_and_wait(serve, "Docker did not start where it served either")
             raise FailedForward(str(exc))

@@ -131,7 +131,8 @@ class Switch(abc.ABC):
     @abc.abstractmethod
     def serves_target(self, move, ctx, mounts):
         """Whether the host, as it is configured now, gives the service the target as its root whenever it
-        starts (whatever the journal says): what a rerun reads to tell which root Docker wrote to since."""
+        starts (whatever the journal says): what a rerun reads to tell which root Docker wrote to since.  None
+        when the host's configuration cannot be read."""
 
     @abc.abstractmethod
     def verify(self, move, mounts):

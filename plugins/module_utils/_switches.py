@@ -325,12 +325,11 @@ class DaemonJsonSwitch(Switch):
         _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
 
     def serves_target(self, move, ctx, mounts):
-        """data-root in daemon.json names the target now (an unreadable file gives no answer: taken as yes, so
-        that what Docker may have written there is never dropped)."""
+        """data-root in daemon.json names the target now; None when the file cannot be read."""
         try:
             data = _daemon_json.load(ctx.opts.daemon_json)[0]
         except (_daemon_json.DaemonJsonError, OSError, ValueError):
-            return True
+            return None
         return self.is_applied(move, ctx, mounts, data)
 
     def verify(self, move, mounts):

@@ -355,10 +355,12 @@ class Relocation(_run.Operation):
             if pending:
                 self.ctx.actions.append("finish the interrupted move (verify, then handle the original)")
             return self.ctx.result
-        # A killed move's window, switched but not verified, rolls back when it cannot be finished, as it would
-        # have in the killed run: a Docker that cannot start on the new root is never left down.
-        undoable = pending and self.ctx.journal.get("inventory") and self.ctx.journal.in_window and \
-            not self.ctx.journal.done("verify")
+        # A killed move's window, switched after its final copy but not verified, with Docker down, rolls back
+        # when Docker cannot start or verify there, as it would have in the killed run: never left down.  A
+        # Docker found running (it may have served for long since) is left serving and the failure reported.
+        undoable = bool(pending and not running and self.ctx.journal.get("inventory") and
+                        self.ctx.journal.phase == "switch" and self.ctx.journal.done("final_copy") and
+                        not self.ctx.journal.done("verify"))
         phase = "start"
         try:
             if not running:

@@ -11,9 +11,11 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import unchanged
 from test_faults import host_sh, look
-from test_reliability import MOVE, assert_killed, marker, prepare, record
+from test_reliability import HOST_STATE, MOVE, assert_killed, marker, prepare, record
 
 BOUND = r"/dev/loop\d+\[/docker\]$"
 # A stand-in for a new root Docker cannot start on (a filesystem without what overlay2 needs, say): the start
@@ -32,35 +34,47 @@ def write_late(host="h1"):
 
 
 def late(host="h1"):
-    return host_sh(host, "docker exec web cat /data/site/late.txt", check=False).stdout.strip()
+    """The write made after the reboot, read through the container (which must be running)."""
+    return host_sh(host, "docker exec web cat /data/site/late.txt || echo missing").stdout.strip()
 
 
+def fingerprint_now(fleet, host="h1"):
+    return fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})["inventory"]["fingerprint"]
+
+
+@pytest.mark.timeout(1800)  # a reset, a reboot and four runs
 def test_a_rollback_killed_after_the_unbind_then_a_reboot_keeps_what_docker_wrote(fleet_hosts, reliability_rows):
     """The move fails at the end of its switch (before Docker starts: the journal says the new root was never
     served) and its rollback is killed once the bind is lifted, before fstab is put back.  The boot mounts the
     bind line again and Docker runs on the new root, and a container writes to a volume.  The rerun must copy that
     back before it undoes the switch, then move again: the write survives."""
     t0 = time.time()
-    prepare(fleet_hosts)
+    fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
                                env={"DOCKYARD_MIGRATE_FAULT": "switch", "DOCKYARD_MIGRATE_FAILPOINT": "rollback_after_undo"})
     assert_killed(first, "rollback_after_undo")
     m = marker(fleet_hosts)
     assert m["phase"] == "rollback" and m.get("served") is False, (m["phase"], m.get("served"))
     state = host_sh("h1", "mountpoint -q /var/lib/docker && echo bound || echo unbound; "
-                    "grep -c ' /var/lib/docker ' /etc/fstab || true").stdout.split()
-    assert state == ["unbound", "1"], "killed after the unbind, the fstab line is still there: %s" % state
+                    "grep -c ' /var/lib/docker ' /etc/fstab || true; "
+                    "ls -d /var/lib/docker.dockyard-backup-* >/dev/null 2>&1 && echo aside || echo in-place; "
+                    "systemctl is-active docker.service || true").stdout.split()
+    # The undo lifted the bind and put the original back; fstab and the drop-in were not restored yet.
+    assert state == ["unbound", "1", "in-place", "inactive"], "killed after the unbind: %s" % state
     reboot(fleet_hosts)
     seen = look("h1")
     assert re.match(BOUND, seen[1]) and seen[2] == "web worker", "after the boot Docker serves the bind: %s" % seen
     write_late()
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert any(a.startswith("Docker ran since") for a in second["actions"]), second["actions"]
+    assert any(a.startswith("lifted the bind of /mnt/data/docker over the original") for a in second["actions"]), \
+        second["actions"]
     assert any(a.startswith("copied what Docker wrote on the new root back") for a in second["actions"]), \
         second["actions"]
     seen = look("h1")
     assert re.match(BOUND, seen[1]) and seen[2] == "web worker", seen
     assert late() == "after-the-reboot", "the write made after the reboot was lost"
+    assert fingerprint_now(fleet_hosts) == fingerprint
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
     record(reliability_rows, "fault", "the switch fails before Docker starts, its rollback is killed (SIGKILL) "
            "after lifting the bind, the host reboots (the bind line mounts the moved root; Docker runs there and "
@@ -79,12 +93,21 @@ def test_a_switched_host_docker_will_not_start_on_is_rolled_back(fleet_hosts, re
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
                                env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"})
     assert_killed(first, "after_switch")
-    assert marker(fleet_hosts)["phase"] == "switch"
+    m = marker(fleet_hosts)
+    assert (m["phase"], m["phases_done"][-1]) == ("switch", "switch"), (m["phase"], m["phases_done"])
+    state = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
+    assert state == (0, 1, 1, 1, 1), "killed after the switch: Docker down, drop-in, fstab line, original aside, " \
+                                     "bound; the host shows %s" % (state,)
     host_sh("h1", "printf \"%s\" > %s && systemctl daemon-reload" % (REFUSE_BIND, REFUSE_BIND_PATH))
     try:
         second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="failed")
         assert second["failed_phase"] == "start" and second["rolled_back"] is True, second
-        assert "rolled back" in second["msg"], second["msg"]
+        assert second["msg"].startswith("start failed: ") and \
+            "rolled back: Docker serves from /var/lib/docker again" in second["msg"], second["msg"]
+        assert not any(a.startswith(("resume the interrupted switch", "Docker was left stopped"))
+                       for a in second["actions"]), second["actions"]
+        assert any(a.startswith("copied what Docker wrote on the new root back") for a in second["actions"]), \
+            second["actions"]
         seen = look("h1")
         assert seen == ["/var/lib/docker", "-", "web worker"], "Docker runs on the original again: %s" % seen
         info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
@@ -93,7 +116,8 @@ def test_a_switched_host_docker_will_not_start_on_is_rolled_back(fleet_hosts, re
     finally:
         host_sh("h1", "rm -f %s && systemctl daemon-reload" % REFUSE_BIND_PATH)
     third = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
-    assert re.match(BOUND, look("h1")[1]), look("h1")
+    assert third.get("changed") is True and re.match(BOUND, look("h1")[1]), (third, look("h1"))
+    assert fingerprint_now(fleet_hosts) == fingerprint
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
     record(reliability_rows, "fault", "module killed (SIGKILL) after the switch, and Docker cannot start on the new "
            "root (a unit drop-in fails its start while /var/lib/docker is a mount point), run again",
@@ -103,12 +127,13 @@ def test_a_switched_host_docker_will_not_start_on_is_rolled_back(fleet_hosts, re
            % (first["rc"], "changed" if third.get("changed") else "unchanged", time.time() - t0))
 
 
+@pytest.mark.timeout(1800)  # a reset, a reboot and three runs
 def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts, reliability_rows):
     """Killed after the final copy; the boot lifts the masks and Docker runs on the original, and a container
     writes; Docker is stopped again before the rerun (so the journal's "Docker is stopped" looks true).  The
     rerun must not resume the switch with the copy taken before the reboot: it walks the window again."""
     t0 = time.time()
-    prepare(fleet_hosts)
+    fingerprint = prepare(fleet_hosts)
     first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
                                env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
     assert_killed(first, "after_final_copy")
@@ -118,11 +143,18 @@ def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts,
     assert seen == ["/var/lib/docker", "-", "web worker"], "after the boot Docker serves the original: %s" % seen
     write_late()
     host_sh("h1", "systemctl stop docker.socket docker.service && ! systemctl is-active --quiet docker.service")
+    # What the rerun reads: docker.service did start in this boot (after the marker's last write).
+    started = host_sh("h1", "systemctl show docker.service --property=ExecMainStartTimestampMonotonic --value")
+    assert int(started.stdout.strip() or 0) > 0, started.stdout
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not any(a.startswith("resume the interrupted switch") for a in second["actions"]), second["actions"]
+    assert any(a.startswith("Docker was left stopped by an interrupted run") for a in second["actions"]), \
+        second["actions"]
+    assert "final_copy" in [p["phase"] for p in second["phases"]], second["phases"]
     seen = look("h1")
     assert re.match(BOUND, seen[1]) and seen[2] == "web worker", seen
     assert late() == "after-the-reboot", "the write made after the reboot was lost"
+    assert fingerprint_now(fleet_hosts) == fingerprint
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE))
     record(reliability_rows, "fault", "module killed (SIGKILL) after the final copy, host rebooted (Docker ran on the "
            "original and a container wrote to a volume), Docker stopped, run again",

@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switches, _transaction
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _journal, _mountinfo, _switches, _systemd, _transaction)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -30,11 +31,15 @@ class Host(FakeHost):
         return self.started
 
 
-def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound=False, running=False, **journal):
+def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound=False, running=False, complete=True,
+               **journal):
     """A move of src to disk/docker by METHOD, journalled with JOURNAL's fields, on a Host; the copy engine's runs
-    recorded in ``r.copies`` instead of made; the bind's mount table answer given by BOUND."""
+    recorded in ``r.copies`` instead of made; the bind's mount table answer given by BOUND; the new root marked
+    by the switch's sentinel (a final copy finished) when COMPLETE."""
     src, target = tmp_path / "src", tmp_path / "disk" / "docker"
     target.mkdir(parents=True)
+    if complete:
+        (target / _systemd.SENTINEL_NAME).write_text("moved")
     src.mkdir()
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
@@ -58,10 +63,16 @@ def test_a_rollback_killed_then_rebooted_onto_the_new_root_copies_back_what_dock
     mounts fstab's bind line again and Docker runs on the new root.  The journal says "not served"; the host says
     Docker started since and the bind is there: the rerun copies back before it undoes anything."""
     r = relocation(tmp_path, monkeypatch, method="bind", started=True, bound=True, phase="rollback", served=False)
+    updated = r.ctx.journal.get("updated")
+    at_copy = []
+    monkeypatch.setattr(_transaction._passes.Passes, "run", lambda self, phase, allow, skips=None: at_copy.append(
+        (phase, json.loads(open(r.ctx.journal.path).read()).get("served"), list(r.ctx.host.calls))) or (0, 0))
     r.rollback.finish_rollback()
-    assert r.copies == ["copy_back"], r.copies
+    assert [(p, served) for p, served, _calls in at_copy] == [("copy_back", True)], at_copy
+    assert "restore_file" not in at_copy[0][2], "the copy back came after the switch was undone: %s" % at_copy
     calls = r.ctx.host.calls
-    assert calls[0] == "started_since" and calls.index("stop_docker") < calls.index("start_docker"), calls
+    assert r.ctx.host.args[0] == ("started_since", updated, "docker.service"), r.ctx.host.args
+    assert calls.index("stop_docker") < calls.index("start_docker"), calls
     assert r.ctx.journal.get("copied_back") is True and r.ctx.journal.phase == "rolled_back"
     assert any("Docker ran since" in a for a in r.ctx.actions), r.ctx.actions
 
@@ -72,7 +83,15 @@ def test_a_rollback_killed_then_rebooted_onto_the_original_copies_nothing_back(t
     assert r.copies == [] and r.ctx.journal.phase == "rolled_back"
 
 
-def test_the_journals_served_decides_only_while_docker_has_not_run_since(tmp_path, monkeypatch):
+def test_a_docker_answering_on_the_new_root_is_copied_back_whatever_systemd_says(tmp_path, monkeypatch):
+    """Docker answers now (started by hand, or socket-activated where started_since sees nothing) and reports the
+    new root: what it wrote there is copied back."""
+    r = relocation(tmp_path, monkeypatch, started=False, running=True, bound=True, phase="rollback", served=False)
+    r.rollback.finish_rollback()
+    assert r.copies == ["copy_back"]
+
+
+def test_the_journals_served_decides_when_docker_has_not_run_since(tmp_path, monkeypatch):
     r = relocation(tmp_path, monkeypatch, phase="rollback", served=True)
     r.rollback.finish_rollback()
     assert r.copies == ["copy_back"]
@@ -90,7 +109,7 @@ def test_writes_on_both_roots_are_refused_with_nothing_changed(tmp_path, monkeyp
     with pytest.raises(RelocationError, match="each root holds writes the other lacks") as exc:
         r.rollback.finish_rollback()
     assert exc.value.rolled_back is False and exc.value.phase == "preflight"
-    assert r.ctx.host.calls == ["started_since"], r.ctx.host.calls
+    assert r.ctx.host.calls == [], "Docker answers: nothing on the host is touched, %s" % r.ctx.host.calls
     assert r.copies == [] and r.ctx.journal.load() == before
 
 
@@ -127,6 +146,18 @@ def test_a_rollback_step_that_fails_records_that_docker_now_serves_the_new_root(
     assert r.ctx.journal.load()["served"] is True and r.ctx.journal.get("copied_back") is False
 
 
+def test_a_rollback_step_that_fails_with_docker_back_on_the_original_records_no_service(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, method="bind", bound=False, phase="rollback", served=False)
+
+    def busy():
+        raise RelocationError("fstab: read-only file system")
+
+    monkeypatch.setattr(r.rollback, "walk_back", busy)
+    with pytest.raises(RelocationError, match="read-only"):
+        r.rollback.roll_back()
+    assert r.ctx.journal.load()["served"] is False
+
+
 def test_a_switched_host_whose_docker_will_not_start_is_rolled_back(tmp_path, monkeypatch):
     """Killed after the switch (during a slow start); the rerun finds the host switched, Docker down, and Docker
     does not start there: the window is rolled back (copying back), never left down."""
@@ -147,6 +178,46 @@ def test_a_switched_host_whose_docker_will_not_start_is_rolled_back(tmp_path, mo
     assert exc.value.rolled_back is True
     assert r.copies == ["copy_back"] and r.ctx.host.calls.count("start_docker") == 2, r.ctx.host.calls
     assert r.ctx.journal.phase == "rolled_back"
+
+
+def test_a_switched_host_docker_starts_on_but_that_fails_its_verification_is_rolled_back(tmp_path, monkeypatch):
+    r = relocation(tmp_path, monkeypatch, bound=True, phase="switch",
+                   phases_done=["record", "online_copy", "stop", "final_copy", "switch"],
+                   inventory={"fingerprint": "f", "images": [], "containers": [], "volumes": [], "running": []},
+                   texts_before={})
+
+    def verify():
+        raise RelocationError("the inventory differs: image busybox missing", "verify")
+
+    monkeypatch.setattr(r, "phase_verify", verify)
+    monkeypatch.setattr(r.verification, "settle", lambda inventory: (inventory, [], True))
+    with pytest.raises(RelocationError, match="verify failed: the inventory differs.*rolled back") as exc:
+        r.converge_switched({"engine": {"running": False}})
+    assert exc.value.rolled_back is True and r.copies == ["copy_back"]
+
+
+@pytest.mark.parametrize("journal,running", [
+    ({"phase": "verify", "phases_done": ["record", "stop", "final_copy", "switch", "start", "verify"]}, False),
+    ({"phase": "switch", "phases_done": ["record", "stop", "final_copy", "switch", "start"]}, True),
+    ({"phase": "final_copy", "phases_done": ["record", "stop"]}, False),
+], ids=["verified-then-killed-in-source", "docker-running", "final-copy-unfinished"])
+def test_a_switched_host_is_not_rolled_back_where_that_could_lose_data(tmp_path, monkeypatch, journal, running):
+    """Not once the move was verified (the original may be partly removed), not while Docker runs (it may have
+    served for long: the failure is reported and Docker left serving), not before the final copy finished (the
+    new root may be partial)."""
+    r = relocation(tmp_path, monkeypatch, bound=True, running=running,
+                   inventory={"fingerprint": "f", "images": [], "containers": [], "volumes": [], "running": []},
+                   texts_before={}, **journal)
+
+    def differs():
+        raise RelocationError("differs", "verify")
+
+    monkeypatch.setattr(r.ctx.host, "wait_docker", lambda timeout: False)
+    monkeypatch.setattr(r, "phase_verify", differs)
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: pytest.fail("rolled back"))
+    with pytest.raises(RelocationError, match="did not answer|differs") as exc:
+        r.converge_switched({"engine": {"running": running}})
+    assert not exc.value.rolled_back
 
 
 def test_a_finished_moves_docker_that_will_not_start_is_not_rolled_back(tmp_path, monkeypatch):
@@ -173,30 +244,71 @@ def test_daemon_json_serves_the_target_as_the_file_says_now(tmp_path, monkeypatc
     (tmp_path / "daemon.json").write_text(json.dumps({"log-driver": "json-file"}))  # rewritten without data-root
     assert not m.switch.serves_target(m, r.ctx, [])
     (tmp_path / "daemon.json").write_text("{not json")
-    assert m.switch.serves_target(m, r.ctx, []), "an unreadable daemon.json must count as serving the target"
+    assert m.switch.serves_target(m, r.ctx, []) is None, "an unreadable daemon.json tells nothing"
+
+
+def test_docker_ran_where_the_host_does_not_tell_keeps_both_roots(tmp_path, monkeypatch):
+    """daemon.json unreadable after a reboot Docker ran through: neither root is copied over the other; Docker,
+    down, is started where the host points it (best effort) and the message says so."""
+    r = relocation(tmp_path, monkeypatch, started=True, phase="rollback", served=False)
+    (tmp_path / "daemon.json").write_text("{not json")
+    with pytest.raises(RelocationError, match="does not tell on which root .*both roots are kept; Docker was started "
+                                              "where the host points it") as exc:
+        r.rollback.finish_rollback()
+    assert exc.value.rolled_back is False
+    assert r.copies == [] and "stop_docker" not in r.ctx.host.calls and "restore_file" not in r.ctx.host.calls
+    assert r.ctx.host.calls[-2:] == ["start_docker", "wait_docker"], r.ctx.host.calls
+
+
+def test_a_new_root_without_the_switchs_sentinel_is_never_copied_back(tmp_path, monkeypatch):
+    """Docker started since on the new root, but the new root lacks the sentinel the switch writes after a finished
+    final copy (a later final copy deleted it, and was killed part way): it may be partial; both are kept."""
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, bound=True, complete=False, phase="rollback",
+                   served=False)
+    with pytest.raises(RelocationError, match="lacks .dockyard-data-root.*both roots are kept"):
+        r.rollback.finish_rollback()
+    assert r.copies == [] and "stop_docker" not in r.ctx.host.calls
+
+
+def test_a_rerun_copying_back_again_records_the_copy_as_unfinished_first(tmp_path, monkeypatch):
+    """An earlier rollback copied back (copied_back) and was killed; Docker then wrote on the new root again after
+    a reboot.  The rerun's copy back is recorded as unfinished before it starts: a kill during it leaves a
+    journal that makes the next run copy back again, with no reboot to show it."""
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, bound=True, phase="rollback", served=True,
+                   copied_back=True)
+    seen = []
+    monkeypatch.setattr(_transaction._passes.Passes, "run", lambda self, phase, allow, skips=None: seen.append(
+        dict((k, v) for k, v in json.loads(open(r.ctx.journal.path).read()).items()
+             if k in ("served", "copied_back"))) or (0, 0))
+    r.rollback.finish_rollback()
+    assert seen == [{"served": True, "copied_back": False}], seen
 
 
 class Bound(Host):
     """A host where the new root is bind-mounted over the original (a boot mounted fstab's bind line) until
     umount is run on it."""
 
-    def __init__(self, target, original, **kw):
+    def __init__(self, target, original, layers=1, **kw):
         super(Bound, self).__init__(**kw)
-        self.bind = (target, original)
+        self.stack = [(target, original)] * layers  # a boot and a rerun may each have mounted it
+
+    @property
+    def bind(self):
+        return self.stack[-1] if self.stack else None
 
     def run(self, argv, what=None):
         self._call("run", list(argv))
         if argv[:1] == ["umount"] and self.bind and argv[1] == self.bind[1]:
-            self.bind = None
+            self.stack.pop()
         elif argv[:2] == ["mount", "--bind"]:
-            self.bind = (argv[2], argv[3])
+            self.stack.append((argv[2], argv[3]))
         return ""
 
 
-def bound_relocation(tmp_path, monkeypatch):
+def bound_relocation(tmp_path, monkeypatch, layers=1):
     r = relocation(tmp_path, monkeypatch, method="bind", started=True, phase="rollback", served=False)
     src, target = r.ctx.moves[0].source, r.ctx.moves[0].target
-    host = Bound(target, src, started=True)
+    host = Bound(target, src, layers=layers, started=True)
     r.ctx.host = host
     r.window.ctx.host = host
     monkeypatch.setattr(_mountinfo, "same_bind", lambda mounts, s, path: host.bind == (s, path))
@@ -205,18 +317,20 @@ def bound_relocation(tmp_path, monkeypatch):
     return r, host, src, target
 
 
-def test_the_copy_back_lifts_a_bind_over_the_original_before_it_copies(tmp_path, monkeypatch):
-    """The original was put back before the kill and the boot bound the new root over it: a copy onto the
-    original's path would land in the new root itself.  The bind is lifted first (Docker stopped), and the copy
-    goes from the new root onto the original."""
-    r, host, src, target = bound_relocation(tmp_path, monkeypatch)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_copy_back_lifts_a_bind_over_the_original_before_it_copies(tmp_path, monkeypatch, layers):
+    """The original was put back before the kill and the boot bound the new root over it (twice, when a rerun
+    mounted it again): a copy onto the original's path would land in the new root itself.  Every such bind is
+    lifted first (Docker stopped), and the copy goes from the new root onto the original."""
+    r, host, src, target = bound_relocation(tmp_path, monkeypatch, layers)
     copied = []
     monkeypatch.setattr(_transaction._passes.Passes, "run",
                         lambda self, phase, allow, skips=None: copied.append(
                             (phase, self.moves[0].source, self.moves[0].target, host.bind)) or (0, 0))
     r.rollback.finish_rollback()
     assert copied == [("copy_back", target, src, None)], copied
-    assert ("run", ["umount", src]) in host.args
+    assert host.args.count(("run", ["umount", src])) == layers
+    assert any(a.startswith("lifted the bind of %s" % target) for a in r.ctx.actions), r.ctx.actions
     assert host.calls.index("stop_docker") < host.args.index(("run", ["umount", src]))
 
 

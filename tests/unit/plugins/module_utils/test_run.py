@@ -66,6 +66,7 @@ def test_the_window_stops_until_nothing_is_mounted_and_fails_a_start_that_never_
     # the attempt on, and the journal said so before Docker was started.
     assert exc.value.phase == "start" and ctx.served_new_root and ctx.served_since is not None
     assert ctx.host.journal_at_start.get("served") is True, ctx.host.journal_at_start
+    assert ctx.host.journal_at_start.get("copied_back") is False, ctx.host.journal_at_start
 
 
 def test_the_real_host_and_the_fake_one_implement_the_whole_host_interface():

@@ -4,6 +4,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import shutil
 
 import pytest
 
@@ -35,11 +36,14 @@ def relocation(tmp_path, client=None):
                   moves=[Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
                               _switches.make("daemon_json"))])
     ctx.journal.start(0, "daemon_json")
+    (tmp_path / "disk" / "docker").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "disk" / "docker" / _systemd.SENTINEL_NAME).write_text("moved")  # as the switch leaves it
     return _transaction.Relocation(ctx)
 
 
 def test_rollback_starts_docker_before_the_marker_and_survives_a_marker_it_cannot_write(tmp_path, monkeypatch):
     r = relocation(tmp_path)
+    shutil.rmtree(str(tmp_path / "disk"))
     (tmp_path / "disk").write_text("a full disk: no marker can be written under it")
     try_save = r.ctx.journal.try_save
 
