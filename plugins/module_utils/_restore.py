@@ -49,8 +49,15 @@ class Restore(_run.Operation):
         self.ctx.journal.moves = self.fwd
         mounts = self.ctx.host.mountinfo()
         switched = [m for m in self.fwd if m.switch.is_applied(m, self.ctx, mounts, facts["config"]["daemon_json"])]
-        if self.ctx.journal.phase in WINDOW and not self.ctx.check_mode:
+        if self.ctx.journal.phase in WINDOW:
+            if self.ctx.check_mode:  # the plan of the rollback playbook: what the real run will finish
+                self.ctx.result.update(changed=True, moves=[m.to_dict() for m in self.fwd])
+                self.ctx.actions.append("finish the restore interrupted in phase %s (Docker %s)" % (
+                    self.ctx.journal.phase, "running" if running else "stopped"))
+                return self.ctx.result
             return self.resume(running, bool(switched))
+        if self.ctx.journal.in_window:
+            return self.roll_back_window()
         if not switched and self.ctx.journal.phase in FINISHED:
             if not running:
                 _preflight.refuse("Docker is not running; start it (systemctl start docker)")
@@ -82,6 +89,31 @@ class Restore(_run.Operation):
             self.ctx.actions.append("start Docker and verify the inventory")
             return self.ctx.result
         self.restore()
+        return self.ctx.result
+
+    def roll_back_window(self):
+        """state=restored over a move killed inside its window (or inside its rollback): that move's rollback,
+        the original serving again, as the move's own rerun would make it on a failure.  A window in which
+        Docker already answered on the new root is the move's to finish or roll back (its rerun reads the host
+        for that): refused, nothing changed."""
+        phase = self.ctx.journal.phase
+        self.ctx.moves = self.fwd
+        self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
+        if self.ctx.journal.done("start") and phase != "rollback":
+            _preflight.refuse(
+                "the move to %s was interrupted in phase %s after Docker started on the new root; run the move again "
+                "(state: moved, or playbooks/migrate_docker_root.yml), which finishes it or rolls it back, then "
+                "restore if you still want the original" % (self.ctx.opts.path, phase))
+        self.ctx.result["changed"] = True
+        if self.ctx.journal.get("inventory"):
+            self.ctx.result["fingerprint_before"] = self.ctx.journal["inventory"]["fingerprint"]
+        what = "the move interrupted in phase %s" % phase
+        if self.ctx.check_mode:
+            self.ctx.actions.append("roll back %s: undo what its window did and start Docker on %s" % (
+                what, self.fwd[0].source))
+            return self.ctx.result
+        self.rollback.roll_back()
+        self.ctx.actions.append("rolled back %s" % what)
         return self.ctx.result
 
     def preflight(self, running):

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
 import re
 import subprocess
 import time
@@ -17,6 +19,8 @@ from conftest import unchanged
 from test_faults import host_sh, look
 from test_reliability import HOST_STATE, MOVE, assert_killed, marker, prepare, record
 
+ROLLBACK = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "playbooks",
+                        "rollback_docker_root.yml")
 BOUND = r"/dev/loop\d+\[/docker\]$"
 # A stand-in for a new root Docker cannot start on (a filesystem without what overlay2 needs, say): the start
 # fails while /var/lib/docker is a mount point, and only then.
@@ -161,3 +165,61 @@ def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts,
            "killed where claimed (rc %s, marker phase final_copy); the rerun saw Docker had started since its "
            "journal's last write and walked the window again instead of resuming the switch: the write made after "
            "the reboot is served from the moved root; next run changed=false; %.0f s" % (first["rc"], time.time() - t0))
+
+
+def rollback_playbook(fleet, tmp_path):
+    report = str(tmp_path / "rollback.json")
+    res = fleet.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/docker",
+                                                      "migrate_report_file": report})
+    with open(report) as f:
+        return res, json.load(f)["hosts"][0]
+
+
+def test_the_rollback_playbook_rolls_back_a_move_killed_in_its_window(fleet_hosts, reliability_rows, tmp_path):
+    """A move killed after its final copy leaves Docker stopped and its units masked.  The rollback playbook plans
+    in check mode first; that plan must not refuse ("Docker is not running", or a kept original the move never
+    made): the real run rolls the window back and Docker serves the original again."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
+    assert_killed(first, "after_final_copy")
+    assert marker(fleet_hosts)["phase"] == "final_copy"
+    state = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
+    assert state == (0, 0, 0, 0, 0), "killed after the final copy, Docker is down and nothing switched: %s" % (state,)
+    _res, host = rollback_playbook(fleet_hosts, tmp_path)
+    assert host["status"] == "restored", host
+    assert look("h1") == ["/var/lib/docker", "-", "web worker"], look("h1")
+    assert fingerprint_now(fleet_hosts) == fingerprint
+    assert marker(fleet_hosts)["phase"] == "rolled_back"
+    again, _host = rollback_playbook(fleet_hosts, tmp_path)
+    assert re.search(r"h1\s*:.*changed=0.*failed=0", again.stdout), again.stdout[-2000:]
+    record(reliability_rows, "fault", "module killed (SIGKILL) after the final copy (Docker stopped, units masked), "
+           "then rollback_docker_root.yml run",
+           "killed where claimed (rc %s, marker phase final_copy, Docker down, nothing switched); the playbook's "
+           "plan did not refuse, its run rolled the window back: Docker serves the original, inventory equal, marker "
+           "rolled_back, report status restored; a second rollback run changed nothing; %.0f s"
+           % (first["rc"], time.time() - t0))
+
+
+def test_the_rollback_playbook_finishes_a_restore_killed_in_its_window(fleet_hosts, reliability_rows, tmp_path):
+    """state=restored killed right after it stopped Docker: the rollback playbook's plan says it will finish it
+    (not "Docker is not running"), and its run does: Docker serves the original."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
+    assert moved.get("changed") is True, moved
+    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, state="restored"), expect="interrupted",
+                               env={"DOCKYARD_MIGRATE_FAILPOINT": "restore_after_stop"})
+    assert_killed(first, "restore_after_stop")
+    assert marker(fleet_hosts)["phase"] == "restore_stop"
+    assert fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker.service || true").strip() == "inactive"
+    _res, host = rollback_playbook(fleet_hosts, tmp_path)
+    assert host["status"] == "restored", host
+    assert look("h1") == ["/var/lib/docker", "-", "web worker"], look("h1")
+    assert fingerprint_now(fleet_hosts) == fingerprint
+    record(reliability_rows, "fault", "state=restored killed (SIGKILL) right after it stopped Docker, then "
+           "rollback_docker_root.yml run",
+           "killed where claimed (rc %s, marker phase restore_stop, Docker down); the playbook's plan said it would "
+           "finish the restore, its run did: Docker serves the original, inventory equal, report status restored; "
+           "%.0f s" % (first["rc"], time.time() - t0))

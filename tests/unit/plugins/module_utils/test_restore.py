@@ -173,3 +173,51 @@ def test_a_restore_whose_start_fails_carries_what_docker_may_have_written_on_the
     with pytest.raises(RelocationError, match="start failed"):
         r.restore()
     assert len(carried) == 1 and carried[0]["carry"] is True, carried
+
+
+def facts(running):
+    """What gather() reads, for Restore._run (the helper's r._run stands for a restore started over)."""
+    return lambda: {"engine": {"running": running}, "config": {"daemon_json": {}}}
+
+
+def test_the_plan_of_an_interrupted_restore_says_it_will_finish_it(tmp_path, monkeypatch):
+    """The rollback playbook plans in check mode first: a restore killed in its window (Docker down) is planned as
+    finished by the real run, not refused because Docker is not running."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_final_copy")
+    r.ctx.check_mode = r.ctx.journal.check_mode = True
+    r.ctx.facts = facts(False)
+    before = daemon_json.read_text()
+    res = _restore.Restore._run(r)
+    assert res["changed"] is True and "finish the restore interrupted in phase restore_final_copy (Docker stopped)" \
+        in res["actions"], res["actions"]
+    assert r.ctx.host.calls == [] and restarted == [] and daemon_json.read_text() == before
+
+
+@pytest.mark.parametrize("phase", ["final_copy", "switch", "rollback"])
+def test_a_restore_over_a_move_killed_in_its_window_rolls_that_window_back(tmp_path, monkeypatch, phase):
+    """The rollback playbook over a move killed with Docker stopped: the move's own rollback runs (Docker back on
+    the original), in check mode the plan says so; nothing is refused for a kept original the move never made."""
+    r, restarted, _daemon_json = restore(tmp_path, monkeypatch, phase)
+    r.ctx.facts = facts(False)
+    rolled = []
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: rolled.append(r.ctx.moves))
+    r.ctx.check_mode = r.ctx.journal.check_mode = True
+    plan = _restore.Restore._run(r)
+    assert plan["changed"] is True and any(a.startswith("roll back the move interrupted in phase %s" % phase)
+                                           for a in plan["actions"]), plan["actions"]
+    assert rolled == []
+    r.ctx.check_mode = r.ctx.journal.check_mode = False
+    res = _restore.Restore._run(r)
+    assert rolled == [r.fwd] and res["changed"] is True and restarted == []
+    assert "rolled back the move interrupted in phase %s" % phase in res["actions"]
+
+
+def test_a_restore_over_a_move_window_docker_answered_in_is_refused_unchanged(tmp_path, monkeypatch):
+    r, _restarted, daemon_json = restore(tmp_path, monkeypatch, "switch")
+    r.ctx.journal.save(phases_done=["record", "stop", "final_copy", "switch", "start"])
+    r.ctx.facts = facts(True)
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: pytest.fail("rolled back"))
+    before = daemon_json.read_text()
+    with pytest.raises(RelocationError, match="after Docker started on the new root; run the move again") as exc:
+        _restore.Restore._run(r)
+    assert exc.value.phase == "preflight" and daemon_json.read_text() == before
