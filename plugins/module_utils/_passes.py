@@ -189,8 +189,9 @@ class Passes:
 
     def check_time_left(self):
         """The window is entered only when the time limit leaves room for all of it: the offline pass (at most
-        the last online pass) and Docker's stop and start, up to their timeouts.  Otherwise the run ends here
-        with Docker untouched; the copy is kept and a rerun continues it."""
+        the last online pass) and Docker's stop and start, up to their timeouts, and then a rollback (a copy back
+        as long, Docker stopped and started again).  Otherwise the run ends here with Docker untouched; the copy
+        is kept and a rerun continues it."""
         if self.deadline is None:
             return
         tail = []
@@ -208,14 +209,19 @@ class Passes:
         # the stop's waits (the units, then each root's mounts) and the start's (Docker, then its containers).
         copies = last * (1 if self.opts.keep_source else 2)
         waits = (len(self.moves) + 1) * self.opts.stop_timeout + 2 * self.opts.verify_timeout
-        need = copies + waits
+        # A failure once Docker started on the new root rolls back inside the same limit: a copy back (a walk of
+        # the tree, as the offline pass), Docker stopped and started again.  The caller's own limit (the role's
+        # async) must never kill a rollback half way.
+        rollback = last + waits
+        need = copies + waits + rollback
         left = self.deadline - time.time()
         if left < need:
             raise RelocationError(
-                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s (%.0f s "
-                "of copying after an online pass of %.0f s, and Docker's stop and start allowed %.0f s by "
-                "stop_timeout %ss and verify_timeout %ss): Docker was not stopped and nothing was switched. The copy "
-                "at %s is kept: a rerun with more time continues from it" % (
+                "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s with room "
+                "for a rollback after it (%.0f s of copying after an online pass of %.0f s and a copy back as long, "
+                "and Docker's stop and start, twice, allowed %.0f s each time by stop_timeout %ss and verify_timeout "
+                "%ss): Docker was not stopped and nothing was switched. The copy at %s is kept: a rerun with more "
+                "time continues from it" % (
                     self.opts.time_limit, max(left, 0), need, copies, last, waits, self.opts.stop_timeout,
                     self.opts.verify_timeout, self.moves[0].target), "stop", rolled_back=False)
 

@@ -741,7 +741,7 @@ def test_a_time_limit_ending_during_the_online_copy_stops_it_with_docker_untouch
 
 def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, reliability_rows, tmp_path):
     """60 s allowed; the online copy takes seconds, but the window may wait up to 2 x stop_timeout (120 s) and
-    2 x verify_timeout (90 s): the run ends before the stop."""
+    2 x verify_timeout (90 s), and as long again for a rollback: the run ends before the stop."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
     started = docker_started("h1")
@@ -760,8 +760,9 @@ def test_a_time_limit_too_short_for_the_window_never_stops_docker(fleet_hosts, r
         play.stdout[-3000:]
     untouched("h1", started)
     summary = rerun_converges(fleet_hosts, fingerprint, dict(MOVE, time_limit=3600))
-    record(reliability_rows, "fault", "time_limit 60 s, while the window may take over 420 s (twice stop_timeout "
-           "120 and verify_timeout 90, and the last pass); then the playbook with docker_root_timeout 100",
+    record(reliability_rows, "fault", "time_limit 60 s, while the window and its rollback may take over 840 s "
+           "(twice stop_timeout 120 and verify_timeout 90, twice, and the last pass); then the playbook with "
+           "docker_root_timeout 100",
            "the run ended before the stop (failed_phase stop, marker online_copy); so did the playbook, whose role "
            "passed time_limit 70 s; Docker never stopped (same start time), nothing masked or switched; a rerun "
            "with time_limit 3600 converged, manifest equal (%d entries); %.0f s" % (

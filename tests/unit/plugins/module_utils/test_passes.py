@@ -137,15 +137,18 @@ def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
     result = {"passes": [{"phase": "online_copy", "seconds": 500.0}, {"phase": "online_copy", "seconds": 7.0}]}
     passes = _passes.Passes(opts, moves, None, result)
     passes.check_time_left()  # no limit
-    passes.deadline = time.time() + 70  # the last pass (7 s) + 2 x 20 (the units, one root) + 2 x 10 = 67 s fit
+    # The last pass (7 s) + 2 x 20 (the units, one root) + 2 x 10 = 67 s, and a rollback after it: a copy back as
+    # long (7 s) and the same waits (60 s): 134 s fit in 140.
+    passes.deadline = time.time() + 140
     passes.check_time_left()
-    passes.deadline = time.time() + 60
-    with pytest.raises(_move.RelocationError, match=r"leaves 60 s, and the offline phase may take up to 67 s") as exc:
+    passes.deadline = time.time() + 120  # the window alone (67 s) fits; not with its rollback
+    with pytest.raises(_move.RelocationError, match=r"leaves 120 s, and the offline phase may take up to 134 s with "
+                                                    r"room for a rollback") as exc:
         passes.check_time_left()
     assert exc.value.phase == "stop" and exc.value.rolled_back is False
     opts.keep_source = False  # the content check reads it all once more
-    passes.deadline = time.time() + 70
-    with pytest.raises(_move.RelocationError, match=r"may take up to 74 s"):
+    passes.deadline = time.time() + 140
+    with pytest.raises(_move.RelocationError, match=r"may take up to 141 s"):
         passes.check_time_left()
     result["passes"] = []  # two_phase=false: nothing measured; said, not guessed
     passes.check_time_left()
