@@ -97,5 +97,5 @@ class Host(abc.ABC):
         """Have systemd read its units again."""
 
     @abc.abstractmethod
-    def write_dropin(self, service, mount_path):
-        """Tie SERVICE to MOUNT_PATH with a drop-in."""
+    def write_dropin(self, service, text):
+        """Tie SERVICE to its root with the drop-in TEXT."""

@@ -56,7 +56,7 @@ def config_texts(opts, moves):
     after = dict(before)
     for m in moves:
         m.switch.plan_texts(m, planned)
-        after[_systemd.dropin_path(m.name)] = _systemd.dropin_text(m.service_root)
+        after[_systemd.dropin_path(m.name)] = _systemd.dropin_for(m, opts.daemon_json)
     if planned.get("fstab_changed"):
         after[opts.fstab] = _fstab.render(planned["fstab"])
     if planned.get("daemon_json_changed"):

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import os
 import re
+import sys
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _host, _mountinfo
@@ -61,10 +62,37 @@ def unit_path(path):
     return path.replace("%", "%%")
 
 
-def dropin_text(mount_path):
-    return ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
+# Run before dockerd when data-root in daemon.json is what points Docker at its moved root: a daemon.json
+# rewritten without it (a configuration-management run templating the file) would start Docker on an empty
+# /var/lib/docker, which the sentinel of the moved root cannot tell.  No % nor $ (unit specifiers), no double quote.
+DATA_ROOT_CHECK = (
+    "import json,os,sys; p,t=sys.argv[1:3]; d=json.load(open(p)) if os.path.exists(p) else {}; "
+    "sys.exit(0 if os.path.normpath(d.get('data-root') or d.get('graph') or '.')==t else p+' no longer sets "
+    "data-root to '+t+', where dockyard.migrate moved Docker: not starting on another root')")
+
+
+def python_for_units():
+    """The interpreter a unit's check runs with: this one when it is the system's, else /usr/bin/python3."""
+    exe = os.path.realpath(sys.executable or "")
+    return exe if exe.startswith("/usr/") and os.access(exe, os.X_OK) else "/usr/bin/python3"
+
+
+def dropin_text(mount_path, daemon_json=None):
+    """The drop-in for a service whose root is MOUNT_PATH: it never starts without that mount and the sentinel
+    there; with DAEMON_JSON (the daemon_json method), nor unless that file still sets data-root to MOUNT_PATH."""
+    text = ("# Managed by dockyard.migrate: the service must never start on an empty data root.\n"
             "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path)
             + "AssertPathExists=%s\n" % unit_path(os.path.join(mount_path, SENTINEL_NAME)))
+    if daemon_json:
+        text += "[Service]\nExecStartPre=%s -c \"%s\" %s %s\n" % (
+            unit_quote(python_for_units()), DATA_ROOT_CHECK, unit_quote(daemon_json), unit_quote(mount_path))
+    return text
+
+
+def dropin_for(move, daemon_json):
+    """The drop-in text for MOVE (the daemon.json check for Docker's own root moved by the daemon_json method)."""
+    checked = move.name == "docker" and move.switch.kind == "daemon_json"
+    return dropin_text(move.service_root, daemon_json if checked else None)
 
 
 def write_sentinel(target):
@@ -248,9 +276,10 @@ class Systemd(_host.Host):
         if e is not None and _mountinfo.bind_source(mounts, root) is None and e.root not in ("/", ""):
             self.run(["umount", root])
 
-    def write_dropin(self, service, mount_path):
-        """Tie SERVICE to MOUNT_PATH: from the next daemon-reload it cannot start without that mount."""
-        write_text(dropin_path(service), dropin_text(mount_path), mover=self.mover)
+    def write_dropin(self, service, text):
+        """Tie SERVICE to its root with the drop-in TEXT (dropin_for): from the next daemon-reload it cannot
+        start without that root's mount and sentinel."""
+        write_text(dropin_path(service), text, mover=self.mover)
 
     def restore_file(self, path, text, keep_empty=False):
         """Put a configuration file back as TEXT.  An empty TEXT means the file did not exist and it is

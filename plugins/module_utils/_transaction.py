@@ -20,7 +20,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _mountinfo, _passes, _phases, _plan, _preflight, _run, _selinux, _switches, _systemd,
+    _copy, _drift, _fileops, _mountinfo, _passes, _phases, _plan, _preflight, _run, _selinux, _switches, _systemd,
     _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
@@ -37,6 +37,8 @@ class Relocation(_run.Operation):
         # A masked unit shows no ExecStart; a run that masked it knows Docker is there.
         if not self.window.holding_units():
             _preflight.docker_installed(facts, self.ctx.host)
+        if _drift.drifted(self.ctx, facts["engine"]):
+            return _drift.repair(self.ctx, self.window, self.verification)
         self.ctx.moves = _plan.plan_moves(self.ctx.opts, facts)
         if self.ctx.journal:
             self.ctx.moves = self.frozen_moves() or self.ctx.moves
@@ -268,7 +270,7 @@ class Relocation(_run.Operation):
         for m in self.ctx.moves:
             # Drop-in first: from here on the service cannot start without its mount.
             _systemd.write_sentinel(m.target)
-            self.ctx.host.write_dropin(m.name, m.service_root)
+            self.ctx.host.write_dropin(m.name, _systemd.dropin_for(m, self.ctx.opts.daemon_json))
         self.ctx.host.daemon_reload()
         _testhooks.reached("switch_after_dropin")
         for m in self.ctx.moves:

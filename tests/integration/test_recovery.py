@@ -223,3 +223,35 @@ def test_the_rollback_playbook_finishes_a_restore_killed_in_its_window(fleet_hos
            "killed where claimed (rc %s, marker phase restore_stop, Docker down); the playbook's plan said it would "
            "finish the restore, its run did: Docker serves the original, inventory equal, report status restored; "
            "%.0f s" % (first["rc"], time.time() - t0))
+
+
+def test_a_daemon_json_rewritten_without_data_root_never_starts_docker_on_an_empty_root(fleet_hosts, reliability_rows):
+    """After a daemon_json move, a configuration-management run templates daemon.json without data-root and
+    restarts Docker.  The moved root's sentinel is still there, so only the drop-in's check of daemon.json stops
+    Docker from starting on an empty /var/lib/docker.  A rerun of the move sets data-root again and starts Docker
+    on the moved root; the one after changes nothing."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+    assert moved.get("changed") is True and look("h1")[0] == "/mnt/data/docker", look("h1")
+    host_sh("h1", "python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); d.pop('data-root'); "
+            "open(p, 'w').write(json.dumps(d))\" && ! grep -q data-root /etc/docker/daemon.json")
+    restart = host_sh("h1", "systemctl restart docker.service", check=False)
+    state = host_sh("h1", "systemctl is-active docker.service || true; "
+                    "journalctl -u docker.service -n 50 --no-pager | grep -c 'no longer sets data-root' || true; "
+                    "ls /var/lib/docker 2>/dev/null | wc -l").stdout.split()
+    assert restart.returncode != 0 and state[0] in ("failed", "inactive", "activating"), (restart.returncode, state)
+    assert int(state[1]) >= 1, "the drop-in's check did not say why it refused: %s" % state
+    assert state[2] == "0", "Docker created a root at /var/lib/docker: %s" % state
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+    assert second.get("changed") is True and any("no longer sets data-root to /mnt/data/docker" in a
+                                                 for a in second["actions"]), second
+    assert look("h1") == ["/mnt/data/docker", "-", "web worker"], look("h1")
+    assert fingerprint_now(fleet_hosts) == fingerprint
+    unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", args))
+    record(reliability_rows, "fault", "daemon_json move, then daemon.json rewritten without data-root (as a "
+           "templating configuration-management run would) and Docker restarted, then run again",
+           "Docker refused to start (the drop-in's check said daemon.json no longer sets data-root; nothing created "
+           "at /var/lib/docker); the rerun set data-root again and started Docker on the moved root, inventory "
+           "equal, web and worker running; the next run changed nothing; %.0f s" % (time.time() - t0))

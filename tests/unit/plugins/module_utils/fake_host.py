@@ -91,8 +91,8 @@ class FakeHost(_host.Host):
     def drop_self_bind(self, root):
         self._call("drop_self_bind", root)
 
-    def write_dropin(self, service, mount_path):
-        self._call("write_dropin", service, mount_path)
+    def write_dropin(self, service, text):
+        self._call("write_dropin", service, text)
 
     def restore_file(self, path, text, keep_empty=False):
         self._call("restore_file", path, text, keep_empty)

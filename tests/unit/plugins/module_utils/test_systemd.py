@@ -138,3 +138,54 @@ def test_the_sentinel_assertion_names_the_path_verbatim():
     text = _systemd.dropin_text("/mnt/data disk/100%")
     assert '\nRequiresMountsFor="/mnt/data disk/100%%"\n' in text
     assert "\nAssertPathExists=/mnt/data disk/100%%/.dockyard-data-root\n" in text
+
+
+def check_argv(text):
+    """The ExecStartPre command line of a drop-in TEXT, split into words as systemd splits it (double quotes)."""
+    import shlex
+    lines = [line for line in text.splitlines() if line.startswith("ExecStartPre=")]
+    assert len(lines) == 1, text
+    return shlex.split(lines[0][len("ExecStartPre="):])
+
+
+def test_the_daemon_json_drop_in_refuses_a_start_once_data_root_is_gone(tmp_path):
+    """A daemon.json rewritten without data-root (a templating run) would start Docker on an empty root: the
+    drop-in's check, run as systemd runs it, fails the start then, and only then."""
+    import json
+    import subprocess
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _switches
+    target, dj = str(tmp_path / "disk" / "docker"), tmp_path / "daemon.json"
+    move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"))
+    argv = check_argv(_systemd.dropin_for(move, str(dj)))
+    assert argv[-2:] == [str(dj), target]
+
+    def start(content):
+        if content is None:
+            if dj.exists():
+                dj.unlink()
+        else:
+            dj.write_text(content)
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=60, check=False)
+
+    assert start(json.dumps({"data-root": target, "log-driver": "json-file"})).returncode == 0
+    assert start(json.dumps({"data-root": target + "/"})).returncode == 0
+    gone = start(json.dumps({"log-driver": "json-file"}))
+    assert gone.returncode == 1 and "no longer sets data-root to %s" % target in gone.stderr, gone.stderr
+    assert start(json.dumps({"data-root": "/var/lib/docker"})).returncode == 1
+    assert start(None).returncode == 1
+    assert start("{not json").returncode != 0
+    bind = _move.Move("docker", "/var/lib/docker", target, _switches.make("bind"))
+    assert "ExecStartPre" not in _systemd.dropin_for(bind, str(dj))
+    containerd = _move.Move("containerd", "/var/lib/containerd", target + "-containerd", _switches.make("daemon_json"))
+    assert "ExecStartPre" not in _systemd.dropin_for(containerd, str(dj))
+
+
+def test_the_check_survives_paths_systemd_would_otherwise_split(tmp_path):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _switches
+    target = str(tmp_path / "data disk" / "100% docker")
+    move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"))
+    text = _systemd.dropin_for(move, "/etc/docker/daemon.json")
+    line = [x for x in text.splitlines() if x.startswith("ExecStartPre=")][0]
+    assert "100%% docker" in line and '"' in line, line  # quoted, the specifier escaped
+    assert "$" not in _systemd.DATA_ROOT_CHECK and "%" not in _systemd.DATA_ROOT_CHECK

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A finished move whose host drifted since: daemon.json rewritten without data-root.  Internal to
+dockyard.migrate.
+
+A rerun of the same move (state: moved) finds the move done, Docker down (the drop-in's check refused a start on
+another root) and the moved root whole: it sets data-root again and starts Docker there.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _switches, _systemd
+
+
+def drifted(ctx, engine):
+    """A finished daemon_json move to this path whose daemon.json was rewritten without data-root since (a
+    configuration-management run templating the file), Docker down (its drop-in refused a start on another
+    root), the moved root whole (its sentinel there): the host drifted from the state asked for."""
+    recorded = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
+    if ctx.journal.phase != "done" or engine.get("running") or not recorded or \
+            recorded[0].target != ctx.opts.path or recorded[0].switch.kind != "daemon_json":
+        return False
+    try:
+        data = _daemon_json.load(ctx.opts.daemon_json)[0]
+    except (_daemon_json.DaemonJsonError, OSError, ValueError):
+        return False
+    return not _daemon_json.data_root(data) and all(
+        os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded)
+
+
+def repair(ctx, window, verification):
+    """Set data-root again (merged into daemon.json as it is now, atomically) and start Docker on the moved
+    root: what a rerun of the same move converges to."""
+    ctx.moves = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
+    docker = ctx.moves[0]
+    path = ctx.opts.daemon_json
+    data, text, _exists = _daemon_json.load(path)
+    ctx.diff["before"][path] = text
+    ctx.diff["after"][path] = _daemon_json.render(_daemon_json.with_data_root(data, docker.target))
+    ctx.result.update(changed=True, moves=[m.to_dict() for m in ctx.moves])
+    ctx.actions.append("%s no longer sets data-root to %s, where the move put Docker (the file was rewritten since; "
+                       "the drop-in kept Docker from starting on another root): set it again and start Docker there" % (
+                           path, docker.target))
+    if ctx.check_mode:
+        return ctx.result
+    docker.switch.apply(docker, ctx)
+    window.start_and_wait(ctx.moves, "Docker did not answer after starting on %s" % docker.target, "start")
+    verification.check_root(docker.service_root, "verify")
+    ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": not m.backup_kept and not m.disk,
+                               "backup": m.backup if m.backup_kept else None} for m in ctx.moves]
+    return ctx.result

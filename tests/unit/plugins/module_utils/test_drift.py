@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+"""_drift: a finished daemon_json move whose daemon.json was rewritten without data-root, repaired by a rerun."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _drift, _run, _switches, _systemd
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
+
+from fake_host import FakeClient, context  # pylint: disable=import-error
+
+
+def moved(tmp_path, method="daemon_json", daemon_json=None, sentinel=True, phase="done", check_mode=False):
+    """A move of src to disk/docker by METHOD recorded as PHASE; daemon.json as DAEMON_JSON says now (a templating
+    run's output by default: no data-root)."""
+    target = tmp_path / "disk" / "docker"
+    target.mkdir(parents=True)
+    if sentinel:
+        (target / _systemd.SENTINEL_NAME).write_text("moved")
+    dj = tmp_path / "daemon.json"
+    dj.write_text(json.dumps(daemon_json if daemon_json is not None else {"log-driver": "json-file",
+                                                                          "bridge": "none"}))
+    ctx = context({"path": str(target), "method": method, "daemon_json": str(dj), "fstab": str(tmp_path / "fstab")},
+                  client=FakeClient(running=True, root=str(target)), check_mode=check_mode,
+                  lock_dir=str(tmp_path / "lock"))
+    move = Move("docker", str(tmp_path / "src"), str(target), _switches.make(method),
+                backup=str(tmp_path / "src.dockyard-backup-1"))
+    ctx.journal.moves = [move]
+    ctx.journal.start(0, method)
+    ctx.journal.check_mode = False
+    ctx.journal.save(phase=phase, daemon_json_backup=str(tmp_path / "daemon.json.bak"))
+    ctx.journal.check_mode = check_mode
+    return ctx, dj, str(target)
+
+
+def test_a_daemon_json_rewritten_without_data_root_is_drift(tmp_path):
+    ctx, _dj, _target = moved(tmp_path)
+    assert _drift.drifted(ctx, {"running": False})
+
+
+@pytest.mark.parametrize("case", ["docker-running", "points-elsewhere", "no-sentinel", "bind", "not-done",
+                                  "other-path"])
+def test_what_is_not_drift(tmp_path, case):
+    """Docker running (it may have written on the root it runs on), data-root set to another root (an operator's
+    choice, not a templating run's omission), a moved root without its sentinel, the bind method, a move not
+    finished, another path: none is repaired."""
+    ctx, _dj, _target = moved(tmp_path, method="bind" if case == "bind" else "daemon_json",
+                              daemon_json={"data-root": "/srv/docker"} if case == "points-elsewhere" else None,
+                              sentinel=case != "no-sentinel", phase="verify" if case == "not-done" else "done")
+    if case == "other-path":
+        ctx.opts.path = str(tmp_path / "elsewhere")
+    assert not _drift.drifted(ctx, {"running": case == "docker-running"})
+
+
+def test_the_repair_sets_data_root_again_keeping_the_rest_and_starts_docker(tmp_path):
+    ctx, dj, target = moved(tmp_path)
+    op = _run.Operation(ctx)
+    res = _drift.repair(ctx, op.window, op.verification)
+    assert json.loads(dj.read_text()) == {"log-driver": "json-file", "bridge": "none", "data-root": target}
+    assert ctx.host.calls[-2:] == ["start_docker", "wait_docker"], ctx.host.calls
+    assert res["changed"] is True and any("no longer sets data-root to %s" % target in a for a in res["actions"])
+    assert json.loads(ctx.diff["after"][str(dj)])["data-root"] == target and \
+        "data-root" not in json.loads(ctx.diff["before"][str(dj)])
+
+
+def test_the_repair_in_check_mode_changes_nothing(tmp_path):
+    ctx, dj, _target = moved(tmp_path, check_mode=True)
+    before = dj.read_text()
+    op = _run.Operation(ctx)
+    res = _drift.repair(ctx, op.window, op.verification)
+    assert res["changed"] is True and dj.read_text() == before and ctx.host.calls == []
