@@ -247,11 +247,13 @@ def test_a_daemon_json_rewritten_without_data_root_never_starts_docker_on_an_emp
     second = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
     assert second.get("changed") is True and any("no longer sets data-root to /mnt/data/docker" in a
                                                  for a in second["actions"]), second
-    assert look("h1") == ["/mnt/data/docker", "-", "web worker"], look("h1")
+    # The restart stopped web and worker (they have no restart policy): Docker back on its root is all a repair
+    # does, as after any restart of Docker.
+    assert look("h1")[:2] == ["/mnt/data/docker", "-"], look("h1")
     assert fingerprint_now(fleet_hosts) == fingerprint
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", args))
     record(reliability_rows, "fault", "daemon_json move, then daemon.json rewritten without data-root (as a "
            "templating configuration-management run would) and Docker restarted, then run again",
            "Docker refused to start (the drop-in's check said daemon.json no longer sets data-root; nothing created "
            "at /var/lib/docker); the rerun set data-root again and started Docker on the moved root, inventory "
-           "equal, web and worker running; the next run changed nothing; %.0f s" % (time.time() - t0))
+           "equal; the next run changed nothing; %.0f s" % (time.time() - t0))
