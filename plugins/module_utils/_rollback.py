@@ -265,8 +265,8 @@ class Rollback:
                 except RelocationError as mount_exc:
                     exc = RelocationError("%s; the bind of %s over %s could not be mounted again either (%s)" % (
                         exc, m.source, m.target, mount_exc))
-            self.window.release_units()
-            self.window.start_and_wait(serve, "Docker did not start where it served either")
+            self.window.release_units(quietly=True)  # a failing unmask must not keep Docker from being started
+            self.window.start_and_wait(serve, "%s; and Docker did not start where it served either" % exc)
             raise FailedForward(str(exc))
         self.ctx.actions.append("copied what Docker wrote on %s back onto %s (%s in %.1f s)" % (
             where, ", ".join(m.target for m in back), _units.human(moved), secs))

@@ -69,15 +69,7 @@ class Relocation(_run.Operation):
                               "verify the move; start Docker (systemctl start docker) and run again%s" % (
                                   " (%s is from a run that ended in phase %s: it is not reused)" % (
                                       self.ctx.journal.path, self.ctx.journal.phase) if self.ctx.journal else ""))
-        try:
-            self.ctx.moves[0].switch.refuse_conflicts(self.ctx.moves[0], facts, self.ctx.opts)
-            self.ctx.result["warnings"] = _preflight.moves_fit(self.ctx.opts, facts, self.ctx.host, self.ctx.moves,
-                                                               self.ctx.journal, self.ctx.runner)
-            self.plan_result(resuming)
-        except RelocationError as exc:
-            if self.ctx.journal.in_window and not engine.get("running") and not self.ctx.check_mode:
-                self.rollback.refused_in_window(exc)
-            raise
+        self.check_plan(facts, engine, resuming)
         if self.ctx.check_mode:
             self.ctx.actions.extend(_plan.describe(self.ctx.opts, self.ctx.moves, resuming))
             self.ctx.result["changed"] = True
@@ -85,6 +77,19 @@ class Relocation(_run.Operation):
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.ctx.result
+
+    def check_plan(self, facts, engine, resuming):
+        """The plan's checks.  A refusal, or any error reading the host, inside a killed run's window (Docker
+        down) rolls that window back: it never leaves Docker stopped."""
+        try:
+            self.ctx.moves[0].switch.refuse_conflicts(self.ctx.moves[0], facts, self.ctx.opts)
+            self.ctx.result["warnings"] = _preflight.moves_fit(self.ctx.opts, facts, self.ctx.host, self.ctx.moves,
+                                                               self.ctx.journal, self.ctx.runner)
+            self.plan_result(resuming)
+        except Exception as exc:
+            if self.ctx.journal.in_window and not engine.get("running") and not self.ctx.check_mode:
+                self.rollback.refused_in_window(exc)
+            raise
 
     def resumes_switch(self, engine):
         """Whether a killed run's switch is picked up where it stopped: its final copy done, Docker down, and

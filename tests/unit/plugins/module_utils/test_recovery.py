@@ -345,3 +345,42 @@ def test_a_copy_back_that_fails_binds_the_new_root_again_before_docker_starts_th
         r.rollback.finish_rollback()
     assert host.bind == (target, src), "Docker was started without the bind it served through"
     assert host.args.index(("run", ["mount", "--bind", target, src])) < host.calls.index("start_docker")
+
+
+def test_any_error_while_planning_inside_a_killed_window_rolls_that_window_back(tmp_path, monkeypatch):
+    """Not only a refusal: an OSError reading the host while a killed run's window holds Docker down rolls the
+    window back instead of leaving Docker stopped."""
+    r = relocation(tmp_path, monkeypatch, phase="final_copy", phases_done=["record", "stop"])
+
+    def unreadable(move, facts, opts):
+        raise OSError(5, "Input/output error", "/etc/fstab")
+
+    monkeypatch.setattr(r.ctx.moves[0].switch, "refuse_conflicts", unreadable)
+    rolled = []
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: rolled.append(True))
+    with pytest.raises(RelocationError, match="Input/output error.*rolled back instead") as exc:
+        r.check_plan({}, {"running": False}, False)
+    assert rolled == [True] and exc.value.rolled_back is True
+    r2 = relocation(tmp_path / "b", monkeypatch, phase="done")
+    monkeypatch.setattr(r2.ctx.moves[0].switch, "refuse_conflicts", unreadable)
+    monkeypatch.setattr(r2.rollback, "roll_back", lambda: pytest.fail("no window is open: nothing to roll back"))
+    with pytest.raises(OSError):
+        r2.check_plan({}, {"running": False}, False)
+
+
+def test_a_failed_copy_back_starts_docker_even_when_its_units_cannot_be_unmasked(tmp_path, monkeypatch):
+    r, host, _src, _target = bound_relocation(tmp_path, monkeypatch)
+
+    def fail(self, phase, allow, skips=None):
+        raise _transaction._copy.CopyError("rsync: Input/output error")
+
+    def unmask(units):
+        host._call("unmask", list(units or []))
+        raise RelocationError("systemctl unmask failed")
+
+    monkeypatch.setattr(_transaction._passes.Passes, "run", fail)
+    monkeypatch.setattr(host, "unmask", unmask)
+    r.ctx.journal["masked"] = ["docker.service"]
+    with pytest.raises(RelocationError, match="Input/output error"):
+        r.rollback.finish_rollback()
+    assert "unmask" in host.calls and host.calls.index("unmask") < host.calls.index("start_docker"), host.calls
