@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FLEET := $(PY) tests/fleet/fleet.py
 HOSTS ?= 2
 
-.PHONY: demo test bootstrap unit sanity lint integration reliability molecule bench changelog fleet-up fleet-down fleet-status clean
+.PHONY: demo test bootstrap unit sanity lint integration reliability crash-matrix molecule bench changelog fleet-up fleet-down fleet-status clean
 
 demo: bootstrap
 	$(FLEET) up --hosts $(HOSTS) >/dev/null
@@ -52,6 +52,11 @@ reliability:
 	DOCKYARD_WRITE_RELIABILITY=1 $(PY) -m pytest tests/integration/test_bad_input.py tests/integration/test_reliability.py \
 		tests/integration/test_window.py tests/integration/test_faults.py tests/integration/test_hosts.py \
 		tests/integration/test_versions.py tests/integration/test_recovery.py
+
+# Every failpoint of a move and of its rollback x {bind, daemon_json} x {a kill; a kill, a reboot, Docker writing},
+# then the same run again; rewrites docs/crash-matrix.md when every case passed.  `make test` runs a selection.
+crash-matrix: bootstrap
+	DOCKYARD_CRASH_MATRIX=all $(PY) -m pytest tests/integration/test_crash_matrix.py
 
 bench: bootstrap
 	$(PY) bench/bench.py $(BENCH_ARGS)
