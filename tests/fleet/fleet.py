@@ -28,6 +28,7 @@ Usage::
     fleet.py down                             remove every host and disk
     fleet.py status                           one line per host
     fleet.py inventory                        print the inventory path
+    fleet.py booted NAME...                   wait until rebooted hosts finished booting (Docker or not)
 
 Bring-up is idempotent: a running host is reused, a stopped one started, a
 host built from another image recipe recreated, missing loop mounts and a
@@ -423,6 +424,20 @@ def wait_ready(name, timeout=120):
     raise SystemExit("fleet: host %s not ready after %d s: %s" % (name, timeout, last.strip()))
 
 
+def wait_booted(name, timeout=180):
+    """Wait until a rebooted host finished booting (systemd running or degraded) and sshd listens, whatever
+    became of Docker: a test that reboots a host checks Docker itself, and the host is never recreated."""
+    deadline = time.time() + timeout
+    last = ""
+    while time.time() < deadline:
+        res = exec_host(name, ["systemctl", "is-system-running", "--wait"], check=False, timeout=60)
+        last = (res.stdout or b"").decode().strip()
+        if last in ("running", "degraded") and ssh_ok(name):
+            return
+        time.sleep(1)
+    raise SystemExit("fleet: host %s did not finish booting within %d s: %s" % (name, timeout, last))
+
+
 def ssh_argv(name, hosts=None):
     hosts = hosts or load_hosts()
     return ["ssh", "-i", os.path.join(STATE, "id_ed25519"), "-p", str(hosts[name]["port"]),
@@ -599,6 +614,8 @@ def main():
     sub.add_parser("down")
     sub.add_parser("status")
     sub.add_parser("inventory")
+    bt = sub.add_parser("booted")
+    bt.add_argument("names", nargs="+")
     a = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("fleet: must run as root (it mounts loop devices and runs debootstrap)")
@@ -618,6 +635,9 @@ def main():
         status()
     elif a.cmd == "inventory":
         print(os.path.join(STATE, "inventory.ini"))
+    elif a.cmd == "booted":
+        for name in a.names:
+            wait_booted(name)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,15 @@ class Fleet:
         """Bring up (or reuse) hosts of another kind beside the default ones."""
         self.inventory = fleet("up", *args).splitlines()[-1]
 
+    def reboot(self, host):
+        """Restart the host's container (its systemd boots again: fstab, units, Docker as configured) and wait
+        until it finished booting, whatever became of Docker; never recreates the host."""
+        res = run_bounded(["docker", "restart", "dockyard-" + host], 180, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+        if res.returncode != 0:
+            raise AssertionError("docker restart dockyard-%s failed: %s" % (host, res.stderr))
+        fleet("booted", host, timeout=300)
+
     def reset(self, *names, seed=True, olddisk=False):
         """Recreate hosts (with a block device of their own with OLDDISK, see fleet.py reset --olddisk)."""
         fleet("reset", *(names + (("--olddisk",) if olddisk else ()) + (("--seed",) if seed else ())))

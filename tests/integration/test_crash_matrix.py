@@ -16,7 +16,6 @@ __metaclass__ = type
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -72,11 +71,6 @@ def matrix_rows():
         f.write("\n".join(lines) + "\n")
 
 
-def reboot(fleet):
-    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
-    fleet.up_extra("--hosts", "2")  # waits until h1 boots and answers again
-
-
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("method,point,then", cases(), ids=["-".join(c) for c in cases()])
 def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point, then):
@@ -94,7 +88,7 @@ def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point,
     boot = "-"
     wrote = False
     if then == "reboot":
-        reboot(fleet_hosts)
+        fleet_hosts.reboot("h1")
         active = host_sh("h1", "systemctl is-active docker.service || true").stdout.strip()
         if active == "active":
             seen = look("h1")

@@ -10,7 +10,6 @@ __metaclass__ = type
 import json
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -26,11 +25,6 @@ BOUND = r"/dev/loop\d+\[/docker\]$"
 # fails while /var/lib/docker is a mount point, and only then.
 REFUSE_BIND = ("[Service]\nExecStartPre=/bin/sh -c '! mountpoint -q /var/lib/docker'\n")
 REFUSE_BIND_PATH = "/etc/systemd/system/docker.service.d/zz-test-refuse-bind.conf"
-
-
-def reboot(fleet, host="h1"):
-    subprocess.run(["docker", "restart", "dockyard-%s" % host], check=True, stdout=subprocess.PIPE, timeout=180)
-    fleet.up_extra("--hosts", "2")  # waits until the host boots and answers again
 
 
 def write_late(host="h1"):
@@ -65,7 +59,7 @@ def test_a_rollback_killed_after_the_unbind_then_a_reboot_keeps_what_docker_wrot
                     "systemctl is-active docker.service || true").stdout.split()
     # The undo lifted the bind and put the original back; fstab and the drop-in were not restored yet.
     assert state == ["unbound", "1", "in-place", "inactive"], "killed after the unbind: %s" % state
-    reboot(fleet_hosts)
+    fleet_hosts.reboot("h1")
     seen = look("h1")
     assert re.match(BOUND, seen[1]) and seen[2] == "web worker", "after the boot Docker serves the bind: %s" % seen
     write_late()
@@ -142,7 +136,7 @@ def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts,
                                env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
     assert_killed(first, "after_final_copy")
     assert marker(fleet_hosts)["phase"] == "final_copy"
-    reboot(fleet_hosts)
+    fleet_hosts.reboot("h1")
     seen = look("h1")
     assert seen == ["/var/lib/docker", "-", "web worker"], "after the boot Docker serves the original: %s" % seen
     write_late()
