@@ -21,7 +21,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_js
 def drifted(ctx, engine):
     """A finished daemon_json move to this path whose daemon.json was rewritten without data-root since (a
     configuration-management run templating the file), Docker down (its drop-in refused a start on another
-    root), the moved root whole (its sentinel there): the host drifted from the state asked for."""
+    root), the moved root whole (its sentinel there), nothing at the default root (Docker did not run there
+    since) and every other move of it (containerd's root) still switched: the host drifted from the state asked
+    for, and only that."""
     recorded = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
     if ctx.journal.phase != "done" or engine.get("running") or not recorded or \
             recorded[0].target != ctx.opts.path or recorded[0].switch.kind != "daemon_json":
@@ -30,8 +32,13 @@ def drifted(ctx, engine):
         data = _daemon_json.load(ctx.opts.daemon_json)[0]
     except (_daemon_json.DaemonJsonError, OSError, ValueError):
         return False
-    return not _daemon_json.data_root(data) and all(
-        os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded)
+    docker = recorded[0]
+    if os.path.isdir(docker.source) and os.listdir(docker.source):
+        return False  # Docker ran on the default root since (the move set the original aside): never left behind
+    mounts = ctx.host.mountinfo()
+    return not _daemon_json.data_root(data) and \
+        all(os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded) and \
+        all(m.switch.is_applied(m, ctx, mounts, data) for m in recorded[1:])
 
 
 def repair(ctx, window, verification):

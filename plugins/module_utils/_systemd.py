@@ -66,15 +66,27 @@ def unit_path(path):
 # rewritten without it (a configuration-management run templating the file) would start Docker on an empty
 # /var/lib/docker, which the sentinel of the moved root cannot tell.  No % nor $ (unit specifiers), no double quote.
 DATA_ROOT_CHECK = (
-    "import json,os,sys; p,t=sys.argv[1:3]; d=json.load(open(p)) if os.path.exists(p) else {}; "
-    "sys.exit(0 if os.path.normpath(d.get('data-root') or d.get('graph') or '.')==t else p+' no longer sets "
-    "data-root to '+t+', where dockyard.migrate moved Docker: not starting on another root')")
+    "import json,os,sys; p,t=sys.argv[1:3]; m=p+' does not set data-root to '+t+' (where dockyard.migrate moved "
+    "Docker) or cannot be read: Docker is not started on another root. Set data-root again (run the move again, "
+    "state moved) or roll the move back (state restored)'; sys.excepthook=lambda *a: sys.stderr.write(m+chr(10)); "
+    "d=json.load(open(p,encoding='utf-8-sig')) if os.path.exists(p) else {}; "
+    "sys.exit(0 if os.path.normpath(d.get('data-root') or d.get('graph') or '.')==t else m)")
 
 
 def python_for_units():
-    """The interpreter a unit's check runs with: this one when it is the system's, else /usr/bin/python3."""
-    exe = os.path.realpath(sys.executable or "")
-    return exe if exe.startswith("/usr/") and os.access(exe, os.X_OK) else "/usr/bin/python3"
+    """The interpreter a unit's check runs with: the distribution's stable name (/usr/bin/python3, which an upgrade
+    keeps pointing at its python3) when there is one, not a versioned binary an upgrade removes."""
+    for path in ("/usr/bin/python3", "/usr/libexec/platform-python"):
+        if os.access(path, os.X_OK):
+            return path
+    return sys.executable or "/usr/bin/python3"
+
+
+def exec_quote(word):
+    """WORD as one argument of an Exec line (ExecStartPre=): unit_quote, with ``$`` doubled (systemd expands
+    ``$NAME`` and ``${NAME}`` there)."""
+    quoted = unit_quote(word)
+    return quoted.replace("$", "$$")
 
 
 def dropin_text(mount_path, daemon_json=None):
@@ -84,8 +96,8 @@ def dropin_text(mount_path, daemon_json=None):
             "[Unit]\nRequiresMountsFor=%s\n" % unit_quote(mount_path)
             + "AssertPathExists=%s\n" % unit_path(os.path.join(mount_path, SENTINEL_NAME)))
     if daemon_json:
-        text += "[Service]\nExecStartPre=%s -c \"%s\" %s %s\n" % (
-            unit_quote(python_for_units()), DATA_ROOT_CHECK, unit_quote(daemon_json), unit_quote(mount_path))
+        text += "[Service]\nExecStartPre=%s -I -c \"%s\" %s %s\n" % (
+            exec_quote(python_for_units()), DATA_ROOT_CHECK, exec_quote(daemon_json), exec_quote(mount_path))
     return text
 
 

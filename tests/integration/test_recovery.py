@@ -233,7 +233,7 @@ def test_a_daemon_json_rewritten_without_data_root_never_starts_docker_on_an_emp
             "open(p, 'w').write(json.dumps(d))\" && ! grep -q data-root /etc/docker/daemon.json")
     restart = host_sh("h1", "systemctl restart docker.service", check=False)
     state = host_sh("h1", "systemctl is-active docker.service || true; "
-                    "journalctl -u docker.service -n 50 --no-pager | grep -c 'no longer sets data-root' || true; "
+                    "journalctl -u docker.service -n 50 --no-pager | grep -c 'does not set data-root to' || true; "
                     "ls /var/lib/docker 2>/dev/null | wc -l").stdout.split()
     assert restart.returncode != 0 and state[0] in ("failed", "inactive", "activating"), (restart.returncode, state)
     assert int(state[1]) >= 1, "the drop-in's check did not say why it refused: %s" % state

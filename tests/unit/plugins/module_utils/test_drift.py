@@ -73,3 +73,13 @@ def test_the_repair_in_check_mode_changes_nothing(tmp_path):
     op = _run.Operation(ctx)
     res = _drift.repair(ctx, op.window, op.verification)
     assert res["changed"] is True and dj.read_text() == before and ctx.host.calls == []
+
+
+def test_a_default_root_docker_wrote_to_since_is_not_drift(tmp_path):
+    """Docker ran on /var/lib/docker after the rewrite (an older drop-in without the check, or one removed) and
+    wrote there: pointing it back at the moved root would leave those writes behind; not repaired."""
+    ctx, _dj, _target = moved(tmp_path)
+    (tmp_path / "src" / "containers").mkdir(parents=True)
+    assert not _drift.drifted(ctx, {"running": False})
+    (tmp_path / "src" / "containers").rmdir()  # an empty directory: nothing written there
+    assert _drift.drifted(ctx, {"running": False})

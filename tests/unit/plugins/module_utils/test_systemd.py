@@ -171,7 +171,7 @@ def test_the_daemon_json_drop_in_refuses_a_start_once_data_root_is_gone(tmp_path
     assert start(json.dumps({"data-root": target, "log-driver": "json-file"})).returncode == 0
     assert start(json.dumps({"data-root": target + "/"})).returncode == 0
     gone = start(json.dumps({"log-driver": "json-file"}))
-    assert gone.returncode == 1 and "no longer sets data-root to %s" % target in gone.stderr, gone.stderr
+    assert gone.returncode == 1 and "does not set data-root to %s" % target in gone.stderr, gone.stderr
     assert start(json.dumps({"data-root": "/var/lib/docker"})).returncode == 1
     assert start(None).returncode == 1
     assert start("{not json").returncode != 0
@@ -189,3 +189,30 @@ def test_the_check_survives_paths_systemd_would_otherwise_split(tmp_path):
     line = [x for x in text.splitlines() if x.startswith("ExecStartPre=")][0]
     assert "100%% docker" in line and '"' in line, line  # quoted, the specifier escaped
     assert "$" not in _systemd.DATA_ROOT_CHECK and "%" not in _systemd.DATA_ROOT_CHECK
+
+
+def test_the_check_names_what_to_do_on_any_daemon_json_it_cannot_read(tmp_path):
+    """An unreadable file, a JSON array, a byte-order mark (which dockerd accepts): no traceback, the same message
+    naming the operator's ways out; a byte-order mark with data-root set passes."""
+    import json
+    import subprocess
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _switches
+    target, dj = str(tmp_path / "t"), tmp_path / "daemon.json"
+    move = _move.Move("docker", "/var/lib/docker", target, _switches.make("daemon_json"))
+    argv = check_argv(_systemd.dropin_for(move, str(dj)))
+    assert argv[1] == "-I"
+    for content in ("{not json", "[1, 2]", ""):
+        dj.write_text(content)
+        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                             timeout=60, check=False)
+        assert res.returncode == 1 and "Traceback" not in res.stderr and "roll the move back (state restored)" \
+            in res.stderr, (content, res.stderr)
+    dj.write_bytes(b"\xef\xbb\xbf" + json.dumps({"data-root": target}).encode())
+    assert subprocess.run(argv, timeout=60, check=False).returncode == 0
+
+
+def test_exec_lines_double_the_dollar_sign():
+    assert _systemd.exec_quote("/mnt/a$b") == '"/mnt/a$$b"'
+    assert _systemd.exec_quote("/mnt/plain") == "/mnt/plain"
+    assert _systemd.python_for_units() in ("/usr/bin/python3", "/usr/libexec/platform-python") or \
+        _systemd.python_for_units().startswith("/")
