@@ -59,6 +59,5 @@ def repair(ctx, window, verification):
     docker.switch.apply(docker, ctx)
     window.start_and_wait(ctx.moves, "Docker did not answer after starting on %s" % docker.target, "start")
     verification.check_root(docker.service_root, "verify")
-    ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": not m.backup_kept and not m.disk,
-                               "backup": m.backup if m.backup_kept else None} for m in ctx.moves]
+    ctx.result["original"] = [m.original() for m in ctx.moves]
     return ctx.result

@@ -62,6 +62,11 @@ class Move:
         """The move back, for state=restored: from the target onto the kept original."""
         return Move(self.name, self.target, self.backup, self.switch, self.mount_point)
 
+    def original(self):
+        """The result's entry for the original of a finished move: removed, or kept and where."""
+        return {"name": self.name, "source": self.source, "removed": not self.backup_kept and not self.disk,
+                "backup": self.backup if self.backup_kept else None}
+
     def to_dict(self):
         return {"name": self.name, "source": self.source, "target": self.target, "switch": self.switch.kind,
                 "mount_point": self.mount_point, "backup": self.backup, "disk": self.disk}

@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _mountinfo, _passes, _selinux, _switch, _systemd, _testhooks, _units)
+    _copy, _fileops, _passes, _selinux, _switch, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -194,18 +194,11 @@ class Rollback:
         it put the original back, then a boot that mounted fstab's bind line over it): with Docker stopped the
         bind is lifted, so that the copy reaches the original instead of the new root through the bind.  Each is
         added to UNBOUND as soon as its bind is lifted (it is mounted again should the copy fail)."""
-        def bound(move, mounts):
-            return _mountinfo.mount_at(mounts, move.target) is not None and \
-                _mountinfo.same_bind(mounts, move.source, move.target)
-
         for m in back:
-            mounts = self.ctx.host.mountinfo()
-            if not bound(m, mounts):
+            if not _switch.bound(self.ctx.host.mountinfo(), m.source, m.target):
                 continue
             unbound.append(m)
-            while bound(m, mounts):
-                self.ctx.host.run(["umount", m.target])
-                mounts = self.ctx.host.mountinfo()
+            _switch.unbind(self.ctx, m.source, m.target)
             self.ctx.actions.append("lifted the bind of %s over the original %s to copy back onto it" % (
                 m.source, m.target))
 

@@ -41,6 +41,17 @@ def unmount_all(ctx, path):
         mounts = ctx.host.mountinfo()
 
 
+def bound(mounts, src, path):
+    """Whether PATH is a mount point, bound from SRC, in MOUNTS."""
+    return _mountinfo.mount_at(mounts, path) is not None and _mountinfo.same_bind(mounts, src, path)
+
+
+def unbind(ctx, src, path):
+    """Unmount every bind of SRC stacked on PATH (a boot and a rerun may each have mounted it)."""
+    while bound(ctx.host.mountinfo(), src, path):
+        ctx.host.run(["umount", path])
+
+
 def original_home(move, ctx):
     """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
     original in place; an original disk is mounted beside the mount point for it when the bind is there."""

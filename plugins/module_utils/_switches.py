@@ -27,7 +27,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _bind, _daemon_json, _disk, _fileops, _fstab, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
-    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, unmount_all)
+    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, unbind, unmount_all)
 
 
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
@@ -190,11 +190,7 @@ class BindSwitch(Switch):
 
     def undo(self, move, ctx):
         """Rollback: unmount the bind and put the original back where it was."""
-        mounts = ctx.host.mountinfo()
-        while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
-                _mountinfo.same_bind(mounts, move.target, move.mount_point):
-            ctx.host.run(["umount", move.mount_point])
-            mounts = ctx.host.mountinfo()
+        unbind(ctx, move.target, move.mount_point)
         if move.disk:
             staging = _disk.staging_path(move)
             unmount_all(ctx, staging)

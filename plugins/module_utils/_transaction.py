@@ -351,9 +351,7 @@ class Relocation(_run.Operation):
                 raise RelocationError("the configuration points at %s but the running daemon uses %s; restart "
                                       "Docker to apply it" % (docker.service_root,
                                                               facts["engine"].get("docker_root_dir")), "verify")
-            self.ctx.result["original"] = [{"name": m.name, "source": m.source,
-                                            "removed": not m.backup_kept and not m.disk,
-                                            "backup": m.backup if m.backup_kept else None} for m in self.ctx.moves]
+            self.ctx.result["original"] = [m.original() for m in self.ctx.moves]
             return self.ctx.result
         self.ctx.result["changed"] = True
         if self.ctx.check_mode:

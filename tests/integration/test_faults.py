@@ -100,12 +100,17 @@ def assert_phase(host, phase, last_done):
     return m
 
 
-def kill_at(fleet, host, args, point, phase, last_done):
-    """Run the module with a failpoint; it must die there, with the marker at PHASE after LAST_DONE."""
-    res = fleet.module(host, "dockyard.migrate.data_root", args, env={"DOCKYARD_MIGRATE_FAILPOINT": point},
+def kill_at(fleet, host, args, point, phase, last_done=None, env=None):
+    """Run the module with a failpoint (and ENV); it must die there, with the marker at PHASE (after LAST_DONE
+    when given).  Returns the run's result."""
+    res = fleet.module(host, "dockyard.migrate.data_root", args, env=dict(env or {}, DOCKYARD_MIGRATE_FAILPOINT=point),
                        expect="interrupted")
     assert_killed(res, point)
-    assert_phase(host, phase, last_done)
+    if last_done is not None:
+        assert_phase(host, phase, last_done)
+    else:
+        assert marker(host)["phase"] == phase, "killed at %s, the marker says phase %s, expected %s" % (
+            point, marker(host)["phase"], phase)
     return res
 
 

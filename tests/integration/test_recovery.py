@@ -15,8 +15,8 @@ import time
 import pytest
 
 from conftest import unchanged
-from test_faults import host_sh, look
-from test_reliability import HOST_STATE, MOVE, assert_killed, marker, prepare, record
+from test_faults import host_sh, kill_at, look
+from test_reliability import HOST_STATE, MOVE, marker, prepare, record
 
 ROLLBACK = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "playbooks",
                         "rollback_docker_root.yml")
@@ -48,11 +48,8 @@ def test_a_rollback_killed_after_the_unbind_then_a_reboot_keeps_what_docker_wrot
     back before it undoes the switch, then move again: the write survives."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
-                               env={"DOCKYARD_MIGRATE_FAULT": "switch", "DOCKYARD_MIGRATE_FAILPOINT": "rollback_after_undo"})
-    assert_killed(first, "rollback_after_undo")
-    m = marker(fleet_hosts)
-    assert m["phase"] == "rollback" and m.get("served") is False, (m["phase"], m.get("served"))
+    first = kill_at(fleet_hosts, "h1", MOVE, "rollback_after_undo", "rollback", env={"DOCKYARD_MIGRATE_FAULT": "switch"})
+    assert marker(fleet_hosts).get("served") is False, marker(fleet_hosts)
     state = host_sh("h1", "mountpoint -q /var/lib/docker && echo bound || echo unbound; "
                     "grep -c ' /var/lib/docker ' /etc/fstab || true; "
                     "ls -d /var/lib/docker.dockyard-backup-* >/dev/null 2>&1 && echo aside || echo in-place; "
@@ -88,11 +85,7 @@ def test_a_switched_host_docker_will_not_start_on_is_rolled_back(fleet_hosts, re
     the new root: the rerun's start fails, and the rerun rolls the window back instead of leaving Docker down."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_switch"})
-    assert_killed(first, "after_switch")
-    m = marker(fleet_hosts)
-    assert (m["phase"], m["phases_done"][-1]) == ("switch", "switch"), (m["phase"], m["phases_done"])
+    first = kill_at(fleet_hosts, "h1", MOVE, "after_switch", "switch", "switch")
     state = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
     assert state == (0, 1, 1, 1, 1), "killed after the switch: Docker down, drop-in, fstab line, original aside, " \
                                      "bound; the host shows %s" % (state,)
@@ -132,10 +125,7 @@ def test_a_final_copy_docker_ran_past_after_a_reboot_is_taken_again(fleet_hosts,
     rerun must not resume the switch with the copy taken before the reboot: it walks the window again."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
-    assert_killed(first, "after_final_copy")
-    assert marker(fleet_hosts)["phase"] == "final_copy"
+    first = kill_at(fleet_hosts, "h1", MOVE, "after_final_copy", "final_copy")
     fleet_hosts.reboot("h1")
     seen = look("h1")
     assert seen == ["/var/lib/docker", "-", "web worker"], "after the boot Docker serves the original: %s" % seen
@@ -175,10 +165,7 @@ def test_the_rollback_playbook_rolls_back_a_move_killed_in_its_window(fleet_host
     made): the real run rolls the window back and Docker serves the original again."""
     t0 = time.time()
     fingerprint = prepare(fleet_hosts)
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE, expect="interrupted",
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "after_final_copy"})
-    assert_killed(first, "after_final_copy")
-    assert marker(fleet_hosts)["phase"] == "final_copy"
+    first = kill_at(fleet_hosts, "h1", MOVE, "after_final_copy", "final_copy")
     state = tuple(int(x) for x in fleet_hosts.sh("h1", "sh", "-c", HOST_STATE).split())
     assert state == (0, 0, 0, 0, 0), "killed after the final copy, Docker is down and nothing switched: %s" % (state,)
     _res, host = rollback_playbook(fleet_hosts, tmp_path)
@@ -203,10 +190,7 @@ def test_the_rollback_playbook_finishes_a_restore_killed_in_its_window(fleet_hos
     fingerprint = prepare(fleet_hosts)
     moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert moved.get("changed") is True, moved
-    first = fleet_hosts.module("h1", "dockyard.migrate.data_root", dict(MOVE, state="restored"), expect="interrupted",
-                               env={"DOCKYARD_MIGRATE_FAILPOINT": "restore_after_stop"})
-    assert_killed(first, "restore_after_stop")
-    assert marker(fleet_hosts)["phase"] == "restore_stop"
+    first = kill_at(fleet_hosts, "h1", dict(MOVE, state="restored"), "restore_after_stop", "restore_stop")
     assert fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker.service || true").strip() == "inactive"
     _res, host = rollback_playbook(fleet_hosts, tmp_path)
     assert host["status"] == "restored", host

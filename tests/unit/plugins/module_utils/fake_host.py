@@ -19,8 +19,9 @@ class FakeHost(_host.Host):
 
     stop_timeout = 1
 
-    def __init__(self, masked=(), mounts=()):
+    def __init__(self, masked=(), mounts=(), started=False):
         self.calls = []
+        self.started = started  # whether docker.service started after any time it is asked about
         self.args = []
         self.masked_units = set(masked)
         self.mounts = list(mounts)
@@ -75,7 +76,7 @@ class FakeHost(_host.Host):
 
     def started_since(self, when, unit="docker.service"):
         self._call("started_since", when, unit)
-        return False
+        return self.started
 
     def daemon_reload(self):
         self._call("daemon_reload")

@@ -13,29 +13,7 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import _passes, _restore, _switches, _systemd
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
-from fake_host import FakeHost, context  # pylint: disable=import-error
-
-
-class Host(FakeHost):
-    """FakeHost whose docker.service started (or not) after the journal's last write."""
-
-    def __init__(self, started=False, masked=()):
-        super(Host, self).__init__(masked=masked)
-        self.started = started
-
-    def started_since(self, when, unit="docker.service"):
-        self._call("started_since", when, unit)
-        return self.started
-
-
-class Client:
-    """The Engine API as check_root reads it: Docker's root."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def info(self):
-        return {"DockerRootDir": self.root}
+from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
 
 
 def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
@@ -52,7 +30,7 @@ def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
     masked = {"docker.service", "docker.socket"}
     monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
     ctx = context({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
-                   "fstab": str(tmp_path / "fstab")}, host=Host(started, masked), client=Client(str(src)),
+                   "fstab": str(tmp_path / "fstab")}, host=FakeHost(masked=masked, started=started), client=FakeClient(root=str(src)),
                   lock_dir=str(tmp_path / "lock"))
     r = _restore.Restore(ctx)
     r.fwd = [Move("docker", str(src), str(target), _switches.make("daemon_json"), backup=str(backup))]

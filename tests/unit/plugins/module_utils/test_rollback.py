@@ -17,23 +17,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
 
 
-class Host(FakeHost):
-    """A FakeHost whose docker.service started (or not) after a given time, and whose mount table holds the bind
-    of the new root over Docker's root (or not)."""
-
-    def __init__(self, started=False, bound=False):
-        super(Host, self).__init__()
-        self.started = started
-        self.bound = bound
-
-    def started_since(self, when, unit="docker.service"):
-        self._call("started_since", when, unit)
-        return self.started
-
-
 def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound=False, running=False, complete=True,
                **journal):
-    """A move of src to disk/docker by METHOD, journalled with JOURNAL's fields, on a Host; the copy engine's runs
+    """A move of src to disk/docker by METHOD, journalled with JOURNAL's fields, on a FakeHost; the copy engine's runs
     recorded in ``r.copies`` instead of made; the bind's mount table answer given by BOUND; the new root marked
     by the switch's sentinel (a final copy finished) when COMPLETE."""
     src, target = tmp_path / "src", tmp_path / "disk" / "docker"
@@ -44,7 +30,7 @@ def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
     ctx = context({"path": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
-                   "daemon_json": str(daemon_json)}, host=Host(started, bound),
+                   "daemon_json": str(daemon_json)}, host=FakeHost(started=started),
                   client=FakeClient(running=running, root=str(target if bound else src)),
                   lock_dir=str(tmp_path / "lock"),
                   moves=[Move("docker", str(src), str(target), _switches.make(method))])
@@ -284,7 +270,7 @@ def test_a_rerun_copying_back_again_records_the_copy_as_unfinished_first(tmp_pat
     assert seen == [{"served": True, "copied_back": False}], seen
 
 
-class Bound(Host):
+class Bound(FakeHost):
     """A host where the new root is bind-mounted over the original (a boot mounted fstab's bind line) until
     umount is run on it."""
 
