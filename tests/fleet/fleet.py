@@ -30,6 +30,11 @@ Usage::
     fleet.py inventory                        print the inventory path
     fleet.py booted NAME...                   wait until rebooted hosts finished booting (Docker or not)
 
+DOCKYARD_FLEET_WORKER=N (N > 0) gives a fleet of its own beside the default one (N = 0), for a parallel test
+worker: the same host names (h1, h2, ...) in containers named dockyard-wN-hK, on ports 2200 + 100 N + K, with
+their own disks, hosts file, inventory (inventory-wN.ini) and golden states (hosts seeded apart, so that no two
+hosts of the machine run containers of one ID: inner engines share the machine's cgroup hierarchy).
+
 Bring-up is idempotent: a running host is reused, a stopped one started, a
 host built from another image recipe recreated, missing loop mounts and a
 stopped outer engine are repaired.
@@ -48,8 +53,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
 MIRROR = os.environ.get("DOCKYARD_FLEET_MIRROR", "http://deb.debian.org/debian")
-PREFIX = "dockyard-"
-BASE_PORT = 2200
+WORKER = int(os.environ.get("DOCKYARD_FLEET_WORKER", "0") or "0")
+TAG = "w%d-" % WORKER if WORKER else ""  # a worker fleet's mark on its containers, directories and files
+PREFIX = "dockyard-" + TAG
+BASE_PORT = 2200 + 100 * WORKER
+HOSTS_FILE = "hosts%s.json" % ("-w%d" % WORKER if WORKER else "")
+INVENTORY = "inventory%s.ini" % ("-w%d" % WORKER if WORKER else "")
 DISK_SIZE = os.environ.get("DOCKYARD_FLEET_DISK", "3G")
 DOCKER = os.environ.get("DOCKYARD_DOCKER", "docker")
 OLDDISK_SIZE = "400M"
@@ -213,12 +222,12 @@ def build_locked(suite):
 # ---------------------------------------------------------------- hosts
 
 def host_dir(name):
-    return os.path.join(STATE, "hosts", name)
+    return os.path.join(STATE, "hosts", TAG + name)
 
 
 def load_hosts():
     try:
-        with open(os.path.join(STATE, "hosts.json")) as f:
+        with open(os.path.join(STATE, HOSTS_FILE)) as f:
             return json.load(f)
     except (OSError, ValueError):
         return {}
@@ -226,17 +235,21 @@ def load_hosts():
 
 def save_hosts(hosts):
     os.makedirs(STATE, exist_ok=True)
-    tmp = os.path.join(STATE, "hosts.json.tmp")
+    tmp = os.path.join(STATE, HOSTS_FILE + ".tmp")
     with open(tmp, "w") as f:
         json.dump(hosts, f, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(STATE, "hosts.json"))
+    os.replace(tmp, os.path.join(STATE, HOSTS_FILE))
 
 
 def ensure_key():
+    """The fleet's SSH key, shared by every worker's fleet (made once, under a lock)."""
     key = os.path.join(STATE, "id_ed25519")
     if not os.path.exists(key):
         os.makedirs(STATE, exist_ok=True)
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dockyard-fleet", "-f", key])
+        with open(os.path.join(STATE, "key.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(key):
+                run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dockyard-fleet", "-f", key])
     return key
 
 
@@ -330,7 +343,7 @@ def golden_dir(name, spec, profile):
     with open(os.path.join(HERE, "seed.sh"), "rb") as f:
         h.update(f.read())
     h.update(("%s %s %s %s" % (name, spec["image"], bool(spec.get("containerd_store")), profile)).encode())
-    return os.path.join(STATE, "golden", "%s-%s" % (name, h.hexdigest()[:16]))
+    return os.path.join(STATE, "golden", "%s%s-%s" % (TAG, name, h.hexdigest()[:16]))
 
 
 def volume_path(name):
@@ -386,7 +399,8 @@ def create_host(name, spec, golden=None):
             "-v", "%s:/mnt/data" % mnt,
             "-v", "%s:/etc/ssh/sshd_config.d/fleet.conf:ro" % sshd,
             "-v", "%s.pub:/root/.ssh/authorized_keys:ro" % key,
-            "--stop-signal", "SIGRTMIN+3", "--label", "dockyard.fleet=1"] + devices
+            "--stop-signal", "SIGRTMIN+3", "--label", "dockyard.fleet=1",
+            "--label", "dockyard.fleet.worker=%d" % WORKER] + devices
     for cap in CAPS:
         argv += ["--cap-add", cap]
     argv.append(spec["image"])
@@ -462,7 +476,7 @@ def write_inventory(hosts):
               "ansible_python_interpreter=/usr/bin/python3",
               "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
               ""]
-    path = os.path.join(STATE, "inventory.ini")
+    path = os.path.join(STATE, INVENTORY)
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines))
     os.replace(path + ".tmp", path)
@@ -560,8 +574,11 @@ def remove(names):
 def down():
     hosts = load_hosts()
     names = set(hosts)
-    listed = out([DOCKER, "ps", "-a", "--filter", "label=dockyard.fleet=1", "--format", "{{.Names}}"],
-                 check=False)
+    listed = out([DOCKER, "ps", "-a", "--filter", "label=dockyard.fleet=1", "--format",
+                  "{{.Names}} {{.Label \"dockyard.fleet.worker\"}}"], check=False)
+    # this fleet's hosts only (containers made before workers had a label belong to the default fleet)
+    listed = " ".join(n for n, _, w in (line.partition(" ") for line in listed.splitlines())
+                      if (w.strip() or "0") == str(WORKER))
     names.update(n[len(PREFIX):] for n in listed.split() if n.startswith(PREFIX))
     for name in sorted(names):
         remove_host(name)
@@ -634,7 +651,7 @@ def main():
     elif a.cmd == "status":
         status()
     elif a.cmd == "inventory":
-        print(os.path.join(STATE, "inventory.ini"))
+        print(os.path.join(STATE, INVENTORY))
     elif a.cmd == "booted":
         for name in a.names:
             wait_booted(name)

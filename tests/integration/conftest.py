@@ -23,6 +23,39 @@ HOSTS = int(os.environ.get("DOCKYARD_TEST_HOSTS", "2"))
 ANSIBLE_CONFIG = os.path.join(ROOT, "tests", "ansible.cfg")
 
 
+# A parallel worker (pytest-xdist: gw0, gw1, ...) drives a fleet of its own: worker K > 0 gets the hosts of
+# DOCKYARD_FLEET_WORKER=K (tests/fleet/fleet.py), with the same names, in containers dockyard-wK-hN on ports
+# 2200 + 100 K + N; worker gw0, and a run without workers, the default fleet.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST.startswith("gw") and _XDIST[2:].isdigit():
+    os.environ["DOCKYARD_FLEET_WORKER"] = _XDIST[2:]
+WORKER = int(os.environ.get("DOCKYARD_FLEET_WORKER", "0") or "0")
+_TAG = "w%d-" % WORKER if WORKER else ""
+FLEET_STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+FLEET_KEY = os.path.join(FLEET_STATE, "id_ed25519")
+FLEET_INVENTORY = os.path.join(FLEET_STATE, "inventory%s.ini" % ("-w%d" % WORKER if WORKER else ""))
+
+
+def container(host):
+    """The machine's container of a fleet host of this worker (h1 -> dockyard-h1, or dockyard-wK-h1)."""
+    return "dockyard-" + _TAG + host
+
+
+def host_port(host):
+    """The SSH port of a fleet host of this worker."""
+    return 2200 + 100 * WORKER + int(host[1:])
+
+
+def host_disk(host):
+    """The machine's mount point of a fleet host's data disk (the host's /mnt/data)."""
+    return os.path.join(FLEET_STATE, "hosts", _TAG + host, "disk")
+
+
+def port_host(port):
+    """The fleet host of this worker listening on PORT."""
+    return "h%d" % (int(port) - 2200 - 100 * WORKER)
+
+
 # Time limits (seconds) of the commands the tests run.  `up` may build a host image first
 # (debootstrap and apt: several minutes on a fresh machine).
 FLEET_TIMEOUTS = {"up": 2400, "build": 2400, "reset": 1200, "seed": 900}
@@ -128,10 +161,10 @@ class Fleet:
     def reboot(self, host):
         """Restart the host's container (its systemd boots again: fstab, units, Docker as configured) and wait
         until it finished booting, whatever became of Docker; never recreates the host."""
-        res = run_bounded(["docker", "restart", "dockyard-" + host], 180, stdout=subprocess.PIPE,
+        res = run_bounded(["docker", "restart", container(host)], 180, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
         if res.returncode != 0:
-            raise AssertionError("docker restart dockyard-%s failed: %s" % (host, res.stderr))
+            raise AssertionError("docker restart %s failed: %s" % (container(host), res.stderr))
         fleet("booted", host, timeout=300)
 
     def reset(self, *names, seed=True, olddisk=False):
@@ -141,7 +174,7 @@ class Fleet:
     def sh(self, host, *argv, check=True, timeout=SH_TIMEOUT):
         """Run argv on a fleet host (through the outer engine, independent of the collection).
         timeout(1) on the host ends the command there; the docker client is given 30 s more."""
-        res = run_bounded(["docker", "exec", "dockyard-" + host, "timeout", "-k", "10", str(timeout)] + list(argv),
+        res = run_bounded(["docker", "exec", container(host), "timeout", "-k", "10", str(timeout)] + list(argv),
                           timeout + 30, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if check and res.returncode != 0:
             raise AssertionError("%s on %s failed: %s" % (argv, host, res.stderr))
@@ -195,16 +228,12 @@ class Fleet:
                        "docker info --format '{{.DockerRootDir}}' 2>&1", check=False)
 
 
-FLEET_STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
-
-
 def close_ssh_master(host):
     """Close the controller's multiplexed SSH connection to one fleet host (the ControlPersist master Ansible keeps
     at a path it derives from address, port and user), as a network cut would have ended it; the next run connects
     afresh.  Other hosts' connections are left alone.  Returns ssh -O exit's status (255: there was none)."""
     from ansible.plugins.connection.ssh import Connection
-    with open(os.path.join(FLEET_STATE, "hosts.json")) as f:
-        port = json.load(f)[host]["port"]
+    port = host_port(host)
     path = Connection._create_control_path("127.0.0.1", port, "root") % {
         "directory": os.path.expanduser("~/.ansible/cp")}
     res = run_bounded(["ssh", "-O", "exit", "-o", "ControlPath=%s" % path, "root@127.0.0.1"], 30,
@@ -281,7 +310,8 @@ def reliability_rows(request):
     rows = Rows()
     yield rows
     os.makedirs(os.path.dirname(RELIABILITY_JSON), exist_ok=True)
-    with open(RELIABILITY_JSON, "w") as f:
+    # each parallel worker writes its own rows (reliability-gw1.json); a run without workers, reliability.json
+    with open(RELIABILITY_JSON.replace(".json", "-%s.json" % _XDIST if _XDIST else ".json"), "w") as f:
         json.dump(rows, f, indent=1)
     failed = request.session.testsfailed
     wanted = [i for i in request.session.items
@@ -289,8 +319,8 @@ def reliability_rows(request):
     files = set(os.path.basename(str(i.fspath)) for i in wanted)
     selected = request.config.getoption("keyword") or request.config.getoption("markexpr") or \
         any("::" in str(a) for a in request.config.args)
-    if os.environ.get("DOCKYARD_WRITE_RELIABILITY") != "1":
-        return  # only `make reliability` rewrites the tracked report
+    if os.environ.get("DOCKYARD_WRITE_RELIABILITY") != "1" or _XDIST:
+        return  # only `make reliability` (one process, every row) rewrites the tracked report
     if not rows or len(rows) != len(wanted) or selected or files != set(REPORTED):
         return  # a partial run (-k, -m, single tests, one file, or a failure) does not rewrite the report
     lines = ["# Reliability", "",
@@ -372,8 +402,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not FILE_SECONDS:
-        return
+    if not FILE_SECONDS or _XDIST:
+        return  # a parallel worker's reports reach the controller, which lists them all
     os.makedirs(os.path.dirname(RELIABILITY_JSON), exist_ok=True)
     with open(os.path.join(os.path.dirname(RELIABILITY_JSON), "durations-by-file.json"), "w") as f:
         json.dump(FILE_SECONDS, f, indent=1, sort_keys=True)

@@ -19,8 +19,9 @@ import time
 import ansible_runner
 import pytest
 
+from conftest import FLEET_INVENTORY, FLEET_KEY
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FLEET_STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
 PLAYBOOK = "playbooks/migrate_docker_root.yml"
 HOST = "h1"
 TARGET = "/mnt/data/docker"
@@ -88,11 +89,11 @@ def private_data_dir(work, extravars, cmdline=""):
     assert not os.path.exists(os.path.join(project, "collections")), "the collection must come from the image"
     os.makedirs(os.path.join(pdd, "inventory"))
     os.makedirs(os.path.join(pdd, "env"))
-    with open(os.path.join(FLEET_STATE, "inventory.ini")) as f:
+    with open(FLEET_INVENTORY) as f:
         inventory = [ln for ln in f.read().splitlines() if not ln.startswith("ansible_ssh_private_key_file=")]
     with open(os.path.join(pdd, "inventory", "hosts"), "w") as f:
         f.write("\n".join(inventory) + "\n")
-    shutil.copy(os.path.join(FLEET_STATE, "id_ed25519"), os.path.join(pdd, "env", "ssh_key"))
+    shutil.copy(FLEET_KEY, os.path.join(pdd, "env", "ssh_key"))
     with open(os.path.join(pdd, "env", "extravars"), "w") as f:
         json.dump(extravars, f)
     with open(os.path.join(pdd, "env", "envvars"), "w") as f:

@@ -19,12 +19,11 @@ import subprocess
 import threading
 import time
 
-from conftest import FLEET_STATE, unchanged
+from conftest import container, host_disk, unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST, assert_killed, record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_PY = os.path.join(ROOT, "tests", "fleet", "fleet.py")
-FLEET_DIR = FLEET_STATE
 TARGET = "/mnt/data/docker"
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
 STATUS = "/run/dockyard-migrate/data_root.status.json"
@@ -37,7 +36,7 @@ FAULT_DROPIN = "/etc/systemd/system/docker.service.d/zz-fault.conf"
 
 def host_sh(host, script, timeout=600, check=True):
     # Bounded inside the host too: killing the docker client would leave the command running there.
-    res = subprocess.run(["docker", "exec", "dockyard-" + host, "timeout", "-k", "10", str(timeout), "sh", "-c",
+    res = subprocess.run(["docker", "exec", container(host), "timeout", "-k", "10", str(timeout), "sh", "-c",
                           script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                          timeout=timeout + 30, check=False)
     if check and res.returncode != 0:
@@ -60,7 +59,7 @@ def still(host, script, containerd=False, timeout=900):
 
 def save_manifests(host, trees, name="m0", containerd=False):
     """Manifests of TREES (Docker stopped), kept on the host as /root/NAME-I.json."""
-    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
+    subprocess.run(["docker", "cp", MANIFEST, container(host) + ":/root/manifest.py"], check=True, timeout=60)
     res = still(host, " && ".join("python3 /root/manifest.py --save /root/%s-%d.json %s" % (name, i, t)
                                   for i, t in enumerate(trees)), containerd)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -320,7 +319,7 @@ sys.exit(1)
 
 
 def start_killer(host, phase, share, delay, since):
-    return subprocess.Popen(["docker", "exec", "dockyard-" + host, "python3", "/root/killer.py", phase, str(share),
+    return subprocess.Popen(["docker", "exec", container(host), "python3", "/root/killer.py", phase, str(share),
                              str(delay), "300", str(since)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
 
@@ -655,11 +654,11 @@ def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, 
     moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not moved.get("failed"), moved
     assert host_sh("h1", "test -f %s/%s && echo yes" % (TARGET, SENTINEL)).stdout.strip() == "yes"
-    disk = os.path.join(FLEET_DIR, "hosts", "h1", "disk")
+    disk = host_disk("h1")
     try:
-        subprocess.run(["docker", "stop", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
+        subprocess.run(["docker", "stop", container("h1")], check=True, timeout=120, stdout=subprocess.PIPE)
         subprocess.run(["umount", disk], check=True, timeout=60)
-        subprocess.run(["docker", "start", "dockyard-h1"], check=True, timeout=120, stdout=subprocess.PIPE)
+        subprocess.run(["docker", "start", container("h1")], check=True, timeout=120, stdout=subprocess.PIPE)
         # Boot finished (is-system-running --wait returns once systemd is done starting units), then: what is
         # mounted at the root, how much it holds, Docker's unit, whether its assertion was evaluated (a timestamp)
         # and failed, an answer through the socket, the unit again, and the journal's lines for the failure.
@@ -677,7 +676,7 @@ def test_boot_without_the_data_disk_keeps_docker_off_an_empty_root(fleet_hosts, 
                        "journalctl -b -u docker.service -o cat | grep -c '^Assertion failed' || true",
                        check=False).stdout.split()
     finally:
-        subprocess.run(["docker", "stop", "dockyard-h1"], check=False, timeout=120, stdout=subprocess.PIPE)
+        subprocess.run(["docker", "stop", container("h1")], check=False, timeout=120, stdout=subprocess.PIPE)
         # What systemd made on the system disk in place of the missing one (the empty bind source) goes.
         if not subprocess.run(["mountpoint", "-q", disk], check=False, timeout=30).returncode == 0:
             subprocess.run(["find", disk, "-mindepth", "1", "-depth", "-type", "d", "-empty", "-delete"],
@@ -865,7 +864,7 @@ def test_a_restore_killed_after_the_put_back_and_rebooted_restores_later_writes(
     moved = fleet_hosts.module("h1", "dockyard.migrate.data_root", MOVE)
     assert not moved.get("failed"), moved
     kill_at(fleet_hosts, "h1", RESTORE, "restore_after_put_back", "restore_switch", "source")
-    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
+    subprocess.run(["docker", "restart", container("h1")], check=True, stdout=subprocess.PIPE, timeout=180)
     fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
     seen = look("h1")
     assert seen[0] == "/var/lib/docker" and re.match(r"/dev/loop\d+\[/docker\]$", seen[1]), seen

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import unchanged as rerun_unchanged
+from conftest import container, unchanged as rerun_unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
@@ -67,7 +67,7 @@ def seeded(fleet, setup=None, root="/var/lib/docker", olddisk=False):
     """A fresh seeded host (with a block device of its own with OLDDISK) with SETUP (a shell script) run on it,
     and the manifest of its data root ROOT saved with Docker stopped.  Returns the inventory's fingerprint."""
     fleet.reset(HOST, olddisk=olddisk)
-    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % HOST], check=True, timeout=60)
+    subprocess.run(["docker", "cp", MANIFEST, container(HOST) + ":/root/manifest.py"], check=True, timeout=60)
     if setup:
         sh(fleet, setup)
     docker_units(fleet, "stop")
@@ -91,7 +91,7 @@ def same_tree(fleet, root, ignore=(), stop=True):
     if stop:
         docker_units(fleet, "stop")
     try:
-        res = subprocess.run(["docker", "exec", "dockyard-" + HOST, "python3", "/root/manifest.py", "--against",
+        res = subprocess.run(["docker", "exec", container(HOST), "python3", "/root/manifest.py", "--against",
                               "/root/m0.json", root, "--no-dir-mtime"] + ["--ignore=%s" % g for g in DOCKERD_REWRITES + list(ignore)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
                              timeout=300)
@@ -153,7 +153,7 @@ def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
 
 
 def reboot(fleet):
-    subprocess.run(["docker", "restart", "dockyard-" + HOST], check=True, stdout=subprocess.PIPE, timeout=300)
+    subprocess.run(["docker", "restart", container(HOST)], check=True, stdout=subprocess.PIPE, timeout=300)
     fleet.up_extra("--hosts", "2")  # waits until the host answers again
     sh(fleet, "for i in $(seq 1 120); do docker info >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1")
 

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from conftest import close_ssh_master, unchanged
+from conftest import close_ssh_master, container, unchanged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(ROOT, "tests", "fleet", "manifest.py")
@@ -46,7 +46,7 @@ def record(rows, kind, case, result):
 def prepare(fleet, host="h1"):
     """A fresh seeded host; its root's manifest (Docker stopped) and its inventory."""
     fleet.reset(host)
-    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
+    subprocess.run(["docker", "cp", MANIFEST, container(host) + ":/root/manifest.py"], check=True, timeout=60)
     fleet.sh(host, "sh", "-c", "systemctl stop docker.socket docker.service && "
              "python3 /root/manifest.py --save /root/m0.json /var/lib/docker && "
              "systemctl start docker.socket docker.service")
@@ -66,7 +66,7 @@ def converged(fleet, fingerprint, host="h1"):
     info = fleet.module(host, "dockyard.migrate.data_root_info", {"sizes": False})
     assert info["inventory"]["fingerprint"] == fingerprint
     assert info["config"]["method"] == "bind" and info["config"]["bind"]["source"] == TARGET
-    res = subprocess.run(["docker", "exec", "dockyard-" + host, "sh", "-c",
+    res = subprocess.run(["docker", "exec", container(host), "sh", "-c",
                           "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
                           "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; "
                           "systemctl reset-failed docker.service docker.socket; "
@@ -183,7 +183,7 @@ def test_host_rebooted_after_a_kill_converges(fleet_hosts, reliability_rows, poi
     assert_killed(first, point)
     m = marker(fleet_hosts)
     assert (m["phase"], m["phases_done"][-1]) == KILLED_AT[point][:2], (point, m["phase"], m["phases_done"])
-    subprocess.run(["docker", "restart", "dockyard-h1"], check=True, stdout=subprocess.PIPE, timeout=180)
+    subprocess.run(["docker", "restart", container("h1")], check=True, stdout=subprocess.PIPE, timeout=180)
     fleet_hosts.up_extra("--hosts", "2")  # waits until h1 boots and answers again
     booted = fleet_hosts.sh("h1", "sh", "-c", "systemctl is-active docker; findmnt --noheadings /var/lib/docker "
                             "--output SOURCE || echo not-mounted").split()
@@ -208,7 +208,7 @@ def test_ssh_connection_dropped_during_the_stop(fleet_hosts, reliability_rows):
     is interrupted (the host unreachable, no result), while the module on the host, which no signal reached, carries
     the move through; a rerun after the network is back finds it done and changes nothing."""
     fingerprint = prepare(fleet_hosts)
-    killer = subprocess.Popen(["docker", "exec", "dockyard-h1", "timeout", "120", "sh", "-c",
+    killer = subprocess.Popen(["docker", "exec", container("h1"), "timeout", "120", "sh", "-c",
                                "for i in $(seq 1 600); do if grep -q '\"phase\": \"stop\"' "
                                "/run/dockyard-migrate/data_root.status.json 2>/dev/null; then "
                                "pkill -HUP -f 'sshd: root@nott[y]' && echo dropped; pkill -f 'sshd: root@nott[y]'; "
@@ -263,7 +263,7 @@ def test_docker_cannot_start_at_the_new_root(fleet_hosts, reliability_rows):
 def test_target_fills_up_during_the_copy(fleet_hosts, reliability_rows):
     prepare(fleet_hosts)
     # Leave room for the preflight, then eat it while the (slowed) online copy runs.
-    filler = subprocess.Popen(["docker", "exec", "dockyard-h1", "timeout", "120", "sh", "-c",
+    filler = subprocess.Popen(["docker", "exec", container("h1"), "timeout", "120", "sh", "-c",
                                "for i in $(seq 1 400); do grep -q '\"phase\": \"online_copy\"' "
                                "/run/dockyard-migrate/data_root.status.json 2>/dev/null && break; "
                                "test $i -lt 400 || { echo never-saw-the-copy; exit 1; }; sleep 0.05; done; "
@@ -310,7 +310,7 @@ def test_two_runs_at_once(fleet_hosts, reliability_rows):
 
 def assert_original_unchanged(timeout=300):
     """/var/lib/docker on h1 equals the manifest taken before the move (Docker stopped for the look)."""
-    res = subprocess.run(["docker", "exec", "dockyard-h1", "sh", "-c",
+    res = subprocess.run(["docker", "exec", container("h1"), "sh", "-c",
                           "systemctl stop docker.socket docker.service && python3 /root/manifest.py --against "
                           "/root/m0.json /var/lib/docker --no-dir-mtime %s; rc=$?; systemctl start docker; exit $rc"
                           % " ".join("--ignore='%s'" % g for g in DOCKERD_REWRITES)],
@@ -344,7 +344,7 @@ def test_changes_between_the_phases_arrive_through_the_mutable_final_pass(fleet_
             "docker create --name late --network none seed/new:1 >/dev/null"]))
         fleet_hosts.sh("h1", "rm", "/run/dockyard-migrate/paused.after_online_copy")
         wait_paused(fleet_hosts, "after_final_copy")
-        proof = subprocess.run(["docker", "exec", "dockyard-h1", "python3", "/root/manifest.py", "--compare",
+        proof = subprocess.run(["docker", "exec", container("h1"), "python3", "/root/manifest.py", "--compare",
                                 "/var/lib/docker", TARGET], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                universal_newlines=True, check=False, timeout=600)
     finally:

@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 
+from conftest import FLEET_KEY, container
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
 
@@ -102,8 +104,8 @@ def test_transfer_refuses_an_image_the_source_lacks(fleet_hosts):
 
 def test_transfer_straight_between_hosts(fleet_hosts):
     """via=direct: h2 pulls the archive from h1 over SSH on loopback; the controller holds nothing."""
-    key = "/var/lib/dockyard-fleet/id_ed25519"
-    subprocess.run(["docker", "cp", key, "dockyard-h2:/root/.ssh/fleet_key"], check=True, timeout=60)
+    key = FLEET_KEY
+    subprocess.run(["docker", "cp", key, container("h2") + ":/root/.ssh/fleet_key"], check=True, timeout=60)
     fleet_hosts.sh("h2", "chmod", "600", "/root/.ssh/fleet_key")
     base_h1 = image_id(fleet_hosts, "h1", "seed/base:1")
     fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f base/direct:1 >/dev/null 2>&1; true")
@@ -124,8 +126,8 @@ SSH_ARGS = "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/
 
 def test_transfer_streams_with_no_archive_and_reruns_as_a_no_op(fleet_hosts):
     """via=stream: docker save on h1 piped over SSH into h2's Engine API; no archive on any disk."""
-    key = "/var/lib/dockyard-fleet/id_ed25519"
-    subprocess.run(["docker", "cp", key, "dockyard-h2:/root/.ssh/fleet_key"], check=True, timeout=60)
+    key = FLEET_KEY
+    subprocess.run(["docker", "cp", key, container("h2") + ":/root/.ssh/fleet_key"], check=True, timeout=60)
     fleet_hosts.sh("h2", "chmod", "600", "/root/.ssh/fleet_key")
     fleet_hosts.sh("h2", "sh", "-c", "docker rmi -f stream/app:1 stream/app:1b stream/tool:1 >/dev/null 2>&1; true")
     fleet_hosts.sh("h1", "sh", "-c", "docker tag seed/app:2 stream/app:1 && docker tag seed/app:2 stream/app:1b && "

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from conftest import container, port_host
+
 from test_transfer_layers import KEY, LOG, ROOT, SSH_OPTS, TRANSFER, config_digest, save_size
 
 SOURCE = "h1"
@@ -31,7 +33,7 @@ def bring_up(fleet):
     subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fleet", "fleet.py"), "seed", SOURCE] + DESTS,
                    check=True, timeout=900, stdout=subprocess.DEVNULL)
     for host in [SOURCE] + DESTS:
-        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % host], check=True, timeout=60)
+        subprocess.run(["docker", "cp", KEY, container(host) + ":/root/.ssh/fleet_key"], check=True, timeout=60)
         fleet.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
 
 
@@ -52,7 +54,7 @@ def ssh_log(fleet, host):
     text = fleet.sh(host, "sh", "-c", "cat %s 2>/dev/null; true" % LOG)
     ports = re.findall(r"Connecting to 127\.0\.0\.1 \[127\.0\.0\.1\] port (\d+)", text)
     got = [int(n) for n in re.findall(r"Transferred: sent \d+, received (\d+) bytes", text)]
-    return ["h%d" % (int(p) - 2200) for p in ports], got, text
+    return [port_host(p) for p in ports], got, text
 
 
 def served(fleet):

@@ -18,9 +18,11 @@ import sys
 
 import pytest
 
+from conftest import FLEET_KEY, container, host_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
-KEY = "/var/lib/dockyard-fleet/id_ed25519"
+KEY = FLEET_KEY
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 LOG = "/root/dockyard-ssh.log"
 # host: fleet.py options that bring it up
@@ -39,7 +41,7 @@ def bring_up(fleet, *hosts, **kw):
             fleet.reset(host, seed=False)
         subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fleet", "fleet.py"), "seed", host], check=True,
                        timeout=600, stdout=subprocess.DEVNULL)
-        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % host], check=True, timeout=60)
+        subprocess.run(["docker", "cp", KEY, container(host) + ":/root/.ssh/fleet_key"], check=True, timeout=60)
         fleet.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
 
 
@@ -71,7 +73,7 @@ def received(fleet, host):
 
 
 def port(src):
-    return str(2200 + int(src[1:]))
+    return str(host_port(src))
 
 
 def transfer(fleet, src, dst, images, report=None):

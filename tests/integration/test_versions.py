@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import unchanged
+from conftest import container, unchanged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(ROOT, "tests", "fleet", "manifest.py")
@@ -62,7 +62,7 @@ def host_of(fleet, kind):
     assert re.match(r"Python " + python, seen[1]), seen
     assert containerd is None or re.search(r"\s" + containerd, seen[2]), seen
     SEEN[host] = "Docker %s, %s, containerd %s" % (seen[0], seen[1], seen[2].split()[2] if len(seen) > 2 else "?")
-    subprocess.run(["docker", "cp", MANIFEST, "dockyard-%s:/root/manifest.py" % host], check=True, timeout=60)
+    subprocess.run(["docker", "cp", MANIFEST, container(host) + ":/root/manifest.py"], check=True, timeout=60)
     return host
 
 

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from conftest import unchanged
+from conftest import container, unchanged
 from test_reliability import MOVE, TARGET, assert_original_unchanged, converged, prepare, record, wait_paused
 
 STATUS = "/run/dockyard-migrate/data_root.status.json"
@@ -58,7 +58,7 @@ def test_nothing_starts_docker_during_the_window(fleet_hosts, reliability_rows, 
     since = fleet_hosts.sh("h1", "date", "+%s").strip()
     fleet_hosts.sh("h1", "rm", "-f", "/root/starter.log", "/run/stop-starter")
     starter = background(
-        ["docker", "exec", "dockyard-h1", "timeout", "300", "sh", "-c",
+        ["docker", "exec", container("h1"), "timeout", "300", "sh", "-c",
          "while [ ! -e /run/stop-starter ]; do timeout 20 systemctl start docker >/dev/null 2>&1; rc=$?; "
          "echo \"$(date +%s.%N) $rc $(systemctl is-active docker)\" >> /root/starter.log; sleep 0.5; done"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -134,7 +134,7 @@ def test_rollback_starts_docker_when_the_target_disk_is_full(fleet_hosts, reliab
                        "fallocate -l $(( $(stat -f -c '%%f*%%S' /mnt/data) - 100*1024*1024 )) /mnt/data/filler"
                        % late)
         filler = background(
-            ["docker", "exec", "dockyard-h1", "timeout", "200", "sh", "-c",
+            ["docker", "exec", container("h1"), "timeout", "200", "sh", "-c",
              "until grep -q '\"phase\": \"rollback\"' %s 2>/dev/null; do sleep 0.02; done; echo rollback-seen; "
              "i=0; full=0; end=$(( $(date +%%s) + 20 )); while [ $(date +%%s) -lt $end ]; do i=$((i+1)); "
              "free=$(( $(stat -f -c '%%f*%%S' /mnt/data) )); "
