@@ -228,7 +228,8 @@ class Restore(_run.Operation):
         except RelocationError:
             pass
         self.rollback.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in self.fwd], self.fwd,
-                                [m.source for m in self.fwd], where="the original")
+                                [m.source for m in self.fwd], where="the original",
+                                roots=[(m.source, m.service_root) for m in self.fwd])
         self.ctx.journal.try_save(carried=True)
 
     def stop_back(self):

@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _passes, _selinux, _switch, _systemd, _testhooks, _units)
+    _copy, _fileops, _mount_sources, _passes, _selinux, _switch, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -217,16 +217,19 @@ class Rollback:
             where = "Docker could not be started: %s" % exc
         return "%s; %s" % (problem, where)
 
-    def copy_back(self, back=None, serve=None, served=None, where="the new root"):
+    def copy_back(self, back=None, serve=None, served=None, where="the new root", roots=None):
         """Docker served from the new root before the failure: what its containers wrote there is copied back
         onto the original (a delta: the original was an exact copy when Docker stopped) before the switch is
         undone, as state=restored does.  When that cannot be done, Docker is started again where it served
         (FailedForward): nothing written is thrown away.
 
         BACK are the copies to make (from where Docker served onto where it goes back to), SERVE the moves to
-        start Docker with when they fail, SERVED the paths Docker served from; by default those of a rollback."""
+        start Docker with when they fail, SERVED the paths Docker served from; by default those of a rollback.
+        ROOTS, one per copy, are the path Docker served that copy's source from and the path it will serve the
+        destination from: the volume paths containers recorded are moved from one to the other (_mount_sources)."""
         serve = serve or self.ctx.moves
         served = served or [m.service_root for m in self.ctx.moves]
+        roots = roots or [(m.service_root, m.source) for m in self.ctx.moves]
         unbound = []
         try:
             back = back or [Move(m.name, m.target, _switch.original_home(m, self.ctx), m.switch, m.mount_point)
@@ -251,6 +254,9 @@ class Rollback:
                                                                     "--exclude=/%s" % _systemd.SENTINEL_NAME]
                 s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result).run("copy_back", False)
                 secs, moved = secs + s, moved + b
+            for m, (old_root, new_root) in zip(back, roots):
+                if m.name == "docker":
+                    _mount_sources.rebase(m.target, old_root, new_root, self.ctx.mover)
         except (RelocationError, _copy.CopyError, OSError) as exc:
             for m in unbound:  # Docker goes back where it served: the bind it served through first
                 try:

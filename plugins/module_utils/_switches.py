@@ -24,7 +24,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _bind, _daemon_json, _disk, _fileops, _fstab, _mountinfo, _testhooks)
+    _bind, _daemon_json, _disk, _fileops, _fstab, _mount_sources, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
     Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, unbind, unmount_all)
@@ -311,6 +311,10 @@ class DaemonJsonSwitch(Switch):
         path = ctx.opts.daemon_json
         data, _text, exists = _daemon_json.load(path)
         new = _daemon_json.with_data_root(data, move.target)
+        # Served from the target from now on: the volume paths its containers recorded follow (a rerun that
+        # copied the original over them again rewrites them again).
+        if move.name == "docker" and _mount_sources.rebase(move.target, move.source, move.target, ctx.mover):
+            ctx.actions.append("pointed the volume paths recorded by containers at %s" % move.target)
         if new == data:
             return
         if exists and not ctx.journal.get("daemon_json_backup"):
@@ -354,6 +358,8 @@ class DaemonJsonSwitch(Switch):
             new["data-root"] = _daemon_json.data_root(old)
         put_back(move)
         _testhooks.reached("restore_after_put_back")
+        if move.name == "docker" and _mount_sources.rebase(move.source, move.target, move.source, ctx.mover):
+            ctx.actions.append("pointed the volume paths recorded by containers back at %s" % move.source)
         if new != data:
             _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
 

@@ -577,8 +577,8 @@ def down():
     listed = out([DOCKER, "ps", "-a", "--filter", "label=dockyard.fleet=1", "--format",
                   "{{.Names}} {{.Label \"dockyard.fleet.worker\"}}"], check=False)
     # this fleet's hosts only (containers made before workers had a label belong to the default fleet)
-    listed = " ".join(n for n, _, w in (line.partition(" ") for line in listed.splitlines())
-                      if (w.strip() or "0") == str(WORKER))
+    listed = " ".join(parts[0] for parts in (line.split() for line in listed.splitlines())
+                      if parts and (parts[1:] or ["0"])[0] == str(WORKER))
     names.update(n[len(PREFIX):] for n in listed.split() if n.startswith(PREFIX))
     for name in sorted(names):
         remove_host(name)

@@ -336,6 +336,40 @@ def test_live_restore_and_a_container_without_restart_policy(fleet, row):
             " ".join(sorted(names)), entries(res)))
 
 
+LABELED = ("docker run -d --name labeled --network none --restart always -v labeled:/data:z seed/app:2 >/dev/null && "
+           "docker exec labeled sh -c 'echo before > /data/note'")
+
+
+def volume_source(fleet, name):
+    return sh(fleet, "docker inspect --format '{{range .Mounts}}{{.Source}}{{end}}' %s" % name).strip()
+
+
+def test_a_volume_mounted_with_z_restarts_after_a_daemon_json_move_and_after_the_restore(fleet, row):
+    """Docker records a named volume's path in the container's configuration and relabels a volume mounted with
+    :z through that path (Docker 20.10 here): once the original is set aside, a container started from the old
+    recorded path could not start.  The move points the recorded paths at the new root, the restore back."""
+    fingerprint = seeded(fleet, LABELED)
+    assert volume_source(fleet, "labeled") == "/var/lib/docker/volumes/labeled/_data"
+    res = moved(fleet, {"path": TARGET, "method": "daemon_json"}, TARGET, fingerprint)
+    assert any("pointed the volume paths" in a for a in res["actions"]), res["actions"]
+    assert sh(fleet, "test -e /var/lib/docker/volumes || echo set-aside").strip() == "set-aside"
+    restarted = fleet.sh(HOST, "docker", "restart", "labeled", check=False)  # the failure's own message, if any
+    assert sh(fleet, "docker inspect --format '{{.State.Running}}' labeled").strip() == "true", restarted
+    assert volume_source(fleet, "labeled") == TARGET + "/volumes/labeled/_data"
+    sh(fleet, "docker exec labeled sh -c 'echo moved >> /data/note'")
+    back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
+    assert back["changed"] and not back.get("failed"), back
+    assert sh(fleet, "docker info --format '{{.DockerRootDir}}'").strip() == "/var/lib/docker"
+    sh(fleet, "docker restart labeled >/dev/null")
+    assert volume_source(fleet, "labeled") == "/var/lib/docker/volumes/labeled/_data"
+    assert sh(fleet, "docker exec labeled cat /data/note").split() == ["before", "moved"]
+    row("6b. a named volume mounted with :z (Docker %s), method daemon_json, then restored" % sh(
+        fleet, "docker version --format '{{.Server.Version}}'").strip(),
+        "moved: the recorded volume path followed the root (%s); the container restarted with the original set "
+        "aside; restored: the path back at /var/lib/docker, restarted, the volume's writes kept; %s, rerun "
+        "changed=false" % (TARGET + "/volumes/labeled/_data", entries(res)))
+
+
 SWARM = "docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null"
 
 

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import subprocess
 
 import pytest
 
@@ -370,3 +371,32 @@ def test_a_failed_copy_back_starts_docker_even_when_its_units_cannot_be_unmasked
     with pytest.raises(RelocationError, match="Input/output error"):
         r.rollback.finish_rollback()
     assert "unmask" in host.calls and host.calls.index("unmask") < host.calls.index("start_docker"), host.calls
+
+
+def test_a_daemon_json_rollback_points_the_copied_back_volume_paths_at_the_original(tmp_path, monkeypatch):
+    """Docker served the new root through data-root, so the configurations it wrote there record their volumes
+    under it: copied back onto the original, they are pointed at the original (Docker 20.10 relabels a :z volume
+    through that path, and finds none once the new root goes)."""
+    r = relocation(tmp_path, monkeypatch, method="daemon_json", started=True, bound=True, phase="rollback",
+                   served=True)
+    src, target = r.ctx.moves[0].source, r.ctx.moves[0].target
+    rel = "containers/%s/config.v2.json" % ("c" * 64)
+    point = {"Type": "volume", "Name": "v", "Mode": "z", "Source": target + "/volumes/v/_data"}
+    served = {"MountPoints": {"/data": point}}
+    (tmp_path / "disk" / "docker" / "containers" / ("c" * 64)).mkdir(parents=True)
+    (tmp_path / "disk" / "docker" / rel).write_text(json.dumps(served))
+
+    def copy(self, phase, allow, skips=None):
+        """The copy back, as rsync makes it (a process of its own: the audit charges the copy engine's writes to
+        it, not to the code that runs it): the new root's file lands on the original."""
+        r.copies.append(phase)
+        subprocess.run(["cp", "-a", "--parents", rel, str(tmp_path / "src")], cwd=str(tmp_path / "disk" / "docker"),
+                       check=True, timeout=30)
+        return 0, 0
+
+    monkeypatch.setattr(_transaction._passes.Passes, "run", copy)
+    r.rollback.finish_rollback()
+    assert r.copies == ["copy_back"]
+    assert json.loads((tmp_path / "src" / rel).read_text())["MountPoints"]["/data"]["Source"] == \
+        src + "/volumes/v/_data"
+    assert json.loads((tmp_path / "disk" / "docker" / rel).read_text()) == served, "the new root was changed"

@@ -60,6 +60,7 @@ class Ctx:
         self.host = Host()
         self.runner = None
         self.mover = None
+        self.actions = []
 
 
 @pytest.fixture
@@ -117,6 +118,60 @@ def test_daemon_json_set_aside_then_switch_back_puts_the_original_and_an_earlier
     assert open(os.path.join(move.source, "volumes", "v")).read() == "data" and not os.path.exists(move.backup)
     move.switch.switch_back(move, ctx, {ctx.opts.daemon_json: before_text})  # done already: nothing changes
     assert json.load(open(ctx.opts.daemon_json))["data-root"] == "/srv/old"
+
+
+def volume_config(root, where):
+    """A container in ROOT whose named volume (mounted with :z) is recorded under WHERE; the file's path."""
+    d = os.path.join(root, "containers", "c" * 64)
+    os.makedirs(d)
+    path = os.path.join(d, "config.v2.json")
+    with open(path, "w") as f:
+        json.dump({"MountPoints": {"/data": {"Type": "volume", "Name": "v", "Driver": "local", "Mode": "z",
+                                             "Source": where + "/volumes/v/_data"}}}, f)
+    return path
+
+
+def recorded(path):
+    with open(path) as f:
+        return json.load(f)["MountPoints"]["/data"]["Source"]
+
+
+def test_daemon_json_apply_points_the_targets_volume_paths_at_it_and_leaves_the_original_alone(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    original = volume_config(move.source, move.source)
+    copied = volume_config(move.target, move.source)  # the final copy: the original's files as they are
+    move.switch.apply(move, ctx)
+    assert recorded(copied) == move.target + "/volumes/v/_data"
+    assert recorded(original) == move.source + "/volumes/v/_data"
+    assert ctx.actions == ["pointed the volume paths recorded by containers at %s" % move.target]
+    move.switch.apply(move, ctx)  # a rerun: nothing more to point
+    assert len(ctx.actions) == 1 and recorded(copied) == move.target + "/volumes/v/_data"
+
+
+def test_daemon_json_switch_back_points_the_put_back_originals_volume_paths_at_it(tmp_path, ctx):
+    move = move_of(tmp_path, "daemon_json")
+    os.makedirs(os.path.dirname(ctx.opts.daemon_json))
+    move.switch.apply(move, ctx)
+    move.switch.set_aside(move, ctx)
+    # A restore copied the target, served from its own path, onto the original set aside.
+    config = volume_config(move.backup, move.target)
+    move.switch.switch_back(move, ctx, {})
+    assert recorded(os.path.join(move.source, os.path.relpath(config, move.backup))) == \
+        move.source + "/volumes/v/_data"
+
+
+def test_a_bind_apply_leaves_the_recorded_volume_paths_alone(tmp_path, ctx, monkeypatch):
+    move = move_of(tmp_path, "bind")
+    copied = volume_config(move.target, move.source)
+    disk = os.path.dirname(move.target)
+    ran = []
+    monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts(
+        "4 1 7:1 / %s rw - ext4 /dev/loop1 rw" % disk,
+        *(["5 1 7:1 /docker %s rw - ext4 /dev/loop1 rw" % move.source] if ran else [])))
+    ctx.runner = lambda argv: ran.append(list(argv)) or (0, "", "")
+    move.switch.apply(move, ctx)
+    assert ran == [["mount", "-o", "bind", "--", move.target, move.source]]  # the switch ran: the bind is there
+    assert recorded(copied) == move.source + "/volumes/v/_data"
 
 
 def test_daemon_json_set_aside_leaves_a_mount_point_alone(tmp_path, ctx, monkeypatch):
