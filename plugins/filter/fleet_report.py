@@ -76,9 +76,11 @@ from ansible.module_utils.six import string_types
 SCHEMA_VERSION = 1
 
 # The statuses a host can end a run in, in the order the summary names them.
-STATUSES = ("moved", "restored", "unchanged", "planned", "not selected", "cannot move", "failed", "rolled back",
-            "unreachable", "not started")
+STATUSES = ("moved", "restored", "unchanged", "planned", "not selected", "cannot move", "refused", "failed",
+            "rolled back", "unreachable", "not started")
 FAILED = ("failed", "rolled back", "unreachable")
+# Refused in the preflight, nothing touched (the reason in ``error``); the run does not succeed with one either.
+REFUSED = ("refused",)
 
 _ROW = (
     ("host", None), ("status", "not started"), ("old_root", None), ("new_root", None), ("method", None),
@@ -86,6 +88,7 @@ _ROW = (
     ("downtime_seconds", 0), ("online_copy_seconds", 0), ("offline_copy_seconds", 0), ("phases", None),
     ("verified", False), ("fingerprint_before", None), ("fingerprint_after", None), ("original", None),
     ("reason", None), ("error", None), ("containers_not_running", None),
+    ("kept_bytes", None), ("kept_on", None), ("cleanup_from", None),
 )
 
 
@@ -110,6 +113,8 @@ def row(host, result):
     out["downtime_seconds"] = _number(out["downtime_seconds"])
     out["online_copy_seconds"] = _number(out["online_copy_seconds"])
     out["offline_copy_seconds"] = _number(out["offline_copy_seconds"])
+    if out["kept_bytes"] is not None:
+        out["kept_bytes"] = _number(out["kept_bytes"], None)
     if out["planned_bytes"] is not None:
         out["planned_bytes"] = _number(out["planned_bytes"], None)
     out["phases"] = [{"phase": str(p.get("phase")), "seconds": _number(p.get("seconds"))}
@@ -118,7 +123,7 @@ def row(host, result):
         else out["verified"].lower() in ("true", "yes", "1")
     out["containers_not_running"] = [str(n) for n in (out["containers_not_running"] or [])
                                      if isinstance(n, string_types)]
-    if out["error"] is None and out["status"] in FAILED + ("cannot move",):
+    if out["error"] is None and out["status"] in FAILED + REFUSED + ("cannot move",):
         out["error"] = {"phase": result.get("failed_phase"), "message": result.get("message") or "unknown error"}
     if out["status"] == "not started":
         out["reason"] = out["reason"] or "the rollout stopped before this host"
@@ -148,7 +153,7 @@ def fleet_report(hosts, results, reached=None, kind="migration", check_mode=Fals
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     started = sorted(r["started"] for r in rows if r["started"])
-    failed = sum(counts.get(s, 0) for s in FAILED)
+    failed = sum(counts.get(s, 0) for s in FAILED + REFUSED)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,

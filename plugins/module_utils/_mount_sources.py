@@ -29,9 +29,9 @@ CONFIG = "config.v2.json"
 
 
 def container_dirs(root):
-    """The containers directories of a data root: ROOT/containers, and ROOT/UID.GID/containers for each
-    userns-remap root inside it."""
-    out = [os.path.join(root, "containers")]
+    """The containers directories of a data root, each with the root its volumes live in: (ROOT/containers, ROOT),
+    and (ROOT/UID.GID/containers, ROOT/UID.GID) for each userns-remap root inside it."""
+    out = [(os.path.join(root, "containers"), root)]
     try:
         names = sorted(os.listdir(root))
     except OSError:
@@ -39,8 +39,8 @@ def container_dirs(root):
     for name in names:
         parts = name.split(".")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
-            out.append(os.path.join(root, name, "containers"))
-    return [d for d in out if os.path.isdir(d)]
+            out.append((os.path.join(root, name, "containers"), os.path.join(root, name)))
+    return [(d, home) for d, home in out if os.path.isdir(d)]
 
 
 def under(path, root):
@@ -49,9 +49,11 @@ def under(path, root):
     return path == root or path.startswith(root + "/")
 
 
-def rebased(config, old_root, new_root):
-    """CONFIG (a parsed config.v2.json) with each volume mount point's Source under OLD_ROOT moved under
-    NEW_ROOT, and how many were; CONFIG itself is not changed."""
+def rebased(config, old_root, new_root, home=None):
+    """CONFIG (a parsed config.v2.json) with each volume mount point's Source moved from OLD_ROOT to NEW_ROOT,
+    and how many were; CONFIG itself is not changed.  A volume of the local driver lives at
+    HOME/volumes/NAME/_data whatever root it was recorded under (an earlier move of the same root): with HOME (the
+    root its containers directory belongs to, as it will be served) that is the path recorded."""
     points = config.get("MountPoints")
     if not isinstance(points, dict):
         return config, 0
@@ -60,34 +62,51 @@ def rebased(config, old_root, new_root):
     new_points = {}
     for dest, point in points.items():
         if isinstance(point, dict) and point.get("Type", "volume") == "volume" and point.get("Name") and \
-                isinstance(point.get("Source"), str) and under(point["Source"], old_root):
-            point = dict(point, Source=new_root + point["Source"][len(old_root):])
-            changed += 1
+                isinstance(point.get("Source"), str):
+            source = point["Source"]
+            tail = "/volumes/%s/_data" % point["Name"]
+            if home is not None and point.get("Driver") in ("local", None, "") and source.endswith(tail):
+                wanted = home.rstrip("/") + tail
+            elif under(source, old_root):
+                wanted = new_root + source[len(old_root):]
+            else:
+                wanted = source
+            if wanted != source:
+                point = dict(point, Source=wanted)
+                changed += 1
         new_points[dest] = point
     if not changed:
         return config, 0
     return dict(config, MountPoints=new_points), changed
 
 
-def rebase(root, old_root, new_root, mover=None):
-    """Rewrite the volume paths recorded by the containers held in ROOT from OLD_ROOT to NEW_ROOT (Docker
-    stopped).  Returns the number of containers rewritten; nothing when the roots are the same path.  A file
-    that is not JSON Docker could read is left alone (Docker would not start that container either way)."""
+def rebase(root, old_root, new_root):
+    """Rewrite the volume paths recorded by the containers held in ROOT, served from OLD_ROOT until now, for
+    NEW_ROOT (Docker stopped).  Returns the number of containers rewritten; nothing when the roots are the same
+    path.  A file that is not JSON Docker could read is left alone (Docker would not start that container either
+    way).  Each file is replaced atomically with its owner, mode and extended attributes (its SELinux label among
+    them) kept; any failure is an OSError, which the callers' recovery handles."""
     if os.path.normpath(old_root) == os.path.normpath(new_root):
         return 0
     rewritten = 0
-    for cdir in container_dirs(root):
-        for cid in sorted(os.listdir(cdir)):
-            path = os.path.join(cdir, cid, CONFIG)
-            try:
-                with open(path, "rb") as f:
-                    config = json.loads(f.read().decode("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(config, dict):
-                continue
-            new, changed = rebased(config, old_root, new_root)
-            if changed:
-                _fileops.atomic_write(path, json.dumps(new, separators=(",", ":")), mode=0o600, mover=mover)
-                rewritten += 1
+    try:
+        for cdir, home in container_dirs(root):
+            served_home = new_root.rstrip("/") + home[len(root.rstrip("/")):]
+            for cid in sorted(os.listdir(cdir)):
+                path = os.path.join(cdir, cid, CONFIG)
+                try:
+                    with open(path, "rb") as f:
+                        config = json.loads(f.read().decode("utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if not isinstance(config, dict):
+                    continue
+                new, changed = rebased(config, old_root, new_root, served_home)
+                if changed:
+                    _fileops.atomic_write(path, json.dumps(new, separators=(",", ":")), mode=0o600)
+                    rewritten += 1
+    except OSError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        raise OSError("pointing the volume paths recorded under %s at %s failed: %s" % (root, new_root, exc))
     return rewritten

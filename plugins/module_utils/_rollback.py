@@ -254,9 +254,11 @@ class Rollback:
                                                                     "--exclude=/%s" % _systemd.SENTINEL_NAME]
                 s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result).run("copy_back", False)
                 secs, moved = secs + s, moved + b
+            if len(roots) != len(back):
+                raise RelocationError("copy_back: %d copies but %d pairs of roots" % (len(back), len(roots)))
             for m, (old_root, new_root) in zip(back, roots):
                 if m.name == "docker":
-                    _mount_sources.rebase(m.target, old_root, new_root, self.ctx.mover)
+                    _mount_sources.rebase(m.target, old_root, new_root)
         except (RelocationError, _copy.CopyError, OSError) as exc:
             for m in unbound:  # Docker goes back where it served: the bind it served through first
                 try:

@@ -313,7 +313,7 @@ class DaemonJsonSwitch(Switch):
         new = _daemon_json.with_data_root(data, move.target)
         # Served from the target from now on: the volume paths its containers recorded follow (a rerun that
         # copied the original over them again rewrites them again).
-        if move.name == "docker" and _mount_sources.rebase(move.target, move.source, move.target, ctx.mover):
+        if move.name == "docker" and _mount_sources.rebase(move.target, move.source, move.target):
             ctx.actions.append("pointed the volume paths recorded by containers at %s" % move.target)
         if new == data:
             return
@@ -358,7 +358,7 @@ class DaemonJsonSwitch(Switch):
             new["data-root"] = _daemon_json.data_root(old)
         put_back(move)
         _testhooks.reached("restore_after_put_back")
-        if move.name == "docker" and _mount_sources.rebase(move.source, move.target, move.source, ctx.mover):
+        if move.name == "docker" and _mount_sources.rebase(move.source, move.target, move.source):
             ctx.actions.append("pointed the volume paths recorded by containers back at %s" % move.source)
         if new != data:
             _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -19,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import container, unchanged as rerun_unchanged
+from conftest import ROOT, Fleet, container, unchanged as rerun_unchanged
 from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
@@ -384,6 +385,70 @@ def test_swarm_manager_refused_unless_accepted(fleet, row):
     row("6. a swarm manager; then allow_swarm_manager=true, method bind",
         "%s; accepted: moved with a warning, swarm state after: %s (control available: %s); %s, rerun "
         "changed=false" % (unchanged(no), state[0], state[1], entries(res)))
+
+
+# ---------------------------------------------------------------- 7b. a team's own inventory
+MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
+
+
+def team_inventory(fleet, path):
+    """The fleet's inventory with its hosts in a group of the team's own name (web), as a new user's is."""
+    with open(fleet.inventory) as f:
+        text = f.read().replace("[docker_hosts]", "[web]").replace("[docker_hosts:vars]", "[web:vars]")
+    assert "[web]" in text and "docker_hosts" not in text
+    path.write_text(text)
+    return Fleet(str(path))
+
+
+def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(fleet, row, tmp_path):
+    """A team's inventory has no docker_hosts group: the run fails naming migrate_hosts and touches nothing. A
+    selection expression split at its spaces fails the same way. With migrate_on_refusal=skip the swarm manager
+    (h2) is refused and reported with its reason while h1 moves; allowed, h2 moves and its swarm stays active."""
+    fleet.reset("h1", "h2")
+    sh(fleet, SWARM)
+    team = team_inventory(fleet, tmp_path / "team.ini")
+    before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
+
+    nothing = team.playbook(MIGRATE, extra={"docker_root_target": TARGET}, check=False)
+    assert nothing.returncode != 0 and "No host matched migrate_hosts=docker_hosts" in nothing.stdout, \
+        nothing.stdout[-3000:]
+    split = team.playbook(MIGRATE, extra={"docker_root_target": TARGET, "migrate_hosts": "web"}, check=False,
+                          options=["-e", "docker_root_select=config.method != 'default'"])
+    assert split.returncode != 0 and "split at its spaces" in split.stdout, split.stdout[-3000:]
+    assert {h: fleet.snapshot(h) for h in ("h1", "h2")} == before, "a refused run touched a host"
+
+    report = str(tmp_path / "report.json")
+    skipped = team.playbook(MIGRATE, check=False, extra={
+        "docker_root_target": TARGET, "migrate_hosts": "web", "migrate_on_refusal": "skip",
+        "migrate_report_file": report})
+    assert skipped.returncode != 0, "a run with a refused host reported success"
+    with open(report) as f:
+        doc = json.load(f)
+    rows = {r["host"]: r for r in doc["hosts"]}
+    assert rows["h2"]["status"] == "refused" and "swarm manager" in rows["h2"]["error"]["message"], rows["h2"]
+    assert rows["h1"]["status"] == "moved" and rows["h1"]["verified"] is True, rows["h1"]
+    # Where the space went: the original kept on the system disk, its size, and when the cleanup may remove it.
+    soak_ends = set(time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 86400 - back)) for back in (0, 600))
+    assert rows["h1"]["kept_bytes"] > 1000000 and rows["h1"]["kept_on"], rows["h1"]
+    assert rows["h1"]["cleanup_from"] in soak_ends, rows["h1"]
+    assert "CLEANUP FROM" in skipped.stdout and rows["h1"]["cleanup_from"] in skipped.stdout
+    assert rows["h2"]["kept_bytes"] is None
+    assert doc["counts"]["refused"] == 1 and doc["settings"]["on_refusal"] == "skip"
+    assert fleet.snapshot("h2") == before["h2"], "the refused host was touched"
+
+    allowed = team.playbook(MIGRATE, limit="h2", extra={
+        "docker_root_target": TARGET, "migrate_hosts": "web", "docker_root_allow_swarm_manager": True,
+        "migrate_report_file": report})
+    assert allowed.returncode == 0
+    with open(report) as f:
+        assert {r["host"]: r["status"] for r in json.load(f)["hosts"]}["h2"] == "moved"
+    assert sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.DockerRootDir}}'").split() == [
+        "active", "/var/lib/docker"]
+    assert sh(fleet, "findmnt --noheadings --output FSROOT --mountpoint /var/lib/docker").strip() == "/docker"
+    row("7b. a team's inventory (group web, no docker_hosts), a split -e expression, a swarm manager",
+        "no host matched: failed naming migrate_hosts, nothing touched; split expression: failed naming the fix; "
+        "migrate_on_refusal=skip: h2 refused (\"%s\"), h1 moved and verified, the run failed; "
+        "docker_root_allow_swarm_manager=true: h2 moved, swarm active" % rows["h2"]["error"]["message"][:60])
 
 
 # ---------------------------------------------------------------- 8. not installed, snap, no docker.socket

@@ -55,7 +55,10 @@ def test_playbook_passes_every_role_variable_under_its_one_name(role_var):
 
 def test_no_unprefixed_playbook_variables():
     allowed = ("docker_root_", "migrate_", "transfer_", "dockyard_", "relocate_data_root_", "__", "ansible_")
-    text = "".join(open(os.path.join(PLAYBOOKS, p)).read() for p in sorted(os.listdir(PLAYBOOKS)))
+    files = [os.path.join(d, p) for d in (PLAYBOOKS, os.path.join(PLAYBOOKS, "tasks"))
+             for p in sorted(os.listdir(d)) if p.endswith(".yml")]
+    assert len(files) > 6
+    text = "".join(open(p).read() for p in files)
     used = set(re.findall(r"(?<![.\w'\"])([a-z][a-z0-9_]*)\s*\|\s*default\(", text))
     assert sorted(u for u in used if not u.startswith(allowed)) == []
 

@@ -83,3 +83,23 @@ def test_bad_input_is_named(args, message):
         fleet_report(["h1"], [None], kind="other")
     with pytest.raises(AnsibleFilterError, match="made by fleet_report"):
         report_summary({})
+
+
+def test_a_refused_host_names_its_reason_and_the_run_does_not_succeed():
+    refused = {"host": "h2", "status": "refused", "started": "2026-11-28T10:01:01Z", "failed_phase": "preflight",
+               "message": "h2 is a swarm manager"}
+    doc = fleet_report(["h1", "h2"], [MOVED, refused], ended="2026-11-28T10:02:00Z",
+                       settings={"target": "/mnt/data/docker", "on_refusal": "skip"})
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["hosts"][1]["error"] == {"phase": "preflight", "message": "h2 is a swarm manager"}
+    assert doc["counts"]["refused"] == 1 and doc["outcome"] == "failed"
+    assert report_summary(doc) == ["1 moved, 0 already done, 0 planned (check mode), 1 refused"]
+
+
+def test_a_kept_original_says_how_much_it_holds_where_and_until_when():
+    kept = dict(MOVED, kept_bytes="7340032", kept_on="/dev/sda1", cleanup_from="2026-12-05")
+    doc = fleet_report(["h1", "h2"], [kept, dict(MOVED, host="h2")], ended="2026-11-28T10:02:00Z")
+    jsonschema.validate(doc, SCHEMA)
+    h1, h2 = doc["hosts"]
+    assert (h1["kept_bytes"], h1["kept_on"], h1["cleanup_from"]) == (7340032, "/dev/sda1", "2026-12-05")
+    assert (h2["kept_bytes"], h2["kept_on"], h2["cleanup_from"]) == (None, None, None)

@@ -8,6 +8,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from ansible_collections.dockyard.migrate.plugins.module_utils import _mount_sources
 
 OLD = "/var/lib/docker"
@@ -100,3 +102,35 @@ def test_the_same_root_or_a_root_without_containers_changes_nothing(tmp_path):
     assert os.stat(path).st_mtime_ns == mtime
     assert _mount_sources.rebase(str(tmp_path / "missing"), OLD, NEW) == 0
     assert _mount_sources.container_dirs(str(tmp_path / "missing")) == []
+
+
+def test_a_local_volume_recorded_under_an_earlier_root_is_pointed_at_where_it_lives_now(tmp_path):
+    """A root moved before (to /mnt/a/docker) and now again: the local driver keeps every volume at
+    HOME/volumes/NAME/_data, so that is the path recorded, whatever root the old one named."""
+    conf = config(**{
+        "/v": {"Type": "volume", "Name": "v", "Driver": "local", "Source": "/mnt/a/docker/volumes/v/_data"},
+        "/p": {"Type": "volume", "Name": "p", "Driver": "vieux/sshfs", "Source": "/mnt/a/docker/plugins/x/p"},
+        "/q": {"Type": "volume", "Name": "q", "Driver": "local", "Source": "/srv/elsewhere/q"},
+    })
+    new, changed = _mount_sources.rebased(conf, OLD, NEW, home=NEW)
+    assert changed == 1
+    assert new["MountPoints"]["/v"]["Source"] == NEW + "/volumes/v/_data"
+    assert new["MountPoints"]["/p"]["Source"] == "/mnt/a/docker/plugins/x/p", "another driver's path was guessed"
+    assert new["MountPoints"]["/q"]["Source"] == "/srv/elsewhere/q"
+
+
+def test_a_failing_write_is_an_oserror_and_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    root = str(tmp_path / "docker")
+    point = {"Type": "volume", "Name": "v", "Driver": "local", "Source": OLD + "/volumes/v/_data"}
+    path = write_container(root, "a" * 64, config(**{"/v": point}))
+    with open(path) as f:
+        before = f.read()
+
+    def broken(*args, **kwargs):
+        raise Exception("Could not replace file")  # what AnsibleModule.atomic_move raises, for one
+
+    monkeypatch.setattr(_mount_sources._fileops, "atomic_write", broken)
+    with pytest.raises(OSError, match="Could not replace file"):
+        _mount_sources.rebase(root, OLD, root)
+    with open(path) as f:
+        assert f.read() == before

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _journal, _mountinfo, _switches, _systemd, _transaction)
+    _journal, _mountinfo, _rollback, _switches, _systemd, _transaction)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -400,3 +400,21 @@ def test_a_daemon_json_rollback_points_the_copied_back_volume_paths_at_the_origi
     assert json.loads((tmp_path / "src" / rel).read_text())["MountPoints"]["/data"]["Source"] == \
         src + "/volumes/v/_data"
     assert json.loads((tmp_path / "disk" / "docker" / rel).read_text()) == served, "the new root was changed"
+
+
+def test_a_copy_back_whose_volume_paths_cannot_be_rewritten_starts_docker_where_it_served(tmp_path, monkeypatch):
+    """The rewrite after the copy back fails: Docker is started again where it served (nothing written there is
+    lost) and the run fails saying so, instead of leaving Docker stopped and masked."""
+    r = relocation(tmp_path, monkeypatch, method="daemon_json", started=True, bound=True, phase="rollback",
+                   served=True)
+
+    def broken(root, old_root, new_root):
+        raise OSError("pointing the volume paths recorded under %s at %s failed: disk full" % (root, new_root))
+
+    monkeypatch.setattr(_rollback._mount_sources, "rebase", broken)
+    with pytest.raises(RelocationError, match="disk full"):
+        r.rollback.finish_rollback()
+    calls = r.ctx.host.calls
+    assert r.copies == ["copy_back"] and "start_docker" in calls, calls
+    assert calls.index("start_docker") > calls.index("stop_docker")
+    assert r.ctx.journal.get("copied_back") is not True
