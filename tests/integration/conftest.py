@@ -181,7 +181,9 @@ class Fleet:
         return res.stdout
 
     def playbook(self, playbook, limit=None, extra=None, check=True, env=None, options=None,
-                 timeout=PLAYBOOK_TIMEOUT):
+                 timeout=PLAYBOOK_TIMEOUT, cwd=ROOT):
+        """Run a playbook against this fleet from CWD; ENV's entries are added to the environment (None removes
+        one)."""
         argv = ["ansible-playbook", "-i", self.inventory, playbook] + list(options or [])
         if limit:
             argv += ["--limit", limit]
@@ -189,8 +191,12 @@ class Fleet:
             argv += ["-e", json.dumps(extra)]
         e = dict(os.environ)
         e["ANSIBLE_CONFIG"] = ANSIBLE_CONFIG
-        e.update(env or {})
-        res = run_bounded(argv, timeout, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e)
+        for key, value in (env or {}).items():
+            if value is None:
+                e.pop(key, None)
+            else:
+                e[key] = value
+        res = run_bounded(argv, timeout, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e)
         if check and res.returncode != 0:
             raise AssertionError("ansible-playbook %s failed (rc=%d):\n%s" % (
                 playbook, res.returncode, res.stdout[-20000:]))

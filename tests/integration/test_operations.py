@@ -68,9 +68,16 @@ def test_precheck_judges_every_host_and_changes_nothing(pair, tmp_path):
         slow = dict((r["host"], r) for r in json.load(f)["hosts"])["h1"]
     assert slow["status"] == "fits" and slow["bytes"] > 1000000, slow
     assert slow["copy_seconds"] == round(float(slow["bytes"]) / 1048576, 1), slow
-    # A limit above the assumed rate changes nothing: the smaller of the two is assumed.
+    # A limit above the assumed rate changes nothing: the smaller of the two is assumed.  Run as cron or a systemd
+    # unit would (no PWD, started in a directory of its own, no report file named), the report is written in
+    # that directory (not in /).
+    started_in = tmp_path / "cron"
+    started_in.mkdir()
     pair.playbook(PRECHECK, limit="h1", extra={"docker_root_target": "/mnt/data/docker", "docker_root_bwlimit": "1G",
-                                               "migrate_estimate_rate": 2097152, "migrate_report_file": report})
+                                               "migrate_estimate_rate": 2097152},
+                  env={"PWD": None}, cwd=str(started_in))
+    report = str(started_in / "docker_root_precheck.json")
+    assert not os.path.exists("/docker_root_precheck.json")
     with open(report) as f:
         fast = dict((r["host"], r) for r in json.load(f)["hosts"])["h1"]
     assert fast["copy_seconds"] == round(float(fast["bytes"]) / 2097152, 1), fast
