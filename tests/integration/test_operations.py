@@ -149,10 +149,17 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
         "ionice", "-c", "2", "-n", "6", "nice", "-n", "5", "rsync"] for p in passes), passes
     assert re.match(r"/dev/loop\d+\[/docker\]$", state(pair, "h1")[1])
     assert pair.snapshot("h2") == before_h2
-    # Put h1 back for the other tests.
-    pair.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/docker",
-                                               "migrate_report_file": str(tmp_path / "rollback.json")})
+    # Put h1 back for the other tests, with the same hooks around its rollback; a second rollback changes
+    # nothing, so its hooks do not run.
+    for _run in range(2):
+        pair.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/docker",
+                                                   "migrate_report_file": str(tmp_path / "rollback.json"),
+                                                   "migrate_pre_host_tasks": str(pre),
+                                                   "migrate_post_host_tasks": os.path.relpath(str(post), ROOT)})
     assert state(pair, "h1") == ["/var/lib/docker", "not-mounted", "web worker"]
+    hooks = log.read_text().splitlines()
+    assert len(hooks) == 4 and re.match(r"pre h1 /dev/loop\d+\[/docker\]$", hooks[2]) and \
+        hooks[3] == "post h1 restored", hooks
 
 
 CLEANUP = os.path.join(ROOT, "playbooks", "cleanup_docker_root.yml")
