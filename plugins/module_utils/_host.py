@@ -89,6 +89,11 @@ class Host(abc.ABC):
         """Wait until nothing is mounted under ROOT; the mount points left at TIMEOUT."""
 
     @abc.abstractmethod
+    def view_beneath(self, path):
+        """A context manager: a directory that shows PATH as the filesystem holding its parent has it, beneath
+        whatever is mounted at PATH (a private bind of that filesystem, removed when the block ends)."""
+
+    @abc.abstractmethod
     def drop_self_bind(self, root):
         """Unmount a bind of ROOT onto itself (Docker's own, left behind)."""
 

@@ -52,6 +52,45 @@ def unbind(ctx, src, path):
         ctx.host.run(["umount", path])
 
 
+def set_aside_hidden(move, ctx):
+    """An original left under the bind of its target: a run killed between writing fstab's bind line and setting
+    the original aside, then a boot that mounted the line.  Docker ran on the target since (it holds everything);
+    the original, stale and hidden, is what a rollback and the cleanup need, and it holds the space.  Its entries
+    are moved, through a view beneath the bind, into the backup directory beside it (renames on its own
+    filesystem: Docker may keep running), and the directory under the bind is left as the empty stand-in.  A kill
+    part way is finished by the next run (the journal names the backup).  Returns whether anything was moved."""
+    if move.disk or not bound(ctx.host.mountinfo(), move.target, move.source):
+        return False
+    if move.backup and not ctx.journal.get("hidden_set_aside"):
+        return False  # set aside by the switch itself: the directory under the bind is its own stand-in
+    with ctx.host.view_beneath(move.source) as under:
+        if not os.path.isdir(under) or os.path.islink(under) or not os.listdir(under):
+            return False
+        if not move.backup:
+            move.backup = backup_name(move, ctx.journal.stamp)
+            ctx.journal["hidden_set_aside"] = True
+            ctx.journal.save()
+        aside = os.path.join(os.path.dirname(under), os.path.basename(move.backup))
+        if not os.path.isdir(aside):
+            st = os.stat(under)
+            os.mkdir(aside)
+            os.chmod(aside, st.st_mode & 0o7777)
+            os.chown(aside, st.st_uid, st.st_gid)
+        names = sorted(os.listdir(under))
+        for name in names:
+            if os.path.lexists(os.path.join(aside, name)):
+                raise RelocationError("%s is under the bind of %s and also in %s: neither is overwritten; compare "
+                                      "them and move what you keep by hand" % (
+                                          os.path.join(move.source, name), move.target,
+                                          os.path.join(move.backup, name)), "source")
+            os.rename(os.path.join(under, name), os.path.join(aside, name))
+        _fileops.fsync_dir(under)
+        _fileops.fsync_dir(aside)
+    ctx.actions.append("set aside the original %s, left under the bind of %s by an interrupted run, as %s (%d "
+                       "entries)" % (move.source, move.target, move.backup, len(names)))
+    return True
+
+
 def original_home(move, ctx):
     """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
     original in place; an original disk is mounted beside the mount point for it when the bind is there."""

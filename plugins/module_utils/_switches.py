@@ -27,7 +27,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _bind, _daemon_json, _disk, _fileops, _fstab, _mount_sources, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
-    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, unbind, unmount_all)
+    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, set_aside_hidden, unbind, unmount_all)
 
 
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
@@ -151,6 +151,7 @@ class BindSwitch(Switch):
         _testhooks.reached("switch_after_fstab")
         mounts = ctx.host.mountinfo()
         if _mountinfo.same_bind(mounts, move.target, move.mount_point):
+            set_aside_hidden(move, ctx)  # a boot mounted the line before the original was set aside
             return
         if move.disk:
             # A mount point cannot be renamed aside: the original disk is unmounted (never emptied) instead.

@@ -11,9 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import re
 import sys
+import tempfile
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _host, _mountinfo
@@ -28,6 +30,7 @@ SENTINEL_TEXT = ("This directory is a data root moved by dockyard.migrate.  The 
 DROPIN_DIRS = {"docker": "/etc/systemd/system/docker.service.d",
                "containerd": "/etc/systemd/system/containerd.service.d"}
 RUNTIME_UNIT_DIR = "/run/systemd/system"
+VIEW_DIR = "/run/dockyard-migrate"  # where a view beneath a mount point is made for a moment
 # States of a unit that is running or on its way up or down (systemctl is-active).
 LIVE_STATES = ("active", "activating", "deactivating", "reloading", "refreshing")
 
@@ -280,6 +283,25 @@ class Systemd(_host.Host):
             if time.time() > deadline:
                 return left
             time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def view_beneath(self, path):
+        path = os.path.normpath(path)
+        holder = _mountinfo.mount_containing(_mountinfo.read(), os.path.dirname(path))
+        if holder is None:
+            raise SystemdError("no mount holds %s" % os.path.dirname(path))
+        os.makedirs(VIEW_DIR, 0o700, exist_ok=True)
+        view = tempfile.mkdtemp(prefix="beneath-", dir=VIEW_DIR)
+        try:
+            # Not recursive (no --rbind): what is mounted below, at PATH among them, is not in the view.
+            self.run(["mount", "--bind", "--", holder.mount_point, view])
+            try:
+                self.run(["mount", "--make-private", "--", view])
+                yield os.path.join(view, os.path.relpath(path, holder.mount_point))
+            finally:
+                self.run(["umount", "--", view])
+        finally:
+            os.rmdir(view)
 
     def drop_self_bind(self, root):
         """dockerd may leave its root bind-mounted onto itself (to set propagation): undo that."""

@@ -20,8 +20,8 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _drift, _fileops, _mountinfo, _passes, _phases, _plan, _preflight, _run, _selinux, _switches, _systemd,
-    _testhooks)
+    _copy, _drift, _fileops, _mountinfo, _passes, _phases, _plan, _preflight, _run, _selinux, _switch, _switches,
+    _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -384,5 +384,8 @@ class Relocation(_run.Operation):
             self.ctx.served_new_root = True
             self.fail_window(phase, exc)
         if pending and self.ctx.journal.get("inventory"):
+            for m in self.ctx.moves:
+                if m.switch.kind == "bind":
+                    _switch.set_aside_hidden(m, self.ctx)
             self.phase_source()
         return self.ctx.result

@@ -4,7 +4,8 @@ and of its automatic rollback, with both switch methods, then either nothing or 
 and a container writes to a volume; then the natural recovery, the same run again.
 
 Invariants after the recovery: the run succeeded; Docker runs on the moved root (the bind, or data-root); the write
-made after the reboot is in the root Docker serves; the inventory is what it was; a further run changes nothing.
+made after the reboot is in the root Docker serves; the inventory is what it was; the original is kept where the
+run reports it and nothing is left hidden under the mount at /var/lib/docker; a further run changes nothing.
 
 `make crash-matrix` runs every case (DOCKYARD_CRASH_MATRIX=all) and writes docs/crash-matrix.md; `make test` runs the
 fixed selection SELECTED (with tests/integration/test_recovery.py, the named recovery scenarios).
@@ -111,6 +112,15 @@ def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point,
         assert got.stdout.strip() == "after-the-reboot", "the write made after the reboot was lost: %s" % got.stdout
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
     assert info["inventory"]["fingerprint"] == fingerprint
+    # The original is kept where the run says (a rollback or cleaned needs it, and it holds the space until the
+    # cleanup), and nothing is left hidden under the mount at /var/lib/docker.
+    kept = [o for o in second.get("original") or [] if o.get("name") == "docker"]
+    assert len(kept) == 1 and not kept[0]["removed"] and kept[0]["backup"], second.get("original")
+    assert host_sh("h1", "test -d '%s' && ls -A '%s' | wc -l" % (kept[0]["backup"], kept[0]["backup"])
+                   ).stdout.strip() not in ("", "0"), "the kept original %s is missing or empty" % kept[0]["backup"]
+    hidden = host_sh("h1", "mkdir -p /run/rootview && mount --bind / /run/rootview && "
+                     "(ls -A /run/rootview/var/lib/docker 2>/dev/null | wc -l); umount /run/rootview").stdout.strip()
+    assert hidden == "0", "%s entries of the system disk's /var/lib/docker are hidden under the mount" % hidden
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", args))
     matrix_rows.append({"method": method, "point": point, "then": then,
                         "marker": "%s after %s" % (m["phase"], (m.get("phases_done") or ["-"])[-1]),

@@ -42,6 +42,7 @@ RENAMERS = {
     ("_lock.py", "note_window"): "the window note renamed into place",
     ("_switch.py", "put_back"): "the original data root put back (a directory on its own filesystem)",
     ("_switch.py", "set_aside_again"): "the original data root set aside again",
+    ("_switch.py", "set_aside_hidden"): "the entries of an original left under the bind moved into its backup",
     ("_switches.py", "BindSwitch.apply"): "the original data root set aside under the bind",
     ("_switches.py", "BindSwitch.undo"): "the original data root put back",
     ("_switches.py", "DaemonJsonSwitch.set_aside"): "the original data root set aside",
@@ -58,6 +59,7 @@ REMOVERS = {
     ("_snapshot.py", "snapshot"): "its own temporary directory",
     ("_systemd.py", "Systemd.restore_file"): "a file the run created (a drop-in), put back to not existing",
     ("_switch.py", "drop_empty"): "an empty stand-in directory (os.rmdir fails on anything else)",
+    ("_systemd.py", "Systemd.view_beneath"): "its own empty mount point, once the view is unmounted",
 }
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"}
 # Wrappers that run a later word of their argv as a command.

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+
 import audit  # pylint: disable=import-error
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
@@ -19,12 +21,13 @@ class FakeHost(_host.Host):
 
     stop_timeout = 1
 
-    def __init__(self, masked=(), mounts=(), started=False):
+    def __init__(self, masked=(), mounts=(), started=False, beneath=None):
         self.calls = []
         self.started = started  # whether docker.service started after any time it is asked about
         self.args = []
         self.masked_units = set(masked)
         self.mounts = list(mounts)
+        self.beneath = dict(beneath or {})  # path -> the directory a view beneath a mount at path shows
 
     def __getattr__(self, name):
         raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
@@ -91,6 +94,14 @@ class FakeHost(_host.Host):
 
     def drop_self_bind(self, root):
         self._call("drop_self_bind", root)
+
+    @contextlib.contextmanager
+    def view_beneath(self, path):
+        self._call("view_beneath", path)
+        if path not in self.beneath:
+            raise AssertionError("FakeHost: no view beneath %s was given to the fake" % path)
+        yield self.beneath[path]
+        self._call("view_closed", path)
 
     def write_dropin(self, service, text):
         self._call("write_dropin", service, text)

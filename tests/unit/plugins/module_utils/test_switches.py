@@ -328,3 +328,68 @@ def test_set_aside_again_leaves_an_empty_stand_in_with_the_originals_mode(tmp_pa
     _switch.set_aside_again(move, stand_in=True)
     assert os.path.isdir(move.backup) and os.listdir(move.source) == []
     assert os.stat(move.source).st_mode & 0o7777 == 0o710
+
+
+# ---------------------------------------------------------------- an original left under the bind
+
+def hidden_setup(tmp_path, monkeypatch, names=("image", "volumes")):
+    """A bind move killed after fstab's line and before the move-aside, then a boot that mounted the line: the
+    original's entries lie beneath the bind (the fake's view of tmp/beneath/var/lib/docker)."""
+    from fake_host import FakeHost  # pylint: disable=import-error
+    move = move_of(tmp_path, "bind")
+    under = tmp_path / "beneath" / "var" / "lib" / "docker"
+    under.mkdir(parents=True)
+    for name in names:
+        (under / name).mkdir()
+        (under / name / "data").write_text(name)
+    ctx = Ctx(tmp_path)
+    ctx.host = FakeHost(beneath={move.source: str(under)})
+    monkeypatch.setattr(_switch, "bound", lambda mounts, src, path: (src, path) == (move.target, move.source))
+    return move, ctx, under
+
+
+def test_an_original_left_under_the_bind_is_set_aside_beside_it(tmp_path, monkeypatch):
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    assert _switch.set_aside_hidden(move, ctx) is True
+    aside = under.parent / os.path.basename(move.backup)
+    assert move.backup == _switch.backup_name(move, ctx.journal.stamp)
+    assert sorted(os.listdir(str(aside))) == ["image", "volumes"] and os.listdir(str(under)) == []
+    assert (aside / "volumes" / "data").read_text() == "volumes"
+    saved = json.load(open(ctx.journal.path))
+    assert saved["hidden_set_aside"] is True and ctx.journal.get("hidden_set_aside") is True
+    assert ctx.host.calls == ["view_beneath", "view_closed"]
+    assert "set aside the original %s" % move.source in ctx.actions[0]
+    assert _switch.set_aside_hidden(move, ctx) is False  # a rerun: nothing left beneath
+
+
+def test_a_set_aside_killed_part_way_is_finished_into_the_same_backup(tmp_path, monkeypatch):
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    move.backup = _switch.backup_name(move, ctx.journal.stamp)
+    ctx.journal["hidden_set_aside"] = True
+    aside = under.parent / os.path.basename(move.backup)
+    aside.mkdir()
+    os.rename(str(under / "image"), str(aside / "image"))  # the first run moved one entry, then was killed
+    assert _switch.set_aside_hidden(move, ctx) is True
+    assert sorted(os.listdir(str(aside))) == ["image", "volumes"] and os.listdir(str(under)) == []
+
+
+def test_an_entry_in_both_places_is_never_overwritten(tmp_path, monkeypatch):
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    move.backup = _switch.backup_name(move, ctx.journal.stamp)
+    ctx.journal["hidden_set_aside"] = True
+    aside = under.parent / os.path.basename(move.backup)
+    aside.mkdir()
+    (aside / "volumes").write_text("kept")
+    with pytest.raises(RelocationError, match="neither is overwritten"):
+        _switch.set_aside_hidden(move, ctx)
+    assert (aside / "volumes").read_text() == "kept" and (under / "volumes" / "data").read_text() == "volumes"
+
+
+def test_a_stand_in_the_switch_made_or_no_bind_is_left_alone(tmp_path, monkeypatch):
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    move.backup = _switch.backup_name(move, ctx.journal.stamp)  # set aside by the switch: no flag
+    assert _switch.set_aside_hidden(move, ctx) is False
+    move.backup = None
+    monkeypatch.setattr(_switch, "bound", lambda mounts, src, path: False)
+    assert _switch.set_aside_hidden(move, ctx) is False
+    assert ctx.host.calls == [] and sorted(os.listdir(str(under))) == ["image", "volumes"]
