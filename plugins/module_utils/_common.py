@@ -8,12 +8,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api import DockerClient
 
+# The connection options as community.docker names them (aliases and environment variables included), so that a
+# module_defaults entry written for its modules carries over.  Unix sockets only (_docker_api.parse_docker_host).
 DOCKER_ARGS = dict(
-    docker_host=dict(type="str"),
-    timeout=dict(type="int", default=60),
-    api_version=dict(type="str"),
+    docker_host=dict(type="str", aliases=["docker_url"], fallback=(env_fallback, ["DOCKER_HOST"])),
+    timeout=dict(type="int", default=60, fallback=(env_fallback, ["DOCKER_TIMEOUT"])),
+    api_version=dict(type="str", aliases=["docker_api_version"], fallback=(env_fallback, ["DOCKER_API_VERSION"])),
 )
 
 
@@ -29,8 +33,13 @@ def builtin_kind(value):
 
 
 def client_from_params(params):
+    """The Engine API client the connection options name; api_version V(auto) (community.docker's default)
+    negotiates, as leaving it unset does."""
+    version = params.get("api_version")
+    if version is not None and str(version).strip().lower() in ("", "auto"):
+        version = None
     return DockerClient(docker_host=params.get("docker_host"), timeout=params.get("timeout") or 60,
-                        api_version=params.get("api_version"))
+                        api_version=version)
 
 
 def make_runner(module):

@@ -141,3 +141,47 @@ def test_module_defaults_for_the_group_reach_its_modules(tmp_path):
     assert out["info"].get("failed"), out["info"]
     assert sock in out["info"]["msg"], out["info"]["msg"]  # the group's docker_host was used
     assert "Unsupported parameters" not in out["bind"].get("msg", ""), out["bind"]
+
+
+def test_community_docker_names_and_environment_variables_carry_over(tmp_path):
+    """community.docker's spellings reach the modules: the docker_url and docker_api_version aliases (api_version
+    auto negotiates), DOCKER_HOST and DOCKER_TIMEOUT from the task's environment; a TCP address is refused."""
+    aliased, from_env = str(tmp_path / "aliased.sock"), str(tmp_path / "from-env.sock")
+    play = [{"name": "community.docker's names", "hosts": "localhost", "gather_facts": False,
+             "module_defaults": {"group/" + GROUP: {"docker_url": "unix://" + aliased, "docker_api_version": "auto"}},
+             "tasks": [
+                 {"name": "The aliases from module_defaults", "dockyard.migrate.image_info": {"images": ["x"]},
+                  "register": "aliased", "ignore_errors": True},
+                 {"name": "DOCKER_HOST from the environment", "dockyard.migrate.image_info": {
+                     "images": ["x"], "docker_url": None},
+                  "environment": {"DOCKER_HOST": "unix://" + from_env, "DOCKER_TIMEOUT": "7"},
+                  "register": "env", "ignore_errors": True},
+                 {"name": "A TCP address", "dockyard.migrate.image_info": {
+                     "images": ["x"], "docker_url": "tcp://127.0.0.1:2375"}, "register": "tcp", "ignore_errors": True},
+                 {"name": "Keep the results", "ansible.builtin.copy": {
+                     "content": "{{ {'aliased': aliased, 'env': env, 'tcp': tcp} | to_json }}",
+                     "dest": str(tmp_path / "out.json")}}]}]
+    (tmp_path / "play.yml").write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    for var in ("DOCKER_HOST", "DOCKER_TIMEOUT", "DOCKER_API_VERSION"):
+        env.pop(var, None)
+    res = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
+                          "ansible_python_interpreter=" + sys.executable, str(tmp_path / "play.yml")],
+                         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-4000:]
+    with open(str(tmp_path / "out.json")) as f:
+        out = json.load(f)
+    assert out["aliased"].get("failed") and aliased in out["aliased"]["msg"], out["aliased"]
+    assert out["env"].get("failed") and from_env in out["env"]["msg"], out["env"]
+    assert out["tcp"].get("failed") and "only unix sockets" in out["tcp"]["msg"], out["tcp"]
+
+
+@pytest.mark.parametrize("given,asked", [(None, None), ("auto", None), ("AUTO", None), ("1.41", "1.41")])
+def test_api_version_auto_negotiates_as_unset_does(given, asked):
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _common
+    client = _common.client_from_params({"docker_host": "unix:///run/none.sock", "timeout": 5, "api_version": given})
+    assert client._requested_version == asked  # pylint: disable=protected-access
