@@ -61,28 +61,32 @@ def set_aside_hidden(move, ctx):
     part way is finished by the next run (the journal names the backup).  Returns whether anything was moved."""
     if move.disk or not bound(ctx.host.mountinfo(), move.target, move.source):
         return False
-    if move.backup and not ctx.journal.get("hidden_set_aside"):
+    if move.backup and os.path.lexists(move.backup) and not ctx.journal.get("hidden_set_aside"):
         return False  # set aside by the switch itself: the directory under the bind is its own stand-in
     with ctx.host.view_beneath(move.source) as under:
         if not os.path.isdir(under) or os.path.islink(under) or not os.listdir(under):
             return False
-        if not move.backup:
-            move.backup = backup_name(move, ctx.journal.stamp)
+        if not ctx.journal.get("hidden_set_aside"):
+            # A name the switch recorded but never renamed to (killed in between) is taken as it is.
+            move.backup = move.backup or backup_name(move, ctx.journal.stamp)
             ctx.journal["hidden_set_aside"] = True
             ctx.journal.save()
         aside = os.path.join(os.path.dirname(under), os.path.basename(move.backup))
+        st = os.stat(under)
         if not os.path.isdir(aside):
-            st = os.stat(under)
-            os.mkdir(aside)
-            os.chmod(aside, st.st_mode & 0o7777)
-            os.chown(aside, st.st_uid, st.st_gid)
+            os.mkdir(aside, 0o700)
+        os.chmod(aside, st.st_mode & 0o7777)  # also after a kill between the mkdir and here
+        os.chown(aside, st.st_uid, st.st_gid)
         names = sorted(os.listdir(under))
         for name in names:
             if os.path.lexists(os.path.join(aside, name)):
-                raise RelocationError("%s is under the bind of %s and also in %s: neither is overwritten; compare "
-                                      "them and move what you keep by hand" % (
-                                          os.path.join(move.source, name), move.target,
-                                          os.path.join(move.backup, name)), "source")
+                raise RelocationError(
+                    "the original %s left under the bind of %s holds %s, and the backup %s holds an entry of that "
+                    "name too: neither is overwritten. %s is the new root (through the bind); the hidden original is "
+                    "reached with: mkdir /tmp/beneath && mount --bind %s /tmp/beneath, then %s. Compare the two, "
+                    "keep one, and run again" % (
+                        move.source, move.target, name, move.backup, move.source, os.path.dirname(move.source),
+                        os.path.join("/tmp/beneath", os.path.basename(move.source), name)), "source")
             os.rename(os.path.join(under, name), os.path.join(aside, name))
         _fileops.fsync_dir(under)
         _fileops.fsync_dir(aside)

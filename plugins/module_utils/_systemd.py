@@ -286,18 +286,20 @@ class Systemd(_host.Host):
 
     @contextlib.contextmanager
     def view_beneath(self, path):
+        """The view is a bind of PATH's parent directory alone (not the filesystem's root), not recursive: PATH in
+        it is the directory beneath whatever is mounted there.  A view a killed run left mounted is unmounted
+        first."""
         path = os.path.normpath(path)
-        holder = _mountinfo.mount_containing(_mountinfo.read(), os.path.dirname(path))
-        if holder is None:
-            raise SystemdError("no mount holds %s" % os.path.dirname(path))
+        for e in _mountinfo.mounts_under(_mountinfo.read(), VIEW_DIR):
+            if os.path.basename(e.mount_point).startswith("beneath-"):
+                self.run(["umount", "--", e.mount_point])
         os.makedirs(VIEW_DIR, 0o700, exist_ok=True)
         view = tempfile.mkdtemp(prefix="beneath-", dir=VIEW_DIR)
         try:
-            # Not recursive (no --rbind): what is mounted below, at PATH among them, is not in the view.
-            self.run(["mount", "--bind", "--", holder.mount_point, view])
+            self.run(["mount", "--bind", "--", os.path.dirname(path), view])
             try:
                 self.run(["mount", "--make-private", "--", view])
-                yield os.path.join(view, os.path.relpath(path, holder.mount_point))
+                yield os.path.join(view, os.path.basename(path))
             finally:
                 self.run(["umount", "--", view])
         finally:

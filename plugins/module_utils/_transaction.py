@@ -366,6 +366,17 @@ class Relocation(_run.Operation):
         undoable = bool(pending and not running and self.ctx.journal.get("inventory") and
                         self.ctx.journal.phase == "switch" and self.ctx.journal.done("final_copy") and
                         not self.ctx.journal.done("verify"))
+        hidden_error = None
+        if pending:
+            # An original a killed run left under the bind is set aside first, whole, before anything may roll
+            # the window back (which puts the backup back in place).  Should that fail, nothing is rolled back
+            # (the original is split) and Docker is still started on the new root before the run fails.
+            for m in self.ctx.moves:
+                if m.switch.kind == "bind":
+                    try:
+                        _switch.set_aside_hidden(m, self.ctx)
+                    except (RelocationError, OSError) as exc:
+                        hidden_error, undoable = exc, False
         phase = "start"
         try:
             if not running:
@@ -383,9 +394,8 @@ class Relocation(_run.Operation):
                 raise
             self.ctx.served_new_root = True
             self.fail_window(phase, exc)
+        if hidden_error is not None:
+            raise RelocationError("%s; Docker serves from %s" % (hidden_error, docker.service_root), "source")
         if pending and self.ctx.journal.get("inventory"):
-            for m in self.ctx.moves:
-                if m.switch.kind == "bind":
-                    _switch.set_aside_hidden(m, self.ctx)
             self.phase_source()
         return self.ctx.result

@@ -28,7 +28,8 @@ from test_reliability import FAILPOINTS, MOVE, assert_killed, marker, prepare
 BIND_ONLY = ("switch_after_fstab", "switch_after_move_aside")
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
 SELECTED = (("daemon_json", "after_switch", "reboot"), ("bind", "after_start", "reboot"),
-            ("bind", "rollback_after_files", "reboot"), ("daemon_json", "rollback_after_undo", "reboot"))
+            ("bind", "rollback_after_files", "reboot"), ("daemon_json", "rollback_after_undo", "reboot"),
+            ("bind", "switch_after_fstab", "reboot"), ("daemon_json", "during_source", "reboot"))
 ROWS = os.path.join(ROOT, "tests", "output", "crash-matrix.json")
 DOC = os.path.join(ROOT, "docs", "crash-matrix.md")
 
@@ -118,8 +119,8 @@ def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point,
     assert len(kept) == 1 and not kept[0]["removed"] and kept[0]["backup"], second.get("original")
     assert host_sh("h1", "test -d '%s' && ls -A '%s' | wc -l" % (kept[0]["backup"], kept[0]["backup"])
                    ).stdout.strip() not in ("", "0"), "the kept original %s is missing or empty" % kept[0]["backup"]
-    hidden = host_sh("h1", "mkdir -p /run/rootview && mount --bind / /run/rootview && "
-                     "(ls -A /run/rootview/var/lib/docker 2>/dev/null | wc -l); umount /run/rootview").stdout.strip()
+    hidden = host_sh("h1", "mkdir -p /run/rootview && mount --bind /var/lib /run/rootview && "
+                     "(ls -A /run/rootview/docker 2>/dev/null | wc -l); umount /run/rootview").stdout.strip()
     assert hidden == "0", "%s entries of the system disk's /var/lib/docker are hidden under the mount" % hidden
     unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", args))
     matrix_rows.append({"method": method, "point": point, "then": then,

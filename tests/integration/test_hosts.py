@@ -350,6 +350,8 @@ def test_a_volume_mounted_with_z_restarts_after_a_daemon_json_move_and_after_the
     :z through that path (Docker 20.10 here): once the original is set aside, a container started from the old
     recorded path could not start.  The move points the recorded paths at the new root, the restore back."""
     fingerprint = seeded(fleet, LABELED)
+    version = sh(fleet, "docker version --format '{{.Server.Version}}'").strip()
+    assert version.startswith("20.10."), "the relabelling through the recorded path is Docker 20.10's: %s" % version
     assert volume_source(fleet, "labeled") == "/var/lib/docker/volumes/labeled/_data"
     res = moved(fleet, {"path": TARGET, "method": "daemon_json"}, TARGET, fingerprint)
     assert any("pointed the volume paths" in a for a in res["actions"]), res["actions"]
@@ -364,8 +366,7 @@ def test_a_volume_mounted_with_z_restarts_after_a_daemon_json_move_and_after_the
     sh(fleet, "docker restart labeled >/dev/null")
     assert volume_source(fleet, "labeled") == "/var/lib/docker/volumes/labeled/_data"
     assert sh(fleet, "docker exec labeled cat /data/note").split() == ["before", "moved"]
-    row("6b. a named volume mounted with :z (Docker %s), method daemon_json, then restored" % sh(
-        fleet, "docker version --format '{{.Server.Version}}'").strip(),
+    row("6b. a named volume mounted with :z (Docker %s), method daemon_json, then restored" % version,
         "moved: the recorded volume path followed the root (%s); the container restarted with the original set "
         "aside; restored: the path back at /var/lib/docker, restarted, the volume's writes kept; %s, rerun "
         "changed=false" % (TARGET + "/volumes/labeled/_data", entries(res)))

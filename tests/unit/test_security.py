@@ -251,7 +251,7 @@ def test_files_are_written_only_by_the_atomic_writer_or_to_temporary_files(path)
 
 # Option names that hold secrets; such an option must be declared no_log=True.
 SECRET_NAME = re.compile(r"(^|_)(pass(word|wd|phrase)?|secret|token|credentials?|private|api_?key)(_|$)")
-SPEC_KEYS = {"type", "default", "required", "choices", "elements", "no_log", "aliases", "options"}
+SPEC_KEYS = {"type", "default", "required", "choices", "elements", "no_log", "aliases", "options", "fallback"}
 
 
 def option_specs(source):

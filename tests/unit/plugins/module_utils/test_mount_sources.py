@@ -70,7 +70,9 @@ def test_rebase_rewrites_each_container_of_the_root_and_of_its_remapped_roots(tm
     broken = write_container(root, "c" * 64, None, raw="{not json")
     remapped = write_container(os.path.join(root, "100000.100000"), "d" * 64, config(**{"/v": dict(
         vol, Source=OLD + "/100000.100000/volumes/v/_data")}))
-    os.makedirs(os.path.join(root, "volumes"))  # a directory that is not a remapped root is not searched
+    # A directory that is not a remapped root is not searched, even with a containers directory in it.
+    elsewhere = write_container(os.path.join(root, "foo.bar"), "e" * 64, config(**{"/v": vol}))
+    untouched_elsewhere = os.stat(elsewhere).st_mtime_ns
     untouched = {p: os.stat(p).st_mtime_ns for p in (bind_only, broken)}
     before_ino = os.stat(first).st_ino
 
@@ -83,6 +85,7 @@ def test_rebase_rewrites_each_container_of_the_root_and_of_its_remapped_roots(tm
     assert os.stat(first).st_ino != before_ino, "not replaced by a rename"
     assert stat.S_IMODE(os.stat(first).st_mode) == 0o600
     assert {p: os.stat(p).st_mtime_ns for p in (bind_only, broken)} == untouched
+    assert os.stat(elsewhere).st_mtime_ns == untouched_elsewhere
     with open(broken) as f:
         assert f.read() == "{not json"
     assert sorted(os.listdir(os.path.dirname(first))) == ["config.v2.json"], "a temporary file was left"
@@ -109,13 +112,13 @@ def test_a_local_volume_recorded_under_an_earlier_root_is_pointed_at_where_it_li
     HOME/volumes/NAME/_data, so that is the path recorded, whatever root the old one named."""
     conf = config(**{
         "/v": {"Type": "volume", "Name": "v", "Driver": "local", "Source": "/mnt/a/docker/volumes/v/_data"},
-        "/p": {"Type": "volume", "Name": "p", "Driver": "vieux/sshfs", "Source": "/mnt/a/docker/plugins/x/p"},
+        "/p": {"Type": "volume", "Name": "p", "Driver": "vieux/sshfs", "Source": "/mnt/a/docker/volumes/p/_data"},
         "/q": {"Type": "volume", "Name": "q", "Driver": "local", "Source": "/srv/elsewhere/q"},
     })
     new, changed = _mount_sources.rebased(conf, OLD, NEW, home=NEW)
     assert changed == 1
     assert new["MountPoints"]["/v"]["Source"] == NEW + "/volumes/v/_data"
-    assert new["MountPoints"]["/p"]["Source"] == "/mnt/a/docker/plugins/x/p", "another driver's path was guessed"
+    assert new["MountPoints"]["/p"]["Source"] == "/mnt/a/docker/volumes/p/_data", "another driver's path was guessed"
     assert new["MountPoints"]["/q"]["Source"] == "/srv/elsewhere/q"
 
 

@@ -412,9 +412,12 @@ def test_a_copy_back_whose_volume_paths_cannot_be_rewritten_starts_docker_where_
         raise OSError("pointing the volume paths recorded under %s at %s failed: disk full" % (root, new_root))
 
     monkeypatch.setattr(_rollback._mount_sources, "rebase", broken)
-    with pytest.raises(RelocationError, match="disk full"):
+    with pytest.raises(RelocationError, match="disk full") as caught:
         r.rollback.finish_rollback()
+    assert isinstance(caught.value, _rollback.FailedForward), caught.value  # Docker serves where it served
     calls = r.ctx.host.calls
     assert r.copies == ["copy_back"] and "start_docker" in calls, calls
-    assert calls.index("start_docker") > calls.index("stop_docker")
+    assert calls.index("stop_docker") < calls.index("unmask") < calls.index("start_docker"), calls
     assert r.ctx.journal.get("copied_back") is not True
+    # Docker went back where it served: daemon.json still names the new root.
+    assert json.loads(open(r.ctx.opts.daemon_json).read()).get("data-root") == r.ctx.moves[0].target

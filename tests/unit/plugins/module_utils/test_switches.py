@@ -387,9 +387,58 @@ def test_an_entry_in_both_places_is_never_overwritten(tmp_path, monkeypatch):
 
 def test_a_stand_in_the_switch_made_or_no_bind_is_left_alone(tmp_path, monkeypatch):
     move, ctx, under = hidden_setup(tmp_path, monkeypatch)
-    move.backup = _switch.backup_name(move, ctx.journal.stamp)  # set aside by the switch: no flag
+    move.backup = _switch.backup_name(move, ctx.journal.stamp)  # set aside by the switch: there, and no flag
+    os.makedirs(move.backup)
     assert _switch.set_aside_hidden(move, ctx) is False
+    os.rmdir(move.backup)
     move.backup = None
     monkeypatch.setattr(_switch, "bound", lambda mounts, src, path: False)
     assert _switch.set_aside_hidden(move, ctx) is False
     assert ctx.host.calls == [] and sorted(os.listdir(str(under))) == ["image", "volumes"]
+
+
+def test_a_backup_name_recorded_but_never_renamed_to_is_where_the_hidden_original_goes(tmp_path, monkeypatch):
+    """The switch saved the backup name, then was killed before its rename, and a boot mounted the bind: the
+    name is taken as the set-aside's own."""
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    move.backup = _switch.backup_name(move, "20261201T000000")
+    assert not os.path.lexists(move.backup)
+    assert _switch.set_aside_hidden(move, ctx) is True
+    aside = under.parent / os.path.basename(move.backup)
+    assert sorted(os.listdir(str(aside))) == ["image", "volumes"] and ctx.journal.get("hidden_set_aside") is True
+
+
+def test_the_backup_takes_the_originals_mode_and_owner_even_when_it_was_made_already(tmp_path, monkeypatch):
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    os.chmod(str(under), 0o710)
+    move.backup = _switch.backup_name(move, ctx.journal.stamp)
+    ctx.journal["hidden_set_aside"] = True
+    aside = under.parent / os.path.basename(move.backup)
+    aside.mkdir(mode=0o755)  # a kill between the mkdir and the chmod
+    assert _switch.set_aside_hidden(move, ctx) is True
+    assert os.stat(str(aside)).st_mode & 0o7777 == 0o710
+
+
+def test_a_bind_apply_that_finds_its_bind_mounted_sets_the_original_under_it_aside(tmp_path, monkeypatch):
+    """The rerun's switch finds fstab's line mounted already (a boot did it): the original under it is set aside
+    before the switch counts as done."""
+    move, ctx, under = hidden_setup(tmp_path, monkeypatch)
+    monkeypatch.setattr(_switches._mountinfo, "same_bind", lambda mounts, src, path: (src, path) == (
+        move.target, move.mount_point))
+    move.switch.apply(move, ctx)
+    assert move.backup and os.listdir(str(under)) == []
+    assert sorted(os.listdir(str(under.parent / os.path.basename(move.backup)))) == ["image", "volumes"]
+    assert "view_beneath" in ctx.host.calls
+
+
+def test_a_rerun_that_copied_the_original_again_points_the_paths_again(tmp_path, ctx):
+    """Killed after the switch, a rerun takes the final copy again (the original's files over the target's) and
+    switches again with daemon.json already naming the target: the paths are pointed at the target again."""
+    move = move_of(tmp_path, "daemon_json")
+    copied = volume_config(move.target, move.source)
+    move.switch.apply(move, ctx)
+    with open(copied, "w") as f:  # the final copy again
+        json.dump({"MountPoints": {"/data": {"Type": "volume", "Name": "v", "Driver": "local", "Mode": "z",
+                                             "Source": move.source + "/volumes/v/_data"}}}, f)
+    move.switch.apply(move, ctx)
+    assert recorded(copied) == move.target + "/volumes/v/_data"

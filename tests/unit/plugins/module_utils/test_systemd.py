@@ -3,6 +3,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _systemd
@@ -216,3 +218,25 @@ def test_exec_lines_double_the_dollar_sign():
     assert _systemd.exec_quote("/mnt/plain") == "/mnt/plain"
     assert _systemd.python_for_units() in ("/usr/bin/python3", "/usr/libexec/platform-python") or \
         _systemd.python_for_units().startswith("/")
+
+
+def test_the_view_beneath_a_mount_binds_the_parent_alone_privately_and_is_always_undone(tmp_path, monkeypatch):
+    """A plain (not recursive) bind of the parent directory, made private, unmounted and removed however the
+    block ends; a view a killed run left mounted is unmounted first."""
+    ran = []
+    view_dir = str(tmp_path / "views")
+    monkeypatch.setattr(_systemd, "VIEW_DIR", view_dir)
+    left = "%s/beneath-old" % view_dir
+    monkeypatch.setattr(_systemd._mountinfo, "read", lambda: _systemd._mountinfo.parse(
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "2 1 8:1 /var/lib %s rw - ext4 /dev/sda1 rw\n" % left))
+    host = _systemd.Systemd(lambda argv: ran.append(list(argv)) or (0, "", ""), None)
+    with pytest.raises(RuntimeError, match="inside"):
+        with host.view_beneath("/var/lib/docker") as under:
+            view = os.path.dirname(under)
+            assert os.path.basename(under) == "docker" and os.path.dirname(view) == view_dir
+            assert ran == [["umount", "--", left], ["mount", "--bind", "--", "/var/lib", view],
+                           ["mount", "--make-private", "--", view]]
+            raise RuntimeError("a failure inside the block")
+    assert ran[-1] == ["umount", "--", view] and not os.path.exists(view)
+    assert not any(a[:2] == ["mount", "--rbind"] for a in ran)
