@@ -389,9 +389,6 @@ def test_swarm_manager_refused_unless_accepted(fleet, row):
 
 
 # ---------------------------------------------------------------- 7b. a team's own inventory
-MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
-
-
 def team_inventory(fleet, path):
     """The fleet's inventory with its hosts in a group of the team's own name (web), as a new user's is."""
     with open(fleet.inventory) as f:
@@ -401,25 +398,45 @@ def team_inventory(fleet, path):
     return Fleet(str(path))
 
 
+def installed_collection(tmp_path):
+    """The collection built and installed from its tarball into an empty collections path, and the environment
+    that uses it alone (no project ansible.cfg): as a team installs it."""
+    build, colls = tmp_path / "build", tmp_path / "collections"
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nhost_key_checking = False\n")
+    env = {"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(colls)}
+    subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(build), ROOT], check=True,
+                   stdout=subprocess.PIPE, timeout=300, env=dict(os.environ, **env))
+    tarball = [str(build / n) for n in os.listdir(str(build)) if n.endswith(".tar.gz")]
+    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(colls)] + tarball, check=True,
+                   stdout=subprocess.PIPE, timeout=300, env=dict(os.environ, **env))
+    assert os.path.isfile(str(colls / "ansible_collections" / "dockyard" / "migrate" / "playbooks" /
+                              "migrate_docker_root.yml"))
+    return env
+
+
 def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(fleet, row, tmp_path):
-    """A team's inventory has no docker_hosts group: the run fails naming migrate_hosts and touches nothing. A
-    selection expression split at its spaces fails the same way. With migrate_on_refusal=skip the swarm manager
-    (h2) is refused and reported with its reason while h1 moves; allowed, h2 moves and its swarm stays active."""
+    """From the installed tarball, by the playbook's collection name: a team's inventory has no docker_hosts
+    group, and the run fails naming migrate_hosts and touches nothing. A selection expression split at its spaces
+    fails the same way. With migrate_on_refusal=skip the swarm manager (h2) is refused and reported with its
+    reason while h1 moves; allowed, h2 moves and its swarm stays active."""
     fleet.reset("h1", "h2")
     sh(fleet, SWARM)
     team = team_inventory(fleet, tmp_path / "team.ini")
+    env = installed_collection(tmp_path)
+    migrate = "dockyard.migrate.migrate_docker_root"
     before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
 
-    nothing = team.playbook(MIGRATE, extra={"docker_root_target": TARGET}, check=False)
+    run = dict(env=env, cwd=str(tmp_path))
+    nothing = team.playbook(migrate, extra={"docker_root_target": TARGET}, check=False, **run)
     assert nothing.returncode != 0 and "No host matched migrate_hosts=docker_hosts" in nothing.stdout, \
         nothing.stdout[-3000:]
-    split = team.playbook(MIGRATE, extra={"docker_root_target": TARGET, "migrate_hosts": "web"}, check=False,
-                          options=["-e", "docker_root_select=config.method != 'default'"])
+    split = team.playbook(migrate, extra={"docker_root_target": TARGET, "migrate_hosts": "web"}, check=False,
+                          options=["-e", "docker_root_select=config.method != 'default'"], **run)
     assert split.returncode != 0 and "split at its spaces" in split.stdout, split.stdout[-3000:]
     assert {h: fleet.snapshot(h) for h in ("h1", "h2")} == before, "a refused run touched a host"
 
     report = str(tmp_path / "report.json")
-    skipped = team.playbook(MIGRATE, check=False, extra={
+    skipped = team.playbook(migrate, check=False, **run, extra={
         "docker_root_target": TARGET, "migrate_hosts": "web", "migrate_on_refusal": "skip",
         "migrate_report_file": report})
     assert skipped.returncode != 0, "a run with a refused host reported success"
@@ -437,16 +454,17 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     assert doc["counts"]["refused"] == 1 and doc["settings"]["on_refusal"] == "skip"
     assert fleet.snapshot("h2") == before["h2"], "the refused host was touched"
 
-    allowed = team.playbook(MIGRATE, limit="h2", extra={
+    allowed = team.playbook(migrate, limit="h2", **run, extra={
         "docker_root_target": TARGET, "migrate_hosts": "web", "docker_root_allow_swarm_manager": True,
         "migrate_report_file": report})
-    assert allowed.returncode == 0
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
     with open(report) as f:
         assert {r["host"]: r["status"] for r in json.load(f)["hosts"]}["h2"] == "moved"
     assert sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.DockerRootDir}}'").split() == [
         "active", "/var/lib/docker"]
     assert sh(fleet, "findmnt --noheadings --output FSROOT --mountpoint /var/lib/docker").strip() == "/docker"
-    row("7b. a team's inventory (group web, no docker_hosts), a split -e expression, a swarm manager",
+    row("7b. from the installed tarball: a team's inventory (group web, no docker_hosts), a split -e expression, "
+        "a swarm manager",
         "no host matched: failed naming migrate_hosts, nothing touched; split expression: failed naming the fix; "
         "migrate_on_refusal=skip: h2 refused (\"%s\"), h1 moved and verified, the run failed; "
         "docker_root_allow_swarm_manager=true: h2 moved, swarm active" % rows["h2"]["error"]["message"][:60])

@@ -113,3 +113,26 @@ def test_readme_example_play_from_the_installed_collection(installed, fleet_host
     assert m, out[-4000:]
     assert m.group(1) == "/var/lib/docker" and m.group(2) in ("default", "daemon_json", "flag", "bind") \
         and m.group(3), m.groups()
+
+
+def test_report_playbook_by_path_from_a_plain_clone(tmp_path, fleet_hosts):
+    """The README's plain-clone commands: a clone with no bootstrap, no project ansible.cfg and an empty collections
+    path runs the playbooks by their paths (the collection found through playbooks/collections/)."""
+    section = readme_section()
+    block, = re.findall(r"^```plain-clone\n(.*?)^```", section, re.S | re.M)
+    cmds = [line.strip() for line in block.splitlines() if line.strip()]
+    assert cmds[0].startswith("git clone ") and all(c.startswith("ansible-playbook -i inventory playbooks/")
+                                                    for c in cmds[1:]), cmds
+    clone = tmp_path / "dockyard.migrate"
+    subprocess.run(["git", "clone", "-q", ROOT, str(clone)], check=True, timeout=120)
+    assert not (clone / "collections").exists() and not (clone / ".venv").exists()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""), ANSIBLE_COLLECTIONS_PATH=str(empty),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False")
+    argv = [fleet_hosts.inventory if a == "inventory" else a for a in shlex.split(cmds[1])] + ["--limit", "h1"]
+    res = subprocess.run(argv, cwd=str(clone), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stdout[-8000:]
+    assert re.search(r"\bh1\s+/var/lib/docker\s+(default|daemon_json|flag|bind)\b", res.stdout), res.stdout[-4000:]
