@@ -64,8 +64,9 @@ bench: bootstrap
 changelog:
 	$(PY) scripts/changelog.py
 
+# The sandbox scenarios (your_hosts runs on hosts you name: see its molecule.yml).
 molecule:
-	cd extensions && molecule test --all
+	cd extensions && for s in bind containerd_store daemon_json; do molecule test -s $$s || exit 1; done
 
 fleet-up:
 	$(FLEET) up --hosts $(HOSTS)

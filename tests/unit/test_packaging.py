@@ -20,6 +20,7 @@ GALAXY = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
 # Development-only: the test suite and its sandbox fleet, the benchmark, the repository's scripts, the tools'
 # configuration and local build output. Everything else in the repository ships.
 DEV_ONLY = re.compile(r"^(tests/|bench/|scripts/|\.ci/|awx/context/|\.venv/|collections/|build/|\.cache/|"
+                      r"extensions/molecule/(bind|containerd_store|daemon_json|shared)/|"
                       r"Makefile$|requirements-dev\.txt$|ansible\.cfg$|pytest\.ini$|\.ansible-lint$|\.gitignore$)|"
                       r"(^|/)__pycache__/|\.pyc$|\.tar\.gz$|(^|/)\.pytest_cache/|^demo-report\.json|"
                       r"^docker_root_migration\.json")
@@ -27,7 +28,7 @@ MUST_SHIP = ("LICENSE", "README.md", "CHANGELOG.rst", "meta/runtime.yml", "chang
              "plugins/modules/data_root.py", "plugins/module_utils/_docker_api.py", "plugins/action/job_progress.py",
              "playbooks/migrate_docker_root.yml", "playbooks/docker_root_report.yml",
              "roles/relocate_data_root/tasks/main.yml", "roles/relocate_data_root/meta/argument_specs.yml",
-             "docs/guide.md")
+             "docs/guide.md", "extensions/molecule/your_hosts/molecule.yml", "extensions/molecule/your_hosts/guard.yml")
 
 
 def galaxy_version():
