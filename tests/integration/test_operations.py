@@ -165,7 +165,7 @@ CLEANUP = os.path.join(ROOT, "playbooks", "cleanup_docker_root.yml")
 MARKER = "/mnt/data/.docker.dockyard-migrate.json"
 
 
-def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
+def test_throttled_low_priority_move_then_cleanup_after_soak(pair, tmp_path):
     """A move held to a bandwidth limit at the lowest CPU and I/O priority: the first copy is made by rsync with
     --bwlimit, and every copy process runs at nice 19 in the idle I/O class (read from the host's /proc while the
     copy is paused). Then the kept original is removed by cleanup_docker_root.yml, only once it may be. To test the
@@ -203,8 +203,10 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     assert backup.startswith("/var/lib/docker.dockyard-backup-")
     assert state(pair, "h1")[1].endswith("[/docker]")
 
+    report = str(tmp_path / "cleanup.json")
+
     def cleanup(check=False, **extra):
-        extra = dict({"docker_root_target": "/mnt/data/docker"}, **extra)
+        extra = dict({"docker_root_target": "/mnt/data/docker", "migrate_report_file": report}, **extra)
         return pair.playbook(CLEANUP, limit="h1", check=False, extra=extra, options=["--check", "--diff"] if check
                              else ["--diff"])
 
@@ -216,6 +218,10 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     res = cleanup()
     assert res.returncode != 0 and "soak_days=7 asks for 7 days" in res.stdout, res.stdout[-3000:]
     assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
+    with open(report) as f:
+        doc = json.load(f)
+    assert doc["kind"] == "cleanup" and doc["outcome"] == "failed" and doc["freed_bytes"] == 0, doc
+    assert doc["hosts"][0]["status"] == "failed" and "asks for 7 days" in doc["hosts"][0]["error"]["message"]
     # The move finished eight days ago, as far as the marker knows.
     pair.sh("h1", "python3", "-c", "import json, time; p = %r; d = json.load(open(p)); d['finished'] = "
             "time.time() - 8 * 86400; json.dump(d, open(p, 'w'))" % MARKER)
@@ -250,6 +256,12 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair):
     assert res.returncode == 0 and "removed the kept original %s" % backup in res.stdout, res.stdout[-3000:]
     assert re.search(r"h1\s*:.*changed=1", res.stdout), res.stdout[-3000:]
     assert kept() == "gone"
+    with open(report) as f:
+        doc = json.load(f)
+    h1 = doc["hosts"][0]
+    assert doc["outcome"] == "success" and h1["status"] == "removed" and h1["kept"] is None, doc
+    assert h1["freed_bytes"] > 0 and doc["freed_bytes"] == h1["freed_bytes"], doc
+    assert re.search(r"^h1\s+removed\s+[\d.]+[KMG]?\s+-$", res.stdout, re.M), res.stdout[-3000:]
     assert json.loads(pair.sh("h1", "cat", MARKER))["cleanup"]["removed"] == [backup]
     res = cleanup()
     assert res.returncode == 0 and re.search(r"h1\s*:.*changed=0", res.stdout), res.stdout[-3000:]
