@@ -70,6 +70,13 @@ def installed(tmp_path_factory):
     return {"work": work, "env": env, "section": section}
 
 
+@pytest.fixture(scope="module")
+def fleet(fleet_hosts):
+    """h1 as the fleet seeds it (an earlier file on this worker may have moved it)."""
+    fleet_hosts.reset("h1")
+    return fleet_hosts
+
+
 def run(installed, argv, timeout=600):
     work, env = installed["work"], installed["env"]
     res = subprocess.run(argv, cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -93,29 +100,29 @@ def test_every_playbook_in_the_readme_is_run_by_its_fqcn(installed):
     assert named == set(playbooks), "README names %s; the collection has %s" % (sorted(named), playbooks)
 
 
-def test_report_playbook_by_fqcn_from_the_installed_collection(installed, fleet_hosts):
+def test_report_playbook_by_fqcn_from_the_installed_collection(installed, fleet):
     cmd, = [c for c in commands(installed["section"]) if c.startswith("ansible-playbook") and "docker_root_report" in c]
-    argv = [fleet_hosts.inventory if a == "inventory" else a for a in shlex.split(cmd)] + ["--limit", "h1"]
+    argv = [fleet.inventory if a == "inventory" else a for a in shlex.split(cmd)] + ["--limit", "h1"]
     out = run(installed, argv)
     assert "PLAY [Analyse Docker data roots]" in out
     assert re.search(r"HOST\s+ROOT\s+CONFIGURED", out), out[-4000:]
     assert re.search(r"\bh1\s+/var/lib/docker\s+(default|daemon_json|flag|bind)\b", out), out[-4000:]
 
 
-def test_readme_example_play_from_the_installed_collection(installed, fleet_hosts):
+def test_readme_example_play_from_the_installed_collection(installed, fleet):
     work = installed["work"]
     block, = code_blocks(installed["section"], "yaml")
     play = yaml.safe_load(block)
     assert play[0]["tasks"][0].get("dockyard.migrate.data_root_info") is not None
     (work / "example.yml").write_text(block)
-    out = run(installed, ["ansible-playbook", "-i", fleet_hosts.inventory, "example.yml", "--limit", "h1"])
+    out = run(installed, ["ansible-playbook", "-i", fleet.inventory, "example.yml", "--limit", "h1"])
     m = re.search(r'"msg": "(/\S+) \((\w+)\): (.+)"', out)
     assert m, out[-4000:]
     assert m.group(1) == "/var/lib/docker" and m.group(2) in ("default", "daemon_json", "flag", "bind") \
         and m.group(3), m.groups()
 
 
-def test_report_playbook_by_path_from_a_plain_clone(tmp_path, fleet_hosts):
+def test_report_playbook_by_path_from_a_plain_clone(tmp_path, fleet):
     """The README's plain-clone commands: a clone with no bootstrap, no project ansible.cfg and an empty collections
     path runs the playbooks by their paths (the collection found through playbooks/collections/)."""
     section = readme_section()
@@ -131,7 +138,7 @@ def test_report_playbook_by_path_from_a_plain_clone(tmp_path, fleet_hosts):
     empty.mkdir()
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""), ANSIBLE_COLLECTIONS_PATH=str(empty),
                ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False")
-    argv = [fleet_hosts.inventory if a == "inventory" else a for a in shlex.split(cmds[1])] + ["--limit", "h1"]
+    argv = [fleet.inventory if a == "inventory" else a for a in shlex.split(cmds[1])] + ["--limit", "h1"]
     res = subprocess.run(argv, cwd=str(clone), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True, timeout=600, check=False)
     assert res.returncode == 0, res.stdout[-8000:]
