@@ -48,10 +48,17 @@ def test_transfer_moves_only_what_is_missing(fleet_hosts, tmp_path):
     assert image_id(fleet_hosts, "h2", "seed/app:2") != app_h1  # seeded apart: other IDs
     # The controller's temporary directory of these runs: the staging directories are made in it.
     tmpdir = str(tmp_path)
+    started_in = tmp_path / "run"
+    started_in.mkdir()
     res = fleet_hosts.playbook(TRANSFER, extra={"transfer_source": "h1", "transfer_to": "h2",
                                                 "transfer_images": ["seed/app:2"], "transfer_compression": "zstd"},
-                               env={"TMPDIR": tmpdir}, options=["-v"])
+                               env={"TMPDIR": tmpdir}, options=["-v"], cwd=str(started_in))
     first = staged_in(res, tmpdir)
+    # The report, with no transfer_report_file, is written where the run was started.
+    with open(str(started_in / "docker_root_transfer.json")) as f:
+        report = json.load(f)
+    assert report["source"] == "h1" and [h["host"] for h in report["hosts"]] == ["h2"], report
+    assert "Report: %s/docker_root_transfer.json" % started_in in res.stdout
     assert '"dest": "%s/transfer-' % first in res.stdout, "the archive was not fetched into it"
     wanted, loaded, _moved, status = row(res.stdout, "h2")
     assert (wanted, loaded, status) == ("1", "1", "loaded")

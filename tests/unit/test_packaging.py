@@ -23,7 +23,7 @@ DEV_ONLY = re.compile(r"^(tests/|bench/|scripts/|\.ci/|awx/context/|\.venv/|coll
                       r"extensions/molecule/(bind|containerd_store|daemon_json|shared)/|"
                       r"Makefile$|requirements-dev\.txt$|ansible\.cfg$|pytest\.ini$|\.ansible-lint$|\.gitignore$)|"
                       r"(^|/)__pycache__/|\.pyc$|\.tar\.gz$|(^|/)\.pytest_cache/|^demo-report\.json|"
-                      r"^docker_root_migration\.json")
+                      r"^docker_root_\w+\.json")
 MUST_SHIP = ("LICENSE", "README.md", "CHANGELOG.rst", "meta/runtime.yml", "changelogs/changelog.yaml",
              "plugins/modules/data_root.py", "plugins/module_utils/_docker_api.py", "plugins/action/job_progress.py",
              "playbooks/migrate_docker_root.yml", "playbooks/docker_root_report.yml",
