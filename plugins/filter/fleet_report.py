@@ -88,7 +88,7 @@ _ROW = (
     ("downtime_seconds", 0), ("online_copy_seconds", 0), ("offline_copy_seconds", 0), ("phases", None),
     ("verified", False), ("fingerprint_before", None), ("fingerprint_after", None), ("original", None),
     ("reason", None), ("error", None), ("containers_not_running", None),
-    ("kept_bytes", None), ("kept_on", None), ("cleanup_from", None),
+    ("kept_bytes", None), ("kept_on", None), ("cleanup_from", None), ("pruned_bytes", None), ("pruned", None),
 )
 
 
@@ -113,6 +113,9 @@ def row(host, result):
     out["downtime_seconds"] = _number(out["downtime_seconds"])
     out["online_copy_seconds"] = _number(out["online_copy_seconds"])
     out["offline_copy_seconds"] = _number(out["offline_copy_seconds"])
+    if out["pruned_bytes"] is not None:
+        out["pruned_bytes"] = _number(out["pruned_bytes"], None)
+    out["pruned"] = [str(p) for p in (out["pruned"] or [])]
     if out["kept_bytes"] is not None:
         out["kept_bytes"] = _number(out["kept_bytes"], None)
     if out["planned_bytes"] is not None:

@@ -24,6 +24,11 @@ FLAG_ON = ("mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\
 FLAG_OFF = "rm -f /etc/systemd/system/docker.service.d/zz-flag.conf; systemctl daemon-reload"
 
 
+DANGLING = ("c=$(docker create --network none seed/base:1 true) && docker commit $c junk:1 >/dev/null && "
+            "old=$(docker image inspect -f '{{.Id}}' junk:1) && docker commit $c junk:1 >/dev/null && docker rm $c "
+            ">/dev/null && echo $old")  # junk:1 is committed twice: the first image is left untagged
+
+
 def state(fleet, host):
     return fleet.sh(host, "sh", "-c", "docker info --format '{{.DockerRootDir}}'; "
                     "findmnt --noheadings --output SOURCE /var/lib/docker || echo not-mounted; "
@@ -117,6 +122,7 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
         "    line: \"post {{ inventory_hostname }} {{ relocate_data_root_result.status }}\"\n"
         "  delegate_to: localhost\n  become: false\n" % log)
     pair.sh("h1", "docker", "tag", "seed/app:2", "pick/me:1")
+    dangling = pair.sh("h1", "sh", "-c", DANGLING).strip()
     select = "inventory.images[?contains(tags, 'pick/me:1')]"
     before_h2 = pair.snapshot("h2")
     # A bad expression stops the run before any host is touched.
@@ -129,13 +135,17 @@ def test_select_hooks_and_copy_engine(pair, tmp_path):
     res = pair.playbook(MIGRATE, limit="h1,h2", extra={
         "docker_root_target": "/mnt/data/docker", "docker_root_select": select, "docker_root_copy_engine": "rsync",
         "docker_root_nice": 5, "docker_root_ionice": "best-effort:6", "docker_root_progress_interval": 1,
-        "migrate_report_file": report, "migrate_pre_host_tasks": str(pre),
+        "migrate_report_file": report, "migrate_pre_host_tasks": str(pre), "docker_root_prune": "dangling",
         "migrate_post_host_tasks": os.path.relpath(str(post), ROOT)})
     with open(report) as f:
         data = json.load(f)
     rows = dict((r["host"], r) for r in data["hosts"])
     assert rows["h1"]["status"] == "moved" and rows["h1"]["verified"]
     assert rows["h2"]["status"] == "not selected" and select in rows["h2"]["reason"]
+    # docker_root_prune: the untagged image went before the move, and only on the host that moved.
+    assert any(dangling in p for p in rows["h1"]["pruned"]) and rows["h1"]["pruned_bytes"] is not None, rows["h1"]
+    assert rows["h2"]["pruned"] == [] and rows["h2"]["pruned_bytes"] is None
+    assert pair.sh("h1", "sh", "-c", "docker image inspect %s >/dev/null 2>&1 || echo gone" % dangling).strip() == "gone"
     assert data["settings"]["select"] == select
     assert re.search(r"^h2\s.*\snot selected(\s|$)", res.stdout, re.M)
     assert "1 moved, 0 already done, 0 planned (check mode), 1 not selected" in res.stdout
@@ -269,3 +279,28 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair, tmp_path):
     assert now[0] == "/var/lib/docker" and now[1].endswith("[/docker]") and now[2] == "web worker", now
     # No original is left for a rollback: put h1 back as the fleet seeds it, for the other tests.
     pair.reset("h1")
+
+
+def test_prune_says_what_would_go_removes_it_and_spares_what_containers_use(pair):
+    """dockyard.migrate.prune on a real engine: check mode lists the untagged image and removes nothing, the run
+    removes it, a rerun changes nothing; unused_images also removes a tagged image no container uses, and keeps
+    every image a container (running or stopped) uses. Volumes stay."""
+    pair.reset("h2")
+    dangling = pair.sh("h2", "sh", "-c", DANGLING).strip()
+    used = set(pair.sh("h2", "sh", "-c", "docker ps -aq | xargs docker inspect -f '{{.Image}}'").split())
+    volumes = pair.sh("h2", "docker", "volume", "ls", "-q")
+    plan = pair.module("h2", "dockyard.migrate.prune", {"what": "dangling"}, check_mode=True, diff=True)
+    assert plan["changed"] and any(dangling in r for r in plan["removed"]), plan
+    assert dangling in plan["diff"]["before"] and plan["diff"]["after"] == ""
+    assert pair.sh("h2", "docker", "image", "inspect", "-f", "{{.Id}}", dangling).strip() == dangling
+    done = pair.module("h2", "dockyard.migrate.prune", {"what": "dangling"})
+    assert done["changed"] and any(dangling in r for r in done["removed"]), done
+    assert pair.sh("h2", "sh", "-c", "docker image inspect %s >/dev/null 2>&1 || echo gone" % dangling).strip() == "gone"
+    again = pair.module("h2", "dockyard.migrate.prune", {"what": "dangling"})
+    assert again["changed"] is False and again["removed"] == []
+    every = pair.module("h2", "dockyard.migrate.prune", {"what": "unused_images"})
+    assert every["changed"] and any("junk:1" in r for r in every["removed"]), every
+    left = set(pair.sh("h2", "docker", "images", "-q", "--no-trunc").split())
+    assert used <= left and not any("junk" in line for line in pair.sh("h2", "docker", "images").splitlines())
+    assert pair.sh("h2", "docker", "volume", "ls", "-q") == volumes
+    pair.reset("h2")  # the seeded images back, for later tests
