@@ -62,8 +62,9 @@ def matrix_rows():
              "Each case kills the module with SIGKILL at a named point of a move (or of its automatic rollback, "
              "driven by a failed verification), then either nothing or a reboot after which Docker runs wherever "
              "the host points it and a container writes to a volume; then runs the move again. It passes when the "
-             "rerun succeeded, Docker runs on the moved root, the write is there, the inventory is unchanged and a "
-             "further run changes nothing.", "",
+             "rerun succeeded, Docker runs on the moved root, the write is there, the inventory is unchanged, the "
+             "original is kept where the run reports it with nothing left hidden under the mount at /var/lib/docker, "
+             "and a further run changes nothing.", "",
              "| method | killed at | then | marker at the kill | after the boot | the rerun |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
