@@ -83,10 +83,10 @@ def set_aside_hidden(move, ctx):
                 raise RelocationError(
                     "the original %s left under the bind of %s holds %s, and the backup %s holds an entry of that "
                     "name too: neither is overwritten. %s is the new root (through the bind); the hidden original is "
-                    "reached with: mkdir /tmp/beneath && mount --bind %s /tmp/beneath, then %s. Compare the two, "
-                    "keep one, and run again" % (
+                    "reached by binding %s at a directory D of your choice (mount --bind %s D, not recursive) and "
+                    "looking at D/%s. Compare the two, keep one, and run again" % (
                         move.source, move.target, name, move.backup, move.source, os.path.dirname(move.source),
-                        os.path.join("/tmp/beneath", os.path.basename(move.source), name)), "source")
+                        os.path.dirname(move.source), os.path.join(os.path.basename(move.source), name)), "source")
             os.rename(os.path.join(under, name), os.path.join(aside, name))
         _fileops.fsync_dir(under)
         _fileops.fsync_dir(aside)

@@ -124,8 +124,28 @@ def out(argv, check=True, timeout=TIMEOUT):
 
 # ---------------------------------------------------------------- outer engine
 
+# Every host's systemd takes inotify instances of the machine's root user; the kernel's default of 128 per user
+# runs out at about a dozen hosts (two test workers bring up more), and systemd then exits at boot with status 255.
+INOTIFY_LIMITS = {"/proc/sys/fs/inotify/max_user_instances": 8192,
+                  "/proc/sys/fs/inotify/max_user_watches": 1048576}
+
+
+def raise_inotify_limits():
+    for path, want in INOTIFY_LIMITS.items():
+        try:
+            with open(path) as f:
+                have = int(f.read().strip())
+            if have < want:
+                with open(path, "w") as f:
+                    f.write("%d\n" % want)
+                log("raised %s from %d to %d" % (os.path.basename(path), have, want))
+        except (OSError, ValueError) as exc:
+            log("could not raise %s: %s" % (path, exc))
+
+
 def ensure_engine():
     """Make sure an outer Docker engine answers; start dockerd if needed."""
+    raise_inotify_limits()
     if run([DOCKER, "info"], check=False, capture=True, timeout=30).returncode == 0:
         return
     if not shutil.which("dockerd"):
@@ -529,6 +549,7 @@ def up(count, suite, containerd_store, start=1):
 def reset(names, olddisk=False, seeded=None):
     """Recreate NAMES from nothing; with SEEDED (a seed profile), seeded: from the golden state of their kind when
     there is one, else seeded from nothing and kept as that golden state."""
+    raise_inotify_limits()
     hosts = load_hosts()
     use_golden = seeded and not olddisk and os.environ.get("DOCKYARD_FLEET_GOLDEN", "1") != "0"
     fresh = []
