@@ -212,6 +212,7 @@ def test_job_template_survey_and_prompts(jt):
     for q in spec["spec"]:
         assert set(q) <= {"question_name", "question_description", "variable", "type", "required", "default",
                           "min", "max", "choices", "new_question"}, q
+        assert str(q.get("question_description") or "").strip(), "%s: no description" % q["question_name"]
         assert q["type"] in SURVEY_TYPES
         assert q["variable"] not in seen, "duplicate survey variable %s" % q["variable"]
         seen.add(q["variable"])
