@@ -220,7 +220,7 @@ def test_job_template_survey_and_prompts(jt):
         assert q["variable"] in documented, "%s is not documented in %s" % (q["variable"], jt["playbook"])
         if q["type"] in ("multiplechoice", "multiselect"):
             assert q["default"] in q["choices"]
-    assert "docker_root_target" in seen or jt["playbook"].endswith("docker_root_report.yml")
+    assert "docker_root_target" in seen or jt["playbook"].endswith(("docker_root_report.yml", "transfer_images.yml"))
 
 
 def test_survey_choices_agree_with_the_playbook():
@@ -368,3 +368,25 @@ def test_ansible_builder_accepts_the_execution_environment(tmp_path):
     assert (work / "context" / "_build" / "dockyard-migrate-0.1.0.tar.gz").exists()
     assert 'ARG PYCMD="/opt/ee/bin/python3"' in containerfile
     assert 'ARG PKGMGR="/usr/bin/apt-get"' in containerfile
+
+
+@pytest.mark.parametrize("given", [["app/web:1.4", "app/worker:1.4"], "app/web:1.4\n  app/worker:1.4\n\n"])
+def test_the_transfer_takes_the_images_as_a_list_or_one_per_line(given, tmp_path):
+    """The transfer survey's text area gives one name per line; the playbook turns it into the role's list."""
+    with open(path("playbooks/transfer_images.yml")) as f:
+        plays = yaml.safe_load(f)
+    task = [t for t in plays[1]["tasks"] if "ansible.builtin.include_role" in t][0]
+    expr = task["vars"]["transfer_images_images"]
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": {"transfer_images": given},
+             "tasks": [{"ansible.builtin.copy": {"content": "{{ (%s) | to_json }}" % expr.strip()[2:-2],
+                                                 "dest": str(tmp_path / "out.json")}}]}]
+    (tmp_path / "play.yml").write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    res = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c",
+                          "local", "-e", "ansible_python_interpreter=" + sys.executable, str(tmp_path / "play.yml")],
+                         cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stdout[-3000:]
+    with open(str(tmp_path / "out.json")) as f:
+        assert json.load(f) == ["app/web:1.4", "app/worker:1.4"]
