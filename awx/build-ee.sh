@@ -58,6 +58,7 @@ git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do
     if [ -f "$f" ]; then mkdir -p "$work/src/$(dirname "$f")"; cp -p "$f" "$work/src/$f"; fi
 done
 (cd "$work/src" && "$bin/ansible-galaxy" collection build --output-path "$work/ee" --force >/dev/null)
+mv "$work"/ee/dockyard-migrate-*.tar.gz "$work/ee/dockyard-migrate.tar.gz"  # the definition names no version
 cp awx/execution-environment.yml "$work/ee/"
 
 build_args=(--build-arg "EE_BASE_IMAGE=$base")

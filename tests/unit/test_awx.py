@@ -357,15 +357,21 @@ def test_ansible_builder_accepts_the_execution_environment(tmp_path):
             shutil.copy2(os.path.join(ROOT, rel), str(dest))
     subprocess.run([galaxy, "collection", "build", "--output-path", str(work), "--force"], cwd=str(src),
                    check=True, stdout=subprocess.PIPE, timeout=300)
-    assert (work / "dockyard-migrate-0.1.0.tar.gz").exists()
+    built = [n for n in os.listdir(str(work)) if n.startswith("dockyard-migrate-") and n.endswith(".tar.gz")]
+    assert len(built) == 1, built
+    os.rename(str(work / built[0]), str(work / "dockyard-migrate.tar.gz"))  # as docs/awx.md and build-ee.sh do
+    with open(os.path.join(ROOT, "galaxy.yml")) as f:
+        version = yaml.safe_load(f)["version"]
+    with open(str(work / "execution-environment.yml")) as f:
+        assert version not in f.read(), "the definition repeats the collection's version"
     res = subprocess.run([builder, "create", "-f", str(work / "execution-environment.yml"),
                           "--context", str(work / "context")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True, check=False, timeout=300)
     assert res.returncode == 0, res.stdout
     name = "Containerfile" if (work / "context" / "Containerfile").exists() else "Dockerfile"
     containerfile = (work / "context" / name).read_text()
-    assert "dockyard-migrate-0.1.0.tar.gz" in containerfile
-    assert (work / "context" / "_build" / "dockyard-migrate-0.1.0.tar.gz").exists()
+    assert "dockyard-migrate.tar.gz" in containerfile
+    assert (work / "context" / "_build" / "dockyard-migrate.tar.gz").exists()
     assert 'ARG PYCMD="/opt/ee/bin/python3"' in containerfile
     assert 'ARG PKGMGR="/usr/bin/apt-get"' in containerfile
 
