@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: fanout_tree
 short_description: Who serves whom when images fan out from one source as a binary tree
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - Dockyard Maintainers (@dockyard)
 description:

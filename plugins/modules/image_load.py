@@ -70,7 +70,7 @@ options:
         C(layers) (its diff IDs, as M(dockyard.migrate.image_info) returns them), or whole images are sent.
     type: list
     elements: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   source_archive:
     description:
       - With O(src_ssh), how the source writes the archive. C(auto) writes it from the files of the source's classic
@@ -83,7 +83,7 @@ options:
     type: str
     choices: [auto, docker_save]
     default: auto
-    version_added: 0.2.0
+    version_added: 0.1.0
   images:
     description:
       - With O(src_command) or O(src_ssh), the images the stream brings, each a dictionary with C(id)

@@ -90,7 +90,7 @@ options:
         being written again.
     type: raw
     default: '0600'
-    version_added: 0.2.0
+    version_added: 0.1.0
 seealso:
   - module: dockyard.migrate.image_load
 '''

@@ -56,7 +56,8 @@ def test_new_modules_and_roles_come_from_antsibull_sections():
             data = yaml.safe_load(f) or {}
         for key, entries in data.items():
             for entry in entries if isinstance(entries, list) else []:
-                assert not re.match(r"^[\w.]+ - new (module|role|action|filter)\b", entry), (path, key, entry)
+                assert not re.match(r"^[\w.]+( (module|role|action|filter|plugin|lookup))? - new "
+                                    r"(module|role|action|filter|lookup|plugin)\b", entry), (path, key, entry)
 
 
 def test_fragments_speak_to_users_not_about_development():
@@ -68,3 +69,35 @@ def test_fragments_speak_to_users_not_about_development():
         for key, entries in data.items():
             for entry in entries if isinstance(entries, list) else [entries]:
                 assert not words.search(str(entry)), "%s (%s): %s" % (os.path.basename(path), key, entry)
+
+
+def documented_versions(node, where):
+    """Every version_added in a plugin's DOCUMENTATION (its own and its options', nested ones included)."""
+    out = []
+    if isinstance(node, dict):
+        if "version_added" in node:
+            out.append((where, str(node["version_added"])))
+        for key, value in node.items():
+            out += documented_versions(value, "%s.%s" % (where, key))
+    elif isinstance(node, list):
+        for value in node:
+            out += documented_versions(value, where)
+    return out
+
+
+def test_every_version_added_is_a_release_that_ships_it():
+    """While no release is recorded in changelogs/changelog.yaml, everything ships in the version galaxy.yml names:
+    a version_added beyond it would leave the plugin out of that release's changelog."""
+    import ast
+    with open(os.path.join(ROOT, "changelogs", "changelog.yaml")) as f:
+        released = (yaml.safe_load(f) or {}).get("releases") or {}
+    version = changelog.galaxy_version(ROOT)
+    allowed = set(released) | {version}
+    found = []
+    for path in glob.glob(os.path.join(ROOT, "plugins", "*", "*.py")):
+        tree = ast.parse(open(path).read())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
+                found += documented_versions(yaml.safe_load(node.value.value), os.path.relpath(path, ROOT))
+    assert len(found) > 50, "the walk found too few version_added to prove anything"
+    assert [f for f in found if f[1] not in allowed] == []
