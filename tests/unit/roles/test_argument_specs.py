@@ -28,12 +28,15 @@ def test_there_are_roles():
 def test_specs_and_defaults_agree(role):
     spec = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     defaults = load(role, "defaults/main.yml")
-    assert sorted(spec) == sorted(defaults), "options and defaults name different variables"
+    # A required input has no default anywhere: with one (even "") the argument spec would never report it missing.
+    assert sorted(n for n, o in spec.items() if not o.get("required")) == sorted(defaults), \
+        "the optional inputs and defaults/main.yml name different variables"
+    assert any(o.get("required") for o in spec.values()), "no required input: the check below proves nothing"
     for name, opt in spec.items():
         assert name.startswith(role + "_"), "%s lacks the role prefix" % name
         assert opt.get("description"), "%s is not described" % name
         if opt.get("required"):
-            assert "default" not in opt
+            assert "default" not in opt and name not in defaults, "%s is required and has a default" % name
             continue
         assert opt.get("default") == defaults[name], "%s: spec default %r, defaults/main.yml %r" % (
             name, opt.get("default"), defaults[name])
