@@ -396,3 +396,17 @@ def test_the_transfer_takes_the_images_as_a_list_or_one_per_line(given, tmp_path
     assert res.returncode == 0, res.stdout[-3000:]
     with open(str(tmp_path / "out.json")) as f:
         assert json.load(f) == ["app/web:1.4", "app/worker:1.4"]
+
+
+def test_ansible_navigator_runs_the_image_build_ee_tags():
+    """ansible-navigator.yml names the image awx/build-ee.sh tags, never pulls a newer one over it, and prints as
+    ansible-playbook does."""
+    with open(os.path.join(ROOT, "ansible-navigator.yml")) as f:
+        nav = yaml.safe_load(f)["ansible-navigator"]
+    ee = nav["execution-environment"]
+    with open(os.path.join(ROOT, "awx", "build-ee.sh")) as f:
+        script = f.read()
+    image, tag = ee["image"].rsplit(":", 1)
+    assert ee["enabled"] is True and ee["pull"]["policy"] in ("missing", "never")
+    assert 'image="%s:$hash"' % image in script and 'docker tag "$image" %s:%s' % (image, tag) in script
+    assert nav["mode"] == "stdout"
