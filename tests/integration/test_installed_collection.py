@@ -143,3 +143,12 @@ def test_report_playbook_by_path_from_a_plain_clone(tmp_path, fleet):
                          universal_newlines=True, timeout=600, check=False)
     assert res.returncode == 0, res.stdout[-8000:]
     assert re.search(r"\bh1\s+/var/lib/docker\s+(default|daemon_json|flag|bind)\b", res.stdout), res.stdout[-4000:]
+    # The migration, by its path from the clone, in check mode: the role and every module it calls are found.
+    before = fleet.snapshot("h1")
+    argv = [fleet.inventory if a == "inventory" else a for a in shlex.split(cmds[2])] + ["--limit", "h1", "--check"]
+    res = subprocess.run(argv, cwd=str(clone), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stdout[-8000:]
+    assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+bind\s.*\splanned(\s|$)", res.stdout, re.M), \
+        res.stdout[-4000:]
+    assert fleet.snapshot("h1") == before
