@@ -435,10 +435,16 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     assert split.returncode != 0 and "split at its spaces" in split.stdout, split.stdout[-3000:]
     assert {h: fleet.snapshot(h) for h in ("h1", "h2")} == before, "a refused run touched a host"
 
+    # An untagged image on each host, and a prune asked for: the refused host must keep its own.
+    untagged = ("c=$(docker create --network none seed/base:1 true) && docker commit $c junk:1 >/dev/null && "
+                "old=$(docker image inspect -f '{{.Id}}' junk:1) && docker commit $c junk:1 >/dev/null && "
+                "docker rm $c >/dev/null && echo $old")
+    dangling = {h: fleet.sh(h, "sh", "-c", untagged).strip() for h in ("h1", "h2")}
+    before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
     report = str(tmp_path / "report.json")
     skipped = team.playbook(migrate, check=False, **run, extra={
         "docker_root_target": TARGET, "migrate_hosts": "web", "migrate_on_refusal": "skip",
-        "migrate_report_file": report})
+        "docker_root_prune": "dangling", "migrate_report_file": report})
     assert skipped.returncode != 0, "a run with a refused host reported success"
     with open(report) as f:
         doc = json.load(f)
@@ -453,6 +459,10 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     assert rows["h2"]["kept_bytes"] is None
     assert doc["counts"]["refused"] == 1 and doc["settings"]["on_refusal"] == "skip"
     assert fleet.snapshot("h2") == before["h2"], "the refused host was touched"
+    assert fleet.sh("h2", "docker", "image", "inspect", "-f", "{{.Id}}", dangling["h2"]).strip() == dangling["h2"], \
+        "the refused host's images were pruned"
+    assert any(dangling["h1"] in p for p in rows["h1"]["pruned"]), rows["h1"]
+    assert rows["h2"]["pruned"] == [] and rows["h2"]["pruned_bytes"] is None, rows["h2"]
 
     allowed = team.playbook(migrate, limit="h2", **run, extra={
         "docker_root_target": TARGET, "migrate_hosts": "web", "docker_root_allow_swarm_manager": True,
