@@ -24,6 +24,7 @@ import json
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
 
 CONFIG = "config.v2.json"
 
@@ -41,12 +42,6 @@ def container_dirs(root):
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             out.append((os.path.join(root, name, "containers"), os.path.join(root, name)))
     return [(d, home) for d, home in out if os.path.isdir(d)]
-
-
-def under(path, root):
-    """PATH lies inside ROOT (both absolute)."""
-    root = root.rstrip("/")
-    return path == root or path.startswith(root + "/")
 
 
 def rebased(config, old_root, new_root, home=None):
@@ -67,7 +62,7 @@ def rebased(config, old_root, new_root, home=None):
             tail = "/volumes/%s/_data" % point["Name"]
             if home is not None and point.get("Driver") in ("local", None, "") and source.endswith(tail):
                 wanted = home.rstrip("/") + tail
-            elif under(source, old_root):
+            elif inside(source, old_root):
                 wanted = new_root + source[len(old_root):]
             else:
                 wanted = source

@@ -371,12 +371,11 @@ class Relocation(_run.Operation):
             # An original a killed run left under the bind is set aside first, whole, before anything may roll
             # the window back (which puts the backup back in place).  Should that fail, nothing is rolled back
             # (the original is split) and Docker is still started on the new root before the run fails.
-            for m in self.ctx.moves:
-                if m.switch.kind == "bind":
-                    try:
-                        _switch.set_aside_hidden(m, self.ctx)
-                    except (RelocationError, OSError) as exc:
-                        hidden_error, undoable = exc, False
+            for m in self.ctx.moves:  # (a move with no bind over its source has nothing hidden: no-op)
+                try:
+                    _switch.set_aside_hidden(m, self.ctx)
+                except (RelocationError, OSError) as exc:
+                    hidden_error, undoable = exc, False
         phase = "start"
         try:
             if not running:

@@ -25,35 +25,33 @@ ANSIBLE_CONFIG = os.path.join(ROOT, "tests", "ansible.cfg")
 
 # A parallel worker (pytest-xdist: gw0, gw1, ...) drives a fleet of its own: worker K > 0 gets the hosts of
 # DOCKYARD_FLEET_WORKER=K (tests/fleet/fleet.py), with the same names, in containers dockyard-wK-hN on ports
-# 2200 + 100 K + N; worker gw0, and a run without workers, the default fleet.
+# 2200 + 100 K + N; worker gw0, and a run without workers, the default fleet.  The names, ports and paths are
+# fleet.py's own, read from it once the worker is set.
 _XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _XDIST.startswith("gw") and _XDIST[2:].isdigit():
     os.environ["DOCKYARD_FLEET_WORKER"] = _XDIST[2:]
-WORKER = int(os.environ.get("DOCKYARD_FLEET_WORKER", "0") or "0")
-_TAG = "w%d-" % WORKER if WORKER else ""
-FLEET_STATE = os.environ.get("DOCKYARD_FLEET_DIR", "/var/lib/dockyard-fleet")
+sys.path.insert(0, os.path.join(ROOT, "tests", "fleet"))
+import fleet as _fleet_py  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+FLEET_STATE = _fleet_py.STATE
 FLEET_KEY = os.path.join(FLEET_STATE, "id_ed25519")
-FLEET_INVENTORY = os.path.join(FLEET_STATE, "inventory%s.ini" % ("-w%d" % WORKER if WORKER else ""))
-
-
-def container(host):
-    """The machine's container of a fleet host of this worker (h1 -> dockyard-h1, or dockyard-wK-h1)."""
-    return "dockyard-" + _TAG + host
+FLEET_INVENTORY = os.path.join(FLEET_STATE, _fleet_py.INVENTORY)
+container = _fleet_py.container  # the machine's container of a fleet host of this worker (h1 -> dockyard-wK-h1)
 
 
 def host_port(host):
     """The SSH port of a fleet host of this worker."""
-    return 2200 + 100 * WORKER + int(host[1:])
+    return _fleet_py.BASE_PORT + int(host[1:])
 
 
 def host_disk(host):
     """The machine's mount point of a fleet host's data disk (the host's /mnt/data)."""
-    return os.path.join(FLEET_STATE, "hosts", _TAG + host, "disk")
+    return os.path.join(_fleet_py.host_dir(host), "disk")
 
 
 def port_host(port):
     """The fleet host of this worker listening on PORT."""
-    return "h%d" % (int(port) - 2200 - 100 * WORKER)
+    return "h%d" % (int(port) - _fleet_py.BASE_PORT)
 
 
 # Time limits (seconds) of the commands the tests run.  `up` may build a host image first

@@ -21,6 +21,7 @@ import time
 import pytest
 
 from conftest import ROOT, Fleet, container, unchanged as rerun_unchanged
+from test_operations import DANGLING
 from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
@@ -436,10 +437,7 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     assert {h: fleet.snapshot(h) for h in ("h1", "h2")} == before, "a refused run touched a host"
 
     # An untagged image on each host, and a prune asked for: the refused host must keep its own.
-    untagged = ("c=$(docker create --network none seed/base:1 true) && docker commit $c junk:1 >/dev/null && "
-                "old=$(docker image inspect -f '{{.Id}}' junk:1) && docker commit $c junk:1 >/dev/null && "
-                "docker rm $c >/dev/null && echo $old")
-    dangling = {h: fleet.sh(h, "sh", "-c", untagged).strip() for h in ("h1", "h2")}
+    dangling = {h: fleet.sh(h, "sh", "-c", DANGLING).strip() for h in ("h1", "h2")}
     before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
     report = str(tmp_path / "report.json")
     skipped = team.playbook(migrate, check=False, **run, extra={
