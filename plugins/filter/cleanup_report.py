@@ -55,7 +55,7 @@ EXAMPLES = r'''
 RETURN = r'''
 _value:
   description:
-    - The report, C(kind) V(cleanup); C(hosts) has one row per host with C(host), C(status) (V(removed),
+    - The report (C(docs/cleanup-report.schema.json)), C(schema_version) V(1), C(kind) V(cleanup); C(hosts) has one row per host with C(host), C(status) (V(removed),
       V(planned), V(nothing to remove), V(failed), V(not reached)), C(freed_bytes), C(kept) (the originals still
       on disk), C(original), C(actions) and C(error); C(freed_bytes) at the top is their sum.
   type: dict
@@ -64,6 +64,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
+SCHEMA_VERSION = 1  # docs/cleanup-report.schema.json
 STATUSES = ("removed", "planned", "nothing to remove", "failed", "not reached")
 
 
@@ -91,7 +92,7 @@ def cleanup_report(hosts, results, check_mode=False, ended=None, settings=None):
         raise AnsibleFilterError("cleanup_report: expects the host names and, in the same order, their results")
     rows = sorted((row(h, r) for h, r in zip(hosts, results)), key=lambda r: r["host"])
     counts = dict((s, sum(1 for r in rows if r["status"] == s)) for s in STATUSES)
-    return {"kind": "cleanup", "ended": ended, "check_mode": bool(check_mode), "settings": dict(settings or {}),
+    return {"schema_version": SCHEMA_VERSION, "kind": "cleanup", "ended": ended, "check_mode": bool(check_mode), "settings": dict(settings or {}),
             "outcome": "failed" if counts["failed"] or counts["not reached"] else "success",
             "counts": counts, "freed_bytes": sum(r["freed_bytes"] for r in rows), "hosts": rows}
 

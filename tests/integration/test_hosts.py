@@ -420,16 +420,32 @@ def installed_collection(tmp_path):
     return env
 
 
-def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(fleet, row, tmp_path):
-    """From the installed tarball, by the playbook's collection name: a team's inventory has no docker_hosts
-    group, and the run fails naming migrate_hosts and touches nothing. A selection expression split at its spaces
-    fails the same way. With migrate_on_refusal=skip the swarm manager (h2) is refused and reported with its
-    reason while h1 moves; allowed, h2 moves and its swarm stays active."""
+def plain_clone(tmp_path):
+    """A plain clone of the project: no bootstrap, no project ansible.cfg, an empty collections path. Its
+    playbooks find the collection through playbooks/collections/ beside them."""
+    clone, empty = tmp_path / "dockyard.migrate", tmp_path / "empty"
+    subprocess.run(["git", "clone", "-q", ROOT, str(clone)], check=True, timeout=120)
+    assert not (clone / "collections").exists() and not (clone / ".venv").exists()
+    empty.mkdir()
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nhost_key_checking = False\n")
+    return {"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(empty)}, \
+        str(clone / "playbooks" / "migrate_docker_root.yml")
+
+
+@pytest.mark.parametrize("origin", ["installed", "clone"])
+def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(fleet, row, tmp_path,
+                                                                                              origin):
+    """From the installed tarball, by the playbook's collection name, and from a plain clone, by its path: a team's
+    inventory has no docker_hosts group, and the run fails naming migrate_hosts and touches nothing. A selection
+    expression split at its spaces fails the same way. With migrate_on_refusal=skip the swarm manager (h2) is
+    refused and reported with its reason while h1 moves; allowed, h2 moves and its swarm stays active."""
     fleet.reset("h1", "h2")
     sh(fleet, SWARM)
     team = team_inventory(fleet, tmp_path / "team.ini", ("h1", "h2"))
-    env = installed_collection(tmp_path)
-    migrate = "dockyard.migrate.migrate_docker_root"
+    if origin == "installed":
+        env, migrate = installed_collection(tmp_path), "dockyard.migrate.migrate_docker_root"
+    else:
+        env, migrate = plain_clone(tmp_path)
     before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
 
     run = dict(env=env, cwd=str(tmp_path))
@@ -477,8 +493,8 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     assert sh(fleet, "docker info --format '{{.Swarm.LocalNodeState}} {{.DockerRootDir}}'").split() == [
         "active", "/var/lib/docker"]
     assert sh(fleet, "findmnt --noheadings --output FSROOT --mountpoint /var/lib/docker").strip() == "/docker"
-    row("7b. from the installed tarball: a team's inventory (group web, no docker_hosts), a split -e expression, "
-        "a swarm manager",
+    row("7b. from the %s: a team's inventory (group web, no docker_hosts), a split -e expression, a swarm manager"
+        % ("installed tarball" if origin == "installed" else "plain clone, without bootstrap"),
         "no host matched: failed naming migrate_hosts, nothing touched; split expression: failed naming the fix; "
         "migrate_on_refusal=skip: h2 refused (\"%s\"), h1 moved and verified, the run failed; "
         "docker_root_allow_swarm_manager=true: h2 moved, swarm active" % rows["h2"]["error"]["message"][:60])

@@ -11,11 +11,14 @@ import os
 import re
 import threading
 
+import jsonschema
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
 ROLLBACK = os.path.join(ROOT, "playbooks", "rollback_docker_root.yml")
+with open(os.path.join(ROOT, "docs", "cleanup-report.schema.json")) as _f:
+    CLEANUP_SCHEMA = json.load(_f)
 REPORT = os.path.join(ROOT, "playbooks", "docker_root_report.yml")
 PRECHECK = os.path.join(ROOT, "playbooks", "precheck_docker_root.yml")
 FLAG_ON = ("mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/dockerd "
@@ -230,6 +233,7 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair, tmp_path):
     assert kept() == "kept" and pair.sh("h1", "sha256sum", MARKER) == marker
     with open(report) as f:
         doc = json.load(f)
+    jsonschema.validate(doc, CLEANUP_SCHEMA)
     assert doc["kind"] == "cleanup" and doc["outcome"] == "failed" and doc["freed_bytes"] == 0, doc
     assert doc["hosts"][0]["status"] == "failed" and "asks for 7 days" in doc["hosts"][0]["error"]["message"]
     # The move finished eight days ago, as far as the marker knows.
@@ -268,6 +272,7 @@ def test_throttled_low_priority_move_then_cleanup_after_soak(pair, tmp_path):
     assert kept() == "gone"
     with open(report) as f:
         doc = json.load(f)
+    jsonschema.validate(doc, CLEANUP_SCHEMA)
     h1 = doc["hosts"][0]
     assert doc["outcome"] == "success" and h1["status"] == "removed" and h1["kept"] is None, doc
     assert h1["freed_bytes"] > 0 and doc["freed_bytes"] == h1["freed_bytes"], doc

@@ -102,8 +102,18 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     # The fleet report sees the bind mounts.
     res = seeded.playbook(REPORT, limit="h1,h2")
     assert re.search(r"^h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M), res.stdout[-3000:]
-    # Roll back, then roll back again (nothing to do).
+    # A rollback to a root no move went to is refused by the module's own checks: reported refused, h1 untouched.
     back = str(tmp_path / "rollback.json")
+    before = root_of(seeded, "h1"), seeded.sh("h1", "cat", "/etc/fstab")
+    res = seeded.playbook(ROLLBACK, limit="h1", extra={"docker_root_target": "/mnt/data/elsewhere",
+                                                       "migrate_report_file": back})
+    assert res.returncode != 0, res.stdout[-3000:]
+    refused = load_report(back)["hosts"]
+    assert [(h["host"], h["status"], h["error"]["phase"]) for h in refused] == [("h1", "refused", "preflight")], refused
+    assert "no record of a move to /mnt/data/elsewhere" in refused[0]["error"]["message"], refused
+    assert re.search(r"^h1\s.*\srefused$", res.stdout, re.M) and "1 refused" in res.stdout, res.stdout[-3000:]
+    assert (root_of(seeded, "h1"), seeded.sh("h1", "cat", "/etc/fstab")) == before
+    # Roll back, then roll back again (nothing to do).
     res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
                                                           "migrate_report_file": back})
     assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+\S+\s+[\d.]+\s+yes\s+restored$", res.stdout, re.M)

@@ -9,9 +9,13 @@ import os
 import re
 import subprocess
 
+import jsonschema
+
 from conftest import FLEET_KEY, container
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+with open(os.path.join(ROOT, "docs", "transfer-report.schema.json")) as _f:
+    SCHEMA = json.load(_f)
 TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
 
 
@@ -57,6 +61,8 @@ def test_transfer_moves_only_what_is_missing(fleet_hosts, tmp_path):
     # The report, with no transfer_report_file, is written where the run was started.
     with open(str(started_in / "docker_root_transfer.json")) as f:
         report = json.load(f)
+    jsonschema.validate(report, SCHEMA)
+    assert report["kind"] == "transfer" and report["check_mode"] is False, report
     assert report["source"] == "h1" and [h["host"] for h in report["hosts"]] == ["h2"], report
     assert "Report: %s/docker_root_transfer.json" % started_in in res.stdout
     assert '"dest": "%s/transfer-' % first in res.stdout, "the archive was not fetched into it"

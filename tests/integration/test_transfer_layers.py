@@ -16,12 +16,15 @@ import re
 import subprocess
 import sys
 
+import jsonschema
 import pytest
 
 from conftest import FLEET_KEY, container, host_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRANSFER = os.path.join(ROOT, "playbooks", "transfer_images.yml")
+with open(os.path.join(ROOT, "docs", "transfer-report.schema.json")) as _f:
+    TRANSFER_SCHEMA = json.load(_f)
 KEY = FLEET_KEY
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 LOG = "/root/dockyard-ssh.log"
@@ -146,7 +149,9 @@ def test_only_the_missing_layers_cross_the_wire(fleet_hosts, src, dst, tmp_path)
     wire = received(fleet_hosts, dst) - first
     assert row(res.stdout, dst)[1] == "1" and row(res.stdout, dst)[3] == "loaded", res.stdout[-3000:]
     with open(report) as f:
-        result = json.load(f)["hosts"][0]
+        doc = json.load(f)
+    jsonschema.validate(doc, TRANSFER_SCHEMA)
+    result = doc["hosts"][0]
     print(src, dst, "whole", whole, "lacking", lacking, "wire", wire, result)
     assert (result["layers"], str(result["layers_dropped"])) == ("missing", "2"), result
     # A classic source writes the archive from its store's files; a containerd-store source runs docker save.

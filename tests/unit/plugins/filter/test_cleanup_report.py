@@ -4,10 +4,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
+
+import jsonschema
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dockyard.migrate.plugins.filter.cleanup_report import cleanup_report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+with open(os.path.join(ROOT, "docs", "cleanup-report.schema.json")) as f:
+    SCHEMA = json.load(f)
 
 
 def test_removed_kept_failed_and_not_reached_hosts():
@@ -29,11 +37,22 @@ def test_removed_kept_failed_and_not_reached_hosts():
     assert rows["h3"]["kept"] == "/x.bak"
     assert doc["freed_bytes"] == 1048576 and doc["outcome"] == "failed" and doc["kind"] == "cleanup"
     assert doc["counts"] == {"removed": 1, "planned": 0, "nothing to remove": 1, "failed": 1, "not reached": 1}
+    jsonschema.validate(doc, SCHEMA)
+
+
+def test_the_schema_rejects_a_report_that_breaks_it():
+    doc = cleanup_report(["h1"], [{"status": "removed", "freed_bytes": 5}])
+    jsonschema.validate(doc, SCHEMA)
+    for broken in (dict(doc, schema_version=2), dict(doc, freed_bytes=-1),
+                   dict(doc, hosts=[dict(doc["hosts"][0], status="gone")])):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
 
 
 def test_a_run_that_removed_or_had_nothing_to_remove_succeeds():
     doc = cleanup_report(["h1"], [{"status": "nothing to remove"}], check_mode=True)
     assert doc["outcome"] == "success" and doc["check_mode"] is True and doc["freed_bytes"] == 0
+    jsonschema.validate(doc, SCHEMA)
 
 
 @pytest.mark.parametrize("hosts,results,message", [
