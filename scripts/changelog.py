@@ -1,10 +1,12 @@
 """Write CHANGELOG.rst from the changelog fragments with antsibull-changelog.
 
-The release being prepared (the version in galaxy.yml) stays unreleased in
-changelogs/changelog.yaml and its fragments stay in changelogs/fragments until
-it is published. This script releases it in a temporary copy of the
-collection, so that antsibull-changelog adds its own sections for new modules,
-plugins and roles, and copies only the resulting CHANGELOG.rst back.
+Published releases are recorded in changelogs/changelog.yaml (antsibull-changelog
+release). The release being prepared (the version in galaxy.yml) stays unreleased
+there and its fragments stay in changelogs/fragments until it is published. This
+script releases it in a temporary copy of the collection, so that
+antsibull-changelog adds its own sections for new modules, plugins and roles, and
+copies only the resulting CHANGELOG.rst back; with no fragment yet it renders the
+published releases alone.
 
     .venv/bin/python scripts/changelog.py          # rewrite CHANGELOG.rst
     .venv/bin/python scripts/changelog.py --check  # exit 1 when CHANGELOG.rst is out of date
@@ -44,7 +46,11 @@ def render(root=ROOT, timeout=300):
                                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             elif os.path.exists(src):
                 shutil.copy2(src, os.path.join(work, part))
-        subprocess.run([os.path.join(bindir, "antsibull-changelog"), "release", "--version", galaxy_version(root)],
+        notes = os.path.join(work, "changelogs", "fragments")
+        fragments = [n for n in os.listdir(notes) if n.endswith((".yml", ".yaml"))] if os.path.isdir(notes) else []
+        # With no fragment yet, the version being prepared has nothing to say: the released notes alone.
+        argv = ["release", "--version", galaxy_version(root)] if fragments else ["generate"]
+        subprocess.run([os.path.join(bindir, "antsibull-changelog")] + argv,
                        cwd=work, env=env, check=True, timeout=timeout)
         with open(os.path.join(work, "CHANGELOG.rst")) as f:
             return f.read()

@@ -18,6 +18,7 @@ import time
 
 import ansible_runner
 import pytest
+import yaml
 
 from conftest import FLEET_INVENTORY, FLEET_KEY
 
@@ -55,7 +56,9 @@ def test_the_image_holds_the_collection_and_runs_as_an_execution_environment(ee_
                          universal_newlines=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     found = json.loads(res.stdout)
-    assert found == {"/usr/share/ansible/collections/ansible_collections": {"dockyard.migrate": {"version": "0.1.0"}}}
+    with open(os.path.join(ROOT, "galaxy.yml")) as f:
+        version = yaml.safe_load(f)["version"]
+    assert found == {"/usr/share/ansible/collections/ansible_collections": {"dockyard.migrate": {"version": version}}}
     inspect = json.loads(subprocess.run(["docker", "image", "inspect", ee_image], stdout=subprocess.PIPE,
                                         universal_newlines=True, timeout=60, check=True).stdout)[0]
     assert inspect["Config"]["Labels"].get("ansible-execution-environment") == "true"

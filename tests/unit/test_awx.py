@@ -410,3 +410,16 @@ def test_ansible_navigator_runs_the_image_build_ee_tags():
     assert ee["enabled"] is True and ee["pull"]["policy"] in ("missing", "never")
     assert 'image="%s:$hash"' % image in script and 'docker tag "$image" %s:%s' % (image, tag) in script
     assert nav["mode"] == "stdout"
+
+
+def test_the_published_image_tag_is_the_collections_version():
+    """The job templates, the controller configuration and docs/awx.md name the execution environment's image by
+    the version galaxy.yml gives the collection inside it."""
+    with open(os.path.join(ROOT, "galaxy.yml")) as f:
+        version = str(yaml.safe_load(f)["version"])
+    found = {}
+    for rel in ("awx/job_templates.yml", "awx/controller_configuration.yml", "docs/awx.md"):
+        with open(os.path.join(ROOT, rel)) as f:
+            found[rel] = set(re.findall(r"registry\.example\.com/dockyard-migrate-ee:(\S+?)\b(?=\s|$)", f.read(), re.M))
+    assert all(found.values()), found
+    assert {rel: tags for rel, tags in found.items() if tags != {version}} == {}, (version, found)

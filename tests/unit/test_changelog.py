@@ -85,19 +85,41 @@ def documented_versions(node, where):
     return out
 
 
+def first_shipped(released):
+    """{(kind, name): version} for every module, plugin and role a recorded release lists, in the release that
+    first listed it."""
+    out = {}
+    for version in sorted(released, key=lambda v: tuple(int(p) for p in str(v).split("."))):
+        data = released[version] or {}
+        for module in data.get("modules") or []:
+            out.setdefault(("module", module["name"]), str(version))
+        for kind, plugins in (data.get("plugins") or {}).items():
+            for plugin in plugins:
+                out.setdefault((kind, plugin["name"]), str(version))
+    return out
+
+
 def test_every_version_added_is_a_release_that_ships_it():
-    """While no release is recorded in changelogs/changelog.yaml, everything ships in the version galaxy.yml names:
-    a version_added beyond it would leave the plugin out of that release's changelog."""
+    """A plugin's version_added is the release changelogs/changelog.yaml first lists it in, or, for one no release
+    lists yet, the version galaxy.yml names (the release being prepared); an option's is one of those too."""
     import ast
     with open(os.path.join(ROOT, "changelogs", "changelog.yaml")) as f:
         released = (yaml.safe_load(f) or {}).get("releases") or {}
     version = changelog.galaxy_version(ROOT)
-    allowed = set(released) | {version}
-    found = []
+    shipped = first_shipped(released)
+    assert len(shipped) >= 10 or not released, shipped
+    allowed = set(str(v) for v in released) | {version}
+    found, own = [], {}
     for path in glob.glob(os.path.join(ROOT, "plugins", "*", "*.py")):
+        kind, name = os.path.basename(os.path.dirname(path)), os.path.basename(path)[:-3]
+        kind = kind[:-1] if kind.endswith("s") else kind  # modules -> module, filter, lookup, action
         tree = ast.parse(open(path).read())
         for node in tree.body:
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
-                found += documented_versions(yaml.safe_load(node.value.value), os.path.relpath(path, ROOT))
+                doc = yaml.safe_load(node.value.value)
+                found += documented_versions(doc, os.path.relpath(path, ROOT))
+                own[(kind, name)] = str(doc.get("version_added"))
     assert len(found) > 50, "the walk found too few version_added to prove anything"
     assert [f for f in found if f[1] not in allowed] == []
+    wrong = {k: (v, shipped.get(k, version)) for k, v in own.items() if v != shipped.get(k, version)}
+    assert wrong == {}, "version_added differs from the release that first ships it: %s" % wrong
