@@ -55,9 +55,10 @@ EXAMPLES = r'''
 RETURN = r'''
 _value:
   description:
-    - The report (C(docs/cleanup-report.schema.json)), C(schema_version) V(1), C(kind) V(cleanup); C(hosts) has one row per host with C(host), C(status) (V(removed),
-      V(planned), V(nothing to remove), V(failed), V(not reached)), C(freed_bytes), C(kept) (the originals still
-      on disk), C(original), C(actions) and C(error); C(freed_bytes) at the top is their sum.
+    - The report (C(docs/cleanup-report.schema.json)), C(schema_version) V(1), C(kind) V(cleanup); C(hosts) has
+      one row per host with C(host), C(status) (V(removed), V(planned), V(nothing to remove), V(failed),
+      V(not reached)), C(freed_bytes), C(kept) (the originals still on disk), C(original), C(actions) and
+      C(error); C(freed_bytes) at the top is their sum.
   type: dict
 '''
 

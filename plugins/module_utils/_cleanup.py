@@ -28,7 +28,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _fileops, _layout, _mountinfo, _preflight, _run, _switches, _testhooks, _units)
+    _mountinfo, _preflight, _run, _switches, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
 
 DAY = 86400
@@ -71,10 +71,10 @@ def serving_refusal(moves, engine, applied):
     return None
 
 
-def backup_refusal(m, moves, reported_root, mounts):
+def backup_refusal(host, m, moves, reported_root, mounts):
     """Why the backup of move M may not be removed, or None."""
     backup = os.path.normpath(m.backup)
-    if os.path.islink(backup) or not os.path.isdir(backup):
+    if host.islink(backup) or not host.isdir(backup):
         return "the original %s is not a directory (a link or a file); it is not removed" % backup
     if BACKUP_MARK not in os.path.basename(backup):
         return "%s is not a backup this collection made (no %s in its name); it is not removed" % (
@@ -86,7 +86,7 @@ def backup_refusal(m, moves, reported_root, mounts):
         if inside(path, backup) or inside(backup, path):
             return "the original %s overlaps %s, which Docker serves from; it is not removed" % (backup, path)
         try:
-            if os.path.exists(path) and os.path.samefile(path, backup):
+            if host.exists(path) and host.samefile(path, backup):
                 return "the original %s is the same directory as %s, which Docker serves from" % (backup, path)
         except OSError:
             pass
@@ -121,7 +121,7 @@ class Cleanup(_run.Operation):
         self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
         self.ctx.journal.moves = self.fwd
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
-        kept = [m for m in self.fwd if m.backup and os.path.lexists(m.backup)]
+        kept = [m for m in self.fwd if m.backup and self.ctx.host.lexists(m.backup)]
         self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept and not m.disk,
                                         "backup": m.backup if m in kept else None} for m in self.fwd]
         for m in self.fwd:
@@ -141,12 +141,12 @@ class Cleanup(_run.Operation):
                        for m in self.fwd)
         refusal = serving_refusal(self.fwd, facts["engine"], applied)
         for m in kept:
-            refusal = refusal or backup_refusal(m, self.fwd, facts["engine"].get("docker_root_dir"), mounts)
+            refusal = refusal or backup_refusal(self.ctx.host, m, self.fwd, facts["engine"].get("docker_root_dir"), mounts)
         if refusal:
             _preflight.refuse(refusal)
         self.ctx.result["changed"] = True
         for m in kept:
-            size = _layout.measure(m.backup).bytes
+            size = self.ctx.host.measure(m.backup).bytes
             self.ctx.diff["before"][m.backup] = "kept original of %s (moved aside when Docker moved to %s)\n" % (
                 m.source, m.target)
             self.ctx.diff["after"][m.backup] = ""
@@ -154,13 +154,13 @@ class Cleanup(_run.Operation):
                 self.ctx.actions.append("remove the kept original %s (%s)" % (m.backup, _units.human(size)))
                 continue
             cleanup = dict(self.ctx.journal.get("cleanup") or {})
-            cleanup.setdefault("started", time.time())
+            cleanup.setdefault("started", self.ctx.host.time())
             cleanup["removing"] = m.backup
             self.ctx.journal.save(cleanup=cleanup)
-            _fileops.remove_tree(m.backup, lambda: _testhooks.reached("during_cleanup"))
+            self.ctx.host.remove_tree(m.backup, lambda: _testhooks.reached("during_cleanup"))
             cleanup.pop("removing", None)
             cleanup.setdefault("removed", []).append(m.backup)
-            cleanup["finished"] = time.time()
+            cleanup["finished"] = self.ctx.host.time()
             self.ctx.journal.save(cleanup=cleanup)
             self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
             self.ctx.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))

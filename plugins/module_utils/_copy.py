@@ -380,3 +380,22 @@ def tar_copy(src, dst, status=None, phase="copy", allow_changed=False, total_byt
         raise CopyError("the copy to %s ran out of space: %s" % (dst, _last_lines(err)))
     raise CopyError("the tar copy from %s to %s failed (create rc=%d, extract rc=%d): %s" % (
         src, dst, rc_c, rc_x, _last_lines(err)))
+
+
+# A dry run that compares contents (not times): what it would change is what the copy lacks.
+CHECK_ARGS = ["-rlpgoDHAXS", "--numeric-ids", "--one-file-system", "--delete", "--dry-run", "--itemize-changes",
+              "--checksum"]
+
+
+def differences(src, dst, exclude=(), rsync_bin="rsync"):
+    """The entries in which DST is not an exact copy of SRC (contents, types, links, owners, modes, ACLs,
+    extended attributes, entries missing or extra; EXCLUDE left out), as rsync itemises them; empty when DST is
+    complete.  A CopyError when rsync cannot tell."""
+    argv = [rsync_bin] + CHECK_ARGS + ["--exclude=%s" % e for e in exclude]
+    proc = subprocess.run(argv + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise CopyError("checking the copy %s against %s failed (rsync rc=%d): %s" % (
+            dst, src, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]))
+    return [line for line in out.splitlines() if line.strip()]

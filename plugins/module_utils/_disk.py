@@ -10,12 +10,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import stat
-import subprocess
-
-from ansible.module_utils.common.process import get_bin_path
-
 from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
@@ -25,53 +19,30 @@ def staging_path(move):
     return "%s.dockyard-disk" % move.source
 
 
-def _blkid(argv):
-    """blkid's words (found in the sbin directories too), [] when it finds nothing; a missing blkid is an error."""
-    try:
-        blkid = get_bin_path("blkid")
-    except ValueError:
-        raise RelocationError("blkid (util-linux) is needed to know a data root's own disk again, and is not "
-                              "installed", "preflight")
-    try:
-        res = subprocess.run([blkid] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [os.fsdecode(w) for w in res.stdout.split()] if res.returncode == 0 else []
-
-
-def fs_uuid(device):
+def fs_uuid(host, device):
     """The UUID of the filesystem on DEVICE, read from the device itself ("" when it has none)."""
-    out = _blkid(["-p", "-o", "value", "-s", "UUID", "--", device])
+    out = host.blkid(["-p", "-o", "value", "-s", "UUID", "--", device])
     return out[0] if out else ""
 
 
-def devices_for(src):
+def devices_for(host, src):
     """The block devices an fstab source (UUID=, LABEL=, PARTUUID=, PARTLABEL=, ID= or a path) names now."""
     if src.startswith("ID="):
         src = "/dev/disk/by-id/" + src[3:]
     if src.startswith("/"):
-        return [os.path.realpath(src)] if os.path.exists(src) else []
-    return sorted(set(_blkid(["-c", "/dev/null", "-o", "device", "-t", src])))
+        return [host.realpath(src)] if host.exists(src) else []
+    return sorted(set(host.blkid(["-c", "/dev/null", "-o", "device", "-t", src])))
 
 
-def device_number(device):
-    """MAJOR:MINOR of a block device node, as mountinfo shows it ("" when it is none)."""
-    try:
-        st = os.stat(device)
-    except OSError:
-        return ""
-    return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if stat.S_ISBLK(st.st_mode) else ""
-
-
-def is_device(entry, device):
+def is_device(host, entry, device):
     """Whether mountinfo's ENTRY is a filesystem on DEVICE: by its number, or by its source (btrfs shows an
     anonymous number)."""
-    number = device_number(device)
+    number = host.device_number(device)
     return bool(number and entry.major_minor == number) or \
-        (entry.source.startswith("/") and os.path.realpath(entry.source) == device)
+        (entry.source.startswith("/") and host.realpath(entry.source) == device)
 
 
-def disk_mounted_at(move, mounts, path):
+def disk_mounted_at(host, move, mounts, path):
     """Whether the original disk of MOVE is what is mounted at PATH (known by its filesystem's UUID, whatever
     number its device got at the last boot)."""
     e = _mountinfo.mount_at(mounts, path)
@@ -79,23 +50,23 @@ def disk_mounted_at(move, mounts, path):
         return False
     if e.major_minor == move.disk.get("major_minor") and not move.disk.get("uuid"):
         return True
-    return bool(move.disk.get("uuid")) and fs_uuid(e.source) == move.disk["uuid"]
+    return bool(move.disk.get("uuid")) and fs_uuid(host, e.source) == move.disk["uuid"]
 
 
-def disk_device(move, mounts, phase):
+def disk_device(host, move, mounts, phase):
     """The device the original disk's fstab source names now, proved to be that disk (the filesystem UUID the
     move recorded) and mounted nowhere: a disk reused or renumbered since is never written to."""
     d = move.disk
-    found = devices_for(d["src"])
+    found = devices_for(host, d["src"])
     if len(found) != 1:
         raise RelocationError("the original disk's fstab source %s names %s now, not one device; nothing was "
                               "mounted or copied onto it" % (d["src"], ", ".join(found) or "no device"), phase)
     dev = found[0]
-    if d.get("uuid") and fs_uuid(dev) != d["uuid"]:
+    if d.get("uuid") and fs_uuid(host, dev) != d["uuid"]:
         raise RelocationError("%s (the original disk's fstab source %s) holds another filesystem now (UUID %s, "
                               "recorded %s); nothing was mounted or copied onto it" % (
-                                  dev, d["src"], fs_uuid(dev) or "none", d["uuid"]), phase)
-    elsewhere = [e.mount_point for e in mounts if is_device(e, dev)]
+                                  dev, d["src"], fs_uuid(host, dev) or "none", d["uuid"]), phase)
+    elsewhere = [e.mount_point for e in mounts if is_device(host, e, dev)]
     if elsewhere:
         raise RelocationError("the original disk %s (%s) is mounted at %s: it is in use again, so nothing is "
                               "copied onto it; unmount it (or give it back its place) and run again" % (
@@ -107,10 +78,10 @@ def mount_disk(move, ctx, path, phase="rollback"):
     """Mount the original disk at PATH with the type and options of its fstab line, once disk_device proved it is
     that disk and mounted nowhere else."""
     mounts = ctx.host.mountinfo()
-    if disk_mounted_at(move, mounts, path):
+    if disk_mounted_at(ctx.host, move, mounts, path):
         return
-    dev = disk_device(move, mounts, phase)
-    if not os.path.isdir(path):
-        os.makedirs(path, 0o711)
+    dev = disk_device(ctx.host, move, mounts, phase)
+    if not ctx.host.isdir(path):
+        ctx.host.makedirs(path, 0o711)
     d = move.disk
     ctx.host.run(["mount", "-t", d["fstype"], "-o", d["opts"], "--", dev, path])

@@ -29,15 +29,15 @@ def drifted(ctx, engine):
             recorded[0].target != ctx.opts.path or recorded[0].switch.kind != "daemon_json":
         return False
     try:
-        data = _daemon_json.load(ctx.opts.daemon_json)[0]
+        data = _switches.read_daemon_json(ctx.host, ctx.opts.daemon_json)[0]
     except (_daemon_json.DaemonJsonError, OSError, ValueError):
         return False
     docker = recorded[0]
-    if os.path.isdir(docker.source) and os.listdir(docker.source):
+    if ctx.host.isdir(docker.source) and ctx.host.listdir(docker.source):
         return False  # Docker ran on the default root since (the move set the original aside): never left behind
     mounts = ctx.host.mountinfo()
     return not _daemon_json.data_root(data) and \
-        all(os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded) and \
+        all(ctx.host.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded) and \
         all(m.switch.is_applied(m, ctx, mounts, data) for m in recorded[1:])
 
 
@@ -47,7 +47,7 @@ def repair(ctx, window, verification):
     ctx.moves = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
     docker = ctx.moves[0]
     path = ctx.opts.daemon_json
-    data, text, _exists = _daemon_json.load(path)
+    data, text, _exists = _switches.read_daemon_json(ctx.host, path)
     ctx.diff["before"][path] = text
     ctx.diff["after"][path] = _daemon_json.render(_daemon_json.with_data_root(data, docker.target))
     ctx.result.update(changed=True, moves=[m.to_dict() for m in ctx.moves])

@@ -90,20 +90,7 @@ def config_facts(runner, daemon_json_path, fstab_path, mounts, api_root):
     return out
 
 
-def xfs_ftype(runner, fs):
-    if fs.get("fstype") != "xfs" or not shutil.which("xfs_info"):
-        return None
-    rc, out, _err = runner(["xfs_info", fs["mount_point"]])
-    return _fsinfo.xfs_ftype(out) if rc == 0 else None
-
-
-def filesystem_facts(runner, path, mounts):
-    fs = _fsinfo.describe(path, mounts)
-    fs["xfs_ftype"] = xfs_ftype(runner, fs)
-    ok, reason = _fsinfo.overlay2_verdict(fs, fs["xfs_ftype"])
-    fs["overlay2_ok"] = ok
-    fs["overlay2_reason"] = reason
-    return fs
+filesystem_facts = _fsinfo.filesystem_facts
 
 
 def move_state(candidate):

@@ -16,6 +16,7 @@ __metaclass__ = type
 import ctypes
 import ctypes.util
 import os
+import shutil
 import tempfile
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo
@@ -155,3 +156,22 @@ def overlay2_verdict(fs, xfs_ftype_value=None):
     if fs.get("d_type") is None:
         return True, "d_type could not be tested on %s (%s)" % (fs.get("mount_point"), fstype)
     return True, "%s (%s) supports d_type" % (fs.get("mount_point"), fstype)
+
+
+def xfs_ftype_of(runner, fs):
+    """The ftype of the xfs filesystem FS (as describe gives it), from xfs_info run through RUNNER; None when it is
+    not xfs or cannot be told."""
+    if fs.get("fstype") != "xfs" or not shutil.which("xfs_info"):
+        return None
+    rc, out, _err = runner(["xfs_info", fs["mount_point"]])
+    return xfs_ftype(out) if rc == 0 else None
+
+
+def filesystem_facts(runner, path, mounts):
+    """describe(PATH), with the xfs ftype and whether overlay2 can live there (overlay2_ok, overlay2_reason)."""
+    fs = describe(path, mounts)
+    fs["xfs_ftype"] = xfs_ftype_of(runner, fs)
+    ok, reason = overlay2_verdict(fs, fs["xfs_ftype"])
+    fs["overlay2_ok"] = ok
+    fs["overlay2_reason"] = reason
+    return fs

@@ -20,7 +20,7 @@ import json
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _phases
+from ansible_collections.dockyard.migrate.plugins.module_utils import _local, _phases
 
 VERSION = 1
 # The phases of a run that stopped Docker and has not brought it back: a rerun continues from the plan it froze.
@@ -38,16 +38,17 @@ def marker_path(target):
 class Journal:
     """The marker of the move to TARGET.  ``data`` is None until loaded or started."""
 
-    def __init__(self, target, check_mode=False):
+    def __init__(self, target, check_mode=False, host=None):
         self.path = marker_path(target)
         self.check_mode = check_mode
+        # Its reads and writes go through HOST (a _host.Host); without one, through this host's files.
+        self.host = host if host is not None else _local.Files()
         self.data = None
         self.moves = []  # the forward moves, written with every save
 
     def load(self):
         try:
-            with open(self.path) as f:
-                data = json.load(f)
+            data = json.loads(self.host.read_text(self.path))
         except (OSError, ValueError):
             data = None
         self.data = data if isinstance(data, dict) and data.get("version") == VERSION else None
@@ -98,12 +99,12 @@ class Journal:
         if self.check_mode:
             return
         self.data.update(fields)
-        self.data["updated"] = time.time()
+        self.data["updated"] = self.host.time()
         self.data["moves"] = [m.to_dict() for m in self.moves]
         parent = os.path.dirname(self.path)
-        if not os.path.isdir(parent):
-            os.makedirs(parent, 0o711)
-        _fileops.atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
+        if not self.host.isdir(parent):
+            self.host.makedirs(parent, 0o711)
+        self.host.write_file(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
 
     def try_save(self, **fields):
         """Save, tolerating a target disk that cannot take the write (it may be the failure being reported).
@@ -117,9 +118,9 @@ class Journal:
     def discard(self):
         """Remove the marker (a full disk still takes an unlink); returns whether it is gone."""
         try:
-            os.unlink(self.path)
+            self.host.unlink(self.path)
         except OSError:
-            return not os.path.exists(self.path)
+            return not self.host.exists(self.path)
         return True
 
     def done(self, phase):

@@ -23,25 +23,24 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
 
 CONFIG = "config.v2.json"
 
 
-def container_dirs(root):
+def container_dirs(host, root):
     """The containers directories of a data root, each with the root its volumes live in: (ROOT/containers, ROOT),
     and (ROOT/UID.GID/containers, ROOT/UID.GID) for each userns-remap root inside it."""
     out = [(os.path.join(root, "containers"), root)]
     try:
-        names = sorted(os.listdir(root))
+        names = sorted(host.listdir(root))
     except OSError:
         return []
     for name in names:
         parts = name.split(".")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             out.append((os.path.join(root, name, "containers"), os.path.join(root, name)))
-    return [(d, home) for d, home in out if os.path.isdir(d)]
+    return [(d, home) for d, home in out if host.isdir(d)]
 
 
 def rebased(config, old_root, new_root, home=None):
@@ -75,7 +74,7 @@ def rebased(config, old_root, new_root, home=None):
     return dict(config, MountPoints=new_points), changed
 
 
-def rebase(root, old_root, new_root):
+def rebase(host, root, old_root, new_root):
     """Rewrite the volume paths recorded by the containers held in ROOT, served from OLD_ROOT until now, for
     NEW_ROOT (Docker stopped).  Returns the number of containers rewritten; nothing when the roots are the same
     path.  A file that is not JSON Docker could read is left alone (Docker would not start that container either
@@ -85,20 +84,19 @@ def rebase(root, old_root, new_root):
         return 0
     rewritten = 0
     try:
-        for cdir, home in container_dirs(root):
+        for cdir, home in container_dirs(host, root):
             served_home = new_root.rstrip("/") + home[len(root.rstrip("/")):]
-            for cid in sorted(os.listdir(cdir)):
+            for cid in sorted(host.listdir(cdir)):
                 path = os.path.join(cdir, cid, CONFIG)
                 try:
-                    with open(path, "rb") as f:
-                        config = json.loads(f.read().decode("utf-8"))
+                    config = json.loads(host.read_text(path))
                 except (OSError, ValueError):
                     continue
                 if not isinstance(config, dict):
                     continue
                 new, changed = rebased(config, old_root, new_root, served_home)
                 if changed:
-                    _fileops.atomic_write(path, json.dumps(new, separators=(",", ":")), mode=0o600)
+                    host.write_file(path, json.dumps(new, separators=(",", ":")), mode=0o600)
                     rewritten += 1
     except OSError:
         raise

@@ -17,31 +17,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import abc
-import os
-import subprocess
-import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _fsinfo, _layout, _systemd, _units
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _local, _systemd, _units
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
-# A dry run that compares contents (not times): what it would change is what the copy lacks.
-CHECK_ARGS = ["-rlpgoDHAXS", "--numeric-ids", "--one-file-system", "--delete", "--dry-run", "--itemize-changes",
-              "--checksum"]
-
-
-def differences(src, dst, rsync_bin="rsync"):
+def differences(src, dst, host=None):
     """The entries in which DST is not an exact copy of SRC (contents, types, links, owners, modes, ACLs,
-    extended attributes, entries missing or extra), as rsync itemises them; empty when DST is complete."""
-    # The sentinel the switch writes into the copy is the one entry the original never holds.
-    exclude = ["--exclude=/%s" % _systemd.SENTINEL_NAME]
-    proc = subprocess.run([rsync_bin] + CHECK_ARGS + exclude + ["--", src.rstrip("/") + "/", dst.rstrip("/") + "/"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    out = proc.stdout.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise RelocationError("checking the copy %s against %s failed (rsync rc=%d): %s" % (
-            dst, src, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-500:]), "switch")
-    return [line for line in out.splitlines() if line.strip()]
+    extended attributes, entries missing or extra), as rsync itemises them; empty when DST is complete.  The
+    sentinel the switch writes into the copy is the one entry the original never holds."""
+    compare = host.differences if host is not None else _copy.differences
+    try:
+        return compare(src, dst, ["/%s" % _systemd.SENTINEL_NAME])
+    except _copy.CopyError as exc:
+        raise RelocationError(str(exc), "switch")
 
 
 class CopyEngine(abc.ABC):
@@ -51,9 +40,9 @@ class CopyEngine(abc.ABC):
     name = None
 
     @abc.abstractmethod
-    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
-        """One pass of move M at OPTS' priority; SKIP lists layer directories it need not walk (None: all);
-        DEADLINE (a time.time() value, or None) cuts it short."""
+    def copy(self, host, m, opts, status, phase, allow_vanished, skip, deadline):
+        """One pass of move M on HOST at OPTS' priority; SKIP lists layer directories it need not walk (None:
+        all); DEADLINE (a host.time() value, or None) cuts it short."""
 
 
 class TarPipe(CopyEngine):
@@ -62,9 +51,9 @@ class TarPipe(CopyEngine):
 
     name = "tar"
 
-    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
-        stats = _copy.tar_copy(m.source, m.target, status, phase, allow_changed=allow_vanished, total_bytes=m.size,
-                               prefix=opts.priority_prefix, deadline=deadline)
+    def copy(self, host, m, opts, status, phase, allow_vanished, skip, deadline):
+        stats = host.tar_copy(m.source, m.target, status=status, phase=phase, allow_changed=allow_vanished,
+                              total_bytes=m.size, prefix=opts.priority_prefix, deadline=deadline)
         stats["files_transferred"] = m.files
         return stats
 
@@ -74,16 +63,18 @@ class Rsync(CopyEngine):
 
     name = "rsync"
 
-    def copy(self, m, opts, status, phase, allow_vanished, skip, deadline):
-        return _copy.rsync(m.source, m.target, status, phase, opts.rsync_args, allow_vanished=allow_vanished,
-                           total_bytes=m.size, skip=skip, prefix=opts.priority_prefix, deadline=deadline)
+    def copy(self, host, m, opts, status, phase, allow_vanished, skip, deadline):
+        return host.rsync(m.source, m.target, status=status, phase=phase, extra_args=opts.rsync_args,
+                          allow_vanished=allow_vanished, total_bytes=m.size, skip=skip, prefix=opts.priority_prefix,
+                          deadline=deadline)
 
 
 class Passes:
-    """Copies every move's source to its target; statistics go to RESULT (the module's result).  DEADLINE is
-    the time.time() at which the run's time_limit ends (None: no limit)."""
+    """Copies every move's source to its target on HOST (a _host.Host); statistics go to RESULT (the module's
+    result).  DEADLINE is the host.time() at which the run's time_limit ends (None: no limit)."""
 
-    def __init__(self, opts, moves, status, result, deadline=None):
+    def __init__(self, opts, moves, status, result, deadline=None, host=None):
+        self.host = host if host is not None else _local.Files()
         self.opts = opts
         self.moves = moves
         self.status = status
@@ -92,7 +83,7 @@ class Passes:
 
     def committed_layers(self):
         """Per move, the image layers committed now (None for a layout without known-immutable layers)."""
-        return dict((m.name, _layout.settled_layers(m.source)) for m in self.moves)
+        return dict((m.name, self.host.settled_layers(m.source)) for m in self.moves)
 
     def skips(self, settled):
         """What a pass may skip: the layers settled by an earlier pass that are still committed now."""
@@ -107,7 +98,7 @@ class Passes:
     def engine(self, m):
         """The tar pipe for a first copy into an empty target (copy_engine auto), rsync otherwise.  A bandwidth
         limit holds every pass, so a throttled move makes its first copy with rsync too."""
-        if self.opts.copy_engine == "auto" and not self.opts.throttled and _copy.is_empty_dir(m.target):
+        if self.opts.copy_engine == "auto" and not self.opts.throttled and self.host.is_empty_dir(m.target):
             return TarPipe()
         return Rsync()
 
@@ -115,12 +106,12 @@ class Passes:
         # Only a pass while Docker runs is cut at the time limit; the window is never entered without the time
         # to finish it (Passes.check_time_left).
         deadline = self.deadline if phase == "online_copy" else None
-        return self.engine(m).copy(m, self.opts, self.status, phase, allow_vanished, skip, deadline)
+        return self.engine(m).copy(self.host, m, self.opts, self.status, phase, allow_vanished, skip, deadline)
 
     def out_of_space(self, m, phase):
-        fs = _fsinfo.describe(m.target, probe_dtype=False)
-        need = _layout.measure(m.source).bytes
-        have = _layout.measure(m.target).bytes
+        fs = self.host.filesystem(m.target)
+        need = self.host.measure(m.source).bytes
+        have = self.host.measure(m.target).bytes
         return RelocationError(
             "the target disk %s (%s) filled up while copying %s: %s free, %s still to copy (short by about %s)" % (
                 fs["mount_point"], fs["device"], m.source, _units.human(fs["free_bytes"]),
@@ -133,9 +124,9 @@ class Passes:
         total_files = total_bytes = 0
         seconds = 0.0
         for m in self.moves:
-            if not os.path.isdir(m.target):
-                os.makedirs(m.target, 0o711)
-            elif os.path.isdir(m.source) and not os.listdir(m.source) and os.listdir(m.target):
+            if not self.host.isdir(m.target):
+                self.host.makedirs(m.target, 0o711)
+            elif self.host.isdir(m.source) and not self.host.listdir(m.source) and self.host.listdir(m.target):
                 # An empty source is a stand-in (a mount point whose original went aside): a pass from it would
                 # delete the copy.
                 raise RelocationError("%s is empty while %s holds a copy: no pass is made from it (a pass would "
@@ -165,12 +156,12 @@ class Passes:
     def online(self, actions):
         """The first pass copies everything; further passes walk only what can change and go on while each
         moves much less than the one before.  Returns the layers the last pass settled."""
-        t0 = time.time()
+        t0 = self.host.time()
         secs, moved, settled = self.online_pass(None)
         done = 1
         actions.append("copied while Docker ran (%.1f s)" % secs)
         while done < max(1, int(self.opts.online_passes)):
-            if self.deadline is not None and time.time() + secs > self.deadline:
+            if self.deadline is not None and self.host.time() + secs > self.deadline:
                 break  # no time for another pass like the last one
             secs2, moved2, settled = self.online_pass(settled if self.opts.walk_mutable else None)
             done += 1
@@ -180,9 +171,9 @@ class Passes:
             moved, secs = moved2, secs2
         # The copy sits in the page cache; written back now, while Docker runs, it does not hold up Docker's
         # stop and start (their fsyncs would wait behind gigabytes of writeback).
-        flushed = sum(_copy.flush(m.target) for m in self.moves)
+        flushed = sum(self.host.flush(m.target) for m in self.moves)
         actions.append("flushed the copy to disk (%.1f s)" % flushed)
-        total = round(time.time() - t0, 3)
+        total = round(self.host.time() - t0, 3)
         self.result.update(flush_seconds=round(flushed, 3), online_copy_seconds=total, online_passes=done)
         self.result["phases"].append({"phase": "online_copy", "seconds": total})
         return settled
@@ -214,7 +205,7 @@ class Passes:
         # async) must never kill a rollback half way.
         rollback = last + waits
         need = copies + waits + rollback
-        left = self.deadline - time.time()
+        left = self.deadline - self.host.time()
         if left < need:
             raise RelocationError(
                 "the time limit (time_limit %ss) leaves %.0f s, and the offline phase may take up to %.0f s with room "
@@ -229,7 +220,7 @@ class Passes:
         """The pass with Docker stopped, flushed to disk before the switch points Docker at it."""
         skips = self.skips(settled)
         secs, moved = self.run("final_copy", False, skips)
-        secs += sum(_copy.flush(m.target) for m in self.moves)
+        secs += sum(self.host.flush(m.target) for m in self.moves)
         self.result["offline_copy_seconds"] = round(secs, 3)
         actions.append("copied the delta with Docker stopped (%s in %.1f s, %s)" % (
             _units.human(moved), secs, "skipping %d settled image layers" % sum(len(v) for v in skips.values())

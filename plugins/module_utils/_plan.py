@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _daemon_json, _fileops, _fstab, _options, _switches, _systemd, _units)
+    _daemon_json, _fstab, _options, _switches, _systemd, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move
 
 
@@ -38,20 +38,20 @@ def plan_moves(opts, facts):
     return moves
 
 
-def current_texts(opts, moves):
-    """The texts, now, of every file a switch of these moves writes (a missing file reads as "")."""
-    out = {opts.fstab: _fileops.read_text(opts.fstab, default=""),
-           opts.daemon_json: _fileops.read_text(opts.daemon_json, default="")}
+def current_texts(host, opts, moves):
+    """The texts, now, of every file a switch of these moves writes (a missing file reads as ""), read on HOST."""
+    out = {opts.fstab: host.read_text(opts.fstab, default=""),
+           opts.daemon_json: host.read_text(opts.daemon_json, default="")}
     for m in moves:
         d = _systemd.dropin_path(m.name)
-        out[d] = _fileops.read_text(d, default="")
+        out[d] = host.read_text(d, default="")
     return out
 
 
-def config_texts(opts, moves):
+def config_texts(host, opts, moves):
     """(before, after) of fstab, daemon.json and the drop-ins, as the switches would leave them."""
-    before = current_texts(opts, moves)
-    dj_data, _text, _exists = _daemon_json.load(opts.daemon_json)
+    before = current_texts(host, opts, moves)
+    dj_data = _daemon_json.parse(before[opts.daemon_json], opts.daemon_json)
     planned = {"fstab": _fstab.parse(before[opts.fstab]), "daemon_json": dj_data}
     after = dict(before)
     for m in moves:

@@ -14,10 +14,8 @@ __metaclass__ = type
 
 import os
 
-from ansible.module_utils.common.process import get_bin_path
-
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _facts, _fileops, _fsinfo, _fstab, _layout, _mountinfo, _units)
+    _facts, _fstab, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError, inside
 
 NO_FS = ("tmpfs", "ramfs", "devtmpfs", "squashfs", "iso9660", "proc", "sysfs")
@@ -38,26 +36,16 @@ def docker_installed(facts, host):
     if not facts["engine"].get("running"):
         starts = facts["config"].get("unit_exec_start") or []
         binary = starts[0].split()[0] if starts and starts[0].split() else None
-        if not host.unit_exists("docker.service") or not binary or not os.path.exists(binary):
+        if not host.unit_exists("docker.service") or not binary or not host.exists(binary):
             refuse("Docker is not installed here: no docker.service unit or no dockerd binary (%s)" % (
                 binary or "no ExecStart"))
-        if not os.path.basename(binary).startswith("dockerd") and not _dockerd_on_path():
+        if not os.path.basename(binary).startswith("dockerd") and not host.which("dockerd"):
             # A package removed but not purged keeps /etc/init.d/docker, from which systemd makes a docker.service.
             refuse("Docker is not installed here: docker.service runs %s, and there is no dockerd program" % binary)
 
 
-def _dockerd_on_path():
-    try:
-        get_bin_path("dockerd")
-    except ValueError:
-        return False
-    return True
-
-
-def has_rsync():
-    try:
-        get_bin_path("rsync")
-    except ValueError:
+def has_rsync(host):
+    if not host.which("rsync"):
         refuse("rsync is not installed on this host; install it (apt-get install rsync)")
 
 
@@ -93,9 +81,9 @@ def host_config(opts, facts, host, moves):
         warnings.append("this host is a swarm %s (node state %s): its tasks stop while Docker is stopped and "
                         "the swarm may reschedule them elsewhere" % (
                             "manager" if engine.get("swarm_manager") else "worker", engine["swarm"]))
-    has_rsync()
+    has_rsync(host)
     try:
-        _fstab.parse(_fileops.read_text(opts.fstab, default=""), strict_path=moves[0].mount_point)
+        _fstab.parse(host.read_text(opts.fstab, default=""), strict_path=moves[0].mount_point)
     except _fstab.FstabError as exc:
         refuse("%s: %s" % (opts.fstab, exc))
     return warnings
@@ -129,28 +117,28 @@ def owns_partial(journal, move):
                     for x in journal.recorded_moves()))
 
 
-def target_path(move, journal, mounts, fstab_text=""):
+def target_path(host, move, journal, mounts, fstab_text=""):
     """The target is a real, empty (or our own partial) directory outside the root it receives."""
     t = move.target
     path_name(t, "path %s" % t if move.name == "docker" else "the %s path %s" % (move.name, t))
     path_name(move.source, "the %s root %s" % (move.name, move.source))
-    if os.path.islink(t):
+    if host.islink(t):
         refuse("path %s is a symlink; give the real directory" % t)
-    real = os.path.realpath(t)
+    real = host.realpath(t)
     if real != t:
         refuse("path %s resolves through a symlink to %s; give the real path" % (t, real))
-    src_real = os.path.realpath(move.source)
+    src_real = host.realpath(move.source)
     if inside(t, src_real) or inside(t, move.source):
         refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
     if inside(src_real, t) or inside(move.source, t):
         refuse("path %s contains the %s root %s" % (t, move.name, move.source))
-    move.switch.preflight(move, mounts, fstab_text)
-    if not os.path.isdir(move.source) and not (move.backup and os.path.isdir(move.backup)):
+    move.switch.preflight(host, move, mounts, fstab_text)
+    if not host.isdir(move.source) and not (move.backup and host.isdir(move.backup)):
         refuse("the %s root %s does not exist" % (move.name, move.source))
-    if os.path.exists(t):
-        if not os.path.isdir(t):
+    if host.exists(t):
+        if not host.isdir(t):
             refuse("path %s exists and is not a directory" % t)
-        if os.listdir(t) and not owns_partial(journal, move):
+        if host.listdir(t) and not owns_partial(journal, move):
             if journal and journal.phase not in PARTIAL_PHASES:
                 refuse("path %s holds the copy of a move that ended in phase %s (%s): Docker may have written "
                        "there since, so it is never overwritten; move it away or give an empty or new directory" % (
@@ -159,9 +147,9 @@ def target_path(move, journal, mounts, fstab_text=""):
                    "%s); give an empty or new directory" % (t, journal.path))
 
 
-def target_filesystem(move, runner, mounts):
+def target_filesystem(host, move, mounts):
     """The target's filesystem keeps data across a reboot and can hold overlay2's layers."""
-    fs = _facts.filesystem_facts(runner, move.target, mounts)
+    fs = host.filesystem(move.target, mounts, verdict=True)
     if fs["fstype"] in NO_FS:
         refuse("path %s is on %s (%s), which does not keep data across a reboot or cannot be written; use a "
                "real disk" % (move.target, fs["fstype"], fs["mount_point"]))
@@ -170,12 +158,12 @@ def target_filesystem(move, runner, mounts):
     return fs
 
 
-def same_filesystem(opts, move, mounts):
+def same_filesystem(host, opts, move, mounts):
     """The target must be on another filesystem than the root it receives (unless allowed): a target on
     the root's own disk is most often a data disk that failed to mount."""
-    if opts.allow_same_filesystem or not os.path.isdir(move.source):
+    if opts.allow_same_filesystem or not host.isdir(move.source):
         return
-    src = _fsinfo.describe(move.source, mounts, probe_dtype=False)
+    src = host.filesystem(move.source, mounts)
     if src["major_minor"] and src["major_minor"] == move.fs["major_minor"]:
         refuse("path %s (device %s, mounted on %s) is on the same filesystem as the %s root %s (device %s, mounted "
                "on %s): the move would free no space; is the data disk mounted? Mount it, or set "
@@ -184,32 +172,32 @@ def same_filesystem(opts, move, mounts):
                    src["mount_point"]))
 
 
-def moves_fit(opts, facts, host, moves, journal, runner):
+def moves_fit(opts, facts, host, moves, journal):
     """Every move's own checks, then the refusals its switch makes.  Returns warnings."""
     warnings = host_config(opts, facts, host, moves)
-    mounts = _mountinfo.read()
-    fstab_text = _fileops.read_text(opts.fstab, default="")
+    mounts = host.mountinfo()
+    fstab_text = host.read_text(opts.fstab, default="")
     for move in moves:
-        target_path(move, journal, mounts, fstab_text)
+        target_path(host, move, journal, mounts, fstab_text)
         if move.disk and not opts.keep_source:
             refuse("the %s root %s is the mount point of its own disk (%s): the move leaves that disk unmounted with "
                    "its contents as they were (its fstab line kept as a comment), so a rollback can mount it again; "
                    "keep_source: false would have nothing to remove on the system disk. Run with keep_source: true "
                    "and reuse or wipe the old disk yourself once the move is done" % (
                        move.name, move.source, move.disk["line"]))
-        move.fs = target_filesystem(move, runner, mounts)
-        same_filesystem(opts, move, mounts)
-        warnings.extend(move.switch.warnings(move, opts))
+        move.fs = target_filesystem(host, move, mounts)
+        same_filesystem(host, opts, move, mounts)
+        warnings.extend(move.switch.warnings(move, opts, fstab_text))
     return warnings
 
 
-def space(opts, moves):
+def space(host, opts, moves):
     """Bytes to copy per target filesystem against its free space, with the margin."""
     need = {}
     totals = {"bytes": 0, "files": 0}
     for move in moves:
-        u = _layout.measure(move.source)
-        have = _layout.measure(move.target).bytes if os.path.isdir(move.target) else 0
+        u = host.measure(move.source)
+        have = host.measure(move.target).bytes if host.isdir(move.target) else 0
         entry = need.setdefault(move.fs["major_minor"], {"mount_point": move.fs["mount_point"],
                                                          "free": move.fs["free_bytes"] or 0, "need": 0})
         entry["need"] += max(0, u.bytes - have) + opts.margin_for(u.bytes)

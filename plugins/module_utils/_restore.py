@@ -15,11 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import time
-
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _fileops, _layout, _phases, _plan, _preflight, _run, _switches, _systemd, _testhooks)
+    _disk, _phases, _plan, _preflight, _run, _switches, _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -71,7 +68,7 @@ class Restore(_run.Operation):
                     _disk.mount_disk(m, self.ctx, m.backup, "preflight")
         self.ctx.moves = [m.reversed() for m in self.fwd]
         for m in self.ctx.moves:
-            m.size = _layout.measure(m.source).bytes
+            m.size = self.ctx.host.measure(m.source).bytes
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
         self.ctx.result["changed"] = True
         if self.ctx.check_mode:
@@ -117,7 +114,7 @@ class Restore(_run.Operation):
         return self.ctx.result
 
     def preflight(self, running):
-        missing = [m for m in self.fwd if not m.disk and not (m.backup and os.path.isdir(m.backup))]
+        missing = [m for m in self.fwd if not m.disk and not (m.backup and self.ctx.host.isdir(m.backup))]
         if missing:
             _preflight.refuse(
                 "the original of %s was not kept (%s): the move ran with keep_source=false, so there is nothing to "
@@ -125,7 +122,7 @@ class Restore(_run.Operation):
                     ", ".join(m.source for m in missing), ", ".join(str(m.backup) for m in missing)))
         if not running:
             _preflight.refuse("Docker is not running, so its inventory cannot be recorded; start it first")
-        _preflight.has_rsync()
+        _preflight.has_rsync(self.ctx.host)
 
     def resume(self, running, switched):
         """A restore interrupted inside its window.  Once the switch back is done, or under way with the moved
@@ -163,7 +160,7 @@ class Restore(_run.Operation):
         for m in self.fwd:
             m.backup = None
         self.ctx.moves = self.fwd
-        self.ctx.journal.save(phase="restored", finished=time.time())
+        self.ctx.journal.save(phase="restored", finished=self.ctx.host.time())
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
         return self.ctx.result
 
@@ -173,11 +170,11 @@ class Restore(_run.Operation):
         settled = self.ctx.passes.committed_layers() if self.ctx.opts.walk_mutable else None
         self.ctx.result["online_copy_seconds"] = round(self.ctx.passes.run("online_copy", True)[0], 3)
         self.ctx.passes.check_time_left()
-        stopped_at = time.time()
+        stopped_at = self.ctx.host.time()
         phase = "stop"
         served_original = False
         try:
-            self.ctx.journal.save(phase="restore_stop", restore_texts=_plan.current_texts(self.ctx.opts, self.fwd))
+            self.ctx.journal.save(phase="restore_stop", restore_texts=_plan.current_texts(self.ctx.host, self.ctx.opts, self.fwd))
             self.stop_back()
             _testhooks.reached("restore_after_stop")
             phase = "final_copy"
@@ -216,7 +213,7 @@ class Restore(_run.Operation):
                     phase, exc, rb_exc), phase, rolled_back=False)
             raise RelocationError("%s failed: %s; Docker serves from %s again" % (
                 phase, exc, ", ".join(m.target for m in self.fwd)), phase, rolled_back=True)
-        self.ctx.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.ctx.result["downtime_seconds"] = round(self.ctx.host.time() - stopped_at, 3)
         self.finish()
 
     def carry_forward(self):
@@ -256,7 +253,7 @@ class Restore(_run.Operation):
             self.ctx.actions.append("stopping Docker to put the moved root back: %s" % exc)
         # The files first (the drop-in's sentinel guards the mount point from here), then the originals aside.
         for path, text in (self.ctx.journal.get("restore_texts") or {}).items():
-            if _fileops.read_text(path, default="") != text:
+            if self.ctx.host.read_text(path, default="") != text:
                 self.ctx.host.restore_file(path, text)
         self.ctx.host.daemon_reload()
         for m in self.fwd:

@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _mount_sources, _passes, _selinux, _switch, _systemd, _testhooks, _units)
+    _copy, _mount_sources, _passes, _switch, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -103,7 +103,7 @@ class Rollback:
         are kept and nothing is changed (keep_both)."""
         served = self.served_since_record()
         missing = [m.target for m in self.ctx.moves
-                   if not os.path.exists(os.path.join(m.target, _systemd.SENTINEL_NAME))]
+                   if not self.ctx.host.exists(os.path.join(m.target, _systemd.SENTINEL_NAME))]
         if served and missing:
             self.keep_both("Docker may have written on %s, but it lacks %s, the mark a finished final copy leaves: "
                            "it may be a partial copy, which must not be copied over the original" % (
@@ -177,12 +177,12 @@ class Rollback:
         for m in self.ctx.moves:
             m.switch.undo(m, self.ctx)
             try:
-                _selinux.unlabel(self.ctx.runner, m.source, m.target)
+                self.ctx.host.unlabel(m.source, m.target)
             except RelocationError as exc:  # a label left behind must not keep Docker down
                 self.ctx.actions.append("could not remove the SELinux equivalence: %s" % exc)
         _testhooks.reached("rollback_after_undo")
         for path, keep_empty in ((self.ctx.opts.fstab, True), (self.ctx.opts.daemon_json, False)):
-            if path in texts and _fileops.read_text(path, default="") != texts[path]:
+            if path in texts and self.ctx.host.read_text(path, default="") != texts[path]:
                 self.ctx.host.restore_file(path, texts[path], keep_empty=keep_empty)
         for m in self.ctx.moves:
             self.ctx.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
@@ -247,18 +247,20 @@ class Rollback:
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
                 # directory beside it.
-                keep = "%s.dockyard-copyback-%s" % (m.target, time.strftime("%Y%m%dT%H%M%S"))
+                keep = "%s.dockyard-copyback-%s" % (
+                    m.target, time.strftime("%Y%m%dT%H%M%S", time.localtime(self.ctx.host.time())))
                 opts = copy.copy(self.ctx.opts)
                 # The sentinel stays where it is: on the original it would let the drop-in start Docker there.
                 opts.rsync_opts = list(self.ctx.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep,
                                                                     "--exclude=/%s" % _systemd.SENTINEL_NAME]
-                s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result).run("copy_back", False)
+                s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result, host=self.ctx.host).run(
+                    "copy_back", False)
                 secs, moved = secs + s, moved + b
             if len(roots) != len(back):
                 raise RelocationError("copy_back: %d copies but %d pairs of roots" % (len(back), len(roots)))
             for m, (old_root, new_root) in zip(back, roots):
                 if m.name == "docker":
-                    _mount_sources.rebase(m.target, old_root, new_root)
+                    _mount_sources.rebase(self.ctx.host, m.target, old_root, new_root)
         except (RelocationError, _copy.CopyError, OSError) as exc:
             for m in unbound:  # Docker goes back where it served: the bind it served through first
                 try:

@@ -5,7 +5,7 @@
 """One run of data_root: its context, built once and passed to every part.  Internal to dockyard.migrate.
 
 ``Run`` holds what a run is given (the options, the Docker client, the command
-runner, the host's units, the journal, the progress status, check mode, the
+runner, the host (_host.Host: every side effect goes through it), the journal, the progress status, check mode, the
 clock at its start) and what it builds up (the moves, whether Docker served the
 new root and since when, the actions, the result, the diff).  The module builds
 it with ``Run.build``; a test builds it with its own parts.  The operations
@@ -18,10 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import time
-
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _facts, _journal, _lock, _passes, _rollback, _systemd, _verify, _window)
+    _copy, _journal, _passes, _rollback, _systemd, _verify, _window)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import OptionError, Options
 
@@ -37,7 +35,7 @@ class Run:
     files in place (AnsibleModule.atomic_move in the module)."""
 
     def __init__(self, opts, client, runner, host, journal, status, check_mode=False, now=None, mover=None,
-                 lock_dir=None, facts=None, moves=None):
+                 facts=None, moves=None):
         self.opts = opts
         self.client = client
         self.runner = runner
@@ -45,13 +43,12 @@ class Run:
         self.journal = journal
         self.status = status
         self.check_mode = check_mode
-        self.now = now or time.time()
-        # time.time() at which time_limit ends: an online pass is cut there, and the window is entered only
+        self.now = now or host.time()
+        # host.time() at which time_limit ends: an online pass is cut there, and the window is entered only
         # with the time to finish it.
         self.deadline = self.now + int(opts.time_limit) if opts.time_limit else None
         self.mover = mover
-        self.lock_dir = lock_dir or _lock.LOCK_DIR
-        self.facts = facts  # () -> the host's facts (_facts.gather, as gather() calls it, by default)
+        self.facts = facts  # () -> the host's facts (by default the host's own gather())
         self.moves = list(moves or [])  # the moves planned (or continued): set by the operation's plan
         if moves:
             self.journal.moves = self.moves
@@ -66,13 +63,13 @@ class Run:
     def build(cls, params, client, runner, check_mode=False, mover=None, now=None):
         """The run the module makes from its parameters, with the real host."""
         opts = Options(params)
-        return cls(opts, client, runner, _systemd.Systemd(runner, client, opts.stop_timeout, mover),
-                   _journal.Journal(opts.path or "/", check_mode), _copy.Status(opts.status_file),
-                   check_mode=check_mode, now=now, mover=mover)
+        host = _systemd.Systemd(runner, client, opts.stop_timeout, mover)
+        return cls(opts, client, runner, host, _journal.Journal(opts.path or "/", check_mode, host),
+                   _copy.Status(opts.status_file), check_mode=check_mode, now=now, mover=mover)
 
     @property
     def passes(self):
-        return _passes.Passes(self.opts, self.moves, self.status, self.result, self.deadline)
+        return _passes.Passes(self.opts, self.moves, self.status, self.result, self.deadline, self.host)
 
     @property
     def with_containerd(self):
@@ -81,8 +78,7 @@ class Run:
     def gather(self):
         if self.facts:
             return self.facts()
-        return _facts.gather(self.client, self.runner, daemon_json_path=self.opts.daemon_json,
-                             fstab_path=self.opts.fstab, sizes=False, inventory=False)
+        return self.host.gather(self.opts.daemon_json, self.opts.fstab)
 
 
 class Operation:
@@ -101,7 +97,7 @@ class Operation:
             self.ctx.opts.validate()
         except OptionError as exc:
             raise RelocationError(str(exc), "preflight")
-        lock = _lock.acquire(self.ctx.check_mode)
+        lock = self.ctx.host.lock(self.ctx.check_mode)
         try:
             return self._run()
         finally:

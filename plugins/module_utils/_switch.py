@@ -18,7 +18,7 @@ import abc
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _disk, _fileops, _fstab, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils import _disk, _fstab, _mountinfo
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
@@ -61,10 +61,10 @@ def set_aside_hidden(move, ctx):
     part way is finished by the next run (the journal names the backup).  Returns whether anything was moved."""
     if move.disk or not bound(ctx.host.mountinfo(), move.target, move.source):
         return False
-    if move.backup and os.path.lexists(move.backup) and not ctx.journal.get("hidden_set_aside"):
+    if move.backup and ctx.host.lexists(move.backup) and not ctx.journal.get("hidden_set_aside"):
         return False  # set aside by the switch itself: the directory under the bind is its own stand-in
     with ctx.host.view_beneath(move.source) as under:
-        if not os.path.isdir(under) or os.path.islink(under) or not os.listdir(under):
+        if not ctx.host.isdir(under) or ctx.host.islink(under) or not ctx.host.listdir(under):
             return False
         if not ctx.journal.get("hidden_set_aside"):
             # A name the switch recorded but never renamed to (killed in between) is taken as it is.
@@ -72,14 +72,14 @@ def set_aside_hidden(move, ctx):
             ctx.journal["hidden_set_aside"] = True
             ctx.journal.save()
         aside = os.path.join(os.path.dirname(under), os.path.basename(move.backup))
-        st = os.stat(under)
-        if not os.path.isdir(aside):
-            os.mkdir(aside, 0o700)
-        os.chmod(aside, st.st_mode & 0o7777)  # also after a kill between the mkdir and here
-        os.chown(aside, st.st_uid, st.st_gid)
-        names = sorted(os.listdir(under))
+        st = ctx.host.stat(under)
+        if not ctx.host.isdir(aside):
+            ctx.host.mkdir(aside, 0o700)
+        ctx.host.chmod(aside, st.st_mode & 0o7777)  # also after a kill between the mkdir and here
+        ctx.host.chown(aside, st.st_uid, st.st_gid)
+        names = sorted(ctx.host.listdir(under))
         for name in names:
-            if os.path.lexists(os.path.join(aside, name)):
+            if ctx.host.lexists(os.path.join(aside, name)):
                 raise RelocationError(
                     "the original %s left under the bind of %s holds %s, and the backup %s holds an entry of that "
                     "name too: neither is overwritten. %s is the new root (through the bind); the hidden original is "
@@ -87,9 +87,9 @@ def set_aside_hidden(move, ctx):
                     "looking at D/%s. Compare the two, keep one, and run again" % (
                         move.source, move.target, name, move.backup, move.source, os.path.dirname(move.source),
                         os.path.dirname(move.source), os.path.join(os.path.basename(move.source), name)), "source")
-            os.rename(os.path.join(under, name), os.path.join(aside, name))
-        _fileops.fsync_dir(under)
-        _fileops.fsync_dir(aside)
+            ctx.host.rename(os.path.join(under, name), os.path.join(aside, name))
+        ctx.host.fsync_dir(under)
+        ctx.host.fsync_dir(aside)
     ctx.actions.append("set aside the original %s, left under the bind of %s by an interrupted run, as %s (%d "
                        "entries)" % (move.source, move.target, move.backup, len(names)))
     return True
@@ -99,7 +99,7 @@ def original_home(move, ctx):
     """Where what Docker wrote on the moved root is copied back to before a rollback: the kept original, or the
     original in place; an original disk is mounted beside the mount point for it when the bind is there."""
     if move.disk:
-        if _disk.disk_mounted_at(move, ctx.host.mountinfo(), move.mount_point):
+        if _disk.disk_mounted_at(ctx.host, move, ctx.host.mountinfo(), move.mount_point):
             return move.mount_point
         staging = _disk.staging_path(move)
         _disk.mount_disk(move, ctx, staging)
@@ -111,35 +111,35 @@ def backup_name(move, stamp):
     return "%s.dockyard-backup-%s" % (move.source, stamp)
 
 
-def drop_empty(path):
-    if os.path.isdir(path) and not os.listdir(path):
-        os.rmdir(path)
+def drop_empty(host, path):
+    if host.isdir(path) and not host.listdir(path):
+        host.rmdir(path)
 
 
-def put_back(move):
+def put_back(move, host):
     """state=restored: the kept original back at its path (an empty stand-in there is removed first).  Done
     already when the backup is gone and the original is in place."""
-    if move.backup and os.path.isdir(move.backup):
-        drop_empty(move.source)
-        if os.path.exists(move.source):
+    if move.backup and host.isdir(move.backup):
+        drop_empty(host, move.source)
+        if host.exists(move.source):
             raise RelocationError("%s is in the way of the kept original %s (it is not empty)" % (
                 move.source, move.backup), "switch")
-        os.rename(move.backup, move.source)
-        _fileops.fsync_dir(os.path.dirname(move.source))
-    elif not os.path.isdir(move.source):
+        host.rename(move.backup, move.source)
+        host.fsync_dir(os.path.dirname(move.source))
+    elif not host.isdir(move.source):
         raise RelocationError("neither the kept original %s nor %s exists" % (move.backup, move.source), "switch")
 
 
-def set_aside_again(move, stand_in):
+def set_aside_again(move, host, stand_in):
     """Undo put_back: the original goes back to its backup name (with an empty STAND_IN directory in its place,
     for a bind to be mounted on)."""
-    if move.backup and not os.path.exists(move.backup) and os.path.isdir(move.source) and os.listdir(move.source):
-        st = os.stat(move.source)
-        os.rename(move.source, move.backup)
+    if move.backup and not host.exists(move.backup) and host.isdir(move.source) and host.listdir(move.source):
+        st = host.stat(move.source)
+        host.rename(move.source, move.backup)
         if stand_in:
-            os.mkdir(move.source)
-            os.chmod(move.source, st.st_mode & 0o7777)
-        _fileops.fsync_dir(os.path.dirname(move.source))
+            host.mkdir(move.source)
+            host.chmod(move.source, st.st_mode & 0o7777)
+        host.fsync_dir(os.path.dirname(move.source))
 
 
 class Switch(abc.ABC):
@@ -158,11 +158,11 @@ class Switch(abc.ABC):
         """Raise a preflight RelocationError when the host's configuration conflicts with this switch."""
 
     @abc.abstractmethod
-    def preflight(self, move, mounts, fstab_text=""):
+    def preflight(self, host, move, mounts, fstab_text=""):
         """Raise a preflight RelocationError when this move cannot be switched on this host."""
 
     @abc.abstractmethod
-    def warnings(self, move, opts):
+    def warnings(self, move, opts, fstab_text=""):
         """What the user should know before the move (a list of texts)."""
 
     @abc.abstractmethod

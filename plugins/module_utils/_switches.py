@@ -24,7 +24,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _bind, _daemon_json, _disk, _fileops, _fstab, _mount_sources, _mountinfo, _testhooks)
+    _daemon_json, _disk, _fstab, _mount_sources, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
     Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, set_aside_hidden, unbind, unmount_all)
@@ -33,6 +33,14 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
 # so a % in a data-root named by daemon.json leaves it with no images (measured: 20.10 does, 26.1 does not).
 PERCENT_SAFE_MAJOR = 26
+
+
+def read_daemon_json(host, path):
+    """(data, text, exists) of daemon.json at PATH, read through HOST (_daemon_json.load's answer)."""
+    if not host.exists(path):
+        return {}, "", False
+    text = host.read_text(path)
+    return _daemon_json.parse(text, path), text, True
 
 
 def _major(version):
@@ -50,13 +58,13 @@ class BindSwitch(Switch):
     def is_applied(self, move, ctx, mounts, daemon_json_data):
         """Bound now, and fstab's only line for the mount point binds the target (a stale line for the
         mount point, such as an old disk's UUID=, would win at the next boot)."""
-        lines = _fstab.entries_for(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")), move.mount_point)
+        lines = _fstab.entries_for(_fstab.parse(ctx.host.read_text(ctx.opts.fstab, default="")), move.mount_point)
         return _mountinfo.same_bind(mounts, move.target, move.mount_point) and bool(lines) and \
             all(_fstab.is_bind_of(line, move.target) for line in lines)
 
-    def warnings(self, move, opts):
+    def warnings(self, move, opts, fstab_text=""):
         out = []
-        for line in _fstab.entries_for(_fstab.parse(_fileops.read_text(opts.fstab, default="")), move.mount_point):
+        for line in _fstab.entries_for(_fstab.parse(fstab_text), move.mount_point):
             if not _fstab.is_bind_of(line, move.target):
                 out.append("%s line %d (%s) mounts %s from elsewhere but is not what Docker uses now; the move "
                            "keeps it as a comment and writes the bind line after it" % (
@@ -70,13 +78,13 @@ class BindSwitch(Switch):
                 "Use method daemon_json, or remove data-root from %s and restart Docker first" % (
                     facts["config"]["daemon_json_data_root"], opts.daemon_json), "preflight")
 
-    def preflight(self, move, mounts, fstab_text=""):
+    def preflight(self, host, move, mounts, fstab_text=""):
         here = _mountinfo.mount_at(mounts, move.mount_point)
         if here is None:
             return
         if here.root in ("/", ""):
             if not move.disk:  # a rerun continuing a recorded plan knows it already (fstab may be switched)
-                move.disk = self.original_disk(move, here, fstab_text)
+                move.disk = self.original_disk(host, move, here, fstab_text)
             return
         b = _mountinfo.bind_source(mounts, move.mount_point)
         if b is not None and _mountinfo.same_bind(mounts, move.target, move.mount_point):
@@ -96,7 +104,7 @@ class BindSwitch(Switch):
                 "preflight")
 
     @staticmethod
-    def original_disk(move, here, fstab_text):
+    def original_disk(host, move, here, fstab_text):
         """The root is the mount point of a filesystem of its own: the move replaces that disk's fstab line by
         the bind line and leaves the disk unmounted.  Returns what a rollback needs to mount it again."""
         what = "%s is the mount point of its own filesystem (%s, %s)" % (move.mount_point, here.source, here.fstype)
@@ -111,13 +119,13 @@ class BindSwitch(Switch):
         if here.fstype in ("tmpfs", "ramfs"):
             raise RelocationError("%s, which keeps nothing across a reboot; nothing there can be rolled back to"
                                   % what, "preflight")
-        found = _disk.devices_for(line.src)
-        if len(found) != 1 or not _disk.is_device(here, found[0]):
+        found = _disk.devices_for(host, line.src)
+        if len(found) != 1 or not _disk.is_device(host, here, found[0]):
             raise RelocationError("%s, but its fstab line %d (%s) names %s, not the device mounted there (%s); a "
                                   "rollback would mount another disk: fix the line or the mount first" % (
                                       what, line.lineno, line.raw.strip(), ", ".join(found) or "no device",
                                       here.major_minor), "preflight")
-        uuid = _disk.fs_uuid(found[0])
+        uuid = _disk.fs_uuid(host, found[0])
         if not uuid:
             raise RelocationError("%s, and its filesystem has no UUID to know it again by; give it one (tune2fs -U "
                                   "or xfs_admin -U) or move it by hand" % what, "preflight")
@@ -139,14 +147,14 @@ class BindSwitch(Switch):
                 "write the fstab line %s %s none bind 0 0 and mount it" % (move.target, move.mount_point)]
 
     def apply(self, move, ctx):
-        text = _fileops.read_text(ctx.opts.fstab, default="")
+        text = ctx.host.read_text(ctx.opts.fstab, default="")
         lines, changed = _fstab.set_entry(_fstab.parse(text), move.target, move.mount_point, "none", "bind",
                                           disable_note=note_for(move))
         if changed:
-            if not ctx.journal.get("fstab_backup") and os.path.exists(ctx.opts.fstab):
-                ctx.journal["fstab_backup"] = _fileops.backup_file(ctx.opts.fstab, ctx.journal.stamp)
+            if not ctx.journal.get("fstab_backup") and ctx.host.exists(ctx.opts.fstab):
+                ctx.journal["fstab_backup"] = ctx.host.backup_file(ctx.opts.fstab, ctx.journal.stamp)
                 ctx.journal.save()
-            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.write_file(ctx.opts.fstab, _fstab.render(lines), mode=0o644, config=True)
             ctx.host.daemon_reload()  # systemd's mount units follow fstab
         _testhooks.reached("switch_after_fstab")
         mounts = ctx.host.mountinfo()
@@ -158,22 +166,21 @@ class BindSwitch(Switch):
             unmount_all(ctx, move.mount_point)
             _testhooks.reached("switch_after_unmount")
         # Move the original aside so nothing hides under the mount.
-        elif os.path.isdir(move.source) and not os.path.islink(move.source) and \
-                _mountinfo.mount_at(mounts, move.source) is None and os.listdir(move.source):
-            st = os.stat(move.source)
+        elif ctx.host.isdir(move.source) and not ctx.host.islink(move.source) and \
+                _mountinfo.mount_at(mounts, move.source) is None and ctx.host.listdir(move.source):
+            st = ctx.host.stat(move.source)
             move.backup = backup_name(move, ctx.journal.stamp)
             ctx.journal.save()
-            os.rename(move.source, move.backup)
+            ctx.host.rename(move.source, move.backup)
             _testhooks.reached("switch_after_move_aside")
-            os.mkdir(move.source)
-            os.chmod(move.source, st.st_mode & 0o7777)
-            os.chown(move.source, st.st_uid, st.st_gid)
-        elif not os.path.isdir(move.source):
-            os.makedirs(move.source, 0o711)
-        bm = _bind.BindMount(move.target, move.mount_point, "mounted", "bind", ctx.opts.fstab, runner=ctx.runner)
+            ctx.host.mkdir(move.source)
+            ctx.host.chmod(move.source, st.st_mode & 0o7777)
+            ctx.host.chown(move.source, st.st_uid, st.st_gid)
+        elif not ctx.host.isdir(move.source):
+            ctx.host.makedirs(move.source, 0o711)
         try:
-            bm.mount()
-        except _bind.BindError as exc:
+            ctx.host.bind_mount(move.target, move.mount_point)
+        except RelocationError as exc:
             raise RelocationError(str(exc), "switch")
         if not _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
             raise RelocationError("after mounting, %s does not show %s" % (move.mount_point, move.target), "switch")
@@ -195,12 +202,12 @@ class BindSwitch(Switch):
         if move.disk:
             staging = _disk.staging_path(move)
             unmount_all(ctx, staging)
-            drop_empty(staging)
+            drop_empty(ctx.host, staging)
             _disk.mount_disk(move, ctx, move.mount_point)
-        if move.backup and os.path.isdir(move.backup):
-            drop_empty(move.source)
-            if not os.path.exists(move.source):
-                os.rename(move.backup, move.source)
+        if move.backup and ctx.host.isdir(move.backup):
+            drop_empty(ctx.host, move.source)
+            if not ctx.host.exists(move.source):
+                ctx.host.rename(move.backup, move.source)
                 move.backup = None
 
     def after_stop(self, move, ctx):
@@ -212,18 +219,18 @@ class BindSwitch(Switch):
         the line goes: at any moment, a boot mounts either the moved root or finds the original."""
         mounts = ctx.host.mountinfo()
         while _mountinfo.mount_at(mounts, move.mount_point) is not None and \
-                not (move.disk and _disk.disk_mounted_at(move, mounts, move.mount_point)):
+                not (move.disk and _disk.disk_mounted_at(ctx.host, move, mounts, move.mount_point)):
             ctx.host.run(["umount", move.mount_point])
             mounts = ctx.host.mountinfo()
         if move.disk:
             self.disk_back(move, ctx)
             return
-        put_back(move)
+        put_back(move, ctx.host)
         _testhooks.reached("restore_after_put_back")
-        lines, changed = _fstab.remove_entry(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
+        lines, changed = _fstab.remove_entry(_fstab.parse(ctx.host.read_text(ctx.opts.fstab, default="")),
                                              move.mount_point)
         if changed:
-            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.write_file(ctx.opts.fstab, _fstab.render(lines), mode=0o644, config=True)
             ctx.host.daemon_reload()
 
     @staticmethod
@@ -232,11 +239,11 @@ class BindSwitch(Switch):
         put back in place of the bind line, and it is mounted on the root again."""
         staging = _disk.staging_path(move)
         unmount_all(ctx, staging)
-        drop_empty(staging)
-        lines, changed = _fstab.enable_disk_line(_fstab.parse(_fileops.read_text(ctx.opts.fstab, default="")),
+        drop_empty(ctx.host, staging)
+        lines, changed = _fstab.enable_disk_line(_fstab.parse(ctx.host.read_text(ctx.opts.fstab, default="")),
                                                  move.mount_point, move.disk["line"])
         if changed:
-            _fileops.atomic_write(ctx.opts.fstab, _fstab.render(lines), mode=0o644, mover=ctx.mover)
+            ctx.host.write_file(ctx.opts.fstab, _fstab.render(lines), mode=0o644, config=True)
             ctx.host.daemon_reload()
         _testhooks.reached("restore_after_put_back")
         _disk.mount_disk(move, ctx, move.mount_point)
@@ -246,18 +253,18 @@ class BindSwitch(Switch):
         back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
         if move.disk:
             unmount_all(ctx, _disk.staging_path(move))
-            drop_empty(_disk.staging_path(move))
-            if _disk.disk_mounted_at(move, ctx.host.mountinfo(), move.mount_point):
+            drop_empty(ctx.host, _disk.staging_path(move))
+            if _disk.disk_mounted_at(ctx.host, move, ctx.host.mountinfo(), move.mount_point):
                 unmount_all(ctx, move.mount_point)
             return
         if _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
-            if not move.backup or os.path.exists(move.backup):
+            if not move.backup or ctx.host.exists(move.backup):
                 return
             mounts = ctx.host.mountinfo()
             while _mountinfo.mount_at(mounts, move.mount_point) is not None:
                 ctx.host.run(["umount", move.mount_point])
                 mounts = ctx.host.mountinfo()
-        set_aside_again(move, stand_in=True)
+        set_aside_again(move, ctx.host, stand_in=True)
 
     def reapply_finish(self, move, ctx):
         if not _mountinfo.same_bind(ctx.host.mountinfo(), move.target, move.mount_point):
@@ -287,7 +294,7 @@ class DaemonJsonSwitch(Switch):
                 "method bind (Docker's root stays %s), or upgrade Docker to %d or later" % (
                     move.target, version, move.source, PERCENT_SAFE_MAJOR), "preflight")
 
-    def preflight(self, move, mounts, fstab_text=""):
+    def preflight(self, host, move, mounts, fstab_text=""):
         """A root that is a disk of its own moves by the bind method only."""
         here = _mountinfo.mount_at(mounts, move.source)
         if here is not None and here.root in ("/", ""):
@@ -297,7 +304,7 @@ class DaemonJsonSwitch(Switch):
                 "replaces its fstab line by a bind line and unmounts it (a rollback mounts it again)" % (
                     move.source, here.source, here.fstype), "preflight")
 
-    def warnings(self, move, opts):
+    def warnings(self, move, opts, fstab_text=""):
         return []
 
     def plan_texts(self, move, planned):
@@ -310,25 +317,25 @@ class DaemonJsonSwitch(Switch):
 
     def apply(self, move, ctx):
         path = ctx.opts.daemon_json
-        data, _text, exists = _daemon_json.load(path)
+        data, _text, exists = read_daemon_json(ctx.host, path)
         new = _daemon_json.with_data_root(data, move.target)
         # Served from the target from now on: the volume paths its containers recorded follow (a rerun that
         # copied the original over them again rewrites them again).
-        if move.name == "docker" and _mount_sources.rebase(move.target, move.source, move.target):
+        if move.name == "docker" and _mount_sources.rebase(ctx.host, move.target, move.source, move.target):
             ctx.actions.append("pointed the volume paths recorded by containers at %s" % move.target)
         if new == data:
             return
         if exists and not ctx.journal.get("daemon_json_backup"):
-            ctx.journal["daemon_json_backup"] = _fileops.backup_file(path, ctx.journal.stamp)
+            ctx.journal["daemon_json_backup"] = ctx.host.backup_file(path, ctx.journal.stamp)
             ctx.journal.save()
-        if not os.path.isdir(os.path.dirname(path)):
-            os.makedirs(os.path.dirname(path), 0o755)
-        _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
+        if not ctx.host.isdir(os.path.dirname(path)):
+            ctx.host.makedirs(os.path.dirname(path), 0o755)
+        ctx.host.write_file(path, _daemon_json.render(new), mode=0o644, config=True)
 
     def serves_target(self, move, ctx, mounts):
         """data-root in daemon.json names the target now; None when the file cannot be read."""
         try:
-            data = _daemon_json.load(ctx.opts.daemon_json)[0]
+            data = read_daemon_json(ctx.host, ctx.opts.daemon_json)[0]
         except (_daemon_json.DaemonJsonError, OSError, ValueError):
             return None
         return self.is_applied(move, ctx, mounts, data)
@@ -338,11 +345,11 @@ class DaemonJsonSwitch(Switch):
 
     def set_aside(self, move, ctx):
         """Once verified, the original is renamed to its backup name (a bind move did that at the switch)."""
-        if not move.backup and os.path.isdir(move.source) and \
+        if not move.backup and ctx.host.isdir(move.source) and \
                 _mountinfo.mount_at(ctx.host.mountinfo(), move.source) is None:
             move.backup = backup_name(move, ctx.journal.stamp)
             ctx.journal.save()
-            os.rename(move.source, move.backup)
+            ctx.host.rename(move.source, move.backup)
 
     def undo(self, move, ctx):
         """Rollback: daemon.json is restored with the other files; the original never moved."""
@@ -352,21 +359,21 @@ class DaemonJsonSwitch(Switch):
 
     def switch_back(self, move, ctx, before):
         path = ctx.opts.daemon_json
-        data, _text, _exists = _daemon_json.load(path)
+        data, _text, _exists = read_daemon_json(ctx.host, path)
         old = _daemon_json.parse(before.get(path, ""), path)
         new = _daemon_json.without_data_root(data)
         if _daemon_json.data_root(old):
             new["data-root"] = _daemon_json.data_root(old)
-        put_back(move)
+        put_back(move, ctx.host)
         _testhooks.reached("restore_after_put_back")
-        if move.name == "docker" and _mount_sources.rebase(move.source, move.target, move.source):
+        if move.name == "docker" and _mount_sources.rebase(ctx.host, move.source, move.target, move.source):
             ctx.actions.append("pointed the volume paths recorded by containers back at %s" % move.source)
         if new != data:
-            _fileops.atomic_write(path, _daemon_json.render(new), mode=0o644, mover=ctx.mover)
+            ctx.host.write_file(path, _daemon_json.render(new), mode=0o644, config=True)
 
     def reapply_prepare(self, move, ctx):
         """daemon.json is written back with the other files; an original put back goes aside again."""
-        set_aside_again(move, stand_in=False)
+        set_aside_again(move, ctx.host, stand_in=False)
 
     def reapply_finish(self, move, ctx):
         """Nothing to mount."""

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _host, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils import _facts, _fileops, _local, _mountinfo
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 DROPIN_NAME = "dockyard-data-root.conf"
@@ -163,15 +163,15 @@ def write_text(path, text, mover=None):
     return True
 
 
-class Systemd(_host.Host):
+class Systemd(_local.Local):
     """The managed host as data_root sees it (_host.Host): Docker's units through systemctl, the commands run
-    by RUNNER, the mount table of /proc.  ``client`` is the Engine API client (for waiting)."""
+    by RUNNER, the mount table of /proc, and (_local.Local) its files, clock, lock and copies.  ``client`` is
+    the Engine API client (for waiting)."""
 
-    def __init__(self, runner, client, stop_timeout=120, mover=None):
-        self.runner = runner
+    def __init__(self, runner, client, stop_timeout=120, mover=None, lock_dir=None):
+        super(Systemd, self).__init__(runner=runner, mover=mover, lock_dir=lock_dir)
         self.client = client
         self.stop_timeout = stop_timeout
-        self.mover = mover
 
     def run(self, argv, what=None):
         rc, out, err = self.runner(argv)
@@ -316,6 +316,13 @@ class Systemd(_host.Host):
         """Tie SERVICE to its root with the drop-in TEXT (dropin_for): from the next daemon-reload it cannot
         start without that root's mount and sentinel."""
         write_text(dropin_path(service), text, mover=self.mover)
+
+    def write_sentinel(self, target):
+        write_sentinel(target)
+
+    def gather(self, daemon_json_path, fstab_path):
+        return _facts.gather(self.client, self.runner, daemon_json_path=daemon_json_path, fstab_path=fstab_path,
+                             sizes=False, inventory=False)
 
     def restore_file(self, path, text, keep_empty=False):
         """Put a configuration file back as TEXT.  An empty TEXT means the file did not exist and it is

@@ -17,10 +17,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _drift, _fileops, _mountinfo, _passes, _phases, _plan, _preflight, _run, _selinux, _switch, _switches,
+    _copy, _drift, _mountinfo, _passes, _phases, _plan, _preflight, _run, _switch, _switches,
     _systemd, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
@@ -84,7 +83,7 @@ class Relocation(_run.Operation):
         try:
             self.ctx.moves[0].switch.refuse_conflicts(self.ctx.moves[0], facts, self.ctx.opts)
             self.ctx.result["warnings"] = _preflight.moves_fit(self.ctx.opts, facts, self.ctx.host, self.ctx.moves,
-                                                               self.ctx.journal, self.ctx.runner)
+                                                               self.ctx.journal)
             self.plan_result(resuming)
         except Exception as exc:
             if self.ctx.journal.in_window and not engine.get("running") and not self.ctx.check_mode:
@@ -114,8 +113,8 @@ class Relocation(_run.Operation):
     def plan_result(self, resuming):
         totals = {"bytes": 0, "files": 0, "free_after": {}}
         if not resuming:
-            totals = _preflight.space(self.ctx.opts, self.ctx.moves)
-        before, after = _plan.config_texts(self.ctx.opts, self.ctx.moves)
+            totals = _preflight.space(self.ctx.host, self.ctx.opts, self.ctx.moves)
+        before, after = _plan.config_texts(self.ctx.host, self.ctx.opts, self.ctx.moves)
         for k in before:
             if before[k] != after[k]:
                 self.ctx.diff["before"][k] = before[k]
@@ -156,10 +155,10 @@ class Relocation(_run.Operation):
 
     # ------------------------------------------------------------ phases while Docker runs
     def timed(self, name, fn, *args):
-        t0 = time.time()
+        t0 = self.ctx.host.time()
         self.ctx.status.write(force=True, phase=name, bytes_done=None, bytes_total=None, percent=None, rate=None)
         out = fn(*args)
-        self.ctx.result["phases"].append({"phase": name, "seconds": round(time.time() - t0, 3)})
+        self.ctx.result["phases"].append({"phase": name, "seconds": round(self.ctx.host.time() - t0, 3)})
         return out
 
     def phase_record(self):
@@ -190,14 +189,14 @@ class Relocation(_run.Operation):
     def transaction(self, resuming):
         """The phases with Docker stopped: a failure in one that can be undone rolls the window back."""
         window = [p for p in self.steps(resuming) if p.window]
-        stopped_at = time.time()
+        stopped_at = self.ctx.host.time()
         phase = "stop"
         try:
             if not resuming:
                 if not self.ctx.journal.get("texts_before"):
                     # The files the switch will change, frozen as they are when the window opens (an edit made
                     # during a long online copy is kept), before this run writes any of them.
-                    self.ctx.journal["texts_before"] = _plan.current_texts(self.ctx.opts, self.ctx.moves)
+                    self.ctx.journal["texts_before"] = _plan.current_texts(self.ctx.host, self.ctx.opts, self.ctx.moves)
                 self.ctx.journal.save(phase="stop")  # before anything stops: a rerun knows the window was open
             self.window.hold_units()
             for step in window:
@@ -206,7 +205,7 @@ class Relocation(_run.Operation):
                     self.timed(phase, getattr(self, "phase_" + phase))
         except Exception as exc:  # roll back whatever the failure was
             self.fail_window(phase, exc)
-        self.ctx.result["downtime_seconds"] = round(time.time() - stopped_at, 3)
+        self.ctx.result["downtime_seconds"] = round(self.ctx.host.time() - stopped_at, 3)
         for step in window:
             if not step.undo:
                 self.timed(step.name, getattr(self, "phase_" + step.name))
@@ -258,7 +257,7 @@ class Relocation(_run.Operation):
         stopped: a content-comparing dry run from the original onto the copy must find nothing to do."""
         for m in self.ctx.moves:
             original = m.backup if m.backup_kept else m.source
-            diff = _passes.differences(original, m.target)
+            diff = _passes.differences(original, m.target, self.ctx.host)
             if diff:
                 raise RelocationError("the copy at %s is not an exact copy of %s (%d entries differ, first: %s); "
                                       "the original is kept" % (m.target, original, len(diff), "; ".join(diff[:5])),
@@ -270,17 +269,17 @@ class Relocation(_run.Operation):
         if not self.ctx.opts.keep_source and not self.ctx.journal.get("copy_checked"):
             self.check_copy()
         if not self.ctx.journal.get("texts_before"):  # frozen when the window opened; a resumed older marker lacks it
-            self.ctx.journal["texts_before"] = _plan.current_texts(self.ctx.opts, self.ctx.moves)
+            self.ctx.journal["texts_before"] = _plan.current_texts(self.ctx.host, self.ctx.opts, self.ctx.moves)
         self.ctx.journal.save(phase="switch")
         for m in self.ctx.moves:
             # Drop-in first: from here on the service cannot start without its mount.
-            _systemd.write_sentinel(m.target)
+            self.ctx.host.write_sentinel(m.target)
             self.ctx.host.write_dropin(m.name, _systemd.dropin_for(m, self.ctx.opts.daemon_json))
         self.ctx.host.daemon_reload()
         _testhooks.reached("switch_after_dropin")
         for m in self.ctx.moves:
             m.switch.apply(m, self.ctx)
-            _selinux.label_like(self.ctx.runner, m.source, m.target)
+            self.ctx.host.label_like(m.source, m.target)
         if _testhooks.fails("switch"):  # as a labelling error after the switch would
             raise RelocationError("the switch was made to fail (DOCKYARD_MIGRATE_FAULT=switch)", "switch")
         self.ctx.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind)
@@ -323,7 +322,7 @@ class Relocation(_run.Operation):
                 originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
                 continue
             if not self.ctx.opts.keep_source and self.ctx.journal.get("copy_checked"):
-                _fileops.remove_tree(m.backup, lambda: _testhooks.reached("during_source"))
+                self.ctx.host.remove_tree(m.backup, lambda: _testhooks.reached("during_source"))
                 self.ctx.actions.append("removed the original %s" % m.backup)
                 originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
                 m.backup = None
@@ -337,7 +336,7 @@ class Relocation(_run.Operation):
             originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
         self.ctx.result["original"] = originals
         self.ctx.journal.mark("source")
-        self.ctx.journal.save(phase="done", finished=time.time())
+        self.ctx.journal.save(phase="done", finished=self.ctx.host.time())
 
     # ------------------------------------------------------------ converge
     def converge_switched(self, facts):

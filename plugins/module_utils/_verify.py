@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import json
 import os
-import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _inventory
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
@@ -58,7 +57,7 @@ class Verification:
         containers, volumes).  A container that ran before and is not running at the end although it is there is
         no problem of the data: it is named in ``self.not_running``.
         """
-        deadline = time.time() + self.ctx.opts.verify_timeout
+        deadline = self.ctx.host.time() + self.ctx.opts.verify_timeout
         started = []
         tried = {}
         self.not_running = []
@@ -68,7 +67,7 @@ class Verification:
             for c in inv["containers"]:
                 if c["name"] in before["running"] and not c["running"] and c["state"] != "restarting" and \
                         c["name"] not in tried:
-                    tried[c["name"]] = time.time()
+                    tried[c["name"]] = self.ctx.host.time()
                     try:
                         self.ctx.client.post("/containers/%s/start" % c["id"])
                         started.append(c["name"])
@@ -79,19 +78,18 @@ class Verification:
             if a["fingerprint"] != b["fingerprint"] and not problems:
                 problems = ["the inventory fingerprint changed"]
             down = [n for n in b["running"] if n not in a["running"]]
-            if problems and time.time() > deadline:
+            if problems and self.ctx.host.time() > deadline:
                 return inv, problems, started
-            if not problems and (not down or time.time() > deadline or self.given_up(inv, down, tried)):
+            if not problems and (not down or self.ctx.host.time() > deadline or self.given_up(inv, down, tried)):
                 self.not_running = down
                 return inv, [], [n for n in started if n not in down]
-            time.sleep(0.25)
+            self.ctx.host.sleep(0.25)
 
-    @staticmethod
-    def given_up(inv, down, tried, grace=5.0):
+    def given_up(self, inv, down, tried, grace=5.0):
         """Every container still down was started once at least GRACE seconds ago and is not being restarted by
         Docker: waiting longer would not bring it back."""
         states = dict((c["name"], c["state"]) for c in inv["containers"])
-        now = time.time()
+        now = self.ctx.host.time()
         return all(n in tried and now - tried[n] >= grace and states.get(n) != "restarting" for n in down)
 
     def made_or_removed(self, before, inv):
@@ -114,7 +112,7 @@ class Verification:
         names = set()
         try:
             with self.ctx.client.stream("GET", "/events", params={
-                    "since": str(int(self.ctx.served_since) - 1), "until": str(int(time.time()) + 1),
+                    "since": str(int(self.ctx.served_since) - 1), "until": str(int(self.ctx.host.time()) + 1),
                     "filters": json.dumps({"type": ["container"], "event": ["destroy"]})}, timeout=15) as resp:
                 for ev in resp.iter_json_lines():
                     name = ((ev.get("Actor") or {}).get("Attributes") or {}).get("name")

@@ -14,10 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import time
-
-from ansible_collections.dockyard.migrate.plugins.module_utils import _lock, _testhooks
+from ansible_collections.dockyard.migrate.plugins.module_utils import _testhooks
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
@@ -41,21 +38,21 @@ class Window:
         else:
             self.ctx.journal.save(masked=masked)
         try:
-            _lock.note_window(self.ctx.journal.path, masked, self.ctx.lock_dir)
+            self.ctx.host.note_window(self.ctx.journal.path, masked)
         except OSError as exc:  # the journal holds the record as well
-            self.ctx.actions.append("could not note the masked units in %s: %s" % (self.ctx.lock_dir, exc))
+            self.ctx.actions.append("could not note the masked units in %s: %s" % (self.ctx.host.lock_dir, exc))
         self.ctx.host.mask(units)
         self.ctx.actions.append("masked %s until the switch is done" % ", ".join(units))
 
     def window_held_elsewhere(self):
         """Refuse when the note beside the lock names a move whose window still holds Docker's units masked and
         whose journal this run cannot continue: another target's, or this one's when its disk is missing."""
-        note = _lock.window_note(self.ctx.lock_dir)
+        note = self.ctx.host.window_note()
         if not note:
             return
         held = [u for u in note.get("masked") or [] if self.ctx.host.masked(u)]
         if not held:
-            _lock.clear_window(self.ctx.lock_dir)  # unmasked since (by hand): the note is stale
+            self.ctx.host.clear_window()  # unmasked since (by hand): the note is stale
             return
         if note["marker"] == self.ctx.journal.path and self.ctx.journal:
             return
@@ -65,7 +62,7 @@ class Window:
             "good, lift the masks by hand (systemctl unmask --runtime %s) once you know which root Docker must "
             "serve. This run changes nothing" % (
                 ", ".join(held), note["marker"],
-                " which cannot be read (is its data disk mounted?)" if not os.path.exists(note["marker"]) else "",
+                " which cannot be read (is its data disk mounted?)" if not self.ctx.host.exists(note["marker"]) else "",
                 " ".join(held)),
             "preflight")
 
@@ -80,7 +77,7 @@ class Window:
         masked = self.ctx.journal.get("masked") or []
         if not masked or self.ctx.check_mode:
             return
-        note = _lock.window_note(self.ctx.lock_dir)
+        note = self.ctx.host.window_note()
         if note and note["marker"] != self.ctx.journal.path:
             return  # the units are held for another move's window now: never lifted from here
         try:
@@ -92,7 +89,7 @@ class Window:
         self.ctx.journal["masked"] = []
         self.ctx.journal.try_save()
         if note:
-            _lock.clear_window(self.ctx.lock_dir)
+            self.ctx.host.clear_window()
         self.ctx.actions.append("unmasked %s" % ", ".join(masked))
 
     def stop_quiet(self, roots, phase=None):
@@ -120,7 +117,7 @@ class Window:
         self.ctx.served_new_root = True
         self.ctx.journal.save(served=True, copied_back=False)
         self.release_units()
-        self.ctx.served_since = time.time()
+        self.ctx.served_since = self.ctx.host.time()
         self.start_and_wait(self.ctx.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.ctx.opts.verify_timeout, "start")
         self.ctx.actions.append("started Docker")

@@ -433,8 +433,8 @@ def plain_clone(tmp_path):
 
 
 @pytest.mark.parametrize("origin", ["installed", "clone"])
-def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(fleet, row, tmp_path,
-                                                                                              origin):
+def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(
+        fleet, row, tmp_path, origin):
     """From the installed tarball, by the playbook's collection name, and from a plain clone, by its path: a team's
     inventory has no docker_hosts group, and the run fails naming migrate_hosts and touches nothing. A selection
     expression split at its spaces fails the same way. With migrate_on_refusal=skip the swarm manager (h2) is

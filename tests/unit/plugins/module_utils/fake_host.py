@@ -5,23 +5,27 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import os
 
 import audit  # pylint: disable=import-error
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _host, _journal, _lock, _options, _run, _systemd)
+    _copy, _journal, _local, _lock, _options, _run, _systemd)
 
 
-class FakeHost(_host.Host):
+class FakeHost(_local.Local):
     """The managed host as data_root sees it (_host.Host), without a host: every call that acts is recorded, in
     order, with its arguments; each answer is the one a host with both units, Docker answering and nothing left
     mounted gives.  The state it reads back (MASKED units, the MOUNTS table) is the fake's own, and lifting or
     setting a mask changes it.  A method the real class does not have, or this fake does not implement, fails the
-    test."""
+    test.  Files, directories, copies and the clock are the real ones (_local.Local), on the test's own
+    directories; the lock lives in LOCK_DIR."""
 
     stop_timeout = 1
 
-    def __init__(self, masked=(), mounts=(), started=False, beneath=None):
+    def __init__(self, masked=(), mounts=(), started=False, beneath=None, lock_dir=None, clock=None):
+        super(FakeHost, self).__init__(lock_dir=lock_dir)
+        self.clock = clock  # [seconds]: the host's clock, which sleep moves on at once (None: the real one)
         self.calls = []
         self.started = started  # whether docker.service started after any time it is asked about
         self.args = []
@@ -109,6 +113,21 @@ class FakeHost(_host.Host):
     def restore_file(self, path, text, keep_empty=False):
         self._call("restore_file", path, text, keep_empty)
 
+    def time(self):
+        return self.clock[0] if self.clock is not None else super(FakeHost, self).time()
+
+    def sleep(self, seconds):
+        if self.clock is None:
+            return super(FakeHost, self).sleep(seconds)
+        self.clock[0] += seconds
+        return None
+
+    def gather(self, daemon_json_path, fstab_path):
+        raise AssertionError("FakeHost: the code under test gathered the host's facts; give the context facts=")
+
+    def write_sentinel(self, target):
+        self.write_file(os.path.join(target, _systemd.SENTINEL_NAME), _systemd.SENTINEL_TEXT)
+
 
 class FakeClient:
     """The Engine API as the relocation asks it when no test gives its own: whether Docker answers (RUNNING) and
@@ -142,6 +161,9 @@ def context(params, host=None, client=None, runner=None, check_mode=False, now=N
         assert why is None, "the code under test ran a shell through its runner: %s" % why
         return answer(argv)
 
-    return _run.Run(opts, FakeClient() if client is None else client, checked, FakeHost() if host is None else host,
-                    _journal.Journal(opts.path or "/", check_mode), _copy.Status(params.get("status_file")),
-                    check_mode=check_mode, now=now, lock_dir=lock_dir or _lock.LOCK_DIR, facts=facts, moves=moves)
+    if host is None:
+        host = FakeHost(lock_dir=lock_dir or _lock.LOCK_DIR)
+    assert lock_dir is None or host.lock_dir == lock_dir, "give the lock directory to the FakeHost"
+    return _run.Run(opts, FakeClient() if client is None else client, checked, host,
+                    _journal.Journal(opts.path or "/", check_mode, host), _copy.Status(params.get("status_file")),
+                    check_mode=check_mode, now=now, facts=facts, moves=moves)

@@ -10,7 +10,9 @@ import stat
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _mount_sources
+from ansible_collections.dockyard.migrate.plugins.module_utils import _local, _mount_sources
+
+HOST = _local.Files()
 
 OLD = "/var/lib/docker"
 NEW = "/mnt/data/docker"
@@ -76,7 +78,7 @@ def test_rebase_rewrites_each_container_of_the_root_and_of_its_remapped_roots(tm
     untouched = {p: os.stat(p).st_mtime_ns for p in (bind_only, broken)}
     before_ino = os.stat(first).st_ino
 
-    assert _mount_sources.rebase(root, OLD, NEW) == 2
+    assert _mount_sources.rebase(HOST, root, OLD, NEW) == 2
 
     with open(first) as f:
         assert json.load(f)["MountPoints"]["/v"]["Source"] == NEW + "/volumes/v/_data"
@@ -90,8 +92,8 @@ def test_rebase_rewrites_each_container_of_the_root_and_of_its_remapped_roots(tm
         assert f.read() == "{not json"
     assert sorted(os.listdir(os.path.dirname(first))) == ["config.v2.json"], "a temporary file was left"
     # Again: nothing left to move.  Back: the paths return.
-    assert _mount_sources.rebase(root, OLD, NEW) == 0
-    assert _mount_sources.rebase(root, NEW, OLD) == 2
+    assert _mount_sources.rebase(HOST, root, OLD, NEW) == 0
+    assert _mount_sources.rebase(HOST, root, NEW, OLD) == 2
     with open(first) as f:
         assert json.load(f)["MountPoints"]["/v"]["Source"] == OLD + "/volumes/v/_data"
 
@@ -101,10 +103,10 @@ def test_the_same_root_or_a_root_without_containers_changes_nothing(tmp_path):
     point = {"Type": "volume", "Name": "v", "Source": root + "/volumes/v/_data"}
     path = write_container(root, "a" * 64, config(**{"/v": point}))
     mtime = os.stat(path).st_mtime_ns
-    assert _mount_sources.rebase(root, root, root + "/") == 0
+    assert _mount_sources.rebase(HOST, root, root, root + "/") == 0
     assert os.stat(path).st_mtime_ns == mtime
-    assert _mount_sources.rebase(str(tmp_path / "missing"), OLD, NEW) == 0
-    assert _mount_sources.container_dirs(str(tmp_path / "missing")) == []
+    assert _mount_sources.rebase(HOST, str(tmp_path / "missing"), OLD, NEW) == 0
+    assert _mount_sources.container_dirs(HOST, str(tmp_path / "missing")) == []
 
 
 def test_a_local_volume_recorded_under_an_earlier_root_is_pointed_at_where_it_lives_now(tmp_path):
@@ -122,18 +124,18 @@ def test_a_local_volume_recorded_under_an_earlier_root_is_pointed_at_where_it_li
     assert new["MountPoints"]["/q"]["Source"] == "/srv/elsewhere/q"
 
 
-def test_a_failing_write_is_an_oserror_and_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+def test_a_failing_write_is_an_oserror_and_leaves_the_file_as_it_was(tmp_path):
     root = str(tmp_path / "docker")
     point = {"Type": "volume", "Name": "v", "Driver": "local", "Source": OLD + "/volumes/v/_data"}
     path = write_container(root, "a" * 64, config(**{"/v": point}))
     with open(path) as f:
         before = f.read()
 
-    def broken(*args, **kwargs):
-        raise Exception("Could not replace file")  # what AnsibleModule.atomic_move raises, for one
+    class Broken(_local.Files):
+        def write_file(self, path, data, mode=0o644, config=False):
+            raise Exception("Could not replace file")  # what AnsibleModule.atomic_move raises, for one
 
-    monkeypatch.setattr(_mount_sources._fileops, "atomic_write", broken)
     with pytest.raises(OSError, match="Could not replace file"):
-        _mount_sources.rebase(root, OLD, root)
+        _mount_sources.rebase(Broken(), root, OLD, root)
     with open(path) as f:
         assert f.read() == before

@@ -5,7 +5,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _move, _options, _plan
+from ansible_collections.dockyard.migrate.plugins.module_utils import _local, _move, _options, _plan
 
 
 def opts(**kw):
@@ -48,13 +48,13 @@ def test_config_texts_show_fstab_daemon_json_and_dropin(tmp_path):
     dj = tmp_path / "daemon.json"
     dj.write_text(json.dumps({"log-driver": "journald"}))
     o = opts(method="daemon_json", fstab=str(fstab), daemon_json=str(dj))
-    before, after = _plan.config_texts(o, _plan.plan_moves(o, facts()))
+    before, after = _plan.config_texts(_local.Files(), o, _plan.plan_moves(o, facts()))
     assert after[str(fstab)] == "# keep me\n"
     assert json.loads(after[str(dj)]) == {"log-driver": "journald", "data-root": "/mnt/data/docker"}
     dropin = "/etc/systemd/system/docker.service.d/dockyard-data-root.conf"
     assert "RequiresMountsFor=/mnt/data/docker" in after[dropin]
     o = opts(fstab=str(fstab), daemon_json=str(dj))
-    before, after = _plan.config_texts(o, _plan.plan_moves(o, facts()))
+    before, after = _plan.config_texts(_local.Files(), o, _plan.plan_moves(o, facts()))
     assert after[str(fstab)] == "# keep me\n/mnt/data/docker /var/lib/docker none bind 0 0\n"
     assert after[str(dj)] == before[str(dj)]
 

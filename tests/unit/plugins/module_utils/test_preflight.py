@@ -3,18 +3,54 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _mountinfo, _move, _options, _preflight, _switch, _switches)
+    _disk, _local, _mountinfo, _move, _options, _preflight, _switch, _switches)
 
 
-class Host:
-    def __init__(self, units=("docker.service",)):
+class Host(_local.Files):
+    """The host these checks ask (_host.Host's part they use): Docker's UNITS, the block DEVICES ({device:
+    (MAJOR:MINOR, UUID)}, as blkid finds them), the mount table MOUNTS, the PROGRAMS installed ({name: path or
+    None}; others as on this machine), and the commands run (ARGVS).  Files are this machine's."""
+
+    def __init__(self, units=("docker.service",), devices=None, mounts=(), programs=None):
+        super(Host, self).__init__()
         self.units = units
+        self.devices = dict(devices or {})
+        self.mounts = list(mounts)
+        self.programs = dict(programs or {})
+        self.argvs = []
 
     def unit_exists(self, unit):
         return unit in self.units
+
+    def which(self, name):
+        return self.programs[name] if name in self.programs else super(Host, self).which(name)
+
+    def blkid(self, argv):
+        if "-t" in argv:  # the devices an fstab source names
+            src = argv[argv.index("-t") + 1]
+            return sorted(d for d, (_n, u) in self.devices.items() if src == "UUID=" + u)
+        uuid = self.devices.get(argv[-1], ("", ""))[1]  # the UUID on a device
+        return [uuid] if uuid else []
+
+    def device_number(self, device):
+        return self.devices.get(device, ("", ""))[0]
+
+    def exists(self, path):
+        return path in self.devices or os.path.exists(path)
+
+    def realpath(self, path):
+        return path if path in self.devices else os.path.realpath(path)
+
+    def mountinfo(self):
+        return list(self.mounts)
+
+    def run(self, argv, what=None):
+        self.argvs.append(argv)
 
 
 def opts(tmp_path, **kw):
@@ -96,10 +132,10 @@ def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tm
     journal.save(phase=phase)
     assert _preflight.owns_partial(journal, move) is taken
     if taken:
-        _preflight.target_path(move, journal, [])
+        _preflight.target_path(Host(), move, journal, [])
     else:
         with pytest.raises(_move.RelocationError, match="ended in phase %s.*never overwritten" % phase):
-            _preflight.target_path(move, journal, [])
+            _preflight.target_path(Host(), move, journal, [])
 
 
 def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
@@ -107,12 +143,12 @@ def test_put_back_is_done_once_and_refuses_a_full_stand_in(tmp_path):
     (backup / "volumes").mkdir(parents=True)
     src.mkdir()  # the empty stand-in the bind was mounted on
     move = _move.Move("docker", str(src), str(tmp_path / "disk"), _switches.make("bind"), backup=str(backup))
-    _switch.put_back(move)
+    _switch.put_back(move, Host())
     assert (src / "volumes").is_dir() and not backup.exists()
-    _switch.put_back(move)  # a rerun: done already
+    _switch.put_back(move, Host())  # a rerun: done already
     (backup / "x").mkdir(parents=True)
     with pytest.raises(_move.RelocationError, match="in the way of the kept original"):
-        _switch.put_back(move)
+        _switch.put_back(move, Host())
     assert (src / "volumes").is_dir() and (backup / "x").is_dir()
 
 
@@ -138,20 +174,15 @@ def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, versi
                                  opts(tmp_path, path=target))
 
 
-def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(monkeypatch, tmp_path):
+def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(tmp_path):
     script = tmp_path / "docker"
     script.write_text("#!/bin/sh\n")
-
-    def no_dockerd(name):
-        raise ValueError("no %s" % name)
-
-    monkeypatch.setattr(_preflight, "get_bin_path", no_dockerd)
     f = facts(engine={"running": False}, unit_exec_start=["%s start" % script])
     with pytest.raises(_move.RelocationError) as exc:
-        _preflight.docker_installed(f, Host())
+        _preflight.docker_installed(f, Host(programs={"dockerd": None}))
     assert "docker.service runs %s, and there is no dockerd program" % script in str(exc.value)
-    monkeypatch.setattr(_preflight, "get_bin_path", lambda name: "/usr/sbin/dockerd")
-    _preflight.docker_installed(f, Host())  # an init script that starts an installed dockerd
+    # an init script that starts an installed dockerd
+    _preflight.docker_installed(f, Host(programs={"dockerd": "/usr/sbin/dockerd"}))
     with pytest.raises(_move.RelocationError) as exc:
         _preflight.docker_installed(f, Host(units=()))
     assert "no docker.service unit" in str(exc.value)
@@ -172,29 +203,25 @@ def disk_move(method="bind"):
     return _move.Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make(method))
 
 
-@pytest.fixture(autouse=True)
-def block_devices(monkeypatch):
-    """The machine's block devices as blkid would find them: {device: (MAJOR:MINOR, UUID)}; tests change it."""
-    devices = {"/dev/loop3": ("7:3", UUID), "/dev/sdb1": ("8:17", "5ca1ab1e-0000-4000-8000-00000000d474")}
-    monkeypatch.setattr(_disk, "devices_for", lambda src: sorted(
-        d for d, (_n, u) in devices.items() if src in ("UUID=" + u, d)))
-    monkeypatch.setattr(_disk, "device_number", lambda d: devices.get(d, ("", ""))[0])
-    monkeypatch.setattr(_disk, "fs_uuid", lambda d: devices.get(d, ("", ""))[1])
-    return devices
+@pytest.fixture
+def disk_host():
+    """A host whose block devices blkid finds as {device: (MAJOR:MINOR, UUID)} (tests change them)."""
+    return Host(devices={"/dev/loop3": ("7:3", UUID), "/dev/sdb1": ("8:17", "5ca1ab1e-0000-4000-8000-00000000d474")})
 
 
-def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_journal():
+def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_journal(disk_host):
     m = disk_move()
-    m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), "# comment\n" + DISK_LINE + "\n")
+    m.switch.preflight(disk_host, m, _mountinfo.parse(DISK_MOUNTS), "# comment\n" + DISK_LINE + "\n")
     assert m.disk == {"line": DISK_LINE, "src": "UUID=0c0ffee0-aaaa-4bad-beef-000000000002", "fstype": "ext4",
                       "opts": "defaults,nofail", "device": "/dev/loop3", "major_minor": "7:3", "uuid": UUID}
     # A rerun inside the window reads it back from the journal (fstab may hold only the bind line by then).
     again = _switches.move_from_dict(m.to_dict())
     assert again.disk == m.disk
-    again.switch.preflight(again, _mountinfo.parse(DISK_MOUNTS), "/mnt/data/docker /var/lib/docker none bind 0 0\n")
+    again.switch.preflight(disk_host, again, _mountinfo.parse(DISK_MOUNTS),
+                           "/mnt/data/docker /var/lib/docker none bind 0 0\n")
     assert again.disk == m.disk
-    assert _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
-    assert not _disk.disk_mounted_at(m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
+    assert _disk.disk_mounted_at(disk_host, m, _mountinfo.parse(DISK_MOUNTS), "/var/lib/docker")
+    assert not _disk.disk_mounted_at(disk_host, m, _mountinfo.parse(DISK_MOUNTS), "/mnt/data")
     assert "the data root moved off this disk on " in _switch.note_for(m)
 
 
@@ -205,93 +232,80 @@ def test_a_root_on_its_own_disk_records_that_disk_for_the_bind_switch_and_the_jo
      DISK_LINE.replace("ext4", "xfs")),
     ("/srv/d /var/lib/docker none bind 0 0\n", "does not mount a disk by UUID=, LABEL= or device path"),
 ])
-def test_a_root_on_its_own_disk_without_one_matching_disk_line_is_refused(fstab, message):
+def test_a_root_on_its_own_disk_without_one_matching_disk_line_is_refused(fstab, message, disk_host):
     m = disk_move()
-    assert message in refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), fstab)
+    assert message in refused(m.switch.preflight, disk_host, m, _mountinfo.parse(DISK_MOUNTS), fstab)
     assert m.disk is None
 
 
-def test_a_disk_line_that_names_another_device_than_the_mounted_one_is_refused(block_devices):
+def test_a_disk_line_that_names_another_device_than_the_mounted_one_is_refused(disk_host):
     """fstab says UUID=A but disk B is mounted there (mounted by hand, or the disk was replaced): a rollback
     would mount A, so the move is refused."""
-    block_devices["/dev/loop3"] = ("7:3", "b0000000-0000-4000-8000-00000000000b")
-    block_devices["/dev/sdc1"] = ("8:33", UUID)
+    disk_host.devices["/dev/loop3"] = ("7:3", "b0000000-0000-4000-8000-00000000000b")
+    disk_host.devices["/dev/sdc1"] = ("8:33", UUID)
     m = disk_move()
-    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    msg = refused(m.switch.preflight, disk_host, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
     assert "names /dev/sdc1, not the device mounted there (7:3)" in msg and m.disk is None
-    del block_devices["/dev/sdc1"]
-    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    del disk_host.devices["/dev/sdc1"]
+    msg = refused(m.switch.preflight, disk_host, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
     assert "names no device, not the device mounted there (7:3)" in msg
 
 
-class Runs:
-    def __init__(self):
-        self.argvs = []
-
-    def run(self, argv):
-        self.argvs.append(argv)
-
-    def mountinfo(self):
-        return _mountinfo.read()  # the table each test sets
-
-
 class Ctx:
-    def __init__(self):
-        self.host = Runs()
+    def __init__(self, host):
+        self.host = host
 
 
-def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(block_devices, tmp_path, monkeypatch):
+def test_the_original_disk_is_mounted_again_only_when_it_is_itself_and_unused(disk_host, tmp_path):
     m = disk_move()
-    m.switch.preflight(m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    m.switch.preflight(disk_host, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
     after_move = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker rw,relatime shared:2 - ext4 /dev/loop3",
                                                       "36 20 8:17 /docker /var/lib/docker rw,relatime shared:2 - ext4 "
                                                       "/dev/sdb1"))
-    monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
     path = str(tmp_path / "staging")
     # Reused at /srv by the user since: nothing is mounted (a copy back with --delete would wipe it).
-    monkeypatch.setattr(_mountinfo, "read", lambda: _mountinfo.parse(DISK_MOUNTS.replace(
-        "36 20 7:3 / /var/lib/docker", "36 20 7:3 / /srv")))
-    ctx = Ctx()
+    disk_host.mounts = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 7:3 / /srv"))
+    ctx = Ctx(disk_host)
     with pytest.raises(_move.RelocationError) as exc:
         _disk.mount_disk(m, ctx, path)
     assert "is mounted at /srv: it is in use again" in str(exc.value) and ctx.host.argvs == []
     # Another filesystem under that name now (reformatted, or a LABEL= that moved): refused too.
-    monkeypatch.setattr(_mountinfo, "read", lambda: after_move)
-    block_devices["/dev/loop3"] = ("7:3", "f0000000-0000-4000-8000-00000000000f")
+    disk_host.mounts = after_move
+    disk_host.devices["/dev/loop3"] = ("7:3", "f0000000-0000-4000-8000-00000000000f")
     m.disk["src"] = "/dev/loop3"
     with pytest.raises(_move.RelocationError) as exc:
         _disk.mount_disk(m, ctx, path)
     assert "holds another filesystem now (UUID f0000000" in str(exc.value) and ctx.host.argvs == []
     # That disk, mounted nowhere, under another device number after a reboot: mounted by its checked device.
-    block_devices["/dev/loop3"] = ("7:4", UUID)
+    disk_host.devices["/dev/loop3"] = ("7:4", UUID)
     _disk.mount_disk(m, ctx, path, "preflight")
     assert ctx.host.argvs == [["mount", "-t", "ext4", "-o", "defaults,nofail", "--", "/dev/loop3", path]]
     # Known where it is mounted by its filesystem's UUID, whatever its number.
     moved_number = _mountinfo.parse(DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker", "36 20 7:9 / /var/lib/docker"))
-    assert _disk.disk_mounted_at(m, moved_number, "/var/lib/docker")
-    block_devices["/dev/loop3"] = ("7:9", "f0000000-0000-4000-8000-00000000000f")
-    assert not _disk.disk_mounted_at(m, moved_number, "/var/lib/docker")
+    assert _disk.disk_mounted_at(disk_host, m, moved_number, "/var/lib/docker")
+    disk_host.devices["/dev/loop3"] = ("7:9", "f0000000-0000-4000-8000-00000000000f")
+    assert not _disk.disk_mounted_at(disk_host, m, moved_number, "/var/lib/docker")
 
 
-def test_a_btrfs_root_on_its_own_disk_is_known_by_its_source_not_its_anonymous_number():
+def test_a_btrfs_root_on_its_own_disk_is_known_by_its_source_not_its_anonymous_number(disk_host):
     m = disk_move()
     btrfs = DISK_MOUNTS.replace("36 20 7:3 / /var/lib/docker rw,relatime shared:2 - ext4",
                                 "36 20 0:45 / /var/lib/docker rw,relatime shared:2 - btrfs")
-    m.switch.preflight(m, _mountinfo.parse(btrfs), DISK_LINE.replace("ext4", "btrfs") + "\n")
+    m.switch.preflight(disk_host, m, _mountinfo.parse(btrfs), DISK_LINE.replace("ext4", "btrfs") + "\n")
     assert m.disk["uuid"] == UUID and m.disk["fstype"] == "btrfs"
     elsewhere = _mountinfo.parse(btrfs.replace("/var/lib/docker rw", "/srv rw"))
     with pytest.raises(_move.RelocationError) as exc:
-        _disk.disk_device(m, elsewhere, "rollback")
+        _disk.disk_device(disk_host, m, elsewhere, "rollback")
     assert "is mounted at /srv" in str(exc.value)
 
 
-def test_a_memory_filesystem_root_and_the_daemon_json_method_are_refused():
+def test_a_memory_filesystem_root_and_the_daemon_json_method_are_refused(disk_host):
     m = disk_move()
     tmpfs = DISK_MOUNTS.replace("ext4 /dev/loop3", "tmpfs olddisk")
-    assert "keeps nothing across a reboot" in refused(m.switch.preflight, m, _mountinfo.parse(tmpfs),
+    assert "keeps nothing across a reboot" in refused(m.switch.preflight, disk_host, m, _mountinfo.parse(tmpfs),
                                                       "/dev/loop3 /var/lib/docker tmpfs defaults 0 0\n")
     m = disk_move("daemon_json")
-    msg = refused(m.switch.preflight, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
+    msg = refused(m.switch.preflight, disk_host, m, _mountinfo.parse(DISK_MOUNTS), DISK_LINE + "\n")
     assert "is the mount point of its own filesystem (/dev/loop3, ext4)" in msg and "Use method bind" in msg
 
 
@@ -301,8 +315,8 @@ def test_keep_source_false_is_refused_for_a_root_on_its_own_disk(tmp_path, monke
     m.disk = {"line": DISK_LINE}
     monkeypatch.setattr(_preflight, "host_config", lambda *a: [])
     monkeypatch.setattr(_preflight, "target_path", lambda *a: None)
-    monkeypatch.setattr(_mountinfo, "read", lambda: _mountinfo.parse(DISK_MOUNTS))
-    msg = refused(_preflight.moves_fit, opts(tmp_path, keep_source=False), facts(), Host(), [m], None, None)
+    host = Host(mounts=_mountinfo.parse(DISK_MOUNTS))
+    msg = refused(_preflight.moves_fit, opts(tmp_path, keep_source=False), facts(), host, [m], None)
     assert "is the mount point of its own disk (%s)" % DISK_LINE in msg and "keep_source: true" in msg
     # The same root with keep_source true passes these checks.
-    _preflight.moves_fit(opts(tmp_path, keep_source=True), facts(), Host(), [m], None, None)
+    _preflight.moves_fit(opts(tmp_path, keep_source=True), facts(), host, [m], None)

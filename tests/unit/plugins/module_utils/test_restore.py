@@ -30,8 +30,8 @@ def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
     masked = {"docker.service", "docker.socket"}
     monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
     ctx = context({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
-                   "fstab": str(tmp_path / "fstab")}, host=FakeHost(masked=masked, started=started), client=FakeClient(root=str(src)),
-                  lock_dir=str(tmp_path / "lock"))
+                   "fstab": str(tmp_path / "fstab")}, host=FakeHost(masked=masked, started=started, lock_dir=str(tmp_path / "lock")),
+                  client=FakeClient(root=str(src)))
     r = _restore.Restore(ctx)
     r.fwd = [Move("docker", str(src), str(target), _switches.make("daemon_json"), backup=str(backup))]
     ctx.journal.moves = r.fwd

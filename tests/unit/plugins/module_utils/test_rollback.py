@@ -31,9 +31,8 @@ def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
     ctx = context({"path": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
-                   "daemon_json": str(daemon_json)}, host=FakeHost(started=started),
+                   "daemon_json": str(daemon_json)}, host=FakeHost(started=started, lock_dir=str(tmp_path / "lock")),
                   client=FakeClient(running=running, root=str(target if bound else src)),
-                  lock_dir=str(tmp_path / "lock"),
                   moves=[Move("docker", str(src), str(target), _switches.make(method))])
     ctx.journal.start(0, method)
     ctx.journal.save(**journal)
@@ -408,7 +407,7 @@ def test_a_copy_back_whose_volume_paths_cannot_be_rewritten_starts_docker_where_
     r = relocation(tmp_path, monkeypatch, method="daemon_json", started=True, bound=True, phase="rollback",
                    served=True)
 
-    def broken(root, old_root, new_root):
+    def broken(host, root, old_root, new_root):
         raise OSError("pointing the volume paths recorded under %s at %s failed: disk full" % (root, new_root))
 
     monkeypatch.setattr(_rollback._mount_sources, "rebase", broken)

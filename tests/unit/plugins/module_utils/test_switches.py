@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _mountinfo, _switch, _switches
+from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _local, _mountinfo, _switch, _switches
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -23,10 +23,12 @@ def mounts(*lines):
 BOUND = "3 1 7:0 /docker /var/lib/docker rw - ext4 /dev/loop0 rw"  # /mnt/data/docker bound on /var/lib/docker
 
 
-class Host:
-    """What a switch asks of the host: recorded; any other call fails the test."""
+class Host(_local.Files):
+    """What a switch asks of the host: its files and directories (this machine's, under the test's directory),
+    and the units, commands and mounts below, recorded; any other call fails the test."""
 
     def __init__(self):
+        super(Host, self).__init__()
         self.calls = []
 
     def daemon_reload(self):
@@ -44,6 +46,9 @@ class Host:
 
     def __getattr__(self, name):
         raise AssertionError("the switch called host.%s, which it should not" % name)
+
+    def write_sentinel(self, target):
+        raise AssertionError("the switch wrote a sentinel, which the transaction does")
 
 
 class Opts:
@@ -164,13 +169,15 @@ def test_a_bind_apply_leaves_the_recorded_volume_paths_alone(tmp_path, ctx, monk
     move = move_of(tmp_path, "bind")
     copied = volume_config(move.target, move.source)
     disk = os.path.dirname(move.target)
-    ran = []
+
+    def ran():
+        return [c[1] for c in ctx.host.calls if c[0] == "run"]
+
     monkeypatch.setattr(_switches._mountinfo, "read", lambda: mounts(
         "4 1 7:1 / %s rw - ext4 /dev/loop1 rw" % disk,
-        *(["5 1 7:1 /docker %s rw - ext4 /dev/loop1 rw" % move.source] if ran else [])))
-    ctx.runner = lambda argv: ran.append(list(argv)) or (0, "", "")
+        *(["5 1 7:1 /docker %s rw - ext4 /dev/loop1 rw" % move.source] if ran() else [])))
     move.switch.apply(move, ctx)
-    assert ran == [["mount", "-o", "bind", "--", move.target, move.source]]  # the switch ran: the bind is there
+    assert ran() == [["mount", "-o", "bind", "--", move.target, move.source]]  # the switch ran: the bind is there
     assert recorded(copied) == move.source + "/volumes/v/_data"
 
 
@@ -202,8 +209,8 @@ def test_daemon_json_refuses_an_active_bind_and_a_root_on_its_own_disk(tmp_path)
     with pytest.raises(RelocationError, match="is a bind mount of /mnt/data/docker"):
         switch.refuse_conflicts(move, facts, Opts(tmp_path))
     with pytest.raises(RelocationError, match="mount point of its own filesystem"):
-        switch.preflight(move, mounts("3 1 9:0 / /var/lib/docker rw - ext4 /dev/sdb1 rw"))
-    switch.preflight(move, mounts())  # a plain directory: fine
+        switch.preflight(Host(), move, mounts("3 1 9:0 / /var/lib/docker rw - ext4 /dev/sdb1 rw"))
+    switch.preflight(Host(), move, mounts())  # a plain directory: fine
 
 
 def test_daemon_json_plan_texts_and_describe(tmp_path):
@@ -250,18 +257,19 @@ def test_bind_is_applied_only_when_bound_and_fstab_names_only_the_bind(tmp_path,
     with open(ctx.opts.fstab, "w") as f:
         f.write(line + "UUID=0c0ffee0 /var/lib/docker ext4 defaults 0 2\n")
     assert not move.switch.is_applied(move, ctx, mounts(BOUND), {})  # a stale line would win at the next boot
-    assert "mounts /var/lib/docker from elsewhere" in move.switch.warnings(move, ctx.opts)[0]
+    text = open(ctx.opts.fstab).read()
+    assert "mounts /var/lib/docker from elsewhere" in move.switch.warnings(move, ctx.opts, text)[0]
 
 
 def test_bind_preflight_refuses_a_bind_already_there(tmp_path):
     switch = _switches.make("bind")
     move = Move("docker", "/var/lib/docker", "/mnt/data/docker", switch)
     with pytest.raises(RelocationError, match="bound from /mnt/data/docker already, but fstab holds no line"):
-        switch.preflight(move, mounts(BOUND), "")
+        switch.preflight(Host(), move, mounts(BOUND), "")
     other = Move("docker", "/var/lib/docker", "/mnt/data/other", switch)
     with pytest.raises(RelocationError, match="is already a bind mount of /mnt/data/docker"):
-        switch.preflight(other, mounts(BOUND), "")
-    switch.preflight(move, mounts(), "")  # nothing mounted there: fine
+        switch.preflight(Host(), other, mounts(BOUND), "")
+    switch.preflight(Host(), move, mounts(), "")  # nothing mounted there: fine
 
 
 def test_bind_refuses_data_root_in_daemon_json(tmp_path):
@@ -314,18 +322,18 @@ def test_put_back_refuses_a_non_empty_directory_in_the_way(tmp_path, ctx):
     move.backup = str(tmp_path / "backup")
     os.mkdir(move.backup)
     with pytest.raises(RelocationError, match="is in the way of the kept original"):
-        _switch.put_back(move)
+        _switch.put_back(move, Host())
     os.rename(move.backup, move.backup + ".gone")
     os.rename(move.source, str(tmp_path / "elsewhere"))
     with pytest.raises(RelocationError, match="neither the kept original"):
-        _switch.put_back(move)
+        _switch.put_back(move, Host())
 
 
 def test_set_aside_again_leaves_an_empty_stand_in_with_the_originals_mode(tmp_path, ctx):
     move = move_of(tmp_path, "bind")
     os.chmod(move.source, 0o710)
     move.backup = str(tmp_path / "var" / "lib" / "docker.dockyard-backup-1")
-    _switch.set_aside_again(move, stand_in=True)
+    _switch.set_aside_again(move, Host(), stand_in=True)
     assert os.path.isdir(move.backup) and os.listdir(move.source) == []
     assert os.stat(move.source).st_mode & 0o7777 == 0o710
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _inventory, _lock, _rollback, _switches, _systemd, _transaction, _verify)
+    _inventory, _rollback, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -71,7 +71,6 @@ def test_every_way_out_of_a_run_unmasks_what_a_killed_run_left_masked(tmp_path, 
         raise RelocationError("refused", "preflight")
 
     monkeypatch.setattr(r, "_run", boom)
-    monkeypatch.setattr(_lock, "acquire", lambda check_mode: None)
     with pytest.raises(RelocationError, match="refused"):
         r.run()
     assert r.ctx.host.calls == ["unmask"]
@@ -222,25 +221,25 @@ def test_a_window_held_by_another_move_is_refused_and_a_stale_note_dropped(tmp_p
     r = relocation(tmp_path)
     r.ctx.journal.save(phase="stop")
     other = tmp_path / "elsewhere" / ".docker.dockyard-migrate.json"
-    _lock.note_window(str(other), ["docker.service"], r.ctx.lock_dir)
+    r.ctx.host.note_window(str(other), ["docker.service"])
     r.ctx.host.masked_units = {"docker.service", "docker.socket"}
     with pytest.raises(RelocationError, match="held masked by an interrupted move journalled in %s which cannot "
                                               r"be read \(is its data disk mounted\?\)" % other):
         r.window.window_held_elsewhere()
-    _lock.note_window(r.ctx.journal.path, ["docker.service"], r.ctx.lock_dir)
+    r.ctx.host.note_window(r.ctx.journal.path, ["docker.service"])
     r.window.window_held_elsewhere()  # this run's own window: continued
     r.ctx.journal.data = None
     with pytest.raises(RelocationError, match="held masked"):  # its own marker, unreadable
         r.window.window_held_elsewhere()
     r.ctx.host.masked_units = set()  # unmasked by hand since: the note is stale
     r.window.window_held_elsewhere()
-    assert _lock.window_note(r.ctx.lock_dir) is None
+    assert r.ctx.host.window_note() is None
 
 
 def test_hold_and_release_keep_the_note_beside_the_lock(tmp_path, monkeypatch):
     r = relocation(tmp_path)
     r.window.hold_units()
-    note = _lock.window_note(r.ctx.lock_dir)
+    note = r.ctx.host.window_note()
     assert note["marker"] == r.ctx.journal.path and note["masked"] == ["docker.service", "docker.socket"]
     r.window.release_units()
-    assert _lock.window_note(r.ctx.lock_dir) is None
+    assert r.ctx.host.window_note() is None

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _inventory, _verify
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
-from fake_host import context  # pylint: disable=import-error
+from fake_host import FakeHost, context  # pylint: disable=import-error
 
 
 class Engine:
@@ -41,8 +41,8 @@ class Engine:
         self.containers[cid]["Status"] = "running"
 
 
-def verification(engine, before, timeout=30):
-    ctx = context({"path": "/mnt/data/docker", "verify_timeout": timeout}, client=engine)
+def verification(engine, before, timeout=30, clock=None):
+    ctx = context({"path": "/mnt/data/docker", "verify_timeout": timeout}, client=engine, host=FakeHost(clock=clock))
     ctx.journal.start(0, "bind")
     ctx.journal["inventory"] = before
     return _verify.Verification(ctx)
@@ -53,17 +53,15 @@ def containers(**states):
 
 
 @pytest.fixture
-def fast(monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(_verify.time, "time", lambda: clock[0])
-    monkeypatch.setattr(_verify.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    return clock
+def fast():
+    """The host's clock, which a wait moves on at once."""
+    return [1000.0]
 
 
 def test_a_container_that_cannot_start_again_is_reported_not_failed(fast):
     before = _inventory.collect(Engine(containers(web="running", cron="running")))
     engine = Engine(containers(web="running", cron="exited"), cannot_start=["cron"])
-    v = verification(engine, before)
+    v = verification(engine, before, clock=fast)
     inv = v.verified("/mnt/data/docker", "verify")
     assert engine.starts == ["cron"]  # tried once, not again
     assert v.ctx.result["containers_not_running"] == ["cron"]
@@ -75,7 +73,7 @@ def test_a_container_that_cannot_start_again_is_reported_not_failed(fast):
 def test_a_container_started_once_runs_and_is_not_reported(fast):
     before = _inventory.collect(Engine(containers(web="running", loose="running")))
     engine = Engine(containers(web="running", loose="exited"))
-    v = verification(engine, before)
+    v = verification(engine, before, clock=fast)
     v.verified("/mnt/data/docker", "verify")
     assert "containers_not_running" not in v.ctx.result
     assert any(a.startswith("started loose") for a in v.ctx.actions), v.ctx.actions
@@ -83,7 +81,7 @@ def test_a_container_started_once_runs_and_is_not_reported(fast):
 
 def test_lost_data_still_fails_the_verification(fast):
     before = _inventory.collect(Engine(containers(web="running"), images=("sha256:a", "sha256:b")))
-    v = verification(Engine(containers(web="running")), before, timeout=3)
+    v = verification(Engine(containers(web="running")), before, timeout=3, clock=fast)
     with pytest.raises(RelocationError) as exc:
         v.verified("/mnt/data/docker", "verify")
     assert "image sha256:b is missing" in str(exc.value)
