@@ -27,6 +27,11 @@ class Host(abc.ABC):
     a stop (and a wait for nothing to be mounted under a root) may take, in seconds."""
 
     stop_timeout = 120
+    # The names of the methods called that change the host (files, directories, copies, mounts, Docker's units,
+    # commands run), in order; a run whose host has none changed nothing on it.
+    changes = ()
+    # The fstab the host's boot mounts from (systemd's fstab generator reads it); None when any file will do.
+    boot_fstab = "/etc/fstab"
 
     # ------------------------------------------------------------ commands and files
     @abc.abstractmethod

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import os
 import stat
 import subprocess
@@ -29,12 +30,23 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
+def acts(method):
+    """A method that changes the host: each call is noted in the host's ``changes`` (before it runs: an attempt
+    that fails part way may have changed something too)."""
+    @functools.wraps(method)
+    def noted(self, *args, **kwargs):
+        self.changes.append(method.__name__)
+        return method(self, *args, **kwargs)
+    return noted
+
+
 class Files(object):
     """Files, clock, lock, copies, mounts and measures of the host this code runs on.  RUNNER(argv) -> (rc, out,
     err) runs commands; MOVER(tmp, path), when given, puts written configuration files in place
     (AnsibleModule.atomic_move in the module); LOCK_DIR holds the lock."""
 
     def __init__(self, runner=None, mover=None, lock_dir=None):
+        self.changes = []  # the changing methods called, in order (see acts): none, and the run changed nothing
         self.runner = runner
         self.mover = mover
         self.lock_dir = lock_dir or _lock.LOCK_DIR
@@ -76,36 +88,46 @@ class Files(object):
     def read_text(self, path, default=None):
         return _fileops.read_text(path, default)
 
+    @acts
     def write_file(self, path, data, mode=0o644, config=False):
         _fileops.atomic_write(path, data, mode=mode, mover=self.mover if config else None)
 
+    @acts
     def backup_file(self, path, stamp=None):
         return _fileops.backup_file(path, stamp)
 
     def fsync_dir(self, path):
         _fileops.fsync_dir(path)
 
+    @acts
     def rename(self, src, dst):
         os.rename(src, dst)
 
+    @acts
     def mkdir(self, path, mode=0o777):
         os.mkdir(path, mode)
 
+    @acts
     def makedirs(self, path, mode=0o777):
         os.makedirs(path, mode)
 
+    @acts
     def rmdir(self, path):
         os.rmdir(path)
 
+    @acts
     def unlink(self, path):
         os.unlink(path)
 
+    @acts
     def chmod(self, path, mode):
         os.chmod(path, mode)
 
+    @acts
     def chown(self, path, uid, gid):
         os.chown(path, uid, gid)
 
+    @acts
     def remove_tree(self, path, after_first=None):
         _fileops.remove_tree(path, after_first)
 
@@ -121,9 +143,11 @@ class Files(object):
             return _fsinfo.filesystem_facts(self.runner, path, entries)
         return _fsinfo.describe(path, entries, probe_dtype=False)
 
+    @acts
     def tar_copy(self, src, dst, **kwargs):
         return _copy.tar_copy(src, dst, **kwargs)
 
+    @acts
     def rsync(self, src, dst, **kwargs):
         return _copy.rsync(src, dst, **kwargs)
 
@@ -156,14 +180,17 @@ class Files(object):
         return "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)) if stat.S_ISBLK(st.st_mode) else ""
 
     # ------------------------------------------------------------ mounts and labels
+    @acts
     def bind_mount(self, src, path):
         if not self.isdir(path):
             self.makedirs(path, 0o711)
         self.run(["mount", "-o", "bind", "--", src, path])
 
+    @acts
     def label_like(self, old, new):
         _selinux.label_like(self.runner, old, new)
 
+    @acts
     def unlabel(self, old, new):
         _selinux.unlabel(self.runner, old, new)
 

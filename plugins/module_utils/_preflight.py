@@ -82,6 +82,11 @@ def host_config(opts, facts, host, moves):
                         "the swarm may reschedule them elsewhere" % (
                             "manager" if engine.get("swarm_manager") else "worker", engine["swarm"]))
     has_rsync(host)
+    boot = host.boot_fstab
+    if moves[0].switch.kind == "bind" and boot and host.realpath(opts.fstab) != host.realpath(boot):
+        refuse("fstab %s is not the file this host mounts from at boot (%s): a bind line written there is mounted "
+               "by this run but not after a reboot, when the drop-in would keep Docker from starting. Use method bind "
+               "with fstab: %s, or method daemon_json" % (opts.fstab, boot, boot))
     try:
         _fstab.parse(host.read_text(opts.fstab, default=""), strict_path=moves[0].mount_point)
     except _fstab.FstabError as exc:

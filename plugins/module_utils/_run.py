@@ -81,6 +81,13 @@ class Run:
         return self.host.gather(self.opts.daemon_json, self.opts.fstab)
 
 
+def refused(exc, ctx):
+    """Whether EXC (a RelocationError) ended CTX's run as a refusal: a preflight check that stopped it before it
+    changed anything on the host (the host noted no change), neither a rollback nor the walk back of a window an
+    earlier run left.  The role skips such a host with migrate_on_refusal=skip; anything else is a failure."""
+    return exc.phase == "preflight" and exc.rolled_back is None and not ctx.host.changes
+
+
 class Operation:
     """One state of data_root (moved, restored, cleaned) run over CTX (a Run).  The operations are peers; each
     has the same collaborators, built here from CTX: the WINDOW (Docker's units), the VERIFICATION (Docker's

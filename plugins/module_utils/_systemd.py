@@ -173,6 +173,7 @@ class Systemd(_local.Local):
         self.client = client
         self.stop_timeout = stop_timeout
 
+    @_local.acts
     def run(self, argv, what=None):
         rc, out, err = self.runner(argv)
         if rc != 0:
@@ -312,11 +313,13 @@ class Systemd(_local.Local):
         if e is not None and _mountinfo.bind_source(mounts, root) is None and e.root not in ("/", ""):
             self.run(["umount", root])
 
+    @_local.acts
     def write_dropin(self, service, text):
         """Tie SERVICE to its root with the drop-in TEXT (dropin_for): from the next daemon-reload it cannot
         start without that root's mount and sentinel."""
         write_text(dropin_path(service), text, mover=self.mover)
 
+    @_local.acts
     def write_sentinel(self, target):
         write_sentinel(target)
 
@@ -324,6 +327,7 @@ class Systemd(_local.Local):
         return _facts.gather(self.client, self.runner, daemon_json_path=daemon_json_path, fstab_path=fstab_path,
                              sizes=False, inventory=False)
 
+    @_local.acts
     def restore_file(self, path, text, keep_empty=False):
         """Put a configuration file back as TEXT.  An empty TEXT means the file did not exist and it is
         removed, unless KEEP_EMPTY (fstab, which is written back empty rather than removed)."""

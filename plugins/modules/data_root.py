@@ -460,6 +460,16 @@ rolled_back:
   returned: on failure after the preflight
   type: bool
   sample: true
+refused:
+  description:
+    - On failure, whether the run was refused by its checks before it changed anything on the host (nothing
+      written, renamed, copied, mounted, stopped or started). A failure that rolled back, or that walked back the
+      window of an interrupted run, is not a refusal, and neither is a check that stops after an earlier step of
+      this run changed the host.
+  returned: on failure
+  type: bool
+  sample: true
+  version_added: 0.2.0
 '''
 
 import traceback
@@ -473,7 +483,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._docker_api impor
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._options import ARGUMENT_SPEC
 from ansible_collections.dockyard.migrate.plugins.module_utils._restore import Restore
-from ansible_collections.dockyard.migrate.plugins.module_utils._run import Run
+from ansible_collections.dockyard.migrate.plugins.module_utils._run import Run, refused
 from ansible_collections.dockyard.migrate.plugins.module_utils._transaction import Relocation
 
 
@@ -496,7 +506,12 @@ def main():
         result = operation(ctx).run()
     except RelocationError as exc:
         warn(module, ctx.result)
-        module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back, **ctx.result)
+        # The host tells what this run changed on it: a refusal is a preflight check that stopped the run before
+        # anything changed (not a rollback, nor a window an earlier run left, walked back).
+        if ctx.host.changes:
+            ctx.result["changed"] = True
+        module.fail_json(msg=str(exc), failed_phase=exc.phase, rolled_back=exc.rolled_back,
+                         refused=refused(exc, ctx), **ctx.result)
     except DockerError as exc:
         warn(module, ctx.result)
         module.fail_json(msg="Docker API: %s" % exc, exception=traceback.format_exc(), **ctx.result)

@@ -22,6 +22,7 @@ class FakeHost(_local.Local):
     directories; the lock lives in LOCK_DIR."""
 
     stop_timeout = 1
+    boot_fstab = None  # the tests' fstab is a file of their own
 
     def __init__(self, masked=(), mounts=(), started=False, beneath=None, lock_dir=None, clock=None):
         super(FakeHost, self).__init__(lock_dir=lock_dir)
@@ -37,7 +38,13 @@ class FakeHost(_local.Local):
         raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
             name, "" if hasattr(_systemd.Systemd, name) else " and _systemd.Systemd does not have"))
 
+    # The calls of this fake that change a host (as _local.acts notes them on a real one).
+    ACTING = ("mask", "unmask", "stop_docker", "start_docker", "run", "daemon_reload", "drop_self_bind",
+              "write_dropin", "restore_file")
+
     def _call(self, name, *args):
+        if name in self.ACTING and not (name in ("mask", "unmask") and not args[0]):
+            self.changes.append(name)
         self.calls.append(name)
         self.args.append((name,) + args)
 

@@ -16,8 +16,9 @@ class Host(_local.Files):
     (MAJOR:MINOR, UUID)}, as blkid finds them), the mount table MOUNTS, the PROGRAMS installed ({name: path or
     None}; others as on this machine), and the commands run (ARGVS).  Files are this machine's."""
 
-    def __init__(self, units=("docker.service",), devices=None, mounts=(), programs=None):
+    def __init__(self, units=("docker.service",), devices=None, mounts=(), programs=None, boot_fstab=None):
         super(Host, self).__init__()
+        self.boot_fstab = boot_fstab  # the fstab the boot mounts from (None: the test's own will do)
         self.units = units
         self.devices = dict(devices or {})
         self.mounts = list(mounts)
@@ -67,8 +68,8 @@ def facts(engine=None, **cfg):
                            **(engine or {})), "config": config}
 
 
-def moves():
-    return [_move.Move("docker", "/var/lib/docker", "/mnt/data/docker", None)]
+def moves(method="bind"):
+    return [_move.Move("docker", "/var/lib/docker", "/mnt/data/docker", _switches.make(method))]
 
 
 def refused(fn, *args):
@@ -320,3 +321,16 @@ def test_keep_source_false_is_refused_for_a_root_on_its_own_disk(tmp_path, monke
     assert "is the mount point of its own disk (%s)" % DISK_LINE in msg and "keep_source: true" in msg
     # The same root with keep_source true passes these checks.
     _preflight.moves_fit(opts(tmp_path, keep_source=True), facts(), host, [m], None)
+
+
+def test_a_bind_move_writes_only_the_fstab_the_boot_mounts_from(tmp_path):
+    """A bind line in another file than the one the boot reads would be mounted by the run and gone after a
+    reboot, with Docker kept from starting by its drop-in: refused. daemon_json writes no fstab line."""
+    boot = tmp_path / "etc-fstab"
+    boot.write_text("")
+    msg = refused(_preflight.host_config, opts(tmp_path), facts(), Host(boot_fstab=str(boot)), moves())
+    assert "fstab %s is not the file this host mounts from at boot (%s)" % (tmp_path / "fstab", boot) in msg
+    assert "method daemon_json" in msg
+    assert _preflight.host_config(opts(tmp_path, method="daemon_json"), facts(), Host(boot_fstab=str(boot)),
+                                  moves("daemon_json")) == []
+    assert _preflight.host_config(opts(tmp_path, fstab=str(boot)), facts(), Host(boot_fstab=str(boot)), moves()) == []

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _inventory, _rollback, _switches, _systemd, _transaction, _verify)
+    _inventory, _restore, _rollback, _run, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -243,3 +243,22 @@ def test_hold_and_release_keep_the_note_beside_the_lock(tmp_path, monkeypatch):
     assert note["marker"] == r.ctx.journal.path and note["masked"] == ["docker.service", "docker.socket"]
     r.window.release_units()
     assert r.ctx.host.window_note() is None
+
+
+def test_a_refusal_is_a_check_that_stopped_the_run_before_the_host_changed(tmp_path):
+    """The host tells whether a run changed it: a restore with no move recorded is refused with nothing noted on
+    the host; the same check after the host changed (a rerun that finished an earlier rollback first) is no
+    refusal, and neither is a window walked back."""
+    ctx = context({"path": str(tmp_path / "nowhere"), "state": "restored"}, lock_dir=str(tmp_path / "lock"))
+    with pytest.raises(RelocationError, match="no record of a move") as exc:
+        _restore.Restore(ctx).run()
+    assert exc.value.phase == "preflight" and exc.value.rolled_back is None
+    assert ctx.host.changes == [] and _run.refused(exc.value, ctx)
+    ctx.host.write_file(str(tmp_path / "written"), "x")
+    assert ctx.host.changes == ["write_file"] and not _run.refused(exc.value, ctx)
+    r = relocation(tmp_path / "window")
+    r.ctx.journal.save(phase="final_copy")
+    with pytest.raises(RelocationError, match="rolled back instead") as walked:
+        r.rollback.refused_in_window(RelocationError("path is full", "preflight"))
+    assert not _run.refused(walked.value, r.ctx)
+    assert "start_docker" in r.ctx.host.changes and "write_file" in r.ctx.host.changes, r.ctx.host.changes
