@@ -396,11 +396,12 @@ def team_inventory(fleet, path, hosts):
     (h10 comes before h2) could stop the rollout before the test's own hosts were reached."""
     with open(fleet.inventory) as f:
         text = f.read().replace("[docker_hosts]", "[web]").replace("[docker_hosts:vars]", "[web:vars]")
-    lines = [line for line in text.splitlines()
-             if not re.match(r"h[0-9]+ ansible_host=", line) or line.split()[0] in hosts]
-    assert "[web]" in lines and "docker_hosts" not in text
-    assert sorted(line.split()[0] for line in lines if " ansible_host=" in line) == sorted(hosts), lines
-    path.write_text("\n".join(lines) + "\n")
+    lines = text.splitlines()
+    own = dict((line.split()[0], line) for line in lines if re.match(r"h[0-9]+ ansible_host=", line))
+    rest = [line for line in lines if line.split()[:1] not in [[h] for h in own]]
+    assert rest[0] == "[web]" and "docker_hosts" not in text and all(h in own for h in hosts), lines
+    # The group's hosts in the order given: one host per batch, in that order.
+    path.write_text("\n".join(rest[:1] + [own[h] for h in hosts] + rest[1:]) + "\n")
     return Fleet(str(path))
 
 
@@ -441,7 +442,7 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     refused and reported with its reason while h1 moves; allowed, h2 moves and its swarm stays active."""
     fleet.reset("h1", "h2")
     sh(fleet, SWARM)
-    team = team_inventory(fleet, tmp_path / "team.ini", ("h1", "h2"))
+    team = team_inventory(fleet, tmp_path / "team.ini", ("h2", "h1"))  # the manager first
     if origin == "installed":
         env, migrate = installed_collection(tmp_path), "dockyard.migrate.migrate_docker_root"
     else:
@@ -461,10 +462,22 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     dangling = {h: fleet.sh(h, "sh", "-c", DANGLING).strip() for h in ("h1", "h2")}
     before = {h: fleet.snapshot(h) for h in ("h1", "h2")}
     report = str(tmp_path / "report.json")
+    # The default, migrate_on_refusal=stop: the refused manager, first in its batch of one, stops the rollout.
+    stopped = team.playbook(migrate, check=False, **run, extra={
+        "docker_root_target": TARGET, "migrate_hosts": "web", "docker_root_prune": "dangling",
+        "migrate_report_file": report})
+    assert stopped.returncode != 0 and "Stopping the rollout: 1 of 1 hosts of this batch failed" in stopped.stdout, \
+        stopped.stdout[-3000:]
+    with open(report) as f:
+        rows = {r["host"]: r for r in json.load(f)["hosts"]}
+    assert (rows["h2"]["status"], rows["h1"]["status"]) == ("refused", "not started"), rows
+    assert {h: fleet.snapshot(h) for h in ("h1", "h2")} == before, "a stopped rollout touched a host"
+    # skip: reported refused, and the rollout goes on to h1.
     skipped = team.playbook(migrate, check=False, **run, extra={
         "docker_root_target": TARGET, "migrate_hosts": "web", "migrate_on_refusal": "skip",
         "docker_root_prune": "dangling", "migrate_report_file": report})
     assert skipped.returncode != 0, "a run with a refused host reported success"
+    assert "Stopping the rollout" not in skipped.stdout, skipped.stdout[-3000:]
     with open(report) as f:
         doc = json.load(f)
     rows = {r["host"]: r for r in doc["hosts"]}
@@ -496,7 +509,8 @@ def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skippe
     row("7b. from the %s: a team's inventory (group web, no docker_hosts), a split -e expression, a swarm manager"
         % ("installed tarball" if origin == "installed" else "plain clone, without bootstrap"),
         "no host matched: failed naming migrate_hosts, nothing touched; split expression: failed naming the fix; "
-        "migrate_on_refusal=skip: h2 refused (\"%s\"), h1 moved and verified, the run failed; "
+        "migrate_on_refusal=stop (the default, h2 first): h2 refused, the rollout stopped, h1 not started; "
+        "migrate_on_refusal=skip: h2 refused (\"%s\"), the rollout went on, h1 moved and verified, the run failed; "
         "docker_root_allow_swarm_manager=true: h2 moved, swarm active" % rows["h2"]["error"]["message"][:60])
 
 

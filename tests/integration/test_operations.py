@@ -108,6 +108,27 @@ def test_report_query_filters_reshapes_and_writes_json(pair, tmp_path):
     assert res.returncode != 0 and "invalid expression '[?host=='" in res.stdout, res.stdout[-3000:]
 
 
+def test_a_failing_post_hook_fails_the_host_and_stops_the_rollout(pair, tmp_path):
+    """A host the post hook could not return to service is never reported done: its row says failed in
+    post_tasks with how the move itself ended, and the rollout stops before the next host (check mode: the same
+    path as a real move, nothing changed)."""
+    report = str(tmp_path / "report.json")
+    post = tmp_path / "post.yml"
+    post.write_text("- name: Put the host back behind the load balancer\n  ansible.builtin.fail:\n"
+                    "    msg: the load balancer refused {{ inventory_hostname }}\n")
+    res = pair.playbook(MIGRATE, limit="h1,h2", check=False, options=["--check"], extra={
+        "docker_root_target": "/mnt/data/docker", "migrate_report_file": report,
+        "migrate_post_host_tasks": str(post)})
+    assert res.returncode != 0 and "Stopping the rollout: 1 of 1 hosts of this batch failed" in res.stdout, \
+        res.stdout[-3000:]
+    with open(report) as f:
+        rows = dict((r["host"], r) for r in json.load(f)["hosts"])
+    assert (rows["h1"]["status"], rows["h1"]["error"]["phase"], rows["h2"]["status"]) == \
+        ("failed", "post_tasks", "not started"), rows
+    assert "the load balancer refused h1" in rows["h1"]["error"]["message"], rows["h1"]
+    assert "(the move itself: planned)" in rows["h1"]["error"]["message"], rows["h1"]
+
+
 def test_select_hooks_and_copy_engine(pair, tmp_path):
     report = str(tmp_path / "report.json")
     log = tmp_path / "hooks.log"

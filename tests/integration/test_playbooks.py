@@ -11,6 +11,8 @@ import re
 import jsonschema
 import pytest
 
+from conftest import Fleet
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATE = os.path.join(ROOT, "playbooks", "migrate_docker_root.yml")
 ROLLBACK = os.path.join(ROOT, "playbooks", "rollback_docker_root.yml")
@@ -102,23 +104,38 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     # The fleet report sees the bind mounts.
     res = seeded.playbook(REPORT, limit="h1,h2")
     assert re.search(r"^h1\s+/var/lib/docker\s+bind\s+overlay2\s+/dev/loop", res.stdout, re.M), res.stdout[-3000:]
-    # A rollback to a root no move went to is refused by the module's own checks: reported refused, h1 untouched.
+    # A rollback to a root no move went to is refused by the module's own checks, before anything changed. h1 is
+    # given such a root in the inventory (h2 the one it moved to): by default (stop) the refusal stops the
+    # rollback before h2; with migrate_on_refusal=skip it goes on and h2 is restored.
     back = str(tmp_path / "rollback.json")
-    before = root_of(seeded, "h1"), seeded.sh("h1", "cat", "/etc/fstab")
-    res = seeded.playbook(ROLLBACK, limit="h1", check=False, extra={"docker_root_target": "/mnt/data/elsewhere",
-                                                                    "migrate_report_file": back})
+    with open(seeded.inventory) as f:
+        text = f.read()
+    text = re.sub(r"^(h1 .*)$", r"\1 docker_root_target=/mnt/data/elsewhere", text, flags=re.M)
+    text = re.sub(r"^(h2 .*)$", r"\1 docker_root_target=/mnt/data/docker", text, flags=re.M)
+    (tmp_path / "targets.ini").write_text(text)
+    targets = Fleet(str(tmp_path / "targets.ini"))
+    before = dict((h, (root_of(seeded, h), seeded.sh(h, "cat", "/etc/fstab"))) for h in ("h1", "h2"))
+    res = targets.playbook(ROLLBACK, limit="h1,h2", check=False, extra={"migrate_report_file": back})
+    assert res.returncode != 0 and "1 refused" in res.stdout, res.stdout[-3000:]
+    rows = dict((h["host"], h) for h in load_report(back)["hosts"])
+    assert (rows["h1"]["status"], rows["h1"]["error"]["phase"], rows["h2"]["status"]) == \
+        ("refused", "preflight", "not started"), rows
+    assert "no record of a move to /mnt/data/elsewhere" in rows["h1"]["error"]["message"], rows
+    assert re.search(r"^h1\s.*\srefused$", res.stdout, re.M), res.stdout[-3000:]
+    assert dict((h, (root_of(seeded, h), seeded.sh(h, "cat", "/etc/fstab"))) for h in ("h1", "h2")) == before
+    res = targets.playbook(ROLLBACK, limit="h1,h2", check=False, extra={"migrate_report_file": back,
+                                                                        "migrate_on_refusal": "skip"})
     assert res.returncode != 0, res.stdout[-3000:]
-    refused = load_report(back)["hosts"]
-    assert [(h["host"], h["status"], h["error"]["phase"]) for h in refused] == [("h1", "refused", "preflight")], refused
-    assert "no record of a move to /mnt/data/elsewhere" in refused[0]["error"]["message"], refused
-    assert re.search(r"^h1\s.*\srefused$", res.stdout, re.M) and "1 refused" in res.stdout, res.stdout[-3000:]
-    assert (root_of(seeded, "h1"), seeded.sh("h1", "cat", "/etc/fstab")) == before
+    data = load_report(back)
+    assert [(h["host"], h["status"]) for h in data["hosts"]] == [("h1", "refused"), ("h2", "restored")], data
+    assert data["settings"]["on_refusal"] == "skip"
+    assert (root_of(seeded, "h1"), seeded.sh("h1", "cat", "/etc/fstab")) == before["h1"]
     # Roll back, then roll back again (nothing to do).
     res = seeded.playbook(ROLLBACK, limit="h1,h2", extra={"docker_root_target": "/mnt/data/docker",
                                                           "migrate_report_file": back})
     assert re.search(r"^h1\s+/var/lib/docker\s+/mnt/data/docker\s+\S+\s+[\d.]+\s+yes\s+restored$", res.stdout, re.M)
     data = load_report(back)
-    assert data["kind"] == "rollback" and [h["status"] for h in data["hosts"]] == ["restored", "restored"]
+    assert data["kind"] == "rollback" and [h["status"] for h in data["hosts"]] == ["restored", "unchanged"]
     for host in ("h1", "h2"):
         root, source, running = root_of(seeded, host)[:3]
         assert (root, source, running) == ("/var/lib/docker", "not-mounted", "web worker")
