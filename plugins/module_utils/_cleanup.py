@@ -117,7 +117,7 @@ class Cleanup(_run.Operation):
     def _run(self):
         if not self.ctx.journal.load() or not self.ctx.journal.recorded_moves():
             _preflight.refuse("no record of a move to %s (%s is missing): there is no kept original to remove" % (
-                self.ctx.opts.path, self.ctx.journal.path))
+                self.ctx.opts.target, self.ctx.journal.path))
         self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
         self.ctx.journal.moves = self.fwd
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
@@ -132,7 +132,7 @@ class Cleanup(_run.Operation):
         if not kept:
             self.ctx.actions.append("no kept original left to remove")
             return self.ctx.result
-        refusal = soak_refusal(self.ctx.journal, self.ctx.opts.soak_days, self.ctx.now, self.ctx.opts.path)
+        refusal = soak_refusal(self.ctx.journal, self.ctx.opts.soak_days, self.ctx.now, self.ctx.opts.target)
         if refusal:
             _preflight.refuse(refusal)
         facts = self.ctx.gather()

@@ -26,7 +26,7 @@ def drifted(ctx, engine):
     for, and only that."""
     recorded = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
     if ctx.journal.phase != "done" or engine.get("running") or not recorded or \
-            recorded[0].target != ctx.opts.path or recorded[0].switch.kind != "daemon_json":
+            recorded[0].target != ctx.opts.target or recorded[0].switch.kind != "daemon_json":
         return False
     try:
         data = _switches.read_daemon_json(ctx.host, ctx.opts.daemon_json)[0]

@@ -22,7 +22,7 @@ import shutil
 from ansible_collections.dockyard.migrate.plugins.module_utils import _units
 
 ARGUMENT_SPEC = dict(
-    path=dict(type="path", required=True),
+    target=dict(type="path", required=True, aliases=["path"]),
     state=dict(type="str", default="moved", choices=["moved", "restored", "cleaned"]),
     method=dict(type="str", default="bind", choices=["bind", "daemon_json"]),
     containerd=dict(type="str", default="auto", choices=["auto", "always", "never"]),
@@ -104,17 +104,19 @@ class Options:
     def __init__(self, params):
         for name, spec in ARGUMENT_SPEC.items():
             value = params.get(name)
+            for alias in spec.get("aliases", ()):  # as AnsibleModule takes an alias for its option
+                value = params.get(alias) if value is None else value
             if value is None:
                 value = copy.deepcopy(spec.get("default"))
             setattr(self, name, value)
-        if self.path:
-            self.path = os.path.normpath(self.path)
+        if self.target:
+            self.target = os.path.normpath(self.target)
 
     def validate(self):
         """Raise OptionError naming the first option that cannot be used."""
-        if not self.path or not os.path.isabs(self.path):
-            raise OptionError("path %r must be an absolute path (for example /mnt/data/docker)" % (self.path,))
-        if self.path == "/":
+        if not self.target or not os.path.isabs(self.target):
+            raise OptionError("path %r must be an absolute path (for example /mnt/data/docker)" % (self.target,))
+        if self.target == "/":
             raise OptionError("path / cannot be a Docker data root")
         for name, spec in ARGUMENT_SPEC.items():
             if spec.get("choices") and getattr(self, name) not in spec["choices"]:

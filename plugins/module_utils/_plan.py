@@ -29,10 +29,10 @@ def plan_moves(opts, facts):
     """
     cfg = facts["config"]
     root = os.path.normpath(cfg.get("configured_real_root") or cfg["configured_root"])
-    moves = [Move("docker", root, opts.path, _switches.make(opts.method), root)]
+    moves = [Move("docker", root, opts.target, _switches.make(opts.method), root)]
     ctd = facts["containerd"]
     if opts.containerd == "always" or (opts.containerd == "auto" and ctd["image_store"]):
-        cpath = os.path.normpath(opts.containerd_path or os.path.join(os.path.dirname(opts.path), "containerd"))
+        cpath = os.path.normpath(opts.containerd_path or os.path.join(os.path.dirname(opts.target), "containerd"))
         # containerd's root always moves by a bind mount: its config.toml is never edited.
         moves.append(Move("containerd", ctd["root"], cpath, _switches.make("bind"), ctd["root"]))
     return moves

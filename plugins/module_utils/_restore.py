@@ -39,7 +39,7 @@ class Restore(_run.Operation):
         self.window.window_held_elsewhere()
         if not self.ctx.journal or not self.ctx.journal.recorded_moves():
             _preflight.refuse("no record of a move to %s (%s is missing): nothing to roll back" % (
-                self.ctx.opts.path, self.ctx.journal.path))
+                self.ctx.opts.target, self.ctx.journal.path))
         facts = self.ctx.gather()
         running = facts["engine"].get("running")
         self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
@@ -100,7 +100,7 @@ class Restore(_run.Operation):
             _preflight.refuse(
                 "the move to %s was interrupted in phase %s after Docker started on the new root; run the move again "
                 "(state: moved, or playbooks/migrate_docker_root.yml), which finishes it or rolls it back, then "
-                "restore if you still want the original" % (self.ctx.opts.path, phase))
+                "restore if you still want the original" % (self.ctx.opts.target, phase))
         self.ctx.result["changed"] = True
         if self.ctx.journal.get("inventory"):
             self.ctx.result["fingerprint_before"] = self.ctx.journal["inventory"]["fingerprint"]

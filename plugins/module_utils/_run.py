@@ -64,7 +64,7 @@ class Run:
         """The run the module makes from its parameters, with the real host."""
         opts = Options(params)
         host = _systemd.Systemd(runner, client, opts.stop_timeout, mover)
-        return cls(opts, client, runner, host, _journal.Journal(opts.path or "/", check_mode, host),
+        return cls(opts, client, runner, host, _journal.Journal(opts.target or "/", check_mode, host),
                    _copy.Status(opts.status_file), check_mode=check_mode, now=now, mover=mover)
 
     @property

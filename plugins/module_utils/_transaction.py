@@ -103,7 +103,7 @@ class Relocation(_run.Operation):
         window: a rerun finishes what was planned, not what it sees (with Docker down containerd's image
         store cannot be seen, for one)."""
         recorded = self.ctx.journal.recorded_moves()
-        if not (self.ctx.journal.in_window and recorded and recorded[0].get("target") == self.ctx.opts.path):
+        if not (self.ctx.journal.in_window and recorded and recorded[0].get("target") == self.ctx.opts.target):
             return None
         moves = [_switches.move_from_dict(d) for d in recorded]
         self.ctx.actions.append("continuing the plan recorded in %s: %s" % (

@@ -15,7 +15,7 @@ short_description: Move Docker's data root to another place, verified, resumable
 version_added: 0.1.0
 description:
   - Moves the Docker data root (and containerd's root when images live in the containerd image store) to
-    O(path) and switches Docker to it, either with an C(/etc/fstab) bind mount of O(path) onto the current
+    O(target) and switches Docker to it, either with an C(/etc/fstab) bind mount of O(target) onto the current
     root (O(method=bind), the classic procedure) or with C(data-root) in C(/etc/docker/daemon.json)
     (O(method=daemon_json)).
   - "In order: preflight checks (nothing is touched when one fails); record the inventory of images,
@@ -31,10 +31,10 @@ description:
     starts on an empty directory, not even on the empty stand-in systemd mounts when the data disk is missing.
   - Any failure after Docker was stopped rolls back (fstab, daemon.json and drop-in restored, the original
     moved back, Docker started and the old inventory checked), then fails naming the phase and the cause.
-  - Progress is recorded in a marker file beside O(path) on the target disk, so a run that was killed at any
+  - Progress is recorded in a marker file beside O(target) on the target disk, so a run that was killed at any
     point converges when run again. A lock keeps two runs off one host.
-  - With O(state=cleaned), the original a finished move kept is removed once the host has run from O(path) for
-    O(soak_days) days and Docker serves from O(path) now; see O(state).
+  - With O(state=cleaned), the original a finished move kept is removed once the host has run from O(target) for
+    O(soak_days) days and Docker serves from O(target) now; see O(state).
 author:
   - Dockyard Maintainers (@dockyard)
 extends_documentation_fragment:
@@ -61,23 +61,25 @@ attributes:
     description: Shows fstab, daemon.json and the systemd drop-ins before and after.
   idempotent:
     support: full
-    description: When Docker already runs from O(path) by the chosen method, nothing is done, Docker is not
+    description: When Docker already runs from O(target) by the chosen method, nothing is done, Docker is not
       stopped and C(changed=false).
 options:
-  path:
+  target:
     description:
       - The new data root, an absolute path on the target disk, for example V(/mnt/data/docker).
       - It must be empty, missing, or a partial copy left by an earlier run of this module.
       - With O(state=restored), the root an earlier move went to.
+      - The same value is C(docker_root_target) in the playbooks and C(relocate_data_root_target) in the role.
     type: path
     required: true
+    aliases: [path]
     version_added: 0.1.0
   state:
     description:
-      - V(moved) moves Docker to O(path).
-      - V(restored) moves Docker back from O(path) to the original that an earlier move kept (O(keep_source=true));
+      - V(moved) moves Docker to O(target).
+      - V(restored) moves Docker back from O(target) to the original that an earlier move kept (O(keep_source=true));
         what Docker holds now is copied back onto the kept original, the switch is undone (bind mount and fstab
-        line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(path) is
+        line, or data-root in daemon.json, and the drop-ins) and the inventory is verified. The copy at O(target) is
         left in place. Nothing to do when Docker already runs from the original.
       - V(cleaned) removes the original that a finished move kept (C(ROOT.dockyard-backup-STAMP), as recorded in
         the marker), once the move finished at least O(soak_days) days ago. First it checks that the marker
@@ -92,7 +94,7 @@ options:
     version_added: 0.1.0
   method:
     description:
-      - V(bind) bind-mounts O(path) onto the current root (usually C(/var/lib/docker)) through the fstab file;
+      - V(bind) bind-mounts O(target) onto the current root (usually C(/var/lib/docker)) through the fstab file;
         the original directory is moved aside first so nothing hides under the mount.
       - V(daemon_json) sets C(data-root) in O(daemon_json), keeping every other key and the file's owner and mode.
     type: str
@@ -110,7 +112,7 @@ options:
     version_added: 0.1.0
   containerd_path:
     description:
-      - Where containerd's root goes. Defaults to C(containerd) beside O(path).
+      - Where containerd's root goes. Defaults to C(containerd) beside O(target).
     type: path
     version_added: 0.1.0
   keep_source:
@@ -216,7 +218,7 @@ options:
     version_added: 0.1.0
   soak_days:
     description:
-      - With O(state=cleaned), days the host must have run from O(path) since the move finished before the kept
+      - With O(state=cleaned), days the host must have run from O(target) since the move finished before the kept
         original is removed. Fractions are allowed; V(0) removes it at once (the other checks still apply).
     type: float
     default: 7
@@ -242,7 +244,7 @@ options:
     version_added: 0.1.0
   allow_same_filesystem:
     description:
-      - Move even when O(path) is on the same filesystem as the data root. By default that is refused,
+      - Move even when O(target) is on the same filesystem as the data root. By default that is refused,
         naming both devices, since it most often means the data disk failed to mount and the move would
         free no space.
     type: bool
@@ -284,7 +286,7 @@ notes:
     and O(method=daemon_json) are refused for it.
   - Paths with a newline or another control character are refused; spaces and other characters are
     escaped in fstab and in the systemd drop-in.
-  - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(path).
+  - The marker file is C(.BASENAME.dockyard-migrate.json) in the directory that holds O(target).
 seealso:
   - module: dockyard.migrate.data_root_info
   - module: dockyard.migrate.bind_mount
@@ -293,7 +295,7 @@ seealso:
 EXAMPLES = r'''
 - name: Move Docker to the data disk with a bind mount, keeping the original as a backup
   dockyard.migrate.data_root:
-    path: /mnt/data/docker
+    target: /mnt/data/docker
   register: moved
 
 - name: Show the downtime
@@ -302,25 +304,25 @@ EXAMPLES = r'''
 
 - name: Move it with daemon.json instead and delete the original once verified
   dockyard.migrate.data_root:
-    path: /srv/docker
+    target: /srv/docker
     method: daemon_json
     keep_source: false
 
 - name: Move Docker back to the original kept by the move above
   dockyard.migrate.data_root:
-    path: /mnt/data/docker
+    target: /mnt/data/docker
     state: restored
 
 - name: Move Docker at the lowest CPU and I/O priority, no faster than 50 MiB/s
   dockyard.migrate.data_root:
-    path: /mnt/data/docker
+    target: /mnt/data/docker
     bwlimit: 50M
     nice: 19
     ionice: idle
 
 - name: Two weeks later, remove the original the move kept
   dockyard.migrate.data_root:
-    path: /mnt/data/docker
+    target: /mnt/data/docker
     state: cleaned
     soak_days: 14
 

@@ -56,11 +56,13 @@ options:
     type: bool
     default: true
     version_added: 0.1.0
-  candidate:
+  target:
     description:
-      - An absolute path where the data root might move. The module reports that path's filesystem and
-        whether the current data fits there, with the reason.
+      - An absolute path where the data root might move (the O(dockyard.migrate.data_root#module:target) of a
+        move). The module reports that path's filesystem and whether the current data fits there, with the
+        reason, in C(candidate).
     type: path
+    aliases: [candidate]
     version_added: 0.1.0
   margin:
     description:
@@ -100,7 +102,7 @@ EXAMPLES = r'''
 
 - name: Check whether the data would fit on the data disk, without measuring the inventory
   dockyard.migrate.data_root_info:
-    candidate: /mnt/data/docker
+    target: /mnt/data/docker
     inventory: false
   register: docker_root_candidate
 
@@ -208,7 +210,7 @@ candidate:
     - C(move) is what the marker of a move to it (written by M(dockyard.migrate.data_root) beside it) says, its
       C(phase) (C(done) for a finished move; null without a marker) and C(in_window) (a run stopped Docker and
       neither finished nor rolled back; running M(dockyard.migrate.data_root) again continues it).
-  returned: always; null without O(candidate)
+  returned: always; null without O(target)
   type: dict
   sample:
     path: /mnt/data/docker
@@ -256,7 +258,7 @@ def main():
         argument_spec=docker_args(
             sizes=dict(type="bool", default=True),
             inventory=dict(type="bool", default=True),
-            candidate=dict(type="path"),
+            target=dict(type="path", aliases=["candidate"]),
             margin=dict(type="str", default="5%"),
             daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
             fstab=dict(type="path", default="/etc/fstab"),
@@ -271,7 +273,7 @@ def main():
     try:
         margin_bytes(p["margin"], 100)
         facts = gather(client, make_runner(module), daemon_json_path=p["daemon_json"], fstab_path=p["fstab"],
-                       sizes=p["sizes"], inventory=p["inventory"], candidate=p["candidate"], margin=p["margin"])
+                       sizes=p["sizes"], inventory=p["inventory"], candidate=p["target"], margin=p["margin"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     except DockerError as exc:

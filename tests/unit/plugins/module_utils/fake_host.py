@@ -172,5 +172,5 @@ def context(params, host=None, client=None, runner=None, check_mode=False, now=N
         host = FakeHost(lock_dir=lock_dir or _lock.LOCK_DIR)
     assert lock_dir is None or host.lock_dir == lock_dir, "give the lock directory to the FakeHost"
     return _run.Run(opts, FakeClient() if client is None else client, checked, host,
-                    _journal.Journal(opts.path or "/", check_mode, host), _copy.Status(params.get("status_file")),
+                    _journal.Journal(opts.target or "/", check_mode, host), _copy.Status(params.get("status_file")),
                     check_mode=check_mode, now=now, facts=facts, moves=moves)

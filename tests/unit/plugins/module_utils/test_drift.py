@@ -24,7 +24,7 @@ def moved(tmp_path, method="daemon_json", daemon_json=None, sentinel=True, phase
     dj = tmp_path / "daemon.json"
     dj.write_text(json.dumps(daemon_json if daemon_json is not None else {"log-driver": "json-file",
                                                                           "bridge": "none"}))
-    ctx = context({"path": str(target), "method": method, "daemon_json": str(dj), "fstab": str(tmp_path / "fstab")},
+    ctx = context({"target": str(target), "method": method, "daemon_json": str(dj), "fstab": str(tmp_path / "fstab")},
                   client=FakeClient(running=True, root=str(target)), check_mode=check_mode,
                   lock_dir=str(tmp_path / "lock"))
     move = Move("docker", str(tmp_path / "src"), str(target), _switches.make(method),
@@ -52,7 +52,7 @@ def test_what_is_not_drift(tmp_path, case):
                               daemon_json={"data-root": "/srv/docker"} if case == "points-elsewhere" else None,
                               sentinel=case != "no-sentinel", phase="verify" if case == "not-done" else "done")
     if case == "other-path":
-        ctx.opts.path = str(tmp_path / "elsewhere")
+        ctx.opts.target = str(tmp_path / "elsewhere")
     assert not _drift.drifted(ctx, {"running": case == "docker-running"})
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _options
 
-BASE = dict(path="/mnt/data/docker")
+BASE = dict(target="/mnt/data/docker")
 
 
 def opts(**kw):
@@ -19,8 +19,8 @@ def opts(**kw):
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(path="docker"), "path 'docker' must be an absolute path"),
-    (dict(path="/"), "path / cannot be"),
+    (dict(target="docker"), "path 'docker' must be an absolute path"),
+    (dict(target="/"), "path / cannot be"),
     (dict(method="copy"), "method 'copy' is not one of bind, daemon_json"),
     (dict(containerd="sometimes"), "containerd 'sometimes' is not one of"),
     (dict(containerd_path="rel/ctd"), "containerd_path 'rel/ctd' must be an absolute path"),
@@ -49,7 +49,7 @@ def test_rsync_opts_take_only_a_rate_limit_and_verbosity():
 def test_every_default_comes_from_the_argument_spec():
     o = opts()
     for name, spec in _options.ARGUMENT_SPEC.items():
-        if name != "path":
+        if name != "target":
             assert getattr(o, name) == spec.get("default"), name
     o.validate()
 
@@ -62,7 +62,10 @@ def test_a_none_parameter_takes_the_default_and_defaults_are_not_shared():
 
 
 def test_path_is_normalised_and_walk_follows_final_copy():
-    assert opts(path="/mnt/data/docker/").path == "/mnt/data/docker"
+    assert opts(target="/mnt/data/docker/").target == "/mnt/data/docker"
+    # path is target's alias, as the module's argument spec declares it.
+    assert _options.Options({"path": "/mnt/data/docker/"}).target == "/mnt/data/docker"
+    assert _options.ARGUMENT_SPEC["target"]["aliases"] == ["path"]
     assert opts().walk_mutable and not opts(final_copy="full").walk_mutable
     assert opts(margin="10%").margin_for(1000) == 100
 

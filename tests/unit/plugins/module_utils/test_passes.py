@@ -132,7 +132,7 @@ def test_remove_tree_is_killed_part_way_at_the_failpoint(tmp_path, monkeypatch):
 
 def test_the_window_is_entered_only_when_the_time_limit_covers_it(tmp_path):
     from ansible_collections.dockyard.migrate.plugins.module_utils import _options
-    opts = _options.Options({"path": str(tmp_path / "t"), "stop_timeout": 20, "verify_timeout": 10})
+    opts = _options.Options({"target": str(tmp_path / "t"), "stop_timeout": 20, "verify_timeout": 10})
     moves = [_move.Move("docker", str(tmp_path / "s"), str(tmp_path / "t"), _switches.make("bind"))]
     result = {"passes": [{"phase": "online_copy", "seconds": 500.0}, {"phase": "online_copy", "seconds": 7.0}]}
     passes = _passes.Passes(opts, moves, None, result)
@@ -189,7 +189,7 @@ def test_rsync_opts_bwlimit_also_holds_the_first_copy(tmp_path):
 
 def test_only_a_pass_while_docker_runs_is_cut_at_the_time_limit(tmp_path, monkeypatch):
     from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _options
-    opts = _options.Options({"path": str(tmp_path / "t"), "copy_engine": "rsync"})
+    opts = _options.Options({"target": str(tmp_path / "t"), "copy_engine": "rsync"})
     deadline = time.time() + 5
     src, dst = tmp_path / "s", tmp_path / "t"
     src.mkdir()

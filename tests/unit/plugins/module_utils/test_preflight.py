@@ -55,7 +55,7 @@ class Host(_local.Files):
 
 
 def opts(tmp_path, **kw):
-    p = dict(path="/mnt/data/docker", fstab=str(tmp_path / "fstab"))
+    p = dict(target="/mnt/data/docker", fstab=str(tmp_path / "fstab"))
     p.update(kw)
     return _options.Options(p)
 
@@ -165,14 +165,14 @@ def test_daemon_json_refuses_a_percent_sign_docker_would_misread(tmp_path, versi
     f = facts(engine={"version": version}, bind=None)
     if refused:
         with pytest.raises(_move.RelocationError) as exc:
-            move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+            move.switch.refuse_conflicts(move, f, opts(tmp_path, target=target, method="daemon_json"))
         assert "holds a % sign" in str(exc.value) and version in str(exc.value) and "method bind" in str(exc.value)
     else:
-        move.switch.refuse_conflicts(move, f, opts(tmp_path, path=target, method="daemon_json"))
+        move.switch.refuse_conflicts(move, f, opts(tmp_path, target=target, method="daemon_json"))
     # The bind method keeps Docker's root where it is: it accepts the same path.
     bind = _move.Move("docker", "/var/lib/docker", target, _switches.make("bind"), "/var/lib/docker")
     bind.switch.refuse_conflicts(bind, facts(engine={"version": version}, daemon_json_data_root=None),
-                                 opts(tmp_path, path=target))
+                                 opts(tmp_path, target=target))
 
 
 def test_a_removed_docker_whose_init_script_systemd_still_runs_is_not_installed(tmp_path):

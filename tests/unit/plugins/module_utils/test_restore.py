@@ -29,7 +29,7 @@ def restore(tmp_path, monkeypatch, phase, started=False, backup_kept=True):
     daemon_json.write_text(json.dumps({"data-root": str(target)}))
     masked = {"docker.service", "docker.socket"}
     monkeypatch.setattr(_systemd, "dropin_path", lambda name: str(tmp_path / ("%s-dropin.conf" % name)))
-    ctx = context({"path": str(target), "state": "restored", "daemon_json": str(daemon_json),
+    ctx = context({"target": str(target), "state": "restored", "daemon_json": str(daemon_json),
                    "fstab": str(tmp_path / "fstab")}, host=FakeHost(masked=masked, started=started, lock_dir=str(tmp_path / "lock")),
                   client=FakeClient(root=str(src)))
     r = _restore.Restore(ctx)

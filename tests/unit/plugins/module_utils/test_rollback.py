@@ -30,7 +30,7 @@ def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound
     src.mkdir()
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
-    ctx = context({"path": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
+    ctx = context({"target": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
                    "daemon_json": str(daemon_json)}, host=FakeHost(started=started, lock_dir=str(tmp_path / "lock")),
                   client=FakeClient(running=running, root=str(target if bound else src)),
                   moves=[Move("docker", str(src), str(target), _switches.make(method))])

@@ -15,17 +15,17 @@ from fake_host import FakeHost, context  # pylint: disable=import-error
 
 
 def test_the_module_builds_one_context_with_the_real_host_and_no_run_state_in_the_options(tmp_path):
-    ctx = _run.Run.build({"path": str(tmp_path / "t"), "time_limit": 600, "status_file": None}, client=None,
+    ctx = _run.Run.build({"target": str(tmp_path / "t"), "time_limit": 600, "status_file": None}, client=None,
                          runner=lambda argv: (0, "", ""), now=1000.0)
     assert isinstance(ctx.host, _systemd.Systemd)
     assert ctx.deadline == 1600.0 and not hasattr(ctx.opts, "deadline")
     assert ctx.journal.path == str(tmp_path / ".t.dockyard-migrate.json")
     assert ctx.result["actions"] is ctx.actions and ctx.moves == []
-    assert _run.Run.build({"path": str(tmp_path / "t")}, None, None).deadline is None
+    assert _run.Run.build({"target": str(tmp_path / "t")}, None, None).deadline is None
 
 
 def test_every_operation_has_its_own_collaborators_over_the_same_context(tmp_path):
-    ctx = context({"path": str(tmp_path / "t")})
+    ctx = context({"target": str(tmp_path / "t")})
     op = _run.Operation(ctx)
     assert op.window.ctx is ctx and op.verification.ctx is ctx and op.rollback.ctx is ctx
     assert op.rollback.window is op.window and op.rollback.verification is op.verification
@@ -50,7 +50,7 @@ class Stuck(FakeHost):
 
 def test_the_window_stops_until_nothing_is_mounted_and_fails_a_start_that_never_answers(tmp_path):
     target = str(tmp_path / "t")
-    ctx = context({"path": target}, host=Stuck(),
+    ctx = context({"target": target}, host=Stuck(),
                   moves=[_move.Move("containerd", "/var/lib/containerd", target, _switches.make("bind"))])
     window = _run.Operation(ctx).window
     ctx.journal.start(0, "bind")

@@ -31,7 +31,7 @@ def test_the_fake_host_has_the_real_ones_methods_and_fails_on_any_other():
 
 def relocation(tmp_path, client=None):
     """A move of src to disk/docker with daemon.json, planned and journalled, on a FakeHost."""
-    ctx = context({"path": str(tmp_path / "disk" / "docker"), "fstab": str(tmp_path / "fstab"),
+    ctx = context({"target": str(tmp_path / "disk" / "docker"), "fstab": str(tmp_path / "fstab"),
                    "daemon_json": str(tmp_path / "daemon.json")}, client=client, lock_dir=str(tmp_path / "lock"),
                   moves=[Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
                               _switches.make("daemon_json"))])
@@ -85,7 +85,7 @@ def test_containers_made_or_removed_meanwhile_are_set_apart():
         return out
 
     before, now = inv(("web", True), ("spare", False)), inv(("web", True), ("late", False))
-    ctx = context({"path": "/mnt/data/docker"})
+    ctx = context({"target": "/mnt/data/docker"})
     ctx.served_since = 0.0
     v = _verify.Verification(ctx)
     v.destroyed_since = lambda: {"spare"}
@@ -138,7 +138,7 @@ def test_an_original_with_a_mount_under_it_is_never_removed(tmp_path, monkeypatc
     backup = tmp_path / "src.dockyard-backup-1"
     (backup / "volumes" / "nfs").mkdir(parents=True)
     (backup / "volumes" / "nfs" / "row").write_text("on another filesystem")
-    ctx = context({"path": str(tmp_path / "disk" / "docker"), "keep_source": False},
+    ctx = context({"target": str(tmp_path / "disk" / "docker"), "keep_source": False},
                   moves=[Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"),
                               _switches.make("bind"), backup=str(backup))])
     ctx.journal.start(0, "bind")
@@ -249,7 +249,7 @@ def test_a_refusal_is_a_check_that_stopped_the_run_before_the_host_changed(tmp_p
     """The host tells whether a run changed it: a restore with no move recorded is refused with nothing noted on
     the host; the same check after the host changed (a rerun that finished an earlier rollback first) is no
     refusal, and neither is a window walked back."""
-    ctx = context({"path": str(tmp_path / "nowhere"), "state": "restored"}, lock_dir=str(tmp_path / "lock"))
+    ctx = context({"target": str(tmp_path / "nowhere"), "state": "restored"}, lock_dir=str(tmp_path / "lock"))
     with pytest.raises(RelocationError, match="no record of a move") as exc:
         _restore.Restore(ctx).run()
     assert exc.value.phase == "preflight" and exc.value.rolled_back is None

@@ -42,7 +42,7 @@ class Engine:
 
 
 def verification(engine, before, timeout=30, clock=None):
-    ctx = context({"path": "/mnt/data/docker", "verify_timeout": timeout}, client=engine, host=FakeHost(clock=clock))
+    ctx = context({"target": "/mnt/data/docker", "verify_timeout": timeout}, client=engine, host=FakeHost(clock=clock))
     ctx.journal.start(0, "bind")
     ctx.journal["inventory"] = before
     return _verify.Verification(ctx)
