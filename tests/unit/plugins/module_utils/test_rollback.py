@@ -19,7 +19,7 @@ from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-er
 
 
 def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound=False, running=False, complete=True,
-               **journal):
+               host=None, **journal):
     """A move of src to disk/docker by METHOD, journalled with JOURNAL's fields, on a FakeHost; the copy engine's runs
     recorded in ``r.copies`` instead of made; the bind's mount table answer given by BOUND; the new root marked
     by the switch's sentinel (a final copy finished) when COMPLETE."""
@@ -31,7 +31,8 @@ def relocation(tmp_path, monkeypatch, method="daemon_json", started=False, bound
     daemon_json = tmp_path / "daemon.json"
     daemon_json.write_text(json.dumps({"data-root": str(target)} if bound else {}))
     ctx = context({"target": str(target), "method": method, "fstab": str(tmp_path / "fstab"),
-                   "daemon_json": str(daemon_json)}, host=FakeHost(started=started, lock_dir=str(tmp_path / "lock")),
+                   "daemon_json": str(daemon_json)},
+                  host=host or FakeHost(started=started, lock_dir=str(tmp_path / "lock")),
                   client=FakeClient(running=running, root=str(target if bound else src)),
                   moves=[Move("docker", str(src), str(target), _switches.make(method))])
     ctx.journal.start(0, method)
@@ -292,11 +293,10 @@ class Bound(FakeHost):
 
 
 def bound_relocation(tmp_path, monkeypatch, layers=1):
-    r = relocation(tmp_path, monkeypatch, method="bind", started=True, phase="rollback", served=False)
-    src, target = r.ctx.moves[0].source, r.ctx.moves[0].target
-    host = Bound(target, src, layers=layers, started=True)
-    r.ctx.host = host
-    r.window.ctx.host = host
+    src, target = str(tmp_path / "src"), str(tmp_path / "disk" / "docker")  # as relocation() makes them
+    host = Bound(target, src, layers=layers, started=True, lock_dir=str(tmp_path / "lock"))
+    r = relocation(tmp_path, monkeypatch, method="bind", started=True, phase="rollback", served=False, host=host)
+    assert (r.ctx.moves[0].source, r.ctx.moves[0].target) == (src, target) and r.window.ctx.host is host
     monkeypatch.setattr(_mountinfo, "same_bind", lambda mounts, s, path: host.bind == (s, path))
     monkeypatch.setattr(_mountinfo, "mount_at",
                         lambda mounts, path: object() if host.bind and host.bind[1] == path else None)
