@@ -84,8 +84,9 @@ class Host(abc.ABC):
         """Start Docker (and containerd when asked)."""
 
     @abc.abstractmethod
-    def started_since(self, when, unit="docker.service"):
-        """Whether UNIT's main process started in this boot after WHEN (a time.time() value)."""
+    def started_since(self, when, unit="docker.service", boot_id=None):
+        """Whether UNIT's main process started after WHEN (a time.time() value), written in the boot BOOT_ID: in
+        another boot than this one, any start in this boot is after it."""
 
     @abc.abstractmethod
     def wait_docker(self, timeout):
@@ -283,6 +284,10 @@ class Host(abc.ABC):
     @abc.abstractmethod
     def clear_window(self):
         """Remove that note."""
+
+    @abc.abstractmethod
+    def boot_id(self):
+        """This boot's id ("" when it cannot be read)."""
 
     @abc.abstractmethod
     def time(self):

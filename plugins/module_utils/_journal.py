@@ -100,6 +100,7 @@ class Journal:
             return
         self.data.update(fields)
         self.data["updated"] = self.host.time()
+        self.data["boot_id"] = self.host.boot_id()  # the boot "updated" belongs to (Host.started_since)
         self.data["moves"] = [m.to_dict() for m in self.moves]
         parent = os.path.dirname(self.path)
         if not self.host.isdir(parent):
@@ -122,6 +123,10 @@ class Journal:
         except OSError:
             return not self.host.exists(self.path)
         return True
+
+    def since(self):
+        """When this journal was last written, as Host.started_since takes it: the time and the boot."""
+        return {"when": self.get("updated"), "boot_id": self.get("boot_id")}
 
     def done(self, phase):
         return phase in self.get("phases_done", [])

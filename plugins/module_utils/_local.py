@@ -30,6 +30,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
 def acts(method):
     """A method that changes the host: each call is noted in the host's ``changes`` (before it runs: an attempt
     that fails part way may have changed something too)."""
@@ -206,6 +209,12 @@ class Files(object):
 
     def clear_window(self):
         _lock.clear_window(self.lock_dir)
+
+    def boot_id(self):
+        try:
+            return _fileops.read_text(BOOT_ID).strip()
+        except (OSError, ValueError):
+            return ""
 
     def time(self):
         return time.time()

@@ -132,7 +132,7 @@ class Restore(_run.Operation):
         (a reboot lifts the masks and mounts the bind again) the original put back under it is stale."""
         phase = self.ctx.journal.phase
         self.ctx.result["changed"] = True
-        ran = running or self.ctx.host.started_since(self.ctx.journal.get("updated"))
+        ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
                 self.switch_back()

@@ -122,7 +122,7 @@ class Rollback:
             return True
         recorded = bool(self.ctx.journal.get("served")) and not self.ctx.journal.get("copied_back")
         answering = self.ctx.client.ping()
-        if not (answering or self.ctx.host.started_since(self.ctx.journal.get("updated"))):
+        if not (answering or self.ctx.host.started_since(**self.ctx.journal.since())):
             return recorded
         there = self.host_serves_target(answering)
         if there is None:

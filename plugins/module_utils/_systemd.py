@@ -249,9 +249,10 @@ class Systemd(_local.Local):
         for unit in units:
             self.systemctl("start", unit)
 
-    def started_since(self, when, unit="docker.service"):
-        """Whether UNIT's main process started in this boot after WHEN (a time.time() value).  When that cannot
-        be told, it is taken to have started."""
+    def started_since(self, when, unit="docker.service", boot_id=None):
+        """Whether UNIT's main process started after WHEN (a time.time() value) written in the boot BOOT_ID:
+        a start in this boot after WHEN, or any start in this boot when WHEN was in another (whatever the wall
+        clock did across the reboot).  When that cannot be told, it is taken to have started."""
         _rc, out, _err = self.runner(["systemctl", "show", unit, "--property=ExecMainStartTimestampMonotonic",
                                       "--value"])
         try:
@@ -260,6 +261,8 @@ class Systemd(_local.Local):
             return True
         if mono <= 0:
             return False  # not started since the boot
+        if boot_id and boot_id != self.boot_id():
+            return True  # started in this boot, and WHEN was in an earlier one
         return time.time() - (time.monotonic() - mono) > (when or 0)
 
     def daemon_reload(self):

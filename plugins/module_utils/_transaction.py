@@ -96,7 +96,7 @@ class Relocation(_run.Operation):
         original the final copy was taken from).  Otherwise a window left open is walked again from the stop."""
         return bool(self.ctx.journal.done("final_copy") and not engine.get("running")
                     and self.ctx.journal.phase in ("final_copy", "switch")
-                    and not self.ctx.host.started_since(self.ctx.journal.get("updated")))
+                    and not self.ctx.host.started_since(**self.ctx.journal.since()))
 
     def frozen_moves(self):
         """The moves a run froze in the journal when it recorded the inventory, while that run is in its

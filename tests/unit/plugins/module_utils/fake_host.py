@@ -88,9 +88,13 @@ class FakeHost(_local.Local):
     def start_docker(self, with_containerd=False):
         self._call("start_docker", with_containerd)
 
-    def started_since(self, when, unit="docker.service"):
+    def started_since(self, when, unit="docker.service", boot_id=None):
         self._call("started_since", when, unit)
+        self.asked_boot = boot_id  # the boot the journal's last write was made in, as the code under test gave it
         return self.started
+
+    def boot_id(self):
+        return "boot-of-the-fake"
 
     def daemon_reload(self):
         self._call("daemon_reload")

@@ -262,3 +262,11 @@ def test_a_refusal_is_a_check_that_stopped_the_run_before_the_host_changed(tmp_p
         r.rollback.refused_in_window(RelocationError("path is full", "preflight"))
     assert not _run.refused(walked.value, r.ctx)
     assert "start_docker" in r.ctx.host.changes and "write_file" in r.ctx.host.changes, r.ctx.host.changes
+
+
+def test_the_host_is_asked_about_starts_since_the_journals_write_in_its_boot(tmp_path):
+    r = relocation(tmp_path)
+    r.ctx.journal.save(phase="rollback", served=False)
+    assert r.ctx.journal["boot_id"] == "boot-of-the-fake"
+    r.rollback.served_since_record()
+    assert r.ctx.host.asked_boot == "boot-of-the-fake" and "started_since" in r.ctx.host.calls
