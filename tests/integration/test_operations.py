@@ -112,13 +112,15 @@ def test_a_failing_post_hook_fails_the_host_and_stops_the_rollout(pair, tmp_path
     """A host the post hook could not return to service is never reported done: its row says failed in
     post_tasks with how the move itself ended, and the rollout stops before the next host (check mode: the same
     path as a real move, nothing changed)."""
-    report = str(tmp_path / "report.json")
+    # Run from a directory of its own as cron would run it (PWD not that directory): the hook file named relative
+    # to it, and the report written there by default.
+    report = str(tmp_path / "docker_root_migration.json")
     post = tmp_path / "post.yml"
     post.write_text("- name: Put the host back behind the load balancer\n  ansible.builtin.fail:\n"
                     "    msg: the load balancer refused {{ inventory_hostname }}\n")
-    res = pair.playbook(MIGRATE, limit="h1,h2", check=False, options=["--check"], extra={
-        "docker_root_target": "/mnt/data/docker", "migrate_report_file": report,
-        "migrate_post_host_tasks": str(post)})
+    res = pair.playbook(MIGRATE, limit="h1,h2", check=False, options=["--check"], cwd=str(tmp_path),
+                        env={"PWD": "/nonexistent"}, extra={
+                            "docker_root_target": "/mnt/data/docker", "migrate_post_host_tasks": "post.yml"})
     assert res.returncode != 0 and "Stopping the rollout: 1 of 1 hosts of this batch failed" in res.stdout, \
         res.stdout[-3000:]
     with open(report) as f:

@@ -115,9 +115,10 @@ def test_migrate_rerun_and_rollback(seeded, tmp_path):
     (tmp_path / "targets.ini").write_text(text)
     targets = Fleet(str(tmp_path / "targets.ini"))
     before = dict((h, (root_of(seeded, h), seeded.sh(h, "cat", "/etc/fstab"))) for h in ("h1", "h2"))
-    res = targets.playbook(ROLLBACK, limit="h1,h2", check=False, extra={"migrate_report_file": back})
+    # Run from a directory of its own, as cron would (PWD not that directory): the report goes there by default.
+    res = targets.playbook(ROLLBACK, limit="h1,h2", check=False, cwd=str(tmp_path), env={"PWD": "/nonexistent"})
     assert res.returncode != 0 and "1 refused" in res.stdout, res.stdout[-3000:]
-    rows = dict((h["host"], h) for h in load_report(back)["hosts"])
+    rows = dict((h["host"], h) for h in load_report(str(tmp_path / "docker_root_rollback.json"))["hosts"])
     assert (rows["h1"]["status"], rows["h1"]["error"]["phase"], rows["h2"]["status"]) == \
         ("refused", "preflight", "not started"), rows
     assert "no record of a move to /mnt/data/elsewhere" in rows["h1"]["error"]["message"], rows
