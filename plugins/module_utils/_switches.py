@@ -344,11 +344,15 @@ class DaemonJsonSwitch(Switch):
         """Docker's own report of its root (checked by the transaction) is the proof."""
 
     def set_aside(self, move, ctx):
-        """Once verified, the original is renamed to its backup name (a bind move did that at the switch)."""
-        if not move.backup and ctx.host.isdir(move.source) and \
-                _mountinfo.mount_at(ctx.host.mountinfo(), move.source) is None:
-            move.backup = backup_name(move, ctx.journal.stamp)
-            ctx.journal.save()
+        """Once verified, the original is renamed to its backup name (a bind move did that at the switch).  A
+        name recorded by a run killed before its rename is renamed to now; an original already there is never
+        renamed over."""
+        if move.backup and ctx.host.lexists(move.backup):
+            return
+        if ctx.host.isdir(move.source) and _mountinfo.mount_at(ctx.host.mountinfo(), move.source) is None:
+            if not move.backup:
+                move.backup = backup_name(move, ctx.journal.stamp)
+                ctx.journal.save()
             ctx.host.rename(move.source, move.backup)
 
     def undo(self, move, ctx):

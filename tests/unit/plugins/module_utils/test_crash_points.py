@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+"""Every crash point of a move, explored on a simulated host (sim_host.SimHost): a kill (SIGKILL) before each
+change the move makes to the host, then nothing or a reboot after which Docker runs wherever the host points it
+and a container writes, then the same move again.  It must converge: Docker serving the new root with every
+image, container and volume, the write kept, the original kept, no unit left masked, and a further run changing
+nothing.  The same for a move whose verification fails and that rolls back, killed in its rollback.  The method
+is daemon_json (the simulated host has no mounts)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _copy, _journal, _move, _options, _run, _transaction)
+
+import sim_host  # pylint: disable=import-error
+
+
+def params(machine):
+    return {"target": os.path.join(machine, "mnt", "data", "docker"), "method": "daemon_json",
+            "daemon_json": os.path.join(machine, "etc", "docker", "daemon.json"),
+            "fstab": os.path.join(machine, "etc", "fstab"), "allow_same_filesystem": True,
+            "containerd": "never", "verify_timeout": 5, "stop_timeout": 5}
+
+
+def move(host):
+    """One run of the data_root module (state moved) on HOST; its result."""
+    opts = _options.Options(params(host.machine))
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, False, host),
+                   _copy.Status(None))
+    return _transaction.Relocation(ctx).run()
+
+
+def inventory(root):
+    """What the simulated Docker holds under ROOT, and the volume's files with their text."""
+    names = dict((part, sorted(os.listdir(os.path.join(root, part)))) for part in ("image", "containers", "volumes"))
+    data = os.path.join(root, "volumes", "site", "_data")
+    return names, dict((n, open(os.path.join(data, n)).read()) for n in sorted(os.listdir(data)))
+
+
+FAULT = "DOCKYARD_MIGRATE_FAULT"  # _testhooks: "verify" makes the verification fail, so the move rolls back
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A seeded machine, and how many changes an uninterrupted run makes to it: {fault: (count, changes)} for a
+    move that succeeds (fault none) and one whose verification fails and that rolls back (fault verify)."""
+    base = tmp_path_factory.mktemp("sim")
+    seeded = str(base / "seeded")
+    sim_host.seed(seeded)
+    counts = {}
+    for fault in ("none", "verify"):
+        machine = str(base / ("probe-" + fault))
+        sim_host.install(seeded, machine)
+        host = sim_host.SimHost(machine, str(base / ("lock-" + fault)))
+        host.reboot()
+        host.new_process()
+        if fault != "none":
+            os.environ[FAULT] = fault
+        try:
+            if fault == "none":
+                result = move(host)
+                assert result["changed"] and host.root == params(machine)["target"], result
+            else:
+                with pytest.raises(_move.RelocationError) as exc:
+                    move(host)
+                assert exc.value.rolled_back and host.root == sim_host.default_root(machine), str(exc.value)
+        finally:
+            os.environ.pop(FAULT, None)
+        counts[fault] = (host.count, list(host.changes))
+    return seeded, counts
+
+
+def case(template, tmp_path, k, fault, monkeypatch):
+    seeded = template[0]
+    machine = str(tmp_path / "machine")
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
+    assert host.reboot()  # Docker serves the original
+    before = inventory(host.root)
+    host.new_process(kill_at=k)
+    if fault != "none":
+        monkeypatch.setenv(FAULT, fault)
+    with pytest.raises(sim_host.Killed):
+        move(host)
+    monkeypatch.delenv(FAULT, raising=False)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    return host, before
+
+
+def converged(host, before, wrote):
+    target = params(host.machine)["target"]
+    host.new_process()
+    result = move(host)
+    assert host.running and host.root == target, (host.running, host.root, result.get("actions"))
+    names, files = inventory(target)
+    assert names == before[0], names
+    assert dict((n, files[n]) for n in before[1]) == before[1], files
+    if wrote:
+        assert files.get("late.txt") == "after the reboot", "the write made after the reboot was lost: %s" % files
+    kept = [o for o in result.get("original") or [] if o.get("name") == "docker"]
+    assert len(kept) == 1 and kept[0]["backup"] and os.listdir(kept[0]["backup"]), result.get("original")
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    again = move(host)
+    assert not again["changed"], again.get("actions")
+    return result
+
+
+POINTS = list(range(1, 51))
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot"])
+@pytest.mark.parametrize("fault", ["none", "verify"])
+@pytest.mark.parametrize("k", POINTS)
+def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_path, monkeypatch, k, fault, then):
+    """FAULT verify: the first run's verification fails and it rolls back, killed before a change of the move or
+    of its rollback; the second run has no fault."""
+    n = template[1][fault][0]
+    if k > n:
+        pytest.skip("that run makes %d changes" % n)
+    host, before = case(template, tmp_path, k, fault, monkeypatch)
+    wrote = False
+    if then == "reboot" and host.reboot():
+        host.write_in_a_container("late.txt", "after the reboot")
+        wrote = True
+    converged(host, before, wrote)
+
+
+def test_the_exploration_covers_every_change_of_a_run(template):
+    """Every change an uninterrupted run makes is a kill point above (the list is long enough), and the runs
+    explored change what a move and a rollback change."""
+    counts = template[1]
+    assert 10 < counts["none"][0] < counts["verify"][0] <= max(POINTS), counts
+    assert {"stop_docker", "write_file", "write_dropin", "start_docker", "rsync", "rename"} <= set(counts["none"][1])
+    assert {"restore_file", "unmask"} <= set(counts["verify"][1][counts["none"][0] - 10:]), counts["verify"][1]
