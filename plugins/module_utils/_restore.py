@@ -189,7 +189,7 @@ class Restore(_run.Operation):
             # From the start attempt on, Docker may have written on the original (a start that fails can still
             # have restored containers): a failure from here carries that onto the moved root.
             served_original = True
-            self.window.serve()
+            self.window.serve(phase=None)  # the journal says restore_start: never the move's start
             phase = "verify"
             self.verification.check_root(self.fwd[0].source)
             self.verification.verified(self.fwd[0].source, problem="the inventory after the rollback differs")

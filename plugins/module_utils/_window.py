@@ -109,9 +109,10 @@ class Window:
         if not self.ctx.host.wait_docker(self.ctx.opts.verify_timeout):
             raise RelocationError(failure, phase)
 
-    def serve(self):
+    def serve(self, phase="start"):
         """Docker started on the roots of the run's moves and answering: from here its containers may write
-        there (the move's start phase, and the restore's)."""
+        there (the move's start phase, and the restore's).  PHASE is marked done in the journal once Docker
+        answers: the move's; a restore, which journals its own phases (restore_start), gives None."""
         # Served from the moment the start is attempted: a start that fails or times out may still have let
         # dockerd restore containers that wrote there (their shims outlive it).  Recorded before the start.
         self.ctx.served_new_root = True
@@ -121,5 +122,6 @@ class Window:
         self.start_and_wait(self.ctx.moves, "Docker did not answer within %ss after starting on the new root" %
                             self.ctx.opts.verify_timeout, "start")
         self.ctx.actions.append("started Docker")
-        self.ctx.journal.mark("start")
+        if phase:
+            self.ctx.journal.mark(phase)
         _testhooks.reached("after_start")

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _journal, _move, _options, _run, _transaction)
+    _copy, _journal, _move, _options, _restore, _run, _transaction)
 
 import sim_host  # pylint: disable=import-error
 
@@ -26,12 +26,12 @@ def params(machine):
             "containerd": "never", "verify_timeout": 5, "stop_timeout": 5}
 
 
-def move(host):
-    """One run of the data_root module (state moved) on HOST; its result."""
-    opts = _options.Options(params(host.machine))
+def move(host, state="moved"):
+    """One run of the data_root module (STATE moved or restored) on HOST; its result."""
+    opts = _options.Options(dict(params(host.machine), state=state))
     ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, False, host),
                    _copy.Status(None))
-    return _transaction.Relocation(ctx).run()
+    return (_restore.Restore if state == "restored" else _transaction.Relocation)(ctx).run()
 
 
 def inventory(root):
@@ -137,3 +137,65 @@ def test_the_exploration_covers_every_change_of_a_run(template):
     assert 10 < counts["none"][0] < counts["verify"][0] <= max(POINTS), counts
     assert {"stop_docker", "write_file", "write_dropin", "start_docker", "rsync", "rename"} <= set(counts["none"][1])
     assert {"restore_file", "unmask"} <= set(counts["verify"][1][counts["none"][0] - 10:]), counts["verify"][1]
+
+
+def moved_machine(seeded, machine, lock):
+    """The SEEDED machine installed at MACHINE and moved to its data disk, where a container then wrote."""
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, lock)
+    host.reboot()
+    host.new_process()
+    move(host)
+    host.write_in_a_container("on-the-data-disk.txt", "written after the move")
+    return host
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory):
+    """A seeded machine, and how many changes an uninterrupted restore of its move makes."""
+    base = tmp_path_factory.mktemp("sim-moved")
+    seeded = str(base / "seeded")
+    sim_host.seed(seeded)
+    host = moved_machine(seeded, str(base / "probe"), str(base / "lock"))
+    start = host.count
+    host.new_process()
+    result = move(host, "restored")
+    assert result["changed"] and host.root == sim_host.default_root(str(base / "probe")), result
+    return seeded, host.count - start, list(host.changes)
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot"])
+@pytest.mark.parametrize("k", list(range(1, 31)))
+def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_write(moved, tmp_path, k, then):
+    """state=restored, killed before each of its changes, then nothing or a reboot with a container writing
+    wherever Docker then runs, then restored again: Docker serves the original with what it held, what was
+    written on the data disk after the move, and the write after the reboot."""
+    seeded, n, _changes = moved
+    if k > n:
+        pytest.skip("a restore makes %d changes" % n)
+    here = str(tmp_path / "machine")
+    host = moved_machine(seeded, here, str(tmp_path / "lock"))
+    before = inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        move(host, "restored")
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    wrote = then == "reboot" and host.reboot()
+    if wrote:
+        host.write_in_a_container("late.txt", "after the reboot")
+    host.new_process()
+    move(host, "restored")
+    original = sim_host.default_root(here)
+    assert host.running and host.root == original, (host.running, host.root)
+    names, files = inventory(original)
+    assert names == before[0] and files["on-the-data-disk.txt"] == "written after the move", (names, files)
+    if wrote:
+        assert files.get("late.txt") == "after the reboot", "the write made after the reboot was lost: %s" % files
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not move(host, "restored")["changed"]
+
+
+def test_the_restore_exploration_covers_every_change_of_a_restore(moved):
+    n, changes = moved[1], moved[2]
+    assert 10 < n <= 30 and {"stop_docker", "rsync", "rename", "start_docker"} <= set(changes), (n, changes)

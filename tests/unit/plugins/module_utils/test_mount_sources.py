@@ -139,3 +139,26 @@ def test_a_failing_write_is_an_oserror_and_leaves_the_file_as_it_was(tmp_path):
         _mount_sources.rebase(Broken(), root, OLD, root)
     with open(path) as f:
         assert f.read() == before
+
+
+def test_rebase_points_a_volume_recorded_under_an_earlier_root_at_the_new_home(tmp_path):
+    """rebase itself, not only rebased: a root moved once before (to /mnt/a/docker) and now from OLD to NEW; its
+    containers, and those of its userns-remap root, recorded their local volumes under /mnt/a/docker, which is
+    neither OLD nor NEW.  Each is pointed at the volume's home as it will be served: NEW/volumes/v/_data, and
+    NEW/UID.GID/volumes/w/_data for the remapped root."""
+    root = str(tmp_path / "docker")
+    remap = "100000.100000"
+    plain = write_container(root, "a" * 64, config(**{"/v": {
+        "Type": "volume", "Name": "v", "Driver": "local", "Source": "/mnt/a/docker/volumes/v/_data", "Mode": "z"}}))
+    remapped = write_container(os.path.join(root, remap), "b" * 64, config(**{"/w": {
+        "Type": "volume", "Name": "w", "Driver": "local", "Source": "/mnt/a/docker/%s/volumes/w/_data" % remap}}))
+
+    assert _mount_sources.rebase(HOST, root, OLD, NEW) == 2
+
+    with open(plain) as f:
+        point = json.load(f)["MountPoints"]["/v"]
+    assert point["Source"] == NEW + "/volumes/v/_data"
+    assert point["Mode"] == "z" and point["Name"] == "v"
+    with open(remapped) as f:
+        assert json.load(f)["MountPoints"]["/w"]["Source"] == NEW + "/%s/volumes/w/_data" % remap
+    assert _mount_sources.rebase(HOST, root, OLD, NEW) == 0  # pointed already: nothing more to move

@@ -409,22 +409,31 @@ def test_a_backup_name_recorded_but_never_renamed_to_is_where_the_hidden_origina
     """The switch saved the backup name, then was killed before its rename, and a boot mounted the bind: the
     name is taken as the set-aside's own."""
     move, ctx, under = hidden_setup(tmp_path, monkeypatch)
-    move.backup = _switch.backup_name(move, "20261201T000000")
-    assert not os.path.lexists(move.backup)
+    recorded_name = _switch.backup_name(move, "20261201T000000")
+    assert recorded_name != _switch.backup_name(move, ctx.journal.stamp)  # the name is told from a fresh one
+    move.backup = recorded_name
+    assert not os.path.lexists(recorded_name)
     assert _switch.set_aside_hidden(move, ctx) is True
-    aside = under.parent / os.path.basename(move.backup)
-    assert sorted(os.listdir(str(aside))) == ["image", "volumes"] and ctx.journal.get("hidden_set_aside") is True
+    assert move.backup == recorded_name
+    aside = under.parent / os.path.basename(recorded_name)
+    assert sorted(os.listdir(str(aside))) == ["image", "volumes"] and os.listdir(str(under)) == []
+    assert (aside / "image" / "data").read_text() == "image"
+    assert ctx.journal.get("hidden_set_aside") is True
 
 
 def test_the_backup_takes_the_originals_mode_and_owner_even_when_it_was_made_already(tmp_path, monkeypatch):
     move, ctx, under = hidden_setup(tmp_path, monkeypatch)
     os.chmod(str(under), 0o710)
+    os.chown(str(under), 1234, 1234)  # the tests run as root
     move.backup = _switch.backup_name(move, ctx.journal.stamp)
     ctx.journal["hidden_set_aside"] = True
     aside = under.parent / os.path.basename(move.backup)
     aside.mkdir(mode=0o755)  # a kill between the mkdir and the chmod
+    assert (os.stat(str(aside)).st_uid, os.stat(str(aside)).st_gid) != (1234, 1234)
     assert _switch.set_aside_hidden(move, ctx) is True
-    assert os.stat(str(aside)).st_mode & 0o7777 == 0o710
+    st = os.stat(str(aside))
+    assert st.st_mode & 0o7777 == 0o710
+    assert (st.st_uid, st.st_gid) == (1234, 1234)
 
 
 def test_a_bind_apply_that_finds_its_bind_mounted_sets_the_original_under_it_aside(tmp_path, monkeypatch):

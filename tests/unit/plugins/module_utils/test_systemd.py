@@ -240,3 +240,22 @@ def test_the_view_beneath_a_mount_binds_the_parent_alone_privately_and_is_always
             raise RuntimeError("a failure inside the block")
     assert ran[-1] == ["umount", "--", view] and not os.path.exists(view)
     assert not any(a[:2] == ["mount", "--rbind"] for a in ran)
+
+
+def test_the_view_beneath_a_mount_is_unmounted_and_removed_when_the_block_ends_normally(tmp_path, monkeypatch):
+    """The normal exit: once the with-block is done, the view made for it is unmounted (once) and its directory
+    removed; nothing else is mounted or unmounted."""
+    ran = []
+    view_dir = str(tmp_path / "views")
+    monkeypatch.setattr(_systemd, "VIEW_DIR", view_dir)
+    monkeypatch.setattr(_systemd._mountinfo, "read", lambda: _systemd._mountinfo.parse(
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"))
+    host = _systemd.Systemd(lambda argv: ran.append(list(argv)) or (0, "", ""), None)
+    with host.view_beneath("/var/lib/docker/") as under:
+        view = os.path.dirname(under)
+        assert under == os.path.join(view, "docker") and os.path.dirname(view) == view_dir
+        assert os.path.basename(view).startswith("beneath-") and os.path.isdir(view)
+        assert ran == [["mount", "--bind", "--", "/var/lib", view], ["mount", "--make-private", "--", view]]
+    assert ran == [["mount", "--bind", "--", "/var/lib", view], ["mount", "--make-private", "--", view],
+                   ["umount", "--", view]]
+    assert not os.path.exists(view) and os.listdir(view_dir) == []
