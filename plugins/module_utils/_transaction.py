@@ -313,7 +313,10 @@ class Relocation(_run.Operation):
                 originals.append({"name": m.name, "source": m.source, "removed": False, "backup": None,
                                   "disk": m.disk["line"]})
                 continue
+            removing = (self.ctx.journal.get("removing") or {}).get(m.name)
             if not m.backup_kept:
+                if removing and not self.ctx.host.lexists(removing):  # removed by a run killed before it said so
+                    originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
                 continue
             mounted = [e.mount_point for e in _mountinfo.mounts_under(self.ctx.host.mountinfo(), m.backup)]
             if mounted:  # a removal would reach through the mount into another filesystem
@@ -322,6 +325,8 @@ class Relocation(_run.Operation):
                 originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
                 continue
             if not self.ctx.opts.keep_source and self.ctx.journal.get("copy_checked"):
+                # Noted first: a rerun after a kill once it is gone still reports it removed.
+                self.ctx.journal.save(removing=dict(self.ctx.journal.get("removing") or {}, **{m.name: m.backup}))
                 self.ctx.host.remove_tree(m.backup, lambda: _testhooks.reached("during_source"))
                 self.ctx.actions.append("removed the original %s" % m.backup)
                 originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})

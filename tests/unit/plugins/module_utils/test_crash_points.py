@@ -26,9 +26,9 @@ def params(machine):
             "containerd": "never", "verify_timeout": 5, "stop_timeout": 5}
 
 
-def move(host, state="moved"):
+def move(host, state="moved", keep_source=True):
     """One run of the data_root module (STATE moved or restored) on HOST; its result."""
-    opts = _options.Options(dict(params(host.machine), state=state))
+    opts = _options.Options(dict(params(host.machine), state=state, keep_source=keep_source))
     ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, False, host),
                    _copy.Status(None))
     return (_restore.Restore if state == "restored" else _transaction.Relocation)(ctx).run()
@@ -52,17 +52,17 @@ def template(tmp_path_factory):
     seeded = str(base / "seeded")
     sim_host.seed(seeded)
     counts = {}
-    for fault in ("none", "verify"):
+    for fault in ("none", "verify", "remove"):
         machine = str(base / ("probe-" + fault))
         sim_host.install(seeded, machine)
         host = sim_host.SimHost(machine, str(base / ("lock-" + fault)))
         host.reboot()
         host.new_process()
-        if fault != "none":
+        if fault == "verify":
             os.environ[FAULT] = fault
         try:
-            if fault == "none":
-                result = move(host)
+            if fault in ("none", "remove"):
+                result = move(host, keep_source=fault != "remove")
                 assert result["changed"] and host.root == params(machine)["target"], result
             else:
                 with pytest.raises(_move.RelocationError) as exc:
@@ -84,25 +84,25 @@ def kill_then(seeded, machine, lock, k, fault, then):
     assert host.reboot()  # Docker serves the original
     before = inventory(host.root)
     host.new_process(kill_at=k)
-    if fault != "none":
+    if fault == "verify":
         os.environ[FAULT] = fault
     try:
         with pytest.raises(sim_host.Killed) as killed:
-            move(host)
+            move(host, keep_source=fault != "remove")
     finally:
         os.environ.pop(FAULT, None)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     wrote = then == "reboot" and host.reboot()
     if wrote:
         host.write_in_a_container("late.txt", "after the reboot")
-    converged(host, before, wrote)
+    converged(host, before, wrote, keep_source=fault != "remove")
     return str(killed.value).rsplit("(", 1)[-1].rstrip(")")
 
 
-def converged(host, before, wrote):
+def converged(host, before, wrote, keep_source=True):
     target = params(host.machine)["target"]
     host.new_process()
-    result = move(host)
+    result = move(host, keep_source=keep_source)
     assert host.running and host.root == target, (host.running, host.root, result.get("actions"))
     names, files = inventory(target)
     assert names == before[0], names
@@ -110,10 +110,16 @@ def converged(host, before, wrote):
     if wrote:
         assert files.get("late.txt") == "after the reboot", "the write made after the reboot was lost: %s" % files
     kept = [o for o in result.get("original") or [] if o.get("name") == "docker"]
-    assert len(kept) == 1 and kept[0]["backup"] and os.listdir(kept[0]["backup"]), result.get("original")
+    if keep_source:
+        assert len(kept) == 1 and kept[0]["backup"] and os.listdir(kept[0]["backup"]), result.get("original")
+    else:  # removed once the copy was proved complete, or kept (and said so) when it could not be
+        assert len(kept) == 1 and (kept[0]["removed"] or os.listdir(kept[0]["backup"])), result.get("original")
+        leftovers = [n for n in os.listdir(os.path.dirname(sim_host.default_root(host.machine)))
+                     if n.startswith("docker") and not (kept[0]["backup"] or "").endswith(n)]
+        assert leftovers == [], "a part of the original is left, unreported: %s" % leftovers
     assert not host.masked_units, host.masked_units
     host.new_process()
-    again = move(host)
+    again = move(host, keep_source=keep_source)
     assert not again["changed"], again.get("actions")
     return result
 
@@ -123,11 +129,12 @@ THEN = ["nothing", "reboot"]
 
 
 @pytest.mark.parametrize("then", THEN)
-@pytest.mark.parametrize("fault", ["none", "verify"])
+@pytest.mark.parametrize("fault", ["none", "verify", "remove"])
 @pytest.mark.parametrize("k", POINTS)
 def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_path, k, fault, then):
     """FAULT verify: the first run's verification fails and it rolls back, killed before a change of the move or
-    of its rollback; the second run has no fault."""
+    of its rollback; the second run has no fault.  FAULT remove: the moves are made with keep_source=false, and
+    the original is removed once the copy is proved complete."""
     n = template[1][fault][0]
     if k > n:
         pytest.skip("that run makes %d changes" % n)
