@@ -3,8 +3,9 @@
 change the move makes to the host, then nothing or a reboot after which Docker runs wherever the host points it
 and a container writes, then the same move again.  It must converge: Docker serving the new root with every
 image, container and volume, the write kept, the original kept, no unit left masked, and a further run changing
-nothing.  The same for a move whose verification fails and that rolls back, killed in its rollback.  The method
-is daemon_json (the simulated host has no mounts)."""
+nothing.  The same for a move whose verification fails and that rolls back (killed in its rollback), a move with
+keep_source=false, state=restored and state=cleaned.  The method is daemon_json: the simulated host has no mounts
+(the bind method's crash points run on the sandbox fleet, make crash-matrix)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -14,7 +15,7 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _journal, _move, _options, _restore, _run, _switches, _transaction)
+    _cleanup, _copy, _journal, _move, _options, _restore, _run, _switches, _transaction)
 
 import sim_host  # pylint: disable=import-error
 
@@ -247,3 +248,56 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
 def test_the_restore_exploration_covers_every_change_of_a_restore(moved):
     n, changes = moved[1], moved[2]
     assert 10 < n <= 30 and {"stop_docker", "rsync", "rename", "start_docker"} <= set(changes), (n, changes)
+
+
+def clean(host):
+    """One run of state=cleaned with no soak period left to wait."""
+    opts = _options.Options(dict(params(host.machine), state="cleaned", soak_days=0))
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, False, host),
+                   _copy.Status(None))
+    return _cleanup.Cleanup(ctx).run()
+
+
+@pytest.fixture(scope="module")
+def cleaned(tmp_path_factory):
+    """A seeded machine, and how many changes an uninterrupted cleanup of its moved root makes."""
+    base = tmp_path_factory.mktemp("sim-cleaned")
+    seeded = str(base / "seeded")
+    sim_host.seed(seeded)
+    host = moved_machine(seeded, str(base / "probe"), str(base / "lock"))
+    start = host.count
+    host.new_process()
+    result = clean(host)
+    assert result["changed"] and result["original"][0]["removed"], result
+    return seeded, host.count - start, list(host.changes)
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot"])
+@pytest.mark.parametrize("k", list(range(1, 7)))
+def test_a_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_kept_original(
+        cleaned, tmp_path, k, then):
+    seeded, n, _changes = cleaned
+    if k > n:
+        pytest.skip("a cleanup makes %d changes" % n)
+    here = str(tmp_path / "machine")
+    host = moved_machine(seeded, here, str(tmp_path / "lock"))
+    before = inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        clean(host)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    if then == "reboot":
+        assert host.reboot()
+    host.new_process()
+    result = clean(host)
+    target = params(here)["target"]
+    assert host.running and host.root == target and inventory(target) == before, (host.root, result.get("actions"))
+    assert [o["removed"] for o in result["original"]] == [True], result["original"]
+    assert [n for n in os.listdir(os.path.dirname(sim_host.default_root(here))) if n.startswith("docker")] == []
+    host.new_process()
+    assert not clean(host)["changed"]
+
+
+def test_the_cleanup_exploration_covers_every_change_of_a_cleanup(cleaned):
+    n, changes = cleaned[1], cleaned[2]
+    assert 1 < n <= 6 and "remove_tree" in changes, (n, changes)
