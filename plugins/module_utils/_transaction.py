@@ -393,6 +393,9 @@ class Relocation(_run.Operation):
                 phase = "verify"
                 self.phase_verify()
         except Exception as exc:
+            if hidden_error is not None:  # both: what needs the operator first is the split original
+                raise RelocationError("%s; and then %s failed: %s" % (hidden_error, phase, exc), "source",
+                                      rolled_back=False)
             if not undoable:
                 raise
             self.ctx.served_new_root = True
