@@ -59,5 +59,5 @@ def repair(ctx, window, verification):
     docker.switch.apply(docker, ctx)
     window.start_and_wait(ctx.moves, "Docker did not answer after starting on %s" % docker.target, "start")
     verification.check_root(docker.service_root, "verify")
-    ctx.result["original"] = [m.original() for m in ctx.moves]
+    ctx.result["original"] = [m.original(ctx.host) for m in ctx.moves]
     return ctx.result

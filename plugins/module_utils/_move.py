@@ -54,18 +54,19 @@ class Move:
         """Where the service finds its data once switched."""
         return self.switch.service_root(self)
 
-    @property
-    def backup_kept(self):
-        return bool(self.backup and os.path.exists(self.backup))
+    def backup_kept(self, host):
+        """Whether the original set aside under its backup name is still there, as HOST (_host.Host) shows it."""
+        return bool(self.backup and host.exists(self.backup))
 
     def reversed(self):
         """The move back, for state=restored: from the target onto the kept original."""
         return Move(self.name, self.target, self.backup, self.switch, self.mount_point)
 
-    def original(self):
-        """The result's entry for the original of a finished move: removed, or kept and where."""
-        return {"name": self.name, "source": self.source, "removed": not self.backup_kept and not self.disk,
-                "backup": self.backup if self.backup_kept else None}
+    def original(self, host):
+        """The result's entry for the original of a finished move, as HOST shows it: removed, or kept and where."""
+        kept = self.backup_kept(host)
+        return {"name": self.name, "source": self.source, "removed": not kept and not self.disk,
+                "backup": self.backup if kept else None}
 
     def to_dict(self):
         return {"name": self.name, "source": self.source, "target": self.target, "switch": self.switch.kind,

@@ -104,7 +104,7 @@ def original_home(move, ctx):
         staging = _disk.staging_path(move)
         _disk.mount_disk(move, ctx, staging)
         return staging
-    return move.backup if move.backup_kept else move.source
+    return move.backup if move.backup_kept(ctx.host) else move.source
 
 
 def backup_name(move, stamp):

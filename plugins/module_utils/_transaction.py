@@ -256,7 +256,7 @@ class Relocation(_run.Operation):
         """Before the original can be removed (keep_source=false), the copy is proved complete while Docker is
         stopped: a content-comparing dry run from the original onto the copy must find nothing to do."""
         for m in self.ctx.moves:
-            original = m.backup if m.backup_kept else m.source
+            original = m.backup if m.backup_kept(self.ctx.host) else m.source
             diff = _passes.differences(original, m.target, self.ctx.host)
             if diff:
                 raise RelocationError("the copy at %s is not an exact copy of %s (%d entries differ, first: %s); "
@@ -314,7 +314,7 @@ class Relocation(_run.Operation):
                                   "disk": m.disk["line"]})
                 continue
             removing = (self.ctx.journal.get("removing") or {}).get(m.name)
-            if not m.backup_kept:
+            if not m.backup_kept(self.ctx.host):
                 if removing and not self.ctx.host.lexists(removing):  # removed by a run killed before it said so
                     originals.append({"name": m.name, "source": m.source, "removed": True, "backup": None})
                 continue
@@ -344,6 +344,18 @@ class Relocation(_run.Operation):
         self.ctx.journal.save(phase="done", finished=self.ctx.host.time())
 
     # ------------------------------------------------------------ converge
+    def set_aside_hidden(self):
+        """An original a killed run left under the bind is set aside first, whole, before anything may roll the
+        window back (which puts the backup back in place).  Returns the error that stopped it, or None: then
+        nothing is rolled back (the original is split), and Docker is still started on the new root before the
+        run fails.  A move with no bind over its source has nothing hidden."""
+        for m in self.ctx.moves:
+            try:
+                _switch.set_aside_hidden(m, self.ctx)
+            except (RelocationError, OSError) as exc:
+                return exc
+        return None
+
     def converge_switched(self, facts):
         """Docker is configured for the target: make sure it runs and the move was finished."""
         running = facts["engine"].get("running")
@@ -355,7 +367,7 @@ class Relocation(_run.Operation):
                 raise RelocationError("the configuration points at %s but the running daemon uses %s; restart "
                                       "Docker to apply it" % (docker.service_root,
                                                               facts["engine"].get("docker_root_dir")), "verify")
-            self.ctx.result["original"] = [m.original() for m in self.ctx.moves]
+            self.ctx.result["original"] = [m.original(self.ctx.host) for m in self.ctx.moves]
             return self.ctx.result
         self.ctx.result["changed"] = True
         if self.ctx.check_mode:
@@ -370,16 +382,8 @@ class Relocation(_run.Operation):
         undoable = bool(pending and not running and self.ctx.journal.get("inventory") and
                         self.ctx.journal.phase == "switch" and self.ctx.journal.done("final_copy") and
                         not self.ctx.journal.done("verify"))
-        hidden_error = None
-        if pending:
-            # An original a killed run left under the bind is set aside first, whole, before anything may roll
-            # the window back (which puts the backup back in place).  Should that fail, nothing is rolled back
-            # (the original is split) and Docker is still started on the new root before the run fails.
-            for m in self.ctx.moves:  # (a move with no bind over its source has nothing hidden: no-op)
-                try:
-                    _switch.set_aside_hidden(m, self.ctx)
-                except (RelocationError, OSError) as exc:
-                    hidden_error, undoable = exc, False
+        hidden_error = self.set_aside_hidden() if pending else None
+        undoable = undoable and hidden_error is None
         phase = "start"
         try:
             if not running:

@@ -185,3 +185,40 @@ def test_api_version_auto_negotiates_as_unset_does(given, asked):
     from ansible_collections.dockyard.migrate.plugins.module_utils import _common
     client = _common.client_from_params({"docker_host": "unix:///run/none.sock", "timeout": 5, "api_version": given})
     assert client._requested_version == asked  # pylint: disable=protected-access
+
+
+def module_params(spec, args):
+    """The parameters an AnsibleModule built from spec takes from args (and from its fallbacks: the environment),
+    as a module's own main() builds them."""
+    from ansible.module_utils.testing import patch_module_args
+    with patch_module_args(args):
+        return basic.AnsibleModule(argument_spec=spec).params
+
+
+@pytest.mark.parametrize("module", sorted(runtime_group()))
+def test_docker_timeout_and_api_version_come_from_the_environment(module, monkeypatch):
+    """DOCKER_TIMEOUT and DOCKER_API_VERSION, as community.docker reads them, set the timeout and the API version
+    the client asks for when the task does not; an option the task gives wins."""
+    from ansible_collections.dockyard.migrate.plugins.module_utils import _common
+    with pytest.MonkeyPatch.context() as mp:
+        spec = argument_spec(module, mp)
+    shared = dict((opt, spec[opt]) for opt in SHARED)
+    for var in ("DOCKER_HOST", "DOCKER_TIMEOUT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"):
+        monkeypatch.delenv(var, raising=False)
+    sock = {"docker_host": "unix:///run/none.sock"}
+
+    unset = module_params(shared, sock)  # the control: without the environment, the documented defaults
+    assert unset["timeout"] == FRAGMENT["timeout"]["default"] and unset["timeout"] != 7
+    assert _common.client_from_params(unset)._requested_version is None  # pylint: disable=protected-access
+
+    monkeypatch.setenv("DOCKER_TIMEOUT", "7")
+    monkeypatch.setenv("DOCKER_API_VERSION", "1.41")
+    params = module_params(shared, sock)
+    assert params["timeout"] == 7 and params["api_version"] == "1.41", params
+    client = _common.client_from_params(params)
+    assert client.timeout == 7
+    assert client._requested_version == "1.41"  # pylint: disable=protected-access
+
+    given = module_params(shared, dict(sock, timeout=5, api_version="1.43"))
+    client = _common.client_from_params(given)
+    assert (client.timeout, client._requested_version) == (5, "1.43")  # pylint: disable=protected-access

@@ -234,6 +234,38 @@ def test_survey_choices_agree_with_the_playbook():
     assert qs["docker_root_containerd"]["choices"] == ["auto", "always", "never"]
 
 
+PLAYBOOKS = sorted("playbooks/" + p for p in os.listdir(path("playbooks")) if p.endswith(".yml"))
+
+
+def test_the_job_templates_run_exactly_the_playbooks():
+    """One template per playbook, in both formats: a playbook added without a template (or a template naming one
+    that is gone) is caught."""
+    assert len(PLAYBOOKS) == 6, PLAYBOOKS
+    for rel, templates in (("awx/job_templates.yml", TEMPLATES),
+                           ("awx/controller_configuration.yml", CONTROLLER["controller_templates"])):
+        playbooks = [t["playbook"] for t in templates]
+        assert sorted(set(playbooks)) == PLAYBOOKS, rel
+        assert len(playbooks) == len(set(playbooks)), "%s: two templates run the same playbook" % rel
+
+
+@pytest.mark.parametrize("waiver", ["docker_root_allow_swarm_manager", "docker_root_allow_same_filesystem"])
+def test_the_migrate_survey_offers_the_waivers(waiver):
+    """The migration refuses a swarm manager and a target on the root's own filesystem unless waived: an AWX
+    operator can waive each from the survey, refused by default as in the playbook."""
+    with open(path("playbooks/migrate_docker_root.yml")) as f:
+        assert "%s | default(false) | bool" % waiver in f.read()
+    for rel, templates, survey in (
+            ("awx/job_templates.yml", TEMPLATES, lambda t: t["related"]["survey_spec"]),
+            ("awx/controller_configuration.yml", CONTROLLER["controller_templates"], lambda t: t["survey_spec"])):
+        migrate = [t for t in templates if t["playbook"] == "playbooks/migrate_docker_root.yml"]
+        assert len(migrate) == 1, rel
+        questions = [q for q in survey(migrate[0])["spec"] if q["variable"] == waiver]
+        assert len(questions) == 1, "%s: the migrate survey does not ask for %s" % (rel, waiver)
+        q = questions[0]
+        assert q["type"] == "multiplechoice" and sorted(q["choices"]) == ["false", "true"], (rel, q)
+        assert q["default"] == "false", (rel, q)
+
+
 # infra.controller_configuration
 #
 # The keys each role reads from an item of its list, and the ones it marks `mandatory`, as written in the roles'
@@ -420,6 +452,8 @@ def test_the_published_image_tag_is_the_collections_version():
     found = {}
     for rel in ("awx/job_templates.yml", "awx/controller_configuration.yml", "docs/awx.md"):
         with open(os.path.join(ROOT, rel)) as f:
-            found[rel] = set(re.findall(r"registry\.example\.com/dockyard-migrate-ee:(\S+?)\b(?=\s|$)", f.read(), re.M))
+            # The tag, also when punctuation follows it (a backtick, a full stop): it ends with a letter or digit.
+            found[rel] = set(re.findall(
+                r"registry\.example\.com/dockyard-migrate-ee:([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_])", f.read()))
     assert all(found.values()), found
     assert {rel: tags for rel, tags in found.items() if tags != {version}} == {}, (version, found)

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,16 +41,96 @@ def test_changelog_rst_is_generated_from_the_fragments():
     assert committed == changelog.render(), "CHANGELOG.rst is out of date: run make changelog"
 
 
-def test_new_modules_and_roles_come_from_antsibull_sections():
+def released():
+    """The releases changelogs/changelog.yaml records (antsibull-changelog release), by version."""
+    with open(os.path.join(ROOT, "changelogs", "changelog.yaml")) as f:
+        return dict((str(v), data or {}) for v, data in ((yaml.safe_load(f) or {}).get("releases") or {}).items())
+
+
+def version_block(text, version):
+    """The part of CHANGELOG.rst under the title of one version (up to the next version's title)."""
+    m = re.search(r"^v%s\n=+\n(.*?)(?=^v\d+\.\d+\.\d+\S*\n=+\n|\Z)" % re.escape(version), text, re.S | re.M)
+    assert m, "CHANGELOG.rst has no v%s" % version
+    return m.group(1)
+
+
+def listed(block, title):
+    """The dockyard.migrate names a "New Modules"/"New Roles" section of a version's block lists (none without
+    the section)."""
+    if not re.search(r"^%s\n-+\n" % re.escape(title), block, re.M):
+        return set()
+    return set(re.findall(r"^- dockyard\.migrate\.(\w+) - ", section(block, title), re.M))
+
+
+def tree_modules():
+    return {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
+
+
+def tree_roles():
+    return {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*")) if os.path.isdir(p)}
+
+
+def release_lists(data):
+    """(modules, roles) a recorded release lists as new."""
+    return ({m["name"] for m in data.get("modules") or []},
+            {r["name"] for r in (data.get("objects") or {}).get("role") or []})
+
+
+@pytest.mark.parametrize("version", sorted(released()))
+def test_each_release_lists_the_modules_and_roles_its_changelog_section_does(version):
+    """The modules and roles changelogs/changelog.yaml records for a release are exactly those CHANGELOG.rst's
+    section for that version lists under New Modules and New Roles (antsibull-changelog's own sections)."""
     with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
-        text = f.read()
-    modules = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
-    roles = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*")) if os.path.isdir(p)}
-    listed_modules = set(re.findall(r"^- dockyard\.migrate\.(\w+) - ", section(text, "New Modules"), re.M))
-    listed_roles = set(re.findall(r"^- dockyard\.migrate\.(\w+) - ", section(text, "New Roles"), re.M))
-    if changelog.galaxy_version(ROOT) == "0.1.0":  # the first release brings every module and role
-        assert listed_modules == modules
-        assert listed_roles == roles
+        block = version_block(f.read(), version)
+    modules, roles = release_lists(released()[version])
+    assert listed(block, "New Modules") == modules, version
+    assert listed(block, "New Roles") == roles, version
+
+
+def test_the_first_release_is_recorded_with_its_modules_and_roles():
+    releases = released()
+    assert "0.1.0" in releases, sorted(releases)
+    modules, roles = release_lists(releases["0.1.0"])
+    assert modules and roles, "0.1.0 records no module or no role: the comparison above would prove nothing"
+
+
+def role_version_added(role):
+    with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as f:
+        return str(yaml.safe_load(f)["argument_specs"]["main"].get("version_added"))
+
+
+def module_version_added(module):
+    import ast
+    with open(os.path.join(ROOT, "plugins", "modules", module + ".py")) as f:
+        tree = ast.parse(f.read())
+    doc = next(node.value.value for node in tree.body
+               if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION")
+    return str(yaml.safe_load(doc).get("version_added"))
+
+
+def test_every_module_and_role_is_released_or_new_in_the_version_being_prepared():
+    """A module or role of the tree is listed in a recorded release, or it is new in the version galaxy.yml names
+    (not released yet) and its version_added says so."""
+    releases = released()
+    version = changelog.galaxy_version(ROOT)
+    shipped_modules, shipped_roles = set(), set()
+    for data in releases.values():
+        modules, roles = release_lists(data)
+        shipped_modules |= modules
+        shipped_roles |= roles
+    assert shipped_modules and shipped_roles
+    unreleased = [("module", m, module_version_added(m)) for m in sorted(tree_modules() - shipped_modules)] + \
+        [("role", r, role_version_added(r)) for r in sorted(tree_roles() - shipped_roles)]
+    if unreleased:
+        assert version not in releases, "%s is new but galaxy.yml's %s is already released: %s" % (
+            unreleased[0][1], version, unreleased)
+    assert [u for u in unreleased if u[2] != version] == [], \
+        "new since the last release, version_added must be galaxy.yml's %s" % version
+    # What a release lists is still there (a module or role removed is a breaking change, not an omission).
+    assert shipped_modules <= tree_modules() and shipped_roles <= tree_roles()
+
+
+def test_new_modules_and_roles_come_from_antsibull_sections():
     # A fragment does not announce a new module or role by hand: antsibull-changelog lists them.
     for path in FRAGMENTS:
         with open(path) as f:
@@ -96,6 +177,8 @@ def first_shipped(released):
         for kind, plugins in (data.get("plugins") or {}).items():
             for plugin in plugins:
                 out.setdefault((kind, plugin["name"]), str(version))
+        for role in (data.get("objects") or {}).get("role") or []:
+            out.setdefault(("role", role["name"]), str(version))
     return out
 
 
@@ -119,6 +202,22 @@ def test_every_version_added_is_a_release_that_ships_it():
                 doc = yaml.safe_load(node.value.value)
                 found += documented_versions(doc, os.path.relpath(path, ROOT))
                 own[(kind, name)] = str(doc.get("version_added"))
+    # Doc fragments: their DOCUMENTATION is a class attribute; the options they give every module that uses them.
+    fragments = glob.glob(os.path.join(ROOT, "plugins", "doc_fragments", "*.py"))
+    for path in fragments:
+        for cls in ast.parse(open(path).read()).body:
+            for node in (cls.body if isinstance(cls, ast.ClassDef) else []):
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
+                    found += documented_versions(yaml.safe_load(node.value.value), os.path.relpath(path, ROOT))
+    # Roles: their argument spec's version_added (the entry point's and any option's).
+    for path in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")):
+        role = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        with open(path) as f:
+            spec = yaml.safe_load(f)["argument_specs"]
+        found += documented_versions(spec, os.path.relpath(path, ROOT))
+        own[("role", role)] = str(spec["main"].get("version_added"))
+    assert [f for f in found if f[0].startswith("plugins/doc_fragments/")], "no doc fragment version_added found"
+    assert len([k for k in own if k[0] == "role"]) == len(glob.glob(os.path.join(ROOT, "roles", "*", "meta")))
     assert len(found) > 50, "the walk found too few version_added to prove anything"
     assert [f for f in found if f[1] not in allowed] == []
     wrong = {k: (v, shipped.get(k, version)) for k, v in own.items() if v != shipped.get(k, version)}

@@ -62,3 +62,23 @@ def test_a_run_that_removed_or_had_nothing_to_remove_succeeds():
 def test_bad_input_is_named(hosts, results, message):
     with pytest.raises(AnsibleFilterError, match=message):
         cleanup_report(hosts, results)
+
+
+@pytest.mark.parametrize("unreached", [{}, None, {"status": "not reached"}], ids=["no-result", "none", "status"])
+def test_a_host_not_reached_alone_fails_the_run(unreached):
+    """Every other host removed its original: one host not reached is enough for the outcome to be failed."""
+    results = [{"status": "removed", "freed_bytes": 10}, unreached, {"status": "nothing to remove"}]
+    doc = cleanup_report(["h1", "h2", "h3"], results)
+    assert doc["counts"]["failed"] == 0 and doc["counts"]["not reached"] == 1, doc["counts"]
+    assert doc["outcome"] == "failed"
+    jsonschema.validate(doc, SCHEMA)
+    # The same run with the host reached succeeds: the host not reached is what fails it.
+    reached = cleanup_report(["h1", "h2", "h3"], results[:1] + [{"status": "removed"}] + results[2:])
+    assert reached["outcome"] == "success"
+
+
+def test_check_mode_defaults_to_false():
+    doc = cleanup_report(["h1"], [{"status": "removed", "freed_bytes": 1}])
+    assert doc["check_mode"] is False
+    jsonschema.validate(doc, SCHEMA)
+    assert cleanup_report(["h1"], [{"status": "planned"}], check_mode=True)["check_mode"] is True
