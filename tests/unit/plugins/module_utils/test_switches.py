@@ -58,11 +58,11 @@ class Opts:
 
 
 class Ctx:
-    def __init__(self, tmp):
+    def __init__(self, tmp, host=None):
+        self.host = host or Host()
         self.opts = Opts(tmp)
-        self.journal = _journal.Journal(str(tmp / "data" / "docker"))
+        self.journal = _journal.Journal(str(tmp / "data" / "docker"), host=self.host)
         self.journal.start(0, "bind")
-        self.host = Host()
         self.runner = None
         self.mover = None
         self.actions = []
@@ -350,8 +350,7 @@ def hidden_setup(tmp_path, monkeypatch, names=("image", "volumes")):
     for name in names:
         (under / name).mkdir()
         (under / name / "data").write_text(name)
-    ctx = Ctx(tmp_path)
-    ctx.host = FakeHost(beneath={move.source: str(under)})
+    ctx = Ctx(tmp_path, host=FakeHost(beneath={move.source: str(under)}))
     monkeypatch.setattr(_switch, "bound", lambda mounts, src, path: (src, path) == (move.target, move.source))
     return move, ctx, under
 
