@@ -198,6 +198,26 @@ def disk_note(day):
     return "the data root moved off this disk on %s; see the bind line below" % day
 
 
+def undo_entry(lines, src, path):
+    """Return (new_lines, changed): what set_entry(lines, src, path, disable_note=...) added taken back, and
+    nothing else: the bind lines of SRC at PATH dropped, and the lines for PATH it kept as comments in force again
+    in their place.  Every other line, an edit made since included, is kept as it is."""
+    out = []
+    prefix = "# disabled by dockyard.migrate ("
+    for line in lines:
+        text = line.raw.strip()
+        if line.is_entry and line.path == os.path.normpath(path) and is_bind_of(line, src):
+            continue
+        if not line.is_entry and text.startswith(prefix) and "): " in text:
+            raw = text.split("): ", 1)[1]
+            kept = FstabLine(raw, raw.split(), line.lineno)
+            if len(kept.fields) >= 2 and kept.path == os.path.normpath(path):
+                out.append(kept)
+                continue
+        out.append(line)
+    return out, [x.raw for x in out] != [x.raw for x in lines]
+
+
 def enable_disk_line(lines, path, raw):
     """Return (new_lines, changed): the disk's line RAW for PATH back in force, as a move commented it out (the
     comment becomes the line again, in its place), and every other line for PATH dropped.  RAW is added at the

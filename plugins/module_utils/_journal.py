@@ -27,7 +27,7 @@ VERSION = 1
 WINDOW_PHASES = _phases.WINDOW
 # What an earlier run saved about the host's files; stale once a new move starts from a running Docker.
 FRESH_START_DROPS = ("texts_before", "fstab_backup", "daemon_json_backup", "restore_texts", "copy_checked", "served",
-                     "copied_back", "hidden_set_aside", "removing")
+                     "copied_back", "hidden_set_aside", "removing", "texts_after")
 
 
 def marker_path(target):

@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _mount_sources, _passes, _switch, _systemd, _testhooks, _units)
+    _copy, _daemon_json, _fstab, _mount_sources, _passes, _switch, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
@@ -181,13 +181,37 @@ class Rollback:
             except RelocationError as exc:  # a label left behind must not keep Docker down
                 self.ctx.actions.append("could not remove the SELinux equivalence: %s" % exc)
         _testhooks.reached("rollback_after_undo")
+        after = self.ctx.journal.get("texts_after") or {}
         for path, keep_empty in ((self.ctx.opts.fstab, True), (self.ctx.opts.daemon_json, False)):
-            if path in texts and self.ctx.host.read_text(path, default="") != texts[path]:
-                self.ctx.host.restore_file(path, texts[path], keep_empty=keep_empty)
+            now = self.ctx.host.read_text(path, default="")
+            if path not in texts or now == texts[path]:
+                continue
+            text = texts[path]
+            if path in after and now != after[path]:  # edited since the switch: only the move's lines go
+                text = self.undone(path, now, texts[path])
+                self.ctx.actions.append("%s was edited after the switch: the move's own changes were taken back "
+                                        "and the edits kept" % path)
+            self.ctx.host.restore_file(path, text, keep_empty=keep_empty)
         for m in self.ctx.moves:
             self.ctx.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
         self.ctx.host.daemon_reload()
         _testhooks.reached("rollback_after_files")
+
+    def undone(self, path, now, before):
+        """The text NOW of fstab or daemon.json (PATH) with what the moves changed taken back and the rest as it
+        is: their bind lines dropped and the lines they kept as comments in force again; data-root as it was
+        BEFORE."""
+        if path == self.ctx.opts.fstab:
+            lines = _fstab.parse(now)
+            for m in self.ctx.moves:
+                if m.switch.kind == "bind":
+                    lines = _fstab.undo_entry(lines, m.target, m.mount_point)[0]
+            return _fstab.render(lines)
+        new = _daemon_json.without_data_root(_daemon_json.parse(now, path))
+        old = _daemon_json.data_root(_daemon_json.parse(before, path))
+        if old:
+            new["data-root"] = old
+        return _daemon_json.render(new)
 
     def unbind_over(self, back, unbound):
         """The copies of BACK whose destination is hidden under a bind of their source (a rollback killed after

@@ -280,6 +280,8 @@ class Relocation(_run.Operation):
         for m in self.ctx.moves:
             m.switch.apply(m, self.ctx)
             self.ctx.host.label_like(m.source, m.target)
+        # As the switch left them: a rollback later takes back only its own lines from a file edited since.
+        self.ctx.journal["texts_after"] = _plan.current_texts(self.ctx.host, self.ctx.opts, self.ctx.moves)
         if _testhooks.fails("switch"):  # as a labelling error after the switch would
             raise RelocationError("the switch was made to fail (DOCKYARD_MIGRATE_FAULT=switch)", "switch")
         self.ctx.actions.append("switched: %s" % ", ".join("%s -> %s (%s)" % (m.source, m.target, m.switch.kind)

@@ -154,3 +154,21 @@ def test_the_disks_line_is_put_back_in_place_of_its_comment_byte_for_byte():
     bare = _fstab.parse("# head\n/mnt/data/docker /var/lib/docker none bind 0 0\n")
     back, changed = _fstab.enable_disk_line(bare, "/var/lib/docker", OLD_DISK)
     assert changed and _fstab.render(back) == "# head\n" + OLD_DISK + "\n"
+
+
+def test_undo_entry_takes_back_only_what_the_move_wrote():
+    before = "# system\nUUID=abc / ext4 defaults 0 1\n/dev/sdb1 /var/lib/docker ext4 defaults 0 2\n"
+    moved, changed = _fstab.set_entry(_fstab.parse(before), "/mnt/data/docker", "/var/lib/docker", "none", "bind",
+                                      disable_note="the data root moved; see the bind line below")
+    assert changed
+    undone, changed = _fstab.undo_entry(moved, "/mnt/data/docker", "/var/lib/docker")
+    assert changed and _fstab.render(undone) == before
+    # An edit made since (a line added, another removed) stays as it is; only the move's own lines go back.
+    edited = _fstab.render(moved).replace("# system\n", "") + "nas:/srv /srv nfs defaults 0 0\n"
+    undone, _ = _fstab.undo_entry(_fstab.parse(edited), "/mnt/data/docker", "/var/lib/docker")
+    assert _fstab.render(undone) == ("UUID=abc / ext4 defaults 0 1\n/dev/sdb1 /var/lib/docker ext4 defaults 0 2\n"
+                                     "nas:/srv /srv nfs defaults 0 0\n")
+    # A bind of another directory, and a line disabled for another path, are not the move's: kept.
+    other = "/srv/x /var/lib/docker none bind 0 0\n# disabled by dockyard.migrate (n): /dev/sdc1 /srv ext4 d 0 2\n"
+    kept, changed = _fstab.undo_entry(_fstab.parse(other), "/mnt/data/docker", "/var/lib/docker")
+    assert not changed and _fstab.render(kept) == other

@@ -3,6 +3,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 import shutil
 
@@ -270,3 +271,28 @@ def test_the_host_is_asked_about_starts_since_the_journals_write_in_its_boot(tmp
     assert r.ctx.journal["boot_id"] == "boot-of-the-fake"
     r.rollback.served_since_record()
     assert r.ctx.host.asked_boot == "boot-of-the-fake" and "started_since" in r.ctx.host.calls
+
+
+def test_a_rollback_keeps_edits_made_to_daemon_json_after_the_switch(tmp_path):
+    """daemon.json edited after the switch (a key added by hand or by configuration management): the rollback
+    takes back data-root alone and keeps the edit; unedited, the frozen text comes back byte for byte."""
+    r = relocation(tmp_path)
+    path = r.ctx.opts.daemon_json
+    before = '{\n  "log-driver": "json-file"\n}\n'
+    switched = json.dumps({"log-driver": "json-file", "data-root": r.ctx.opts.target}, indent=2) + "\n"
+    r.ctx.journal["texts_before"] = {path: before}
+    r.ctx.journal["texts_after"] = {path: switched}
+
+    def put_back():  # what the rollback gave the host for daemon.json (the fake records it)
+        return [a[2] for a in r.ctx.host.args if a[0] == "restore_file" and a[1] == path]
+
+    with open(path, "w") as f:
+        f.write(switched)
+    r.rollback.walk_back()
+    assert put_back() == [before]
+    edited = json.dumps({"log-driver": "json-file", "data-root": r.ctx.opts.target, "debug": True}, indent=2)
+    with open(path, "w") as f:
+        f.write(edited)
+    r.rollback.walk_back()
+    assert json.loads(put_back()[-1]) == {"log-driver": "json-file", "debug": True}, put_back()
+    assert any("edited after the switch" in a for a in r.ctx.actions), r.ctx.actions
