@@ -165,7 +165,7 @@ def test_undo_entry_takes_back_only_what_the_move_wrote():
     assert changed and _fstab.render(undone) == before
     # An edit made since (a line added, another removed) stays as it is; only the move's own lines go back.
     edited = _fstab.render(moved).replace("# system\n", "") + "nas:/srv /srv nfs defaults 0 0\n"
-    undone, _ = _fstab.undo_entry(_fstab.parse(edited), "/mnt/data/docker", "/var/lib/docker")
+    undone, _changed = _fstab.undo_entry(_fstab.parse(edited), "/mnt/data/docker", "/var/lib/docker")
     assert _fstab.render(undone) == ("UUID=abc / ext4 defaults 0 1\n/dev/sdb1 /var/lib/docker ext4 defaults 0 2\n"
                                      "nas:/srv /srv nfs defaults 0 0\n")
     # A bind of another directory, and a line disabled for another path, are not the move's: kept.
