@@ -125,6 +125,14 @@ class SimHost(_local.Local):
                 raise _systemd.SystemdError("docker.service: daemon.json does not set data-root to %s" % held)
         self.running, self.root, self.started_at = True, root, (self.boot, self.time())
 
+    def edit_daemon_json(self, **keys):
+        """daemon.json edited by hand or by configuration management: KEYS set, the rest as it is."""
+        with open(self.daemon_json) as f:
+            data = json.load(f)
+        data.update(keys)
+        with open(self.daemon_json, "w") as f:
+            json.dump(data, f)
+
     def write_in_a_container(self, name, text):
         """A container writes a file into its volume on the root Docker serves now."""
         path = os.path.join(self.root, "volumes", "site", "_data", name)

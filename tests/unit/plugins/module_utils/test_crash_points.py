@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 import pytest
@@ -77,8 +78,8 @@ def template(tmp_path_factory):
 
 def kill_then(seeded, machine, lock, k, fault, then):
     """One case: the SEEDED machine installed at MACHINE, a move (with FAULT) killed before its change K, then
-    THEN (nothing, or a reboot after which Docker runs as the host points it and a container writes), then the
-    same move again, and once more.  Returns the name of the change the kill came before; raises AssertionError
+    THEN (nothing; a reboot after which Docker runs as the host points it and a container writes; or a key added
+    to daemon.json, then that reboot), then the same move again, and once more.  Returns the name of the change the kill came before; raises AssertionError
     naming what the host shows wrong."""
     sim_host.install(seeded, machine)
     host = sim_host.SimHost(machine, lock)
@@ -93,10 +94,15 @@ def kill_then(seeded, machine, lock, k, fault, then):
     finally:
         os.environ.pop(FAULT, None)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
-    wrote = then == "reboot" and host.reboot()
+    if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
+        host.edit_daemon_json(debug=True)
+    wrote = then in ("reboot", "edit") and host.reboot()
     if wrote:
         host.write_in_a_container("late.txt", "after the reboot")
     converged(host, before, wrote, keep_source=fault != "remove")
+    if then == "edit":
+        with open(host.daemon_json) as f:
+            assert json.load(f).get("debug") is True, "the edit made to daemon.json was lost"
     return str(killed.value).rsplit("(", 1)[-1].rstrip(")")
 
 
@@ -126,7 +132,7 @@ def converged(host, before, wrote, keep_source=True):
 
 
 POINTS = list(range(1, 51))
-THEN = ["nothing", "reboot"]
+THEN = ["nothing", "reboot", "edit"]
 
 
 @pytest.mark.parametrize("then", THEN)
