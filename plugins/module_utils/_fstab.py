@@ -198,17 +198,19 @@ def disk_note(day):
     return "the data root moved off this disk on %s; see the bind line below" % day
 
 
-def undo_entry(lines, src, path):
+def undo_entry(lines, src, path, before=()):
     """Return (new_lines, changed): what set_entry(lines, src, path, disable_note=...) added taken back, and
     nothing else: the bind lines of SRC at PATH dropped, and the lines for PATH it kept as comments in force again
-    in their place.  Every other line, an edit made since included, is kept as it is."""
+    in their place (a comment already in BEFORE, the lines set_entry was given, is an earlier move's: kept as a
+    comment).  Every other line, an edit made since included, is kept as it is."""
     out = []
     prefix = "# disabled by dockyard.migrate ("
+    earlier = set(x.raw.strip() for x in before)
     for line in lines:
         text = line.raw.strip()
         if line.is_entry and line.path == os.path.normpath(path) and is_bind_of(line, src):
             continue
-        if not line.is_entry and text.startswith(prefix) and "): " in text:
+        if not line.is_entry and text.startswith(prefix) and "): " in text and text not in earlier:
             raw = text.split("): ", 1)[1]
             kept = FstabLine(raw, raw.split(), line.lineno)
             if len(kept.fields) >= 2 and kept.path == os.path.normpath(path):

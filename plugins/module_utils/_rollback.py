@@ -184,13 +184,18 @@ class Rollback:
         after = self.ctx.journal.get("texts_after") or {}
         for path, keep_empty in ((self.ctx.opts.fstab, True), (self.ctx.opts.daemon_json, False)):
             now = self.ctx.host.read_text(path, default="")
-            if path not in texts or now == texts[path]:
-                continue
+            if path not in texts or now == texts[path] or after.get(path, now) == texts[path]:
+                continue  # as it was, or a file the switch did not change (an edit since is kept)
             text = texts[path]
             if path in after and now != after[path]:  # edited since the switch: only the move's lines go
-                text = self.undone(path, now, texts[path])
-                self.ctx.actions.append("%s was edited after the switch: the move's own changes were taken back "
-                                        "and the edits kept" % path)
+                try:
+                    text = self.undone(path, now, texts[path])
+                    self.ctx.actions.append("%s was edited after the switch: the move's own changes were taken "
+                                            "back and the edits kept" % path)
+                except (ValueError, _daemon_json.DaemonJsonError, _fstab.FstabError) as exc:
+                    self.ctx.actions.append("%s was edited after the switch and cannot be read (%s): put back as "
+                                            "it was before the move, the edited text kept as %s" % (
+                                                path, exc, self.ctx.host.backup_file(path)))
             self.ctx.host.restore_file(path, text, keep_empty=keep_empty)
         for m in self.ctx.moves:
             self.ctx.host.restore_file(_systemd.dropin_path(m.name), texts.get(_systemd.dropin_path(m.name), ""))
@@ -205,7 +210,9 @@ class Rollback:
             lines = _fstab.parse(now)
             for m in self.ctx.moves:
                 if m.switch.kind == "bind":
-                    lines = _fstab.undo_entry(lines, m.target, m.mount_point)[0]
+                    lines = _fstab.undo_entry(lines, m.target, m.mount_point, _fstab.parse(before))[0]
+                    if m.disk:  # the disk's own line back in force, also when an edit removed its comment
+                        lines = _fstab.enable_disk_line(lines, m.mount_point, m.disk["line"])[0]
             return _fstab.render(lines)
         new = _daemon_json.without_data_root(_daemon_json.parse(now, path))
         old = _daemon_json.data_root(_daemon_json.parse(before, path))

@@ -96,6 +96,9 @@ class Relocation(_run.Operation):
         original the final copy was taken from).  Otherwise a window left open is walked again from the stop."""
         return bool(self.ctx.journal.done("final_copy") and not engine.get("running")
                     and self.ctx.journal.phase in ("final_copy", "switch")
+                    # Written in an earlier boot: Docker may have run on the original in a boot between (a start
+                    # there is not seen from this one), so the final copy is taken again.
+                    and self.ctx.journal.get("boot_id", self.ctx.host.boot_id()) == self.ctx.host.boot_id()
                     and not self.ctx.host.started_since(**self.ctx.journal.since()))
 
     def frozen_moves(self):

@@ -172,3 +172,14 @@ def test_undo_entry_takes_back_only_what_the_move_wrote():
     other = "/srv/x /var/lib/docker none bind 0 0\n# disabled by dockyard.migrate (n): /dev/sdc1 /srv ext4 d 0 2\n"
     kept, changed = _fstab.undo_entry(_fstab.parse(other), "/mnt/data/docker", "/var/lib/docker")
     assert not changed and _fstab.render(kept) == other
+
+
+def test_undo_entry_leaves_an_earlier_moves_comment_a_comment():
+    """A line an earlier move had already kept as a comment is not this move's to bring back."""
+    before = ("# disabled by dockyard.migrate (an earlier move): UUID=old /var/lib/docker ext4 defaults 0 2\n"
+              "/dev/sdb1 /var/lib/docker ext4 defaults 0 2\n")
+    moved = _fstab.set_entry(_fstab.parse(before), "/mnt/data/docker", "/var/lib/docker", "none", "bind",
+                             disable_note="this move")[0]
+    edited = _fstab.render(moved) + "nas:/srv /srv nfs defaults 0 0\n"
+    undone = _fstab.undo_entry(_fstab.parse(edited), "/mnt/data/docker", "/var/lib/docker", _fstab.parse(before))[0]
+    assert _fstab.render(undone) == before + "nas:/srv /srv nfs defaults 0 0\n"

@@ -296,3 +296,27 @@ def test_a_rollback_keeps_edits_made_to_daemon_json_after_the_switch(tmp_path):
     r.rollback.walk_back()
     assert json.loads(put_back()[-1]) == {"log-driver": "json-file", "debug": True}, put_back()
     assert any("edited after the switch" in a for a in r.ctx.actions), r.ctx.actions
+
+
+def test_a_daemon_json_edited_into_something_unreadable_is_put_back_as_before_and_kept_beside(tmp_path):
+    r = relocation(tmp_path)
+    path = r.ctx.opts.daemon_json
+    before = '{"log-driver": "json-file"}\n'
+    r.ctx.journal["texts_before"] = {path: before}
+    r.ctx.journal["texts_after"] = {path: '{"log-driver": "json-file", "data-root": "%s"}\n' % r.ctx.opts.target}
+    with open(path, "w") as f:
+        f.write('{"log-driver": "json-file", oops')
+    r.rollback.walk_back()
+    assert [a[2] for a in r.ctx.host.args if a[0] == "restore_file" and a[1] == path] == [before]
+    kept = [a for a in r.ctx.actions if "cannot be read" in a]
+    assert kept and open(kept[0].rsplit(" as ", 1)[1]).read() == '{"log-driver": "json-file", oops', r.ctx.actions
+
+
+def test_a_switch_is_not_resumed_from_a_journal_written_in_another_boot(tmp_path):
+    """Docker may have run on the original in a boot between (unseen from this one): the final copy again."""
+    r = relocation(tmp_path)
+    r.ctx.journal["phases_done"] = ["record", "online_copy", "stop", "final_copy"]
+    r.ctx.journal.save(phase="final_copy")
+    assert r.resumes_switch({"running": False})
+    r.ctx.journal["boot_id"] = "an-earlier-boot"
+    assert not r.resumes_switch({"running": False})
