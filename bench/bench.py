@@ -48,7 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from conftest import Fleet, fleet  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import Fleet, container, fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 TARGET = "/mnt/data/docker"
 KEY = "/var/lib/dockyard-fleet/id_ed25519"
@@ -87,8 +87,13 @@ class Bench:
     def up(self, hosts):
         self.fleet = Fleet(fleet("up", "--hosts", str(hosts)).splitlines()[-1])
 
+    @staticmethod
+    def container(host):
+        """The machine's container of fleet host HOST, in this worker's fleet (DOCKYARD_FLEET_WORKER)."""
+        return container(host)
+
     def sh(self, host, *argv):
-        res = subprocess.run(["docker", "exec", "dockyard-" + host] + list(argv), stdout=subprocess.PIPE,
+        res = subprocess.run(["docker", "exec", container(host)] + list(argv), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True, check=False)
         if res.returncode != 0:
             raise SystemExit("bench: %s on %s failed: %s%s" % (" ".join(argv), host, res.stdout[-2000:],
@@ -101,7 +106,7 @@ class Bench:
     def install(self, host):
         """The host-side scripts."""
         self.sh(host, "rm", "-rf", "/root/bench")
-        subprocess.run(["docker", "cp", HERE, "dockyard-%s:/root/bench" % host], check=True)
+        subprocess.run(["docker", "cp", HERE, "%s:/root/bench" % container(host)], check=True)
 
     def prepare(self, hosts):
         self.fleet.reset(*hosts)
@@ -136,7 +141,7 @@ class Bench:
         of ansible-playbook, and what the sampler saw."""
         self.sh(host, "rm", "-f", self.WATCH, self.WATCH + ".pid")
         self.pyjson(host, "host_root.py", "drop")
-        subprocess.run(["docker", "exec", "-d", "dockyard-" + host, "python3", "/root/bench/host_copy.py", "watch",
+        subprocess.run(["docker", "exec", "-d", container(host), "python3", "/root/bench/host_copy.py", "watch",
                         self.MARK, self.WATCH], check=True)
         self.sh(host, "sh", "-c", "for i in $(seq 1 200); do test -s %s.pid && exit 0; sleep 0.05; done; exit 1"
                 % self.WATCH)
@@ -362,7 +367,7 @@ class Bench:
         made = self.pyjson(src, "host_root.py", "images", base_mb, a.files // 2, a.images, top_mb)
         names = made["images"]
         for host in (src, dst):
-            subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % host], check=True)
+            subprocess.run(["docker", "cp", KEY, "%s:/root/.ssh/fleet_key" % container(host)], check=True)
             self.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
         opts = "-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
         extra = {"transfer_source": src, "transfer_to": dst, "transfer_images": names, "transfer_via": "stream",

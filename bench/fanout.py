@@ -47,7 +47,7 @@ def figure7(bench, dests=8, size_mb=None, reps=None, images=4):
     port_of = dict((h, bench.fleet_port(h)) for h in [src] + hosts)
     host_at = dict((p, h) for h, p in port_of.items())
     for host in [src] + hosts:
-        subprocess.run(["docker", "cp", KEY, "dockyard-%s:/root/.ssh/fleet_key" % host], check=True, timeout=60)
+        subprocess.run(["docker", "cp", KEY, "%s:/root/.ssh/fleet_key" % bench.container(host)], check=True, timeout=60)
         bench.sh(host, "chmod", "600", "/root/.ssh/fleet_key")
 
     # The set: IMAGES images on seed/base, each with its own layer of random bytes, SIZE_MB in all.
