@@ -114,6 +114,10 @@ class Host(abc.ABC):
         """Tie SERVICE to its root with the drop-in TEXT."""
 
     @abc.abstractmethod
+    def dropin(self, service):
+        """The text of SERVICE's drop-in as it is now ("" when there is none)."""
+
+    @abc.abstractmethod
     def write_sentinel(self, target):
         """Mark TARGET as a moved root: the file the drop-in asserts (_systemd.SENTINEL_NAME)."""
 

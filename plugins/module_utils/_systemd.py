@@ -322,6 +322,9 @@ class Systemd(_local.Local):
         start without that root's mount and sentinel."""
         write_text(dropin_path(service), text, mover=self.mover)
 
+    def dropin(self, service):
+        return _fileops.read_text(dropin_path(service), default="")
+
     @_local.acts
     def write_sentinel(self, target):
         write_sentinel(target)

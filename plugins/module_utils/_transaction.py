@@ -37,7 +37,10 @@ class Relocation(_run.Operation):
         if not self.window.holding_units():
             _preflight.docker_installed(facts, self.ctx.host)
         if _drift.drifted(self.ctx, facts["engine"]):
-            return _drift.repair(self.ctx, self.window, self.verification)
+            repaired = _drift.repair(self.ctx, self.window, self.verification)
+            if repaired is not None:
+                return repaired
+            return self._run()  # switched again: the interrupted move goes on from its switch (converge_switched)
         self.ctx.moves = _plan.plan_moves(self.ctx.opts, facts)
         if self.ctx.journal:
             self.ctx.moves = self.frozen_moves() or self.ctx.moves
@@ -200,7 +203,13 @@ class Relocation(_run.Operation):
                     # The files the switch will change, frozen as they are when the window opens (an edit made
                     # during a long online copy is kept), before this run writes any of them.
                     self.ctx.journal["texts_before"] = _plan.current_texts(self.ctx.host, self.ctx.opts, self.ctx.moves)
-                self.ctx.journal.save(phase="stop")  # before anything stops: a rerun knows the window was open
+                # Before anything stops: a rerun knows the window was open.  A window walked again from the stop
+                # (a killed run's, with Docker down) forgets what that run did in it: its final copy, its proof of
+                # the copy and the files as its switch left them describe a target this walk copies anew.
+                for key in ("copy_checked", "texts_after"):
+                    self.ctx.journal.data.pop(key, None)
+                self.ctx.journal.save(phase="stop", phases_done=self.ctx.journal.keep_only_phases("record",
+                                                                                                   "online_copy"))
             self.window.hold_units()
             for step in window:
                 if step.undo:

@@ -32,7 +32,8 @@ class FakeHost(_local.Local):
         self.args = []
         self.masked_units = set(masked)
         self.mounts = list(mounts)
-        self.beneath = dict(beneath or {})  # path -> the directory a view beneath a mount at path shows
+        self.beneath = dict(beneath or {})
+        self.dropins = {}  # service -> the text of its drop-in (write_dropin, or the test's own)  # path -> the directory a view beneath a mount at path shows
 
     def __getattr__(self, name):
         raise AssertionError("FakeHost: the code under test called %s, which this fake does not implement%s" % (
@@ -120,6 +121,10 @@ class FakeHost(_local.Local):
 
     def write_dropin(self, service, text):
         self._call("write_dropin", service, text)
+        self.dropins[service] = text
+
+    def dropin(self, service):
+        return self.dropins.get(service, "")
 
     def restore_file(self, path, text, keep_empty=False):
         self._call("restore_file", path, text, keep_empty)

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import threading
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _local, _systemd
 
@@ -65,6 +66,10 @@ class SimHost(_local.Local):
         self.clock = 1000.0
         self.started_at = None  # (boot, time) of Docker's last start
         self.open_locks = []
+        # The volume's files as Docker's containers last left them ({name: text}): every write they made, in
+        # order.  A recovery must end with the root Docker serves holding exactly these.
+        self.model = None
+        self.stops = 0
 
     def lock(self, check_mode=False):
         f = super(SimHost, self).lock(check_mode)
@@ -92,7 +97,8 @@ class SimHost(_local.Local):
 
     def reboot(self):
         """The runtime masks go, the boot id changes, and systemd starts Docker as it is configured now (the
-        drop-in may keep it from starting)."""
+        drop-in may keep it from starting).  A running Docker is stopped first, as the shutdown stops it."""
+        self.shut_down()
         self.masked_units = set()
         self.running = False
         self.boot += 1
@@ -124,6 +130,22 @@ class SimHost(_local.Local):
             if "ExecStartPre=" in dropin and root != held:
                 raise _systemd.SystemdError("docker.service: daemon.json does not set data-root to %s" % held)
         self.running, self.root, self.started_at = True, root, (self.boot, self.time())
+        if self.model is None:
+            self.model = volume(root)
+
+    def shut_down(self):
+        """Docker stops: its containers' last writes land first (a file added, one rewritten, one deleted)."""
+        if not self.running:
+            return
+        self.stops += 1
+        self.write_in_a_container("stop.txt", "stopped %d times" % self.stops)
+        self.write_in_a_container("index.html", "hello %d\n" % self.stops)
+        self.delete_in_a_container("old.txt")
+        self.running = False
+
+    def start_by_hand(self):
+        """systemctl start docker, by the operator."""
+        self._start()
 
     def edit_daemon_json(self, **keys):
         """daemon.json edited by hand or by configuration management: KEYS set, the rest as it is."""
@@ -133,11 +155,34 @@ class SimHost(_local.Local):
         with open(self.daemon_json, "w") as f:
             json.dump(data, f)
 
+    def template_daemon_json(self):
+        """daemon.json written anew by configuration management from its own template, which does not know the
+        move: data-root is Docker's default root again (named: the simulated machine's default root is not
+        /var/lib/docker, which an absent data-root would mean to the module)."""
+        with open(self.daemon_json) as f:
+            data = json.load(f)
+        data["data-root"] = self.default_root
+        with open(self.daemon_json, "w") as f:
+            json.dump(data, f, indent=2)
+
     def write_in_a_container(self, name, text):
         """A container writes a file into its volume on the root Docker serves now."""
+        assert self.running, "no container writes while Docker is down"
         path = os.path.join(self.root, "volumes", "site", "_data", name)
-        with open(path, "w") as f:
-            f.write(text)
+
+        def write():
+            with open(path, "w") as f:
+                f.write(text)
+        in_a_container(write)
+        self.model[name] = text
+
+    def delete_in_a_container(self, name):
+        """A container deletes a file of its volume (if it is there)."""
+        assert self.running, "no container writes while Docker is down"
+        path = os.path.join(self.root, "volumes", "site", "_data", name)
+        if os.path.exists(path):
+            in_a_container(lambda: os.unlink(path))
+        self.model.pop(name, None)
 
     # ------------------------------------------------------------ commands (what systemctl show answers)
     def runner(self, argv):
@@ -190,7 +235,7 @@ class SimHost(_local.Local):
 
     def stop_docker(self, with_containerd=False):
         self.changes.append("stop_docker")
-        self.running = False
+        self.shut_down()
 
     def check_stopped(self, units, timeout, proc="/proc"):
         if self.running:
@@ -224,6 +269,9 @@ class SimHost(_local.Local):
     def write_dropin(self, service, text):
         self.changes.append("write_dropin")
         self.dropins[service] = text
+
+    def dropin(self, service):
+        return self.dropins.get(service, "")
 
     def write_sentinel(self, target):
         self.write_file(os.path.join(target, _systemd.SENTINEL_NAME), _systemd.SENTINEL_TEXT)
@@ -342,11 +390,39 @@ def seed(machine):
         with open(os.path.join(root, "containers", name, "state"), "w") as f:
             f.write(state)
     os.makedirs(os.path.join(root, "volumes", "site", "_data"))
-    with open(os.path.join(root, "volumes", "site", "_data", "index.html"), "w") as f:
-        f.write("hello\n")
+    for name, text in (("index.html", "hello\n"), ("old.txt", "deleted by the first stop\n")):
+        with open(os.path.join(root, "volumes", "site", "_data", name), "w") as f:
+            f.write(text)
     os.makedirs(os.path.join(machine, "etc", "docker"))
     open(os.path.join(machine, "etc", "fstab"), "w").close()
     os.makedirs(os.path.join(machine, "mnt", "data"))
+
+
+def in_a_container(fn):
+    """FN run by a container's process, not the module's: on a thread of its own, whose stack holds none of the
+    collection's frames (the unit suite's audit charges a write to the collection frame that made it)."""
+    failed = []
+
+    def run():
+        try:
+            fn()
+        except Exception as exc:  # pylint: disable=broad-except
+            failed.append(exc)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if failed:
+        raise failed[0]
+
+
+def volume(root):
+    """The files of the volume under ROOT, with their text."""
+    data = os.path.join(root, "volumes", "site", "_data")
+    out = {}
+    for name in sorted(os.listdir(data)) if os.path.isdir(data) else []:
+        with open(os.path.join(data, name)) as f:
+            out[name] = f.read()
+    return out
 
 
 def default_root(machine):

@@ -94,26 +94,51 @@ def kill_then(seeded, machine, lock, k, fault, then):
     finally:
         os.environ.pop(FAULT, None)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
-    if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
-        host.edit_daemon_json(debug=True)
-    wrote = then in ("reboot", "edit") and host.reboot()
-    if wrote:
-        host.write_in_a_container("late.txt", "after the reboot")
-    converged(host, before, wrote, keep_source=fault != "remove")
+    perturb(host, then)
+    wrote = "late.txt" in host.model
+    converged(host, before, wrote, keep_source=fault != "remove", stopped_by_hand=then == "stopped")
     if then == "edit":
         with open(host.daemon_json) as f:
             assert json.load(f).get("debug") is True, "the edit made to daemon.json was lost"
     return str(killed.value).rsplit("(", 1)[-1].rstrip(")")
 
 
-def converged(host, before, wrote, keep_source=True):
+def perturb(host, then):
+    """What happens to HOST between a kill and the next run: THEN nothing; a reboot after which Docker runs as the
+    host points it and a container writes; the same, then Docker stopped by hand (its containers write as it
+    stops); a key added to daemon.json, then that reboot; daemon.json templated anew without data-root (a
+    configuration-management run), then that reboot."""
+    if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
+        host.edit_daemon_json(debug=True)
+    if then == "templated":
+        host.template_daemon_json()
+    if then != "nothing" and host.reboot():
+        host.write_in_a_container("late.txt", "after the reboot")
+        if then == "stopped":
+            host.shut_down()
+
+
+def converged(host, before, wrote, keep_source=True, stopped_by_hand=False):
+    """The same move again on HOST converges.  Where Docker was STOPPED_BY_HAND outside a window the run refuses
+    (Docker's inventory cannot be recorded), changing nothing, and says to start it: the operator does, and runs
+    again."""
     target = params(host.machine)["target"]
     host.new_process()
-    result = move(host, keep_source=keep_source)
+    try:
+        result = move(host, keep_source=keep_source)
+    except _move.RelocationError as exc:
+        if not (stopped_by_hand and "systemctl start docker" in str(exc) and exc.phase == "preflight"
+                and exc.rolled_back is None and not host.changes and not host.running):
+            raise
+        host.start_by_hand()
+        host.new_process()
+        result = move(host, keep_source=keep_source)
     assert host.running and host.root == target, (host.running, host.root, result.get("actions"))
     names, files = inventory(target)
     assert names == before[0], names
-    assert dict((n, files[n]) for n in before[1]) == before[1], files
+    # Every write the containers made (before the stop, after a reboot), a rewrite and a deletion among them.
+    assert files == host.model, "the served root's volume is not what its containers last wrote: %s, not %s" % (
+        files, host.model)
     if wrote:
         assert files.get("late.txt") == "after the reboot", "the write made after the reboot was lost: %s" % files
     kept = [o for o in result.get("original") or [] if o.get("name") == "docker"]
@@ -132,7 +157,7 @@ def converged(host, before, wrote, keep_source=True):
 
 
 POINTS = list(range(1, 51))
-THEN = ["nothing", "reboot", "edit"]
+THEN = ["nothing", "reboot", "stopped", "edit", "templated"]
 
 
 @pytest.mark.parametrize("then", THEN)
@@ -146,6 +171,71 @@ def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_pat
     if k > n:
         pytest.skip("that run makes %d changes" % n)
     kill_then(template[0], str(tmp_path / "machine"), str(tmp_path / "lock"), k, fault, then)
+
+
+# A kill inside the window before the switch, then a reboot after which Docker runs on the original and its
+# containers write, then Docker stopped by hand: the next run walks the window again from the stop (Docker down,
+# another boot).  That run is killed in turn, before each of its changes.
+FIRST_KILLS = ("drop_self_bind", "rsync", "write_dropin")
+
+
+def killed_twice(seeded, machine, lock, k1, k2):
+    """The SEEDED machine at MACHINE: a move killed before its change K1, then a reboot, a container's write and
+    Docker stopped by hand; the same move again killed before its change K2 (None: not killed; the number of its
+    changes is returned), then it converges.  Returns the changes of the second run."""
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, lock)
+    assert host.reboot()
+    before = inventory(host.root)
+    host.new_process(kill_at=k1)
+    with pytest.raises(sim_host.Killed):
+        move(host)
+    perturb(host, "stopped")
+    assert not host.running and "late.txt" in host.model
+    host.new_process(kill_at=k2)
+    if k2 is None:
+        move(host)
+        return list(host.changes)
+    with pytest.raises(sim_host.Killed):
+        move(host)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    changes = list(host.changes)
+    converged(host, before, True)
+    return changes
+
+
+@pytest.fixture(scope="module")
+def walked_again(template, tmp_path_factory):
+    """For each first kill (FIRST_KILLS: the first run's change of that name inside the window), its point and the
+    changes the second run makes (a walk of the window from the stop)."""
+    seeded, counts = template
+    names = counts["none"][1]
+    stop = names.index("stop_docker")
+    base = tmp_path_factory.mktemp("sim-twice")
+    out = {}
+    for name in FIRST_KILLS:
+        k1 = names.index(name, stop) + 1
+        out[name] = (k1, killed_twice(seeded, str(base / name / "machine"), str(base / name / "lock"), k1, None))
+    return seeded, out
+
+
+@pytest.mark.parametrize("first", FIRST_KILLS)
+@pytest.mark.parametrize("k2", list(range(1, 31)))
+def test_a_window_walked_again_and_killed_again_converges(walked_again, tmp_path, first, k2):
+    """A window walked again from the stop forgets what the killed run did in it: killed again before its final
+    copy is done, the next run never takes the first run's final copy for its own (which would switch Docker to a
+    target that lacks what the containers wrote after the first run's copy)."""
+    seeded, runs = walked_again
+    k1, changes = runs[first]
+    if k2 > len(changes):
+        pytest.skip("the second run makes %d changes" % len(changes))
+    killed_twice(seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k1, k2)
+
+
+def test_the_second_runs_walk_the_window_again(walked_again):
+    for first, (k1, changes) in walked_again[1].items():
+        assert k1 > 10 and len(changes) <= 30 and {"stop_docker", "rsync", "write_dropin", "start_docker"} <= \
+            set(changes), (first, k1, changes)
 
 
 def explore(seeded, base, fault, n):
@@ -244,6 +334,7 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
     assert host.running and host.root == original, (host.running, host.root)
     names, files = inventory(original)
     assert names == before[0] and files["on-the-data-disk.txt"] == "written after the move", (names, files)
+    assert files == host.model, "the volume is not what its containers last wrote: %s, not %s" % (files, host.model)
     if wrote:
         assert files.get("late.txt") == "after the reboot", "the write made after the reboot was lost: %s" % files
     assert not host.masked_units, host.masked_units
@@ -297,7 +388,8 @@ def test_a_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_
     host.new_process()
     result = clean(host)
     target = params(here)["target"]
-    assert host.running and host.root == target and inventory(target) == before, (host.root, result.get("actions"))
+    assert host.running and host.root == target and inventory(target)[0] == before[0], (host.root, result.get("actions"))
+    assert sim_host.volume(target) == host.model, (sim_host.volume(target), host.model)
     assert [o["removed"] for o in result["original"]] == [True], result["original"]
     assert [n for n in os.listdir(os.path.dirname(sim_host.default_root(here))) if n.startswith("docker")] == []
     host.new_process()
