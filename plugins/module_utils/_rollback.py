@@ -187,11 +187,15 @@ class Rollback:
             if path not in texts or now == texts[path] or after.get(path, now) == texts[path]:
                 continue  # as it was, or a file the switch did not change (an edit since is kept)
             text = texts[path]
-            if path in after and now != after[path]:  # edited since the switch: only the move's lines go
+            if path not in after or now != after[path]:  # edited since the switch: only the move's lines go
                 try:
-                    text = self.undone(path, now, texts[path])
-                    self.ctx.actions.append("%s was edited after the switch: the move's own changes were taken "
-                                            "back and the edits kept" % path)
+                    edited = self.undone(path, now, texts[path])
+                    # A journal without the text the switch left (a run killed before it recorded it): an
+                    # edit shows as a difference beyond the move's own lines.
+                    if path in after or edited != self.undone(path, texts[path], texts[path]):
+                        text = edited
+                        self.ctx.actions.append("%s was edited after the switch: the move's own changes were taken "
+                                                "back and the edits kept" % path)
                 except (ValueError, _daemon_json.DaemonJsonError, _fstab.FstabError) as exc:
                     self.ctx.actions.append("%s was edited after the switch and cannot be read (%s): put back as "
                                             "it was before the move, the edited text kept as %s" % (

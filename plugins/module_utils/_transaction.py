@@ -208,8 +208,8 @@ class Relocation(_run.Operation):
                 # the copy and the files as its switch left them describe a target this walk copies anew.
                 for key in ("copy_checked", "texts_after"):
                     self.ctx.journal.data.pop(key, None)
-                self.ctx.journal.save(phase="stop", phases_done=self.ctx.journal.keep_only_phases("record",
-                                                                                                   "online_copy"))
+                kept = self.ctx.journal.keep_only_phases("record", "online_copy")
+                self.ctx.journal.save(phase="stop", phases_done=kept)
             self.window.hold_units()
             for step in window:
                 if step.undo:
@@ -338,7 +338,16 @@ class Relocation(_run.Operation):
                     m.backup, ", ".join(mounted[:3])))
                 originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup})
                 continue
-            if not self.ctx.opts.keep_source and self.ctx.journal.get("copy_checked"):
+            if removing == m.backup and self.ctx.opts.keep_source:
+                # A removal a run with keep_source=false began (its copy proved) and was killed in: what is left
+                # may be a part of the original.  Kept, as this run asks, and said to be what it may be.
+                self.ctx.actions.append("the original %s may be incomplete: an interrupted run (keep_source=false) "
+                                        "had begun to remove it; it is kept as it is (remove it with "
+                                        "state=cleaned)" % m.backup)
+                originals.append({"name": m.name, "source": m.source, "removed": False, "backup": m.backup,
+                                  "incomplete": True})
+                continue
+            if not self.ctx.opts.keep_source and (self.ctx.journal.get("copy_checked") or removing == m.backup):
                 # Noted first: a rerun after a kill once it is gone still reports it removed.
                 self.ctx.journal.save(removing=dict(self.ctx.journal.get("removing") or {}, **{m.name: m.backup}))
                 self.ctx.host.remove_tree(m.backup, lambda: _testhooks.reached("during_source"))
@@ -357,18 +366,37 @@ class Relocation(_run.Operation):
         self.ctx.journal.mark("source")
         self.ctx.journal.save(phase="done", finished=self.ctx.host.time())
 
+    def originals(self):
+        """The result's entries for the originals of a finished move, as the host shows them; one a removal
+        began on (journalled, killed part way) is said to be incomplete."""
+        removing = self.ctx.journal.get("removing") or {}
+        # The source the move recorded: a finished move's plan, made afresh, sees the moved root as the source.
+        sources = dict((d.get("name"), d.get("source")) for d in self.ctx.journal.recorded_moves())
+        out = []
+        for m in self.ctx.moves:
+            entry = m.original(self.ctx.host)
+            entry["source"] = sources.get(m.name) or entry["source"]
+            if entry["backup"] and removing.get(m.name) == entry["backup"]:
+                entry["incomplete"] = True
+            out.append(entry)
+        return out
+
     # ------------------------------------------------------------ converge
     def set_aside_hidden(self):
         """An original a killed run left under the bind is set aside first, whole, before anything may roll the
-        window back (which puts the backup back in place).  Returns the error that stopped it, or None: then
-        nothing is rolled back (the original is split), and Docker is still started on the new root before the
-        run fails.  A move with no bind over its source has nothing hidden."""
-        for m in self.ctx.moves:
+        window back (which puts the backup back in place): every move's, whether or not another's failed.  Returns
+        the errors that stopped it (joined in one), or None: then nothing is rolled back (an original is split),
+        and Docker is still started on the new root before the run fails.  A move with no bind over its source
+        has nothing hidden."""
+        errors = []
+        for m in self.ctx.moves:  # each move's original, also when another's could not be set aside
             try:
                 _switch.set_aside_hidden(m, self.ctx)
             except (RelocationError, OSError) as exc:
-                return exc
-        return None
+                errors.append(exc)
+        if len(errors) > 1:
+            return RelocationError("; ".join(str(e) for e in errors), "source")
+        return errors[0] if errors else None
 
     def converge_switched(self, facts):
         """Docker is configured for the target: make sure it runs and the move was finished."""
@@ -381,7 +409,7 @@ class Relocation(_run.Operation):
                 raise RelocationError("the configuration points at %s but the running daemon uses %s; restart "
                                       "Docker to apply it" % (docker.service_root,
                                                               facts["engine"].get("docker_root_dir")), "verify")
-            self.ctx.result["original"] = [m.original(self.ctx.host) for m in self.ctx.moves]
+            self.ctx.result["original"] = self.originals()
             return self.ctx.result
         self.ctx.result["changed"] = True
         if self.ctx.check_mode:

@@ -403,7 +403,8 @@ fingerprint_after:
   sample: sha256:0f3c5d...
 original:
   description: Where each original went (C(backup) path, or C(removed=true)); C(disk) is the fstab line of an
-    original disk the move left unmounted.
+    original disk the move left unmounted; C(incomplete=true) marks a kept original that a run with
+    O(keep_source=false) had begun to remove when it was interrupted (it may lack part of its files).
   returned: when a move finished or was already done
   type: list
   elements: dict

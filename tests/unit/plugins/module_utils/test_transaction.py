@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _inventory, _restore, _rollback, _run, _switches, _systemd, _transaction, _verify)
+    _inventory, _restore, _rollback, _run, _switch, _switches, _systemd, _transaction, _verify)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 from fake_host import FakeClient, FakeHost, context  # pylint: disable=import-error
@@ -298,6 +298,30 @@ def test_a_rollback_keeps_edits_made_to_daemon_json_after_the_switch(tmp_path):
     assert any("edited after the switch" in a for a in r.ctx.actions), r.ctx.actions
 
 
+def test_a_rollback_without_the_switchs_text_keeps_an_edit_all_the_same(tmp_path):
+    """A journal that lacks the text the switch left (a run killed between the switch's write and its record):
+    daemon.json that differs from the text before the move only by data-root comes back byte for byte; one edited
+    beyond that keeps the edit, data-root alone taken back."""
+    r = relocation(tmp_path)
+    path = r.ctx.opts.daemon_json
+    before = '{\n  "log-driver": "json-file"\n}\n'
+    r.ctx.journal["texts_before"] = {path: before}
+    r.ctx.journal.data.pop("texts_after", None)
+
+    def put_back():
+        return [a[2] for a in r.ctx.host.args if a[0] == "restore_file" and a[1] == path]
+
+    with open(path, "w") as f:
+        json.dump({"log-driver": "json-file", "data-root": r.ctx.opts.target}, f)
+    r.rollback.walk_back()
+    assert put_back() == [before] and not any("edited" in a for a in r.ctx.actions), (put_back(), r.ctx.actions)
+    with open(path, "w") as f:
+        json.dump({"log-driver": "json-file", "data-root": r.ctx.opts.target, "debug": True}, f)
+    r.rollback.walk_back()
+    assert json.loads(put_back()[-1]) == {"log-driver": "json-file", "debug": True}, put_back()
+    assert any("edited after the switch" in a for a in r.ctx.actions), r.ctx.actions
+
+
 def test_a_daemon_json_edited_into_something_unreadable_is_put_back_as_before_and_kept_beside(tmp_path):
     r = relocation(tmp_path)
     path = r.ctx.opts.daemon_json
@@ -320,3 +344,31 @@ def test_a_switch_is_not_resumed_from_a_journal_written_in_another_boot(tmp_path
     assert r.resumes_switch({"running": False})
     r.ctx.journal["boot_id"] = "an-earlier-boot"
     assert not r.resumes_switch({"running": False})
+
+
+def test_every_hidden_original_is_set_aside_when_another_cannot_be(tmp_path, monkeypatch):
+    """Docker's and containerd's originals under their binds: the first cannot be set aside, the second still is,
+    and the error names both failures when both fail."""
+    r = relocation(tmp_path)
+    r.ctx.moves = [Move("docker", str(tmp_path / "src"), str(tmp_path / "disk" / "docker"), _switches.make("bind")),
+                   Move("containerd", str(tmp_path / "ctr"), str(tmp_path / "disk" / "containerd"),
+                        _switches.make("bind"))]
+    tried = []
+    failing = {"docker"}
+
+    def set_aside_hidden(move, ctx):
+        tried.append(move.name)
+        if move.name in failing:
+            raise RelocationError("%s: the rename failed" % move.source, "source")
+        return True
+
+    monkeypatch.setattr(_switch, "set_aside_hidden", set_aside_hidden)
+    exc = r.set_aside_hidden()
+    assert tried == ["docker", "containerd"] and "src: the rename failed" in str(exc), (tried, exc)
+    failing.add("containerd")
+    del tried[:]
+    exc = r.set_aside_hidden()
+    assert tried == ["docker", "containerd"] and "src: the rename failed" in str(exc) and \
+        "ctr: the rename failed" in str(exc), (tried, exc)
+    failing.clear()
+    assert r.set_aside_hidden() is None
