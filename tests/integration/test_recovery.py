@@ -235,3 +235,49 @@ def test_a_daemon_json_rewritten_without_data_root_never_starts_docker_on_an_emp
            "Docker refused to start (the drop-in's check said daemon.json no longer sets data-root; nothing created "
            "at /var/lib/docker); the rerun set data-root again and started Docker on the moved root, inventory "
            "equal; the next run changed nothing; %.0f s" % (time.time() - t0))
+
+
+TEMPLATE = ("python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); d.pop('data-root', None); "
+            "open(p, 'w').write(json.dumps(d))\" && ! grep -q data-root /etc/docker/daemon.json")
+
+
+@pytest.mark.timeout(1800)  # a reset, a reboot and three runs
+def test_a_move_killed_after_its_start_then_daemon_json_templated_and_a_reboot_keeps_the_new_roots_writes(
+        fleet_hosts, reliability_rows):
+    """A daemon_json move killed once Docker answered on the new root (before its verification): a container writes
+    there.  A configuration-management run then templates daemon.json without data-root and the host reboots: the
+    drop-in keeps Docker from starting on the original.  The rerun must not walk the window again from the stop
+    (its final copy would put the older original over the new root and delete the write): it sets data-root again
+    and finishes the move from its switch."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    first = kill_at(fleet_hosts, "h1", args, "after_start", "start")
+    assert look("h1")[0] == "/mnt/data/docker", "killed after the start, Docker does not serve the new root: %s" % (
+        look("h1"),)
+    host_sh("h1", "docker start web >/dev/null")
+    write_late()
+    assert late() == "after-the-reboot"
+    host_sh("h1", TEMPLATE)
+    fleet_hosts.reboot("h1")
+    state = host_sh("h1", "systemctl is-active docker.service || true; "
+                    "journalctl -u docker.service -n 100 --no-pager | grep -c 'does not set data-root to' || true; "
+                    "test -e /var/lib/docker/.dockyard-data-root && echo sentinel || echo none").stdout.split()
+    assert state[0] != "active" and int(state[1]) >= 1 and state[2] == "none", \
+        "after the boot the drop-in did not keep Docker off the original: %s" % state
+    second = fleet_hosts.module("h1", "dockyard.migrate.data_root", args)
+    assert not second.get("failed"), second
+    host_sh("h1", "docker start web >/dev/null")
+    assert look("h1")[:2] == ["/mnt/data/docker", "-"], look("h1")
+    assert late() == "after-the-reboot", "the write made on the new root before the reboot was lost"
+    assert any("no longer sets data-root to /mnt/data/docker" in a for a in second.get("actions") or []), second
+    assert fingerprint_now(fleet_hosts) == fingerprint
+    kept = [o for o in second.get("original") or [] if o.get("name") == "docker"]
+    assert len(kept) == 1 and kept[0]["backup"], second.get("original")
+    unchanged(fleet_hosts.module("h1", "dockyard.migrate.data_root", args))
+    record(reliability_rows, "fault", "daemon_json move killed after Docker started on the new root, a container "
+           "wrote there, daemon.json templated without data-root, a reboot, then the same run again",
+           "killed where claimed (rc %s, marker phase start); after the boot Docker refused the original (the "
+           "drop-in's check); the rerun set data-root again and finished from the switch: Docker on the new root, "
+           "the write kept, inventory equal, the original kept at %s; the next run changed nothing; %.0f s" % (
+               first["rc"], kept[0]["backup"], time.time() - t0))

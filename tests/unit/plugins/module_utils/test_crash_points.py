@@ -315,8 +315,8 @@ def test_the_exploration_finds_a_rollback_trusting_the_journals_served(template,
     killed after its copy back, then a reboot after which Docker serves the new root and a container writes there,
     is finished without a second copy back: the exploration names those kill points and the write lost."""
     def trusting(self):
-        return bool(self.ctx.served_new_root or (self.ctx.journal.get("served") and
-                                                   not self.ctx.journal.get("copied_back")))
+        recorded = self.ctx.journal.get("served") and not self.ctx.journal.get("copied_back")
+        return bool(self.ctx.served_new_root or recorded)
 
     monkeypatch.setattr(_rollback.Rollback, "served_since_record", trusting)
     seeded, counts = template
