@@ -28,7 +28,7 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _mountinfo, _preflight, _run, _switches, _testhooks, _units)
+    _mountinfo, _preflight, _rollback, _run, _switches, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import inside
 
 DAY = 86400
@@ -73,29 +73,35 @@ def serving_refusal(moves, engine, applied):
 
 def backup_refusal(host, m, moves, reported_root, mounts):
     """Why the backup of move M may not be removed, or None."""
-    backup = os.path.normpath(m.backup)
+    return kept_refusal(host, m.backup, BACKUP_MARK, "the original", moves, reported_root, mounts)
+
+
+def kept_refusal(host, path, mark, what, moves, reported_root, mounts):
+    """Why PATH, a directory this collection kept (WHAT: the original, or a copy back's), whose name holds MARK,
+    may not be removed, or None."""
+    backup = os.path.normpath(path)
     if host.islink(backup) or not host.isdir(backup):
-        return "the original %s is not a directory (a link or a file); it is not removed" % backup
-    if BACKUP_MARK not in os.path.basename(backup):
+        return "%s %s is not a directory (a link or a file); it is not removed" % (what, backup)
+    if mark not in os.path.basename(backup):
         return "%s is not a backup this collection made (no %s in its name); it is not removed" % (
-            backup, BACKUP_MARK.strip("."))
+            backup, mark.strip("."))
     live = set([os.path.normpath(reported_root)] if reported_root else [])
     for other in moves:
         live.update([other.service_root, other.target])
-    for path in sorted(live):
-        if inside(path, backup) or inside(backup, path):
-            return "the original %s overlaps %s, which Docker serves from; it is not removed" % (backup, path)
+    for live_path in sorted(live):
+        if inside(live_path, backup) or inside(backup, live_path):
+            return "%s %s overlaps %s, which Docker serves from; it is not removed" % (what, backup, live_path)
         try:
-            if host.exists(path) and host.samefile(path, backup):
-                return "the original %s is the same directory as %s, which Docker serves from" % (backup, path)
+            if host.exists(live_path) and host.samefile(live_path, backup):
+                return "%s %s is the same directory as %s, which Docker serves from" % (what, backup, live_path)
         except OSError:
             pass
     mounted = [e.mount_point for e in _mountinfo.mounts_under(mounts, backup)]
     if _mountinfo.mount_at(mounts, backup) is not None:
         mounted.insert(0, backup)
     if mounted:
-        return "%s is mounted under the original %s; unmount it first (a removal would reach into it)" % (
-            ", ".join(mounted[:3]), backup)
+        return "%s is mounted under %s %s; unmount it first (a removal would reach into it)" % (
+            ", ".join(mounted[:3]), what, backup)
     return None
 
 
@@ -122,6 +128,8 @@ class Cleanup(_run.Operation):
         self.ctx.journal.moves = self.fwd
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
         kept = [m for m in self.fwd if m.backup and self.ctx.host.lexists(m.backup)]
+        # What rollbacks' copies back replaced or deleted on the root they went back to, kept beside it.
+        copybacks = [p for p in self.ctx.journal.get("copybacks") or [] if self.ctx.host.lexists(p)]
         self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": m not in kept and not m.disk,
                                         "backup": m.backup if m in kept else None} for m in self.fwd]
         for m in self.fwd:
@@ -129,7 +137,7 @@ class Cleanup(_run.Operation):
                 self.ctx.result["original"][self.fwd.index(m)]["disk"] = m.disk["line"]
                 self.ctx.actions.append("the original of %s is its own disk (%s), left unmounted as it was; it is not "
                                         "wiped" % (m.source, m.disk["line"]))
-        if not kept:
+        if not kept and not copybacks:
             self.ctx.actions.append("no kept original left to remove")
             return self.ctx.result
         refusal = soak_refusal(self.ctx.journal, self.ctx.opts.soak_days, self.ctx.now, self.ctx.opts.target)
@@ -142,9 +150,13 @@ class Cleanup(_run.Operation):
         refusal = serving_refusal(self.fwd, facts["engine"], applied)
         for m in kept:
             refusal = refusal or backup_refusal(self.ctx.host, m, self.fwd, facts["engine"].get("docker_root_dir"), mounts)
+        for path in copybacks:
+            refusal = refusal or kept_refusal(self.ctx.host, path, _rollback.COPYBACK_MARK, "the copy back's directory",
+                                              self.fwd, facts["engine"].get("docker_root_dir"), mounts)
         if refusal:
             _preflight.refuse(refusal)
         self.ctx.result["changed"] = True
+        self.remove_copybacks(copybacks)
         for m in kept:
             size = self.ctx.host.measure(m.backup).bytes
             self.ctx.diff["before"][m.backup] = "kept original of %s (moved aside when Docker moved to %s)\n" % (
@@ -164,7 +176,30 @@ class Cleanup(_run.Operation):
             self.ctx.journal.save(cleanup=cleanup)
             self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
             self.ctx.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))
-        if not self.ctx.check_mode:
+        if not self.ctx.check_mode and kept:
             self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": True, "backup": None}
                                            for m in self.fwd]
         return self.ctx.result
+
+    def remove_copybacks(self, paths):
+        """Remove PATHS, the directories where copies back kept what they replaced or deleted (checked as the
+        kept originals are), each noted in the journal before and after."""
+        for path in paths:
+            size = self.ctx.host.measure(path).bytes
+            self.ctx.diff["before"][path] = "what a copy back replaced or deleted on the root it went back to\n"
+            self.ctx.diff["after"][path] = ""
+            if self.ctx.check_mode:
+                self.ctx.actions.append("remove the copy back's directory %s (%s)" % (path, _units.human(size)))
+                continue
+            cleanup = dict(self.ctx.journal.get("cleanup") or {})
+            cleanup.setdefault("started", self.ctx.host.time())
+            cleanup["removing"] = path
+            self.ctx.journal.save(cleanup=cleanup)
+            self.ctx.host.remove_tree(path, lambda: _testhooks.reached("during_cleanup"))
+            cleanup.pop("removing", None)
+            cleanup.setdefault("removed", []).append(path)
+            self.ctx.journal.save(cleanup=cleanup, copybacks=[p for p in self.ctx.journal.get("copybacks") or []
+                                                              if p != path])
+            self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
+            self.ctx.result.setdefault("copyback_removed", []).append(path)
+            self.ctx.actions.append("removed the copy back's directory %s (%s)" % (path, _units.human(size)))

@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _phases, _switches, _systemd
+from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _phases, _plan, _switches, _systemd
 
 
 def drifted(ctx, engine):
@@ -42,7 +42,7 @@ def drifted(ctx, engine):
     except (_daemon_json.DaemonJsonError, OSError, ValueError):
         return False
     docker = recorded[0]
-    if any(ctx.host.dropin(m.name) != _systemd.dropin_for(m, ctx.opts.daemon_json)
+    if any(not _systemd.same_dropin(ctx.host.dropin(m.name), _systemd.dropin_for(m, ctx.opts.daemon_json))
            or not ctx.host.exists(os.path.join(m.target, _systemd.SENTINEL_NAME)) for m in recorded):
         return False
     mounts = ctx.host.mountinfo()
@@ -91,6 +91,12 @@ def repair(ctx, window, verification):
         m.switch.apply(m, ctx)
     ctx.host.daemon_reload()
     if not finished:
+        # As the killed switch would have finished: the new roots labelled like the originals (a kill may have
+        # come before), the files as the switch leaves them recorded for a later rollback.
+        for m in ctx.moves:
+            ctx.host.label_like(m.source, m.target)
+        ctx.journal["texts_after"] = _plan.current_texts(ctx.host, ctx.opts, ctx.moves)
+        ctx.journal.save()
         return None
     window.start_and_wait(ctx.moves, "Docker did not answer after starting on %s" % docker.target, "start")
     verification.check_root(docker.service_root, "verify")

@@ -23,6 +23,10 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
+# In the name of the directory beside a root where a copy back keeps what it replaced or deleted there.
+COPYBACK_MARK = ".dockyard-copyback-"
+
+
 class FailedForward(RelocationError):
     """Docker served from the new root and what it wrote there could not be carried back: Docker is left
     serving from the new root."""
@@ -279,11 +283,13 @@ class Rollback:
                 self.ctx.host.drop_self_bind(m.source)
             self.unbind_over(back, unbound)
             secs = moved = 0
+            keeps = []
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
                 # directory beside it.
-                keep = "%s.dockyard-copyback-%s" % (
-                    m.target, time.strftime("%Y%m%dT%H%M%S", time.localtime(self.ctx.host.time())))
+                keep = "%s%s%s" % (m.target, COPYBACK_MARK,
+                                   time.strftime("%Y%m%dT%H%M%S", time.localtime(self.ctx.host.time())))
+                keeps.append(keep)
                 opts = copy.copy(self.ctx.opts)
                 # The sentinel stays where it is: on the original it would let the drop-in start Docker there.
                 opts.rsync_opts = list(self.ctx.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep,
@@ -308,3 +314,16 @@ class Rollback:
             raise FailedForward(str(exc))
         self.ctx.actions.append("copied what Docker wrote on %s back onto %s (%s in %.1f s)" % (
             where, ", ".join(m.target for m in back), _units.human(moved), secs))
+        self.note_copybacks([k for k in keeps if self.ctx.host.isdir(k)])
+
+    def note_copybacks(self, keeps):
+        """The directories KEEPS where a copy back put what it replaced or deleted: reported (copyback_kept), and
+        recorded in the journal, where state=cleaned finds them once the move they belong to has soaked."""
+        if not keeps:
+            return
+        recorded = list(self.ctx.journal.get("copybacks") or [])
+        recorded += [k for k in keeps if k not in recorded]
+        self.ctx.journal.try_save(copybacks=recorded)
+        self.ctx.result["copyback_kept"] = sorted(set(self.ctx.result.get("copyback_kept", []) + keeps))
+        self.ctx.actions.append("what the copy back replaced or deleted is kept in %s (state=cleaned removes it "
+                                "with the kept original once the move has soaked)" % ", ".join(keeps))

@@ -104,6 +104,25 @@ def dropin_text(mount_path, daemon_json=None):
     return text
 
 
+def same_dropin(now, want):
+    """Whether the drop-in text NOW holds Docker to what WANT (dropin_text) does: the same mount and sentinel,
+    and the same daemon.json check of the same file and root when WANT has one.  The interpreter of the check and
+    the wording of its script may differ (another run found another python3, an older release wrote it)."""
+    def meaning(text):
+        lines = [ln.strip() for ln in (text or "").splitlines()]
+        keys = sorted(ln for ln in lines if ln.startswith(("RequiresMountsFor=", "AssertPathExists=")))
+        checks = [ln for ln in lines if ln.startswith("ExecStartPre=")]
+        # The check's own arguments close its line: the daemon.json it reads and the root it wants.
+        return keys, [" ".join(_last_words(c, 2)) for c in checks if "data-root" in c]
+    return bool(now) and meaning(now) == meaning(want)
+
+
+def _last_words(line, n):
+    """The last N words of an Exec line, as written (quoted words kept whole)."""
+    words = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', line)
+    return words[-n:]
+
+
 def dropin_for(move, daemon_json):
     """The drop-in text for MOVE (the daemon.json check for Docker's own root moved by the daemon_json method)."""
     checked = move.name == "docker" and move.switch.kind == "daemon_json"

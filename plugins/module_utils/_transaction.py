@@ -29,18 +29,24 @@ class Relocation(_run.Operation):
     """``state: moved``: plan and run one data-root move over CTX (a _run.Run)."""
 
     # ------------------------------------------------------------ plan
-    def _run(self):
+    def _run(self, repaired=False):
         facts = self.ctx.gather()
         self.ctx.journal.load()
         self.window.window_held_elsewhere()
         # A masked unit shows no ExecStart; a run that masked it knows Docker is there.
         if not self.window.holding_units():
             _preflight.docker_installed(facts, self.ctx.host)
-        if _drift.drifted(self.ctx, facts["engine"]):
-            repaired = _drift.repair(self.ctx, self.window, self.verification)
-            if repaired is not None:
-                return repaired
-            return self._run()  # switched again: the interrupted move goes on from its switch (converge_switched)
+        if not repaired and _drift.drifted(self.ctx, facts["engine"]):
+            in_window = self.ctx.journal.phase != "done"
+            try:
+                result = _drift.repair(self.ctx, self.window, self.verification)
+            except Exception as exc:
+                if in_window and not self.ctx.check_mode:
+                    self.fail_window("switch", exc)  # a window is never left with Docker down: rolled back
+                raise
+            if result is not None:
+                return result
+            return self._run(repaired=True)  # switched again: the interrupted move goes on from its switch
         self.ctx.moves = _plan.plan_moves(self.ctx.opts, facts)
         if self.ctx.journal:
             self.ctx.moves = self.frozen_moves() or self.ctx.moves

@@ -444,10 +444,25 @@ passes:
             seconds: 3.2, rc: 0, walk: mutable, skipped_dirs: 31, engine: rsync,
             command: [ionice, -c, "3", rsync, -aHAXS, "...", --bwlimit=51200, --, /var/lib/docker/, /mnt/data/docker/]}]
 freed_bytes:
-  description: With O(state=cleaned), the bytes (allocated) of the kept originals removed.
-  returned: when an original was removed
+  description: With O(state=cleaned), the bytes (allocated) of the kept originals and copy-back directories removed.
+  returned: when an original or a copy-back directory was removed
   type: int
   sample: 7340032
+copyback_kept:
+  description:
+    - The directories beside a root where a rollback's (or a failed restore's) copy back kept what it replaced or
+      deleted there (rsync C(--backup-dir)). They are recorded in the marker; O(state=cleaned) removes them with the
+      kept original once the move has soaked.
+  returned: when a copy back replaced or deleted anything
+  type: list
+  elements: str
+  sample: [/var/lib/docker.dockyard-copyback-20261128T101500]
+copyback_removed:
+  description: With O(state=cleaned), the copy-back directories removed.
+  returned: when one was removed
+  type: list
+  elements: str
+  sample: [/var/lib/docker.dockyard-copyback-20261128T101500]
 online_passes:
   description: How many passes were made while Docker ran.
   returned: when the move copied

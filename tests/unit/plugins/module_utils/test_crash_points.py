@@ -461,3 +461,80 @@ def test_a_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_
 def test_the_cleanup_exploration_covers_every_change_of_a_cleanup(cleaned):
     n, changes = cleaned[1], cleaned[2]
     assert 1 < n <= 6 and "remove_tree" in changes, (n, changes)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_rollbacks_copy_back_directory_is_recorded_and_cleaned_with_the_kept_original(template, tmp_path,
+                                                                                       check_mode):
+    """A move whose verification fails rolls back: its copy back replaces what Docker rewrote on the original and
+    keeps the old files in a directory beside it, which the journal records.  The move is made again and, once
+    soaked, state=cleaned removes that directory with the kept original (check mode: says so, removes nothing);
+    the next cleanup has nothing left to do."""
+    seeded = template[0]
+    machine = str(tmp_path / "machine")
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
+    assert host.reboot()
+    host.new_process()
+    os.environ[FAULT] = "verify"
+    try:
+        with pytest.raises(_move.RelocationError) as exc:
+            move(host)
+    finally:
+        os.environ.pop(FAULT, None)
+    assert exc.value.rolled_back and host.root == sim_host.default_root(machine), str(exc.value)
+    marker = os.path.join(machine, "mnt", "data", ".docker.dockyard-migrate.json")
+    with open(marker) as f:
+        kept = json.load(f).get("copybacks")
+    # The copy back replaced index.html (rewritten by the containers as Docker stopped on the new root).
+    assert kept and all(os.path.isfile(os.path.join(k, "volumes", "site", "_data", "index.html")) for k in kept), kept
+    host.new_process()
+    assert move(host)["changed"] and host.root == params(machine)["target"]
+    opts = _options.Options(dict(params(machine), state="cleaned", soak_days=0))
+    host.new_process()
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
+    result = _cleanup.Cleanup(ctx).run()
+    assert result["changed"] and all(k in ctx.diff["before"] for k in kept), (result, ctx.diff)
+    if check_mode:
+        assert all(os.path.isdir(k) for k in kept) and host.changes == [], host.changes
+        return
+    assert result["copyback_removed"] == kept and not any(os.path.lexists(k) for k in kept), result
+    host.new_process()
+    again = clean(host)
+    assert not again["changed"] and "copyback_removed" not in again, again
+
+
+def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_write(template, tmp_path,
+                                                                                     monkeypatch):
+    """Killed once Docker answered on the new root, daemon.json templated without data-root, a reboot (the
+    drop-in keeps Docker down); the rerun cannot write daemon.json again: it rolls the window back, copying what
+    Docker wrote on the new root onto the original, and Docker serves the original with every write."""
+    seeded, counts = template
+    names = counts["none"][1]
+    machine = str(tmp_path / "machine")
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
+    assert host.reboot()
+    before = inventory(host.root)
+    host.new_process(kill_at=names.index("start_docker") + 2)  # once Docker answered there
+    with pytest.raises(sim_host.Killed):
+        move(host)
+    assert host.running and host.root == params(machine)["target"], (host.running, host.root)
+    host.write_in_a_container("late.txt", "on the new root")
+    perturb(host, "templated")
+    assert not host.running  # the drop-in kept Docker off the original
+
+    def refused(self, move_, ctx):
+        raise OSError(30, "Read-only file system", ctx.opts.daemon_json)
+
+    monkeypatch.setattr(_switches.DaemonJsonSwitch, "apply", refused)
+    host.new_process()
+    with pytest.raises(_move.RelocationError) as exc:
+        move(host)
+    assert exc.value.rolled_back is True and "Read-only file system" in str(exc.value), str(exc.value)
+    original = sim_host.default_root(machine)
+    assert host.running and host.root == original, (host.running, host.root)
+    assert inventory(original)[0] == before[0] and sim_host.volume(original) == host.model, sim_host.volume(original)
+    assert host.model.get("late.txt") == "on the new root"
+    assert not host.masked_units, host.masked_units

@@ -111,7 +111,10 @@ def test_a_window_killed_after_its_switch_then_daemon_json_rewritten_is_switched
     assert _drift.repair(ctx, op.window, op.verification) is None
     want = dict(now or {"log-driver": "json-file", "bridge": "none"}, **{"data-root": target})
     assert json.loads(dj.read_text()) == want
-    assert "start_docker" not in ctx.host.calls and ctx.host.calls[-1] == "daemon_reload", ctx.host.calls
+    assert "start_docker" not in ctx.host.calls and "daemon_reload" in ctx.host.calls, ctx.host.calls
+    # As the killed switch would have finished: the new root labelled, the files as switched recorded.
+    assert "label_like" in ctx.host.changes and ctx.journal["texts_after"][str(dj)] == dj.read_text(), \
+        ctx.host.changes
     assert [m["target"] for m in ctx.journal.recorded_moves()] == [target]  # the record of the move is kept
     assert not _drift.drifted(ctx, {"running": False})  # switched: a second look finds nothing to repair
 
@@ -122,3 +125,19 @@ def test_a_window_killed_after_its_switch_in_check_mode_changes_nothing(tmp_path
     op = _run.Operation(ctx)
     res = _drift.repair(ctx, op.window, op.verification)
     assert res["changed"] is True and dj.read_text() == before and ctx.host.calls == []
+
+
+def test_a_dropin_written_with_another_interpreter_still_holds_docker_to_the_moved_root(tmp_path):
+    """The check's interpreter is the one the switch found (/usr/bin/python3, or platform-python before python3 was
+    installed): a drop-in that differs only there still keeps Docker off every other root.  One for another root,
+    another daemon.json or without the check does not."""
+    ctx, dj, target = moved(tmp_path, phase="start")
+    want = ctx.host.dropins["docker"]
+    line = [ln for ln in want.splitlines() if ln.startswith("ExecStartPre=")][0]
+    interpreter = line.split("=", 1)[1].split(" ", 1)[0]
+    ctx.host.dropins["docker"] = want.replace(interpreter, "/usr/libexec/platform-python")
+    assert ctx.host.dropins["docker"] != want and _drift.drifted(ctx, {"running": False})
+    for other in (_systemd.dropin_text(target), _systemd.dropin_text("/srv/docker", str(dj)),
+                  _systemd.dropin_text(target, str(tmp_path / "other.json"))):
+        ctx.host.dropins["docker"] = other
+        assert not _drift.drifted(ctx, {"running": False}), other
