@@ -36,7 +36,9 @@ class Relocation(_run.Operation):
         # A masked unit shows no ExecStart; a run that masked it knows Docker is there.
         if not self.window.holding_units():
             _preflight.docker_installed(facts, self.ctx.host)
-        if not repaired and _drift.drifted(self.ctx, facts["engine"]):
+        # A killed switch this boot can resume (Docker has not run since) is resumed as the killed run would have
+        # gone on; drift is what a host shows once Docker may have run on the new root, or a boot came between.
+        if not repaired and not self.resumes_switch(facts["engine"]) and _drift.drifted(self.ctx, facts["engine"]):
             in_window = self.ctx.journal.phase != "done"
             try:
                 result = _drift.repair(self.ctx, self.window, self.verification)

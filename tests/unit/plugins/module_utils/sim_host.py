@@ -57,6 +57,7 @@ class SimHost(_local.Local):
         self.changes = Ticks(self)
         self.count = 0  # the changes made, over every run
         self.kill_at = None  # the count at which the process dies
+        self.killed_before = None
         self.dead = False
         self.masked_units = set()
         self.dropins = {}
@@ -83,6 +84,7 @@ class SimHost(_local.Local):
         self.count += 1
         if self.kill_at is not None and self.count >= self.kill_at:
             self.dead = True
+            self.killed_before = name  # the change the kill came before
             raise Killed("killed before change %d (%s)" % (self.count, name))
 
     def new_process(self, kill_at=None):

@@ -177,65 +177,74 @@ def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_pat
 # A kill inside the window before the switch, then a reboot after which Docker runs on the original and its
 # containers write, then Docker stopped by hand: the next run walks the window again from the stop (Docker down,
 # another boot).  That run is killed in turn, before each of its changes.
-FIRST_KILLS = ("drop_self_bind", "rsync", "write_dropin")
+FIRST_KILLS = (("drop_self_bind", True), ("rsync", True), ("write_dropin", True), ("write_dropin", False))
+STALE = ("copy_checked", "texts_after")  # what a killed run left in the journal about its own window
 
 
-def killed_twice(seeded, machine, lock, k1, k2):
-    """The SEEDED machine at MACHINE: a move killed before its change K1, then a reboot, a container's write and
-    Docker stopped by hand; the same move again killed before its change K2 (None: not killed; the number of its
-    changes is returned), then it converges.  Returns the changes of the second run."""
+def killed_twice(seeded, machine, lock, k1, k2, first, keep_source=True):
+    """The SEEDED machine at MACHINE: a move (KEEP_SOURCE) killed before its change K1 (named FIRST), then a
+    reboot, a container's write and Docker stopped by hand; the same move again killed before its change K2 (None:
+    not killed), then it converges.  Returns the changes of the second run (as far as it got)."""
     sim_host.install(seeded, machine)
     host = sim_host.SimHost(machine, lock)
     assert host.reboot()
     before = inventory(host.root)
     host.new_process(kill_at=k1)
     with pytest.raises(sim_host.Killed):
-        move(host)
+        move(host, keep_source=keep_source)
+    assert host.dead and host.killed_before == first, host.killed_before  # killed where it claims
     perturb(host, "stopped")
     assert not host.running and "late.txt" in host.model
     host.new_process(kill_at=k2)
     if k2 is None:
-        move(host)
+        move(host, keep_source=keep_source)
         return list(host.changes)
     with pytest.raises(sim_host.Killed):
-        move(host)
-    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
-    changes = list(host.changes)
-    converged(host, before, True)
+        move(host, keep_source=keep_source)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    changes = list(host.changes)  # made before the kill
+    if "stop_docker" in changes and "rsync" not in changes:
+        # Inside the window walked again, before its final copy: nothing of the killed run's window is taken
+        # for this one's.
+        with open(_journal.marker_path(params(machine)["target"])) as f:
+            journal = json.load(f)
+        assert "final_copy" not in journal.get("phases_done", []) and not set(STALE) & set(journal), journal
+    converged(host, before, True, keep_source=keep_source)
     return changes
 
 
 @pytest.fixture(scope="module")
 def walked_again(template, tmp_path_factory):
-    """For each first kill (FIRST_KILLS: the first run's change of that name inside the window), its point and the
-    changes the second run makes (a walk of the window from the stop)."""
+    """For each first kill (FIRST_KILLS: the first run's change of that name inside the window, and whether the
+    original is kept), its point and the changes the second run makes (a walk of the window from the stop)."""
     seeded, counts = template
-    names = counts["none"][1]
-    stop = names.index("stop_docker")
     base = tmp_path_factory.mktemp("sim-twice")
     out = {}
-    for name in FIRST_KILLS:
-        k1 = names.index(name, stop) + 1
-        out[name] = (k1, killed_twice(seeded, str(base / name / "machine"), str(base / name / "lock"), k1, None))
+    for name, keep in FIRST_KILLS:
+        names = counts["none" if keep else "remove"][1]
+        k1 = names.index(name, names.index("stop_docker")) + 1
+        here = base / ("%s-%s" % (name, keep))
+        out[(name, keep)] = (k1, killed_twice(seeded, str(here / "machine"), str(here / "lock"), k1, None, name, keep))
     return seeded, out
 
 
-@pytest.mark.parametrize("first", FIRST_KILLS)
-@pytest.mark.parametrize("k2", list(range(1, 31)))
+@pytest.mark.parametrize("first", FIRST_KILLS, ids=["%s-%s" % (n, "keep" if k else "remove") for n, k in FIRST_KILLS])
+@pytest.mark.parametrize("k2", list(range(1, 36)))
 def test_a_window_walked_again_and_killed_again_converges(walked_again, tmp_path, first, k2):
-    """A window walked again from the stop forgets what the killed run did in it: killed again before its final
-    copy is done, the next run never takes the first run's final copy for its own (which would switch Docker to a
-    target that lacks what the containers wrote after the first run's copy)."""
+    """A window walked again from the stop forgets what the killed run did in it (its final copy, its proof of the
+    copy, the texts its switch left): killed again before its own final copy, the journal holds none of them,
+    and the next run never takes the first run's final copy for its own (which would switch Docker to a target
+    that lacks what the containers wrote after the first run's copy)."""
     seeded, runs = walked_again
     k1, changes = runs[first]
     if k2 > len(changes):
         pytest.skip("the second run makes %d changes" % len(changes))
-    killed_twice(seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k1, k2)
+    killed_twice(seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k1, k2, first[0], first[1])
 
 
 def test_the_second_runs_walk_the_window_again(walked_again):
     for first, (k1, changes) in walked_again[1].items():
-        assert k1 > 10 and len(changes) <= 30 and {"stop_docker", "rsync", "write_dropin", "start_docker"} <= \
+        assert k1 > 10 and len(changes) <= 35 and {"stop_docker", "rsync", "write_dropin", "start_docker"} <= \
             set(changes), (first, k1, changes)
 
 
@@ -254,9 +263,16 @@ def test_an_original_whose_removal_was_killed_part_way_is_never_reported_whole(t
     with pytest.raises(sim_host.Killed) as killed:
         move(host, keep_source=False)
     assert "remove_tree" in str(killed.value)
-    with open(os.path.join(params(machine)["target"], os.pardir, ".docker.dockyard-migrate.json")) as f:
-        backup = json.load(f)["removing"]["docker"]
+    marker = _journal.marker_path(params(machine)["target"])
+    with open(marker) as f:
+        journal = json.load(f)
+    backup = journal["removing"]["docker"]
     shutil.rmtree(os.path.join(backup, "image"))  # the part the killed removal reached
+    # The removal's record is what the rerun goes by (not the proof of the copy, which a walk of the window
+    # again would have dropped).
+    journal.pop("copy_checked", None)
+    with open(marker, "w") as f:
+        json.dump(journal, f)
     host.new_process()
     result = move(host, keep_source=keep_source)
     kept = [o for o in result["original"] if o["name"] == "docker"]
@@ -281,7 +297,7 @@ def explore(seeded, base, fault, n, points=None, thens=None):
             try:
                 kill_then(seeded, where + "/machine", where + "/lock", k, fault, then)
             except AssertionError as exc:
-                found.append((k, then, str(exc).splitlines()[0][:200]))
+                found.append((k, then, str(exc).splitlines()[0]))
     return found
 
 
@@ -321,12 +337,12 @@ def test_the_exploration_finds_a_rollback_trusting_the_journals_served(template,
     monkeypatch.setattr(_rollback.Rollback, "served_since_record", trusting)
     seeded, counts = template
     n, names = counts["verify"]
-    rollback = counts["none"][0] - 2  # the verify fault's run is the move's up to its verification, then its rollback
+    rollback = names.index("mask", names.index("start_docker")) + 1  # the rollback's first change: the units held
     found = explore(seeded, str(tmp_path), "verify", n, points=range(rollback, n + 1), thens=["reboot"])
     with capsys.disabled():
         for k, then, violation in found:
             print("\nwith the journal's served trusted: a kill before change %d (%s), then a %s: %s" % (
-                k, names[k - 1], then, violation))
+                k, names[k - 1], then, violation[:300]))
     assert found, "the exploration found nothing"
     assert all("late.txt" in v and "after the reboot" not in v.split(", not ")[0] for _k, _t, v in found), found
     copied = names.index("rsync", rollback) + 1  # the rollback's copy back
@@ -464,8 +480,8 @@ def test_the_cleanup_exploration_covers_every_change_of_a_cleanup(cleaned):
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_a_rollbacks_copy_back_directory_is_recorded_and_cleaned_with_the_kept_original(template, tmp_path,
-                                                                                       check_mode):
+def test_a_rollbacks_copy_back_directory_is_recorded_and_cleaned_with_the_kept_original(
+        template, tmp_path, check_mode):
     """A move whose verification fails rolls back: its copy back replaces what Docker rewrote on the original and
     keeps the old files in a directory beside it, which the journal records.  The move is made again and, once
     soaked, state=cleaned removes that directory with the kept original (check mode: says so, removes nothing);
@@ -505,8 +521,8 @@ def test_a_rollbacks_copy_back_directory_is_recorded_and_cleaned_with_the_kept_o
     assert not again["changed"] and "copyback_removed" not in again, again
 
 
-def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_write(template, tmp_path,
-                                                                                     monkeypatch):
+def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_write(
+        template, tmp_path, monkeypatch):
     """Killed once Docker answered on the new root, daemon.json templated without data-root, a reboot (the
     drop-in keeps Docker down); the rerun cannot write daemon.json again: it rolls the window back, copying what
     Docker wrote on the new root onto the original, and Docker serves the original with every write."""

@@ -304,7 +304,7 @@ def test_a_rollback_without_the_switchs_text_keeps_an_edit_all_the_same(tmp_path
     beyond that keeps the edit, data-root alone taken back."""
     r = relocation(tmp_path)
     path = r.ctx.opts.daemon_json
-    before = '{\n  "log-driver": "json-file"\n}\n'
+    before = '{"log-driver":"json-file"}'  # not as the module renders JSON: it must come back as it was
     r.ctx.journal["texts_before"] = {path: before}
     r.ctx.journal.data.pop("texts_after", None)
 
