@@ -165,21 +165,26 @@ class Cleanup(_run.Operation):
             if self.ctx.check_mode:
                 self.ctx.actions.append("remove the kept original %s (%s)" % (m.backup, _units.human(size)))
                 continue
-            cleanup = dict(self.ctx.journal.get("cleanup") or {})
-            cleanup.setdefault("started", self.ctx.host.time())
-            cleanup["removing"] = m.backup
-            self.ctx.journal.save(cleanup=cleanup)
-            self.ctx.host.remove_tree(m.backup, lambda: _testhooks.reached("during_cleanup"))
-            cleanup.pop("removing", None)
-            cleanup.setdefault("removed", []).append(m.backup)
-            cleanup["finished"] = self.ctx.host.time()
-            self.ctx.journal.save(cleanup=cleanup)
-            self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
+            self.remove(m.backup, size)
             self.ctx.actions.append("removed the kept original %s (%s)" % (m.backup, _units.human(size)))
         if not self.ctx.check_mode and kept:
             self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": True, "backup": None}
                                            for m in self.fwd]
         return self.ctx.result
+
+    def remove(self, path, size, **record):
+        """Remove PATH (SIZE bytes), noted in the journal's cleanup before it starts and once it is done (with
+        RECORD): a run killed part way is known to have begun it."""
+        cleanup = dict(self.ctx.journal.get("cleanup") or {})
+        cleanup.setdefault("started", self.ctx.host.time())
+        cleanup["removing"] = path
+        self.ctx.journal.save(cleanup=cleanup)
+        self.ctx.host.remove_tree(path, lambda: _testhooks.reached("during_cleanup"))
+        cleanup.pop("removing", None)
+        cleanup.setdefault("removed", []).append(path)
+        cleanup["finished"] = self.ctx.host.time()
+        self.ctx.journal.save(cleanup=cleanup, **record)
+        self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
 
     def remove_copybacks(self, paths):
         """Remove PATHS, the directories where copies back kept what they replaced or deleted (checked as the
@@ -191,15 +196,6 @@ class Cleanup(_run.Operation):
             if self.ctx.check_mode:
                 self.ctx.actions.append("remove the copy back's directory %s (%s)" % (path, _units.human(size)))
                 continue
-            cleanup = dict(self.ctx.journal.get("cleanup") or {})
-            cleanup.setdefault("started", self.ctx.host.time())
-            cleanup["removing"] = path
-            self.ctx.journal.save(cleanup=cleanup)
-            self.ctx.host.remove_tree(path, lambda: _testhooks.reached("during_cleanup"))
-            cleanup.pop("removing", None)
-            cleanup.setdefault("removed", []).append(path)
-            self.ctx.journal.save(cleanup=cleanup, copybacks=[p for p in self.ctx.journal.get("copybacks") or []
-                                                              if p != path])
-            self.ctx.result["freed_bytes"] = self.ctx.result.get("freed_bytes", 0) + size
+            self.remove(path, size, copybacks=[p for p in self.ctx.journal.get("copybacks") or [] if p != path])
             self.ctx.result.setdefault("copyback_removed", []).append(path)
             self.ctx.actions.append("removed the copy back's directory %s (%s)" % (path, _units.human(size)))

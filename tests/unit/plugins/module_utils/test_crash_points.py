@@ -248,21 +248,31 @@ def test_the_second_runs_walk_the_window_again(walked_again):
             set(changes), (first, k1, changes)
 
 
+def killed_once(template, machine, fault, name, after):
+    """The seeded machine installed at MACHINE, a move of FAULT's run (none: kept original; remove:
+    keep_source=false) killed AFTER changes past its first change named NAME (1: right before it).  Returns the
+    host and the inventory before the move."""
+    seeded, counts = template
+    names = counts[fault][1]
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, os.path.join(os.path.dirname(machine), "lock"))
+    assert host.reboot()
+    before = inventory(host.root)
+    k = names.index(name) + after
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        move(host, keep_source=fault != "remove")
+    assert host.dead and host.killed_before == names[k - 1], host.killed_before  # killed where it claims
+    return host, before
+
+
 @pytest.mark.parametrize("keep_source", [True, False])
 def test_an_original_whose_removal_was_killed_part_way_is_never_reported_whole(template, tmp_path, keep_source):
     """keep_source=false, the removal of the original killed part way (a part of it gone), then the same move
     again: with keep_source=false the removal is finished and reported; with keep_source=true what is left is kept
     and reported incomplete, in this run and the next."""
-    seeded, counts = template
-    names = counts["remove"][1]
     machine = str(tmp_path / "machine")
-    sim_host.install(seeded, machine)
-    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
-    assert host.reboot()
-    host.new_process(kill_at=names.index("remove_tree") + 1)
-    with pytest.raises(sim_host.Killed) as killed:
-        move(host, keep_source=False)
-    assert "remove_tree" in str(killed.value)
+    host = killed_once(template, machine, "remove", "remove_tree", 1)[0]
     marker = _journal.marker_path(params(machine)["target"])
     with open(marker) as f:
         journal = json.load(f)
@@ -526,16 +536,8 @@ def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_
     """Killed once Docker answered on the new root, daemon.json templated without data-root, a reboot (the
     drop-in keeps Docker down); the rerun cannot write daemon.json again: it rolls the window back, copying what
     Docker wrote on the new root onto the original, and Docker serves the original with every write."""
-    seeded, counts = template
-    names = counts["none"][1]
     machine = str(tmp_path / "machine")
-    sim_host.install(seeded, machine)
-    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
-    assert host.reboot()
-    before = inventory(host.root)
-    host.new_process(kill_at=names.index("start_docker") + 2)  # once Docker answered there
-    with pytest.raises(sim_host.Killed):
-        move(host)
+    host, before = killed_once(template, machine, "none", "start_docker", 2)  # once Docker answered there
     assert host.running and host.root == params(machine)["target"], (host.running, host.root)
     host.write_in_a_container("late.txt", "on the new root")
     perturb(host, "templated")
