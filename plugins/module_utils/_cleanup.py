@@ -89,6 +89,8 @@ def kept_refusal(host, path, mark, what, moves, reported_root, mounts):
     for other in moves:
         live.update([other.service_root, other.target])
     for live_path in sorted(live):
+        if os.path.dirname(backup) == os.path.normpath(live_path) and os.path.basename(backup).startswith(mark):
+            continue  # at the top of a root that is a disk of its own (a copy back's there); Docker names none so
         if inside(live_path, backup) or inside(backup, live_path):
             return "%s %s overlaps %s, which Docker serves from; it is not removed" % (what, backup, live_path)
         try:

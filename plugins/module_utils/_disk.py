@@ -16,7 +16,12 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._move import Relo
 
 def staging_path(move):
     """Where an original disk is mounted while what Docker wrote on the moved root is copied back onto it."""
-    return "%s.dockyard-disk" % move.source
+    return staging_for(move.source)
+
+
+def staging_for(root):
+    """The staging path of the original disk of ROOT."""
+    return "%s.dockyard-disk" % root
 
 
 def fs_uuid(host, device):

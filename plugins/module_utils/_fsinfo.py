@@ -82,15 +82,28 @@ def supports_d_type(path):
     """True/False when d_type support could be tested under path, None when it could not.
 
     Creates a scratch directory with one file in path's nearest existing
-    directory and reads it back, as dockerd does.  Nothing is left behind.
+    directory and reads it back, as dockerd does.  Nothing is left behind,
+    and that directory's times are put back as they were.
     """
     base = existing_ancestor(path)
     if not os.path.isdir(base):
         base = os.path.dirname(base)
     try:
+        times = os.stat(base)
         scratch = tempfile.mkdtemp(prefix=".dockyard-dtype-", dir=base)
     except OSError:
         return None
+    try:
+        return _probe_d_type(scratch)
+    finally:
+        try:
+            os.utime(base, ns=(times.st_atime_ns, times.st_mtime_ns))
+        except OSError:
+            pass
+
+
+def _probe_d_type(scratch):
+    """Whether a file made in SCRATCH is listed with its type (None when it cannot be told); SCRATCH is removed."""
     try:
         open(os.path.join(scratch, "probe"), "w").close()
         types = dir_types(scratch)

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _phases, _plan, _preflight, _run, _switches, _systemd, _testhooks)
+    _disk, _phases, _plan, _preflight, _run, _switch, _switches, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -61,14 +61,17 @@ class Restore(_run.Operation):
             self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
             return self.ctx.result
         self.preflight(running)
-        for m in self.fwd:
-            if m.disk:  # the original disk is mounted beside its root to receive the copy back
-                m.backup = _disk.staging_path(m)
-                if not self.ctx.check_mode:
-                    _disk.mount_disk(m, self.ctx, m.backup, "preflight")
-        self.ctx.moves = [m.reversed() for m in self.fwd]
-        for m in self.ctx.moves:
-            m.size = self.ctx.host.measure(m.source).bytes
+        try:
+            for m in self.fwd:
+                if m.disk:  # the original disk is mounted beside its root to receive the copy back
+                    m.backup = _disk.staging_path(m)
+                    if not self.ctx.check_mode:
+                        _disk.mount_disk(m, self.ctx, m.backup, "preflight")
+            self.ctx.moves = [m.reversed() for m in self.fwd]
+            self.room()
+        except Exception:
+            self.unstage()
+            raise
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
         self.ctx.result["changed"] = True
         if self.ctx.check_mode:
@@ -112,6 +115,43 @@ class Restore(_run.Operation):
         self.rollback.roll_back()
         self.ctx.actions.append("rolled back %s" % what)
         return self.ctx.result
+
+    def room(self):
+        """The copy back must fit where it lands, before anything is copied: per filesystem, what the moved root
+        holds beyond the kept original, plus the margin, against the free space there (a full original
+        filesystem would stop the host's own services, and the system disk usually holds it).  An original
+        disk is measured once mounted beside its root: in check mode that is left to the real run."""
+        mounts = self.ctx.host.mountinfo()
+        need = {}
+        for m in self.ctx.moves:  # each from the moved root onto the kept original
+            m.size = self.ctx.host.measure(m.source).bytes
+            if not self.ctx.host.isdir(m.target):
+                self.ctx.actions.append("the free space on %s is checked once it is mounted" % m.target)
+                continue
+            fs = self.ctx.host.filesystem(m.target, mounts)
+            have = self.ctx.host.measure(m.target).bytes
+            entry = need.setdefault(fs["major_minor"], {"mount_point": fs["mount_point"] or m.target, "need": 0,
+                                                        "free": fs["free_bytes"] or 0, "roots": []})
+            entry["need"] += max(0, m.size - have) + self.ctx.opts.margin_for(m.size)
+            entry["roots"].append(m.target)
+        for entry in need.values():
+            if entry["free"] < entry["need"]:
+                _preflight.refuse(
+                    "not enough space on %s for the copy back onto %s: %s free, %s needed (what the moved root "
+                    "holds beyond the original, plus margin %s); short by %s. Free space there (or lower margin) "
+                    "and run again" % (
+                        entry["mount_point"], ", ".join(entry["roots"]), _units.human(entry["free"]),
+                        _units.human(entry["need"]), self.ctx.opts.margin,
+                        _units.human(entry["need"] - entry["free"])))
+
+    def unstage(self):
+        """An original disk mounted beside its root for the copy back is unmounted again when the restore stops
+        before its window (a refusal, a failed online copy): the host is left as it was."""
+        mounts = self.ctx.host.mountinfo()
+        for m in self.fwd:
+            if m.disk and _disk.disk_mounted_at(self.ctx.host, m, mounts, _disk.staging_path(m)):
+                _switch.unmount_all(self.ctx, _disk.staging_path(m))
+                _switch.drop_empty(self.ctx.host, _disk.staging_path(m))
 
     def preflight(self, running):
         missing = [m for m in self.fwd if not m.disk and not (m.backup and self.ctx.host.isdir(m.backup))]
@@ -165,11 +205,15 @@ class Restore(_run.Operation):
         return self.ctx.result
 
     def restore(self):
-        self.ctx.journal.save(phase="restore_record")
-        self.verification.record_inventory()
-        settled = self.ctx.passes.committed_layers() if self.ctx.opts.walk_mutable else None
-        self.ctx.result["online_copy_seconds"] = round(self.ctx.passes.run("online_copy", True)[0], 3)
-        self.ctx.passes.check_time_left()
+        try:
+            self.ctx.journal.save(phase="restore_record")
+            self.verification.record_inventory()
+            settled = self.ctx.passes.committed_layers() if self.ctx.opts.walk_mutable else None
+            self.ctx.result["online_copy_seconds"] = round(self.ctx.passes.run("online_copy", True)[0], 3)
+            self.ctx.passes.check_time_left()
+        except Exception:  # before the window: Docker still serves the moved root
+            self.unstage()
+            raise
         stopped_at = self.ctx.host.time()
         phase = "stop"
         served_original = False

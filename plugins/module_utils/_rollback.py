@@ -19,12 +19,29 @@ import os
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _daemon_json, _fstab, _mount_sources, _passes, _switch, _systemd, _testhooks, _units)
+    _copy, _daemon_json, _disk, _fstab, _mount_sources, _mountinfo, _passes, _switch, _systemd, _testhooks,
+    _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 
 
 # In the name of the directory beside a root where a copy back keeps what it replaced or deleted there.
 COPYBACK_MARK = ".dockyard-copyback-"
+
+
+def copyback_dir(copy_move, mounts, now):
+    """(where the copy back of COPY_MOVE keeps what it replaces or deletes, where that directory is once the root
+    is in service, the copy's extra rsync options).  Beside the root it lands on; inside it, at its top, when
+    that root is a filesystem's mount point (an original disk, mounted beside its root for the copy): beside
+    it would be the filesystem beneath, usually the system disk, and every file would be copied there.  At
+    the top of the root, the copy leaves every such directory where it is."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+    dest = copy_move.target
+    if _mountinfo.mount_at(mounts, dest) is None:
+        keep = "%s%s%s" % (dest, COPYBACK_MARK, stamp)
+        return keep, keep, []
+    name = COPYBACK_MARK + stamp
+    home = copy_move.mount_point if dest == _disk.staging_for(copy_move.mount_point) else dest
+    return os.path.join(dest, name), os.path.join(home, name), ["--exclude=/%s*" % COPYBACK_MARK]
 
 
 class FailedForward(RelocationError):
@@ -284,16 +301,16 @@ class Rollback:
             self.unbind_over(back, unbound)
             secs = moved = 0
             keeps = []
+            mounts = self.ctx.host.mountinfo()
             for m in back:
                 # Nothing is destroyed where the copy lands: what it replaces or deletes there is kept in a
-                # directory beside it.
-                keep = "%s%s%s" % (m.target, COPYBACK_MARK,
-                                   time.strftime("%Y%m%dT%H%M%S", time.localtime(self.ctx.host.time())))
-                keeps.append(keep)
+                # directory on the same filesystem (moved there, not copied).
+                keep, final, extra = copyback_dir(m, mounts, self.ctx.host.time())
+                keeps.append((keep, final))
                 opts = copy.copy(self.ctx.opts)
                 # The sentinel stays where it is: on the original it would let the drop-in start Docker there.
                 opts.rsync_opts = list(self.ctx.opts.rsync_opts) + ["--backup", "--backup-dir=%s" % keep,
-                                                                    "--exclude=/%s" % _systemd.SENTINEL_NAME]
+                                                                    "--exclude=/%s" % _systemd.SENTINEL_NAME] + extra
                 s, b = _passes.Passes(opts, [m], self.ctx.status, self.ctx.result, host=self.ctx.host).run(
                     "copy_back", False)
                 secs, moved = secs + s, moved + b
@@ -314,7 +331,7 @@ class Rollback:
             raise FailedForward(str(exc))
         self.ctx.actions.append("copied what Docker wrote on %s back onto %s (%s in %.1f s)" % (
             where, ", ".join(m.target for m in back), _units.human(moved), secs))
-        self.note_copybacks([k for k in keeps if self.ctx.host.isdir(k)])
+        self.note_copybacks([final for keep, final in keeps if self.ctx.host.isdir(keep)])
 
     def note_copybacks(self, keeps):
         """The directories KEEPS where a copy back put what it replaced or deleted: reported (copyback_kept), and

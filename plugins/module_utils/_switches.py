@@ -197,7 +197,14 @@ class BindSwitch(Switch):
         """The original went aside when the bind was applied."""
 
     def undo(self, move, ctx):
-        """Rollback: unmount the bind and put the original back where it was."""
+        """Rollback: unmount the bind and put the original back where it was.  An original disk is proved to be
+        that disk before the bind is lifted: a disk that is not (reused, its filesystem remade) leaves Docker's
+        root bound to the new one."""
+        if move.disk:
+            mounts = ctx.host.mountinfo()
+            if not any(_disk.disk_mounted_at(ctx.host, move, mounts, p)
+                       for p in (_disk.staging_path(move), move.mount_point)):
+                _disk.disk_device(ctx.host, move, mounts, "rollback")
         unbind(ctx, move.target, move.mount_point)
         if move.disk:
             staging = _disk.staging_path(move)

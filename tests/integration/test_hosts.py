@@ -618,7 +618,7 @@ def old_disk(fleet):
     return fingerprint, line[0], device, fstab
 
 
-def switched_off_the_disk(fleet, device, fstab, line):
+def switched_off_the_disk(fleet, device, fstab, line, ignore=()):
     """After a move: fstab is the old one with the disk's line commented out (dated today) and the bind line in
     its place, the disk is mounted nowhere, and it still holds the whole original root (mounted aside to look)."""
     after = sh(fleet, "cat /etc/fstab")
@@ -630,7 +630,7 @@ def switched_off_the_disk(fleet, device, fstab, line):
     assert sh(fleet, "findmnt -rn -o SOURCE | grep -cx '%s' || true" % device).strip() == "0"
     sh(fleet, "mkdir -p /root/look && mount -o ro %s /root/look" % device)
     try:
-        summary = same_tree(fleet, "/root/look", stop=False)
+        summary = same_tree(fleet, "/root/look", ignore, stop=False)
     finally:
         sh(fleet, "umount /root/look")
     return after, summary
@@ -670,6 +670,25 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     plan = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"}, check_mode=True)
     assert any("mount the original disk (%s)" % line in a for a in plan["actions"]), plan
     assert sh(fleet, "cat /etc/fstab") == after
+    # The copy back must fit on the old disk: measured once the disk is mounted beside the root, refused, and the
+    # disk unmounted again (nothing left mounted or changed).
+    staging = "/var/lib/docker.dockyard-disk"
+    refused(fleet, {"path": TARGET, "state": "restored", "margin": "100T"},
+            "not enough space on %s for the copy back onto %s" % (staging, staging))
+    assert mount_source(fleet, staging) == "not-mounted" and not sh(fleet, "ls -d %s || true" % staging).strip()
+    # An online copy back that fails (a file on the old disk its --delete cannot remove: immutable): the disk is
+    # unmounted again, Docker keeps serving the moved root, fstab is as it was.
+    old = "mkdir -p /root/old && mount %s /root/old && %%s && umount /root/old" % device
+    sh(fleet, old % "touch /root/old/blocker && chattr +i /root/old/blocker")
+    try:
+        broke = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"}, expect="failed")
+    finally:
+        sh(fleet, old % "chattr -i /root/old/blocker && rm /root/old/blocker")
+    assert "delete_file: unlink(blocker) failed: Operation not permitted" in broke["msg"], broke["msg"]
+    assert broke.get("failed") and broke.get("failed_phase") == "online_copy", broke
+    assert mount_source(fleet, staging) == "not-mounted" and not sh(fleet, "ls -d %s || true" % staging).strip()
+    assert sh(fleet, "cat /etc/fstab") == after
+    serving(fleet, "/var/lib/docker", fingerprint)
     back = fleet.module(HOST, DATA_ROOT, {"path": TARGET, "state": "restored"})
     assert not back.get("failed") and back["changed"], (back.get("msg"), back.get("actions"))
     disk_mounted_again(fleet, device, fstab, fingerprint)
@@ -679,8 +698,10 @@ def test_root_on_its_own_disk_moves_by_bind_and_its_fstab_line_is_replaced(fleet
     row("2. the root is its own disk (%s); keep_source=false and method daemon_json, then method bind" % line,
         "both refused in preflight, host unchanged; bind: moved, the disk's line commented (dated), then \"%s\", "
         "backup = old fstab, old disk unmounted, its tree equal to the root before the move (%d entries); %s, "
-        "rerun changed=false, bound after a reboot; state=restored: the line back, %s mounted again, a file "
-        "written after the move kept" % (after.splitlines()[-1], disk["entries_a"], entries(res), device))
+        "rerun changed=false, bound after a reboot; state=restored with margin 100T: refused once the disk was "
+        "mounted beside the root, the disk unmounted again; one whose online copy back fails (rsync exit 23): the "
+        "disk unmounted again, Docker on the moved root; then state=restored: the line back, %s mounted again, a "
+        "file written after the move kept" % (after.splitlines()[-1], disk["entries_a"], entries(res), device))
 
 
 def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(fleet, row):
@@ -706,7 +727,15 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     assert res.get("failed") and res.get("failed_phase") == "verify" and "rolled back" in res["msg"], res
     disk_mounted_again(fleet, device, fstab, fingerprint)
     assert sh(fleet, "docker exec web cat /data/late.txt").strip() == "written-on-the-new-root"
-    summary = same_tree(fleet, "/var/lib/docker", ignore=("volumes/*/_data/late.txt",))
+    # What the copy back replaced on the old disk is kept on that disk, at the top of the root (beside it would
+    # be the system disk), and reported for state=cleaned.
+    kept = res.get("copyback_kept") or []
+    assert kept and all(k.startswith("/var/lib/docker/.dockyard-copyback-") for k in kept), kept
+    assert all(sh(fleet, "findmnt -n -o SOURCE -T %s" % k).strip() == device for k in kept), kept
+    assert not sh(fleet, "ls -d /var/lib/docker.dockyard-disk.dockyard-copyback-* 2>/dev/null || true").strip()
+    assert json.loads(sh(fleet, "cat " + MARKER)).get("copybacks") == kept
+    copyback = (".dockyard-copyback-*",)
+    summary = same_tree(fleet, "/var/lib/docker", ignore=("volumes/*/_data/late.txt",) + copyback)
     sh(fleet, "rm /var/lib/docker/volumes/*/_data/late.txt")
     # Killed with the old disk unmounted and the bind not yet mounted: the rerun finishes the move.
     res = fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env={FAILPOINT: "switch_after_unmount"}, expect="failed")
@@ -715,9 +744,9 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     assert m["phase"] == "switch" and m["phases_done"][-1] == "final_copy", m
     assert m["moves"][0]["disk"]["src"] == line.split()[0] and m["moves"][0]["disk"]["line"] == line, m
     assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
-    done = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET)
+    done = moved(fleet, {"path": TARGET}, "/var/lib/docker", fingerprint, tree=TARGET, ignore=copyback)
     assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
-    switched_off_the_disk(fleet, device, fstab, line)
+    switched_off_the_disk(fleet, device, fstab, line, copyback)
     row("2. the root is its own disk: the verification fails; then the module is killed (SIGKILL) with the old "
         "disk unmounted and the bind not yet mounted", "verify failure rolled back: a file a container wrote on "
         "the new root is on the old disk, fstab byte for byte, %s on "
@@ -725,6 +754,52 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
         "the rerun finished the move: fstab line replaced, old disk unmounted and intact, %s, rerun "
         "changed=false" % (
             device, summary["entries_a"], m["phase"], m["phases_done"][-1], entries(done)))
+
+
+def test_a_rollback_proves_the_old_disk_before_it_lifts_the_bind(fleet, row):
+    """The switch fails (as a labelling error would) after the old disk was unmounted and the bind mounted; by
+    then the disk's filesystem is not the one the move recorded (its UUID changed while it was unmounted, as a
+    reused disk's would).  The rollback proves the disk before it lifts the bind: the bind stays and Docker is
+    started on the new root through it, the message names the disk, and the journal says Docker served there
+    (a rerun copies that back once the disk is right)."""
+    fingerprint, line, device, fstab = old_disk(fleet)
+    box = {}
+    env = {"DOCKYARD_MIGRATE_FAULT": "switch", "DOCKYARD_MIGRATE_PAUSE": "switch_after_unmount"}
+    t = threading.Thread(target=lambda: box.update(
+        r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env, expect="failed")))
+    t.start()
+    try:
+        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.switch_after_unmount && exit 0; "
+           "sleep 0.1; done; exit 1")
+        assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
+        sh(fleet, "e2fsck -fy %s >/dev/null 2>&1; tune2fs -U random %s >/dev/null" % (device, device))
+        uuid = sh(fleet, "blkid -p -o value -s UUID %s" % device).strip()
+        # Every mount and unmount on the root from here on, as the kernel reports it.
+        sh(fleet, "setsid timeout 600 findmnt --poll --mountpoint /var/lib/docker -n -o ACTION "
+           ">/run/root-polls.txt 2>&1 </dev/null & sleep 1")
+    finally:
+        sh(fleet, "rm -f /run/dockyard-migrate/paused.switch_after_unmount")
+        t.join(600)
+    assert not t.is_alive(), "the module did not end within 600 s of its release"
+    time.sleep(1)
+    polls = sh(fleet, "pkill -x findmnt; cat /run/root-polls.txt").split()
+    res = box["r"]
+    # The switch mounted the bind; the rollback never lifted it (before, it did, and systemd mounted fstab's
+    # bind line again to start Docker).
+    assert polls == ["mount"], polls
+    assert uuid and uuid not in line, (uuid, line)
+    assert res.get("failed") and "made to fail" in res["msg"] and "the rollback stopped" in res["msg"], res
+    assert "the original disk's fstab source %s names no device" % line.split()[0] in res["msg"], res["msg"]
+    assert "Docker was started all the same and serves from /var/lib/docker" in res["msg"], res["msg"]
+    assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
+    serving(fleet, "/var/lib/docker", fingerprint)
+    m = json.loads(sh(fleet, "cat " + MARKER))
+    assert m["phase"] == "rollback" and m.get("served") is True and not m.get("copied_back"), m
+    row("2. the root is its own disk; the switch fails after the bind is mounted, and the old disk's filesystem "
+        "is no longer the one recorded (its UUID changed while unmounted)", "the rollback stopped before lifting "
+        "the bind (\"%s names no device\"; the kernel saw the bind mounted once and never unmounted); Docker was "
+        "started on the new root through it, containers running, inventory equal; the journal records that Docker "
+        "served there" % line.split()[0])
 
 
 def test_root_on_its_own_filesystem_without_an_fstab_line_is_refused(fleet, row):

@@ -151,3 +151,22 @@ def test_a_removal_killed_part_way_is_finished_by_a_rerun(tmp_path, monkeypatch)
     assert result["changed"] and not backup.exists()
     marker = json.load(open(_journal.marker_path(str(target))))
     assert "removing" not in marker["cleanup"] and marker["cleanup"]["removed"] == [str(backup)]
+
+
+def test_a_copy_back_directory_at_the_top_of_the_served_root_may_go_and_nothing_deeper(tmp_path):
+    """A root that is a disk of its own keeps its copy back's directory at its top: removable, while any other
+    path inside the root Docker serves is refused."""
+    root = tmp_path / "var" / "lib" / "docker"
+    for d in (".dockyard-copyback-20260101T000000", "volumes/.dockyard-copyback-20260101T000000",
+              "x.dockyard-copyback-1"):
+        (root / d).mkdir(parents=True)
+    host = FakeHost()
+    moves = [_move.Move("docker", str(root), str(tmp_path / "data" / "docker"), _switches.BindSwitch())]
+
+    def refusal(name):
+        return _cleanup.kept_refusal(host, str(root / name), ".dockyard-copyback-", "the copy back's directory",
+                                     moves, str(root), [])
+
+    assert refusal(".dockyard-copyback-20260101T000000") is None
+    assert "overlaps %s, which Docker serves from" % root in refusal("volumes/.dockyard-copyback-20260101T000000")
+    assert "overlaps" in refusal("x.dockyard-copyback-1")

@@ -50,3 +50,13 @@ def test_overlay2_verdict(fs, ftype, ok, word):
     got, reason = _fsinfo.overlay2_verdict(fs, ftype)
     assert got is ok
     assert word in reason
+
+
+def test_the_d_type_probe_leaves_the_directory_it_probes_in_as_it_was(tmp_path):
+    """A preflight that probes Docker's live root (or a refusal's) changes nothing there, its times included."""
+    (tmp_path / "kept").write_text("x")
+    os.utime(str(tmp_path), ns=(1000000000, 2000000000))
+    assert _fsinfo.supports_d_type(str(tmp_path)) is True
+    st = os.stat(str(tmp_path))
+    assert (st.st_atime_ns, st.st_mtime_ns) == (1000000000, 2000000000)
+    assert sorted(os.listdir(str(tmp_path))) == ["kept"]

@@ -199,3 +199,25 @@ def test_a_restore_over_a_move_window_docker_answered_in_is_refused_unchanged(tm
     with pytest.raises(RelocationError, match="after Docker started on the new root; run the move again") as exc:
         _restore.Restore._run(r)
     assert exc.value.phase == "preflight" and daemon_json.read_text() == before
+
+
+@pytest.mark.parametrize("margin, refused", [("100T", True), ("0", False)])
+def test_a_copy_back_that_would_not_fit_on_the_originals_filesystem_is_refused(tmp_path, monkeypatch, margin,
+                                                                               refused):
+    """The copy back is measured against the free space where it lands (the kept original's filesystem) before
+    anything is copied: what the moved root holds beyond the original, plus the margin."""
+    r, _restarted, daemon_json = restore(tmp_path, monkeypatch, "done")
+    (tmp_path / "disk" / "docker" / "image" / "layer").write_bytes(b"x" * 65536)
+    r.ctx.opts.margin = margin
+    r.ctx.moves = [m.reversed() for m in r.fwd]
+    before = daemon_json.read_text()
+    if refused:
+        with pytest.raises(RelocationError, match=r"not enough space on \S+ for the copy back onto %s: .* free, "
+                           r"100\.0T needed" % re.escape(str(tmp_path / "src.bak"))) as exc:
+            r.room()
+        assert exc.value.phase == "preflight"
+    else:
+        r.room()
+        assert r.ctx.moves[0].size >= 65536
+    assert [c for c in r.ctx.host.calls if c[0] not in ("mountinfo",)] == []
+    assert daemon_json.read_text() == before

@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -420,3 +421,27 @@ def test_a_copy_back_whose_volume_paths_cannot_be_rewritten_starts_docker_where_
     assert r.ctx.journal.get("copied_back") is not True
     # Docker went back where it served: daemon.json still names the new root.
     assert json.loads(open(r.ctx.opts.daemon_json).read()).get("data-root") == r.ctx.moves[0].target
+
+
+MOUNTINFO = ("21 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+             "30 21 7:0 / /var/lib/docker.dockyard-disk rw - ext4 /dev/loop0 rw\n"
+             "31 21 7:1 / /mnt/data rw - ext4 /dev/loop1 rw\n")
+
+
+@pytest.mark.parametrize("dest, keep, final, excluded", [
+    # beside a root that is a directory: the same filesystem
+    ("/var/lib/docker.dockyard-backup-1", "/var/lib/docker.dockyard-backup-1.dockyard-copyback-{s}", None, False),
+    # an original disk mounted beside its root: on that disk, where it is once the disk is on the root again
+    ("/var/lib/docker.dockyard-disk", "/var/lib/docker.dockyard-disk/.dockyard-copyback-{s}",
+     "/var/lib/docker/.dockyard-copyback-{s}", True),
+    # a root that is a mount point of its own (the data disk's): inside it, where it stays
+    ("/mnt/data", "/mnt/data/.dockyard-copyback-{s}", None, True),
+])
+def test_a_copy_back_keeps_what_it_replaces_on_the_filesystem_it_lands_on(dest, keep, final, excluded):
+    entries = _mountinfo.parse(MOUNTINFO)
+    stamp = 1767225600.0  # 2026-01-01T00:00:00Z
+    s = time.strftime("%Y%m%dT%H%M%S", time.localtime(stamp))
+    got = _rollback.copyback_dir(Move("docker", "/mnt/data/docker", dest, None, "/var/lib/docker"), entries, stamp)
+    assert got[0] == keep.format(s=s) and got[1] == (final or keep).format(s=s)
+    # the copy's --delete leaves every such directory at the top of the root where it is
+    assert got[2] == (["--exclude=/.dockyard-copyback-*"] if excluded else [])
