@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Docker's two image stores, read from the host: which one the engine runs, what each holds, what keeps a host
+from being converted, and where a container's writable layer lies in each.  Internal to dockyard.migrate.
+
+The classic store keeps images and layers under Docker's root (image/overlay2, overlay2); containerd's image store
+(``features.containerd-snapshotter`` in daemon.json) keeps them in containerd's content store and snapshotter,
+namespace ``moby``.  Both keep containers in ``DockerRootDir/containers``, each recording the driver it was made
+with (``Driver`` in config.v2.json): an engine loads only the containers of its own store, so the other store's
+stay on disk, hidden, until the engine is switched back.  Both stores use the kernel's overlayfs, so a writable
+layer (an overlay upper directory: whiteouts as 0:0 character devices, opaque directories as
+``trusted.overlay.opaque``) means the same in either.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+SNAPSHOTTER_TYPE = "io.containerd.snapshotter.v1"
+FEATURE = "containerd-snapshotter"
+STORES = ("containerd", "classic")
+# The graph driver of each store this collection converts between.
+DRIVERS = {"classic": "overlay2", "containerd": "overlayfs"}
+MIN_DOCKER = 24
+NAMESPACE = "moby"
+# containerd's socket: the system containerd Debian's and Docker's packages run, or the one dockerd starts itself.
+CONTAINERD_SOCKETS = ("/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock")
+# Extended attributes of an overlay upper directory that point at the inodes of the store it was made in.
+OVERLAY_XATTRS = ("trusted.overlay.origin", "trusted.overlay.impure", "trusted.overlay.uuid")
+NONE_TAG = "<none>:<none>"
+
+
+class StoreError(Exception):
+    def __init__(self, msg, phase=None):
+        self.phase = phase
+        super(StoreError, self).__init__(msg)
+
+
+def store_of(info):
+    """``containerd`` when the engine runs containerd's image store (its DriverStatus names the snapshotter type),
+    else ``classic``."""
+    for pair in info.get("DriverStatus") or []:
+        if len(pair) == 2 and pair[0] == "driver-type" and pair[1] == SNAPSHOTTER_TYPE:
+            return "containerd"
+    return "classic"
+
+
+def with_store(data, store):
+    """daemon.json's DATA with the image store set to STORE (``features.containerd-snapshotter``, written as true or
+    false: an engine whose default is the containerd store keeps the classic one only when told)."""
+    out = dict(data)
+    features = dict(out.get("features") or {})
+    features[FEATURE] = store == "containerd"
+    out["features"] = features
+    return out
+
+
+def configured_store(data):
+    """The store daemon.json asks for: ``containerd``, ``classic``, or None when it does not say."""
+    value = (data.get("features") or {}).get(FEATURE)
+    return None if value is None else ("containerd" if value else "classic")
+
+
+def refusals(info, version, daemon_json, target, allow_swarm=False):
+    """Why this host cannot be converted to TARGET, in words (an empty list when it can)."""
+    out = []
+    server = str(version.get("Version") or "0")
+    try:
+        major = int(server.split(".", 1)[0])
+    except ValueError:
+        major = 0
+    if major < MIN_DOCKER:
+        out.append("Docker %s is older than %d: its containerd image store is not complete enough to convert to "
+                   "or from; upgrade Docker first" % (server, MIN_DOCKER))
+    if any("name=userns" in str(s) for s in info.get("SecurityOptions") or []):
+        out.append("the engine runs with userns-remap, which containerd's image store does not support (its "
+                   "writable layers hold a re-owned copy of the image)")
+    swarm = (info.get("Swarm") or {}).get("LocalNodeState") or "inactive"
+    if swarm not in ("inactive", "") and not allow_swarm:
+        out.append("this engine is part of a swarm (%s): swarm recreates service tasks itself; leave the swarm, "
+                   "or set allow_swarm to convert the other containers" % swarm)
+    source = store_of(info)
+    if source in DRIVERS and info.get("Driver") != DRIVERS[source]:
+        out.append("the engine runs the %s store with the %s driver; only %s (classic) and %s (containerd) are "
+                   "converted" % (source, info.get("Driver"), DRIVERS["classic"], DRIVERS["containerd"]))
+    if "storage-driver" in daemon_json:
+        out.append("daemon.json sets storage-driver (%s), which would decide the store's driver after the switch; "
+                   "remove it (the store's default driver is %s)" % (
+                       daemon_json["storage-driver"], DRIVERS[target]))
+    return out
+
+
+def containerd_socket(exists=os.path.exists):
+    return next((s for s in CONTAINERD_SOCKETS if exists(s)), None)
+
+
+def ctr_argv(socket, *args):
+    """A ctr command in Docker's namespace of the containerd at SOCKET."""
+    return ["ctr", "--address", socket, "--namespace", NAMESPACE] + list(args)
+
+
+def full_name(tag):
+    """A Docker tag as containerd names it (``busybox:1`` is ``docker.io/library/busybox:1``)."""
+    name, sep, rest = tag.partition("/")
+    if not sep:
+        return "docker.io/library/" + tag
+    if "." in name or ":" in name or name == "localhost":
+        return tag
+    return "docker.io/" + tag
+
+
+def upper_from_mounts(text):
+    """The upper directory in the mount command ``ctr snapshots mounts`` prints, or None."""
+    m = re.search(r"upperdir=([^,\s]+)", text or "")
+    return m.group(1) if m else None
+
+
+def classic_upper(inspect):
+    """The writable layer of a container of the classic (overlay2) store, from its inspect."""
+    return ((inspect.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir")
+
+
+def images_to_carry(images, containers):
+    """(tags, untagged_used, untagged_unused) from GET /images/json and the containers' inspects: every tag is
+    carried; an image without one is named, since it cannot be carried by name."""
+    tags = sorted(set(t for i in images for t in (i.get("RepoTags") or []) if t != NONE_TAG))
+    used = set(c.get("Image") for c in containers)
+    untagged = [i["Id"] for i in images if not [t for t in (i.get("RepoTags") or []) if t != NONE_TAG]]
+    return tags, sorted(i for i in untagged if i in used), sorted(i for i in untagged if i not in used)
+
+
+def hidden_containers(root, driver):
+    """{name: id} of the containers under ROOT/containers made with DRIVER (the other store's, which the running
+    engine does not show)."""
+    out = {}
+    base = os.path.join(root, "containers")
+    try:
+        ids = os.listdir(base)
+    except OSError:
+        return out
+    for cid in ids:
+        try:
+            with open(os.path.join(base, cid, "config.v2.json")) as f:
+                conf = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if conf.get("Driver") == driver:
+            out[(conf.get("Name") or "").lstrip("/")] = cid
+    return out
+
+
+def container_name(inspect):
+    return (inspect.get("Name") or "").lstrip("/")
+
+
+KINDS = {0: "C", 1: "A", 2: "D"}
+# The files Docker mounts over a container's own at start, and their directory: containerd's store reports them
+# changed in a container that has not run since it was made, the classic store never (its init layer holds them).
+MOUNTED = ("/etc", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+
+
+def changes_differ(before, after):
+    """What differs between two GET /containers/{id}/changes answers, as ``docker diff`` lines (``-`` before, ``+``
+    after); empty when they list the same changes."""
+    def lines(changes):
+        return set("%s %s" % (KINDS.get(c.get("Kind"), c.get("Kind")), c.get("Path")) for c in changes or []
+                   if not (c.get("Kind") == 0 and c.get("Path") in MOUNTED))
+    a, b = lines(before), lines(after)
+    return sorted("-" + x for x in a - b) + sorted("+" + x for x in b - a)

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+"""image_store on Docker 26.1 (Debian trixie): a seeded host converted from the classic store to containerd's image
+store and back, its containers kept with their writable layers (a file added, one changed, one deleted, a directory
+deleted and made again, a hard link, an extended attribute), the running set kept, a reboot after the conversion,
+and reruns that change nothing.  Each result is checked with Docker's own client and the kernel's view of the
+containers' files, not with the module's report."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+HOST = "h14"
+MODULE = "dockyard.migrate.image_store"
+CHANGES = ("echo added > /added.txt && echo changed > /etc/seed-release && busybox rm /bin/wc && "
+           "busybox rm -rf /app && mkdir /app && echo fresh > /app/fresh && mkdir /hl && echo hl > /hl/a && "
+           "ln /hl/a /hl/b")
+
+
+FAILPOINT = "DOCKYARD_MIGRATE_FAILPOINT"
+
+
+def sh(fleet, script):
+    return fleet.sh(HOST, "sh", "-c", script)
+
+
+def journal(fleet):
+    return json.loads(sh(fleet, "cat /var/lib/.docker.dockyard-image-store.json"))
+
+
+def store(fleet):
+    """The store Docker runs, as `docker info` says."""
+    info = json.loads(sh(fleet, "docker info --format '{{json .}}'"))
+    types = [v for k, v in info.get("DriverStatus") or [] if k == "driver-type"]
+    return info["Driver"], "containerd" if types == ["io.containerd.snapshotter.v1"] else "classic"
+
+
+def state(fleet):
+    """Tags, containers with their state, and what the web container's files show."""
+    tags = sorted(sh(fleet, "docker image ls --format '{{.Repository}}:{{.Tag}}'").split())
+    # An exited container comes back created (its exit code is not carried): the running set is what is kept.
+    running = "'{{.Names}}={{if eq .State \"running\"}}running{{else}}stopped{{end}}'"
+    containers = sorted(sh(fleet, "docker ps -a --format " + running).split())
+    files = sh(fleet, "docker exec web sh -c 'cat /added.txt /etc/seed-release /tmp/state /app/fresh; ls /app; "
+                      "ls /bin/wc 2>&1 || true; busybox stat -c %i /hl/a /hl/b; cat /data/site/page.txt' && "
+                      "getfattr -n user.k --only-values /proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt;"
+                      " echo; docker cp batch:/tmp/out - | tar -xO")
+    lines = files.splitlines()
+    # the hard link pair: one inode (its number is the new store's own)
+    return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:]
+
+
+def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_layers(fleet_hosts):
+    fleet = fleet_hosts
+    fleet.up_extra("--first", "14", "--hosts", "1", "--suite", "trixie")
+    fleet.reset(HOST)
+    sh(fleet, "docker exec web sh -c '%s' && setfattr -n user.k -v v "
+              "/proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt" % CHANGES)
+    assert store(fleet) == ("overlay2", "classic")
+    before = state(fleet)
+    tags, containers, files = before
+    assert files[:4] == ["added", "changed", "runtime", "fresh"] and files[4] == "fresh", files
+    assert "No such file" in files[5] and files[6:] == ["hard-linked", "hello", "v", "done"], files
+    assert "web=running" in containers and "worker=running" in containers and "spare=stopped" in containers
+    daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
+    # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's.
+    sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
+              "d=json.load(open(p)); d[\"storage-driver\"]=\"overlay2\"; json.dump(d, open(p, \"w\"))'")
+    edited = sh(fleet, "cat /etc/docker/daemon.json")
+    try:
+        no = fleet.module(HOST, MODULE, {"store": "containerd"}, expect="failed")
+        assert no.get("failed_phase") == "preflight" and "daemon.json sets storage-driver (overlay2)" in no["msg"], no
+        assert sh(fleet, "cat /etc/docker/daemon.json") == edited and store(fleet) == ("overlay2", "classic")
+        assert not no["changed"] and state(fleet) == before
+    finally:
+        sh(fleet, "cp /root/daemon.json /etc/docker/daemon.json")
+
+    plan = fleet.module(HOST, MODULE, {"store": "containerd"}, check_mode=True, diff=True)
+    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "spare", "web", "worker"], plan
+    assert sorted(plan["images"]) == tags, plan
+    assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
+    assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet)[1] == "classic"
+
+    # Killed (SIGKILL) with Docker stopped and daemon.json switched: the rerun puts the old store back in
+    # service first (nothing ran on the new one), then converts.
+    killed = fleet.module(HOST, MODULE, {"store": "containerd"}, env={FAILPOINT: "store_after_switch"},
+                          expect="failed")
+    assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
+    assert journal(fleet)["phase"] == "switch"
+    assert fleet.sh(HOST, "systemctl", "is-active", "docker.service", check=False).strip() == "inactive"
+    res = fleet.module(HOST, MODULE, {"store": "containerd"})
+    assert not res.get("failed") and res["changed"] and res["store_after"] == "containerd", res
+    assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
+    assert store(fleet) == ("overlayfs", "containerd")
+    assert state(fleet) == before
+    again = fleet.module(HOST, MODULE, {"store": "containerd"})
+    assert not again.get("failed") and again["changed"] is False, again
+
+    fleet.reboot(HOST)
+    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    assert store(fleet)[1] == "containerd" and state(fleet) == before
+
+    # Converted back: what the containers wrote on the containerd store comes along.
+    sh(fleet, "docker exec web sh -c 'echo later > /later.txt'")
+    # Killed once the containers are made in the classic store, before they start: the rerun finishes forward.
+    killed = fleet.module(HOST, MODULE, {"store": "classic"}, env={FAILPOINT: "store_before_start"},
+                          expect="failed")
+    assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
+    assert journal(fleet)["phase"] == "start" and store(fleet)[1] == "classic"
+    back = fleet.module(HOST, MODULE, {"store": "classic"})
+    assert not back.get("failed") and back["changed"] and back["store_after"] == "classic", back
+    assert "finished the conversion interrupted in phase start" in back["actions"], back["actions"]
+    assert store(fleet) == ("overlay2", "classic")
+    assert state(fleet) == before
+    assert sh(fleet, "docker exec web cat /later.txt").strip() == "later"
+    again = fleet.module(HOST, MODULE, {"store": "classic"})
+    assert not again.get("failed") and again["changed"] is False, again

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+"""The conversion's decisions (_store_convert.Conversion) on a fake engine and host: a host already on the asked
+store, the plan of a check run, the refusals that change nothing, and the switch back after a failure.  The
+conversion itself runs on the fleet (tests/integration/test_image_store.py)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _store_convert, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]]}
+CONTAINERD = {"Driver": "overlayfs", "DriverStatus": [["driver-type", _stores.SNAPSHOTTER_TYPE]]}
+MOUNTS = "mount -t overlay overlay /x -o index=off,workdir=/c/4/work,upperdir=/c/4/fs,lowerdir=/c/3/fs\n"
+
+
+class Engine:
+    """GET answers by path; every other call is recorded."""
+
+    api_version = "1.45"
+
+    def __init__(self, info, root, containers=(), images=()):
+        self.answers = {"/containers/json": list(containers), "/images/json": list(images)}
+        for c in containers:
+            self.answers["/containers/%s/json" % c["Id"]] = c
+            self.answers["/containers/%s/changes" % c["Id"]] = [{"Path": "/a", "Kind": 1}]
+        self.info_ = dict(info, DockerRootDir=str(root))
+        self.calls = []
+
+    def info(self):
+        return self.info_
+
+    def version(self):
+        return {"Version": "26.1.5"}
+
+    def get(self, path, params=None):
+        return self.answers[path]
+
+    def post(self, path, params=None, body=None):
+        self.calls.append(("POST", path))
+        return {"Id": "new"}
+
+
+class Host:
+    """The host methods the conversion calls (_systemd.Systemd's, with their parameters), recorded; any other call
+    fails the test (AttributeError)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def window_units(self, with_containerd=False):
+        return ["docker.socket", "docker.service"]
+
+    def mask(self, units):
+        self.calls.append(("mask", list(units)))
+        return list(units)
+
+    def unmask(self, units):
+        self.calls.append(("unmask", list(units)))
+
+    def stop_docker(self, with_containerd=False):
+        self.calls.append(("stop_docker",))
+
+    def start_docker(self, with_containerd=False):
+        self.calls.append(("start_docker",))
+
+    def write_file(self, path, data, mode=0o644, config=False):
+        self.calls.append(("write_file", path))
+        _fileops.atomic_write(path, data, mode=mode)
+
+    def wait_docker(self, timeout):
+        return True
+
+
+def container(cid, name, upper="/d/overlay2/x/diff", image="seed/app:2"):
+    return {"Id": cid, "Name": "/" + name, "Image": "sha256:" + cid, "Config": {"Image": image},
+            "State": {"Running": True}, "GraphDriver": {"Data": {"UpperDir": upper}}, "HostConfig": {}}
+
+
+def conversion(tmp_path, info, store, daemon_json=None, check_mode=False, containers=(), images=()):
+    path = tmp_path / "daemon.json"
+    root = tmp_path / "docker"
+    path.write_text(json.dumps(dict(daemon_json or {"bridge": "none"}, **{"data-root": str(root)})))
+    (root / "containers").mkdir(parents=True)
+    runs = []
+    conv = _store_convert.Conversion(Engine(info, root, containers, images), Host(),
+                                     lambda argv: runs.append(argv) or (0, MOUNTS if "mounts" in argv else "", ""),
+                                     {"store": store, "daemon_json": str(path), "allow_swarm": False},
+                                     check_mode=check_mode)
+    return conv, path, root, runs
+
+
+def test_a_host_on_the_asked_store_is_unchanged(tmp_path):
+    conv, path, _root, runs = conversion(tmp_path, CONTAINERD, "containerd",
+                                         {"features": {"containerd-snapshotter": True}})
+    before = path.read_text()
+    res = conv.run()
+    assert res["changed"] is False and res["store_after"] == "containerd"
+    assert conv.host.calls == [] and runs == [] and path.read_text() == before
+
+
+def test_a_classic_host_without_a_word_in_daemon_json_is_on_the_classic_store(tmp_path):
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    assert conv.run()["changed"] is False and conv.host.calls == []
+
+
+def test_check_mode_plans_the_carry_and_changes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/containerd/containerd.sock")
+    conv, path, root, runs = conversion(
+        tmp_path, CLASSIC, "containerd", check_mode=True, containers=[container("a1", "web")],
+        images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}, {"Id": "sha256:zz", "RepoTags": None}])
+    before = path.read_text()
+    res = conv.run()
+    assert res["changed"] and res["images"] == ["seed/app:2"] and res["containers"] == ["web"]
+    assert res["not_carried"] == ["sha256:zz"]
+    assert json.loads(res["diff"]["after"])["features"] == {"containerd-snapshotter": True}
+    assert json.loads(res["diff"]["after"])["data-root"] == str(root)
+    assert res["diff"]["before"] == before == path.read_text()
+    assert conv.host.calls == [] and runs == [] and conv.client.calls == []
+    assert not (tmp_path / ".docker.dockyard-image-store.json").exists()
+
+
+@pytest.mark.parametrize("case, words", [
+    ("untagged", "containers use images with no tag (sha256:a1)"),
+    ("foreign", "the containerd store already holds containers named web, which this collection did not make"),
+    ("socket", "containerd's socket is not found"),
+])
+def test_each_refusal_changes_nothing(tmp_path, monkeypatch, case, words):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: None if case == "socket" else "/run/c.sock")
+    images = [{"Id": "sha256:a1", "RepoTags": [] if case == "untagged" else ["seed/app:2"]}]
+    conv, path, root, runs = conversion(tmp_path, CLASSIC, "containerd", containers=[container("a1", "web")],
+                                        images=images)
+    if case == "foreign":
+        (root / "containers" / "b2").mkdir()
+        (root / "containers" / "b2" / "config.v2.json").write_text(json.dumps({"Name": "/web", "Driver": "overlayfs"}))
+    before = path.read_text()
+    with pytest.raises(StoreError, match=re.escape(words)) as exc:
+        conv.run()
+    assert exc.value.phase == "preflight"
+    assert conv.host.calls == [] and conv.client.calls == [] and path.read_text() == before
+    assert not (tmp_path / ".docker.dockyard-image-store.json").exists()
+
+
+def test_a_failure_after_the_switch_puts_daemon_json_back_and_starts_docker(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, _root, _runs = conversion(tmp_path, CONTAINERD, "classic", containers=[container("a1", "web")],
+                                          images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    before = path.read_text()
+    written = []
+    real = conv.host.write_file
+    conv.host.write_file = lambda p, text, config=False: written.append(text) or real(p, text, config=config)
+    # Docker comes back on the containerd store although daemon.json asks for the classic one.
+    with pytest.raises(StoreError, match="Docker started on the containerd store after the switch") as exc:
+        conv.run()
+    assert exc.value.phase == "switch" and conv.result["rolled_back"] is True
+    assert json.loads(written[0])["features"]["containerd-snapshotter"] is False and written[1] == before
+    assert path.read_text() == before
+    names = [c[0] for c in conv.host.calls]
+    assert names.count("start_docker") == 2 and names.index("stop_docker") < names.index("start_docker")
+    journal = json.loads((tmp_path / ".docker.dockyard-image-store.json").read_text())
+    assert journal["phase"] == "rolled_back" and "after the switch" in journal["error"]
+
+
+def journal(root, **fields):
+    path = root.parent / ".docker.dockyard-image-store.json"
+    path.write_text(json.dumps(fields))
+    return path
+
+
+def test_a_kill_before_the_new_stores_containers_ran_is_rolled_back_to_the_old_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    before = path.read_text()
+    path.write_text(json.dumps(_stores.with_store(json.loads(before), "containerd")))  # switched, killed
+    jpath = journal(root, phase="containers", target="containerd", daemon_json_before=before, containers=[], tags=[])
+    res = conv.run()
+    assert path.read_text() == before and res["changed"] and res["rolled_back"] is True
+    assert "rolled back the conversion interrupted in phase containers" in res["actions"]
+    names = [c[0] for c in conv.host.calls]
+    assert names.index("stop_docker") < names.index("start_docker")
+    assert json.loads(jpath.read_text())["phase"] == "rolled_back"
+
+
+def test_a_kill_after_the_new_stores_containers_started_is_finished_forward(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    old = container("a1", "web")
+    conv, path, root, _runs = conversion(tmp_path, CONTAINERD, "containerd", images=[
+        {"Id": "sha256:m1", "RepoTags": ["seed/app:2"]}])
+    switched = path.read_text()
+    conv.client.answers["/containers/n1/json"] = dict(old, Id="n1", State={"Running": False})
+    conv.client.answers["/containers/n1/changes"] = [{"Path": "/a", "Kind": 1}]
+    conv.client.ping = lambda: True
+    record = {"name": "web", "id": "a1", "inspect": old, "running": True, "new_id": "n1",
+              "changes": [{"Path": "/a", "Kind": 1}], "upper": "/d/overlay2/x/diff"}
+    jpath = journal(root, phase="start", target="containerd", daemon_json_before="{}", containers=[record],
+                    tags=["seed/app:2"])
+    # The container starts: the verification sees it running.
+    conv.client.post = lambda p, params=None, body=None: conv.client.calls.append(("POST", p)) or \
+        conv.client.answers["/containers/n1/json"].update(State={"Running": True})
+    res = conv.run()
+    assert res["store_after"] == "containerd" and res["changed"]
+    assert conv.client.calls == [("POST", "/containers/n1/start")] and path.read_text() == switched
+    assert "stop_docker" not in [c[0] for c in conv.host.calls]
+    assert json.loads(jpath.read_text())["phase"] == "done"

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+"""The image stores as the host shows them (_stores): which one runs, the daemon.json switch, what refuses a
+conversion, names, writable layers and changes."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _stores
+
+CONTAINERD_INFO = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
+CLASSIC_INFO = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]]}
+
+
+def test_the_store_is_told_by_the_snapshotter_type():
+    assert _stores.store_of(CONTAINERD_INFO) == "containerd"
+    assert _stores.store_of(CLASSIC_INFO) == "classic"
+    assert _stores.store_of({}) == "classic"
+
+
+def test_the_switch_sets_the_feature_and_keeps_the_rest():
+    data = {"bridge": "none", "features": {"buildkit": True}}
+    on = _stores.with_store(data, "containerd")
+    assert on == {"bridge": "none", "features": {"buildkit": True, "containerd-snapshotter": True}}
+    assert _stores.with_store(on, "classic")["features"] == {"buildkit": True, "containerd-snapshotter": False}
+    assert data == {"bridge": "none", "features": {"buildkit": True}}  # not changed in place
+    assert [_stores.configured_store(d) for d in ({}, on, _stores.with_store(on, "classic"))] == \
+        [None, "containerd", "classic"]
+
+
+@pytest.mark.parametrize("info, version, daemon_json, allow, words", [
+    (CLASSIC_INFO, {"Version": "20.10.24"}, {}, False, "Docker 20.10.24 is older than 24"),
+    (dict(CLASSIC_INFO, SecurityOptions=["name=seccomp", "name=userns"]), {"Version": "26.1.5"}, {}, False,
+     "userns-remap"),
+    (dict(CLASSIC_INFO, Swarm={"LocalNodeState": "active"}), {"Version": "26.1.5"}, {}, False, "part of a swarm"),
+    (dict(CLASSIC_INFO, Driver="vfs"), {"Version": "26.1.5"}, {}, False, "the classic store with the vfs driver"),
+    (CLASSIC_INFO, {"Version": "26.1.5"}, {"storage-driver": "overlay2"}, False, "sets storage-driver (overlay2)"),
+])
+def test_each_refusal_names_its_reason(info, version, daemon_json, allow, words):
+    problems = _stores.refusals(info, version, daemon_json, "containerd", allow)
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_a_sound_host_and_an_allowed_swarm_are_not_refused():
+    assert _stores.refusals(CLASSIC_INFO, {"Version": "28.5.2"}, {}, "containerd") == []
+    assert _stores.refusals(dict(CONTAINERD_INFO, Swarm={"LocalNodeState": "active"}), {"Version": "26.1.5"}, {},
+                            "classic", allow_swarm=True) == []
+
+
+@pytest.mark.parametrize("tag, name", [
+    ("busybox:1", "docker.io/library/busybox:1"),
+    ("seed/app:2", "docker.io/seed/app:2"),
+    ("registry.example:5000/team/app:1", "registry.example:5000/team/app:1"),
+    ("localhost/app:1", "localhost/app:1"),
+])
+def test_a_tag_is_named_as_containerd_names_it(tag, name):
+    assert _stores.full_name(tag) == name
+
+
+def test_the_upper_directory_is_read_from_the_mount_command():
+    text = ("mount -t overlay overlay /x -o index=off,workdir=/var/lib/containerd/s/4/work,"
+            "upperdir=/var/lib/containerd/s/4/fs,lowerdir=/var/lib/containerd/s/3/fs\n")
+    assert _stores.upper_from_mounts(text) == "/var/lib/containerd/s/4/fs"
+    assert _stores.upper_from_mounts("") is None
+    assert _stores.classic_upper({"GraphDriver": {"Data": {"UpperDir": "/d/overlay2/a/diff"}}}) == "/d/overlay2/a/diff"
+    assert _stores.classic_upper({"GraphDriver": {"Data": None}}) is None
+
+
+def test_tagged_images_are_carried_and_untagged_ones_named():
+    images = [{"Id": "sha256:a", "RepoTags": ["x:1", "x:latest"]}, {"Id": "sha256:b", "RepoTags": ["<none>:<none>"]},
+              {"Id": "sha256:c", "RepoTags": None}]
+    tags, used, unused = _stores.images_to_carry(images, [{"Image": "sha256:b"}, {"Image": "sha256:a"}])
+    assert (tags, used, unused) == (["x:1", "x:latest"], ["sha256:b"], ["sha256:c"])
+
+
+def test_the_other_stores_containers_are_found_by_their_driver(tmp_path):
+    for cid, name, driver in (("a1", "/web", "overlay2"), ("b2", "/web", "overlayfs"), ("c3", "/db", "overlay2")):
+        (tmp_path / "containers" / cid).mkdir(parents=True)
+        (tmp_path / "containers" / cid / "config.v2.json").write_text(json.dumps({"Name": name, "Driver": driver}))
+    (tmp_path / "containers" / "broken").mkdir()
+    assert _stores.hidden_containers(str(tmp_path), "overlay2") == {"web": "a1", "db": "c3"}
+    assert _stores.hidden_containers(str(tmp_path), "overlayfs") == {"web": "b2"}
+    assert _stores.hidden_containers(str(tmp_path / "none"), "overlay2") == {}
+
+
+def test_changes_are_compared_as_docker_diff_lines_apart_from_the_files_docker_mounts():
+    before = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/seed-release", "Kind": 0}, {"Path": "/a", "Kind": 1}]
+    after = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/hosts", "Kind": 0}, {"Path": "/etc/seed-release", "Kind": 0},
+             {"Path": "/a", "Kind": 1}]
+    assert _stores.changes_differ(before, after) == []
+    assert _stores.changes_differ(before, after[:1] + after[2:3] + [{"Path": "/a", "Kind": 2}]) == ["-A /a", "+D /a"]
+    assert _stores.changes_differ(None, [{"Path": "/etc/hosts", "Kind": 1}]) == ["+A /etc/hosts"]
