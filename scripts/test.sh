@@ -26,10 +26,11 @@ side bandit "$py" -m bandit -q -r plugins -c tests/bandit.yml
 side images bash -c "$py tests/fleet/fleet.py build --suite trixie && bash awx/build-ee.sh && \
 for s in docker28 bullseye; do $py tests/fleet/fleet.py build --suite \$s || exit 1; done"
 
-# Two parallel workers, each with a fleet of its own (tests/fleet/fleet.py, DOCKYARD_FLEET_WORKER); a file's tests
-# stay together on one worker.  DOCKYARD_TEST_WORKERS=0 runs everything in this process.
+# Two parallel workers, each with a fleet of its own (tests/fleet/fleet.py, DOCKYARD_FLEET_WORKER); a fleet test
+# file's tests stay together on one worker (tests/integration/conftest.py marks each file's group), the unit tests
+# are spread one by one.  DOCKYARD_TEST_WORKERS=0 runs everything in this process.
 workers=${DOCKYARD_TEST_WORKERS:-2}
-"$py" -m pytest -n "$workers" --dist loadfile tests/unit tests/integration "$@"
+"$py" -m pytest -n "$workers" --dist loadgroup tests/unit tests/integration "$@"
 rc=$?
 for i in "${!pids[@]}"; do
     if wait "${pids[$i]}"; then

@@ -22,6 +22,8 @@ import json
 import os
 import re
 
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+
 SNAPSHOTTER_TYPE = "io.containerd.snapshotter.v1"
 FEATURE = "containerd-snapshotter"
 STORES = ("containerd", "classic")
@@ -89,6 +91,10 @@ def refusals(info, version, daemon_json, target, allow_swarm=False):
     if source in DRIVERS and info.get("Driver") != DRIVERS[source]:
         out.append("the engine runs the %s store with the %s driver; only %s (classic) and %s (containerd) are "
                    "converted" % (source, info.get("Driver"), DRIVERS["classic"], DRIVERS["containerd"]))
+    if info.get("LiveRestoreEnabled"):
+        out.append("live-restore is on: its containers would keep running (and writing) while Docker stops, so "
+                   "their writable layers could not be copied whole; set \"live-restore\": false for the "
+                   "conversion")
     if "storage-driver" in daemon_json:
         out.append("daemon.json sets storage-driver (%s), which would decide the store's driver after the switch; "
                    "remove it (the store's default driver is %s)" % (
@@ -159,17 +165,61 @@ def container_name(inspect):
     return (inspect.get("Name") or "").lstrip("/")
 
 
-KINDS = {0: "C", 1: "A", 2: "D"}
-# The files Docker mounts over a container's own at start, and their directory: containerd's store reports them
-# changed in a container that has not run since it was made, the classic store never (its init layer holds them).
-MOUNTED = ("/etc", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+def dependencies(inspect):
+    """What ties a container to another (a ``container:`` mode, volumes from, links), in words; such containers
+    are not converted yet."""
+    hc = inspect.get("HostConfig") or {}
+    out = ["%s %s" % (key, hc.get(key)) for key in ("NetworkMode", "IpcMode", "PidMode", "UTSMode")
+           if str(hc.get(key) or "").startswith("container:")]
+    if hc.get("VolumesFrom"):
+        out.append("volumes from %s" % ", ".join(hc["VolumesFrom"]))
+    if hc.get("Links"):
+        out.append("links %s" % ", ".join(hc["Links"]))
+    return out
 
 
-def changes_differ(before, after):
-    """What differs between two GET /containers/{id}/changes answers, as ``docker diff`` lines (``-`` before, ``+``
-    after); empty when they list the same changes."""
-    def lines(changes):
-        return set("%s %s" % (KINDS.get(c.get("Kind"), c.get("Kind")), c.get("Path")) for c in changes or []
-                   if not (c.get("Kind") == 0 and c.get("Path") in MOUNTED))
-    a, b = lines(before), lines(after)
-    return sorted("-" + x for x in a - b) + sorted("+" + x for x in b - a)
+def with_tag(ref):
+    """REF with Docker's default tag (``busybox`` is ``busybox:latest``)."""
+    if "@" in ref or ":" in ref.rsplit("/", 1)[-1]:
+        return ref
+    return ref + ":latest"
+
+
+def image_ref(inspect, images):
+    """The tag a container is made again from: its own when that tag still names its image, else another tag of
+    its image (a tag moved since, or a digest reference); None when its image has none."""
+    tags = [t for i in images if i.get("Id") == inspect.get("Image") for t in (i.get("RepoTags") or [])
+            if t != NONE_TAG]
+    own = with_tag(str((inspect.get("Config") or {}).get("Image") or ""))
+    return own if own in tags else (sorted(tags)[0] if tags else None)
+
+
+def disarm(root, cid):
+    """Set the restart policy of the container CID of the store Docker is about to start on to ``no`` in its
+    hostconfig.json (Docker stopped): a container about to be replaced by the one carried from the other store
+    must not start with Docker.  Returns whether the file was changed."""
+    path = os.path.join(root, "containers", cid, "hostconfig.json")
+    try:
+        with open(path) as f:
+            conf = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if (conf.get("RestartPolicy") or {}).get("Name") in (None, "", "no"):
+        return False
+    conf["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    _fileops.atomic_write(path, json.dumps(conf), mode=0o644)
+    return True
+
+
+def room(target, df, free_bytes):
+    """None, or why the new store has no room: containerd keeps each layer twice (its blob and its unpacked
+    snapshot), the classic store once; each container's writable layer is copied.  DF is GET /system/df."""
+    layers = int(df.get("LayersSize") or 0)
+    rw = sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
+    need = layers * (2 if target == "containerd" else 1) + rw
+    need += need // 20  # a margin of 5%
+    if free_bytes is not None and free_bytes < need:
+        twice = " twice" if target == "containerd" else ""
+        return "not enough space for the %s store: %d MB free, about %d MB needed (layers %d MB%s, writable " \
+               "layers %d MB, plus 5%%)" % (target, free_bytes >> 20, need >> 20, layers >> 20, twice, rw >> 20)
+    return None

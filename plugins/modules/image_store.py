@@ -21,12 +21,17 @@ description:
   - Every container is recreated in the other store under its name, with the same configuration, the content of its
     writable layer (files added, changed and deleted, hard links, extended attributes) and the same running set.
     Volumes and bind mounts are shared by both stores and are not touched.
-  - The old store is never written to. A failure after Docker was stopped switches daemon.json back and starts Docker
-    on the old store, where everything is as it was. Converting back carries what changed since the same way.
-  - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap, a
-    swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs, C(storage-driver)
-    set in daemon.json, containers using images without a tag, containers of the same name in the other store that
-    this collection did not make, containerd's socket missing.
+  - Until the new store's containers are started, a failure or a kill (on the rerun) switches daemon.json back and
+    starts Docker on the old store, where nothing was written, with the containers that ran. Once they were started
+    they may have written, and the conversion is only ever finished forward (a rerun starts what ran and
+    verifies). Converting back carries what changed since the same way; the containers the earlier conversion left
+    in the old store are replaced, and are kept from starting with Docker before that.
+  - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap,
+    live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs,
+    C(storage-driver) set in daemon.json, containers using images without a tag, containers tied to another
+    (C(container:) modes, volumes from, links), containers of the same name in the other store that this collection
+    did not make, a store switched back by hand since the last conversion, not enough space in the new store,
+    containerd's socket missing.
   - Needs C(ctr), which containerd's package installs beside Docker.
 author:
   - Dockyard Maintainers (@dockyard)
@@ -66,16 +71,14 @@ options:
     default: false
     version_added: 0.2.0
   stop_timeout:
-    description: Seconds to wait for Docker to stop.
+    description: Seconds to wait, after C(systemctl stop), until no dockerd runs.
     type: int
     default: 120
     version_added: 0.2.0
 notes:
-  - Not done by this version - a kill inside the window is not resumed from the journal (the rerun
-    finds Docker as the kill left it; start Docker on the old store by putting daemon.json back), there is no space
-    check, images without a tag are refused rather than carried, and vfs or other drivers are not converted.
-  - Converting back starts the old store's containers that have a restart policy for a moment before they are
-    replaced by the carried ones.
+  - Not done by this version - the cleanup of the inactive store after a soak period, images without a tag, an
+    exited container's exit code (it comes back created), containers tied to another, other graph drivers (vfs,
+    btrfs, zfs, devicemapper), a playbook and role. See the collection's docs/image_store.md.
 seealso:
   - module: dockyard.migrate.data_root
 '''
@@ -122,9 +125,17 @@ actions:
   type: list
   elements: str
 rolled_back:
-  description: After a failure, whether Docker was put back on the old store.
-  returned: on a failure after Docker was stopped
+  description: After a failure before the new store's containers were started, whether Docker was put back on the
+    old store.
+  returned: on such a failure
   type: bool
+left_over:
+  description:
+    - Containers an earlier conversion left in the new store whose counterpart is gone from the old one (removed
+      since); they are kept, stopped, and not carried.
+  returned: when there are any
+  type: list
+  elements: str
 '''
 
 import traceback

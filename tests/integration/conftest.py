@@ -393,6 +393,11 @@ def pytest_collection_modifyitems(items):
     if how:
         items[:] = reorder(items, how)
     items.sort(key=lambda item: os.path.basename(str(item.fspath)) in LAST)  # stable: the order is kept otherwise
+    # With --dist loadgroup (scripts/test.sh) a fleet test file stays on one worker, in its order, with its fleet;
+    # the unit tests, which share nothing, are spread over both workers one by one.
+    for item in items:
+        if os.sep + "integration" + os.sep in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group(os.path.basename(str(item.fspath))))
 
 
 # Wall time per test file (setup, call and teardown of its tests), written to tests/output/durations-by-file.json

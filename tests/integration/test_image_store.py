@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""image_store on Docker 26.1 (Debian trixie): a seeded host converted from the classic store to containerd's image
+"""image_store on Docker 26.1 (Debian trixie) and 28.5 (forky's packages on trixie): a seeded host converted from the classic store to containerd's image
 store and back, its containers kept with their writable layers (a file added, one changed, one deleted, a directory
 deleted and made again, a hard link, an extended attribute), the running set kept, a reboot after the conversion,
 and reruns that change nothing.  Each result is checked with Docker's own client and the kernel's view of the
@@ -10,7 +10,10 @@ __metaclass__ = type
 
 import json
 
-HOST = "h14"
+import pytest
+
+# kind: (host, fleet suite)
+KINDS = {"docker26": ("h14", "trixie"), "docker28": ("h15", "docker28")}
 MODULE = "dockyard.migrate.image_store"
 CHANGES = ("echo added > /added.txt && echo changed > /etc/seed-release && busybox rm /bin/wc && "
            "busybox rm -rf /app && mkdir /app && echo fresh > /app/fresh && mkdir /hl && echo hl > /hl/a && "
@@ -20,8 +23,22 @@ CHANGES = ("echo added > /added.txt && echo changed > /etc/seed-release && busyb
 FAILPOINT = "DOCKYARD_MIGRATE_FAILPOINT"
 
 
+class On:
+    """A fleet and one of its hosts."""
+
+    def __init__(self, fleet, host):
+        self.fleet = fleet
+        self.host = host
+
+    def sh(self, *argv, **kwargs):
+        return self.fleet.sh(self.host, *argv, **kwargs)
+
+    def module(self, *args, **kwargs):
+        return self.fleet.module(self.host, *args, **kwargs)
+
+
 def sh(fleet, script):
-    return fleet.sh(HOST, "sh", "-c", script)
+    return fleet.sh("sh", "-c", script)
 
 
 def journal(fleet):
@@ -46,72 +63,89 @@ def state(fleet):
                       "getfattr -n user.k --only-values /proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt;"
                       " echo; docker cp batch:/tmp/out - | tar -xO")
     lines = files.splitlines()
+    # Each container's image, by its layers (its ID differs between the stores).
+    images = sh(fleet, "for c in $(docker ps -aq); do docker image inspect -f '{{json .RootFS.Layers}}' "
+                       "$(docker inspect -f '{{.Image}}' $c); done | sort")
     # the hard link pair: one inode (its number is the new store's own)
-    return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:]
+    return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:], images
 
 
-def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_layers(fleet_hosts):
-    fleet = fleet_hosts
-    fleet.up_extra("--first", "14", "--hosts", "1", "--suite", "trixie")
-    fleet.reset(HOST)
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_layers(fleet_hosts, kind, tmp_path):
+    host, suite = KINDS[kind]
+    fleet_hosts.up_extra("--first", host[1:], "--hosts", "1", "--suite", suite)
+    fleet_hosts.reset(host)
+    fleet = On(fleet_hosts, host)
     sh(fleet, "docker exec web sh -c '%s' && setfattr -n user.k -v v "
               "/proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt" % CHANGES)
+    # A running container without a restart policy (a switch back must start it again), and web's tag moved to
+    # another image since web was made (web comes back on its own image, through the tag that still names it).
+    sh(fleet, "docker run -d --name norestart --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; "
+              "while true; do sleep 1; done' >/dev/null && docker tag seed/app:2 seed/app:kept && "
+              "docker tag seed/app:1 seed/app:2")
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
-    tags, containers, files = before
+    tags, containers, files, _images = before
     assert files[:4] == ["added", "changed", "runtime", "fresh"] and files[4] == "fresh", files
     assert "No such file" in files[5] and files[6:] == ["hard-linked", "hello", "v", "done"], files
-    assert "web=running" in containers and "worker=running" in containers and "spare=stopped" in containers
+    assert "web=running" in containers and "norestart=running" in containers and "spare=stopped" in containers
     daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
     # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's.
     sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
               "d=json.load(open(p)); d[\"storage-driver\"]=\"overlay2\"; json.dump(d, open(p, \"w\"))'")
     edited = sh(fleet, "cat /etc/docker/daemon.json")
     try:
-        no = fleet.module(HOST, MODULE, {"store": "containerd"}, expect="failed")
+        no = fleet.module(MODULE, {"store": "containerd"}, expect="failed")
         assert no.get("failed_phase") == "preflight" and "daemon.json sets storage-driver (overlay2)" in no["msg"], no
         assert sh(fleet, "cat /etc/docker/daemon.json") == edited and store(fleet) == ("overlay2", "classic")
         assert not no["changed"] and state(fleet) == before
     finally:
         sh(fleet, "cp /root/daemon.json /etc/docker/daemon.json")
 
-    plan = fleet.module(HOST, MODULE, {"store": "containerd"}, check_mode=True, diff=True)
-    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "spare", "web", "worker"], plan
+    plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
+    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "norestart", "spare", "web", "worker"], plan
     assert sorted(plan["images"]) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet)[1] == "classic"
 
     # Killed (SIGKILL) with Docker stopped and daemon.json switched: the rerun puts the old store back in
     # service first (nothing ran on the new one), then converts.
-    killed = fleet.module(HOST, MODULE, {"store": "containerd"}, env={FAILPOINT: "store_after_switch"},
+    killed = fleet.module(MODULE, {"store": "containerd"}, env={FAILPOINT: "store_after_switch"},
                           expect="failed")
     assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
     assert journal(fleet)["phase"] == "switch"
-    assert fleet.sh(HOST, "systemctl", "is-active", "docker.service", check=False).strip() == "inactive"
-    res = fleet.module(HOST, MODULE, {"store": "containerd"})
+    assert fleet.sh("systemctl", "is-active", "docker.service", check=False).strip() == "inactive"
+    res = fleet.module(MODULE, {"store": "containerd"})
     assert not res.get("failed") and res["changed"] and res["store_after"] == "containerd", res
     assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
     assert store(fleet) == ("overlayfs", "containerd")
     assert state(fleet) == before
-    again = fleet.module(HOST, MODULE, {"store": "containerd"})
+    again = fleet.module(MODULE, {"store": "containerd"})
     assert not again.get("failed") and again["changed"] is False, again
 
-    fleet.reboot(HOST)
+    fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    sh(fleet, "docker start norestart >/dev/null")  # no restart policy: a boot leaves it stopped, as on any store
     assert store(fleet)[1] == "containerd" and state(fleet) == before
 
     # Converted back: what the containers wrote on the containerd store comes along.
     sh(fleet, "docker exec web sh -c 'echo later > /later.txt'")
     # Killed once the containers are made in the classic store, before they start: the rerun finishes forward.
-    killed = fleet.module(HOST, MODULE, {"store": "classic"}, env={FAILPOINT: "store_before_start"},
+    killed = fleet.module(MODULE, {"store": "classic"}, env={FAILPOINT: "store_before_start"},
                           expect="failed")
     assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
     assert journal(fleet)["phase"] == "start" and store(fleet)[1] == "classic"
-    back = fleet.module(HOST, MODULE, {"store": "classic"})
+    back = fleet.module(MODULE, {"store": "classic"})
     assert not back.get("failed") and back["changed"] and back["store_after"] == "classic", back
     assert "finished the conversion interrupted in phase start" in back["actions"], back["actions"]
     assert store(fleet) == ("overlay2", "classic")
     assert state(fleet) == before
     assert sh(fleet, "docker exec web cat /later.txt").strip() == "later"
-    again = fleet.module(HOST, MODULE, {"store": "classic"})
-    assert not again.get("failed") and again["changed"] is False, again
+    # The playbook on a host that runs the asked store: unchanged, and its report says so.
+    report = str(tmp_path / "report.json")
+    out = fleet_hosts.playbook("playbooks/convert_image_store.yml", extra={
+        "docker_image_store": "classic", "migrate_hosts": host, "migrate_report_file": report})
+    with open(report) as f:
+        doc = json.load(f)
+    assert doc["outcome"] == "success" and doc["store"] == "classic", (doc, out.stdout[-3000:])
+    assert [(r["host"], r["status"], r["store_before"]) for r in doc["hosts"]] == [(host, "unchanged", "classic")]

@@ -55,7 +55,7 @@ CHECK_TASKS = [t["name"] for t in load(os.path.join(ROOT, "playbooks", "tasks", 
 
 
 def test_the_cases_cover_every_playbook_and_every_check():
-    assert len(PLAYBOOKS) == 6, PLAYBOOKS
+    assert len(PLAYBOOKS) == 7, PLAYBOOKS
     assert set(PATTERN_VAR) | set(DEFAULT_PATTERN) <= set(PLAYBOOKS)
     assert sorted(CHECK_TASKS) == sorted([SPLIT, BARE, NO_HOST])
 
@@ -167,7 +167,8 @@ def test_a_sound_run_passes_the_check_play(tmp_path, playbook):
     playbook's next play starts (and finds its hosts unreachable)."""
     rc, out, plays, tasks, failed = run(
         tmp_path, playbook, "-e", "docker_root_target=/mnt/data/docker",
-        "-e", json.dumps({"docker_root_select": "filesystem.used_percent > `80`", "transfer_images": ["app:1"]}),
+        "-e", json.dumps({"docker_root_select": "filesystem.used_percent > `80`", "transfer_images": ["app:1"],
+                          "docker_image_store": "containerd"}),
         *source_args(playbook))
     assert tasks[:3] == CHECK_TASKS, out[-4000:]
     assert not [f for f in failed if f[0] in CHECK_TASKS], out[-4000:]
@@ -181,3 +182,13 @@ def test_a_transfer_without_a_source_asks_for_one(tmp_path):
     assert rc != 0, out[-4000:]
     assert "string index out of range" not in out, out[-4000:]
     assert failed and "transfer_source" in failed[0][3]["msg"], out[-4000:]
+
+
+@pytest.mark.parametrize("store", [None, "overlay2"])
+def test_the_conversion_asks_for_a_store_before_any_host_is_touched(tmp_path, store):
+    rc, out, plays, _tasks, failed = run(tmp_path, "convert_image_store.yml",
+                                         *(["-e", "docker_image_store=%s" % store] if store else []))
+    assert rc != 0 and len(plays) == 1, out[-4000:]
+    assert [f[0] for f in failed] == ["Check the playbook's variables"], out[-4000:]
+    assert "Set docker_image_store to the store every host is to run" in failed[0][3]["msg"]
+    assert "(got %s)" % (store or "nothing") in failed[0][3]["msg"]

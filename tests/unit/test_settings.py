@@ -55,7 +55,8 @@ def test_playbook_passes_every_role_variable_under_its_one_name(role_var):
 
 
 def test_no_unprefixed_playbook_variables():
-    allowed = ("docker_root_", "migrate_", "transfer_", "dockyard_", "relocate_data_root_", "__", "ansible_")
+    allowed = ("docker_root_", "docker_image_store", "migrate_", "transfer_", "dockyard_", "relocate_data_root_", "__",
+               "ansible_")
     files = [os.path.join(d, p) for d in (PLAYBOOKS, os.path.join(PLAYBOOKS, "tasks"))
              for p in sorted(os.listdir(d)) if p.endswith(".yml")]
     assert len(files) > 6

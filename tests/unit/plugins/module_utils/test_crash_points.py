@@ -26,7 +26,9 @@ def params(machine):
     return {"target": os.path.join(machine, "mnt", "data", "docker"), "method": "daemon_json",
             "daemon_json": os.path.join(machine, "etc", "docker", "daemon.json"),
             "fstab": os.path.join(machine, "etc", "fstab"), "allow_same_filesystem": True,
-            "containerd": "never", "verify_timeout": 5, "stop_timeout": 5}
+            "containerd": "never", "verify_timeout": 5, "stop_timeout": 5,
+            # One online pass: a second is the same kind of change before the window, and each costs an rsync.
+            "online_passes": 1}
 
 
 def move(host, state="moved", keep_source=True):
@@ -244,7 +246,7 @@ def test_a_window_walked_again_and_killed_again_converges(walked_again, tmp_path
 
 def test_the_second_runs_walk_the_window_again(walked_again):
     for first, (k1, changes) in walked_again[1].items():
-        assert k1 > 10 and len(changes) <= 35 and {"stop_docker", "rsync", "write_dropin", "start_docker"} <= \
+        assert k1 >= 10 and len(changes) <= 35 and {"stop_docker", "rsync", "write_dropin", "start_docker"} <= \
             set(changes), (first, k1, changes)
 
 

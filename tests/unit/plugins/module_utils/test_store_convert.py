@@ -25,10 +25,11 @@ class Engine:
     api_version = "1.45"
 
     def __init__(self, info, root, containers=(), images=()):
-        self.answers = {"/containers/json": list(containers), "/images/json": list(images)}
+        self.answers = {"/containers/json": list(containers), "/images/json": list(images),
+                        "/system/df": {"LayersSize": 0, "Containers": []}}
         for c in containers:
             self.answers["/containers/%s/json" % c["Id"]] = c
-            self.answers["/containers/%s/changes" % c["Id"]] = [{"Path": "/a", "Kind": 1}]
+            self.answers["/images/%s/json" % c["Image"]] = {"RootFS": {"Layers": ["sha256:l1"]}}
         self.info_ = dict(info, DockerRootDir=str(root))
         self.calls = []
 
@@ -76,6 +77,15 @@ class Host:
     def wait_docker(self, timeout):
         return True
 
+    def lock(self, check_mode=False):
+        self.calls.append(("lock", check_mode))
+
+    def check_stopped(self, units, timeout, proc="/proc"):
+        self.calls.append(("check_stopped", list(units)))
+
+    def time(self):
+        return 1767225600.0
+
 
 def container(cid, name, upper="/d/overlay2/x/diff", image="seed/app:2"):
     return {"Id": cid, "Name": "/" + name, "Image": "sha256:" + cid, "Config": {"Image": image},
@@ -101,12 +111,12 @@ def test_a_host_on_the_asked_store_is_unchanged(tmp_path):
     before = path.read_text()
     res = conv.run()
     assert res["changed"] is False and res["store_after"] == "containerd"
-    assert conv.host.calls == [] and runs == [] and path.read_text() == before
+    assert conv.host.calls == [("lock", False)] and runs == [] and path.read_text() == before
 
 
 def test_a_classic_host_without_a_word_in_daemon_json_is_on_the_classic_store(tmp_path):
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic")
-    assert conv.run()["changed"] is False and conv.host.calls == []
+    assert conv.run()["changed"] is False and conv.host.calls == [("lock", False)]
 
 
 def test_check_mode_plans_the_carry_and_changes_nothing(tmp_path, monkeypatch):
@@ -121,7 +131,8 @@ def test_check_mode_plans_the_carry_and_changes_nothing(tmp_path, monkeypatch):
     assert json.loads(res["diff"]["after"])["features"] == {"containerd-snapshotter": True}
     assert json.loads(res["diff"]["after"])["data-root"] == str(root)
     assert res["diff"]["before"] == before == path.read_text()
-    assert conv.host.calls == [] and runs == [] and conv.client.calls == []
+    assert conv.host.calls == [("lock", True)] and conv.client.calls == []
+    assert all("mounts" not in argv for argv in runs) and runs == []  # a classic container's layer is in its inspect
     assert not (tmp_path / ".docker.dockyard-image-store.json").exists()
 
 
@@ -142,7 +153,7 @@ def test_each_refusal_changes_nothing(tmp_path, monkeypatch, case, words):
     with pytest.raises(StoreError, match=re.escape(words)) as exc:
         conv.run()
     assert exc.value.phase == "preflight"
-    assert conv.host.calls == [] and conv.client.calls == [] and path.read_text() == before
+    assert conv.host.calls == [("lock", False)] and conv.client.calls == [] and path.read_text() == before
     assert not (tmp_path / ".docker.dockyard-image-store.json").exists()
 
 
@@ -195,10 +206,12 @@ def test_a_kill_after_the_new_stores_containers_started_is_finished_forward(tmp_
     conv.client.answers["/containers/n1/json"] = dict(old, Id="n1", State={"Running": False})
     conv.client.answers["/containers/n1/changes"] = [{"Path": "/a", "Kind": 1}]
     conv.client.ping = lambda: True
-    record = {"name": "web", "id": "a1", "inspect": old, "running": True, "new_id": "n1",
-              "changes": [{"Path": "/a", "Kind": 1}], "upper": "/d/overlay2/x/diff"}
+    conv.client.answers["/images/sha256:n1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    conv.client.answers["/containers/n1/json"]["Image"] = "sha256:n1"
+    record = {"name": "web", "id": "a1", "inspect": old, "running": True, "new_id": "n1", "ref": "seed/app:2",
+              "layers": ["sha256:l1"], "upper": "/d/overlay2/x/diff"}
     jpath = journal(root, phase="start", target="containerd", daemon_json_before="{}", containers=[record],
-                    tags=["seed/app:2"])
+                    tags=["seed/app:2"], masked=["docker.socket"])
     # The container starts: the verification sees it running.
     conv.client.post = lambda p, params=None, body=None: conv.client.calls.append(("POST", p)) or \
         conv.client.answers["/containers/n1/json"].update(State={"Running": True})
@@ -206,4 +219,27 @@ def test_a_kill_after_the_new_stores_containers_started_is_finished_forward(tmp_
     assert res["store_after"] == "containerd" and res["changed"]
     assert conv.client.calls == [("POST", "/containers/n1/start")] and path.read_text() == switched
     assert "stop_docker" not in [c[0] for c in conv.host.calls]
+    assert ("unmask", ["docker.socket"]) in conv.host.calls  # only what the killed run masked
     assert json.loads(jpath.read_text())["phase"] == "done"
+
+
+def test_a_kill_after_the_containers_started_is_finished_only_towards_its_own_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    before = path.read_text()
+    journal(root, phase="verify", target="containerd", daemon_json_before="{}", containers=[], tags=[])
+    with pytest.raises(StoreError, match="interrupted after its containers started; it can only be finished: "
+                       "run again with store: containerd") as exc:
+        conv.run()
+    assert exc.value.phase == "preflight" and conv.host.calls == [("lock", False)] and path.read_text() == before
+
+
+def test_a_host_switched_back_by_hand_since_the_last_conversion_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd", containers=[container("a1", "web")],
+                                         images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    journal(root, phase="done", target="containerd")
+    with pytest.raises(StoreError, match="the last conversion went to the containerd store, but Docker runs the "
+                       "classic store: it was switched back by hand since"):
+        conv.run()
+    assert conv.client.calls == []

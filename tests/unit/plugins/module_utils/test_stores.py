@@ -86,10 +86,47 @@ def test_the_other_stores_containers_are_found_by_their_driver(tmp_path):
     assert _stores.hidden_containers(str(tmp_path / "none"), "overlay2") == {}
 
 
-def test_changes_are_compared_as_docker_diff_lines_apart_from_the_files_docker_mounts():
-    before = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/seed-release", "Kind": 0}, {"Path": "/a", "Kind": 1}]
-    after = [{"Path": "/etc", "Kind": 0}, {"Path": "/etc/hosts", "Kind": 0}, {"Path": "/etc/seed-release", "Kind": 0},
-             {"Path": "/a", "Kind": 1}]
-    assert _stores.changes_differ(before, after) == []
-    assert _stores.changes_differ(before, after[:1] + after[2:3] + [{"Path": "/a", "Kind": 2}]) == ["-A /a", "+D /a"]
-    assert _stores.changes_differ(None, [{"Path": "/etc/hosts", "Kind": 1}]) == ["+A /etc/hosts"]
+def test_a_container_tied_to_another_is_named():
+    inspect = {"HostConfig": {"NetworkMode": "container:db", "IpcMode": "private", "VolumesFrom": ["data:ro"],
+                              "Links": ["/db:/web/db"]}}
+    assert _stores.dependencies(inspect) == ["NetworkMode container:db", "volumes from data:ro", "links /db:/web/db"]
+    assert _stores.dependencies({"HostConfig": {"NetworkMode": "none"}}) == []
+
+
+@pytest.mark.parametrize("own, image, ref", [
+    ("seed/app:2", "sha256:a", "seed/app:2"),          # its tag still names its image
+    ("seed/app", "sha256:b", "seed/app:latest"),       # the default tag
+    ("seed/app:2", "sha256:c", "seed/old:1"),          # the tag moved since: another tag of its image
+    ("seed/app@sha256:dd", "sha256:c", "seed/old:1"),  # a digest reference
+    ("seed/app:2", "sha256:zz", None),                 # its image has no tag
+])
+def test_a_container_is_made_again_from_a_tag_of_its_own_image(own, image, ref):
+    images = [{"Id": "sha256:a", "RepoTags": ["seed/app:2"]}, {"Id": "sha256:b", "RepoTags": ["seed/app:latest"]},
+              {"Id": "sha256:c", "RepoTags": ["seed/old:2", "seed/old:1"]}, {"Id": "sha256:zz", "RepoTags": None}]
+    assert _stores.image_ref({"Image": image, "Config": {"Image": own}}, images) == ref
+
+
+def test_a_container_about_to_be_replaced_is_kept_from_starting_with_docker(tmp_path):
+    d = tmp_path / "containers" / "c1"
+    d.mkdir(parents=True)
+    (d / "hostconfig.json").write_text(json.dumps({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0},
+                                                   "Binds": ["/x:/y"]}))
+    assert _stores.disarm(str(tmp_path), "c1") is True
+    assert json.loads((d / "hostconfig.json").read_text()) == {
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "Binds": ["/x:/y"]}
+    assert _stores.disarm(str(tmp_path), "c1") is False  # already
+    assert _stores.disarm(str(tmp_path), "missing") is False
+
+
+def test_the_new_store_must_have_room_for_what_is_carried():
+    df = {"LayersSize": 100 << 20, "Containers": [{"SizeRw": 10 << 20}, {"SizeRw": None}]}
+    # containerd keeps each layer twice: 210 MB plus 5 %
+    assert "about 220 MB needed (layers 100 MB twice, writable layers 10 MB" in _stores.room("containerd", df, 200 << 20)
+    assert _stores.room("containerd", df, 221 << 20) is None
+    assert _stores.room("classic", df, 116 << 20) is None and _stores.room("classic", df, 100 << 20)
+    assert _stores.room("classic", df, None) is None
+
+
+def test_live_restore_is_refused():
+    problems = _stores.refusals(dict(CLASSIC_INFO, LiveRestoreEnabled=True), {"Version": "26.1.5"}, {}, "containerd")
+    assert len(problems) == 1 and "live-restore is on" in problems[0]
