@@ -299,30 +299,39 @@ class Conversion:
 
     def recreate(self, containers, hidden, target):
         """Each container made again in the new store (the one an earlier conversion or run left there under its
-        name removed first, never its volumes), its writable layer copied and compared."""
+        name removed first, never its volumes), its writable layer copied and compared.  It is made with no
+        restart policy, and given its own once its layer is whole: a boot in between never starts a container
+        whose layer is half copied."""
         made = dict(self.journal.get("made") or {})
         for c in containers:
             if hidden.get(c["name"]):
                 self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
             given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
             own = _stores.with_tag(given)
-            moved = own != c["ref"] and "@" not in own  # its tag names another image now
             name, body = _container_spec.create_body(c["inspect"], c["ref"] if "@" in own else given,
                                                      api_version=self.client.api_version)
+            policy = (body.get("HostConfig") or {}).get("RestartPolicy")
+            body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
             made.setdefault(target, {})[name] = {"id": None, "at": int(self.host.time())}
             self.save(made=made)
-            if moved:  # made from its own tag, pointed at its image for the create and put back after
-                with self.tag_for_create(own, c["ref"]):
-                    new = self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
-            else:
-                new = self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+            new = self.create(name, body, own, c["ref"])
             made[target][name]["id"] = c["new_id"] = new
             self.save(made=made, containers=containers)
             for path, connect in _container_spec.connect_bodies(c["inspect"], api_version=self.client.api_version):
                 self.client.post(path, body=connect)
             self.carry(c, self.upper(self.client.get("/containers/%s/json" % new), target))
+            if policy and policy.get("Name") not in (None, "", "no"):
+                self.client.post("/containers/%s/update" % new, body={"RestartPolicy": policy})
         self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
             len(containers), target))
+
+    def create(self, name, body, own, ref):
+        """The container NAME made from BODY: from its own tag OWN, pointed at the image REF names for the create
+        when that tag names another image now."""
+        if own == ref or "@" in own:
+            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+        with self.tag_for_create(own, ref):
+            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
 
     @contextlib.contextmanager
     def tag_for_create(self, tag, ref):

@@ -388,15 +388,18 @@ def reorder(items, how):
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     how = os.environ.get("DOCKYARD_TEST_ORDER", "")
     if how:
         items[:] = reorder(items, how)
     items.sort(key=lambda item: os.path.basename(str(item.fspath)) in LAST)  # stable: the order is kept otherwise
     # With --dist loadgroup (scripts/test.sh) a fleet test file stays on one worker, in its order, with its fleet;
-    # the unit tests, which share nothing, are spread over both workers one by one.
+    # the unit tests, which share nothing, are spread over both workers one by one, and so are the tests of a file
+    # that says SPREAD = True (each of its tests sets its host up afresh; a test that holds something the whole
+    # machine shares, such as the swarm port, names a group of its own).
     for item in items:
-        if os.sep + "integration" + os.sep in str(item.fspath):
+        if os.sep + "integration" + os.sep in str(item.fspath) and not getattr(item.module, "SPREAD", False):
             item.add_marker(pytest.mark.xdist_group(os.path.basename(str(item.fspath))))
 
 

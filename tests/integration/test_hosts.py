@@ -26,6 +26,8 @@ from test_reliability import DOCKERD_REWRITES, MANIFEST
 
 HOST = "h2"
 TARGET = "/mnt/data/docker"
+# Each test sets its host up afresh (seeded): the tests are spread over both workers (conftest.py).
+SPREAD = True
 DATA_ROOT = "dockyard.migrate.data_root"
 
 
@@ -374,8 +376,12 @@ def test_a_volume_mounted_with_z_restarts_after_a_daemon_json_move_and_after_the
 
 
 SWARM = "docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null"
+# The swarm port is the machine's (fleet hosts share its network namespace): the tests that listen on it run on one
+# worker, one after the other.
+ON_THE_SWARM_PORT = pytest.mark.xdist_group("swarm-port-2377")
 
 
+@ON_THE_SWARM_PORT
 def test_swarm_manager_refused_unless_accepted(fleet, row):
     fingerprint = seeded(fleet, SWARM)
     no = refused(fleet, {"path": TARGET}, "this host is a swarm manager")
@@ -433,6 +439,7 @@ def plain_clone(tmp_path):
         str(clone / "playbooks" / "migrate_docker_root.yml")
 
 
+@ON_THE_SWARM_PORT
 @pytest.mark.parametrize("origin", ["installed", "clone"])
 def test_a_teams_inventory_a_split_expression_and_a_refused_swarm_manager_skipped_then_allowed(
         fleet, row, tmp_path, origin):

@@ -32,6 +32,7 @@ class Engine:
             self.answers["/images/%s/json" % c["Image"]] = {"RootFS": {"Layers": ["sha256:l1"]}}
         self.info_ = dict(info, DockerRootDir=str(root))
         self.calls = []
+        self.bodies = []
 
     def info(self):
         return self.info_
@@ -44,7 +45,11 @@ class Engine:
 
     def post(self, path, params=None, body=None):
         self.calls.append(("POST", path))
+        self.bodies.append((path, params, body))
         return {"Id": "new"}
+
+    def delete(self, path, params=None):
+        self.calls.append(("DELETE", path, params))
 
 
 class Host:
@@ -243,3 +248,33 @@ def test_a_host_switched_back_by_hand_since_the_last_conversion_is_refused(tmp_p
                        "classic store: it was switched back by hand since"):
         conv.run()
     assert conv.client.calls == []
+
+
+def test_a_container_is_made_without_a_restart_policy_until_its_layer_is_whole(tmp_path, monkeypatch):
+    """Made from its own tag (pointed at its image for the create, then back: the tag moved since), with no
+    restart policy, given its own once its writable layer is copied and compared; the container the journal
+    left there under its name is removed first, never its volumes."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    old = dict(container("a1", "web"), HostConfig={"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}})
+    conv, _path, root, runs = conversion(tmp_path, CONTAINERD, "containerd")
+    conv.socket = "/run/c.sock"
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.client.answers.update({"/images/seed/app:2/json": {"Id": "sha256:y"},
+                                "/images/seed/app:kept/json": {"Id": "sha256:x"},
+                                "/containers/new/json": {"Id": "new"}})
+    record = {"name": "web", "id": "a1", "inspect": old, "running": True, "ref": "seed/app:kept", "layers": [],
+              "upper": "/d/overlay2/x/diff"}
+    conv.recreate([record], {"web": "old1"}, "containerd")
+    calls = conv.client.calls
+    assert calls[0] == ("DELETE", "/containers/old1", {"force": True, "v": False})
+    paths = [b[0] for b in conv.client.bodies]
+    assert paths == ["/images/sha256:x/tag", "/containers/create", "/images/sha256:y/tag", "/containers/new/update"]
+    tags = [b[1] for b in conv.client.bodies if b[0].endswith("/tag")]
+    assert tags == [{"repo": "seed/app", "tag": "2"}, {"repo": "seed/app", "tag": "2"}]
+    create = conv.client.bodies[1][2]
+    assert create["Image"] == "seed/app:2" and create["HostConfig"]["RestartPolicy"] == {"Name": "no"}
+    assert conv.client.bodies[3][2] == {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}}
+    rsyncs = [argv for argv in runs if argv[0] == "rsync"]
+    assert len(rsyncs) == 2 and "--dry-run" in rsyncs[1] and rsyncs[0][-2:] == ["/d/overlay2/x/diff/", "/c/4/fs/"]
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["made"]["containerd"]["web"]["id"] == "new" and record["new_id"] == "new"
