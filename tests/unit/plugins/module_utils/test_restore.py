@@ -219,5 +219,26 @@ def test_a_copy_back_that_would_not_fit_on_the_originals_filesystem_is_refused(t
     else:
         r.room()
         assert r.ctx.moves[0].size >= 65536
-    assert [c for c in r.ctx.host.calls if c[0] not in ("mountinfo",)] == []
+    assert r.ctx.host.calls == []  # measured and refused: nothing acted on
     assert daemon_json.read_text() == before
+
+
+@pytest.mark.parametrize("spare, refused", [(1, False), (-1, True)])
+def test_the_copy_back_needs_room_for_what_the_moved_root_holds_beyond_the_original(tmp_path, monkeypatch, spare,
+                                                                                    refused):
+    """Free space one byte above or below what the moved root holds beyond the kept original (margin 0)."""
+    r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "done")
+    (tmp_path / "disk" / "docker" / "image" / "layer").write_bytes(b"x" * 65536)
+    (tmp_path / "src.bak" / "image" / "old").write_bytes(b"y" * 8192)
+    r.ctx.opts.margin = "0"
+    r.ctx.moves = [m.reversed() for m in r.fwd]
+    host = r.ctx.host
+    beyond = host.measure(str(tmp_path / "disk" / "docker")).bytes - host.measure(str(tmp_path / "src.bak")).bytes
+    assert beyond > 0
+    monkeypatch.setattr(host, "filesystem", lambda path, mounts=None, verdict=False: {
+        "major_minor": "8:1", "mount_point": "/", "free_bytes": beyond + spare})
+    if refused:
+        with pytest.raises(RelocationError, match="not enough space on / for the copy back"):
+            r.room()
+    else:
+        r.room()

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _store_convert, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _store_convert, _store_plan, _stores
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]]}
@@ -278,3 +278,154 @@ def test_a_container_is_made_without_a_restart_policy_until_its_layer_is_whole(t
     assert len(rsyncs) == 2 and "--dry-run" in rsyncs[1] and rsyncs[0][-2:] == ["/d/overlay2/x/diff/", "/c/4/fs/"]
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["made"]["containerd"]["web"]["id"] == "new" and record["new_id"] == "new"
+
+
+# ---------------------------------------------------------------- the whole conversion, its calls in one order
+def whole(tmp_path, monkeypatch, dry_run="", running_after=True, verify_layers=("sha256:l1",), hidden=None):
+    """A classic host with one running container (restart always) converted to containerd, every call to the engine,
+    the host and the runner in one ordered LOG.  DRY_RUN is what the copy's dry run prints; RUNNING_AFTER whether the
+    new container runs once started; VERIFY_LAYERS the new container's image layers; HIDDEN the containerd store's
+    containers ({id: (name, restart policy)})."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    old = dict(container("a1", "web"), HostConfig={"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}})
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd", containers=[old],
+                                         images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    for cid, (name, policy) in (hidden or {}).items():
+        (root / "containers" / cid).mkdir()
+        (root / "containers" / cid / "config.v2.json").write_text(json.dumps({"Name": "/" + name,
+                                                                             "Driver": "overlayfs"}))
+        (root / "containers" / cid / "hostconfig.json").write_text(json.dumps({"RestartPolicy": {"Name": policy}}))
+    log = []
+    engine, host = conv.client, conv.host
+    new = dict(old, Id="new", Image="sha256:m1", State={"Running": False})
+    engine.answers.update({"/containers/new/json": new, "/images/sha256:m1/json": {
+        "RootFS": {"Layers": list(verify_layers)}}})
+    infos = iter([CLASSIC, CONTAINERD, CONTAINERD, CONTAINERD])
+    engine.info = lambda: dict(next(infos), DockerRootDir=str(root))
+
+    def post(p, params=None, body=None):
+        log.append(("POST", p))
+        if p == "/containers/new/start" and running_after:
+            new["State"] = {"Running": True}
+        return {"Id": "new"}
+    engine.post = post
+    engine.delete = lambda p, params=None: log.append(("DELETE", p, params))
+    for name in ("mask", "stop_docker", "check_stopped", "write_file", "start_docker", "unmask"):
+        real = getattr(host, name)
+        setattr(host, name, lambda *a, _n=name, _r=real, **k: log.append((_n,)) or _r(*a, **k))
+
+    def runner(argv):
+        if argv[0] == "rsync":
+            log.append(("rsync", "--dry-run" in argv))
+            return 0, dry_run if "--dry-run" in argv else "", ""
+        if "mounts" in argv:
+            return 0, MOUNTS, ""
+        log.append(("run", argv[0]))
+        return 0, "", ""
+    conv.runner = runner
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", lambda self, tags: log.append(
+        ("import", tuple(tags))))
+    return conv, path, log
+
+
+def test_a_conversion_masks_stops_checks_switches_and_gives_the_restart_policy_only_after_the_copy(
+        tmp_path, monkeypatch):
+    conv, path, log = whole(tmp_path, monkeypatch)
+    before = path.read_text()
+    res = conv.run()
+    assert res["store_after"] == "containerd" and json.loads(path.read_text())["features"] == {
+        "containerd-snapshotter": True} and before != path.read_text()
+    names = [e[0] for e in log]
+    order = ["import", "mask", "stop_docker", "check_stopped", "write_file", "unmask", "start_docker"]
+    assert [n for n in names if n in order][:len(order)] == order, log
+    i_copy, i_check = log.index(("rsync", False)), log.index(("rsync", True))
+    i_update, i_start = log.index(("POST", "/containers/new/update")), log.index(("POST", "/containers/new/start"))
+    assert log.index(("POST", "/containers/create")) < i_copy < i_check < i_update < i_start, log
+
+
+def test_a_copy_that_a_dry_run_finds_incomplete_switches_back(tmp_path, monkeypatch):
+    conv, path, _log = whole(tmp_path, monkeypatch, dry_run=">f+++++++++ added.txt\n")
+    before = path.read_text()
+    with pytest.raises(StoreError, match="the writable layer of web differs after its copy: >f\\+{9} added.txt"):
+        conv.run()
+    assert conv.result["rolled_back"] is True and path.read_text() == before
+
+
+@pytest.mark.parametrize("case, words", [
+    ("stopped", "container web ran and does not run now"),
+    ("layers", "container web runs another image than before"),
+])
+def test_a_failure_once_the_new_containers_started_is_never_switched_back(tmp_path, monkeypatch, case, words):
+    conv, path, log = whole(tmp_path, monkeypatch, running_after=case != "stopped",
+                            verify_layers=("sha256:other",) if case == "layers" else ("sha256:l1",))
+    with pytest.raises(StoreError, match=words) as exc:
+        conv.run()
+    assert exc.value.phase == "verify" and "rolled_back" not in conv.result
+    assert json.loads(path.read_text())["features"] == {"containerd-snapshotter": True}  # still switched
+    assert [e[0] for e in log].count("stop_docker") == 1  # stopped once, for the switch; never for a switch back
+    journal = json.loads((tmp_path / ".docker.dockyard-image-store.json").read_text())
+    assert journal["phase"] == "verify"
+
+
+def test_the_new_stores_earlier_containers_are_kept_from_starting_and_anothers_left_alone(tmp_path, monkeypatch):
+    hidden = {"ours": ("web", "always"), "gone": ("db", "always"), "theirs": ("cache", "always")}
+    conv, _path, log = whole(tmp_path, monkeypatch, hidden=hidden)
+    conv.journal = {}
+    journal_path = tmp_path / ".docker.dockyard-image-store.json"
+    journal_path.write_text(json.dumps({"phase": "done", "target": "classic", "sources": {
+        "containerd": {"web": "ours", "db": "gone"}}}))
+    res = conv.run()
+    root = tmp_path / "docker" / "containers"
+
+    def policy(cid):
+        return json.loads((root / cid / "hostconfig.json").read_text())["RestartPolicy"]["Name"]
+    assert (policy("ours"), policy("gone"), policy("theirs")) == ("no", "no", "always")
+    assert res["left_over"] == ["db"]
+    assert ("DELETE", "/containers/ours", {"force": True, "v": False}) in log
+    assert not [e for e in log if e[0] == "DELETE" and e[1] != "/containers/ours"]
+
+
+def test_a_switch_back_starts_the_containers_that_ran(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    before = path.read_text()
+    stopped = dict(container("a1", "web"), State={"Running": False})
+    conv.client.answers["/containers/a1/json"] = stopped
+    journal(root, phase="containers", target="containerd", daemon_json_before=before, tags=[],
+            containers=[{"name": "web", "id": "a1", "running": True}, {"name": "batch", "id": "b1", "running": False}])
+    conv.run()
+    assert ("POST", "/containers/a1/start") in conv.client.calls
+    assert not [c for c in conv.client.calls if c[1] == "/containers/b1/start"]
+
+
+def test_the_copy_leaves_out_the_overlay_attributes_that_point_into_the_old_store():
+    for attr in ("trusted.overlay.origin", "trusted.overlay.impure", "trusted.overlay.uuid"):
+        assert "--filter=-x %s" % attr in _store_convert.COPY
+    assert {"-aHAXS", "--numeric-ids", "--delete"} <= set(_store_convert.COPY)
+
+
+def test_the_plan_names_each_container_it_cannot_carry_and_knows_its_own_in_the_other_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    linked = dict(container("b2", "app"), HostConfig={"NetworkMode": "container:db"})
+    lost = dict(container("c3", "lost"), GraphDriver={"Data": None})
+    images = [{"Id": "sha256:%s" % c, "RepoTags": ["x/%s:1" % c]} for c in ("a1", "b2", "c3")]
+    conv, _path, root, _runs = conversion(tmp_path, CLASSIC, "containerd", images=images,
+                                          containers=[container("a1", "web"), linked, lost])
+    for c in ("b2", "c3"):
+        conv.client.answers["/images/sha256:%s/json" % c] = {"RootFS": {"Layers": []}}
+    (root / "containers" / "n1").mkdir()
+    (root / "containers" / "n1" / "config.v2.json").write_text(json.dumps({"Name": "/web", "Driver": "overlayfs"}))
+    conv.journal = {"made": {"containerd": {"web": {"id": "n1", "at": 1}}}}
+    conv.client.answers["/system/df"] = {"LayersSize": 1 << 60, "Containers": []}
+    plan = _store_plan.plan(conv, str(root), "classic", "containerd")
+    problems = plan["problems"]
+    assert any("container app depends on another (NetworkMode container:db)" in p for p in problems), problems
+    assert any("the writable layer of container lost cannot be found" in p for p in problems), problems
+    assert any(p.startswith("not enough space for the containerd store") and str(tmp_path / "docker") in p
+               for p in problems), problems
+    assert not [p for p in problems if "already holds containers named" in p], problems  # n1 is this collection's
+    conv.journal = {}
+    assert any("already holds containers named web" in p for p in _store_plan.plan(conv, str(root), "classic",
+                                                                                   "containerd")["problems"])
