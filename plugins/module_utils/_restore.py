@@ -150,8 +150,7 @@ class Restore(_run.Operation):
         mounts = self.ctx.host.mountinfo()
         for m in self.fwd:
             if m.disk and _disk.disk_mounted_at(self.ctx.host, m, mounts, _disk.staging_path(m)):
-                _switch.unmount_all(self.ctx, _disk.staging_path(m))
-                _switch.drop_empty(self.ctx.host, _disk.staging_path(m))
+                _switch.unstage(self.ctx, m)
 
     def preflight(self, running):
         missing = [m for m in self.fwd if not m.disk and not (m.backup and self.ctx.host.isdir(m.backup))]

@@ -41,6 +41,14 @@ def unmount_all(ctx, path):
         mounts = ctx.host.mountinfo()
 
 
+def unstage(ctx, move):
+    """The original disk's mount beside its root (_disk.staging_path) undone: unmounted, its empty mount point
+    removed."""
+    staging = _disk.staging_path(move)
+    unmount_all(ctx, staging)
+    drop_empty(ctx.host, staging)
+
+
 def bound(mounts, src, path):
     """Whether PATH is a mount point, bound from SRC, in MOUNTS."""
     return _mountinfo.mount_at(mounts, path) is not None and _mountinfo.same_bind(mounts, src, path)

@@ -27,7 +27,8 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _daemon_json, _disk, _fstab, _mount_sources, _mountinfo, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._switch import (
-    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, set_aside_hidden, unbind, unmount_all)
+    Switch, backup_name, drop_empty, note_for, put_back, set_aside_again, set_aside_hidden, unbind, unmount_all,
+    unstage)
 
 
 # Docker before this major version formats its root into the path of its layer database (image/<driver>/layerdb),
@@ -207,9 +208,7 @@ class BindSwitch(Switch):
                 _disk.disk_device(ctx.host, move, mounts, "rollback")
         unbind(ctx, move.target, move.mount_point)
         if move.disk:
-            staging = _disk.staging_path(move)
-            unmount_all(ctx, staging)
-            drop_empty(ctx.host, staging)
+            unstage(ctx, move)
             _disk.mount_disk(move, ctx, move.mount_point)
         if move.backup and ctx.host.isdir(move.backup):
             drop_empty(ctx.host, move.source)
@@ -244,9 +243,7 @@ class BindSwitch(Switch):
     def disk_back(move, ctx):
         """state=restored of a root that was its own disk: the disk leaves its copy-back mount, its fstab line is
         put back in place of the bind line, and it is mounted on the root again."""
-        staging = _disk.staging_path(move)
-        unmount_all(ctx, staging)
-        drop_empty(ctx.host, staging)
+        unstage(ctx, move)
         lines, changed = _fstab.enable_disk_line(_fstab.parse(ctx.host.read_text(ctx.opts.fstab, default="")),
                                                  move.mount_point, move.disk["line"])
         if changed:
@@ -259,8 +256,7 @@ class BindSwitch(Switch):
         """A failed or interrupted state=restored: set the original aside again before the moved root is mounted
         back (when it was put back under the bind, the bind is lifted first).  An original disk is unmounted."""
         if move.disk:
-            unmount_all(ctx, _disk.staging_path(move))
-            drop_empty(ctx.host, _disk.staging_path(move))
+            unstage(ctx, move)
             if _disk.disk_mounted_at(ctx.host, move, ctx.host.mountinfo(), move.mount_point):
                 unmount_all(ctx, move.mount_point)
             return

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
 import os
 import re
@@ -154,6 +155,24 @@ def moved(fleet, args, root, fingerprint, tree=None, ignore=()):
     rerun_unchanged(again)
     res["summary"] = summary
     return res
+
+
+@contextlib.contextmanager
+def paused(fleet, args, point, env, expect="failed"):
+    """The module run with ARGS and ENV in a thread of its own, paused at POINT: the block runs while it waits
+    there, then it is released and must end within 600 s; its result is the yielded dict's "r"."""
+    box = {}
+    e = dict(env, DOCKYARD_MIGRATE_PAUSE=point)
+    t = threading.Thread(target=lambda: box.update(r=fleet.module(HOST, DATA_ROOT, args, env=e, expect=expect)))
+    t.start()
+    try:
+        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.%s && exit 0; sleep 0.1; done; "
+           "exit 1" % point)
+        yield box
+    finally:
+        sh(fleet, "rm -f /run/dockyard-migrate/paused.%s" % point)
+        t.join(600)
+    assert not t.is_alive(), "the module did not end within 600 s of its release"
 
 
 def reboot(fleet):
@@ -716,20 +735,9 @@ def test_root_on_its_own_disk_rolls_back_and_a_kill_in_the_window_converges(flee
     # Docker served from the new root when the check failed: what it wrote is copied back onto the old disk
     # (mounted beside the root for that), fstab is put back and the disk mounted again.  The run waits after
     # Docker started on the new root, a container writes there, then the check fails.
-    box = {}
-    env = {"DOCKYARD_MIGRATE_FAULT": "verify", "DOCKYARD_MIGRATE_PAUSE": "after_start"}
-    t = threading.Thread(target=lambda: box.update(
-        r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env, expect="failed")))
-    t.start()
-    try:
-        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.after_start && exit 0; "
-           "sleep 0.1; done; exit 1")
+    with paused(fleet, {"path": TARGET}, "after_start", {"DOCKYARD_MIGRATE_FAULT": "verify"}) as box:
         assert re.match(r"/dev/loop\d+\[/docker\]$", mount_source(fleet, "/var/lib/docker"))
         sh(fleet, "docker exec web sh -c 'echo written-on-the-new-root > /data/late.txt'")
-    finally:
-        sh(fleet, "rm -f /run/dockyard-migrate/paused.after_start")
-        t.join(600)
-    assert not t.is_alive(), "the module did not end within 600 s of its release"
     res = box["r"]
     assert res.get("failed") and res.get("failed_phase") == "verify" and "rolled back" in res["msg"], res
     disk_mounted_again(fleet, device, fstab, fingerprint)
@@ -770,24 +778,13 @@ def test_a_rollback_proves_the_old_disk_before_it_lifts_the_bind(fleet, row):
     started on the new root through it, the message names the disk, and the journal says Docker served there
     (a rerun copies that back once the disk is right)."""
     fingerprint, line, device, fstab = old_disk(fleet)
-    box = {}
-    env = {"DOCKYARD_MIGRATE_FAULT": "switch", "DOCKYARD_MIGRATE_PAUSE": "switch_after_unmount"}
-    t = threading.Thread(target=lambda: box.update(
-        r=fleet.module(HOST, DATA_ROOT, {"path": TARGET}, env=env, expect="failed")))
-    t.start()
-    try:
-        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.switch_after_unmount && exit 0; "
-           "sleep 0.1; done; exit 1")
+    with paused(fleet, {"path": TARGET}, "switch_after_unmount", {"DOCKYARD_MIGRATE_FAULT": "switch"}) as box:
         assert mount_source(fleet, "/var/lib/docker") == "not-mounted"
         sh(fleet, "e2fsck -fy %s >/dev/null 2>&1; tune2fs -U random %s >/dev/null" % (device, device))
         uuid = sh(fleet, "blkid -p -o value -s UUID %s" % device).strip()
         # Every mount and unmount on the root from here on, as the kernel reports it.
         sh(fleet, "setsid timeout 600 findmnt --poll --mountpoint /var/lib/docker -n -o ACTION "
            ">/run/root-polls.txt 2>&1 </dev/null & sleep 1")
-    finally:
-        sh(fleet, "rm -f /run/dockyard-migrate/paused.switch_after_unmount")
-        t.join(600)
-    assert not t.is_alive(), "the module did not end within 600 s of its release"
     time.sleep(1)
     polls = sh(fleet, "pkill -x findmnt; cat /run/root-polls.txt").split()
     res = box["r"]
