@@ -20,20 +20,24 @@ import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _phases, _plan, _switches, _systemd
 
+# The phases of a journal whose moved root is in service and no window is open: a finished move, and a restore that
+# failed and put the moved root back in service.
+SERVING = ("done", "restore_record", "restore_failed")
+
 
 def drifted(ctx, engine):
     """Whether the host drifted from a move to this path after its switch, and only that: Docker down, the move's
     drop-ins in place as it wrote them (Docker can have run on no other root since), every moved root whole (its
     sentinel there: a finished final copy, no copy pass since), and a switch no longer applied.
 
-    A finished move (phase done) counts only for the daemon_json method with data-root gone or naming the
-    original root again, and nothing at the original root (Docker did not run there since); another data-root
-    is an operator's choice.  A move killed in its window after the switch counts whatever daemon.json says now:
-    the rerun finishes that move."""
+    A finished move (phase done, or a failed restore that put the moved root back in service) counts only for the
+    daemon_json method with data-root gone or naming the original root again, and nothing at the original root
+    (Docker did not run there since); another data-root is an operator's choice.  A move killed in its window
+    after the switch counts whatever daemon.json says now: the rerun finishes that move."""
     recorded = [_switches.move_from_dict(d) for d in ctx.journal.recorded_moves()]
     if engine.get("running") or not recorded or recorded[0].target != ctx.opts.target:
         return False
-    finished = ctx.journal.phase == "done"
+    finished = ctx.journal.phase in SERVING
     in_window = ctx.journal.phase in [p.name for p in _phases.of("move") if p.window]  # not a rollback's
     if not (finished or (in_window and ctx.journal.done("final_copy"))):
         return False
@@ -70,7 +74,7 @@ def repair(ctx, window, verification):
     data, text, _exists = _switches.read_daemon_json(ctx.host, path)
     mounts = ctx.host.mountinfo()
     undone = [m for m in ctx.moves if not m.switch.is_applied(m, ctx, mounts, data)]
-    finished = ctx.journal.phase == "done"
+    finished = ctx.journal.phase in SERVING
     if any(m.switch.kind == "daemon_json" for m in undone):
         ctx.diff["before"][path] = text
         ctx.diff["after"][path] = _daemon_json.render(_daemon_json.with_data_root(data, docker.target))
@@ -100,5 +104,7 @@ def repair(ctx, window, verification):
         return None
     window.start_and_wait(ctx.moves, "Docker did not answer after starting on %s" % docker.target, "start")
     verification.check_root(docker.service_root, "verify")
+    if ctx.journal.phase != "done":  # a failed restore's record: the moved root serves, as after a finished move
+        ctx.journal.save(phase="done", finished=ctx.host.time())
     ctx.result["original"] = [m.original(ctx.host) for m in ctx.moves]
     return ctx.result

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _phases, _plan, _preflight, _run, _switch, _switches, _systemd, _testhooks, _units)
+    _disk, _drift, _phases, _plan, _preflight, _run, _switch, _switches, _systemd, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -41,6 +41,10 @@ class Restore(_run.Operation):
             _preflight.refuse("no record of a move to %s (%s is missing): nothing to roll back" % (
                 self.ctx.opts.target, self.ctx.journal.path))
         facts = self.ctx.gather()
+        if _drift.drifted(self.ctx, facts["engine"]):
+            if not self.repair_drift():
+                return self.ctx.result
+            facts = self.ctx.gather()
         running = facts["engine"].get("running")
         self.fwd = [_switches.move_from_dict(d) for d in self.ctx.journal.recorded_moves()]
         self.ctx.journal.moves = self.fwd
@@ -55,12 +59,12 @@ class Restore(_run.Operation):
             return self.resume(running, bool(switched))
         if self.ctx.journal.in_window:
             return self.roll_back_window()
-        if not switched and self.ctx.journal.phase in FINISHED:
+        if not switched and self.ctx.journal.phase in FINISHED and not self.kept_aside():
             if not running:
                 _preflight.refuse("Docker is not running; start it (systemctl start docker)")
             self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
             return self.ctx.result
-        self.preflight(running)
+        self.preflight(running, switched, facts)
         try:
             for m in self.fwd:
                 if m.disk:  # the original disk is mounted beside its root to receive the copy back
@@ -90,6 +94,16 @@ class Restore(_run.Operation):
             return self.ctx.result
         self.restore()
         return self.ctx.result
+
+    def repair_drift(self):
+        """Docker is down because daemon.json no longer names the moved root (rewritten since), which the drop-in
+        keeps Docker from leaving: data-root is set again and Docker started there first, as the move's rerun does;
+        then the restore goes on.  Returns whether it does (not in check mode, which only says so)."""
+        _drift.repair(self.ctx, self.window, self.verification)
+        if self.ctx.check_mode:
+            self.ctx.actions.append("then copy what Docker holds back onto the kept original and switch back")
+            return False
+        return True
 
     def roll_back_window(self):
         """state=restored over a move killed inside its window (or inside its rollback): that move's rollback,
@@ -152,7 +166,11 @@ class Restore(_run.Operation):
             if m.disk and _disk.disk_mounted_at(self.ctx.host, m, mounts, _disk.staging_path(m)):
                 _switch.unstage(self.ctx, m)
 
-    def preflight(self, running):
+    def kept_aside(self):
+        """Whether an original the move kept is still aside under its backup name (not put back by a restore)."""
+        return any(not m.disk and m.backup and self.ctx.host.isdir(m.backup) for m in self.fwd)
+
+    def preflight(self, running, switched, facts):
         missing = [m for m in self.fwd if not m.disk and not (m.backup and self.ctx.host.isdir(m.backup))]
         if missing:
             _preflight.refuse(
@@ -161,7 +179,40 @@ class Restore(_run.Operation):
                     ", ".join(m.source for m in missing), ", ".join(str(m.backup) for m in missing)))
         if not running:
             _preflight.refuse("Docker is not running, so its inventory cannot be recorded; start it first")
+        unswitched = [m for m in self.fwd if m not in switched]
+        if unswitched:
+            # What is copied back is the moved root, and the inventory recorded is what Docker serves: they must be
+            # the same root.
+            _preflight.refuse(
+                "Docker serves %s, and the host no longer points it at the moved root %s (%s changed since the "
+                "move), so what it holds is not what a restore would copy back. Point Docker at %s again (%s), "
+                "restart it, then restore" % (
+                    facts["engine"].get("docker_root_dir") or "another root", ", ".join(m.target for m in unswitched),
+                    ", ".join(sorted(set(self.ctx.opts.daemon_json if m.switch.kind == "daemon_json"
+                                         else self.ctx.opts.fstab for m in unswitched))),
+                    ", ".join(m.target for m in unswitched),
+                    "; ".join(self.how_to_point(m) for m in unswitched)))
+        self.refuse_in_way()
         _preflight.has_rsync(self.ctx.host)
+
+    def how_to_point(self, m):
+        """What points Docker at the moved root of M."""
+        if m.switch.kind == "daemon_json":
+            return "data-root in %s" % self.ctx.opts.daemon_json
+        return "the line %s %s none bind 0 0 in %s, mounted" % (m.target, m.mount_point, self.ctx.opts.fstab)
+
+    def refuse_in_way(self):
+        """Refused, nothing changed: a kept original cannot be put back where something that is not an empty
+        stand-in took its path (daemon_json moves: the original was renamed away, nothing is mounted there)."""
+        in_way = [m for m in self.fwd if m.switch.kind == "daemon_json" and m.backup and self.ctx.host.isdir(m.backup)
+                  and self.ctx.host.lexists(m.source)
+                  and not (self.ctx.host.isdir(m.source) and not self.ctx.host.listdir(m.source))]
+        if in_way:
+            _preflight.refuse(
+                "%s is in the way of the kept original %s: something made it since the move (Docker, started "
+                "there with data-root unset, makes a new root). Stop Docker if it serves it, look at what it holds, move it "
+                "away, then restore" % (
+                    ", ".join(m.source for m in in_way), ", ".join(m.backup for m in in_way)))
 
     def resume(self, running, switched):
         """A restore interrupted inside its window.  Once the switch back is done, or under way with the moved
@@ -174,6 +225,7 @@ class Restore(_run.Operation):
         ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
+                self.refuse_in_way()
                 self.switch_back()
                 self.ctx.journal.save(phase="restore_start")
             if not running:

@@ -117,6 +117,37 @@ class Rollback:
                 raise RelocationError("after the rollback the inventory differs: %s" % "; ".join(problems[:5]))
         self.ctx.actions.append("rolled back to %s" % self.ctx.moves[0].source)
 
+    def served_in_window(self, resuming):
+        """Whether a killed run's window, not resumed, had Docker started on the new root (recorded before the
+        start) with nothing copied back since."""
+        return bool(self.ctx.journal.in_window and not resuming and self.ctx.journal.get("served")
+                    and not self.ctx.journal.get("copied_back"))
+
+    def roll_back_served_window(self):
+        """A killed run's window in which Docker was started on the new root (the journal's served, recorded
+        before the start), whose switch the host no longer shows (daemon.json rewritten, the drop-in removed by
+        hand) and that cannot be resumed.  Walking it again from the stop would copy the original over what
+        Docker wrote on the new root: it is rolled back instead, deciding from the host (what Docker wrote on the
+        new root is copied back; when Docker has run on another root since, both roots are kept and the run
+        stops).  Returns whether it rolled back (the move is then made again); check mode only says so."""
+        self.ctx.result["changed"] = True
+        why = ("Docker was started on %s in the window of an interrupted run and the host no longer points it "
+               "there" % self.ctx.moves[0].target)
+        if self.ctx.check_mode:
+            self.ctx.actions.append("%s: roll that window back (what Docker wrote there copied back first), then "
+                                    "move again" % why)
+            return False
+        in_way = [m for m in self.ctx.moves if m.switch.kind == "daemon_json" and m.backup_kept(self.ctx.host)
+                  and self.ctx.host.lexists(m.source)
+                  and not (self.ctx.host.isdir(m.source) and not self.ctx.host.listdir(m.source))]
+        if in_way:  # the original was set aside, and something made its path since: never renamed over
+            self.keep_both("%s; the original was set aside as %s, and %s was made since (Docker makes a new root "
+                           "where data-root no longer points it)" % (
+                               why, ", ".join(m.backup for m in in_way), ", ".join(m.source for m in in_way)))
+        self.ctx.actions.append("%s: rolling that window back" % why)
+        self.finish_rollback()
+        return True
+
     def must_copy_back(self):
         """Whether what Docker wrote on the new root must be copied back onto the original before the switch is
         undone (served_since_record), and only ever from a new root a final copy finished: one holding the
@@ -144,6 +175,13 @@ class Rollback:
         recorded = bool(self.ctx.journal.get("served")) and not self.ctx.journal.get("copied_back")
         answering = self.ctx.client.ping()
         if not (answering or self.ctx.host.started_since(**self.ctx.journal.since())):
+            if recorded and self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id()) and \
+                    not self.dropins_hold():
+                # A start in a boot between is not seen from this one, and nothing kept it on the new root.
+                self.keep_both("Docker was started on %s by an interrupted run in an earlier boot (%s), and with the "
+                               "drop-in changed since nothing kept it off %s in a boot between, where what it wrote "
+                               "cannot be seen from this boot" % (
+                                   self.ctx.moves[0].target, self.ctx.journal.path, self.ctx.moves[0].source))
             return recorded
         there = self.host_serves_target(answering)
         if there is None:
@@ -154,10 +192,17 @@ class Rollback:
                                     "back" % (self.ctx.journal.path, self.ctx.moves[0].target))
             return True
         if recorded:
-            self.keep_both("an interrupted rollback had not yet copied back what Docker wrote on %s, and Docker has "
-                           "run on the original %s since (%s is older than the host): each root holds writes the "
-                           "other lacks" % (self.ctx.moves[0].target, self.ctx.moves[0].source, self.ctx.journal.path))
+            self.keep_both("what Docker wrote on %s when an interrupted run served it there was never copied back, "
+                           "and Docker has run on %s since (%s is older than the host): each root may hold writes "
+                           "the other lacks" % (self.ctx.moves[0].target, self.ctx.moves[0].source,
+                                                self.ctx.journal.path))
         return False
+
+    def dropins_hold(self):
+        """Whether every move's drop-in is as the move wrote it: Docker can then have started on the new roots
+        only."""
+        return all(_systemd.same_dropin(self.ctx.host.dropin(m.name), _systemd.dropin_for(m, self.ctx.opts.daemon_json))
+                   for m in self.ctx.moves)
 
     def host_serves_target(self, answering):
         """Whether the host gives Docker the new root now: the root a running Docker reports (daemon_json), the

@@ -60,6 +60,23 @@ def unbind(ctx, src, path):
         ctx.host.run(["umount", path])
 
 
+def set_aside_all_hidden(ctx):
+    """An original a killed run left under the bind is set aside first, whole, before anything may roll the
+    window back (which puts the backup back in place): every move's, whether or not another's failed.  Returns
+    the errors that stopped it (joined in one), or None: then nothing is rolled back (an original is split),
+    and Docker is still started on the new root before the run fails.  A move with no bind over its source
+    has nothing hidden."""
+    errors = []
+    for m in ctx.moves:  # each move's original, also when another's could not be set aside
+        try:
+            set_aside_hidden(m, ctx)
+        except (RelocationError, OSError) as exc:
+            errors.append(exc)
+    if len(errors) > 1:
+        return RelocationError("; ".join(str(e) for e in errors), "source")
+    return errors[0] if errors else None
+
+
 def set_aside_hidden(move, ctx):
     """An original left under the bind of its target: a run killed between writing fstab's bind line and setting
     the original aside, then a boot that mounted the line.  Docker ran on the target since (it holds everything);

@@ -359,7 +359,11 @@ class DaemonJsonSwitch(Switch):
             ctx.host.rename(move.source, move.backup)
 
     def undo(self, move, ctx):
-        """Rollback: daemon.json is restored with the other files; the original never moved."""
+        """Rollback: daemon.json is restored with the other files.  The original moves only once the move is
+        verified (set_aside): a rollback from there (a window that started Docker on the new root, rolled back
+        by a rerun) puts it back first, refusing to rename over anything at its path."""
+        if move.backup and ctx.host.isdir(move.backup):
+            put_back(move, ctx.host)
 
     def after_stop(self, move, ctx):
         ctx.host.drop_self_bind(move.target)

@@ -39,16 +39,7 @@ class Relocation(_run.Operation):
         # A killed switch this boot can resume (Docker has not run since) is resumed as the killed run would have
         # gone on; drift is what a host shows once Docker may have run on the new root, or a boot came between.
         if not repaired and not self.resumes_switch(facts["engine"]) and _drift.drifted(self.ctx, facts["engine"]):
-            in_window = self.ctx.journal.phase != "done"
-            try:
-                result = _drift.repair(self.ctx, self.window, self.verification)
-            except Exception as exc:
-                if in_window and not self.ctx.check_mode:
-                    self.fail_window("switch", exc)  # a window is never left with Docker down: rolled back
-                raise
-            if result is not None:
-                return result
-            return self._run(repaired=True)  # switched again: the interrupted move goes on from its switch
+            return self.repair_drift()
         self.ctx.moves = _plan.plan_moves(self.ctx.opts, facts)
         if self.ctx.journal:
             self.ctx.moves = self.frozen_moves() or self.ctx.moves
@@ -72,6 +63,10 @@ class Relocation(_run.Operation):
             return self.converge_switched(facts)
         engine = facts["engine"]
         resuming = self.resumes_switch(engine)
+        if self.rollback.served_in_window(resuming):
+            if self.rollback.roll_back_served_window():
+                return self._run()
+            return self.ctx.result
         if not engine.get("running") and not resuming and not self.ctx.journal.in_window:
             # Only a run that stopped Docker itself is continued with Docker down; the record of a finished or
             # rolled-back run describes a host that has changed since.
@@ -87,6 +82,20 @@ class Relocation(_run.Operation):
         self.begin(engine, resuming)
         self.transaction(resuming)
         return self.ctx.result
+
+    def repair_drift(self):
+        """The switch applied again (_drift.repair): a finished move's result, or the interrupted move going on
+        from its switch.  A failure inside a window rolls it back: never left with Docker down."""
+        in_window = self.ctx.journal.phase not in _drift.SERVING
+        try:
+            result = _drift.repair(self.ctx, self.window, self.verification)
+        except Exception as exc:
+            if in_window and not self.ctx.check_mode:
+                self.fail_window("switch", exc)
+            raise
+        if result is not None:
+            return result
+        return self._run(repaired=True)
 
     def check_plan(self, facts, engine, resuming):
         """The plan's checks.  A refusal, or any error reading the host, inside a killed run's window (Docker
@@ -390,22 +399,6 @@ class Relocation(_run.Operation):
         return out
 
     # ------------------------------------------------------------ converge
-    def set_aside_hidden(self):
-        """An original a killed run left under the bind is set aside first, whole, before anything may roll the
-        window back (which puts the backup back in place): every move's, whether or not another's failed.  Returns
-        the errors that stopped it (joined in one), or None: then nothing is rolled back (an original is split),
-        and Docker is still started on the new root before the run fails.  A move with no bind over its source
-        has nothing hidden."""
-        errors = []
-        for m in self.ctx.moves:  # each move's original, also when another's could not be set aside
-            try:
-                _switch.set_aside_hidden(m, self.ctx)
-            except (RelocationError, OSError) as exc:
-                errors.append(exc)
-        if len(errors) > 1:
-            return RelocationError("; ".join(str(e) for e in errors), "source")
-        return errors[0] if errors else None
-
     def converge_switched(self, facts):
         """Docker is configured for the target: make sure it runs and the move was finished."""
         running = facts["engine"].get("running")
@@ -432,7 +425,7 @@ class Relocation(_run.Operation):
         undoable = bool(pending and not running and self.ctx.journal.get("inventory") and
                         self.ctx.journal.phase == "switch" and self.ctx.journal.done("final_copy") and
                         not self.ctx.journal.done("verify"))
-        hidden_error = self.set_aside_hidden() if pending else None
+        hidden_error = _switch.set_aside_all_hidden(self.ctx) if pending else None
         undoable = undoable and hidden_error is None
         phase = "start"
         try:

@@ -71,6 +71,7 @@ class SimHost(_local.Local):
         # order.  A recovery must end with the root Docker serves holding exactly these.
         self.model = None
         self.stops = 0
+        self.written_on = set()  # the roots containers wrote to (a test clears it to watch a stretch of time)
 
     def lock(self, check_mode=False):
         f = super(SimHost, self).lock(check_mode)
@@ -97,7 +98,7 @@ class SimHost(_local.Local):
         self.changes = Ticks(self)
         self.kill_at = None if kill_at is None else self.count + kill_at
 
-    def reboot(self):
+    def reboot(self, start=True):
         """The runtime masks go, the boot id changes, and systemd starts Docker as it is configured now (the
         drop-in may keep it from starting).  A running Docker is stopped first, as the shutdown stops it."""
         self.shut_down()
@@ -105,6 +106,8 @@ class SimHost(_local.Local):
         self.running = False
         self.boot += 1
         self.clock += 100
+        if not start:  # Docker disabled for this boot, or its start left to the operator
+            return False
         try:
             self._start()
         except _systemd.SystemdError:
@@ -131,6 +134,9 @@ class SimHost(_local.Local):
                 raise _systemd.SystemdError("docker.service: assertion failed (no sentinel in %s)" % held)
             if "ExecStartPre=" in dropin and root != held:
                 raise _systemd.SystemdError("docker.service: daemon.json does not set data-root to %s" % held)
+        if not os.path.isdir(root):  # dockerd makes the root it is given, empty
+            for part in ("image", "containers", "volumes"):
+                os.makedirs(os.path.join(root, part))
         self.running, self.root, self.started_at = True, root, (self.boot, self.time())
         if self.model is None:
             self.model = volume(root)
@@ -167,22 +173,32 @@ class SimHost(_local.Local):
         with open(self.daemon_json, "w") as f:
             json.dump(data, f, indent=2)
 
+    def remove_dropin(self):
+        """The operator removes the move's drop-in by hand (and reloads systemd): nothing keeps Docker from
+        starting on whatever root daemon.json names."""
+        self.dropins.pop("docker", None)
+
     def write_in_a_container(self, name, text):
         """A container writes a file into its volume on the root Docker serves now."""
         assert self.running, "no container writes while Docker is down"
         path = os.path.join(self.root, "volumes", "site", "_data", name)
+        if not os.path.isdir(os.path.dirname(path)):
+            return False  # a root without the container (Docker started on an empty one): nothing writes
+        self.written_on.add(self.root)
 
         def write():
             with open(path, "w") as f:
                 f.write(text)
         in_a_container(write)
         self.model[name] = text
+        return True
 
     def delete_in_a_container(self, name):
         """A container deletes a file of its volume (if it is there)."""
         assert self.running, "no container writes while Docker is down"
         path = os.path.join(self.root, "volumes", "site", "_data", name)
         if os.path.exists(path):
+            self.written_on.add(self.root)
             in_a_container(lambda: os.unlink(path))
         self.model.pop(name, None)
 
@@ -274,6 +290,12 @@ class SimHost(_local.Local):
 
     def dropin(self, service):
         return self.dropins.get(service, "")
+
+    def read_text(self, path, default=None):
+        for service in ("docker", "containerd"):  # the drop-ins are systemd's, simulated
+            if path == _systemd.dropin_path(service):
+                return self.dropins.get(service, "")
+        return super(SimHost, self).read_text(path, default)
 
     def write_sentinel(self, target):
         self.write_file(os.path.join(target, _systemd.SENTINEL_NAME), _systemd.SENTINEL_TEXT)

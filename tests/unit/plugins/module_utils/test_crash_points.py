@@ -31,11 +31,11 @@ def params(machine):
             "online_passes": 1}
 
 
-def move(host, state="moved", keep_source=True):
+def move(host, state="moved", keep_source=True, check_mode=False):
     """One run of the data_root module (STATE moved or restored) on HOST; its result."""
     opts = _options.Options(dict(params(host.machine), state=state, keep_source=keep_source))
-    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, False, host),
-                   _copy.Status(None))
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
     return (_restore.Restore if state == "restored" else _transaction.Relocation)(ctx).run()
 
 
@@ -97,9 +97,15 @@ def kill_then(seeded, machine, lock, k, fault, then):
     finally:
         os.environ.pop(FAULT, None)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    started = host.started_at
     perturb(host, then)
+    # Docker started since on a root other than the new one, which lacks writes made there or may (unresolved).
+    if then in UNGUARDED and host.started_at != started and host.root != params(machine)["target"] and (
+            lacks(sim_host.volume(host.root), host.model) or unresolved(machine)):
+        kept_both(host)
+        return str(killed.value).rsplit("(", 1)[-1].rstrip(")")
     wrote = "late.txt" in host.model
-    converged(host, before, wrote, keep_source=fault != "remove", stopped_by_hand=then == "stopped")
+    converged(host, before, wrote, keep_source=fault != "remove", stopped_by_hand=then in ("stopped", "unguarded-down"))
     if then == "edit":
         with open(host.daemon_json) as f:
             assert json.load(f).get("debug") is True, "the edit made to daemon.json was lost"
@@ -110,15 +116,79 @@ def perturb(host, then):
     """What happens to HOST between a kill and the next run: THEN nothing; a reboot after which Docker runs as the
     host points it and a container writes; the same, then Docker stopped by hand (its containers write as it
     stops); a key added to daemon.json, then that reboot; daemon.json templated anew without data-root (a
-    configuration-management run), then that reboot."""
+    configuration-management run), then that reboot; templated and the drop-in removed by hand, then that reboot
+    (nothing keeps Docker off the original).  A Docker left running by the kill has its containers write first."""
+    if host.running:  # killed with Docker up: its containers go on writing
+        host.write_in_a_container("killed.txt", "after the kill")
     if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
         host.edit_daemon_json(debug=True)
-    if then == "templated":
+    if then in ("templated",) + UNGUARDED:
         host.template_daemon_json()
-    if then != "nothing" and host.reboot():
+    if then in UNGUARDED:  # and the drop-in removed by hand: nothing keeps Docker off the original
+        host.remove_dropin()
+    if then in ("nothing", "unguarded-live"):  # no reboot: a Docker the kill left running goes on serving
+        return
+    if host.reboot():
         host.write_in_a_container("late.txt", "after the reboot")
-        if then == "stopped":
+        if then in ("stopped", "unguarded-down"):
             host.shut_down()
+    if then == "unguarded-down":  # and a boot more, with Docker left down: a start in the boot before is not seen
+        host.reboot(start=False)
+
+
+def lacks(files, model):
+    """The last writes of the containers (MODEL) that FILES (a volume) lacks."""
+    return dict((n, t) for n, t in model.items() if files.get(n) != t)
+
+
+def unresolved(machine):
+    """Whether the journal says Docker was started on the new root (recorded before the start) and not that what it
+    wrote there was copied back: with Docker run on another root since (the drop-in gone), the host cannot tell
+    whether that start happened, or that copy back finished, so both roots are kept, though one may hold nothing
+    the other lacks (a kill between the record and the start, or between a copy back and its record)."""
+    marker = _journal.marker_path(params(machine)["target"])
+    if not os.path.exists(marker):
+        return False
+    with open(marker) as f:
+        journal = json.load(f)
+    return bool(journal.get("served")) and not journal.get("copied_back")
+
+
+def tree(root):
+    """Every file under ROOT with its content, to show that a run changed nothing there."""
+    out = {}
+    for d, _dirs, files in os.walk(root):
+        for n in files:
+            with open(os.path.join(d, n), "rb") as f:
+                out[os.path.relpath(os.path.join(d, n), root)] = f.read()
+    return out
+
+
+def kept_both(host):
+    """Docker serves a root without writes its containers made on the new root since the window started it there
+    (the drop-in, removed by hand, no longer kept it off that root): the run must not copy either root over the
+    other.  It refuses in preflight, with Docker running where it runs, both roots as they were, a message that
+    names both, and so does the next run."""
+    target = params(host.machine)["target"]
+    served = host.root
+    missing = lacks(sim_host.volume(served), host.model)
+    assert all(sim_host.volume(target).get(n) == t for n, t in missing.items()), \
+        "the writes %s are on neither root: %s" % (missing, sim_host.volume(target))
+    trees = tree(target), tree(served)
+    for _run_again in range(2):
+        host.new_process()
+        try:
+            result = move(host)
+        except _move.RelocationError as exc:
+            assert "both roots are kept" in str(exc) and target in str(exc) and exc.phase == "preflight" \
+                and exc.rolled_back is False, str(exc)
+        else:
+            raise AssertionError("the run went on (%s) where both roots were to be kept; the served root's volume "
+                                 "lacks the writes %s, not %s" % (result.get("actions"), lacks(
+                                     sim_host.volume(host.root), host.model), missing))
+        assert host.running and host.root == served, (host.running, host.root)  # started there if it was down
+        assert (tree(target), tree(served)) == trees, "a root changed though both were to be kept"
+        assert not host.masked_units, host.masked_units
 
 
 def converged(host, before, wrote, keep_source=True, stopped_by_hand=False):
@@ -149,8 +219,10 @@ def converged(host, before, wrote, keep_source=True, stopped_by_hand=False):
         assert len(kept) == 1 and kept[0]["backup"] and os.listdir(kept[0]["backup"]), result.get("original")
     else:  # removed once the copy was proved complete, or kept (and said so) when it could not be
         assert len(kept) == 1 and (kept[0]["removed"] or os.listdir(kept[0]["backup"])), result.get("original")
+        # A rollback's copy-back directory is reported (copyback_kept) and left to state=cleaned.
+        reported = [os.path.basename(p) for p in result.get("copyback_kept") or []]
         leftovers = [n for n in os.listdir(os.path.dirname(sim_host.default_root(host.machine)))
-                     if n.startswith("docker") and not (kept[0]["backup"] or "").endswith(n)]
+                     if n.startswith("docker") and not (kept[0]["backup"] or "").endswith(n) and n not in reported]
         assert leftovers == [], "a part of the original is left, unreported: %s" % leftovers
     assert not host.masked_units, host.masked_units
     host.new_process()
@@ -160,7 +232,8 @@ def converged(host, before, wrote, keep_source=True, stopped_by_hand=False):
 
 
 POINTS = list(range(1, 51))
-THEN = ["nothing", "reboot", "stopped", "edit", "templated"]
+UNGUARDED = ("unguarded", "unguarded-live", "unguarded-down")
+THEN = ["nothing", "reboot", "stopped", "edit", "templated"] + list(UNGUARDED)
 
 
 @pytest.mark.parametrize("then", THEN)
@@ -333,7 +406,11 @@ def test_the_exploration_finds_a_bug_put_back(template, tmp_path, monkeypatch, c
         print("\ncrash points of a move: %d, cases: %d, violations with the bug put back: %d" % (
             counts["none"][0], counts["none"][0] * len(THEN), len(found)))
     names = counts["none"][1]
-    assert found and set(k for k, _then, _v in found) == {names.index("rename") + 1}, found
+    rename = names.index("rename") + 1
+    # At the rename; and, with Docker left serving the new root (no reboot), after it: the rerun rolls the served
+    # window back, putting the original back while its backup name stays recorded, and moves again.
+    assert found and set(k for k, then, _v in found if then != "unguarded-live") == {rename}, found
+    assert all(k >= rename for k, _then, _v in found), found
     assert all("original" in v or "[]" in v for _k, _then, v in found), found
 
 
@@ -363,6 +440,31 @@ def test_the_exploration_finds_a_rollback_trusting_the_journals_served(template,
     monkeypatch.undo()
     assert explore(seeded, str(tmp_path / "fixed"), "verify", n, points=sorted(set(k for k, _t, _v in found)),
                    thens=["reboot"]) == []
+
+
+def test_the_exploration_finds_a_served_window_walked_again(template, tmp_path, monkeypatch, capsys):
+    """It can fail: without the guard that rolls back, instead of walking again from the stop, a killed window in
+    which Docker was started on the new root, a kill once Docker answered there, a container's write, daemon.json
+    templated and the drop-in removed by hand, then a reboot (Docker back on the original, where a container
+    writes) is walked again: its copy of the original erases the write made on the new root.  The exploration
+    names those kill points and the write lost; with the guard, both roots are kept."""
+    monkeypatch.setattr(_rollback.Rollback, "served_in_window", lambda self, resuming: False)
+    seeded, counts = template
+    n, names = counts["none"]
+    started = names.index("start_docker") + 1
+    found = explore(seeded, str(tmp_path), "none", n, points=range(started + 1, n + 1), thens=["unguarded"])
+    with capsys.disabled():
+        for k, then, violation in found:
+            print("\nwithout the guard of a served window: a kill before change %d (%s), then %s: %s" % (
+                k, names[k - 1], then, violation[-300:]))
+    # Walked again, the window copies the original over the new root: the write made there is lost (after the
+    # original was set aside, the empty root Docker then made there is moved over it: every container is lost).
+    lost = [(k, v.split("lacks the writes ")[1]) for k, _t, v in found if "lacks the writes" in v]
+    assert len(lost) >= 4 and all("'killed.txt': 'after the kill'" in v for _k, v in lost), found
+    assert all(k > started for k, _t, _v in found), found
+    monkeypatch.undo()
+    assert explore(seeded, str(tmp_path / "fixed"), "none", n, points=sorted(set(k for k, _t, _v in found)),
+                   thens=["unguarded"]) == []
 
 
 def test_the_exploration_covers_every_change_of_a_run(template):
@@ -399,12 +501,12 @@ def moved(tmp_path_factory):
     return seeded, host.count - start, list(host.changes)
 
 
-@pytest.mark.parametrize("then", ["nothing", "reboot"])
+@pytest.mark.parametrize("then", ["nothing", "reboot", "edit", "templated", "unguarded"])
 @pytest.mark.parametrize("k", list(range(1, 31)))
 def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_write(moved, tmp_path, k, then):
-    """state=restored, killed before each of its changes, then nothing or a reboot with a container writing
-    wherever Docker then runs, then restored again: Docker serves the original with what it held, what was
-    written on the data disk after the move, and the write after the reboot."""
+    """state=restored, killed before each of its changes, then one of the perturbations of a move's (perturb), a
+    container writing wherever Docker then runs, then restored again: Docker serves the original with what it
+    held, what was written on the data disk after the move, and every write since."""
     seeded, n, _changes = moved
     if k > n:
         pytest.skip("a restore makes %d changes" % n)
@@ -415,11 +517,9 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
     with pytest.raises(sim_host.Killed):
         move(host, "restored")
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
-    wrote = then == "reboot" and host.reboot()
-    if wrote:
-        host.write_in_a_container("late.txt", "after the reboot")
-    host.new_process()
-    move(host, "restored")
+    perturb(host, then)
+    wrote = "late.txt" in host.model
+    restore_as_told(host, then)
     original = sim_host.default_root(here)
     assert host.running and host.root == original, (host.running, host.root)
     names, files = inventory(original)
@@ -430,6 +530,36 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
     assert not host.masked_units, host.masked_units
     host.new_process()
     assert not move(host, "restored")["changed"]
+
+
+def restore_as_told(host, then):
+    """state=restored on HOST until it is done, the operator doing what each refusal says.  Only a host whose
+    drop-in was removed by hand (THEN unguarded), on which Docker may then serve another root, may be refused, in
+    preflight with nothing changed: the operator points Docker at the moved root again, or moves away the root
+    Docker made at the original's path.  A restore killed in its window first puts the moved root back in service
+    (Docker serving every write), then refuses the new restore in its preflight."""
+    target = params(host.machine)["target"]
+    original = sim_host.default_root(host.machine)
+    for _told in range(3):
+        host.new_process()
+        try:
+            return move(host, "restored")
+        except _move.RelocationError as exc:
+            assert then == "unguarded" and exc.phase == "preflight", (then, str(exc))
+            # Nothing changed, but for the journal's record of the killed run's masks (a reboot lifted them).
+            assert host.changes in ([], ["unmask", "write_file"]) or (host.running and host.root == target and not lacks(
+                sim_host.volume(target), host.model)), (host.changes, host.root, str(exc))
+            if "no longer points it at the moved root" in str(exc) and host.root != target:
+                host.edit_daemon_json(**{"data-root": target})
+                host.shut_down()
+                host.start_by_hand()
+            elif "is in the way of the kept original" in str(exc):
+                if host.running and host.root == original:
+                    host.shut_down()
+                os.rename(original, original + ".made-by-docker")
+            else:
+                raise
+    raise AssertionError("still refused after doing what each refusal said")
 
 
 def test_the_restore_exploration_covers_every_change_of_a_restore(moved):
@@ -558,3 +688,101 @@ def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_
     assert inventory(original)[0] == before[0] and sim_host.volume(original) == host.model, sim_host.volume(original)
     assert host.model.get("late.txt") == "on the new root"
     assert not host.masked_units, host.masked_units
+
+
+@pytest.mark.parametrize("state", ["restored", "moved"])
+def test_a_failed_restore_then_daemon_json_templated_is_not_left_down(template, tmp_path, state):
+    """A restore whose verification fails puts the moved root back in service; then daemon.json is templated
+    without data-root and the host reboots: the drop-in keeps Docker off the original, so Docker is down.  The
+    restore run again (or the move) sets data-root again, starts Docker on the moved root and goes on: Docker
+    ends where STATE puts it, with every write."""
+    machine = str(tmp_path / "machine")
+    host = moved_machine(template[0], machine, str(tmp_path / "lock"))
+    target = params(machine)["target"]
+    host.new_process()
+    os.environ[FAULT] = "restore_verify"
+    try:
+        with pytest.raises(_move.RelocationError) as exc:
+            move(host, "restored")
+    finally:
+        os.environ.pop(FAULT, None)
+    assert exc.value.rolled_back is True and host.running and host.root == target, (str(exc.value), host.root)
+    host.write_in_a_container("late.txt", "after the failed restore")
+    perturb(host, "templated")
+    assert not host.running, "the drop-in let Docker start on the original"
+    host.new_process()
+    planned = move(host, state, check_mode=True)
+    assert planned["changed"] and host.changes == [] and not host.running, (planned, host.changes)
+    assert any("no longer sets data-root" in a for a in planned["actions"]), planned["actions"]
+    host.new_process()
+    result = move(host, state)
+    want = sim_host.default_root(machine) if state == "restored" else target
+    assert host.running and host.root == want, (host.running, host.root, result.get("actions"))
+    assert sim_host.volume(want) == host.model and host.model["late.txt"] == "after the failed restore", \
+        sim_host.volume(want)
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not move(host, state)["changed"]
+
+
+def test_a_restore_after_the_switch_was_undone_by_hand_says_what_to_do(template, tmp_path):
+    """A finished move, then daemon.json templated without data-root, the drop-in removed by hand and a reboot:
+    Docker makes a new, empty root at the original's path and serves it.  A restore is refused in preflight with
+    nothing changed (it is not reported restored: the original is still aside): it says to point Docker at the
+    moved root again, then that the new root is in the way.  Done as told, the restore brings every write back."""
+    machine = str(tmp_path / "machine")
+    host = moved_machine(template[0], machine, str(tmp_path / "lock"))
+    original = sim_host.default_root(machine)
+    perturb(host, "unguarded")
+    assert host.running and host.root == original and not os.listdir(os.path.join(original, "volumes"))
+    for check_mode in (True, False):
+        host.new_process()
+        with pytest.raises(_move.RelocationError) as exc:
+            move(host, "restored", check_mode=check_mode)
+        assert "no longer points it at the moved root" in str(exc.value) and exc.value.phase == "preflight", \
+            str(exc.value)
+        assert host.changes == [] and host.root == original, host.changes
+    restore_as_told(host, "unguarded")
+    assert host.running and host.root == original and sim_host.volume(original) == host.model, (
+        host.root, sim_host.volume(original))
+    assert host.model["killed.txt"] == "after the kill" and os.path.isdir(original + ".made-by-docker")
+
+
+def test_a_failed_restore_whose_drift_repair_cannot_start_docker_is_not_rolled_back(template, tmp_path, monkeypatch):
+    """After a failed restore (the moved root back in service) daemon.json is templated and the host reboots;
+    the move's rerun sets data-root again, and Docker fails to start once.  That is no window of a move to roll
+    back: the run fails with the host pointing Docker at the moved root, the original still aside, and the next
+    run starts Docker there."""
+    machine = str(tmp_path / "machine")
+    host = moved_machine(template[0], machine, str(tmp_path / "lock"))
+    target = params(machine)["target"]
+    host.new_process()
+    os.environ[FAULT] = "restore_verify"
+    try:
+        with pytest.raises(_move.RelocationError):
+            move(host, "restored")
+    finally:
+        os.environ.pop(FAULT, None)
+    perturb(host, "templated")
+    assert not host.running
+    real = host.start_docker
+    fails = []
+
+    def fails_once(with_containerd=False):
+        if not fails:
+            fails.append(1)
+            host.changes.append("start_docker")
+            raise _move.RelocationError("Failed to start docker.service (once)", "start")
+        return real(with_containerd)
+
+    monkeypatch.setattr(host, "start_docker", fails_once)
+    host.new_process()
+    with pytest.raises(_move.RelocationError) as exc:
+        move(host)
+    assert fails and "once" in str(exc.value) and exc.value.rolled_back is not True, str(exc.value)
+    with open(host.daemon_json) as f:
+        assert json.load(f)["data-root"] == target
+    assert not os.path.exists(os.path.join(sim_host.default_root(machine), "volumes")), "the original was put back"
+    host.new_process()
+    move(host)
+    assert host.running and host.root == target and sim_host.volume(target) == host.model

@@ -48,7 +48,7 @@ def test_a_restore_without_a_kept_original_is_refused_before_anything_is_touched
     r.fwd[0].backup = None  # the move ran with keep_source=false
     before = daemon_json.read_text()
     with pytest.raises(RelocationError, match="was not kept .*keep_source=false") as exc:
-        r.preflight(running=True)
+        r.preflight(True, r.fwd, {"engine": {}})
     assert exc.value.phase == "preflight"
     assert r.ctx.host.calls == []
     assert daemon_json.read_text() == before

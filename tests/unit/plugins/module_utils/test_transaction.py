@@ -363,12 +363,12 @@ def test_every_hidden_original_is_set_aside_when_another_cannot_be(tmp_path, mon
         return True
 
     monkeypatch.setattr(_switch, "set_aside_hidden", set_aside_hidden)
-    exc = r.set_aside_hidden()
+    exc = _switch.set_aside_all_hidden(r.ctx)
     assert tried == ["docker", "containerd"] and "src: the rename failed" in str(exc), (tried, exc)
     failing.add("containerd")
     del tried[:]
-    exc = r.set_aside_hidden()
+    exc = _switch.set_aside_all_hidden(r.ctx)
     assert tried == ["docker", "containerd"] and "src: the rename failed" in str(exc) and \
         "ctr: the rename failed" in str(exc), (tried, exc)
     failing.clear()
-    assert r.set_aside_hidden() is None
+    assert _switch.set_aside_all_hidden(r.ctx) is None
