@@ -20,7 +20,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
-FINISHED = ("restored", "rolled_back", "done", None)
+# With no switch applied, nothing to restore: a restore or rollback finished, a move never switched (killed or
+# failed before its window: Docker kept serving the original), or a move whose switch was undone since.
+FINISHED = ("restored", "rolled_back", "done", None, "preflight", "record", "online_copy", "online_copy_failed")
 # The phases of a restore that stopped Docker and has not brought it back.  From restore_switch on, the originals
 # hold everything (the delta was copied back while Docker was stopped): a rerun finishes the switch back.
 WINDOW = _phases.RESTORE_WINDOW
@@ -107,17 +109,18 @@ class Restore(_run.Operation):
 
     def roll_back_window(self):
         """state=restored over a move killed inside its window (or inside its rollback): that move's rollback,
-        the original serving again, as the move's own rerun would make it on a failure.  A window in which
-        Docker already answered on the new root is the move's to finish or roll back (its rerun reads the host
-        for that): refused, nothing changed."""
+        the original serving again, as the move's own rerun would make it on a failure.  What Docker wrote on the
+        new root since it started there is copied back first; the rollback decides that from the host.  A move
+        killed while it removed the original (keep_source=false) has no whole original left: refused, nothing
+        changed."""
         phase = self.ctx.journal.phase
         self.ctx.moves = self.fwd
         self.ctx.result["moves"] = [m.to_dict() for m in self.fwd]
-        if self.ctx.journal.done("start") and phase != "rollback":
+        if self.ctx.journal.get("removing"):
             _preflight.refuse(
-                "the move to %s was interrupted in phase %s after Docker started on the new root; run the move again "
-                "(state: moved, or playbooks/migrate_docker_root.yml), which finishes it or rolls it back, then "
-                "restore if you still want the original" % (self.ctx.opts.target, phase))
+                "the move to %s was interrupted in phase %s while it removed the original (keep_source=false): there "
+                "is no whole original to go back to; run the move again (state: moved, or "
+                "playbooks/migrate_docker_root.yml), which finishes it" % (self.ctx.opts.target, phase))
         self.ctx.result["changed"] = True
         if self.ctx.journal.get("inventory"):
             self.ctx.result["fingerprint_before"] = self.ctx.journal["inventory"]["fingerprint"]

@@ -532,6 +532,67 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
     assert not move(host, "restored")["changed"]
 
 
+def rollback_playbook(host):
+    """The path of playbooks/rollback_docker_root.yml on HOST: data_root state=restored in check mode (its plan; a
+    refusal there stops the host), changing nothing, then the real run when the plan says it changes something.
+    Returns the real run's result, or the plan's."""
+    host.new_process()
+    plan = move(host, "restored", check_mode=True)
+    assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
+    if not plan["changed"]:
+        return plan
+    host.new_process()
+    return move(host, "restored")
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot"])
+@pytest.mark.parametrize("fault", ["none", "verify", "remove"])
+@pytest.mark.parametrize("k", POINTS)
+def test_a_killed_move_then_the_rollback_playbook_serves_the_original_with_every_write(
+        template, tmp_path, k, fault, then):
+    """A move (FAULT as above) killed before each of its changes, then nothing or a reboot after which Docker runs
+    where the host points it and a container writes, then the rollback playbook's path: Docker serves the original
+    with every write and its inventory, no unit is masked, and the playbook run again changes nothing.  Only a move
+    with keep_source=false whose original is (being) removed may be refused, in preflight: then Docker serves the
+    moved root with every write; and a move killed before its journal's first write has no record to go by."""
+    seeded, counts = template
+    if k > counts[fault][0]:
+        pytest.skip("that run makes %d changes" % counts[fault][0])
+    machine = str(tmp_path / "machine")
+    sim_host.install(seeded, machine)
+    host = sim_host.SimHost(machine, str(tmp_path / "lock"))
+    assert host.reboot()
+    before = inventory(host.root)
+    host.new_process(kill_at=k)
+    if fault == "verify":
+        os.environ[FAULT] = fault
+    try:
+        with pytest.raises(sim_host.Killed):
+            move(host, keep_source=fault != "remove")
+    finally:
+        os.environ.pop(FAULT, None)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    perturb(host, then)
+    target, original = params(machine)["target"], sim_host.default_root(machine)
+    try:
+        rollback_playbook(host)
+    except _move.RelocationError as exc:
+        assert exc.phase == "preflight", str(exc)
+        if "no record of a move" in str(exc):  # killed before its journal's first write: Docker never stopped
+            assert host.running and host.root == original and sim_host.volume(original) == host.model, host.root
+            return
+        assert fault == "remove" and ("was not kept" in str(exc) or "while it removed the original" in str(exc)), \
+            str(exc)
+        assert host.running and host.root == target and sim_host.volume(target) == host.model, host.root
+        return
+    assert host.running and host.root == original, (host.running, host.root)
+    assert inventory(original)[0] == before[0], inventory(original)
+    assert sim_host.volume(original) == host.model, "the volume is not what its containers last wrote: %s, not %s" % (
+        sim_host.volume(original), host.model)
+    assert not host.masked_units, host.masked_units
+    assert not rollback_playbook(host)["changed"]
+
+
 def restore_as_told(host, then):
     """state=restored on HOST until it is done, the operator doing what each refusal says.  Only a host whose
     drop-in was removed by hand (THEN unguarded), on which Docker may then serve another root, may be refused, in
@@ -541,9 +602,8 @@ def restore_as_told(host, then):
     target = params(host.machine)["target"]
     original = sim_host.default_root(host.machine)
     for _told in range(3):
-        host.new_process()
         try:
-            return move(host, "restored")
+            return rollback_playbook(host)
         except _move.RelocationError as exc:
             assert then == "unguarded" and exc.phase == "preflight", (then, str(exc))
             # Nothing changed, but for the journal's record of the killed run's masks (a reboot lifted them).

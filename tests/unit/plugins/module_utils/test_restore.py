@@ -190,13 +190,26 @@ def test_a_restore_over_a_move_killed_in_its_window_rolls_that_window_back(tmp_p
     assert "rolled back the move interrupted in phase %s" % phase in res["actions"]
 
 
-def test_a_restore_over_a_move_window_docker_answered_in_is_refused_unchanged(tmp_path, monkeypatch):
-    r, _restarted, daemon_json = restore(tmp_path, monkeypatch, "switch")
+def test_a_restore_over_a_move_window_docker_answered_in_is_rolled_back(tmp_path, monkeypatch):
+    """A move killed after Docker answered on the new root: the restore rolls that window back (the rollback
+    decides from the host what to copy back first)."""
+    r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "switch")
     r.ctx.journal.save(phases_done=["record", "stop", "final_copy", "switch", "start"])
+    r.ctx.facts = facts(True)
+    rolled = []
+    monkeypatch.setattr(r.rollback, "roll_back", lambda: rolled.append(r.ctx.moves))
+    res = _restore.Restore._run(r)
+    assert rolled == [r.fwd] and res["changed"] is True, res
+
+
+def test_a_restore_over_a_move_killed_while_it_removed_the_original_is_refused_unchanged(tmp_path, monkeypatch):
+    r, _restarted, daemon_json = restore(tmp_path, monkeypatch, "source")
+    r.ctx.journal.save(phases_done=["record", "stop", "final_copy", "switch", "start", "verify"],
+                       removing={"docker": r.fwd[0].backup})
     r.ctx.facts = facts(True)
     monkeypatch.setattr(r.rollback, "roll_back", lambda: pytest.fail("rolled back"))
     before = daemon_json.read_text()
-    with pytest.raises(RelocationError, match="after Docker started on the new root; run the move again") as exc:
+    with pytest.raises(RelocationError, match="while it removed the original .keep_source=false.") as exc:
         _restore.Restore._run(r)
     assert exc.value.phase == "preflight" and daemon_json.read_text() == before
 
