@@ -183,6 +183,34 @@ def test_the_rollback_playbook_rolls_back_a_move_killed_in_its_window(fleet_host
            % (first["rc"], time.time() - t0))
 
 
+def test_the_rollback_playbook_rolls_back_a_move_killed_after_docker_started_on_the_new_root(
+        fleet_hosts, reliability_rows, tmp_path):
+    """A bind move killed once Docker answered on the new root, where a container then writes: the rollback
+    playbook rolls that window back (it refused before, telling the operator to run the move first), copying the
+    write back before it lifts the bind: Docker serves the original with the write and its inventory."""
+    t0 = time.time()
+    fingerprint = prepare(fleet_hosts)
+    first = kill_at(fleet_hosts, "h1", MOVE, "after_start", "start")
+    seen = look("h1")
+    assert re.match(BOUND, seen[1]), "killed after the start, Docker does not serve the bind: %s" % seen
+    host_sh("h1", "docker start web >/dev/null")
+    write_late()
+    _res, host = rollback_playbook(fleet_hosts, tmp_path)
+    assert host["status"] == "restored", host
+    host_sh("h1", "docker start web >/dev/null")
+    assert look("h1")[:2] == ["/var/lib/docker", "-"], look("h1")
+    assert late() == "after-the-reboot", "the write made on the new root was lost"
+    assert fingerprint_now(fleet_hosts) == fingerprint
+    assert marker(fleet_hosts)["phase"] == "rolled_back"
+    again, _host = rollback_playbook(fleet_hosts, tmp_path)
+    assert re.search(r"h1\s*:.*changed=0.*failed=0", again.stdout), again.stdout[-2000:]
+    record(reliability_rows, "fault", "bind move killed (SIGKILL) once Docker answered on the new root, a container "
+           "wrote there, then rollback_docker_root.yml run",
+           "killed where claimed (rc %s, marker phase start, Docker serving the bind); the playbook rolled the "
+           "window back: Docker serves the original with the write, inventory equal, marker rolled_back, report "
+           "status restored; a second rollback run changed nothing; %.0f s" % (first["rc"], time.time() - t0))
+
+
 def test_the_rollback_playbook_finishes_a_restore_killed_in_its_window(fleet_hosts, reliability_rows, tmp_path):
     """state=restored killed right after it stopped Docker: the rollback playbook's plan says it will finish it
     (not "Docker is not running"), and its run does: Docker serves the original."""
@@ -281,3 +309,48 @@ def test_a_move_killed_after_its_start_then_daemon_json_templated_and_a_reboot_k
            "drop-in's check); the rerun set data-root again and finished from the switch: Docker on the new root, "
            "the write kept, inventory equal, the original kept at %s; the next run changed nothing; %.0f s" % (
                first["rc"], kept[0]["backup"], time.time() - t0))
+
+
+VOLUMES = "find %s/volumes -type f -printf '%%P %%s %%T@\\n' 2>/dev/null | sort | md5sum | cut -c1-12"
+
+
+@pytest.mark.timeout(1800)  # a reset, a reboot and three runs
+def test_a_move_killed_after_its_start_then_the_drop_in_removed_by_hand_keeps_both_roots(fleet_hosts, reliability_rows):
+    """A daemon_json move killed once Docker answered on the new root: a container writes there.  daemon.json is
+    then templated without data-root, the drop-in removed by hand and the host rebooted: nothing keeps Docker off
+    the original, which it serves again, and a container writes there too.  Each root holds a write the other
+    lacks: the rerun must not walk the window again (its copy would erase the new root's write) nor copy either
+    root over the other.  It refuses in preflight with both roots as they were and Docker running, and again on
+    the next run."""
+    t0 = time.time()
+    prepare(fleet_hosts)
+    args = dict(MOVE, method="daemon_json")
+    first = kill_at(fleet_hosts, "h1", args, "after_start", "start")
+    assert marker(fleet_hosts).get("served") is True, marker(fleet_hosts)
+    assert look("h1")[0] == "/mnt/data/docker", look("h1")
+    host_sh("h1", "docker start web >/dev/null")
+    write_late()  # on the new root
+    host_sh("h1", TEMPLATE + " && rm /etc/systemd/system/docker.service.d/dockyard-data-root.conf && "
+            "systemctl daemon-reload")
+    fleet_hosts.reboot("h1")
+    assert look("h1")[0] == "/var/lib/docker", "after the boot Docker does not serve the original: %s" % look("h1")
+    host_sh("h1", "docker start web >/dev/null && docker exec web sh -c 'echo on-the-original > /data/site/fork.txt'")
+    where = host_sh("h1", "find /mnt/data/docker/volumes -name late.txt | wc -l; "
+                    "find /var/lib/docker/volumes -name fork.txt | wc -l; "
+                    "find /var/lib/docker/volumes -name late.txt | wc -l").stdout.split()
+    assert where == ["1", "1", "0"], "the two writes are not each on one root: %s" % where
+    both = host_sh("h1", "%s; %s" % (VOLUMES % "/mnt/data/docker", VOLUMES % "/var/lib/docker")).stdout.split()
+    for _again in range(2):
+        res = fleet_hosts.module("h1", "dockyard.migrate.data_root", args, expect="failed")
+        msg = res.get("msg") or ""
+        assert "both roots are kept" in msg and "/mnt/data/docker" in msg, msg
+        assert look("h1")[0] == "/var/lib/docker", look("h1")
+        assert host_sh("h1", "systemctl is-active docker.service").stdout.strip() == "active"
+        assert host_sh("h1", "%s; %s" % (VOLUMES % "/mnt/data/docker", VOLUMES % "/var/lib/docker")).stdout.split() \
+            == both, "a root's volumes changed though both were to be kept"
+    record(reliability_rows, "fault", "daemon_json move killed after Docker started on the new root, a container "
+           "wrote there, daemon.json templated without data-root and the drop-in removed by hand, a reboot (Docker "
+           "back on the original, where a container wrote too), then the same run twice",
+           "killed where claimed (rc %s, marker phase start, served true); after the boot Docker served the "
+           "original; each rerun refused in preflight (\"%s\"), both roots' volumes unchanged, Docker active on "
+           "the original; %.0f s" % (first["rc"], msg[:90] + "…", time.time() - t0))
