@@ -36,9 +36,10 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _daemon_json, _fileops, _image_archive, _store_plan, _stores, _testhooks)
+    _container_spec, _copy, _daemon_json, _fileops, _image_archive, _store_plan, _stores, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -69,8 +70,17 @@ class Conversion:
         self.jpath = None
         self.socket = None
         self.root = DEFAULT_ROOT
+        # The status file a playbook polls while the conversion runs in the background (job_progress).
+        self.status = _copy.Status(None if check_mode else opts.get("status_file"))
+
+    def progress(self, phase, **fields):
+        """The status file says PHASE, with FIELDS (percent, bytes_done, bytes_total, rate) or none of them."""
+        self.status.state = {}
+        self.status.write(force=True, phase=phase, **fields)
 
     def save(self, **fields):
+        if fields.get("phase") not in (None, "containers"):
+            self.progress(fields["phase"])
         self.journal.update(fields)
         _fileops.atomic_write(self.jpath, json.dumps(self.journal, indent=1, sort_keys=True) + "\n", mode=0o600)
 
@@ -210,6 +220,7 @@ class Conversion:
             self.roll_back(text_before, exc)
             raise
         self.save(phase="done")
+        self.progress("done", percent=100)
         self.result["store_after"] = target
 
     def disarm(self, plan, target):
@@ -261,10 +272,16 @@ class Conversion:
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
                                     stdout=log, stderr=log)
+            total = (self.client.get("/system/df") or {}).get("LayersSize") or None  # about what is streamed
+            done, t0 = 0, time.time()
             try:
                 with self.client.stream("GET", "/images/get", params={"names": tuple(tags)}) as resp:
                     for chunk in resp.iter_chunks():
                         proc.stdin.write(chunk)
+                        done += len(chunk)
+                        self.status.write(phase="images", bytes_done=done, bytes_total=total,
+                                          percent=min(99, done * 100 // total) if total else None,
+                                          rate="%s/s" % _units.human(done / max(time.time() - t0, 0.001)))
             except (OSError, IOError) as exc:
                 proc.kill()
                 proc.wait()
@@ -283,6 +300,7 @@ class Conversion:
         """Every tag streamed from containerd into the classic store Docker runs now (docker load)."""
         if not tags:
             return
+        self.progress("images")
         proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "export", "-") +
                                 [_stores.full_name(t) for t in tags], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
@@ -303,7 +321,8 @@ class Conversion:
         restart policy, and given its own once its layer is whole: a boot in between never starts a container
         whose layer is half copied."""
         made = dict(self.journal.get("made") or {})
-        for c in containers:
+        for i, c in enumerate(containers):
+            self.progress("containers", percent=i * 100 // len(containers))
             if hidden.get(c["name"]):
                 self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
             given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is

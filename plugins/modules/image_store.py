@@ -75,10 +75,19 @@ options:
     type: int
     default: 120
     version_added: 0.2.0
+  status_file:
+    description:
+      - A JSON file the conversion keeps its progress in (phase; while images stream into containerd, bytes done,
+        an estimate of the total and the rate; while containers are made again, percent), for
+        M(dockyard.migrate.job_progress) to show while the module runs with C(async). Nothing is written when
+        unset or in check mode.
+    type: path
+    version_added: 0.2.0
 notes:
   - Not done by this version - the cleanup of the inactive store after a soak period, images without a tag, an
     exited container's exit code (it comes back created), containers tied to another, other graph drivers (vfs,
-    btrfs, zfs, devicemapper), a playbook and role. See the collection's docs/image_store.md.
+    btrfs, zfs, devicemapper), a role. The playbook is C(playbooks/convert_image_store.yml). See the collection's
+    docs/image_store.md.
 seealso:
   - module: dockyard.migrate.data_root
 '''
@@ -155,6 +164,7 @@ def main():
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
         allow_swarm=dict(type="bool", default=False),
         stop_timeout=dict(type="int", default=120),
+        status_file=dict(type="path"),
     ), supports_check_mode=True)
     client = client_from_params(module.params)
     runner = make_runner(module)

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 import pytest
 
@@ -149,3 +150,23 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         doc = json.load(f)
     assert doc["outcome"] == "success" and doc["store"] == "classic", (doc, out.stdout[-3000:])
     assert [(r["host"], r["status"], r["store_before"]) for r in doc["hosts"]] == [(host, "unchanged", "classic")]
+    if kind != "docker26":
+        return
+    # The playbook converting the host, with the migration's hooks around it and the conversion's progress shown.
+    pre, post = tmp_path / "pre.yml", tmp_path / "post.yml"
+    pre.write_text("- name: Drain\n  ansible.builtin.copy:\n    content: \"drained\\n\"\n    dest: /root/pre-hook\n"
+                   "    mode: \"0644\"\n")
+    post.write_text("- name: Back in service\n  ansible.builtin.copy:\n"
+                    "    content: \"{{ image_store_result.status }}\\n\"\n    dest: /root/post-hook\n    mode: \"0644\"\n")
+    out = fleet_hosts.playbook("playbooks/convert_image_store.yml", extra={
+        "docker_image_store": "containerd", "migrate_hosts": host, "migrate_report_file": report,
+        "migrate_pre_host_tasks": str(pre), "migrate_post_host_tasks": str(post),
+        "docker_root_progress_interval": 0.2})
+    with open(report) as f:
+        doc = json.load(f)
+    assert [(r["host"], r["status"], r["store_after"]) for r in doc["hosts"]] == [(host, "converted", "containerd")], \
+        (doc, out.stdout[-3000:])
+    assert sh(fleet, "cat /root/pre-hook /root/post-hook").split() == ["drained", "converted"]
+    shown = re.findall(r"%s: (record|images|stop|switch|containers|start|verify|done)\b" % host, out.stdout)
+    assert "done" in shown and len(set(shown)) >= 2, (shown, out.stdout[-3000:])
+    assert store(fleet) == ("overlayfs", "containerd") and state(fleet) == before

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops, _store_convert, _store_plan, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _copy, _fileops, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]]}
@@ -429,3 +430,61 @@ def test_the_plan_names_each_container_it_cannot_carry_and_knows_its_own_in_the_
     conv.journal = {}
     assert any("already holds containers named web" in p for p in _store_plan.plan(conv, str(root), "classic",
                                                                                    "containerd")["problems"])
+
+
+def test_the_status_file_follows_the_phases_of_a_conversion(tmp_path, monkeypatch):
+    """With status_file set, each phase is written as the conversion enters it (the containers with a percent), and
+    the file ends at done, 100%: what job_progress shows while the module runs in the background."""
+    conv, _path, _log = whole(tmp_path, monkeypatch)
+    status = tmp_path / "run" / "image_store.status.json"
+    conv.status = _copy.Status(str(status))
+    seen = []
+    real = conv.status.write
+
+    def write(force=False, **fields):
+        real(force=force, **fields)
+        seen.append((conv.status.state.get("phase"), conv.status.state.get("percent")))
+    conv.status.write = write
+    conv.run()
+    phases = [p for p, _pc in seen]
+    assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p] == [
+        "record", "stop", "switch", "containers", "start", "verify", "done"], seen
+    assert ("containers", 0) in seen and json.loads(status.read_text())["phase"] == "done" and \
+        json.loads(status.read_text())["percent"] == 100
+
+
+def test_check_mode_writes_no_status_file(tmp_path):
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic", check_mode=True)
+    conv.opts["status_file"] = str(tmp_path / "status.json")
+    conv = _store_convert.Conversion(conv.client, conv.host, conv.runner, conv.opts, check_mode=True)
+    conv.progress("record")
+    assert not (tmp_path / "status.json").exists()
+
+
+def test_the_images_streamed_into_containerd_are_counted_in_the_status_file(tmp_path, monkeypatch):
+    """While the images stream into containerd the status file says how many bytes went, of about how many (the
+    layers' size), and the rate."""
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    status = tmp_path / "status.json"
+    conv.status = _copy.Status(str(status))
+    conv.client.answers["/system/df"] = {"LayersSize": 4000}
+    chunks = [b"x" * 1000, b"y" * 1000, b"z" * 500]
+
+    class Resp:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        @staticmethod
+        def iter_chunks():
+            return iter(chunks)
+    conv.client.stream = lambda method, path, params=None: Resp()
+    monkeypatch.setattr(_stores, "ctr_argv", lambda *a: ["tee", str(tmp_path / "imported")])
+    conv.socket = "/run/c.sock"
+    monkeypatch.setattr(_copy.time, "time", iter(range(0, 1000, 2)).__next__)  # every write is a second on
+    conv.import_into_containerd(["seed/app:2"])
+    st = json.loads(status.read_text())
+    assert (st["phase"], st["bytes_done"], st["bytes_total"], st["percent"]) == ("images", 2500, 4000, 62), st
+    assert st["rate"].endswith("/s") and (tmp_path / "imported").read_bytes() == b"".join(chunks)
