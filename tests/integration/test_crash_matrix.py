@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 """The crash matrix: a kill (SIGKILL, as an OOM kill or the async limit would) at every named failpoint of a move
 and of its automatic rollback, with both switch methods, then either nothing or a reboot after which Docker runs
-and a container writes to a volume; then the natural recovery, the same run again.
+and a container writes to a volume (edit: a key added to daemon.json and a line to fstab by hand first, which must
+survive the recovery; templated: daemon.json rewritten without data-root first, as a configuration-management run
+would, daemon_json method); then the natural recovery, the same run again.
 
 Invariants after the recovery: the run succeeded; Docker runs on the moved root (the bind, or data-root); the write
 made after the reboot is in the root Docker serves; the inventory is what it was; the original is kept where the
@@ -28,8 +30,12 @@ from test_reliability import FAILPOINTS, MOVE, assert_killed, marker, prepare
 BIND_ONLY = ("switch_after_fstab", "switch_after_move_aside")
 ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
 SELECTED = (("daemon_json", "after_switch", "reboot"), ("bind", "after_start", "reboot"),
-            ("bind", "rollback_after_files", "reboot"), ("daemon_json", "rollback_after_undo", "reboot"),
+            ("bind", "rollback_after_files", "edit"), ("daemon_json", "rollback_after_undo", "reboot"),
             ("bind", "switch_after_fstab", "reboot"), ("daemon_json", "during_source", "reboot"))
+EDIT = ("python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); d['debug']=True; "
+        "open(p, 'w').write(json.dumps(d))\" && echo '# kept by hand' >> /etc/fstab")
+TEMPLATE = ("python3 -c \"import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); d.pop('data-root', None); "
+            "open(p, 'w').write(json.dumps(d))\"")
 ROWS = os.path.join(ROOT, "tests", "output", "crash-matrix.json")
 DOC = os.path.join(ROOT, "docs", "crash-matrix.md")
 
@@ -40,7 +46,9 @@ def cases():
         for point in FAILPOINTS + list(ROLLBACK_POINTS):
             if method == "daemon_json" and point in BIND_ONLY:
                 continue  # the daemon_json switch has no fstab line to write nor original to set aside there
-            for then in ("nothing", "reboot"):
+            for then in ("nothing", "reboot", "edit", "templated"):
+                if then == "templated" and method != "daemon_json":
+                    continue  # a bind move's daemon.json holds nothing of it
                 out.append((method, point, then))
     if os.environ.get("DOCKYARD_CRASH_MATRIX") == "all":
         return out
@@ -61,8 +69,10 @@ def matrix_rows():
                  len(rows)), "",
              "Each case kills the module with SIGKILL at a named point of a move (or of its automatic rollback, "
              "driven by a failed verification), then either nothing or a reboot after which Docker runs wherever "
-             "the host points it and a container writes to a volume; then runs the move again. It passes when the "
-             "rerun succeeded, Docker runs on the moved root, the write is there, the inventory is unchanged, the "
+             "the host points it and a container writes to a volume (edit: a key added to daemon.json and a line to "
+             "fstab by hand before the reboot; templated: daemon.json rewritten without data-root before it); then "
+             "runs the move again. It passes when the rerun succeeded, Docker runs on the moved root, the write is "
+             "there, the hand edits are kept, the inventory is unchanged, the "
              "original is kept where the run reports it with nothing left hidden under the mount at /var/lib/docker, "
              "and a further run changes nothing.", "",
              "| method | killed at | then | marker at the kill | after the boot | the rerun |",
@@ -97,7 +107,11 @@ def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point,
         assert m["phase"] == "rollback" and m.get("served") is True, (m["phase"], m.get("served"))
     boot = "-"
     wrote = False
-    if then == "reboot":
+    if then == "edit":
+        host_sh("h1", EDIT)
+    if then == "templated":
+        host_sh("h1", TEMPLATE)
+    if then != "nothing":
         fleet_hosts.reboot("h1")
         active = host_sh("h1", "systemctl is-active docker.service || true").stdout.strip()
         if active == "active":
@@ -133,6 +147,10 @@ def test_a_kill_then_the_same_run_again(fleet_hosts, matrix_rows, method, point,
         assert got.stdout.strip() == "after-the-reboot", "the write made after the reboot was lost: %s" % got.stdout
     info = fleet_hosts.module("h1", "dockyard.migrate.data_root_info", {"sizes": False})
     assert info["inventory"]["fingerprint"] == fingerprint
+    if then == "edit":  # what was edited by hand meanwhile is kept, whatever the recovery undid or applied
+        kept_edit = host_sh("h1", "python3 -c \"import json; print(json.load(open('/etc/docker/daemon.json'))"
+                            ".get('debug'))\"; grep -c '^# kept by hand$' /etc/fstab || true").stdout.split()
+        assert kept_edit == ["True", "1"], "an edit made by hand was lost: %s" % kept_edit
     # The original is kept where the run says (a rollback or cleaned needs it, and it holds the space until the
     # cleanup), and nothing is left hidden under the mount at /var/lib/docker.
     kept = [o for o in second.get("original") or [] if o.get("name") == "docker"]

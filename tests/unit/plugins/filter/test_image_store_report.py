@@ -37,3 +37,16 @@ def test_a_status_it_does_not_know_and_mismatched_lists_are_errors():
         image_store_report(["h1"], [{"status": "moved"}])
     with pytest.raises(AnsibleFilterError, match="expects the host names"):
         image_store_report(["h1", "h2"], [{}])
+
+
+@pytest.mark.parametrize("bad", ["refused", "failed", "not started"])
+def test_every_status_is_counted_and_each_bad_one_fails_the_run(bad):
+    """One host of each status: each counted once; a run with any refused, failed or not started host fails, one
+    with only the others succeeds."""
+    statuses = ["converted", "planned", "unchanged", "refused", "failed", "not started"]
+    doc = image_store_report(["h%d" % i for i in range(len(statuses))], [{"status": s} for s in statuses])
+    assert doc["counts"] == dict((s, 1) for s in statuses) and doc["outcome"] == "failed", doc["counts"]
+    good = image_store_report(["a", "b", "c"], [{"status": s} for s in ("converted", "planned", "unchanged")])
+    assert good["outcome"] == "success" and sum(good["counts"].values()) == 3
+    one_bad = image_store_report(["a", "b"], [{"status": "converted"}, {"status": bad}])
+    assert one_bad["outcome"] == "failed" and one_bad["counts"][bad] == 1 and one_bad["counts"]["converted"] == 1

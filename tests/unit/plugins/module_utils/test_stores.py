@@ -130,3 +130,39 @@ def test_the_new_store_must_have_room_for_what_is_carried():
 def test_live_restore_is_refused():
     problems = _stores.refusals(dict(CLASSIC_INFO, LiveRestoreEnabled=True), {"Version": "26.1.5"}, {}, "containerd")
     assert len(problems) == 1 and "live-restore is on" in problems[0]
+
+
+@pytest.mark.parametrize("status, store", [
+    ([["driver-type", "io.containerd.snapshotter.v1"]], "containerd"),
+    ([["Backing Filesystem", "extfs"], ["driver-type", "io.containerd.snapshotter.v1"]], "containerd"),
+    ([["driver-type", "io.containerd.snapshotter.v2"]], "classic"),  # another value is not the snapshotter
+    ([["Backing Filesystem", "io.containerd.snapshotter.v1"]], "classic"),  # the value under another key
+    ([["driver-type"]], "classic"),
+    (None, "classic"),
+])
+def test_the_store_is_containerd_only_for_the_snapshotter_type_under_driver_type(status, store):
+    assert _stores.store_of({"Driver": "overlayfs", "DriverStatus": status}) == store
+
+
+@pytest.mark.parametrize("ref, tagged", [
+    ("busybox", "busybox:latest"),
+    ("seed/app:2", "seed/app:2"),
+    ("registry:5000/app", "registry:5000/app:latest"),  # the port is not a tag
+    ("registry:5000/team/app:1", "registry:5000/team/app:1"),
+    ("app@sha256:" + "a" * 64, "app@sha256:" + "a" * 64),
+])
+def test_a_reference_gets_the_default_tag_only_when_it_has_none(ref, tagged):
+    assert _stores.with_tag(ref) == tagged
+
+
+def test_a_registry_with_a_port_and_no_dot_is_a_registry_to_containerd():
+    assert _stores.full_name("registry:5000/app:1") == "registry:5000/app:1"
+    assert _stores.full_name(_stores.with_tag("registry:5000/app")) == "registry:5000/app:latest"
+
+
+@pytest.mark.parametrize("key", ["NetworkMode", "IpcMode", "PidMode", "UTSMode"])
+def test_each_namespace_shared_with_another_container_is_a_dependency(key):
+    assert _stores.dependencies({"HostConfig": {key: "container:db"}}) == ["%s container:db" % key]
+    # The host's namespace, or the container's own, ties it to no other container.
+    assert _stores.dependencies({"HostConfig": {key: "host"}}) == []
+    assert _stores.dependencies({"HostConfig": {key: ""}}) == []
