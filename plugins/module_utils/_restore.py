@@ -16,7 +16,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _disk, _drift, _phases, _plan, _preflight, _run, _switch, _switches, _systemd, _testhooks, _units)
+    _daemon_json, _disk, _drift, _fstab, _phases, _plan, _preflight, _run, _switch, _switches, _systemd, _testhooks,
+    _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import Move, RelocationError
 from ansible_collections.dockyard.migrate.plugins.module_utils._rollback import FailedForward
 
@@ -342,6 +343,29 @@ class Restore(_run.Operation):
         self.ctx.host.daemon_reload()
         self.ctx.actions.append("switched back: %s" % ", ".join("%s -> %s" % (m.target, m.source) for m in self.fwd))
 
+    def forward_text(self, path, now, recorded):
+        """PATH (fstab or daemon.json) with the forward moves' switches in force again, made from what it holds NOW:
+        an edit made since the restore began is kept.  RECORDED, the text the restore found, for a drop-in or a
+        file that cannot be read that way."""
+        try:
+            if path == self.ctx.opts.fstab:
+                lines = _fstab.parse(now)
+                for m in self.fwd:
+                    if m.switch.kind == "bind":
+                        lines = _fstab.set_entry(lines, m.target, m.mount_point, "none", "bind",
+                                                 disable_note=_switch.note_for(m))[0]
+                return _fstab.render(lines)
+            if path == self.ctx.opts.daemon_json:
+                data = _daemon_json.parse(now, path)
+                new = dict(data)
+                for m in self.fwd:
+                    if m.switch.kind == "daemon_json":
+                        new = _daemon_json.with_data_root(new, m.target)
+                return now if new == data else _daemon_json.render(new)
+        except (ValueError, _fstab.FstabError, _daemon_json.DaemonJsonError):
+            pass
+        return recorded
+
     def reapply_forward(self):
         """A failed or interrupted restore puts the moved root back in service."""
         self.ctx.moves = self.ctx.moves or self.fwd  # whose units are stopped (containerd's too when its root moved)
@@ -351,8 +375,10 @@ class Restore(_run.Operation):
             self.ctx.actions.append("stopping Docker to put the moved root back: %s" % exc)
         # The files first (the drop-in's sentinel guards the mount point from here), then the originals aside.
         for path, text in (self.ctx.journal.get("restore_texts") or {}).items():
-            if self.ctx.host.read_text(path, default="") != text:
-                self.ctx.host.restore_file(path, text)
+            now = self.ctx.host.read_text(path, default="")
+            want = self.forward_text(path, now, text)
+            if now != want:
+                self.ctx.host.restore_file(path, want)
         self.ctx.host.daemon_reload()
         for m in self.fwd:
             m.switch.reapply_prepare(m, self.ctx)

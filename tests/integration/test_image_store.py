@@ -168,5 +168,6 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         (doc, out.stdout[-3000:])
     assert sh(fleet, "cat /root/pre-hook /root/post-hook").split() == ["drained", "converted"]
     shown = re.findall(r"%s: (record|images|stop|switch|containers|start|verify|done)\b" % host, out.stdout)
-    assert "done" in shown and len(set(shown)) >= 2, (shown, out.stdout[-3000:])
+    # Lines are printed when the status file has changed since the last poll: some phases, not every one.
+    assert len(set(shown)) >= 2, (shown, out.stdout[-3000:])
     assert store(fleet) == ("overlayfs", "containerd") and state(fleet) == before

@@ -18,7 +18,7 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _journal, _move, _mountinfo, _options, _run, _switch, _switches, _transaction)
+    _copy, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
 
 import sim_bind  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
@@ -156,6 +156,8 @@ def test_a_kill_before_any_change_of_a_bind_move_then_the_same_move_converges(te
     n = template[1][fault][0]
     if k > n:
         pytest.skip("that run makes %d changes" % n)
+    if tcp.same_as_plain(template[1], fault, k):
+        pytest.skip("the same case as the plain move's (fault none)")
     sim_bind.in_namespace(case, template[0], str(tmp_path / "machine"), str(tmp_path / "lock"), k, fault, then)
 
 
@@ -189,3 +191,83 @@ def test_the_bind_exploration_finds_an_original_left_under_the_bind(template, tm
     fstab = names.index("write_file", names.index("backup_file"))  # fstab's bind line, written after its backup
     assert found and all(fstab < k <= names.index("rename") + 1 for k, _v in found), found
     assert all("not reported kept" in v or "left beneath the mount" in v for _k, v in found), found
+
+
+def restore(host, check_mode=False):
+    opts = _options.Options(dict(params(host.machine), state="restored"))
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
+    return _restore.Restore(ctx).run()
+
+
+def moved_machine(seeded, machine, lock):
+    """The SEEDED machine at MACHINE moved to its data disk by a bind, where a container then wrote."""
+    sim_bind.install(seeded, machine)
+    host = sim_bind.BindSimHost(machine, lock)
+    assert host.reboot()
+    host.new_process()
+    move(host)
+    host.write_in_a_container("on-the-data-disk.txt", "written after the move")
+    return host
+
+
+def restore_probe(seeded, base):
+    host = moved_machine(seeded, os.path.join(base, "probe-restore"), os.path.join(base, "lock-restore"))
+    start = host.count
+    host.new_process()
+    assert restore(host)["changed"]
+    return host.count - start, list(host.changes)
+
+
+@pytest.fixture(scope="module")
+def restored(template, tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("sim-bind-restore"))
+    return template[0], sim_bind.in_namespace(restore_probe, template[0], base)
+
+
+def restore_case(seeded, machine, lock, k, then):
+    """A bind move's restore killed before its change K, then THEN, then the rollback playbook's path (the plan in
+    check mode, changing nothing, then the real run): Docker serves the original at its path, no bind left, with
+    what it held, what was written on the data disk after the move and every write since."""
+    host = moved_machine(seeded, machine, lock)
+    source = sim_host.default_root(machine)
+    before = tcp.inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        restore(host)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    perturb(host, then)
+    host.new_process()
+    plan = restore(host, check_mode=True)
+    assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
+    if plan["changed"]:
+        host.new_process()
+        restore(host)
+    assert host.running and host.root == source, (host.running, host.root)
+    assert _mountinfo.mount_at(_mountinfo.read(), source) is None, "a mount is left at %s" % source
+    names, files = tcp.inventory(source)
+    assert names == before[0] and files.get("on-the-data-disk.txt") == "written after the move", (names, files)
+    assert files == host.model, "the volume is not what its containers last wrote: %s, not %s" % (files, host.model)
+    with open(os.path.join(machine, "etc", "fstab")) as f:
+        lines = f.read().splitlines()
+    assert not [ln for ln in lines if params(machine)["target"] in ln and not ln.startswith("#")], lines
+    if then == "edit":
+        assert HAND in lines, "the line added to fstab by hand was lost"
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not restore(host)["changed"]
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot", "edit"])
+@pytest.mark.parametrize("k", list(range(1, 41)))
+def test_a_bind_restore_killed_before_any_change_then_the_rollback_playbook_keeps_every_write(
+        restored, tmp_path, k, then):
+    seeded, (n, _changes) = restored
+    if k > n:
+        pytest.skip("a restore makes %d changes" % n)
+    sim_bind.in_namespace(restore_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k, then)
+
+
+def test_the_bind_restore_exploration_covers_every_change_of_a_restore(restored):
+    n, changes = restored[1]
+    assert 10 < n <= 40 and {"stop_docker", "rsync", "rename", "start_docker", "run"} <= set(changes), (n, changes)
