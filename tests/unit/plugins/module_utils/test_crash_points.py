@@ -259,6 +259,8 @@ def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_pat
         pytest.skip("that run makes %d changes" % n)
     if same_as_plain(template[1], fault, k):
         pytest.skip("the same case as the plain move's (fault none)")
+    if then == "unguarded" and k <= template[1][fault][1].index("write_dropin"):
+        pytest.skip("no drop-in to remove yet: the same case as templated")
     kill_then(template[0], str(tmp_path / "machine"), str(tmp_path / "lock"), k, fault, then)
 
 
@@ -411,13 +413,13 @@ def test_the_exploration_finds_a_bug_put_back(template, tmp_path, monkeypatch, c
 
     monkeypatch.setattr(_switches.DaemonJsonSwitch, "set_aside", old_set_aside)
     seeded, counts = template
-    found = explore(seeded, str(tmp_path), "none", counts["none"][0])
+    found = explore(seeded, str(tmp_path), "none", counts["none"][0], thens=["nothing", "reboot", "unguarded-live"])
     # The renames of the bug put back are this test's own code, called from phase_source: not the collection's.
     audited.violations[:] = [v for v in audited.violations
                              if (v[0], v[1]) != ("rename", "_transaction.py:Relocation.phase_source")]
     with capsys.disabled():
         print("\ncrash points of a move: %d, cases: %d, violations with the bug put back: %d" % (
-            counts["none"][0], counts["none"][0] * len(THEN), len(found)))
+            counts["none"][0], counts["none"][0] * 3, len(found)))
     names = counts["none"][1]
     rename = names.index("rename") + 1
     # At the rename; and, with Docker left serving the new root (no reboot), after it: the rerun rolls the served
