@@ -875,3 +875,23 @@ def test_a_failing_moves_cases_before_its_fault_are_the_plain_moves(template):
     assert skipped and counts["verify"][1][:len(skipped)] == counts["none"][1][:len(skipped)], skipped
     assert "start_docker" in counts["verify"][1][:len(skipped)], "the fault is read after Docker started"
     assert not same_as_plain(counts, "none", 1) and not same_as_plain(counts, "remove", 1)
+
+
+def test_a_served_window_whose_originals_path_was_taken_since_keeps_both_roots(template, tmp_path):
+    """Killed after the original was set aside, Docker still serving the new root; daemon.json templated, the
+    drop-in removed and something made at the original's path by hand.  Rolling the window back would have to
+    rename the kept original over it: both roots are kept, nothing changed, Docker serving the new root."""
+    machine = str(tmp_path / "machine")
+    host, _before = killed_once(template, machine, "none", "rename", 2)  # once the original went aside
+    target, original = params(machine)["target"], sim_host.default_root(machine)
+    assert host.running and host.root == target and not os.path.exists(original), (host.root, os.listdir(
+        os.path.dirname(original)))
+    perturb(host, "unguarded-live")
+    os.makedirs(os.path.join(original, "made-by-hand"))
+    trees = tree(target), tree(original)
+    host.new_process()
+    with pytest.raises(_move.RelocationError) as exc:
+        move(host)
+    assert "both roots are kept" in str(exc.value) and "was made since" in str(exc.value), str(exc.value)
+    assert exc.value.phase == "preflight" and host.running and host.root == target, (host.running, host.root)
+    assert (tree(target), tree(original)) == trees and os.path.isdir(os.path.join(original, "made-by-hand"))
