@@ -208,9 +208,7 @@ class Restore(_run.Operation):
     def refuse_in_way(self):
         """Refused, nothing changed: a kept original cannot be put back where something that is not an empty
         stand-in took its path (daemon_json moves: the original was renamed away, nothing is mounted there)."""
-        in_way = [m for m in self.fwd if m.switch.kind == "daemon_json" and m.backup and self.ctx.host.isdir(m.backup)
-                  and self.ctx.host.lexists(m.source)
-                  and not (self.ctx.host.isdir(m.source) and not self.ctx.host.listdir(m.source))]
+        in_way = [m for m in self.fwd if _switch.path_taken(m, self.ctx.host)]
         if in_way:
             _preflight.refuse(
                 "%s is in the way of the kept original %s: something made it since the move (Docker, started "

@@ -137,9 +137,7 @@ class Rollback:
             self.ctx.actions.append("%s: roll that window back (what Docker wrote there copied back first), then "
                                     "move again" % why)
             return False
-        in_way = [m for m in self.ctx.moves if m.switch.kind == "daemon_json" and m.backup_kept(self.ctx.host)
-                  and self.ctx.host.lexists(m.source)
-                  and not (self.ctx.host.isdir(m.source) and not self.ctx.host.listdir(m.source))]
+        in_way = [m for m in self.ctx.moves if _switch.path_taken(m, self.ctx.host)]
         if in_way:  # the original was set aside, and something made its path since: never renamed over
             self.keep_both("%s; the original was set aside as %s, and %s was made since (Docker makes a new root "
                            "where data-root no longer points it)" % (

@@ -141,6 +141,13 @@ def drop_empty(host, path):
         host.rmdir(path)
 
 
+def path_taken(move, host):
+    """Whether a daemon_json move's kept original cannot be renamed back: something that is not an empty stand-in
+    took its path since it was set aside (Docker, started there with data-root unset, makes a new root)."""
+    return bool(move.switch.kind == "daemon_json" and move.backup_kept(host) and host.lexists(move.source)
+                and not (host.isdir(move.source) and not host.listdir(move.source)))
+
+
 def put_back(move, host):
     """state=restored: the kept original back at its path (an empty stand-in there is removed first).  Done
     already when the backup is gone and the original is in place."""

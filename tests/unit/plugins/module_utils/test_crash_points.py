@@ -180,9 +180,9 @@ def kept_both(host):
         try:
             result = move(host)
         except _move.RelocationError as exc:
-            assert "both roots are kept" in str(exc) and target in str(exc) and \
-            sim_host.default_root(host.machine) in str(exc) and exc.phase == "preflight" and exc.rolled_back is False, \
-            str(exc)
+            named = target in str(exc) and sim_host.default_root(host.machine) in str(exc)
+            assert "both roots are kept" in str(exc) and named and exc.phase == "preflight" and \
+                exc.rolled_back is False, str(exc)
         else:
             raise AssertionError("the run went on (%s) where both roots were to be kept; the served root's volume "
                                  "lacks the writes %s, not %s" % (result.get("actions"), lacks(
@@ -781,13 +781,9 @@ def test_a_switch_that_cannot_be_applied_again_rolls_the_window_back_with_every_
     assert not host.masked_units, host.masked_units
 
 
-@pytest.mark.parametrize("state", ["restored", "moved"])
-def test_a_failed_restore_then_daemon_json_templated_is_not_left_down(template, tmp_path, state):
-    """A restore whose verification fails puts the moved root back in service; then daemon.json is templated
-    without data-root and the host reboots: the drop-in keeps Docker off the original, so Docker is down.  The
-    restore run again (or the move) sets data-root again, starts Docker on the moved root and goes on: Docker
-    ends where STATE puts it, with every write."""
-    machine = str(tmp_path / "machine")
+def failed_restore(template, tmp_path, machine):
+    """The seeded machine at MACHINE moved, then restored with a verification that fails: the restore put the moved
+    root back in service.  Returns the host and the moved root."""
     host = moved_machine(template[0], machine, str(tmp_path / "lock"))
     target = params(machine)["target"]
     host.new_process()
@@ -798,6 +794,17 @@ def test_a_failed_restore_then_daemon_json_templated_is_not_left_down(template, 
     finally:
         os.environ.pop(FAULT, None)
     assert exc.value.rolled_back is True and host.running and host.root == target, (str(exc.value), host.root)
+    return host, target
+
+
+@pytest.mark.parametrize("state", ["restored", "moved"])
+def test_a_failed_restore_then_daemon_json_templated_is_not_left_down(template, tmp_path, state):
+    """A restore whose verification fails puts the moved root back in service; then daemon.json is templated
+    without data-root and the host reboots: the drop-in keeps Docker off the original, so Docker is down.  The
+    restore run again (or the move) sets data-root again, starts Docker on the moved root and goes on: Docker
+    ends where STATE puts it, with every write."""
+    machine = str(tmp_path / "machine")
+    host, target = failed_restore(template, tmp_path, machine)
     host.write_in_a_container("late.txt", "after the failed restore")
     perturb(host, "templated")
     assert not host.running, "the drop-in let Docker start on the original"
@@ -845,15 +852,7 @@ def test_a_failed_restore_whose_drift_repair_cannot_start_docker_is_not_rolled_b
     back: the run fails with the host pointing Docker at the moved root, the original still aside, and the next
     run starts Docker there."""
     machine = str(tmp_path / "machine")
-    host = moved_machine(template[0], machine, str(tmp_path / "lock"))
-    target = params(machine)["target"]
-    host.new_process()
-    os.environ[FAULT] = "restore_verify"
-    try:
-        with pytest.raises(_move.RelocationError):
-            move(host, "restored")
-    finally:
-        os.environ.pop(FAULT, None)
+    host, target = failed_restore(template, tmp_path, machine)
     perturb(host, "templated")
     assert not host.running
     real = host.start_docker
