@@ -134,7 +134,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     # Killed once the containers are made in the classic store, before they start: the rerun finishes forward.
     killed = fleet.module(MODULE, {"store": "classic"}, env={FAILPOINT: "store_before_start"},
                           expect="failed")
-    assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
+    assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), (killed.get("msg"), killed)
     assert journal(fleet)["phase"] == "start" and store(fleet)[1] == "classic"
     back = fleet.module(MODULE, {"store": "classic"})
     assert not back.get("failed") and back["changed"] and back["store_after"] == "classic", back
