@@ -25,8 +25,8 @@ options:
     required: true
   results:
     description: Each host's result (a dictionary with C(status), C(store_before), C(store_after), C(images),
-      C(containers), C(left_over), C(actions) and C(error)), or an empty dictionary when it has none, in the order of
-      the host names.
+      C(containers), C(left_over), C(inactive_store), C(actions) and C(error)), or an empty dictionary when it has
+      none, in the order of the host names.
     type: list
     elements: raw
     required: true
@@ -56,7 +56,8 @@ _value:
   description:
     - The report, C(schema_version) V(1), C(kind) V(image_store); C(hosts) has one row per host with C(host),
       C(status) (V(converted), V(planned), V(unchanged), V(refused), V(failed), V(not started)), C(store_before),
-      C(store_after), C(images) and C(containers) (how many were carried), C(left_over), C(actions) and C(error);
+      C(store_after), C(images) and C(containers) (how many were carried), C(left_over), C(inactive_store) (what the
+      store the host no longer runs holds - C(store), C(bytes), C(containers) - or null), C(actions) and C(error);
       C(counts) per status and C(outcome) (V(success) or V(failed)).
   type: dict
 '''
@@ -86,6 +87,7 @@ def row(host, result):
     return {"host": host, "status": status, "store_before": result.get("store_before") or None,
             "store_after": result.get("store_after") or None, "images": _count(result.get("images")),
             "containers": _count(result.get("containers")), "left_over": list(result.get("left_over") or []),
+            "inactive_store": result.get("inactive_store") or None,
             "actions": list(result.get("actions") or []), "error": error}
 
 

@@ -39,7 +39,8 @@ import tempfile
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _copy, _daemon_json, _fileops, _image_archive, _store_plan, _stores, _testhooks, _units)
+    _container_spec, _copy, _daemon_json, _fileops, _image_archive, _store_cleanup, _store_plan, _stores, _testhooks,
+    _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -99,6 +100,11 @@ class Conversion:
         self.jpath = journal_path(self.root)
         self.journal = json.loads(_fileops.read_text(self.jpath, default="") or "{}")
         self.socket = _stores.containerd_socket()
+        if self.opts.get("state") == "cleaned":
+            if self.journal.get("phase") in WINDOW:
+                raise StoreError("a conversion to the %s store was interrupted in phase %s: run it again first" % (
+                    self.journal.get("target"), self.journal["phase"]), "preflight")
+            return _store_cleanup.clean(self, self.client.info(), target, self.opts.get("soak_days", 7))
         if self.journal.get("phase") in WINDOW:
             if self.journal.get("target") != target and self.journal["phase"] in FORWARD:
                 raise StoreError("a conversion to the %s store was interrupted after its containers started; it can "
@@ -118,6 +124,7 @@ class Conversion:
         self.result.update(store_before=source, store=target)
         if source == target and _stores.configured_store(data) in ((target, None) if target == "classic" else (target,)):
             self.result["store_after"] = source
+            _store_cleanup.report(self, target)
             return self.result
         problems = self.preflight(info, version, data, source, target)
         plan = _store_plan.plan(self, self.root, source, target)
@@ -180,8 +187,9 @@ class Conversion:
         self.start_containers(plan["containers"])
         self.save(phase="verify")
         self.verify(plan)
-        self.save(phase="done")
+        self.save(phase="done", done_at=self.host.time())
         self.result.update(store=self.journal["target"], store_after=self.journal["target"])
+        _store_cleanup.report(self, self.journal["target"])
         self.result["actions"].append("finished the conversion interrupted in phase %s" % phase)
         return True
 
@@ -219,9 +227,10 @@ class Conversion:
                 raise  # the new store's containers may have run: never thrown away by a switch back
             self.roll_back(text_before, exc)
             raise
-        self.save(phase="done")
+        self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target
+        _store_cleanup.report(self, target)
 
     def disarm(self, plan, target):
         """The containers of the new store about to be replaced (this collection's, from an earlier conversion or

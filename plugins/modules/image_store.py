@@ -32,6 +32,8 @@ description:
     (C(container:) modes, volumes from, links), containers of the same name in the other store that this collection
     did not make, a store switched back by hand since the last conversion, not enough space in the new store,
     containerd's socket missing.
+  - With O(state=cleaned), the store a finished conversion to O(store) left behind (its images and layers, the
+    directories of its containers) is removed once the host has run O(store) for O(soak_days) days; see O(state).
   - Needs C(ctr), which containerd's package installs beside Docker.
 author:
   - Dockyard Maintainers (@dockyard)
@@ -46,10 +48,10 @@ attributes:
     description: Says what would be carried (images, containers) and the daemon.json change; changes nothing.
   diff_mode:
     support: full
-    description: The daemon.json change.
+    description: The daemon.json change; with O(state=cleaned), what would be removed.
   idempotent:
     support: full
-    description: A host that runs the asked store already reports no change.
+    description: A host that runs the asked store already reports no change; a cleaned host too.
 options:
   store:
     description:
@@ -75,6 +77,26 @@ options:
     type: int
     default: 120
     version_added: 0.2.0
+  state:
+    description:
+      - V(converted) makes the engine run O(store), carrying what the host holds.
+      - V(cleaned) removes the other store, which a finished conversion to O(store) left behind, after these checks
+        (any failing refuses the run, which then changes nothing) - the conversion's journal records it finished,
+        Docker runs O(store) and daemon.json asks for it, the conversion finished at least O(soak_days) days ago,
+        and every container the other store holds is one a conversion of this collection left there. Removed - the
+        classic store's C(overlay2/) and C(image/overlay2/) under Docker's root, or containerd's images in the
+        C(moby) namespace (containerd then removes their blobs and snapshots); and the old containers' directories
+        (their configuration and logs), and for containerd's store their snapshots. A kill part way is finished by
+        running again. Afterwards, converting back carries the host anew; nothing of the old store is left.
+    type: str
+    choices: [converted, cleaned]
+    default: converted
+    version_added: 0.2.0
+  soak_days:
+    description: With O(state=cleaned), days the host must have run O(store) since its conversion finished.
+    type: float
+    default: 7
+    version_added: 0.2.0
   status_file:
     description:
       - A JSON file the conversion keeps its progress in (phase; while images stream into containerd, bytes done,
@@ -84,7 +106,7 @@ options:
     type: path
     version_added: 0.2.0
 notes:
-  - Not done by this version - the cleanup of the inactive store after a soak period, images without a tag, an
+  - Not done by this version - images without a tag, an
     exited container's exit code (it comes back created), containers tied to another, other graph drivers (vfs,
     btrfs, zfs, devicemapper), a role. The playbook is C(playbooks/convert_image_store.yml). See the collection's
     docs/image_store.md.
@@ -100,6 +122,12 @@ EXAMPLES = r'''
 - name: Back to the classic store
   dockyard.migrate.image_store:
     store: classic
+
+- name: Two weeks later, remove the classic store the conversion to containerd left behind
+  dockyard.migrate.image_store:
+    store: containerd
+    state: cleaned
+    soak_days: 14
 '''
 
 RETURN = r'''
@@ -138,6 +166,23 @@ rolled_back:
     old store.
   returned: on such a failure
   type: bool
+inactive_store:
+  description:
+    - What the store the engine does not run holds on disk, measured once the host runs O(store) - C(store), the
+      bytes allocated (C(bytes); for containerd's store, its blobs and snapshots of every namespace, an estimate from
+      above) and the names of its containers (C(containers)).
+  returned: when the host runs O(store) after the run
+  type: dict
+  sample: {"store": "classic", "bytes": 1073741824, "containers": ["web"]}
+freed_bytes:
+  description: With O(state=cleaned), the bytes the removal freed (the inactive store measured before and after).
+  returned: when the inactive store was removed
+  type: int
+removed:
+  description: With O(state=cleaned), what is removed (or, in check mode, would be) - containers, directories, images.
+  returned: when changed with O(state=cleaned)
+  type: list
+  elements: str
 left_over:
   description:
     - Containers an earlier conversion left in the new store whose counterpart is gone from the old one (removed
@@ -165,7 +210,11 @@ def main():
         allow_swarm=dict(type="bool", default=False),
         stop_timeout=dict(type="int", default=120),
         status_file=dict(type="path"),
+        state=dict(type="str", default="converted", choices=["converted", "cleaned"]),
+        soak_days=dict(type="float", default=7),
     ), supports_check_mode=True)
+    if module.params["soak_days"] < 0:
+        module.fail_json(msg="soak_days must be 0 or more (got %s)" % module.params["soak_days"])
     client = client_from_params(module.params)
     runner = make_runner(module)
     host = _systemd.Systemd(runner, client, module.params["stop_timeout"], module.atomic_move)

@@ -71,6 +71,41 @@ def state(fleet):
     return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:], images
 
 
+def held(fleet, other):
+    """What the store Docker does not run holds, as the host's files and containerd show it."""
+    made_with = "grep -l '\"Driver\":\"%s\"' /var/lib/docker/containers/*/config.v2.json 2>/dev/null | wc -l" % (
+        "overlay2" if other == "classic" else "overlayfs")
+    if other == "classic":
+        return sh(fleet, "cd /var/lib/docker && ls -d overlay2 image/overlay2 2>/dev/null; " + made_with).split()
+    return sh(fleet, "ctr -n moby images ls -q | wc -l; " + made_with).split()
+
+
+def clean_after_soak(fleet, running, before, kill=False):
+    """The store a conversion to RUNNING left behind: kept until the soak is over, then removed (a kill part way
+    finished by a rerun), the host's images, containers and their files as they were."""
+    other = "classic" if running == "containerd" else "containerd"
+    kept = held(fleet, other)
+    assert kept != (["0", "0"] if other == "containerd" else ["0"]), kept
+    no = fleet.module(MODULE, {"store": running, "state": "cleaned"}, expect="failed")
+    assert no.get("failed_phase") == "preflight" and "soak_days=7" in no["msg"] and not no["changed"], no
+    assert held(fleet, other) == kept
+    plan = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0}, check_mode=True, diff=True)
+    assert plan["changed"] and plan["inactive_store"]["store"] == other and plan["inactive_store"]["bytes"] > 0, plan
+    assert plan["removed"] and plan["diff"]["after"] == "" and held(fleet, other) == kept, plan
+    if kill:
+        killed = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0},
+                              env={FAILPOINT: "store_during_cleanup"}, expect="failed")
+        assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), (killed.get("msg"), killed)
+        assert journal(fleet)["cleanup"]["store"] == other and "finished" not in journal(fleet)["cleanup"]
+        assert held(fleet, other) != kept and held(fleet, other)[:-1] == kept[:-1], (held(fleet, other), kept)
+    res = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0})
+    assert res["changed"] and res["freed_bytes"] > 0 and res["inactive_store"]["containers"] == [], res
+    assert held(fleet, other) == (["0", "0"] if other == "containerd" else ["0"]), held(fleet, other)
+    assert state(fleet) == before
+    again = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0})
+    assert again["changed"] is False and not again.get("failed"), again
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_layers(fleet_hosts, kind, tmp_path):
     host, suite = KINDS[kind]
@@ -151,6 +186,21 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert doc["outcome"] == "success" and doc["store"] == "classic", (doc, out.stdout[-3000:])
     assert [(r["host"], r["status"], r["store_before"]) for r in doc["hosts"]] == [(host, "unchanged", "classic")]
     if kind != "docker26":
+        # The containerd store the conversion back left behind, removed by the cleanup playbook once the soak is
+        # over; before that the host is refused and left as it was.
+        kept, cleanup = held(fleet, "containerd"), str(tmp_path / "cleanup.json")
+        assert kept[0] != "0", kept
+        for soak, status, rc in ((7, "failed", 2), (0, "removed", 0)):
+            out = fleet_hosts.playbook("playbooks/cleanup_image_store.yml", check=False, extra={
+                "docker_image_store": "classic", "docker_image_store_soak_days": soak, "migrate_hosts": host,
+                "migrate_report_file": cleanup})
+            with open(cleanup) as f:
+                doc = json.load(f)
+            assert out.returncode == rc and [r["status"] for r in doc["hosts"]] == [status], (doc, out.stdout[-3000:])
+            assert held(fleet, "containerd") == (kept if soak else ["0", "0"]), held(fleet, "containerd")
+            assert not soak or "soak_days=7" in doc["hosts"][0]["error"]["message"], doc
+        assert doc["freed_bytes"] > 0 and doc["settings"] == {"store": "classic", "soak_days": 0.0}, doc
+        assert state(fleet) == before
         return
     # The playbook converting the host, with the migration's hooks around it and the conversion's progress shown.
     pre, post = tmp_path / "pre.yml", tmp_path / "post.yml"
@@ -171,3 +221,15 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     # Lines are printed when the status file has changed since the last poll: some phases, not every one.
     assert len(set(shown)) >= 2, (shown, out.stdout[-3000:])
     assert store(fleet) == ("overlayfs", "containerd") and state(fleet) == before
+    assert doc["hosts"][0]["inactive_store"]["store"] == "classic" and doc["hosts"][0]["inactive_store"]["bytes"] > 0
+
+    # After the soak, the classic store the conversion left behind is removed; back to classic from an empty classic
+    # store, everything carried anew, a reboot after it; then the containerd store it left is removed.
+    clean_after_soak(fleet, "containerd", before, kill=True)
+    back = fleet.module(MODULE, {"store": "classic"})
+    assert back["changed"] and back["store_after"] == "classic" and back["inactive_store"]["store"] == "containerd"
+    fleet_hosts.reboot(host)
+    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    sh(fleet, "docker start norestart >/dev/null")
+    assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
+    clean_after_soak(fleet, "classic", before)

@@ -221,7 +221,7 @@ def test_job_template_survey_and_prompts(jt):
         if q["type"] in ("multiplechoice", "multiselect"):
             assert q["default"] in q["choices"]
     assert "docker_root_target" in seen or jt["playbook"].endswith(("docker_root_report.yml", "transfer_images.yml",
-                                                                   "convert_image_store.yml"))
+                                                                   "convert_image_store.yml", "cleanup_image_store.yml"))
 
 
 def test_survey_choices_agree_with_the_playbook():
@@ -241,7 +241,7 @@ PLAYBOOKS = sorted("playbooks/" + p for p in os.listdir(path("playbooks")) if p.
 def test_the_job_templates_run_exactly_the_playbooks():
     """One template per playbook, in both formats: a playbook added without a template (or a template naming one
     that is gone) is caught."""
-    assert len(PLAYBOOKS) == 7, PLAYBOOKS
+    assert len(PLAYBOOKS) == 8, PLAYBOOKS
     for rel, templates in (("awx/job_templates.yml", TEMPLATES),
                            ("awx/controller_configuration.yml", CONTROLLER["controller_templates"])):
         playbooks = [t["playbook"] for t in templates]

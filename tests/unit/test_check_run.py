@@ -55,7 +55,7 @@ CHECK_TASKS = [t["name"] for t in load(os.path.join(ROOT, "playbooks", "tasks", 
 
 
 def test_the_cases_cover_every_playbook_and_every_check():
-    assert len(PLAYBOOKS) == 7, PLAYBOOKS
+    assert len(PLAYBOOKS) == 8, PLAYBOOKS
     assert set(PATTERN_VAR) | set(DEFAULT_PATTERN) <= set(PLAYBOOKS)
     assert sorted(CHECK_TASKS) == sorted([SPLIT, BARE, NO_HOST])
 

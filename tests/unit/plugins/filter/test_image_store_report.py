@@ -13,7 +13,8 @@ from ansible_collections.dockyard.migrate.plugins.filter.image_store_report impo
 def test_converted_refused_and_not_started_hosts():
     results = [
         {"status": "converted", "store_before": "classic", "store_after": "containerd", "images": "4",
-         "containers": 5, "actions": ["imported 4 tags"], "error": None},
+         "containers": 5, "actions": ["imported 4 tags"], "error": None,
+         "inactive_store": {"store": "classic", "bytes": 4096, "containers": ["web"]}},
         {"status": " refused", "store_before": "classic", "error": {"phase": "preflight", "message": "live-restore"}},
         {},
     ]
@@ -21,7 +22,8 @@ def test_converted_refused_and_not_started_hosts():
     assert [r["host"] for r in doc["hosts"]] == ["h1", "h2", "h3"]
     h1, h2, h3 = doc["hosts"]
     assert (h2["status"], h2["images"], h2["containers"], h2["store_after"]) == ("converted", 4, 5, "containerd")
-    assert h1["status"] == "refused" and h1["error"]["message"] == "live-restore"
+    assert h2["inactive_store"] == {"store": "classic", "bytes": 4096, "containers": ["web"]}
+    assert h1["status"] == "refused" and h1["error"]["message"] == "live-restore" and h1["inactive_store"] is None
     assert h3["status"] == "not started" and "stopped before this host" in h3["error"]["message"]
     assert doc["outcome"] == "failed" and doc["counts"]["converted"] == 1 and doc["counts"]["not started"] == 1
     assert doc["kind"] == "image_store" and doc["store"] == "containerd" and doc["check_mode"] is False

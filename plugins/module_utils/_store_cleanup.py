@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The store a finished image store conversion left inactive: how much it holds, and its removal after a soak period
+(``image_store`` with ``state: cleaned``).  Internal to dockyard.migrate (used by _store_convert).
+
+The inactive store is what the engine no longer loads: for the classic store, ``overlay2/`` and ``image/overlay2/``
+under Docker's root and the directories of the containers made with overlay2; for containerd's, the images of
+containerd's ``moby`` namespace, the snapshots of the containers made with overlayfs and their directories.  Only
+what the conversion's journal names is removed: a container of the inactive store that it does not name refuses the
+cleanup, which then changes nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _daemon_json, _fileops, _layout, _mountinfo, _stores, _testhooks, _units)
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+DAY = 86400
+CONTAINERD_ROOT = "/var/lib/containerd"
+# containerd's blobs and unpacked layers, measured for the inactive containerd store (every namespace's).
+CONTAINERD_DIRS = ("io.containerd.content.v1.content", "io.containerd.snapshotter.v1.overlayfs")
+
+
+def other(store):
+    return "classic" if store == "containerd" else "containerd"
+
+
+def classic_dirs(root):
+    """The classic store's layers and image metadata under Docker's ROOT."""
+    return [os.path.join(root, "overlay2"), os.path.join(root, "image", _stores.DRIVERS["classic"])]
+
+
+def known_ids(journal, store):
+    """The IDs of the containers of STORE that the journal names: left there by a conversion away from it, or made
+    there by one towards it."""
+    ids = set(((journal.get("sources") or {}).get(store) or {}).values())
+    ids |= set(m.get("id") for m in (((journal.get("made") or {}).get(store)) or {}).values())
+    ids.discard(None)
+    return ids
+
+
+def done_at(journal, jpath):
+    """When the conversion finished: recorded in the journal, or the journal's last write for one made before the
+    time was recorded."""
+    if journal.get("done_at"):
+        return float(journal["done_at"])
+    return os.stat(jpath).st_mtime
+
+
+def soak_refusal(finished, soak_days, now, store):
+    age = now - finished
+    need = float(soak_days) * DAY
+    if age < need:
+        return ("the host has run the %s store for %.1f days since its conversion finished; soak_days=%s asks for "
+                "more, so the other store is kept for %.1f more days" % (
+                    store, max(age, 0) / DAY, soak_days, (need - age) / DAY))
+    return None
+
+
+class Inactive:
+    """The store CONV's finished conversion to STORE left behind, as the host shows it now."""
+
+    def __init__(self, conv, store):
+        self.conv = conv
+        self.store = other(store)
+        self.containers = _stores.hidden_containers(conv.root, _stores.DRIVERS[self.store])  # name -> id
+        # A cleanup killed part way may have left a container's directory without its config.v2.json.
+        cleanup = conv.journal.get("cleanup") or {}
+        if cleanup.get("store") == self.store and not cleanup.get("finished"):
+            for cid in cleanup.get("containers") or []:
+                if cid not in self.containers.values() and os.path.isdir(os.path.join(conv.root, "containers", cid)):
+                    self.containers["(partly removed) %s" % cid[:12]] = cid
+
+    def unknown(self):
+        known = known_ids(self.conv.journal, self.store)
+        return sorted(n for n, cid in self.containers.items() if cid not in known)
+
+    def images(self):
+        """containerd's images of the moby namespace (the inactive containerd store's); [] for the classic store."""
+        if self.store != "containerd":
+            return []
+        rc, out, err = self.conv.runner(_stores.ctr_argv(self.conv.socket or "", "images", "list", "--quiet"))
+        if rc != 0:
+            raise StoreError("listing containerd's images failed (rc=%d): %s" % (rc, err.strip()[-300:]), "cleanup")
+        return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+    def dirs(self):
+        if self.store == "classic":
+            return [d for d in classic_dirs(self.conv.root) if os.path.isdir(d)]
+        return []
+
+    def measure(self):
+        """The bytes the inactive store holds on disk: its containers' directories, and the classic store's layers
+        or containerd's blobs and snapshots (all of containerd's namespaces: an estimate from above)."""
+        seen = set()
+        paths = [os.path.join(self.conv.root, "containers", cid) for cid in self.containers.values()]
+        if self.store == "classic":
+            paths += self.dirs()
+        else:
+            paths += [os.path.join(CONTAINERD_ROOT, d) for d in CONTAINERD_DIRS]
+        return sum(_layout.measure(p, seen).bytes for p in paths if os.path.exists(p))
+
+    def empty(self):
+        return not self.containers and not self.dirs() and not self.images()
+
+
+def report(conv, store):
+    """What the inactive store holds (``inactive_store`` in the result), measured on the host."""
+    inactive = Inactive(conv, store)
+    conv.result["inactive_store"] = {"store": inactive.store, "bytes": inactive.measure(),
+                                     "containers": sorted(inactive.containers)}
+
+
+def refusals(conv, info, store, soak_days, now):
+    """Why the inactive store of the host may not be removed now (every check reads the host or the journal)."""
+    journal, problems = conv.journal, []
+    if journal.get("phase") != "done" or journal.get("target") != store:
+        return ["no finished conversion to the %s store is recorded on this host (%s says %s): only the store such a "
+                "conversion left behind is removed" % (
+                    store, conv.jpath, "nothing" if not journal else "phase %s, to the %s store" % (
+                        journal.get("phase"), journal.get("target")))]
+    data, _text, _exists = _daemon_json.load(conv.opts["daemon_json"])
+    running = _stores.store_of(info)
+    if running != store or _stores.configured_store(data) not in ((store, None) if store == "classic" else (store,)):
+        problems.append("Docker runs the %s store and daemon.json asks for the %s store: the cleanup removes the "
+                        "store the conversion left, only while Docker runs and is set to run the %s store" % (
+                            running, _stores.configured_store(data) or "classic", store))
+    why = soak_refusal(done_at(journal, conv.jpath), soak_days, now, store)
+    if why:
+        problems.append(why)
+    inactive = Inactive(conv, store)
+    unknown = inactive.unknown()
+    if unknown:
+        problems.append("the %s store holds containers that no conversion of this collection left there (%s); "
+                        "switch Docker to that store by hand to keep or remove them first" % (
+                            inactive.store, ", ".join(unknown)))
+    busy = [e.mount_point for d in inactive.dirs() for e in _mountinfo.mounts_under(_mountinfo.read(), d)]
+    if busy:
+        problems.append("something is mounted under the %s store: %s" % (inactive.store, ", ".join(busy[:5])))
+    return problems
+
+
+def clean(conv, info, store, soak_days):
+    """Remove the inactive store of a host converted to STORE, after its checks; the result says what was freed."""
+    problems = refusals(conv, info, store, soak_days, conv.host.time())
+    if problems:
+        raise StoreError("; ".join(problems), "preflight")
+    inactive = Inactive(conv, store)
+    images = inactive.images()
+    before = inactive.measure()
+    conv.result.update(store_before=store, store_after=store, inactive_store={
+        "store": inactive.store, "bytes": before, "containers": sorted(inactive.containers)})
+    if inactive.empty():
+        return conv.result
+    what = ["container %s (%s)" % (n, cid[:12]) for n, cid in sorted(inactive.containers.items())]
+    what += ["%s/" % d for d in inactive.dirs()] + ["image %s" % i for i in images]
+    conv.result.update(changed=True, removed=what, diff={
+        "before": "".join("%s\n" % w for w in what), "after": "",
+        "before_header": "the %s store" % inactive.store, "after_header": "the %s store" % inactive.store})
+    if conv.check_mode:
+        conv.result["actions"].append("remove the %s store (%s): %d containers, %d images%s" % (
+            inactive.store, _units.human(before), len(inactive.containers), len(images),
+            ", its layers" if inactive.store == "classic" else ""))
+        return conv.result
+    conv.save(cleanup={"store": inactive.store, "started": conv.host.time(),
+                       "containers": sorted(inactive.containers.values())})
+    remove(conv, inactive, images)
+    left = Inactive(conv, store)
+    after = left.measure()
+    sources = dict(conv.journal.get("sources") or {})
+    made = dict(conv.journal.get("made") or {})
+    sources.pop(inactive.store, None)
+    made.pop(inactive.store, None)
+    conv.save(sources=sources, made=made, cleanup={"store": inactive.store, "finished": conv.host.time()})
+    conv.result["freed_bytes"] = max(before - after, 0)
+    conv.result["inactive_store"] = {"store": left.store, "bytes": after, "containers": sorted(left.containers)}
+    conv.result["actions"].append("removed the %s store: %d containers, %d images (%s freed)" % (
+        inactive.store, len(inactive.containers), len(images), _units.human(conv.result["freed_bytes"])))
+    return conv.result
+
+
+def remove(conv, inactive, images):
+    """The inactive store's containers (containerd: their snapshots first), then its layers or images.  Each step
+    can be repeated: a rerun after a kill removes what is left."""
+    snapshotter = _stores.DRIVERS["containerd"]
+    for i, cid in enumerate(sorted(inactive.containers.values())):
+        if inactive.store == "containerd":
+            rc, _out, err = conv.runner(_stores.ctr_argv(conv.socket or "", "snapshots", "--snapshotter",
+                                                         snapshotter, "rm", cid))
+            if rc != 0 and "not found" not in err:
+                raise StoreError("removing the snapshot of container %s failed (rc=%d): %s" % (
+                    cid[:12], rc, err.strip()[-300:]), "cleanup")
+        _fileops.remove_tree(os.path.join(conv.root, "containers", cid))
+        if i == 0:
+            _testhooks.reached("store_during_cleanup")
+    for d in inactive.dirs():
+        _fileops.remove_tree(d)
+    if images:
+        rc, _out, err = conv.runner(_stores.ctr_argv(conv.socket or "", "images", "rm", "--sync", *images))
+        if rc != 0:
+            raise StoreError("removing containerd's images failed (rc=%d): %s" % (rc, err.strip()[-300:]), "cleanup")
