@@ -16,10 +16,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _daemon_json, _fileops, _layout, _mountinfo, _stores, _testhooks, _units)
+    _daemon_json, _fileops, _layout, _mountinfo, _store_plan, _stores, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DAY = 86400
@@ -33,8 +34,19 @@ def other(store):
 
 
 def classic_dirs(root):
-    """The classic store's layers and image metadata under Docker's ROOT."""
-    return [os.path.join(root, "overlay2"), os.path.join(root, "image", _stores.DRIVERS["classic"])]
+    """The classic store's image metadata and layers under Docker's ROOT, in the order they are removed: the layer
+    database first, so that a store removed part way never lists a layer whose files are gone."""
+    return [os.path.join(root, "image", _stores.DRIVERS["classic"]), os.path.join(root, "overlay2")]
+
+
+def ran_since(root, cid, since):
+    """Whether the container CID (of either store) started or stopped after SINCE, from its config.v2.json."""
+    try:
+        with open(os.path.join(root, "containers", cid, "config.v2.json")) as f:
+            state = json.load(f).get("State") or {}
+    except (OSError, ValueError):
+        return False
+    return any(_store_plan.timestamp(state.get(k)) > since for k in ("StartedAt", "FinishedAt"))
 
 
 def known_ids(journal, store):
@@ -132,7 +144,8 @@ def refusals(conv, info, store, soak_days, now):
         problems.append("Docker runs the %s store and daemon.json asks for the %s store: the cleanup removes the "
                         "store the conversion left, only while Docker runs and is set to run the %s store" % (
                             running, _stores.configured_store(data) or "classic", store))
-    why = soak_refusal(done_at(journal, conv.jpath), soak_days, now, store)
+    finished = done_at(journal, conv.jpath)
+    why = soak_refusal(finished, soak_days, now, store)
     if why:
         problems.append(why)
     inactive = Inactive(conv, store)
@@ -141,9 +154,17 @@ def refusals(conv, info, store, soak_days, now):
         problems.append("the %s store holds containers that no conversion of this collection left there (%s); "
                         "switch Docker to that store by hand to keep or remove them first" % (
                             inactive.store, ", ".join(unknown)))
-    busy = [e.mount_point for d in inactive.dirs() for e in _mountinfo.mounts_under(_mountinfo.read(), d)]
+    ran = sorted(n for n, cid in inactive.containers.items() if ran_since(conv.root, cid, finished))
+    if ran:
+        problems.append("containers of the %s store ran after the conversion finished (%s): Docker was switched back "
+                        "to it by hand since, so they may hold writes the %s store lacks; compare them and keep what "
+                        "you need first" % (inactive.store, ", ".join(ran), store))
+    mounts = _mountinfo.read()
+    busy = [e.mount_point for d in inactive.dirs() for e in _mountinfo.mounts_under(mounts, d)]
+    busy += [d for d in inactive.dirs() if os.path.islink(d) or os.path.ismount(d)]
     if busy:
-        problems.append("something is mounted under the %s store: %s" % (inactive.store, ", ".join(busy[:5])))
+        problems.append("something is mounted under the %s store, or it is a mount point or a link, which this "
+                        "version does not remove: %s" % (inactive.store, ", ".join(busy[:5])))
     return problems
 
 
@@ -192,11 +213,14 @@ def remove(conv, inactive, images):
     snapshotter = _stores.DRIVERS["containerd"]
     for i, cid in enumerate(sorted(inactive.containers.values())):
         if inactive.store == "containerd":
-            rc, _out, err = conv.runner(_stores.ctr_argv(conv.socket or "", "snapshots", "--snapshotter",
-                                                         snapshotter, "rm", cid))
-            if rc != 0 and "not found" not in err:
-                raise StoreError("removing the snapshot of container %s failed (rc=%d): %s" % (
-                    cid[:12], rc, err.strip()[-300:]), "cleanup")
+            # Docker's containerd store makes a container's snapshot on an ``ID-init`` one, under a lease of the
+            # container's ID, which keeps its image's layers from containerd's garbage collection.
+            for what in (("snapshots", "--snapshotter", snapshotter, "rm", cid),
+                         ("snapshots", "--snapshotter", snapshotter, "rm", cid + "-init"), ("leases", "rm", cid)):
+                rc, _out, err = conv.runner(_stores.ctr_argv(conv.socket or "", *what))
+                if rc != 0 and "not found" not in err:
+                    raise StoreError("removing the %s of container %s failed (rc=%d): %s" % (
+                        what[0][:-1], cid[:12], rc, err.strip()[-300:]), "cleanup")
         _fileops.remove_tree(os.path.join(conv.root, "containers", cid))
         if i == 0:
             _testhooks.reached("store_during_cleanup")

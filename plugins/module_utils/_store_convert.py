@@ -104,7 +104,12 @@ class Conversion:
             if self.journal.get("phase") in WINDOW:
                 raise StoreError("a conversion to the %s store was interrupted in phase %s: run it again first" % (
                     self.journal.get("target"), self.journal["phase"]), "preflight")
-            return _store_cleanup.clean(self, self.client.info(), target, self.opts.get("soak_days", 7))
+            info = self.client.info()
+            if os.path.normpath(info.get("DockerRootDir") or self.root) != os.path.normpath(self.root):
+                raise StoreError("Docker runs from %s, but daemon.json names %s as its root (set elsewhere, on its "
+                                 "command line?): the cleanup is refused" % (info["DockerRootDir"], self.root),
+                                 "preflight")
+            return _store_cleanup.clean(self, info, target, self.opts.get("soak_days", 7))
         if self.journal.get("phase") in WINDOW:
             if self.journal.get("target") != target and self.journal["phase"] in FORWARD:
                 raise StoreError("a conversion to the %s store was interrupted after its containers started; it can "
@@ -149,6 +154,10 @@ class Conversion:
         if source == target:  # daemon.json says otherwise than the engine runs: a restart would switch it
             problems.append("Docker runs the %s store but daemon.json asks for the other; restart Docker or fix "
                             "daemon.json first" % source)
+        cleanup = self.journal.get("cleanup") or {}
+        if cleanup.get("store") == target and not cleanup.get("finished"):
+            problems.append("the removal of the %s store was interrupted: finish it first (state: cleaned, store: %s)" % (
+                target, source))
         if self.journal.get("phase") == "done" and self.journal.get("target") not in (None, source):
             problems.append("the last conversion went to the %s store, but Docker runs the %s store: it was switched "
                             "back by hand since, so the containers of each store may hold writes the other lacks; "

@@ -30,12 +30,19 @@ def made_here(journal, target, name, cid, created):
     return made.get("id") is None and bool(made.get("at")) and created >= made["at"]
 
 
+def timestamp(text):
+    """Seconds since the epoch of one of Docker's UTC times (``2026-01-01T00:00:00.123Z``); 0 when it is none."""
+    try:
+        return calendar.timegm(time.strptime(str(text or "")[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0
+
+
 def created_at(root, cid):
     """The time a container of either store was created, from its config.v2.json (0 when it cannot be read)."""
     try:
         with open(os.path.join(root, "containers", cid, "config.v2.json")) as f:
-            text = json.load(f).get("Created") or ""
-        return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+            return timestamp(json.load(f).get("Created"))
     except (OSError, ValueError, AttributeError):
         return 0
 

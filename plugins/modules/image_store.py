@@ -213,8 +213,8 @@ def main():
         state=dict(type="str", default="converted", choices=["converted", "cleaned"]),
         soak_days=dict(type="float", default=7),
     ), supports_check_mode=True)
-    if module.params["soak_days"] < 0:
-        module.fail_json(msg="soak_days must be 0 or more (got %s)" % module.params["soak_days"])
+    if not module.params["soak_days"] >= 0 or module.params["soak_days"] == float("inf"):
+        module.fail_json(msg="soak_days must be a number of days, 0 or more (got %s)" % module.params["soak_days"])
     client = client_from_params(module.params)
     runner = make_runner(module)
     host = _systemd.Systemd(runner, client, module.params["stop_timeout"], module.atomic_move)

@@ -77,30 +77,45 @@ def held(fleet, other):
         "overlay2" if other == "classic" else "overlayfs")
     if other == "classic":
         return sh(fleet, "cd /var/lib/docker && ls -d overlay2 image/overlay2 2>/dev/null; " + made_with).split()
-    return sh(fleet, "ctr -n moby images ls -q | wc -l; " + made_with).split()
+    # containerd's images, then its snapshots (a container's own, its -init one, the images' unpacked layers)
+    return sh(fleet, "ctr -n moby images ls -q | wc -l; ctr -n moby snapshots --snapshotter overlayfs ls | "
+                     "tail -n +2 | grep -c . || true; " + made_with).split()
+
+
+def untouched(fleet, other):
+    """A fingerprint of the store Docker does not run and of the journal: every path (with its size in the classic
+    store's layers), containerd's snapshots and images."""
+    paths = "find /var/lib/docker/containers -printf '%p\\n'; "
+    if other == "classic":
+        paths += "find /var/lib/docker/overlay2 /var/lib/docker/image/overlay2 -printf '%p %s\\n'; "
+    else:
+        paths += "ctr -n moby snapshots --snapshotter overlayfs ls; ctr -n moby images ls -q; "
+    return sh(fleet, "(%s cat /var/lib/.docker.dockyard-image-store.json) | sort | md5sum" % paths)
 
 
 def clean_after_soak(fleet, running, before, kill=False):
     """The store a conversion to RUNNING left behind: kept until the soak is over, then removed (a kill part way
     finished by a rerun), the host's images, containers and their files as they were."""
     other = "classic" if running == "containerd" else "containerd"
-    kept = held(fleet, other)
-    assert kept != (["0", "0"] if other == "containerd" else ["0"]), kept
+    kept, print_ = held(fleet, other), untouched(fleet, other)
+    assert kept != (["0", "0", "0"] if other == "containerd" else ["0"]), kept
     no = fleet.module(MODULE, {"store": running, "state": "cleaned"}, expect="failed")
     assert no.get("failed_phase") == "preflight" and "soak_days=7" in no["msg"] and not no["changed"], no
-    assert held(fleet, other) == kept
+    assert untouched(fleet, other) == print_
     plan = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0}, check_mode=True, diff=True)
     assert plan["changed"] and plan["inactive_store"]["store"] == other and plan["inactive_store"]["bytes"] > 0, plan
-    assert plan["removed"] and plan["diff"]["after"] == "" and held(fleet, other) == kept, plan
+    assert plan["removed"] and plan["diff"]["after"] == "" and untouched(fleet, other) == print_, plan
     if kill:
         killed = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0},
                               env={FAILPOINT: "store_during_cleanup"}, expect="failed")
         assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), (killed.get("msg"), killed)
         assert journal(fleet)["cleanup"]["store"] == other and "finished" not in journal(fleet)["cleanup"]
-        assert held(fleet, other) != kept and held(fleet, other)[:-1] == kept[:-1], (held(fleet, other), kept)
+        # Killed once the first container's directory is gone: the store's layers or images are all still there.
+        now = held(fleet, other)
+        assert now[:-1] == kept[:-1] and int(now[-1]) == int(kept[-1]) - 1, (now, kept)
     res = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0})
     assert res["changed"] and res["freed_bytes"] > 0 and res["inactive_store"]["containers"] == [], res
-    assert held(fleet, other) == (["0", "0"] if other == "containerd" else ["0"]), held(fleet, other)
+    assert held(fleet, other) == (["0", "0", "0"] if other == "containerd" else ["0"]), held(fleet, other)
     assert state(fleet) == before
     again = fleet.module(MODULE, {"store": running, "state": "cleaned", "soak_days": 0})
     assert again["changed"] is False and not again.get("failed"), again
@@ -197,7 +212,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
             with open(cleanup) as f:
                 doc = json.load(f)
             assert out.returncode == rc and [r["status"] for r in doc["hosts"]] == [status], (doc, out.stdout[-3000:])
-            assert held(fleet, "containerd") == (kept if soak else ["0", "0"]), held(fleet, "containerd")
+            assert held(fleet, "containerd") == (kept if soak else ["0", "0", "0"]), held(fleet, "containerd")
             assert not soak or "soak_days=7" in doc["hosts"][0]["error"]["message"], doc
         assert doc["freed_bytes"] > 0 and doc["settings"] == {"store": "classic", "soak_days": 0.0}, doc
         assert state(fleet) == before
