@@ -30,6 +30,11 @@ Figures:
      received the images serve the next ones, against every destination streaming from the source; the most
      bytes any one host sent, counted by the destinations' ssh, against the set; target <= 2.1x the set
      (bench/fanout.py); wall time beside it, no target.
+  8. converting a host (10 images sharing a base, --store-mb MB, 8 containers, 5 running, data in their writable
+     layers) to containerd's image store with the image_store module: Docker's downtime against a plain
+     systemctl restart docker (target <= 2.0); bytes written for the images against what the new store holds
+     (target <= 1.10); a rerun's bytes; the remove-and-reload route as an anchor (bench/store.py).  Not in the
+     default --figures.
 Prints a table, writes JSON under bench/results/, and appends the run to docs/performance.md.
 """
 import argparse
@@ -540,6 +545,7 @@ def main():
     p.add_argument("--images", type=int, default=5)
     p.add_argument("--fleet-mb", type=int, default=128)
     p.add_argument("--fanout-mb", type=int, default=64, help="figure 7: the size of the image set sent to 8 hosts")
+    p.add_argument("--store-mb", type=int, default=1024, help="figure 8: the images' size on the converted host")
     p.add_argument("--scale-mb", type=int, default=1024,
                    help="figure 2 again on a data root this large (0: skip), to show how the ratio scales")
     p.add_argument("--no-doc", action="store_true", help="do not append the run to docs/performance.md")
@@ -575,6 +581,9 @@ def main():
             except ImportError:
                 raise SystemExit("bench: figure 7 needs bench/fanout.py (fanout.figure7(bench))")
             fanout.figure7(b)
+        elif f == "8":
+            import store  # pylint: disable=import-outside-toplevel
+            store.figure8(b)
         else:
             raise SystemExit("bench: no figure %s" % f)
         b.result.setdefault("figure_seconds", {})[f] = round(time.time() - t0)

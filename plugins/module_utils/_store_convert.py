@@ -31,7 +31,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import json
 import os
 import subprocess
@@ -39,15 +38,15 @@ import tempfile
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _copy, _daemon_json, _fileops, _image_archive, _store_cleanup, _store_plan, _stores, _testhooks,
-    _units)
+    _copy, _daemon_json, _fileops, _image_archive, _store_cleanup, _store_containers, _store_plan, _stores,
+    _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
 # The phases in which a kill leaves Docker stopped, switched, or its containers half made.
 WINDOW = ("stop", "switch", "containers", "start", "verify")
 FORWARD = ("start", "verify")  # the new store's containers may have run: finished forward only
-COPY = ["-aHAXS", "--numeric-ids", "--delete"] + ["--filter=-x %s" % x for x in _stores.OVERLAY_XATTRS]
+COPY = _store_containers.COPY
 
 
 def journal_path(root):
@@ -56,7 +55,7 @@ def journal_path(root):
     return os.path.join(os.path.dirname(root), ".%s.dockyard-image-store.json" % os.path.basename(root))
 
 
-class Conversion:
+class Conversion(_store_containers.ContainerSteps):
     """A conversion to OPTS.store on a host: CLIENT (_docker_api.DockerClient), HOST (_systemd.Systemd: units, files,
     commands, the lock), RUNNER (argv -> rc, out, err)."""
 
@@ -71,6 +70,7 @@ class Conversion:
         self.jpath = None
         self.socket = None
         self.root = DEFAULT_ROOT
+        self._phase = (None, None)  # the phase being timed, since when
         # The status file a playbook polls while the conversion runs in the background (job_progress).
         self.status = _copy.Status(None if check_mode else opts.get("status_file"))
 
@@ -82,6 +82,12 @@ class Conversion:
     def save(self, **fields):
         if fields.get("phase") not in (None, "containers"):
             self.progress(fields["phase"])
+        if fields.get("phase"):  # how long each phase took (phase_seconds)
+            now, (last, since) = time.time(), self._phase
+            if last is not None:
+                spent = self.result.setdefault("phase_seconds", {})
+                spent[last] = round(spent.get(last, 0) + now - since, 3)
+            self._phase = (fields["phase"], now)
         self.journal.update(fields)
         _fileops.atomic_write(self.jpath, json.dumps(self.journal, indent=1, sort_keys=True) + "\n", mode=0o600)
 
@@ -208,10 +214,13 @@ class Conversion:
         sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   containers=plan["containers"], error=None, sources=sources, masked=[])
+        t0 = time.time()
         if target == "containerd":
             self.import_into_containerd(plan["tags"])
+        self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop")
         self.save(masked=self.host.mask(self.host.window_units()))
+        down = time.time()  # Docker served until here
         try:
             self.host.stop_docker()
             self.host.check_stopped(self.host.window_units(), self.opts.get("stop_timeout") or 120)
@@ -223,12 +232,15 @@ class Conversion:
             if _stores.store_of(self.client.info()) != target:
                 raise StoreError("Docker started on the %s store after the switch" % source, "switch")
             if target == "classic":
+                t0 = time.time()
                 self.export_from_containerd(plan["tags"])
+                self.result["images_seconds"] = round(time.time() - t0, 3)
             self.save(phase="containers")
             self.recreate(plan["containers"], plan["hidden"], target)
             self.save(phase="start")
             _testhooks.reached("store_before_start")
             self.start_containers(plan["containers"])
+            self.result["downtime_seconds"] = round(time.time() - down, 3)
             self.save(phase="verify")
             self.verify(plan)
         except Exception as exc:
@@ -332,97 +344,3 @@ class Conversion:
             raise StoreError("loading the images into the classic store failed: %s" % (
                 error or err.decode("utf-8", "replace").strip()[-500:]), "images")
         self.result["actions"].append("loaded %d tags into the classic store" % len(tags))
-
-    def recreate(self, containers, hidden, target):
-        """Each container made again in the new store (the one an earlier conversion or run left there under its
-        name removed first, never its volumes), its writable layer copied and compared.  It is made with no
-        restart policy, and given its own once its layer is whole: a boot in between never starts a container
-        whose layer is half copied."""
-        made = dict(self.journal.get("made") or {})
-        for i, c in enumerate(containers):
-            self.progress("containers", percent=i * 100 // len(containers))
-            if hidden.get(c["name"]):
-                self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
-            given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
-            own = _stores.with_tag(given)
-            name, body = _container_spec.create_body(c["inspect"], c["ref"] if "@" in own else given,
-                                                     api_version=self.client.api_version)
-            policy = (body.get("HostConfig") or {}).get("RestartPolicy")
-            body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
-            made.setdefault(target, {})[name] = {"id": None, "at": int(self.host.time())}
-            self.save(made=made)
-            new = self.create(name, body, own, c["ref"])
-            made[target][name]["id"] = c["new_id"] = new
-            self.save(made=made, containers=containers)
-            for path, connect in _container_spec.connect_bodies(c["inspect"], api_version=self.client.api_version):
-                self.client.post(path, body=connect)
-            self.carry(c, self.upper(self.client.get("/containers/%s/json" % new), target))
-            if policy and policy.get("Name") not in (None, "", "no"):
-                self.client.post("/containers/%s/update" % new, body={"RestartPolicy": policy})
-        self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
-            len(containers), target))
-
-    def create(self, name, body, own, ref):
-        """The container NAME made from BODY: from its own tag OWN, pointed at the image REF names for the create
-        when that tag names another image now."""
-        if own == ref or "@" in own:
-            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
-        with self.tag_for_create(own, ref):
-            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
-
-    @contextlib.contextmanager
-    def tag_for_create(self, tag, ref):
-        """TAG pointed at the image REF names while a container is made from it, then back at its own image: the
-        container records the tag it was made from, as it did in the old store.  A kill in between is healed by
-        the next conversion's import, which sets every tag again."""
-        repo, _sep, name = tag.rpartition(":")
-        back = self.client.get("/images/%s/json" % tag)["Id"]
-        self.client.post("/images/%s/tag" % self.client.get("/images/%s/json" % ref)["Id"],
-                         params={"repo": repo, "tag": name})
-        try:
-            yield
-        finally:
-            self.client.post("/images/%s/tag" % back, params={"repo": repo, "tag": name})
-
-    def carry(self, c, dest):
-        """The writable layer of C copied into DEST, then compared: a dry run must find nothing left to copy."""
-        if not dest:
-            raise StoreError("the writable layer of the new container %s cannot be found" % c["name"], "containers")
-        paths = ["--", c["upper"].rstrip("/") + "/", dest.rstrip("/") + "/"]
-        rc, out, err = self.runner(["rsync"] + COPY + paths)
-        if rc != 0:
-            raise StoreError("copying the writable layer of %s failed (rc=%d): %s" % (
-                c["name"], rc, (err or out).strip()[-500:]), "containers")
-        rc, out, err = self.runner(["rsync", "--dry-run", "--itemize-changes"] + COPY + paths)
-        if rc != 0 or out.strip():
-            raise StoreError("the writable layer of %s differs after its copy: %s" % (
-                c["name"], (out or err).strip()[:500]), "containers")
-
-    def start_containers(self, containers):
-        """The containers that ran, started in the new store (one already running is left as it is)."""
-        for c in containers:
-            if c["running"] and not (self.client.get("/containers/%s/json" % c["new_id"]).get("State") or {}).get(
-                    "Running"):
-                self.client.post("/containers/%s/start" % c["new_id"])
-
-    def verify(self, plan):
-        have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))
-        missing = [t for t in plan["tags"] if t not in have]
-        problems = ["tags missing: %s" % ", ".join(missing)] if missing else []
-        for c in plan["containers"]:
-            new = self.client.get("/containers/%s/json" % c["new_id"])
-            diffs = [d for d in _container_spec.differences(c["inspect"], new)
-                     if not (d.startswith("Config.Image:") and "@" in str(c["inspect"]["Config"].get("Image")))]
-            if diffs:
-                problems.append("container %s differs: %s" % (c["name"], "; ".join(diffs[:3])))
-            layers = ((self.client.get("/images/%s/json" % new["Image"]) or {}).get("RootFS") or {}).get("Layers")
-            if layers != c["layers"]:
-                problems.append("container %s runs another image than before (its layers differ)" % c["name"])
-            if c["running"] and not (new.get("State") or {}).get("Running"):
-                problems.append("container %s ran and does not run now" % c["name"])
-        if problems:
-            raise StoreError("after the conversion: %s. The new store's containers have run, so the conversion is not "
-                             "switched back: fix the cause and run again, or remove %s to accept the host as it is" % (
-                                 "; ".join(problems), self.jpath), "verify")
-        self.result["actions"].append("verified: %d tags, %d containers (%d running)" % (
-            len(plan["tags"]), len(plan["containers"]), sum(1 for c in plan["containers"] if c["running"])))

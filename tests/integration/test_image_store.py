@@ -169,6 +169,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     res = fleet.module(MODULE, {"store": "containerd"})
     assert not res.get("failed") and res["changed"] and res["store_after"] == "containerd", res
     assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
+    assert 0 < res["downtime_seconds"] and 0 < res["images_seconds"], res
     assert store(fleet) == ("overlayfs", "containerd")
     assert state(fleet) == before
     again = fleet.module(MODULE, {"store": "containerd"})

@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The containers' part of an image store conversion (_store_convert.Conversion's steps 4 and 5): each container
+made again in the new store with its writable layer copied, the ones that ran started, and the verification.
+Internal to dockyard.migrate."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import threading
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _container_spec, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+CARRIERS = 2  # writable layers copied at once
+COPY = ["-aHAXS", "--numeric-ids", "--delete"] + ["--filter=-x %s" % x for x in _stores.OVERLAY_XATTRS]
+
+
+class ContainerSteps:
+    """Mixed into _store_convert.Conversion, whose client, host, runner, journal, result, save, progress and upper
+    these steps use."""
+
+    def recreate(self, containers, hidden, target):
+        """Each container made again in the new store (the one an earlier conversion or run left there under its
+        name removed first, never its volumes), its writable layer copied and compared.  It is made with no
+        restart policy, and given its own once its layer is whole: a boot in between never starts a container
+        whose layer is half copied."""
+        made = dict(self.journal.get("made") or {})
+        policies = []
+        for i, c in enumerate(containers):
+            self.progress("containers", percent=i * 50 // len(containers))
+            if hidden.get(c["name"]):
+                self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
+            given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
+            own = _stores.with_tag(given)
+            name, body = _container_spec.create_body(c["inspect"], c["ref"] if "@" in own else given,
+                                                     api_version=self.client.api_version)
+            policy = (body.get("HostConfig") or {}).get("RestartPolicy")
+            body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
+            made.setdefault(target, {})[name] = {"id": None, "at": int(self.host.time())}
+            self.save(made=made)
+            new = self.create(name, body, own, c["ref"])
+            made[target][name]["id"] = c["new_id"] = new
+            self.save(made=made, containers=containers)
+            for path, connect in _container_spec.connect_bodies(c["inspect"], api_version=self.client.api_version):
+                self.client.post(path, body=connect)
+            policies.append((new, policy))
+        self.progress("containers", percent=50)
+        self.carry_all(containers, target)
+        for new, policy in policies:
+            if policy and policy.get("Name") not in (None, "", "no"):
+                self.client.post("/containers/%s/update" % new, body={"RestartPolicy": policy})
+        self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
+            len(containers), target))
+
+    def create(self, name, body, own, ref):
+        """The container NAME made from BODY: from its own tag OWN, pointed at the image REF names for the create
+        when that tag names another image now."""
+        if own == ref or "@" in own:
+            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+        with self.tag_for_create(own, ref):
+            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+
+    @contextlib.contextmanager
+    def tag_for_create(self, tag, ref):
+        """TAG pointed at the image REF names while a container is made from it, then back at its own image: the
+        container records the tag it was made from, as it did in the old store.  A kill in between is healed by
+        the next conversion's import, which sets every tag again."""
+        repo, _sep, name = tag.rpartition(":")
+        back = self.client.get("/images/%s/json" % tag)["Id"]
+        self.client.post("/images/%s/tag" % self.client.get("/images/%s/json" % ref)["Id"],
+                         params={"repo": repo, "tag": name})
+        try:
+            yield
+        finally:
+            self.client.post("/images/%s/tag" % back, params={"repo": repo, "tag": name})
+
+    def carry_all(self, containers, target):
+        """Every container's writable layer copied and compared, CARRIERS at a time; the first error is raised once
+        the copies under way have ended."""
+        queue = [(c, self.upper(self.client.get("/containers/%s/json" % c["new_id"]), target)) for c in containers]
+        errors, lock = [], threading.Lock()
+
+        def worker():
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    c, dest = queue.pop(0)
+                try:
+                    self.carry(c, dest)
+                except Exception as exc:  # pylint: disable=broad-except  # raised below, in the module's thread
+                    with lock:
+                        errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _i in range(min(CARRIERS, len(queue)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def carry(self, c, dest):
+        """The writable layer of C copied into DEST, then compared: a dry run must find nothing left to copy."""
+        if not dest:
+            raise StoreError("the writable layer of the new container %s cannot be found" % c["name"], "containers")
+        paths = ["--", c["upper"].rstrip("/") + "/", dest.rstrip("/") + "/"]
+        rc, out, err = self.runner(["rsync"] + COPY + paths)
+        if rc != 0:
+            raise StoreError("copying the writable layer of %s failed (rc=%d): %s" % (
+                c["name"], rc, (err or out).strip()[-500:]), "containers")
+        rc, out, err = self.runner(["rsync", "--dry-run", "--itemize-changes"] + COPY + paths)
+        if rc != 0 or out.strip():
+            raise StoreError("the writable layer of %s differs after its copy: %s" % (
+                c["name"], (out or err).strip()[:500]), "containers")
+
+    def start_containers(self, containers):
+        """The containers that ran, started in the new store all at once, as Docker starts them at its own start
+        (one already running is left as it is); the first error is raised once every start has returned."""
+        todo = [c for c in containers if c["running"] and not (
+            self.client.get("/containers/%s/json" % c["new_id"]).get("State") or {}).get("Running")]
+        errors = []
+
+        def start(c):
+            try:
+                self.client.post("/containers/%s/start" % c["new_id"])
+            except Exception as exc:  # pylint: disable=broad-except  # raised below, in this thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(c,)) for c in todo]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def verify(self, plan):
+        have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))
+        missing = [t for t in plan["tags"] if t not in have]
+        problems = ["tags missing: %s" % ", ".join(missing)] if missing else []
+        for c in plan["containers"]:
+            new = self.client.get("/containers/%s/json" % c["new_id"])
+            diffs = [d for d in _container_spec.differences(c["inspect"], new)
+                     if not (d.startswith("Config.Image:") and "@" in str(c["inspect"]["Config"].get("Image")))]
+            if diffs:
+                problems.append("container %s differs: %s" % (c["name"], "; ".join(diffs[:3])))
+            layers = ((self.client.get("/images/%s/json" % new["Image"]) or {}).get("RootFS") or {}).get("Layers")
+            if layers != c["layers"]:
+                problems.append("container %s runs another image than before (its layers differ)" % c["name"])
+            if c["running"] and not (new.get("State") or {}).get("Running"):
+                problems.append("container %s ran and does not run now" % c["name"])
+        if problems:
+            raise StoreError("after the conversion: %s. The new store's containers have run, so the conversion is not "
+                             "switched back: fix the cause and run again, or remove %s to accept the host as it is" % (
+                                 "; ".join(problems), self.jpath), "verify")
+        self.result["actions"].append("verified: %d tags, %d containers (%d running)" % (
+            len(plan["tags"]), len(plan["containers"]), sum(1 for c in plan["containers"] if c["running"])))
