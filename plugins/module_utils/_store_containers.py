@@ -20,6 +20,39 @@ CARRIERS = 2  # writable layers copied at once
 COPY = ["-aHAXS", "--numeric-ids", "--delete"] + ["--filter=-x %s" % x for x in _stores.OVERLAY_XATTRS]
 
 
+def in_threads(items, work, width, what):
+    """WORK(item) for every one of ITEMS, WIDTH at a time.  Once one fails no other begins; the first failure is
+    raised here, in the calling thread, once the others under way have ended: an exception, or anything else a
+    thread ended with (a SystemExit from a module's fail_json, which a thread would otherwise swallow).  Every item
+    must have been worked, or this raises."""
+    queue, done, failed, lock = list(items), [], [], threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue or failed:
+                    return
+                item = queue.pop(0)
+            try:
+                work(item)
+            except BaseException as exc:  # pylint: disable=broad-except  # raised below, in the calling thread
+                with lock:
+                    failed.append(exc)
+                return
+            with lock:
+                done.append(item)
+
+    threads = [threading.Thread(target=worker) for _i in range(max(1, min(width, len(items))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+    if len(done) != len(items):
+        raise StoreError("%s: %d of %d done" % (what, len(done), len(items)), "containers")
+
+
 class ContainerSteps:
     """Mixed into _store_convert.Conversion, whose client, host, runner, journal, result, save, progress and upper
     these steps use."""
@@ -80,30 +113,9 @@ class ContainerSteps:
             self.client.post("/images/%s/tag" % back, params={"repo": repo, "tag": name})
 
     def carry_all(self, containers, target):
-        """Every container's writable layer copied and compared, CARRIERS at a time; the first error is raised once
-        the copies under way have ended."""
+        """Every container's writable layer copied and compared, CARRIERS at a time."""
         queue = [(c, self.upper(self.client.get("/containers/%s/json" % c["new_id"]), target)) for c in containers]
-        errors, lock = [], threading.Lock()
-
-        def worker():
-            while True:
-                with lock:
-                    if not queue or errors:
-                        return
-                    c, dest = queue.pop(0)
-                try:
-                    self.carry(c, dest)
-                except Exception as exc:  # pylint: disable=broad-except  # raised below, in the module's thread
-                    with lock:
-                        errors.append(exc)
-
-        threads = [threading.Thread(target=worker) for _i in range(min(CARRIERS, len(queue)))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        in_threads(queue, lambda item: self.carry(*item), CARRIERS, "copying the writable layers")
 
     def carry(self, c, dest):
         """The writable layer of C copied into DEST, then compared: a dry run must find nothing left to copy."""
@@ -121,24 +133,11 @@ class ContainerSteps:
 
     def start_containers(self, containers):
         """The containers that ran, started in the new store all at once, as Docker starts them at its own start
-        (one already running is left as it is); the first error is raised once every start has returned."""
+        (one already running is left as it is)."""
         todo = [c for c in containers if c["running"] and not (
             self.client.get("/containers/%s/json" % c["new_id"]).get("State") or {}).get("Running")]
-        errors = []
-
-        def start(c):
-            try:
-                self.client.post("/containers/%s/start" % c["new_id"])
-            except Exception as exc:  # pylint: disable=broad-except  # raised below, in this thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start, args=(c,)) for c in todo]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        in_threads(todo, lambda c: self.client.post("/containers/%s/start" % c["new_id"]), len(todo),
+                   "starting the containers")
 
     def verify(self, plan):
         have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))

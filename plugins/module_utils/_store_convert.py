@@ -33,6 +33,7 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -157,6 +158,8 @@ class Conversion(_store_containers.ContainerSteps):
         if self.socket is None:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
                 ", ".join(_stores.CONTAINERD_SOCKETS)))
+        problems += ["%s is not installed (or not on PATH): the conversion needs it" % tool
+                     for tool in ("ctr", "rsync") if not shutil.which(tool)]
         if source == target:  # daemon.json says otherwise than the engine runs: a restart would switch it
             problems.append("Docker runs the %s store but daemon.json asks for the other; restart Docker or fix "
                             "daemon.json first" % source)

@@ -31,7 +31,7 @@ description:
     C(storage-driver) set in daemon.json, containers using images without a tag, containers tied to another
     (C(container:) modes, volumes from, links), containers of the same name in the other store that this collection
     did not make, a store switched back by hand since the last conversion, not enough space in the new store,
-    containerd's socket missing.
+    containerd's socket missing, C(ctr) or C(rsync) not installed.
   - With O(state=cleaned), the store a finished conversion to O(store) left behind (its images and layers, the
     directories of its containers) is removed once the host has run O(store) for O(soak_days) days; see O(state).
   - Needs C(ctr), which containerd's package installs beside Docker.

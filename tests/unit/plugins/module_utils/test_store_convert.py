@@ -12,7 +12,7 @@ import re
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _store_convert, _store_plan, _stores)
+    _copy, _fileops, _store_containers, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]]}
@@ -488,3 +488,111 @@ def test_the_images_streamed_into_containerd_are_counted_in_the_status_file(tmp_
     st = json.loads(status.read_text())
     assert (st["phase"], st["bytes_done"], st["bytes_total"], st["percent"]) == ("images", 2500, 4000, 62), st
     assert st["rate"].endswith("/s") and (tmp_path / "imported").read_bytes() == b"".join(chunks)
+
+
+# ---------------------------------------------------------------- the containers' steps with several containers
+def three(tmp_path, monkeypatch, runner):
+    """A conversion about to make three containers (restart always) in containerd's store; RUNNER runs commands."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    conv.socket = "/run/c.sock"
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.runner = runner
+    conv.client.answers.update({"/containers/new/json": {"Id": "new"}})
+    records = []
+    for i in range(3):
+        inspect = dict(container("a%d" % i, "c%d" % i),
+                       HostConfig={"RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}})
+        inspect["Config"]["Image"] = "seed/app:2"
+        records.append({"name": "c%d" % i, "id": "a%d" % i, "inspect": inspect, "running": True,
+                        "ref": "seed/app:2", "layers": [], "upper": "/d/overlay2/a%d/diff" % i})
+    return conv, records
+
+
+def test_every_container_is_made_before_any_layer_is_copied_and_given_its_policy_after_the_last(
+        tmp_path, monkeypatch):
+    log = []
+
+    def runner(argv):
+        log.append(("rsync-dry" if "--dry-run" in argv else argv[0]))
+        return 0, MOUNTS if "mounts" in argv else "", ""
+
+    conv, records = three(tmp_path, monkeypatch, runner)
+    post = conv.client.post
+
+    def logged(path, params=None, body=None):
+        log.append(path.rsplit("/", 1)[-1])
+        return post(path, params, body)
+
+    conv.client.post = logged
+    conv.recreate(records, {}, "containerd")
+    order = [e for e in log if e in ("create", "rsync", "rsync-dry", "update")]
+    assert order[:3] == ["create"] * 3 and order[-3:] == ["update"] * 3, order
+    assert sorted(order[3:-3]) == ["rsync"] * 3 + ["rsync-dry"] * 3, order
+
+
+@pytest.mark.parametrize("fault", [StoreError, SystemExit])
+def test_a_copy_that_fails_or_ends_the_module_stops_the_copies_and_gives_no_policy(tmp_path, monkeypatch, fault):
+    """An rsync that fails, or a runner that ends the module in a thread (fail_json's SystemExit, when the command
+    cannot be started), is raised in the module's thread once the copies under way have ended; no copy begins after
+    it, and no container is given its restart policy (a boot starts none of them)."""
+    copies = []
+
+    def runner(argv):
+        if argv[0] == "rsync" and "--dry-run" not in argv:
+            copies.append(argv[-2])
+            if len(copies) == 1:
+                raise fault("rsync: command not found") if fault is SystemExit else fault("copy failed", "containers")
+        return 0, MOUNTS if "mounts" in argv else "", ""
+
+    conv, records = three(tmp_path, monkeypatch, runner)
+    with pytest.raises(fault):
+        conv.recreate(records, {}, "containerd")
+    assert not [b for b in conv.client.bodies if b[0].endswith("/update")]
+    assert len(copies) <= _store_containers.CARRIERS, copies  # the ones under way when it failed, no more
+
+
+def test_the_threads_helper_raises_what_a_thread_ended_with_and_works_nothing_after_it():
+    worked = []
+
+    def work(item):
+        worked.append(item)
+        if item == 1:
+            raise SystemExit(1)
+
+    with pytest.raises(SystemExit):
+        _store_containers.in_threads([1, 2, 3, 4], work, 1, "working")
+    assert worked == [1]
+    _store_containers.in_threads([], work, 0, "nothing")
+    done = []
+    _store_containers.in_threads(list(range(7)), done.append, 3, "all")
+    assert sorted(done) == list(range(7))
+
+
+def test_the_containers_that_ran_are_started_together_and_a_failed_start_is_raised(tmp_path, monkeypatch):
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, "", ""))
+    for i, r in enumerate(records):
+        r["new_id"] = "n%d" % i
+        conv.client.answers["/containers/n%d/json" % i] = {"State": {"Running": i == 2}}
+    conv.start_containers(records)
+    assert sorted(b[0] for b in conv.client.bodies) == ["/containers/n0/start", "/containers/n1/start"]
+
+    def refuse(path, params=None, body=None):
+        raise StoreError("no such image", "start")
+
+    conv.client.post = refuse
+    with pytest.raises(StoreError, match="no such image"):
+        conv.start_containers(records)
+
+
+@pytest.mark.parametrize("missing", ["rsync", "ctr"])
+def test_a_tool_the_conversion_needs_missing_refuses_in_preflight(tmp_path, monkeypatch, missing):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: None if tool == missing else "/usr/bin/" + tool)
+    conv, path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd", containers=[container("a1", "web")],
+                                          images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    before = path.read_text()
+    with pytest.raises(StoreError) as err:
+        conv.run()
+    assert err.value.phase == "preflight" and "%s is not installed" % missing in str(err.value), str(err.value)
+    assert path.read_text() == before and conv.client.calls == [] and conv.host.calls == [("lock", False)]
