@@ -24,6 +24,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import host_copy  # noqa: E402  pylint: disable=wrong-import-position
+
 DAEMON_JSON = "/etc/docker/daemon.json"
 ARCHIVE = "/var/tmp/bench-store.tar"
 
@@ -84,16 +87,7 @@ def restart(n):
 
 
 def pids(name):
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/comm" % pid) as f:
-                    if f.read().strip() == name:
-                        out.append(pid)
-            except OSError:
-                pass
-    return out
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and host_copy._comm(int(pid)) == name]  # pylint: disable=protected-access
 
 
 def disk_written():

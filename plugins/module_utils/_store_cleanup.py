@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
@@ -24,7 +23,6 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DAY = 86400
-CONTAINERD_ROOT = "/var/lib/containerd"
 # containerd's blobs and unpacked layers, measured for the inactive containerd store (every namespace's).
 CONTAINERD_DIRS = ("io.containerd.content.v1.content", "io.containerd.snapshotter.v1.overlayfs")
 
@@ -41,11 +39,7 @@ def classic_dirs(root):
 
 def ran_since(root, cid, since):
     """Whether the container CID (of either store) started or stopped after SINCE, from its config.v2.json."""
-    try:
-        with open(os.path.join(root, "containers", cid, "config.v2.json")) as f:
-            state = json.load(f).get("State") or {}
-    except (OSError, ValueError):
-        return False
+    state = (_stores.container_config(root, cid) or {}).get("State") or {}
     return any(_store_plan.timestamp(state.get(k)) > since for k in ("StartedAt", "FinishedAt"))
 
 
@@ -116,18 +110,21 @@ class Inactive:
         if self.store == "classic":
             paths += self.dirs()
         else:
-            paths += [os.path.join(CONTAINERD_ROOT, d) for d in CONTAINERD_DIRS]
+            paths += [os.path.join(_store_plan.CONTAINERD_ROOT, d) for d in CONTAINERD_DIRS]
         return sum(_layout.measure(p, seen).bytes for p in paths if os.path.exists(p))
 
     def empty(self):
         return not self.containers and not self.dirs() and not self.images()
 
+    def summary(self, size):
+        """``inactive_store`` in the result: the store, SIZE bytes, its containers' names."""
+        return {"store": self.store, "bytes": size, "containers": sorted(self.containers)}
+
 
 def report(conv, store):
     """What the inactive store holds (``inactive_store`` in the result), measured on the host."""
     inactive = Inactive(conv, store)
-    conv.result["inactive_store"] = {"store": inactive.store, "bytes": inactive.measure(),
-                                     "containers": sorted(inactive.containers)}
+    conv.result["inactive_store"] = inactive.summary(inactive.measure())
 
 
 def refusals(conv, info, store, soak_days, now):
@@ -138,6 +135,9 @@ def refusals(conv, info, store, soak_days, now):
                 "conversion left behind is removed" % (
                     store, conv.jpath, "nothing" if not journal else "phase %s, to the %s store" % (
                         journal.get("phase"), journal.get("target")))]
+    if os.path.normpath(info.get("DockerRootDir") or conv.root) != os.path.normpath(conv.root):
+        problems.append("Docker runs from %s, but daemon.json names %s as its root (set elsewhere, on its command "
+                        "line?): the cleanup is refused" % (info["DockerRootDir"], conv.root))
     data, _text, _exists = _daemon_json.load(conv.opts["daemon_json"])
     running = _stores.store_of(info)
     if running != store or _stores.configured_store(data) not in ((store, None) if store == "classic" else (store,)):
@@ -176,8 +176,7 @@ def clean(conv, info, store, soak_days):
     inactive = Inactive(conv, store)
     images = inactive.images()
     before = inactive.measure()
-    conv.result.update(store_before=store, store_after=store, inactive_store={
-        "store": inactive.store, "bytes": before, "containers": sorted(inactive.containers)})
+    conv.result.update(store_before=store, store_after=store, inactive_store=inactive.summary(before))
     if inactive.empty():
         return conv.result
     what = ["container %s (%s)" % (n, cid[:12]) for n, cid in sorted(inactive.containers.items())]
@@ -201,7 +200,7 @@ def clean(conv, info, store, soak_days):
     made.pop(inactive.store, None)
     conv.save(sources=sources, made=made, cleanup={"store": inactive.store, "finished": conv.host.time()})
     conv.result["freed_bytes"] = max(before - after, 0)
-    conv.result["inactive_store"] = {"store": left.store, "bytes": after, "containers": sorted(left.containers)}
+    conv.result["inactive_store"] = left.summary(after)
     conv.result["actions"].append("removed the %s store: %d containers, %d images (%s freed)" % (
         inactive.store, len(inactive.containers), len(images), _units.human(conv.result["freed_bytes"])))
     return conv.result

@@ -111,12 +111,7 @@ class Conversion(_store_containers.ContainerSteps):
             if self.journal.get("phase") in WINDOW:
                 raise StoreError("a conversion to the %s store was interrupted in phase %s: run it again first" % (
                     self.journal.get("target"), self.journal["phase"]), "preflight")
-            info = self.client.info()
-            if os.path.normpath(info.get("DockerRootDir") or self.root) != os.path.normpath(self.root):
-                raise StoreError("Docker runs from %s, but daemon.json names %s as its root (set elsewhere, on its "
-                                 "command line?): the cleanup is refused" % (info["DockerRootDir"], self.root),
-                                 "preflight")
-            return _store_cleanup.clean(self, info, target, self.opts.get("soak_days", 7))
+            return _store_cleanup.clean(self, self.client.info(), target, self.opts.get("soak_days", 7))
         if self.journal.get("phase") in WINDOW:
             if self.journal.get("target") != target and self.journal["phase"] in FORWARD:
                 raise StoreError("a conversion to the %s store was interrupted after its containers started; it can "
@@ -205,9 +200,8 @@ class Conversion(_store_containers.ContainerSteps):
         self.start_containers(plan["containers"])
         self.save(phase="verify")
         self.verify(plan)
-        self.save(phase="done", done_at=self.host.time())
-        self.result.update(store=self.journal["target"], store_after=self.journal["target"])
-        _store_cleanup.report(self, self.journal["target"])
+        self.done(self.journal["target"])
+        self.result["store"] = self.journal["target"]
         self.result["actions"].append("finished the conversion interrupted in phase %s" % phase)
         return True
 
@@ -251,6 +245,11 @@ class Conversion(_store_containers.ContainerSteps):
                 raise  # the new store's containers may have run: never thrown away by a switch back
             self.roll_back(text_before, exc)
             raise
+        self.done(target)
+
+    def done(self, target):
+        """The conversion to TARGET recorded finished, when (the cleanup's soak counts from it), and what the old
+        store holds reported."""
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target

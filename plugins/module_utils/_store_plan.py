@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
-import json
 import os
 import time
 
@@ -40,11 +39,7 @@ def timestamp(text):
 
 def created_at(root, cid):
     """The time a container of either store was created, from its config.v2.json (0 when it cannot be read)."""
-    try:
-        with open(os.path.join(root, "containers", cid, "config.v2.json")) as f:
-            return timestamp(json.load(f).get("Created"))
-    except (OSError, ValueError, AttributeError):
-        return 0
+    return timestamp((_stores.container_config(root, cid) or {}).get("Created"))
 
 
 def plan(conv, root, source, target):

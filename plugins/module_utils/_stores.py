@@ -141,21 +141,26 @@ def images_to_carry(images, containers):
     return tags, sorted(i for i in untagged if i in used), sorted(i for i in untagged if i not in used)
 
 
+def container_config(root, cid):
+    """The config.v2.json of the container CID under Docker's ROOT (either store's), or None when it cannot be
+    read."""
+    try:
+        with open(os.path.join(root, "containers", cid, "config.v2.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def hidden_containers(root, driver):
     """{name: id} of the containers under ROOT/containers made with DRIVER (the other store's, which the running
     engine does not show)."""
     out = {}
-    base = os.path.join(root, "containers")
     try:
-        ids = os.listdir(base)
+        ids = os.listdir(os.path.join(root, "containers"))
     except OSError:
         return out
     for cid in ids:
-        try:
-            with open(os.path.join(base, cid, "config.v2.json")) as f:
-                conf = json.load(f)
-        except (OSError, ValueError):
-            continue
+        conf = container_config(root, cid) or {}
         if conf.get("Driver") == driver:
             out[(conf.get("Name") or "").lstrip("/")] = cid
     return out

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _mountinfo, _store_cleanup, _store_convert, _stores, _testhooks)
+    _mountinfo, _store_cleanup, _store_convert, _store_plan, _stores, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 import test_store_convert as tsc  # pylint: disable=import-error
@@ -28,7 +28,7 @@ def containerd_root(tmp_path, monkeypatch):
     root = tmp_path / "containerd"
     (root / _store_cleanup.CONTAINERD_DIRS[0] / "blobs").mkdir(parents=True)
     (root / _store_cleanup.CONTAINERD_DIRS[0] / "blobs" / "other").write_text("z" * 10000)
-    monkeypatch.setattr(_store_cleanup, "CONTAINERD_ROOT", str(root))
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(root))
     return root
 
 
