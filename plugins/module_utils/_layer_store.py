@@ -203,9 +203,10 @@ def header(name, size, mtime=0, mode=0o644):
 class Writer:
     """Writes tar members to a file descriptor; file bytes go from file to file descriptor in the kernel."""
 
-    def __init__(self, outfd):
+    def __init__(self, outfd, progress=None):
         self.outfd = outfd
         self.sent = 0
+        self.progress = progress  # called with the bytes sent so far, after each write
         self.kernel = hasattr(os, "sendfile")
         self.parents = {}
 
@@ -214,6 +215,8 @@ class Writer:
         while view:
             view = view[os.write(self.outfd, view):]
         self.sent += len(data)
+        if self.progress:
+            self.progress(self.sent)
 
     def member(self, name, data, mtime=0):
         self.write(header(name, len(data), mtime))
@@ -237,6 +240,8 @@ class Writer:
                         self.kernel = False
                         continue
                     self.sent += moved
+                    if self.progress:
+                        self.progress(self.sent)
                 else:
                     chunk = os.pread(fd, min(size - offset, STEP), offset)
                     moved = len(chunk)
@@ -311,9 +316,19 @@ class Archive:
                     by_id[image_id]["tags"].append(familiar(tag))
         return images
 
-    def write(self, outfd):
-        """Write the archive; returns what it held and left out.  An error names the image and the layer."""
-        out = Writer(outfd)
+    def size(self):
+        """The bytes of the layers the archive holds (each once): what write() sends, but for its small members."""
+        seen = {}
+        for img in self.images:
+            for diff, layer in zip(img["diffs"], img["layers"]):
+                if diff not in self.drop:
+                    seen[diff] = layer[2]
+        return sum(seen.values())
+
+    def write(self, outfd, progress=None):
+        """Write the archive; returns what it held and left out.  An error names the image and the layer.
+        PROGRESS, if given, is called with the bytes sent so far."""
+        out = Writer(outfd, progress)
         stats = {"layout": "oci", "source": "store", "dropped_layers": 0, "dropped_bytes": 0,
                  "planned": len(self.drop)}
         sizes, now = {}, int(time.time())

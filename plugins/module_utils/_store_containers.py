@@ -140,9 +140,15 @@ class ContainerSteps:
                    "starting the containers")
 
     def verify(self, plan):
-        have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))
+        images = self.client.get("/images/json")
+        have = set(t for i in images for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
         problems = ["tags missing: %s" % ", ".join(missing)] if missing else []
+        before = plan.get("tag_layers") or {}  # a journal of an older version has none
+        now = _stores.tag_layers(self.client, images) if before else {}
+        moved = [t for t in plan["tags"] if t in have and t in before and now.get(t) != before[t]]
+        if moved:
+            problems.append("tags naming an image with other layers than before: %s" % ", ".join(moved))
         for c in plan["containers"]:
             new = self.client.get("/containers/%s/json" % c["new_id"])
             diffs = [d for d in _container_spec.differences(c["inspect"], new)

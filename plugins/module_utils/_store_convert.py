@@ -7,8 +7,9 @@ dockyard.migrate.
 
 1. record (_store_plan): every container's inspect, the tag it is made again from and that image's layers, its
    writable layer's path in the store Docker runs now, which ran; what refuses the conversion.
-2. images: from classic to containerd, every tag is streamed (``docker save``, no archive on disk) into
-   containerd's ``moby`` namespace while Docker still runs; the other way, after the switch, from containerd's
+2. images: from classic to containerd, every tag is streamed (from the classic store's files, as _layer_store
+   puts the layers' tars together, or from ``docker save``; no archive on disk) into containerd's ``moby``
+   namespace while Docker still runs; the other way, after the switch, from containerd's
    export into ``docker load``.
 3. window: Docker's units masked, Docker stopped and checked to be (no dockerd left), the containers the other store
    holds under the names about to be carried kept from starting with Docker, daemon.json's
@@ -18,7 +19,7 @@ dockyard.migrate.
    started; its writable layer copied from the old store's upper directory into the new one's (rsync, whiteouts and
    xattrs kept, the overlay xattrs that point into the old store dropped) and compared; then the ones that ran are
    started.
-5. verify: every tag present, every container with the same configuration and image layers, the same running set.
+5. verify: every tag present and naming an image with the same layers, every container with the same configuration and image layers, the same running set.
 
 Until the new store's containers start, a failure or a kill is rolled back: daemon.json as it was, Docker started on
 the old store, where nothing was written, and the containers that ran started.  From then on the new containers may
@@ -39,8 +40,8 @@ import tempfile
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _daemon_json, _fileops, _image_archive, _store_cleanup, _store_containers, _store_plan, _stores,
-    _testhooks, _units)
+    _copy, _daemon_json, _fileops, _image_archive, _layer_store, _store_cleanup, _store_containers, _store_plan,
+    _stores, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -195,7 +196,8 @@ class Conversion(_store_containers.ContainerSteps):
             raise StoreError("the conversion to the %s store was interrupted after its containers started, and Docker "
                              "runs the other store now (switched by hand?): put daemon.json back to the %s store "
                              "and run again" % (self.journal["target"], self.journal["target"]), "preflight")
-        plan = {"tags": self.journal["tags"], "containers": self.journal["containers"]}
+        plan = {"tags": self.journal["tags"], "tag_layers": self.journal.get("tag_layers"),
+                "containers": self.journal["containers"]}
         self.save(phase="start")
         self.start_containers(plan["containers"])
         self.save(phase="verify")
@@ -210,7 +212,7 @@ class Conversion(_store_containers.ContainerSteps):
         sources = dict(self.journal.get("sources") or {})
         sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
-                  containers=plan["containers"], error=None, sources=sources, masked=[])
+                  tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[])
         t0 = time.time()
         if target == "containerd":
             self.import_into_containerd(plan["tags"])
@@ -298,22 +300,35 @@ class Conversion(_store_containers.ContainerSteps):
             raise StoreError("%s; and switching back failed too: %s" % (exc, rb_exc), "rollback")
 
     def import_into_containerd(self, tags):
-        """Every tag streamed from the running classic store into containerd (no archive on disk)."""
+        """Every tag streamed from the running classic store into containerd, no archive on disk: read from the
+        store's own files (_layer_store) where it can, else from docker save, which spools every layer to a
+        temporary directory of Docker's first."""
         if not tags:
             return
+        try:
+            archive, why = _layer_store.Archive(tags, ()), None
+        except (_layer_store.Unusable, ValueError) as exc:
+            archive, why = None, str(exc)
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
                                     stdout=log, stderr=log)
-            total = (self.client.get("/system/df") or {}).get("LayersSize") or None  # about what is streamed
-            done, t0 = 0, time.time()
+            total = archive.size() if archive else (self.client.get("/system/df") or {}).get("LayersSize") or None
+            t0 = time.time()
+
+            def tick(done):
+                self.status.write(phase="images", bytes_done=done, bytes_total=total,
+                                  percent=min(99, done * 100 // total) if total else None,
+                                  rate="%s/s" % _units.human(done / max(time.time() - t0, 0.001)))
             try:
-                with self.client.stream("GET", "/images/get", params={"names": tuple(tags)}) as resp:
-                    for chunk in resp.iter_chunks():
-                        proc.stdin.write(chunk)
-                        done += len(chunk)
-                        self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                          percent=min(99, done * 100 // total) if total else None,
-                                          rate="%s/s" % _units.human(done / max(time.time() - t0, 0.001)))
+                if archive is not None:
+                    archive.write(proc.stdin.fileno(), tick)
+                else:
+                    done = 0
+                    with self.client.stream("GET", "/images/get", params={"names": tuple(tags)}) as resp:
+                        for chunk in resp.iter_chunks():
+                            proc.stdin.write(chunk)
+                            done += len(chunk)
+                            tick(done)
             except (OSError, IOError) as exc:
                 proc.kill()
                 proc.wait()
@@ -326,7 +341,8 @@ class Conversion(_store_containers.ContainerSteps):
             said = log.read().decode("utf-8", "replace").strip()
         if rc != 0:
             raise StoreError("ctr images import failed (rc=%d): %s" % (rc, said[-500:]), "images")
-        self.result["actions"].append("imported %d tags into containerd's image store" % len(tags))
+        self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
+            len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
 
     def export_from_containerd(self, tags):
         """Every tag streamed from containerd into the classic store Docker runs now (docker load)."""

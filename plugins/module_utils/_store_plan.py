@@ -77,8 +77,8 @@ def plan(conv, root, source, target):
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "running": bool((c.get("State") or {}).get("Running"))})
     problems += room(conv, root, target)
-    return {"tags": tags, "untagged_unused": untagged_unused, "containers": recorded, "problems": problems,
-            "hidden": hidden}
+    return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
+            "containers": recorded, "problems": problems, "hidden": hidden}
 
 
 def room(conv, root, target):

@@ -141,6 +141,18 @@ def images_to_carry(images, containers):
     return tags, sorted(i for i in untagged if i in used), sorted(i for i in untagged if i not in used)
 
 
+def tag_layers(client, images):
+    """{tag: the diff IDs of the image it names} for every tag of IMAGES (GET /images/json), each image asked once:
+    an image's identity both stores give alike."""
+    out = {}
+    for image in images:
+        tags = [t for t in (image.get("RepoTags") or []) if t != NONE_TAG]
+        if tags:
+            layers = ((client.get("/images/%s/json" % image["Id"]) or {}).get("RootFS") or {}).get("Layers") or []
+            out.update((t, layers) for t in tags)
+    return out
+
+
 def container_config(root, cid):
     """The config.v2.json of the container CID under Docker's ROOT (either store's), or None when it cannot be
     read."""

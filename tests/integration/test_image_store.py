@@ -170,6 +170,9 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert not res.get("failed") and res["changed"] and res["store_after"] == "containerd", res
     assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
     assert 0 < res["downtime_seconds"] and 0 < res["images_seconds"], res
+    # The images went from the classic store's own files (no docker save, which spools them to disk first).
+    assert "imported %d tags into containerd's image store, read from the classic store's files" % len(tags) in \
+        res["actions"], res["actions"]
     assert store(fleet) == ("overlayfs", "containerd")
     assert state(fleet) == before
     again = fleet.module(MODULE, {"store": "containerd"})

@@ -6,14 +6,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 import json
 import re
+import tarfile
 
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _store_containers, _store_convert, _store_plan, _stores)
+    _copy, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+import test_layer_store as tls  # pylint: disable=import-error
 
 CLASSIC = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]]}
 CONTAINERD = {"Driver": "overlayfs", "DriverStatus": [["driver-type", _stores.SNAPSHOTTER_TYPE]]}
@@ -356,10 +360,20 @@ def test_a_copy_that_a_dry_run_finds_incomplete_switches_back(tmp_path, monkeypa
 @pytest.mark.parametrize("case, words", [
     ("stopped", "container web ran and does not run now"),
     ("layers", "container web runs another image than before"),
+    ("tag", "tags naming an image with other layers than before: seed/app:2"),
 ])
 def test_a_failure_once_the_new_containers_started_is_never_switched_back(tmp_path, monkeypatch, case, words):
     conv, path, log = whole(tmp_path, monkeypatch, running_after=case != "stopped",
                             verify_layers=("sha256:other",) if case == "layers" else ("sha256:l1",))
+    if case == "tag":  # once imported, seed/app:2 names another image (web still runs the one it ran)
+        imported = _store_convert.Conversion.import_into_containerd
+
+        def import_other(self, tags):
+            imported(self, tags)
+            self.client.answers.update({
+                "/images/json": [{"Id": "sha256:t2", "RepoTags": ["seed/app:2"]}],
+                "/images/sha256:t2/json": {"RootFS": {"Layers": ["sha256:l1", "sha256:l2"]}}})
+        monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", import_other)
     with pytest.raises(StoreError, match=words) as exc:
         conv.run()
     assert exc.value.phase == "verify" and "rolled_back" not in conv.result
@@ -461,9 +475,17 @@ def test_check_mode_writes_no_status_file(tmp_path):
     assert not (tmp_path / "status.json").exists()
 
 
+def no_store_files(monkeypatch, why="the source's storage driver is vfs, not overlay2"):
+    def unusable(names, drop):
+        raise _layer_store.Unusable(why)
+    monkeypatch.setattr(_layer_store, "Archive", unusable)
+
+
 def test_the_images_streamed_into_containerd_are_counted_in_the_status_file(tmp_path, monkeypatch):
     """While the images stream into containerd the status file says how many bytes went, of about how many (the
-    layers' size), and the rate."""
+    layers' size), and the rate; where the store's files cannot give the images, docker save does, and the actions
+    say why."""
+    no_store_files(monkeypatch)
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
     status = tmp_path / "status.json"
     conv.status = _copy.Status(str(status))
@@ -488,6 +510,43 @@ def test_the_images_streamed_into_containerd_are_counted_in_the_status_file(tmp_
     st = json.loads(status.read_text())
     assert (st["phase"], st["bytes_done"], st["bytes_total"], st["percent"]) == ("images", 2500, 4000, 62), st
     assert st["rate"].endswith("/s") and (tmp_path / "imported").read_bytes() == b"".join(chunks)
+    assert conv.result["actions"][-1] == ("imported 1 tags into containerd's image store, from docker save (the "
+                                          "source's storage driver is vfs, not overlay2)"), conv.result["actions"]
+
+
+def test_the_images_go_into_containerd_from_the_classic_stores_files_without_docker_save(tmp_path, monkeypatch):
+    """On overlay2 the tags are read from the store's own files (_layer_store) and piped to ctr: docker save (which
+    spools every layer to a temporary directory of Docker's) is not asked, the archive holds each layer's exact
+    tar once, and the status file counts the layers' bytes against their total."""
+    monkeypatch.setattr(_layer_store.os, "geteuid", lambda: 0)
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(var, raising=False)
+    store = tls.FakeRoot(tmp_path / "docker")
+    image_id, diffs, _config = store.add_image([tls.BASE, tls.TOP])
+    inspect = [{"Id": image_id, "RepoTags": ["seed/app:2"], "RootFS": {"Layers": diffs}}]
+    monkeypatch.setattr(_layer_store, "_docker_json", lambda argv: store.info() if argv[1] == "info" else inspect)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    status = tmp_path / "status.json"
+    conv.status = _copy.Status(str(status))
+
+    def no_save(*args, **kwargs):
+        raise AssertionError("docker save was asked")
+    conv.client.stream = no_save
+    monkeypatch.setattr(_stores, "ctr_argv", lambda *a: ["tee", str(tmp_path / "imported")])
+    conv.socket = "/run/c.sock"
+    monkeypatch.setattr(_copy.time, "time", itertools.count(0, 2).__next__)  # every write is a second on
+    conv.import_into_containerd(["seed/app:2"])
+    with tarfile.open(str(tmp_path / "imported")) as tar:
+        members = dict((m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile())
+    assert [members["blobs/sha256/" + d[7:]] for d in diffs] == [store.tars[d] for d in diffs]
+    index = json.loads(members["index.json"])
+    assert [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]] == [
+        "docker.io/seed/app:2"], index
+    st = json.loads(status.read_text())
+    total = sum(len(store.tars[d]) for d in diffs)
+    assert (st["phase"], st["bytes_total"]) == ("images", total) and st["bytes_done"] >= total, st
+    assert conv.result["actions"][-1] == ("imported 1 tags into containerd's image store, read from the classic "
+                                          "store's files"), conv.result["actions"]
 
 
 # ---------------------------------------------------------------- the containers' steps with several containers
