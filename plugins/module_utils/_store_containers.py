@@ -13,7 +13,7 @@ __metaclass__ = type
 import contextlib
 import threading
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _container_spec, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils import _container_spec, _stores, _testhooks
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CARRIERS = 2  # writable layers copied at once
@@ -79,6 +79,7 @@ class ContainerSteps:
             new = self.create(name, body, own, c["ref"])
             made[target][name]["id"] = c["new_id"] = new
             self.save(made=made, containers=containers)
+            _testhooks.reached("store_during_containers")
             for path, connect in _container_spec.connect_bodies(c["inspect"], api_version=self.client.api_version):
                 self.client.post(path, body=connect)
             policies.append((new, policy))

@@ -10,7 +10,8 @@ dockyard.migrate.
 2. images: from classic to containerd, every tag is streamed (from the classic store's files, as _layer_store
    puts the layers' tars together, or from ``docker save``; no archive on disk) into containerd's ``moby``
    namespace while Docker still runs; the other way, after the switch, from containerd's
-   export into ``docker load``.
+   export into ``docker load``, but for the images the classic store still holds (the same config digest), which
+   are only tagged.
 3. window: Docker's units masked, Docker stopped and checked to be (no dockerd left), the containers the other store
    holds under the names about to be carried kept from starting with Docker, daemon.json's
    ``features.containerd-snapshotter`` switched (written atomically), Docker started and checked to run the new
@@ -213,8 +214,10 @@ class Conversion(_store_containers.ContainerSteps):
         sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[])
+        _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":
+            self.save(phase="images")
             self.import_into_containerd(plan["tags"])
         self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop")
@@ -223,6 +226,7 @@ class Conversion(_store_containers.ContainerSteps):
         try:
             self.host.stop_docker()
             self.host.check_stopped(self.host.window_units(), self.opts.get("stop_timeout") or 120)
+            _testhooks.reached("store_after_stop")
             self.save(phase="switch")
             self.disarm(plan, target)
             self.host.write_file(self.opts["daemon_json"], text_after, config=True)
@@ -241,6 +245,7 @@ class Conversion(_store_containers.ContainerSteps):
             self.start_containers(plan["containers"])
             self.result["downtime_seconds"] = round(time.time() - down, 3)
             self.save(phase="verify")
+            _testhooks.reached("store_before_verify")
             self.verify(plan)
         except Exception as exc:
             if self.journal.get("phase") in FORWARD:
@@ -305,6 +310,7 @@ class Conversion(_store_containers.ContainerSteps):
         temporary directory of Docker's first."""
         if not tags:
             return
+        self.progress("images")
         try:
             archive, why = _layer_store.Archive(tags, ()), None
         except (_layer_store.Unusable, ValueError) as exc:
@@ -319,6 +325,8 @@ class Conversion(_store_containers.ContainerSteps):
                 self.status.write(phase="images", bytes_done=done, bytes_total=total,
                                   percent=min(99, done * 100 // total) if total else None,
                                   rate="%s/s" % _units.human(done / max(time.time() - t0, 0.001)))
+                if done >= 1 << 20:
+                    _testhooks.reached("store_during_images")
             try:
                 if archive is not None:
                     archive.write(proc.stdin.fileno(), tick)
@@ -345,7 +353,20 @@ class Conversion(_store_containers.ContainerSteps):
             len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
 
     def export_from_containerd(self, tags):
-        """Every tag streamed from containerd into the classic store Docker runs now (docker load)."""
+        """Every tag into the classic store Docker runs now: tagged there when that store still holds its image (the
+        same config digest, which is the classic image's ID), else streamed from containerd (docker load)."""
+        if not tags:
+            return
+        held = set(i.get("Id") for i in self.client.get("/images/json") or [])
+        configs = _stores.containerd_configs(self.runner, self.socket, tags, _stores.goarch())
+        kept = [t for t in tags if configs.get(t) in held]
+        for tag in kept:
+            repo, _sep, name = tag.rpartition(":")
+            self.client.post("/images/%s/tag" % configs[tag], params={"repo": repo, "tag": name})
+        if kept:
+            self.result["actions"].append("tagged %d tags whose images the classic store still held" % len(kept))
+        _testhooks.reached("store_during_images")
+        tags = [t for t in tags if t not in kept]
         if not tags:
             return
         self.progress("images")

@@ -36,6 +36,7 @@ CONTAINERD_SOCKETS = ("/run/containerd/containerd.sock", "/var/run/docker/contai
 # Extended attributes of an overlay upper directory that point at the inodes of the store it was made in.
 OVERLAY_XATTRS = ("trusted.overlay.origin", "trusted.overlay.impure", "trusted.overlay.uuid")
 NONE_TAG = "<none>:<none>"
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386"}
 
 
 class StoreError(Exception):
@@ -119,6 +120,58 @@ def full_name(tag):
     if "." in name or ":" in name or name == "localhost":
         return tag
     return "docker.io/" + tag
+
+
+def goarch(machine=None):
+    """The host's architecture as image platforms name it (amd64 for x86_64)."""
+    machine = machine or os.uname()[4]
+    return GOARCH.get(machine, machine)
+
+
+def image_targets(text):
+    """{name: target digest} from the table ``ctr images ls`` prints (REF TYPE DIGEST ...)."""
+    out = {}
+    for line in (text or "").splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 3 and cols[2].startswith("sha256:"):
+            out[cols[0]] = cols[2]
+    return out
+
+
+def config_digest(read, digest, arch, nested=False):
+    """The config digest of the image whose target is DIGEST: a manifest's own, or an index's manifest for
+    linux/ARCH, the first whose blob is here.  READ(digest) gives a blob's text or None.  None when unknown."""
+    try:
+        doc = json.loads(read(digest) or "null")
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if isinstance(doc.get("config"), dict):
+        return doc["config"].get("digest")
+    for entry in [] if nested else doc.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        if (platform.get("os"), platform.get("architecture")) == ("linux", arch):
+            found = config_digest(read, entry.get("digest"), arch, nested=True)
+            if found:
+                return found
+    return None
+
+
+def containerd_configs(runner, socket, tags, arch):
+    """{tag: config digest} of TAGS in containerd's image store, for those it names and whose manifest is read:
+    an image's ID in the classic store is its config digest."""
+    rc, out, _err = runner(ctr_argv(socket, "images", "ls"))
+    targets = image_targets(out) if rc == 0 else {}
+
+    def read(digest):
+        rc, out, _err = runner(ctr_argv(socket, "content", "get", digest))
+        return out if rc == 0 else None
+    found = {}
+    for tag in tags:
+        if full_name(tag) in targets:
+            found[tag] = config_digest(read, targets[full_name(tag)], arch)
+    return found
 
 
 def upper_from_mounts(text):

@@ -48,6 +48,10 @@ ROLLBACK_POINTS = ("rollback_after_undo", "rollback_after_files")
 RESTORE_POINTS = ("restore_after_stop", "restore_after_put_back", "restore_after_switch_back")
 # Inside ``state: cleaned`` (Cleanup), after the first entry of a kept original was removed.
 CLEANUP_POINTS = ("during_cleanup",)
+# Inside image_store (_store_convert, _store_containers, _store_cleanup), in the order a conversion reaches them;
+# store_during_images is reached once a MiB went to containerd, or back to classic once the kept images are tagged.
+STORE_POINTS = ("store_after_record", "store_during_images", "store_after_stop", "store_after_switch",
+                "store_during_containers", "store_before_start", "store_before_verify", "store_during_cleanup")
 
 
 def reached(name):

@@ -205,6 +205,34 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert doc["outcome"] == "success" and doc["store"] == "classic", (doc, out.stdout[-3000:])
     assert [(r["host"], r["status"], r["store_before"]) for r in doc["hosts"]] == [(host, "unchanged", "classic")]
     if kind != "docker26":
+        # Killed (SIGKILL) in each phase, the directions in turn, and run again: the kill landed where claimed (the
+        # journal's phase; while the images stream, the status file's), the rerun rolls back or finishes forward as the phase
+        # says, and everything is as it was.  Back to classic, the images the classic store still holds are tagged
+        # there, not loaded again.
+        status = "/root/image_store.status.json"
+        for target, point, phase, then in (
+                ("containerd", "store_after_record", "record", None),
+                ("classic", "store_during_images", "switch", "rolled back"),
+                ("containerd", "store_during_images", "images", None),
+                ("classic", "store_after_stop", "stop", "rolled back"),
+                ("containerd", "store_during_containers", "containers", "rolled back"),
+                ("classic", "store_before_verify", "verify", "finished")):
+            killed = fleet.module(MODULE, {"store": target, "status_file": status}, env={FAILPOINT: point},
+                                  expect="failed")
+            assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), (
+                point, killed.get("msg"), killed)
+            assert (journal(fleet)["phase"], journal(fleet)["target"]) == (phase, target), (point, journal(fleet))
+            if (target, point) == ("containerd", "store_during_images"):
+                shown = json.loads(sh(fleet, "cat " + status))
+                assert shown["phase"] == "images", shown
+            res = fleet.module(MODULE, {"store": target})
+            assert not res.get("failed") and res["changed"] and res["store_after"] == target, (point, res)
+            assert not then or "%s the conversion interrupted in phase %s" % (then, phase) in res["actions"], (
+                point, res["actions"])
+            if target == "classic" and not then == "finished":
+                assert "tagged %d tags whose images the classic store still held" % len(tags) in res["actions"] and \
+                    not [a for a in res["actions"] if a.startswith("loaded")], res["actions"]
+            assert store(fleet)[1] == target and state(fleet) == before, point
         # The containerd store the conversion back left behind, removed by the cleanup playbook once the soak is
         # over; before that the host is refused and left as it was.
         kept, cleanup = held(fleet, "containerd"), str(tmp_path / "cleanup.json")
@@ -247,6 +275,9 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     clean_after_soak(fleet, "containerd", before, kill=True)
     back = fleet.module(MODULE, {"store": "classic"})
     assert back["changed"] and back["store_after"] == "classic" and back["inactive_store"]["store"] == "containerd"
+    # The classic store was removed: every image is loaded again, none found there to tag.
+    assert "loaded %d tags into the classic store" % len(tags) in back["actions"] and not [
+        a for a in back["actions"] if a.startswith("tagged")], back["actions"]
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
     sh(fleet, "docker start norestart >/dev/null")

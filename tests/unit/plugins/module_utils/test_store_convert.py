@@ -462,7 +462,9 @@ def test_the_status_file_follows_the_phases_of_a_conversion(tmp_path, monkeypatc
     conv.run()
     phases = [p for p, _pc in seen]
     assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p] == [
-        "record", "stop", "switch", "containers", "start", "verify", "done"], seen
+        "record", "images", "stop", "switch", "containers", "start", "verify", "done"], seen
+    assert sorted(conv.result["phase_seconds"]) == sorted(["record", "images", "stop", "switch", "containers",
+                                                          "start", "verify"]), conv.result["phase_seconds"]
     assert ("containers", 0) in seen and json.loads(status.read_text())["phase"] == "done" and \
         json.loads(status.read_text())["percent"] == 100
 
@@ -655,3 +657,53 @@ def test_a_tool_the_conversion_needs_missing_refuses_in_preflight(tmp_path, monk
         conv.run()
     assert err.value.phase == "preflight" and "%s is not installed" % missing in str(err.value), str(err.value)
     assert path.read_text() == before and conv.client.calls == [] and conv.host.calls == [("lock", False)]
+
+
+# ---------------------------------------------------------------- back to classic: what the classic store still holds
+def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads_only_the_others(
+        tmp_path, monkeypatch):
+    """An image the classic store still holds (its ID is the config digest of the containerd image, an index read for
+    the host's platform) is tagged there, not loaded again; the others stream from containerd into docker load."""
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    conv.socket = "/run/c.sock"
+    held, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    conv.client.answers["/images/json"] = [{"Id": held, "RepoTags": ["seed/app:old"]}]
+    blobs = {"sha256:t1": {"config": {"digest": held}},
+             "sha256:t2": {"manifests": [  # an index: the arm64 manifest names the held config, amd64 another
+                 {"digest": "sha256:m-arm", "platform": {"os": "linux", "architecture": "arm64"}},
+                 {"digest": "sha256:m-amd", "platform": {"os": "linux", "architecture": "amd64"}}]},
+             "sha256:m-arm": {"config": {"digest": held}}, "sha256:m-amd": {"config": {"digest": other}}}
+    listing = ("REF TYPE DIGEST SIZE PLATFORMS LABELS\n"
+               "docker.io/seed/app:1 application/vnd.oci.image.manifest.v1+json sha256:t1 1.0 MiB linux/amd64 -\n"
+               "docker.io/seed/app:2 application/vnd.oci.image.index.v1+json sha256:t2 1.0 MiB linux/amd64 -\n")
+
+    def runner(argv):
+        if argv[-2:] == ["images", "ls"]:
+            return 0, listing, ""
+        if argv[-3:-1] == ["content", "get"] and argv[-1] in blobs:
+            return 0, json.dumps(blobs[argv[-1]]), ""
+        return 1, "", "not found"
+    conv.runner = runner
+    monkeypatch.setattr(_stores, "goarch", lambda: "amd64")
+    monkeypatch.setattr(_stores, "ctr_argv", lambda socket, *args: ["printf", "%s\\n"] + list(args))
+    loaded = []
+
+    def post_load(client, stream):
+        loaded.extend(stream.read().decode().split())
+        return [], None
+    monkeypatch.setattr(_store_convert._image_archive, "post_load", post_load)
+    conv.export_from_containerd(["seed/app:1", "seed/app:2", "seed/app:3"])
+    assert [(p, params) for p, params, _b in conv.client.bodies] == [
+        ("/images/%s/tag" % held, {"repo": "seed/app", "tag": "1"})], conv.client.bodies
+    assert loaded == ["images", "export", "-", "docker.io/seed/app:2", "docker.io/seed/app:3"], loaded
+    assert conv.result["actions"] == ["tagged 1 tags whose images the classic store still held",
+                                      "loaded 2 tags into the classic store"]
+
+
+@pytest.mark.parametrize("text", [None, "not json", "[]", json.dumps({"manifests": [{"digest": "sha256:x"}]})])
+def test_an_image_whose_config_cannot_be_told_has_none(text):
+    assert _stores.config_digest(lambda digest: text, "sha256:t", "amd64") is None
+
+
+def test_the_hosts_architecture_as_platforms_name_it():
+    assert [_stores.goarch(m) for m in ("x86_64", "aarch64", "riscv64")] == ["amd64", "arm64", "riscv64"]
