@@ -20,7 +20,7 @@ GALAXY = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
 # Development-only: the test suite and its sandbox fleet, the benchmark, the repository's scripts, the tools'
 # configuration and local build output. Everything else in the repository ships.
 DEV_ONLY = re.compile(r"^(tests/|bench/|scripts/|\.ci/|awx/context/|\.venv/|collections/|build/|\.cache/|"
-                      r"extensions/molecule/(bind|containerd_store|daemon_json|shared)/|"
+                      r"extensions/molecule/(bind|containerd_store|daemon_json|image_store|shared)/|"
                       r"Makefile$|requirements-dev\.txt$|ansible\.cfg$|pytest\.ini$|\.ansible-lint$|\.gitignore$)|"
                       r"(^|/)__pycache__/|\.pyc$|\.tar\.gz$|(^|/)\.pytest_cache/|^demo-report\.json|"
                       r"^docker_root_\w+\.json")
