@@ -12,10 +12,12 @@ once.  A layer's tar is put together as Docker itself does (its layer store's ta
 and padding verbatim, each file's bytes from the layer's ``diff`` directory), so it is byte for byte the tar whose
 digest is the layer's diff ID.
 
-Used only where every piece is where the classic store keeps it: the overlay2 driver, the image's configuration
-in ``image/overlay2/imagedb`` with the image's ID as its digest, each layer's record in ``layerdb`` naming the same
-diff ID.  Everything is checked before the first byte is written; anything else (the containerd image store,
-another driver, a store this user cannot read, a name given by digest) raises Unusable and ``docker save`` is used.
+Used only where every piece is where the classic store keeps it: the overlay2 driver (a layer's files in
+``overlay2/CACHE/diff``) or vfs (in ``vfs/dir/CACHE``, the whole tree as of that layer, in which the files the layer
+holds have the layer's content), the image's configuration in ``image/DRIVER/imagedb`` with the image's ID as its
+digest, each layer's record in ``layerdb`` naming the same diff ID.  Everything is checked before the first byte
+is written; anything else (the containerd image store, another driver, a store this user cannot read, a name given
+by digest) raises Unusable and ``docker save`` is used.
 The destination's engine checks every layer it loads against its diff ID and loads nothing from an archive that
 fails; a file that changed size while it was read stops the stream here.
 
@@ -48,6 +50,8 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 _SIZE = re.compile(rb'"size":(\d+)')
 _PAYLOAD = re.compile(rb'"payload":"([^"]*)"')
 _ID = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+# Where each graph driver keeps a layer's files: DockerRootDir/DIR/CACHE/INSIDE.
+LAYER_DIRS = {"overlay2": ("overlay2", ("diff",)), "vfs": (os.path.join("vfs", "dir"), ())}
 
 
 class Unusable(Exception):
@@ -101,16 +105,18 @@ class Store:
     def __init__(self, info):
         if uses_containerd_store(info):
             raise Unusable("the source keeps images in containerd's image store")
-        if info.get("Driver") != "overlay2":
-            raise Unusable("the source's storage driver is %s, not overlay2" % info.get("Driver"))
+        driver = info.get("Driver")
+        if driver not in LAYER_DIRS:
+            raise Unusable("the source's storage driver is %s, not overlay2 or vfs" % driver)
         if os.environ.get("DOCKER_HOST") or os.environ.get("DOCKER_CONTEXT"):
             raise Unusable("DOCKER_HOST or DOCKER_CONTEXT is set: the engine may not be on this host")
         if os.geteuid() != 0:
             raise Unusable("the login is not root: a layer's files belong to the image's own users")
         root = info.get("DockerRootDir") or ""
         self.root = root
-        self.meta = os.path.join(root, "image", "overlay2")
-        self.layers = os.path.join(root, "overlay2")
+        self.meta = os.path.join(root, "image", driver)
+        self.layers = os.path.join(root, LAYER_DIRS[driver][0])
+        self.inside = LAYER_DIRS[driver][1]
         if not os.access(os.path.join(self.meta, "layerdb", "sha256"), os.R_OK | os.X_OK):
             raise Unusable("%s is not readable here" % self.meta)
         try:
@@ -146,7 +152,7 @@ class Store:
         if recorded != diff or not cache or "/" in cache or cache.startswith("."):
             raise Unusable("layer %s: the store's record names another layer" % diff)
         split = os.path.join(rec, "tar-split.json.gz")
-        tree = os.path.join(self.layers, cache, "diff")
+        tree = os.path.join(self.layers, cache, *self.inside)
         if not os.path.isfile(split) or not os.path.isdir(tree):
             raise Unusable("layer %s: no tar-split record or diff directory in the store" % diff)
         try:

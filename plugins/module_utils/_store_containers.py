@@ -140,16 +140,24 @@ class ContainerSteps:
         in_threads(todo, lambda c: self.client.post("/containers/%s/start" % c["new_id"]), len(todo),
                    "starting the containers")
 
-    def verify(self, plan):
+    def check_tags(self, plan, source):
+        """Every tag in the new store, naming an image with the layers it named when recorded (a tag moved on the
+        old store while the images were carried, or a wrong image found for it): checked before any container is
+        made, while a failure still switches Docker back to the old store."""
         images = self.client.get("/images/json")
         have = set(t for i in images for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
+        moved = _stores.moved_tags(plan.get("tag_layers"), _stores.tag_layers(self.client, images))
+        problems = (["tags missing: %s" % ", ".join(missing)] if missing else []) + (
+            ["tags naming an image with other layers than when recorded: %s" % ", ".join(moved)] if moved else [])
+        if problems:
+            raise StoreError("the new store's images are not the ones recorded (%s); no container was made, Docker "
+                             "goes back to the %s store: run again" % ("; ".join(problems), source), "switch")
+
+    def verify(self, plan):
+        have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))
+        missing = [t for t in plan["tags"] if t not in have]
         problems = ["tags missing: %s" % ", ".join(missing)] if missing else []
-        before = plan.get("tag_layers") or {}  # a journal of an older version has none
-        now = _stores.tag_layers(self.client, images) if before else {}
-        moved = [t for t in plan["tags"] if t in have and t in before and now.get(t) != before[t]]
-        if moved:
-            problems.append("tags naming an image with other layers than before: %s" % ", ".join(moved))
         for c in plan["containers"]:
             new = self.client.get("/containers/%s/json" % c["new_id"])
             diffs = [d for d in _container_spec.differences(c["inspect"], new)

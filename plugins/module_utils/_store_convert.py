@@ -236,8 +236,9 @@ class Conversion(_store_containers.ContainerSteps):
                 raise StoreError("Docker started on the %s store after the switch" % source, "switch")
             if target == "classic":
                 t0 = time.time()
-                self.export_from_containerd(plan["tags"])
+                self.export_from_containerd(plan["tags"], plan["tag_layers"])
                 self.result["images_seconds"] = round(time.time() - t0, 3)
+            self.check_tags(plan, source)
             self.save(phase="containers")
             self.recreate(plan["containers"], plan["hidden"], target)
             self.save(phase="start")
@@ -319,14 +320,18 @@ class Conversion(_store_containers.ContainerSteps):
             proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
                                     stdout=log, stderr=log)
             total = archive.size() if archive else (self.client.get("/system/df") or {}).get("LayersSize") or None
-            t0 = time.time()
+            t0, due = time.time(), [0]
 
             def tick(done):
-                self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                  percent=min(99, done * 100 // total) if total else None,
-                                  rate="%s/s" % _units.human(done / max(time.time() - t0, 0.001)))
                 if done >= 1 << 20:
                     _testhooks.reached("store_during_images")
+                now = time.time()
+                if now < due[0]:
+                    return  # twice a second, not at every write (the archive writes each file's header apart)
+                due[0] = now + 0.5
+                self.status.write(phase="images", bytes_done=done, bytes_total=total,
+                                  percent=min(99, done * 100 // total) if total else None,
+                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
             try:
                 if archive is not None:
                     archive.write(proc.stdin.fileno(), tick)
@@ -352,14 +357,16 @@ class Conversion(_store_containers.ContainerSteps):
         self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
             len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
 
-    def export_from_containerd(self, tags):
+    def export_from_containerd(self, tags, layers=None):
         """Every tag into the classic store Docker runs now: tagged there when that store still holds its image (the
-        same config digest, which is the classic image's ID), else streamed from containerd (docker load)."""
+        same config digest, which is the classic image's ID, with the LAYERS ({tag: diff IDs}) recorded for the
+        tag), else streamed from containerd (docker load)."""
         if not tags:
             return
         held = set(i.get("Id") for i in self.client.get("/images/json") or [])
         configs = _stores.containerd_configs(self.runner, self.socket, tags, _stores.goarch())
-        kept = [t for t in tags if configs.get(t) in held]
+        kept = [t for t in tags if configs.get(t) in held and (
+            (layers or {}).get(t) is None or _stores.image_layers(self.client, configs[t]) == layers[t])]
         for tag in kept:
             repo, _sep, name = tag.rpartition(":")
             self.client.post("/images/%s/tag" % configs[tag], params={"repo": repo, "tag": name})

@@ -22,7 +22,7 @@ import json
 import os
 import re
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+from ansible_collections.dockyard.migrate.plugins.module_utils import _docker_api, _fileops
 
 SNAPSHOTTER_TYPE = "io.containerd.snapshotter.v1"
 FEATURE = "containerd-snapshotter"
@@ -196,14 +196,33 @@ def images_to_carry(images, containers):
 
 def tag_layers(client, images):
     """{tag: the diff IDs of the image it names} for every tag of IMAGES (GET /images/json), each image asked once:
-    an image's identity both stores give alike."""
+    an image's identity both stores give alike.  A tag whose image the engine cannot inspect is left out
+    (unknown, not compared)."""
     out = {}
     for image in images:
         tags = [t for t in (image.get("RepoTags") or []) if t != NONE_TAG]
         if tags:
-            layers = ((client.get("/images/%s/json" % image["Id"]) or {}).get("RootFS") or {}).get("Layers") or []
+            try:
+                inspect = client.get("/images/%s/json" % image["Id"]) or {}
+            except _docker_api.DockerError:
+                continue
+            layers = (inspect.get("RootFS") or {}).get("Layers") or []
             out.update((t, layers) for t in tags)
     return out
+
+
+def moved_tags(before, now):
+    """The tags of BEFORE ({tag: layers}) that NOW ({tag: layers}) names with other layers; a tag NOW does not
+    know is not compared."""
+    return sorted(t for t, layers in (before or {}).items() if t in now and now[t] != layers)
+
+
+def image_layers(client, ref):
+    """The diff IDs of the image REF names, or None when the engine cannot inspect it."""
+    try:
+        return ((client.get("/images/%s/json" % ref) or {}).get("RootFS") or {}).get("Layers")
+    except _docker_api.DockerError:
+        return None
 
 
 def container_config(root, cid):

@@ -70,16 +70,20 @@ def tar_split(data):
 
 
 class FakeRoot:
-    """A classic data root on disk: image/overlay2/{imagedb,layerdb} and overlay2/<cache>/diff."""
+    """A classic data root on disk: image/DRIVER/{imagedb,layerdb} and, with overlay2, overlay2/<cache>/diff holding
+    each layer's own files; with vfs, vfs/dir/<cache> holding the whole tree as of that layer (its parent's copied,
+    the layer extracted over it)."""
 
-    def __init__(self, path):
+    def __init__(self, path, driver="overlay2"):
         self.path = str(path)
-        self.meta = os.path.join(self.path, "image", "overlay2")
+        self.driver = driver
+        self.meta = os.path.join(self.path, "image", driver)
         os.makedirs(os.path.join(self.meta, "layerdb", "sha256"))
         os.makedirs(os.path.join(self.meta, "imagedb", "content", "sha256"))
         self.tars = {}
+        self.trees = {}  # chain ID -> the layer's directory
 
-    def add_layer(self, chain, members):
+    def add_layer(self, chain, members, parent=None):
         data = layer_tar(members)
         diff = sha(data)
         cache = hashlib.md5(chain.encode()).hexdigest()
@@ -91,22 +95,33 @@ class FakeRoot:
             f.write(cache)
         with gzip.open(os.path.join(rec, "tar-split.json.gz"), "wb") as f:
             f.write(tar_split(data))
-        tree = os.path.join(self.path, "overlay2", cache, "diff")
-        os.makedirs(tree)
+        if self.driver == "vfs":
+            tree = os.path.join(self.path, "vfs", "dir", cache)
+            if parent:
+                shutil.copytree(parent, tree, symlinks=True)
+            else:
+                os.makedirs(tree)
+        else:
+            tree = os.path.join(self.path, "overlay2", cache, "diff")
+            os.makedirs(tree)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             tar.extractall(tree)
         self.tars[diff] = data
         return diff, tree
 
     def add_image(self, layer_members):
-        diffs = []
+        diffs, tree = [], None
         for members in layer_members:
             data = layer_tar(members)
             diffs.append(sha(data))
             chain = _layer_store.chain_ids(diffs)[-1]
             rec = os.path.join(self.meta, "layerdb", "sha256", chain[7:])
             if not os.path.isdir(rec):
-                assert self.add_layer(chain, members)[0] == diffs[-1]
+                diff, tree = self.add_layer(chain, members, parent=tree)
+                assert diff == diffs[-1]
+            else:
+                tree = self.trees[chain]
+            self.trees[chain] = tree
         config = json.dumps({"architecture": "amd64", "os": "linux",
                              "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
         with open(os.path.join(self.meta, "imagedb", "content", "sha256", sha(config)[7:]), "wb") as f:
@@ -122,7 +137,7 @@ class FakeRoot:
         raise AssertionError("no layer record for %s" % diff)
 
     def info(self, **over):
-        return dict({"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
+        return dict({"Driver": self.driver, "DriverStatus": [["Backing Filesystem", "extfs"]],
                      "DockerRootDir": self.path}, **over)
 
 
@@ -231,6 +246,29 @@ def test_the_archive_holds_what_docker_load_reads_and_leaves_out_the_dropped_lay
         assert [(l["digest"], l["size"]) for l in oci["layers"]] == [
             (d, len(root.tars[d])) for d in json.loads(config)["rootfs"]["diff_ids"]]
     assert json.loads(got["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    # Every layer before any configuration or manifest, the index and manifest.json last: an archive cut short (a
+    # killed writer) lacks what names an image, and ctr or docker load refuse it whole.
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        order = [m.name for m in tar.getmembers()]
+    layers = [blob(d) for d in (diffs1[1], diffs2[1])]
+    assert order[-3:] == ["index.json", "manifest.json", "oci-layout"], order
+    assert sorted(order[:len(layers)]) == sorted(layers), order
+
+
+def test_a_vfs_store_gives_each_layer_from_its_own_tree(tmp_path, monkeypatch):
+    """With vfs each layer's directory is the whole tree as of that layer: every layer's tar is put together from
+    its own directory, byte for byte, though a later layer rewrote the same files (one with the same size)."""
+    root = FakeRoot(tmp_path / "root", driver="vfs")
+    later = [("etc", None), ("etc/hostname", b"a later layer rewrote this file\n"), ("bin", None),
+             ("bin/sh", b"#!" + b"y" * 3000)]
+    one, diffs, config = root.add_image([BASE, TOP, later])
+    assert open(os.path.join(root.trees[_layer_store.chain_ids(diffs)[0]], "bin", "sh"), "rb").read() != \
+        open(os.path.join(root.trees[_layer_store.chain_ids(diffs)[2]], "bin", "sh"), "rb").read()
+    inspect = [{"Id": one, "RepoTags": ["app:1"], "RootFS": {"Layers": diffs}}]
+    data, stats = write(archive_for(root, monkeypatch, inspect, ["app:1"]), tmp_path)
+    got = members(data)
+    assert [got[blob(d)] for d in diffs] == [root.tars[d] for d in diffs]
+    assert got[blob(one)] == config and stats["source"] == "store" and stats["sent_bytes"] == len(data)
 
 
 def test_an_image_named_by_its_id_carries_no_tag(tmp_path, monkeypatch):
@@ -279,7 +317,7 @@ def test_the_store_is_not_used_where_it_cannot_give_the_images(tmp_path, monkeyp
     assert "gave 1 images for 2 names" in unusable(root, monkeypatch, good, ["app:1", "app:1"])
     assert "containerd" in unusable(root, monkeypatch, good, ["app:1"],
                                     DriverStatus=[["driver-type", "io.containerd.snapshotter.v1"]])
-    assert "vfs" in unusable(root, monkeypatch, good, ["app:1"], Driver="vfs")
+    assert "btrfs, not overlay2 or vfs" in unusable(root, monkeypatch, good, ["app:1"], Driver="btrfs")
     assert "by digest" in unusable(root, monkeypatch, good, ["app@sha256:" + "e" * 64])
     assert "neither a tag" in unusable(root, monkeypatch, good, ["other:1"])
     assert "other layers" in unusable(root, monkeypatch, [dict(good[0], RootFS={"Layers": diffs[:1]})], ["app:1"])

@@ -14,7 +14,7 @@ import tarfile
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
+    _copy, _docker_api, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 import test_layer_store as tls  # pylint: disable=import-error
@@ -360,20 +360,10 @@ def test_a_copy_that_a_dry_run_finds_incomplete_switches_back(tmp_path, monkeypa
 @pytest.mark.parametrize("case, words", [
     ("stopped", "container web ran and does not run now"),
     ("layers", "container web runs another image than before"),
-    ("tag", "tags naming an image with other layers than before: seed/app:2"),
 ])
 def test_a_failure_once_the_new_containers_started_is_never_switched_back(tmp_path, monkeypatch, case, words):
     conv, path, log = whole(tmp_path, monkeypatch, running_after=case != "stopped",
                             verify_layers=("sha256:other",) if case == "layers" else ("sha256:l1",))
-    if case == "tag":  # once imported, seed/app:2 names another image (web still runs the one it ran)
-        imported = _store_convert.Conversion.import_into_containerd
-
-        def import_other(self, tags):
-            imported(self, tags)
-            self.client.answers.update({
-                "/images/json": [{"Id": "sha256:t2", "RepoTags": ["seed/app:2"]}],
-                "/images/sha256:t2/json": {"RootFS": {"Layers": ["sha256:l1", "sha256:l2"]}}})
-        monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", import_other)
     with pytest.raises(StoreError, match=words) as exc:
         conv.run()
     assert exc.value.phase == "verify" and "rolled_back" not in conv.result
@@ -381,6 +371,45 @@ def test_a_failure_once_the_new_containers_started_is_never_switched_back(tmp_pa
     assert [e[0] for e in log].count("stop_docker") == 1  # stopped once, for the switch; never for a switch back
     journal = json.loads((tmp_path / ".docker.dockyard-image-store.json").read_text())
     assert journal["phase"] == "verify"
+
+
+@pytest.mark.parametrize("case, words", [
+    ("moved", "tags naming an image with other layers than when recorded: seed/app:2"),
+    ("missing", "tags missing: seed/app:2"),
+])
+def test_a_tag_the_new_store_lacks_or_names_another_image_switches_back_before_any_container_is_made(
+        tmp_path, monkeypatch, case, words):
+    """Once the images are in the new store, every tag must name an image with the layers recorded (a tag moved on
+    the old store while they were carried would not): checked before any container is made, so a failure switches
+    Docker back to the old store."""
+    conv, path, log = whole(tmp_path, monkeypatch)
+    before = path.read_text()
+    imported = _store_convert.Conversion.import_into_containerd
+
+    def import_other(self, tags):
+        imported(self, tags)
+        self.client.answers.update({
+            "/images/json": [{"Id": "sha256:t2", "RepoTags": ["seed/app:2"]}] if case == "moved" else [],
+            "/images/sha256:t2/json": {"RootFS": {"Layers": ["sha256:l1", "sha256:l2"]}}})
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", import_other)
+    with pytest.raises(StoreError, match=words) as exc:
+        conv.run()
+    assert exc.value.phase == "switch" and conv.result["rolled_back"] is True and path.read_text() == before
+    assert [e for e in log if e[0] == "start_docker"] and not [e for e in log if e[:2] == ("POST", "/containers/create")]
+
+
+def test_the_tags_of_images_the_engine_cannot_inspect_are_not_compared():
+    class Engine:
+        @staticmethod
+        def get(path):
+            if path == "/images/sha256:bad/json":
+                raise _docker_api.DockerAPIError(500, "no matching manifest for linux/amd64")
+            return {"RootFS": {"Layers": ["sha256:l1"]}}
+    images = [{"Id": "sha256:ok", "RepoTags": ["a:1", "a:2"]}, {"Id": "sha256:bad", "RepoTags": ["b:1"]},
+              {"Id": "sha256:zz", "RepoTags": ["<none>:<none>"]}]
+    now = _stores.tag_layers(Engine(), images)
+    assert now == {"a:1": ["sha256:l1"], "a:2": ["sha256:l1"]}
+    assert _stores.moved_tags({"a:1": ["sha256:l1"], "a:2": ["sha256:l0"], "b:1": ["sha256:x"]}, now) == ["a:2"]
 
 
 def test_the_new_stores_earlier_containers_are_kept_from_starting_and_anothers_left_alone(tmp_path, monkeypatch):
@@ -660,14 +689,18 @@ def test_a_tool_the_conversion_needs_missing_refuses_in_preflight(tmp_path, monk
 
 
 # ---------------------------------------------------------------- back to classic: what the classic store still holds
+@pytest.mark.parametrize("recorded", [None, ["sha256:l1"], ["sha256:l0", "sha256:l1"]])
 def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads_only_the_others(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, recorded):
     """An image the classic store still holds (its ID is the config digest of the containerd image, an index read for
-    the host's platform) is tagged there, not loaded again; the others stream from containerd into docker load."""
+    the host's platform) is tagged there, not loaded again, unless its layers are not the ones recorded for the tag
+    (RECORDED, when known: another variant's manifest); the others stream from containerd into docker load."""
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic")
     conv.socket = "/run/c.sock"
     held, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     conv.client.answers["/images/json"] = [{"Id": held, "RepoTags": ["seed/app:old"]}]
+    conv.client.answers["/images/%s/json" % held] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    tag = recorded in (None, ["sha256:l1"])
     blobs = {"sha256:t1": {"config": {"digest": held}},
              "sha256:t2": {"manifests": [  # an index: the arm64 manifest names the held config, amd64 another
                  {"digest": "sha256:m-arm", "platform": {"os": "linux", "architecture": "arm64"}},
@@ -692,12 +725,15 @@ def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads
         loaded.extend(stream.read().decode().split())
         return [], None
     monkeypatch.setattr(_store_convert._image_archive, "post_load", post_load)
-    conv.export_from_containerd(["seed/app:1", "seed/app:2", "seed/app:3"])
-    assert [(p, params) for p, params, _b in conv.client.bodies] == [
-        ("/images/%s/tag" % held, {"repo": "seed/app", "tag": "1"})], conv.client.bodies
-    assert loaded == ["images", "export", "-", "docker.io/seed/app:2", "docker.io/seed/app:3"], loaded
-    assert conv.result["actions"] == ["tagged 1 tags whose images the classic store still held",
-                                      "loaded 2 tags into the classic store"]
+    conv.export_from_containerd(["seed/app:1", "seed/app:2", "seed/app:3"],
+                                None if recorded is None else {"seed/app:1": recorded})
+    assert [(p, params) for p, params, _b in conv.client.bodies] == ([
+        ("/images/%s/tag" % held, {"repo": "seed/app", "tag": "1"})] if tag else []), conv.client.bodies
+    assert loaded == ["images", "export", "-"] + ([] if tag else ["docker.io/seed/app:1"]) + [
+        "docker.io/seed/app:2", "docker.io/seed/app:3"], loaded
+    assert conv.result["actions"] == (["tagged 1 tags whose images the classic store still held",
+                                       "loaded 2 tags into the classic store"] if tag else [
+        "loaded 3 tags into the classic store"]), conv.result["actions"]
 
 
 @pytest.mark.parametrize("text", [None, "not json", "[]", json.dumps({"manifests": [{"digest": "sha256:x"}]})])
