@@ -53,6 +53,20 @@ def in_threads(items, work, width, what):
         raise StoreError("%s: %d of %d done" % (what, len(done), len(items)), "containers")
 
 
+def renamed_refs(containers):
+    """{reference: what it becomes in the new store} for the references containers make to others (_stores.
+    dependencies): a name stays the name, an ID or an ID's prefix becomes the new container's ID (once made)."""
+    out = {}
+    for c in containers:
+        for ref in _stores.dependencies(c["inspect"]):
+            dep = _stores.resolve(ref, containers)
+            if dep is not None and ref == dep["name"]:
+                out[ref] = ref
+            elif dep is not None and dep.get("new_id"):
+                out[ref] = dep["new_id"]
+    return out
+
+
 class ContainerSteps:
     """Mixed into _store_convert.Conversion, whose client, host, runner, journal, result, save, progress and upper
     these steps use."""
@@ -64,13 +78,16 @@ class ContainerSteps:
         whose layer is half copied."""
         made = dict(self.journal.get("made") or {})
         policies = []
-        for i, c in enumerate(containers):
-            self.progress("containers", percent=i * 50 // len(containers))
+        # The earlier ones go first, those that name others (a container: mode, volumes from) before those others.
+        for c in reversed(containers):
             if hidden.get(c["name"]):
                 self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
+        for i, c in enumerate(containers):  # in order: each after the containers it names (_store_plan)
+            self.progress("containers", percent=i * 50 // len(containers))
             given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
             own = _stores.with_tag(given)
             name, body = _container_spec.create_body(c["inspect"], c["ref"] if "@" in own else given,
+                                                     renamed=renamed_refs(containers),
                                                      api_version=self.client.api_version)
             policy = (body.get("HostConfig") or {}).get("RestartPolicy")
             body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
@@ -80,7 +97,8 @@ class ContainerSteps:
             made[target][name]["id"] = c["new_id"] = new
             self.save(made=made, containers=containers)
             _testhooks.reached("store_during_containers")
-            for path, connect in _container_spec.connect_bodies(c["inspect"], api_version=self.client.api_version):
+            for path, connect in _container_spec.connect_bodies(c["inspect"], renamed=renamed_refs(containers),
+                                                                api_version=self.client.api_version):
                 self.client.post(path, body=connect)
             policies.append((new, policy))
         self.progress("containers", percent=50)
@@ -137,8 +155,9 @@ class ContainerSteps:
         (one already running is left as it is)."""
         todo = [c for c in containers if c["running"] and not (
             self.client.get("/containers/%s/json" % c["new_id"]).get("State") or {}).get("Running")]
-        in_threads(todo, lambda c: self.client.post("/containers/%s/start" % c["new_id"]), len(todo),
-                   "starting the containers")
+        for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
+            in_threads(wave, lambda c: self.client.post("/containers/%s/start" % c["new_id"]), len(wave),
+                       "starting the containers")
 
     def check_tags(self, plan, source):
         """Every tag in the new store, naming an image with the layers it named when recorded (a tag moved on the
@@ -158,9 +177,10 @@ class ContainerSteps:
         have = set(t for i in self.client.get("/images/json") for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
         problems = ["tags missing: %s" % ", ".join(missing)] if missing else []
+        renamed = renamed_refs(plan["containers"])
         for c in plan["containers"]:
             new = self.client.get("/containers/%s/json" % c["new_id"])
-            diffs = [d for d in _container_spec.differences(c["inspect"], new)
+            diffs = [d for d in _container_spec.differences(c["inspect"], new, renamed=renamed)
                      if not (d.startswith("Config.Image:") and "@" in str(c["inspect"]["Config"].get("Image")))]
             if diffs:
                 problems.append("container %s differs: %s" % (c["name"], "; ".join(diffs[:3])))

@@ -295,9 +295,10 @@ class Conversion(_store_containers.ContainerSteps):
             self.host.stop_docker()
             self.host.write_file(self.opts["daemon_json"], text_before, config=True)
             self.start()
-            for c in self.journal.get("containers") or []:
-                if c.get("running") and not (self.client.get("/containers/%s/json" % c["id"]).get("State") or
-                                             {}).get("Running"):
+            todo = [c for c in self.journal.get("containers") or [] if c.get("running") and not (
+                self.client.get("/containers/%s/json" % c["id"]).get("State") or {}).get("Running")]
+            for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
+                for c in wave:
                     self.client.post("/containers/%s/start" % c["id"])
             self.save(phase="rolled_back", error=str(exc), masked=[])
             self.result["rolled_back"] = True

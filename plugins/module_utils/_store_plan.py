@@ -64,10 +64,6 @@ def plan(conv, root, source, target):
     recorded = []
     for c in containers:
         name = _stores.container_name(c)
-        tied = _stores.dependencies(c)
-        if tied:
-            problems.append("container %s depends on another (%s), which this version does not convert" % (
-                name, "; ".join(tied)))
         ref = _stores.image_ref(c, images)
         upper = conv.upper(c, source)
         if not upper:
@@ -76,6 +72,9 @@ def plan(conv, root, source, target):
             if ref else None
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "running": bool((c.get("State") or {}).get("Running"))})
+    recorded, unresolved = _stores.in_order(recorded)  # each after the containers it names
+    if unresolved:
+        problems.append("containers name others this host does not hold: %s" % ", ".join(unresolved))
     problems += room(conv, root, target)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
             "containers": recorded, "problems": problems, "hidden": hidden}

@@ -255,16 +255,60 @@ def container_name(inspect):
 
 
 def dependencies(inspect):
-    """What ties a container to another (a ``container:`` mode, volumes from, links), in words; such containers
-    are not converted yet."""
+    """The other containers a container names (a ``container:`` mode, volumes from, links), as it names them
+    (an ID, an ID's prefix or a name); each must be made before it, and the ones of its modes and links must run
+    before it starts."""
     hc = inspect.get("HostConfig") or {}
-    out = ["%s %s" % (key, hc.get(key)) for key in ("NetworkMode", "IpcMode", "PidMode", "UTSMode")
+    out = [str(hc.get(key))[len("container:"):] for key in ("NetworkMode", "IpcMode", "PidMode", "UTSMode")
            if str(hc.get(key) or "").startswith("container:")]
-    if hc.get("VolumesFrom"):
-        out.append("volumes from %s" % ", ".join(hc["VolumesFrom"]))
-    if hc.get("Links"):
-        out.append("links %s" % ", ".join(hc["Links"]))
+    out += [entry.partition(":")[0] for entry in hc.get("VolumesFrom") or ()]
+    out += [link.partition(":")[0].lstrip("/") for link in hc.get("Links") or ()]
     return out
+
+
+def resolve(ref, records):
+    """The record of RECORDS ({"name", "id"}) that REF names as Docker would (a name, an ID, a unique ID prefix),
+    or None."""
+    for c in records:
+        if ref in (c["name"], c["id"]):
+            return c
+    found = [c for c in records if c["id"].startswith(ref)]
+    return found[0] if len(found) == 1 else None
+
+
+def in_order(records):
+    """(RECORDS ordered so that each comes after the ones it names, [names of references that name none of them]).
+    Docker refuses a cycle, so none is met; a reference that names no record is returned, not followed."""
+    done, out, unresolved = set(), [], []
+
+    def visit(c, trail):
+        if c["name"] in done or c["name"] in trail:
+            return
+        for ref in dependencies(c.get("inspect") or {}):
+            dep = resolve(ref, records)
+            if dep is None:
+                unresolved.append("%s (named by %s)" % (ref, c["name"]))
+            else:
+                visit(dep, trail | {c["name"]})
+        done.add(c["name"])
+        out.append(c)
+    for c in records:
+        visit(c, frozenset())
+    return out, unresolved
+
+
+def start_waves(records):
+    """RECORDS (the containers to start) in waves to start one after the other: each after those of them it names
+    (a ``container:`` mode or a link needs the other running)."""
+    left, waves, started = list(records), [], set()
+    while left:
+        wave = [c for c in left if all(dep is None or dep["name"] in started for dep in (
+            resolve(ref, records) for ref in dependencies(c.get("inspect") or {})))]
+        wave = wave or left  # never stuck (Docker refuses a cycle)
+        waves.append(wave)
+        started |= set(c["name"] for c in wave)
+        left = [c for c in left if c not in wave]
+    return waves
 
 
 def with_tag(ref):

@@ -28,10 +28,10 @@ description:
     in the old store are replaced, and are kept from starting with Docker before that.
   - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap,
     live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs,
-    C(storage-driver) set in daemon.json, containers using images without a tag, containers tied to another
-    (C(container:) modes, volumes from, links), containers of the same name in the other store that this collection
-    did not make, a store switched back by hand since the last conversion, not enough space in the new store,
-    containerd's socket missing, C(ctr) or C(rsync) not installed.
+    C(storage-driver) set in daemon.json, containers using images without a tag, a container naming another that
+    the host does not hold, containers of the same name in the other store that this collection did not make, a
+    store switched back by hand since the last conversion, not enough space in the new store, containerd's socket
+    missing, C(ctr) or C(rsync) not installed.
   - With O(state=cleaned), the store a finished conversion to O(store) left behind (its images and layers, the
     directories of its containers) is removed once the host has run O(store) for O(soak_days) days; see O(state).
   - Needs C(ctr), which containerd's package installs beside Docker.
@@ -106,10 +106,11 @@ options:
     type: path
     version_added: 0.2.0
 notes:
-  - Not done by this version - images without a tag, an
-    exited container's exit code (it comes back created), containers tied to another, other graph drivers (vfs,
-    btrfs, zfs, devicemapper), a role. The playbook is C(playbooks/convert_image_store.yml). See the collection's
-    docs/image_store.md.
+  - A container that names another (a C(container:) network, IPC, PID or UTS mode, volumes from, links) is made
+    after it, naming the new one, and started after it.
+  - Not done by this version - images without a tag, an exited container's exit code (it comes back created),
+    other graph drivers (vfs, btrfs, zfs, devicemapper). The playbook is C(playbooks/convert_image_store.yml), the
+    role C(dockyard.migrate.convert_image_store). See the collection's docs/image_store.md.
 seealso:
   - module: dockyard.migrate.data_root
 '''

@@ -64,6 +64,13 @@ def state(fleet):
                       "getfattr -n user.k --only-values /proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt;"
                       " echo; docker cp batch:/tmp/out - | tar -xO")
     lines = files.splitlines()
+    # The sidecar: in web's network namespace, named by web's ID as it is now, with web's volume (read-only).
+    if "sidecar=running" in containers:
+        lines += sh(fleet, "pid() { docker inspect -f '{{.State.Pid}}' $1; }; "
+                           "[ $(readlink /proc/$(pid web)/ns/net) = $(readlink /proc/$(pid sidecar)/ns/net) ] && "
+                           "echo same-netns; [ $(docker inspect -f '{{.HostConfig.NetworkMode}}' sidecar) = "
+                           "container:$(docker inspect -f '{{.Id}}' web) ] && echo names-web; "
+                           "docker exec sidecar cat /data/site/page.txt").splitlines()
     # Each container's image, by its layers (its ID differs between the stores).
     images = sh(fleet, "for c in $(docker ps -aq); do docker image inspect -f '{{json .RootFS.Layers}}' "
                        "$(docker inspect -f '{{.Image}}' $c); done | sort")
@@ -134,12 +141,18 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     sh(fleet, "docker run -d --name norestart --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; "
               "while true; do sleep 1; done' >/dev/null && docker tag seed/app:2 seed/app:kept && "
               "docker tag seed/app:1 seed/app:2")
+    # A sidecar in web's network namespace (named by web's ID) with web's volumes (by name): made after web in the
+    # new store, naming web's new ID, and started after it.
+    sh(fleet, "docker run -d --name sidecar --network container:$(docker inspect -f '{{.Id}}' web) --volumes-from "
+              "web:ro seed/tool:1 sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null")
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
     assert files[:4] == ["added", "changed", "runtime", "fresh"] and files[4] == "fresh", files
-    assert "No such file" in files[5] and files[6:] == ["hard-linked", "hello", "v", "done"], files
+    assert "No such file" in files[5] and files[6:] == ["hard-linked", "hello", "v", "done", "same-netns",
+                                                        "names-web", "hello"], files
     assert "web=running" in containers and "norestart=running" in containers and "spare=stopped" in containers
+    assert "sidecar=running" in containers
     daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
     # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's.
     sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
@@ -154,7 +167,9 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         sh(fleet, "cp /root/daemon.json /etc/docker/daemon.json")
 
     plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
-    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "norestart", "spare", "web", "worker"], plan
+    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "norestart", "sidecar", "spare", "web",
+                                                              "worker"], plan
+    assert plan["containers"].index("web") < plan["containers"].index("sidecar"), plan["containers"]
     assert sorted(plan["images"]) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet)[1] == "classic"
@@ -180,7 +195,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
 
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart >/dev/null")  # no restart policy: a boot leaves it stopped, as on any store
+    sh(fleet, "docker start norestart sidecar >/dev/null")  # no restart policy: a boot leaves them stopped
     assert store(fleet)[1] == "containerd" and state(fleet) == before
 
     # Converted back: what the containers wrote on the containerd store comes along.
@@ -280,6 +295,6 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         a for a in back["actions"] if a.startswith("tagged")], back["actions"]
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart >/dev/null")
+    sh(fleet, "docker start norestart sidecar >/dev/null")
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
     clean_after_soak(fleet, "classic", before)

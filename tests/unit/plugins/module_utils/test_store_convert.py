@@ -14,7 +14,7 @@ import tarfile
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _docker_api, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
+    _container_spec, _copy, _docker_api, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 import test_layer_store as tls  # pylint: disable=import-error
@@ -436,11 +436,15 @@ def test_a_switch_back_starts_the_containers_that_ran(tmp_path, monkeypatch):
     before = path.read_text()
     stopped = dict(container("a1", "web"), State={"Running": False})
     conv.client.answers["/containers/a1/json"] = stopped
+    conv.client.answers["/containers/s1/json"] = dict(container("s1", "side"), State={"Running": False})
+    # side joins web's network (listed first): started after web
     journal(root, phase="containers", target="containerd", daemon_json_before=before, tags=[],
-            containers=[{"name": "web", "id": "a1", "running": True}, {"name": "batch", "id": "b1", "running": False}])
+            containers=[{"name": "side", "id": "s1", "running": True,
+                         "inspect": {"HostConfig": {"NetworkMode": "container:a1"}}},
+                        {"name": "web", "id": "a1", "running": True}, {"name": "batch", "id": "b1", "running": False}])
     conv.run()
-    assert ("POST", "/containers/a1/start") in conv.client.calls
-    assert not [c for c in conv.client.calls if c[1] == "/containers/b1/start"]
+    starts = [c[1] for c in conv.client.calls if c[1].endswith("/start")]
+    assert starts == ["/containers/a1/start", "/containers/s1/start"], conv.client.calls
 
 
 def test_the_copy_leaves_out_the_overlay_attributes_that_point_into_the_old_store():
@@ -465,7 +469,7 @@ def test_the_plan_names_each_container_it_cannot_carry_and_knows_its_own_in_the_
     conv.client.answers["/system/df"] = {"LayersSize": 1 << 60, "Containers": []}
     plan = _store_plan.plan(conv, str(root), "classic", "containerd")
     problems = plan["problems"]
-    assert any("container app depends on another (NetworkMode container:db)" in p for p in problems), problems
+    assert any("containers name others this host does not hold: db (named by app)" in p for p in problems), problems
     assert any("the writable layer of container lost cannot be found" in p for p in problems), problems
     assert any(p.startswith("not enough space for the containerd store") and str(tmp_path / "docker") in p
                for p in problems), problems
@@ -743,3 +747,47 @@ def test_an_image_whose_config_cannot_be_told_has_none(text):
 
 def test_the_hosts_architecture_as_platforms_name_it():
     assert [_stores.goarch(m) for m in ("x86_64", "aarch64", "riscv64")] == ["amd64", "arm64", "riscv64"]
+
+
+# ---------------------------------------------------------------- containers that name others
+def test_a_container_that_joins_another_is_made_after_it_named_anew_started_after_it_and_verified(
+        tmp_path, monkeypatch):
+    """c0 joins c1's network namespace by c1's old ID and takes c2's volumes by name: the plan's order makes c1 and
+    c2 first; c0 is made naming c1's new ID (its volumes still by name), started only once c1 runs, and the
+    verification compares it through the same renaming."""
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    records[0]["inspect"]["HostConfig"].update(NetworkMode="container:a1", VolumesFrom=["c2:ro"])
+    ordered, unresolved = _stores.in_order(records)
+    assert unresolved == [] and [c["name"] for c in ordered] == ["c1", "c2", "c0"]
+    made, started, new_ids = [], [], iter(["n1", "n2", "n0"])
+    inspects = {}
+
+    def post(path, params=None, body=None):
+        if path == "/containers/create":
+            hc = body["HostConfig"]
+            made.append((params["name"], hc.get("NetworkMode"), hc.get("VolumesFrom")))
+            new = next(new_ids)
+            inspects[new] = {"body": body}
+            return {"Id": new}
+        if path.endswith("/start"):
+            started.append(path.split("/")[2])
+        return {}
+    conv.client.post = post
+    for new in ("n0", "n1", "n2"):
+        conv.client.answers["/containers/%s/json" % new] = {"Id": new, "State": {"Running": False}}
+    conv.recreate(ordered, {}, "containerd")
+    assert made == [("c1", None, None), ("c2", None, None), ("c0", "container:n1", ["c2:ro"])], made
+    assert _store_containers.renamed_refs(ordered) == {"a1": "n1", "c2": "c2"}
+    waves = []
+    real = _store_containers.in_threads
+    monkeypatch.setattr(_store_containers, "in_threads", lambda items, work, width, what: (
+        waves.append([c["name"] for c in items]), real(items, work, width, what)))
+    conv.start_containers(ordered)
+    assert waves == [["c1", "c2"], ["c0"]] and sorted(started[:2]) == ["n1", "n2"] and started[2:] == ["n0"], (
+        waves, started)
+    # The new c0, as Docker would show it: its references in the new store's terms, nothing else changed.
+    shared = dict(records[0]["inspect"]["HostConfig"], NetworkMode="container:n1")
+    new_c0 = dict(records[0]["inspect"], Id="n0", HostConfig=shared)
+    assert _container_spec.differences(records[0]["inspect"], new_c0,
+                                       renamed=_store_containers.renamed_refs(ordered)) == []
+    assert _container_spec.differences(records[0]["inspect"], new_c0) != []

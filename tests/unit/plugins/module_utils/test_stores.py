@@ -86,11 +86,39 @@ def test_the_other_stores_containers_are_found_by_their_driver(tmp_path):
     assert _stores.hidden_containers(str(tmp_path / "none"), "overlay2") == {}
 
 
-def test_a_container_tied_to_another_is_named():
-    inspect = {"HostConfig": {"NetworkMode": "container:db", "IpcMode": "private", "VolumesFrom": ["data:ro"],
-                              "Links": ["/db:/web/db"]}}
-    assert _stores.dependencies(inspect) == ["NetworkMode container:db", "volumes from data:ro", "links /db:/web/db"]
+def test_the_containers_a_container_names_are_its_dependencies():
+    inspect = {"HostConfig": {"NetworkMode": "container:db", "IpcMode": "private", "VolumesFrom": ["data:ro", "9f3"],
+                              "Links": ["/cache:/web/cache"]}}
+    assert _stores.dependencies(inspect) == ["db", "data", "9f3", "cache"]
     assert _stores.dependencies({"HostConfig": {"NetworkMode": "none"}}) == []
+
+
+def rec(name, cid, **host_config):
+    return {"name": name, "id": cid, "inspect": {"HostConfig": host_config}}
+
+
+def test_a_reference_is_resolved_as_docker_does_by_name_id_or_unique_prefix():
+    records = [rec("web", "abc123"), rec("db", "abd456")]
+    assert [(_stores.resolve(r, records) or {}).get("name") for r in ("web", "abd456", "abc", "ab", "zz")] == [
+        "web", "db", "web", None, None]
+
+
+def test_containers_are_ordered_after_the_ones_they_name_and_a_missing_one_is_named():
+    records = [rec("side", "s1", NetworkMode="container:w1", VolumesFrom=["data:ro"]), rec("web", "w1"),
+               rec("data", "d1"), rec("late", "l1", Links=["/side:/late/side"]), rec("lost", "x1", IpcMode="container:gone")]
+    ordered, unresolved = _stores.in_order(records)
+    names = [c["name"] for c in ordered]
+    assert sorted(names) == sorted(r["name"] for r in records) and len(names) == len(set(names))
+    assert names.index("web") < names.index("side") and names.index("data") < names.index("side") < \
+        names.index("late"), names
+    assert unresolved == ["gone (named by lost)"]
+
+
+def test_containers_start_in_waves_after_the_ones_whose_namespaces_they_join():
+    records = [rec("side", "s1", NetworkMode="container:w1"), rec("web", "w1"), rec("tail", "t1", PidMode="container:side"),
+               rec("alone", "a1", NetworkMode="container:elsewhere")]
+    assert [[c["name"] for c in wave] for wave in _stores.start_waves(records)] == [
+        ["web", "alone"], ["side"], ["tail"]]
 
 
 @pytest.mark.parametrize("own, image, ref", [
@@ -162,7 +190,7 @@ def test_a_registry_with_a_port_and_no_dot_is_a_registry_to_containerd():
 
 @pytest.mark.parametrize("key", ["NetworkMode", "IpcMode", "PidMode", "UTSMode"])
 def test_each_namespace_shared_with_another_container_is_a_dependency(key):
-    assert _stores.dependencies({"HostConfig": {key: "container:db"}}) == ["%s container:db" % key]
+    assert _stores.dependencies({"HostConfig": {key: "container:db"}}) == ["db"]
     # The host's namespace, or the container's own, ties it to no other container.
     assert _stores.dependencies({"HostConfig": {key: "host"}}) == []
     assert _stores.dependencies({"HostConfig": {key: ""}}) == []
