@@ -58,6 +58,20 @@ def journal_path(root):
     return os.path.join(os.path.dirname(root), ".%s.dockyard-image-store.json" % os.path.basename(root))
 
 
+class Counted:
+    """A stream read through, its bytes counted in the status file (phase images) as they go."""
+
+    def __init__(self, raw, status):
+        self.raw, self.status, self.done, self.t0 = raw, status, 0, time.time()
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.done += len(data)
+        self.status.write(phase="images", bytes_done=self.done,
+                          rate="%s/s" % _units.human(self.done / max(time.time() - self.t0, 0.001)))
+        return data
+
+
 class Conversion(_store_containers.ContainerSteps):
     """A conversion to OPTS.store on a host: CLIENT (_docker_api.DockerClient), HOST (_systemd.Systemd: units, files,
     commands, the lock), RUNNER (argv -> rc, out, err)."""
@@ -382,7 +396,7 @@ class Conversion(_store_containers.ContainerSteps):
                                 [_stores.full_name(t) for t in tags], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
-            _messages, error = _image_archive.post_load(self.client, proc.stdout)
+            _messages, error = _image_archive.post_load(self.client, Counted(proc.stdout, self.status))
         finally:
             proc.stdout.close()
             err = proc.stderr.read()

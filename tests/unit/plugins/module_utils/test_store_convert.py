@@ -735,6 +735,9 @@ def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads
         ("/images/%s/tag" % held, {"repo": "seed/app", "tag": "1"})] if tag else []), conv.client.bodies
     assert loaded == ["images", "export", "-"] + ([] if tag else ["docker.io/seed/app:1"]) + [
         "docker.io/seed/app:2", "docker.io/seed/app:3"], loaded
+    # The bytes that went into docker load, counted for the status file as they went.
+    assert (conv.status.state["phase"], conv.status.state["bytes_done"]) == (
+        "images", sum(len(word) + 1 for word in loaded)), conv.status.state
     assert conv.result["actions"] == (["tagged 1 tags whose images the classic store still held",
                                        "loaded 2 tags into the classic store"] if tag else [
         "loaded 3 tags into the classic store"]), conv.result["actions"]
