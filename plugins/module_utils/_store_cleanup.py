@@ -27,14 +27,21 @@ DAY = 86400
 CONTAINERD_DIRS = ("io.containerd.content.v1.content", "io.containerd.snapshotter.v1.overlayfs")
 
 
-def other(store):
+def other(store, journal=None):
+    """The store a host running STORE leaves inactive: the other image store, or the graph driver the journal's
+    conversion to the classic store came from (vfs)."""
+    journal = journal or {}
+    if store == "classic" and journal.get("target") == "classic" and journal.get("source") in _stores.DRIVER_SOURCES:
+        return journal["source"]
     return "classic" if store == "containerd" else "containerd"
 
 
-def classic_dirs(root):
-    """The classic store's image metadata and layers under Docker's ROOT, in the order they are removed: the layer
-    database first, so that a store removed part way never lists a layer whose files are gone."""
-    return [os.path.join(root, "image", _stores.DRIVERS["classic"]), os.path.join(root, "overlay2")]
+def classic_dirs(root, driver=None):
+    """The classic store's image metadata and layers (of DRIVER, overlay2 by default) under Docker's ROOT, in the
+    order they are removed: the layer database first, so that a store removed part way never lists a layer whose
+    files are gone."""
+    driver = driver or _stores.DRIVERS["classic"]
+    return [os.path.join(root, "image", driver), os.path.join(root, driver)]
 
 
 def ran_since(root, cid, since):
@@ -75,7 +82,7 @@ class Inactive:
 
     def __init__(self, conv, store):
         self.conv = conv
-        self.store = other(store)
+        self.store = other(store, conv.journal)
         self.containers = _stores.hidden_containers(conv.root, _stores.DRIVERS[self.store])  # name -> id
         # A cleanup killed part way may have left a container's directory without its config.v2.json.
         cleanup = conv.journal.get("cleanup") or {}
@@ -98,8 +105,8 @@ class Inactive:
         return sorted(line.strip() for line in out.splitlines() if line.strip())
 
     def dirs(self):
-        if self.store == "classic":
-            return [d for d in classic_dirs(self.conv.root) if os.path.isdir(d)]
+        if self.store != "containerd":
+            return [d for d in classic_dirs(self.conv.root, _stores.DRIVERS[self.store]) if os.path.isdir(d)]
         return []
 
     def measure(self):
@@ -107,7 +114,7 @@ class Inactive:
         or containerd's blobs and snapshots (all of containerd's namespaces: an estimate from above)."""
         seen = set()
         paths = [os.path.join(self.conv.root, "containers", cid) for cid in self.containers.values()]
-        if self.store == "classic":
+        if self.store != "containerd":
             paths += self.dirs()
         else:
             paths += [os.path.join(_store_plan.CONTAINERD_ROOT, d) for d in CONTAINERD_DIRS]
@@ -139,11 +146,14 @@ def refusals(conv, info, store, soak_days, now):
         problems.append("Docker runs from %s, but daemon.json names %s as its root (set elsewhere, on its command "
                         "line?): the cleanup is refused" % (info["DockerRootDir"], conv.root))
     data, _text, _exists = _daemon_json.load(conv.opts["daemon_json"])
-    running = _stores.store_of(info)
-    if running != store or _stores.configured_store(data) not in ((store, None) if store == "classic" else (store,)):
+    running = _stores.kind_of(info)
+    asked = _stores.configured_store(data) or "classic"
+    if asked == "classic" and data.get("storage-driver") not in (None, _stores.DRIVERS["classic"]):
+        asked = data["storage-driver"]
+    if running != store or asked != store:
         problems.append("Docker runs the %s store and daemon.json asks for the %s store: the cleanup removes the "
                         "store the conversion left, only while Docker runs and is set to run the %s store" % (
-                            running, _stores.configured_store(data) or "classic", store))
+                            running, asked, store))
     finished = done_at(journal, conv.jpath)
     why = soak_refusal(finished, soak_days, now, store)
     if why:
@@ -187,7 +197,7 @@ def clean(conv, info, store, soak_days):
     if conv.check_mode:
         conv.result["actions"].append("remove the %s store (%s): %d containers, %d images%s" % (
             inactive.store, _units.human(before), len(inactive.containers), len(images),
-            ", its layers" if inactive.store == "classic" else ""))
+            ", its layers" if inactive.store != "containerd" else ""))
         return conv.result
     conv.save(cleanup={"store": inactive.store, "started": conv.host.time(),
                        "containers": sorted(inactive.containers.values())})

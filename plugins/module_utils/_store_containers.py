@@ -13,7 +13,8 @@ __metaclass__ = type
 import contextlib
 import threading
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _container_spec, _stores, _testhooks
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _container_spec, _stores, _testhooks, _vfs_layer)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CARRIERS = 2  # writable layers copied at once
@@ -140,6 +141,13 @@ class ContainerSteps:
         """The writable layer of C copied into DEST, then compared: a dry run must find nothing left to copy."""
         if not dest:
             raise StoreError("the writable layer of the new container %s cannot be found" % c["name"], "containers")
+        if c.get("base"):  # a vfs container: its tree's difference from its parent's
+            try:
+                _vfs_layer.build(self.runner, c["base"], c["upper"], dest)
+                _vfs_layer.check(self.runner, c["base"], c["upper"], dest)
+            except (_vfs_layer.LayerError, OSError) as exc:
+                raise StoreError("carrying the writable layer of %s from vfs: %s" % (c["name"], exc), "containers")
+            return
         paths = ["--", c["upper"].rstrip("/") + "/", dest.rstrip("/") + "/"]
         rc, out, err = self.runner(["rsync"] + COPY + paths)
         if rc != 0:

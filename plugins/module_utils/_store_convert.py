@@ -38,6 +38,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
@@ -142,9 +143,12 @@ class Conversion(_store_containers.ContainerSteps):
                 return self.result
         info, version = self.client.info(), self.client.version()
         data, text, _exists = _daemon_json.load(self.opts["daemon_json"])
-        source = _stores.store_of(info)
+        # With driver: overlay2, the classic store on another graph driver is a store of its own (vfs).
+        source = _stores.kind_of(info) if self.opts.get("driver") else _stores.store_of(info)
         self.root = info.get("DockerRootDir") or self.root
         self.result.update(store_before=source, store=target)
+        if self.opts.get("driver") and target != "classic":
+            raise StoreError("driver is the classic store's graph driver: it goes with store: classic", "preflight")
         if source == target and _stores.configured_store(data) in ((target, None) if target == "classic" else (target,)):
             self.result["store_after"] = source
             _store_cleanup.report(self, target)
@@ -154,23 +158,31 @@ class Conversion(_store_containers.ContainerSteps):
         problems += plan.pop("problems")
         if problems:
             raise StoreError("; ".join(problems), "preflight")
-        after = _daemon_json.render(_stores.with_store(data, target))
+        text_back = text
+        if source in _stores.DRIVER_SOURCES:
+            after = _daemon_json.render(_stores.with_driver(data, _stores.DRIVERS[target]))
+            if "storage-driver" not in data:  # both drivers' directories hold data from now on: Docker must be told
+                text_back = _daemon_json.render(_stores.with_driver(data, source))
+        else:
+            after = _daemon_json.render(_stores.with_store(data, target))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
                            not_carried=plan["untagged_unused"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
                                  "after_header": self.opts["daemon_json"]})
         if self.check_mode:
             return self.result
-        self.convert(plan, source, target, text, after)
+        self.convert(plan, source, target, text_back, after)
         return self.result
 
     def preflight(self, info, version, data, source, target):
-        problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"))
-        if self.socket is None:
+        problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
+        uses_containerd = "containerd" in (source, target)
+        if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
                 ", ".join(_stores.CONTAINERD_SOCKETS)))
         problems += ["%s is not installed (or not on PATH): the conversion needs it" % tool
-                     for tool in ("ctr", "rsync") if not shutil.which(tool)]
+                     for tool in (("ctr", "rsync") if uses_containerd else ("rsync", "mount"))
+                     if not shutil.which(tool)]
         if source == target:  # daemon.json says otherwise than the engine runs: a restart would switch it
             problems.append("Docker runs the %s store but daemon.json asks for the other; restart Docker or fix "
                             "daemon.json first" % source)
@@ -188,6 +200,8 @@ class Conversion(_store_containers.ContainerSteps):
     def upper(self, inspect, store):
         if store == "classic":
             return _stores.classic_upper(inspect)
+        if store == "vfs":
+            return _stores.vfs_dirs(self.root, inspect["Id"])[0]
         rc, out, _err = self.runner(_stores.ctr_argv(self.socket or "", "snapshots", "--snapshotter",
                                                      _stores.DRIVERS["containerd"], "mounts",
                                                      "/nonexistent-dockyard", inspect["Id"]))
@@ -207,7 +221,7 @@ class Conversion(_store_containers.ContainerSteps):
         self.host.unmask(self.journal.get("masked") or [])
         if not self.client.ping():
             self.start()
-        if _stores.store_of(self.client.info()) != self.journal["target"]:
+        if _stores.kind_of(self.client.info()) != self.journal["target"]:
             raise StoreError("the conversion to the %s store was interrupted after its containers started, and Docker "
                              "runs the other store now (switched by hand?): put daemon.json back to the %s store "
                              "and run again" % (self.journal["target"], self.journal["target"]), "preflight")
@@ -246,9 +260,14 @@ class Conversion(_store_containers.ContainerSteps):
             self.host.write_file(self.opts["daemon_json"], text_after, config=True)
             _testhooks.reached("store_after_switch")
             self.start()
-            if _stores.store_of(self.client.info()) != target:
-                raise StoreError("Docker started on the %s store after the switch" % source, "switch")
-            if target == "classic":
+            if _stores.kind_of(self.client.info()) != target:
+                raise StoreError("Docker started on the %s store after the switch" % _stores.kind_of(
+                    self.client.info()), "switch")
+            if source in _stores.DRIVER_SOURCES:
+                t0 = time.time()
+                self.load_from_files(plan.get("archive"), source)
+                self.result["images_seconds"] = round(time.time() - t0, 3)
+            elif target == "classic":
                 t0 = time.time()
                 self.export_from_containerd(plan["tags"], plan["tag_layers"])
                 self.result["images_seconds"] = round(time.time() - t0, 3)
@@ -371,6 +390,45 @@ class Conversion(_store_containers.ContainerSteps):
             raise StoreError("ctr images import failed (rc=%d): %s" % (rc, said[-500:]), "images")
         self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
             len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
+
+    def load_from_files(self, archive, source):
+        """Every tag loaded into the overlay2 store Docker runs now, streamed from the SOURCE driver's files (an
+        _layer_store.Archive made while Docker still ran that driver) through a pipe: no archive on disk."""
+        if archive is None:
+            return
+        self.progress("images")
+        total, t0, due = archive.size(), time.time(), [0]
+        rfd, wfd = os.pipe()
+        failed = []
+
+        def tick(done):
+            now = time.time()
+            if now >= due[0]:
+                due[0] = now + 0.5
+                self.status.write(phase="images", bytes_done=done, bytes_total=total,
+                                  percent=min(99, done * 100 // total) if total else None,
+                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
+
+        def feed():
+            try:
+                archive.write(wfd, tick)
+            except BaseException as exc:  # pylint: disable=broad-except  # raised below, in the calling thread
+                failed.append(exc)
+            finally:
+                os.close(wfd)
+        writer = threading.Thread(target=feed)
+        writer.start()
+        try:
+            with os.fdopen(rfd, "rb") as body:
+                _testhooks.reached("store_during_images")
+                _messages, error = _image_archive.post_load(self.client, body)
+        finally:
+            writer.join()
+        if failed or error:
+            raise StoreError("loading the images from the %s store's files failed: %s" % (
+                source, failed[0] if failed else error), "images")
+        self.result["actions"].append("loaded %d tags into the overlay2 store, read from the %s store's files" % (
+            len(archive.names), source))
 
     def export_from_containerd(self, tags, layers=None):
         """Every tag into the classic store Docker runs now: tagged there when that store still holds its image (the

@@ -13,7 +13,7 @@ import calendar
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils import _layer_store, _stores, _vfs_layer
 
 CONTAINERD_ROOT = "/var/lib/containerd"
 
@@ -66,27 +66,43 @@ def plan(conv, root, source, target):
         name = _stores.container_name(c)
         ref = _stores.image_ref(c, images)
         upper = conv.upper(c, source)
-        if not upper:
+        base = _stores.vfs_dirs(root, c["Id"])[1] if source == "vfs" else None
+        if not upper or (source == "vfs" and not base):
             problems.append("the writable layer of container %s cannot be found" % name)
         layers = ((client.get("/images/%s/json" % c["Image"]) or {}).get("RootFS") or {}).get("Layers") \
             if ref else None
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "running": bool((c.get("State") or {}).get("Running"))})
+        if base:  # vfs: the layer is the difference of the container's tree from this one (_vfs_layer)
+            recorded[-1]["base"] = base
     recorded, unresolved = _stores.in_order(recorded)  # each after the containers it names
     if unresolved:
         problems.append("containers name others this host does not hold: %s" % ", ".join(unresolved))
-    problems += room(conv, root, target)
+    archive = None
+    if source in _stores.DRIVER_SOURCES:
+        # The images are loaded after the switch, from the old driver's files: everything they need is checked now.
+        try:
+            archive = _layer_store.Archive(tags, ()) if tags else None
+        except (_layer_store.Unusable, ValueError) as exc:
+            problems.append("the images cannot be read from the %s store's files (%s), and the engine that could "
+                            "save them is stopped by then: this host is not converted" % (source, exc))
+        why = _vfs_layer.overlay_works(conv.runner, root)
+        if why:
+            problems.append(why + ": the overlay2 driver cannot run here")
+    problems += room(conv, root, target, archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES
+                                                                          else None))
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
-            "containers": recorded, "problems": problems, "hidden": hidden}
+            "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
 
 
-def room(conv, root, target):
-    """[] or why the new store's filesystem has no room for what is carried."""
+def room(conv, root, target, layers=None):
+    """[] or why the new store's filesystem has no room for what is carried (LAYERS: the images' bytes, when
+    known)."""
     where = CONTAINERD_ROOT if target == "containerd" and os.path.isdir(CONTAINERD_ROOT) else root
     try:
         st = os.statvfs(where)
         free = st.f_bavail * st.f_frsize
     except OSError:
         free = None
-    why = _stores.room(target, conv.client.get("/system/df") or {}, free)
+    why = _stores.room(target, conv.client.get("/system/df") or {}, free, layers)
     return [why + " on the filesystem of %s" % where] if why else []

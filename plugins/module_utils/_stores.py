@@ -28,7 +28,10 @@ SNAPSHOTTER_TYPE = "io.containerd.snapshotter.v1"
 FEATURE = "containerd-snapshotter"
 STORES = ("containerd", "classic")
 # The graph driver of each store this collection converts between.
-DRIVERS = {"classic": "overlay2", "containerd": "overlayfs"}
+DRIVERS = {"classic": "overlay2", "containerd": "overlayfs", "vfs": "vfs"}
+# The classic store's other graph drivers a host is converted from to overlay2 (``driver: overlay2``); each is a
+# store of its own to the conversion (its layers under DockerRootDir/DRIVER, its images under image/DRIVER).
+DRIVER_SOURCES = ("vfs",)
 MIN_DOCKER = 24
 NAMESPACE = "moby"
 # containerd's socket: the system containerd Debian's and Docker's packages run, or the one dockerd starts itself.
@@ -54,6 +57,24 @@ def store_of(info):
     return "classic"
 
 
+def kind_of(info):
+    """The store the engine runs as the conversion tells them apart: ``containerd``, ``classic`` (overlay2), or the
+    classic store's graph driver when it is another (``vfs``, ``btrfs``...)."""
+    store = store_of(info)
+    driver = info.get("Driver")
+    if store == "classic" and driver and driver != DRIVERS["classic"]:
+        return driver
+    return store
+
+
+def with_driver(data, driver):
+    """daemon.json's DATA with the classic store's graph driver set to DRIVER (``storage-driver``: explicit, since
+    Docker refuses to pick one when two drivers' directories hold data)."""
+    out = dict(data)
+    out["storage-driver"] = driver
+    return out
+
+
 def with_store(data, store):
     """daemon.json's DATA with the image store set to STORE (``features.containerd-snapshotter``, written as true or
     false: an engine whose default is the containerd store keeps the classic one only when told)."""
@@ -70,8 +91,9 @@ def configured_store(data):
     return None if value is None else ("containerd" if value else "classic")
 
 
-def refusals(info, version, daemon_json, target, allow_swarm=False):
-    """Why this host cannot be converted to TARGET, in words (an empty list when it can)."""
+def refusals(info, version, daemon_json, target, allow_swarm=False, source=None):
+    """Why this host cannot be converted to TARGET (from SOURCE, the store kind_of() names; a driver of
+    DRIVER_SOURCES when the classic store's driver is converted), in words (an empty list when it can)."""
     out = []
     server = str(version.get("Version") or "0")
     try:
@@ -88,15 +110,22 @@ def refusals(info, version, daemon_json, target, allow_swarm=False):
     if swarm not in ("inactive", "") and not allow_swarm:
         out.append("this engine is part of a swarm (%s): swarm recreates service tasks itself; leave the swarm, "
                    "or set allow_swarm to convert the other containers" % swarm)
-    source = store_of(info)
-    if source in DRIVERS and info.get("Driver") != DRIVERS[source]:
+    running = store_of(info)
+    driver = info.get("Driver")
+    if source in DRIVER_SOURCES:
+        pass  # the classic store's own driver is what is converted
+    elif running == "classic" and driver in DRIVER_SOURCES and target == "containerd":
+        out.append("the engine runs the classic store with the %s driver; convert it to overlay2 first (store: "
+                   "classic, driver: overlay2), then to containerd's store" % driver)
+    elif running in DRIVERS and driver != DRIVERS[running]:
         out.append("the engine runs the %s store with the %s driver; only %s (classic) and %s (containerd) are "
-                   "converted" % (source, info.get("Driver"), DRIVERS["classic"], DRIVERS["containerd"]))
+                   "converted%s" % (running, driver, DRIVERS["classic"], DRIVERS["containerd"],
+                                    ", and %s to overlay2" % ", ".join(DRIVER_SOURCES) if running == "classic" else ""))
     if info.get("LiveRestoreEnabled"):
         out.append("live-restore is on: its containers would keep running (and writing) while Docker stops, so "
                    "their writable layers could not be copied whole; set \"live-restore\": false for the "
                    "conversion")
-    if "storage-driver" in daemon_json:
+    if "storage-driver" in daemon_json and source not in DRIVER_SOURCES:
         out.append("daemon.json sets storage-driver (%s), which would decide the store's driver after the switch; "
                    "remove it (the store's default driver is %s)" % (
                        daemon_json["storage-driver"], DRIVERS[target]))
@@ -178,6 +207,24 @@ def upper_from_mounts(text):
     """The upper directory in the mount command ``ctr snapshots mounts`` prints, or None."""
     m = re.search(r"upperdir=([^,\s]+)", text or "")
     return m.group(1) if m else None
+
+
+def vfs_dirs(root, cid):
+    """(the container's tree, its parent's tree: the image with Docker's init files) of the vfs container CID,
+    from the layer store's record of its mount under Docker's ROOT; (None, None) when it is not found."""
+    rec = os.path.join(root, "image", "vfs", "layerdb", "mounts", cid)
+    out = []
+    for name in ("mount-id", "init-id"):
+        try:
+            with open(os.path.join(rec, name)) as f:
+                mount = f.read().strip()
+        except (OSError, IOError):
+            return None, None
+        path = os.path.join(root, "vfs", "dir", mount)
+        if not mount or "/" in mount or mount.startswith(".") or not os.path.isdir(path):
+            return None, None
+        out.append(path)
+    return tuple(out)
 
 
 def classic_upper(inspect):
@@ -344,10 +391,11 @@ def disarm(root, cid):
     return True
 
 
-def room(target, df, free_bytes):
+def room(target, df, free_bytes, layers=None):
     """None, or why the new store has no room: containerd keeps each layer twice (its blob and its unpacked
-    snapshot), the classic store once; each container's writable layer is copied.  DF is GET /system/df."""
-    layers = int(df.get("LayersSize") or 0)
+    snapshot), the classic store once; each container's writable layer is copied.  DF is GET /system/df; LAYERS,
+    when known, the bytes of the images' layers (vfs's own figure counts each layer's whole tree)."""
+    layers = int(df.get("LayersSize") or 0) if layers is None else layers
     rw = sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
     need = layers * (2 if target == "containerd" else 1) + rw
     need += need // 20  # a margin of 5%

@@ -27,8 +27,10 @@ description:
     verifies). Converting back carries what changed since the same way; the containers the earlier conversion left
     in the old store are replaced, and are kept from starting with Docker before that.
   - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap,
-    live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs,
-    C(storage-driver) set in daemon.json, containers using images without a tag, a container naming another that
+    live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs
+    (vfs only with O(driver=overlay2)), C(storage-driver) set in daemon.json (but for a driver conversion), a kernel
+    that cannot mount overlayfs on Docker's root (for O(driver=overlay2)), images the vfs store's files cannot
+    give, containers using images without a tag, a container naming another that
     the host does not hold, containers of the same name in the other store that this collection did not make, a
     store switched back by hand since the last conversion, not enough space in the new store, containerd's socket
     missing, C(ctr) or C(rsync) not installed.
@@ -59,6 +61,18 @@ options:
     type: str
     choices: [containerd, classic]
     required: true
+    version_added: 0.2.0
+  driver:
+    description:
+      - With O(store=classic), the classic store's graph driver to run. A host whose classic store runs another
+        driver (V(vfs)) is converted to it the same way - its images loaded into overlay2 from the old driver's
+        files after the switch (C(storage-driver) in daemon.json), every container made again with its writable
+        layer (the difference of its vfs tree from its parent's, whiteouts for what it deleted, checked by mounting
+        the new layer over the old parent), the running set kept. The old driver's store is the inactive store
+        afterwards, removed by O(state=cleaned).
+      - Unset, the classic store is left on whatever driver it runs.
+    type: str
+    choices: [overlay2]
     version_added: 0.2.0
   daemon_json:
     description: The engine's daemon.json.
@@ -109,7 +123,8 @@ notes:
   - A container that names another (a C(container:) network, IPC, PID or UTS mode, volumes from, links) is made
     after it, naming the new one, and started after it.
   - Not done by this version - images without a tag, an exited container's exit code (it comes back created),
-    other graph drivers (vfs, btrfs, zfs, devicemapper). The playbook is C(playbooks/convert_image_store.yml), the
+    other graph drivers than vfs (btrfs, zfs, devicemapper), from vfs straight to containerd (go through overlay2),
+    back from overlay2 to vfs. The playbook is C(playbooks/convert_image_store.yml), the
     role C(dockyard.migrate.convert_image_store). See the collection's docs/image_store.md.
 seealso:
   - module: dockyard.migrate.data_root
@@ -124,6 +139,11 @@ EXAMPLES = r'''
   dockyard.migrate.image_store:
     store: classic
 
+- name: A classic store on the vfs driver moved to overlay2, its containers kept
+  dockyard.migrate.image_store:
+    store: classic
+    driver: overlay2
+
 - name: Two weeks later, remove the classic store the conversion to containerd left behind
   dockyard.migrate.image_store:
     store: containerd
@@ -133,7 +153,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 store_before:
-  description: The store the engine ran before the run.
+  description: The store the engine ran before the run (C(vfs) for the classic store on vfs, with O(driver)).
   returned: always
   type: str
   sample: classic
@@ -225,6 +245,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._stores import ST
 def main():
     module = AnsibleModule(argument_spec=docker_args(
         store=dict(type="str", required=True, choices=list(STORES)),
+        driver=dict(type="str", choices=["overlay2"]),
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
         allow_swarm=dict(type="bool", default=False),
         stop_timeout=dict(type="int", default=120),

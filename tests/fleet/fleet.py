@@ -351,6 +351,8 @@ def inner_daemon_json(spec):
     conf = {"bridge": "none", "iptables": False, "ip6tables": False}
     if spec.get("containerd_store"):
         conf["features"] = {"containerd-snapshotter": True}
+    if spec.get("driver"):
+        conf["storage-driver"] = spec["driver"]
     return conf
 
 
@@ -363,6 +365,8 @@ def golden_dir(name, spec, profile):
     with open(os.path.join(HERE, "seed.sh"), "rb") as f:
         h.update(f.read())
     h.update(("%s %s %s %s" % (name, spec["image"], bool(spec.get("containerd_store")), profile)).encode())
+    if spec.get("driver"):
+        h.update(("driver %s" % spec["driver"]).encode())
     return os.path.join(STATE, "golden", "%s%s-%s" % (TAG, name, h.hexdigest()[:16]))
 
 
@@ -507,16 +511,19 @@ def host_names(count, start=1):
     return ["h%d" % i for i in range(start, start + count)]
 
 
-def up(count, suite, containerd_store, start=1):
+def up(count, suite, containerd_store, start=1, driver=None):
     ensure_engine()
     image = build(suite)
     hosts = load_hosts()
     for i, name in enumerate(host_names(count, start)):
         spec = {"port": BASE_PORT + start + i, "suite": suite, "image": image,
                 "containerd_store": containerd_store}
+        if driver:
+            spec["driver"] = driver
         running, cur_image = container_state(name)
         old = hosts.get(name)
-        same = old is not None and all(old.get(k) == spec[k] for k in spec) and cur_image == image
+        same = old is not None and all(old.get(k) == spec.get(k) for k in set(spec) | {"driver"}) and \
+            cur_image == image
         if running is None or not same:
             if running is not None:
                 log("recreating %s (recipe or settings changed)" % name)
@@ -639,6 +646,7 @@ def main():
     u.add_argument("--first", type=int, default=1, help="number of the first host (h1)")
     u.add_argument("--suite", default="bookworm", choices=sorted(INCLUDE))
     u.add_argument("--containerd-store", action="store_true")
+    u.add_argument("--driver", choices=["vfs"], help="the classic store's graph driver (storage-driver)")
     r = sub.add_parser("reset")
     r.add_argument("names", nargs="+")
     r.add_argument("--olddisk", action="store_true")
@@ -660,7 +668,7 @@ def main():
     if a.cmd == "build":
         print(build(a.suite))
     elif a.cmd == "up":
-        print(up(a.hosts, a.suite, a.containerd_store, a.first))
+        print(up(a.hosts, a.suite, a.containerd_store, a.first, a.driver))
     elif a.cmd == "reset":
         print(reset(a.names, a.olddisk, a.seed))
     elif a.cmd == "seed":

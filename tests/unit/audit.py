@@ -35,6 +35,7 @@ WRITERS = {
     ("_layer_filter.py", "Filter.move"): "the filtered stream, to the descriptor it was given (a pipe), no file",
     ("_layer_store.py", "Writer.write"): "the archive stream, to standard output (the SSH channel), no file",
     ("_store_convert.py", "Conversion.import_into_containerd"): "the image stream, to ctr's standard input (a pipe)",
+    ("_vfs_layer.py", "build"): "the list of paths for rsync (a temporary file removed when closed)",
 }
 # (file, function) -> why renaming there is safe.
 RENAMERS = {
@@ -65,6 +66,10 @@ REMOVERS = {
     ("_systemd.py", "Systemd.restore_file"): "a file the run created (a drop-in), put back to not existing",
     ("_switch.py", "drop_empty"): "an empty stand-in directory (os.rmdir fails on anything else)",
     ("_systemd.py", "Systemd.view_beneath"): "its own empty mount point, once the view is unmounted",
+    ("_vfs_layer.py", "build"): "a path of the new container's own layer where a whiteout goes (a fresh layer has "
+                                "none), and its temporary list of paths",
+    ("_vfs_layer.py", "check"): "its own empty mount point, once the check's overlay is unmounted",
+    ("_vfs_layer.py", "overlay_works"): "its own probe directory",
 }
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"}
 # Wrappers that run a later word of their argv as a command.

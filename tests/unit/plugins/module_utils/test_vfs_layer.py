@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+"""_vfs_layer: a vfs container's tree turned into an overlay upper directory, on real directories, with the real
+rsync; the check mounts a real overlay when the test runs as root."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _vfs_layer
+
+needs_rsync = pytest.mark.skipif(not shutil.which("rsync"), reason="rsync is not installed")
+
+
+def runner(argv):
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
+    return res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")
+
+
+def can_xattr(path):
+    try:
+        os.setxattr(path, "user.probe", b"1")
+        os.removexattr(path, "user.probe")
+        return True
+    except OSError:
+        return False
+
+
+def write(path, text, mtime=1700000000):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.utime(path, (mtime, mtime))
+
+
+@pytest.fixture
+def trees(tmp_path):
+    """(base, tree): an image with Docker's init files, and the container's copy of it, changed in every way a
+    container changes its files."""
+    base = str(tmp_path / "init")
+    for rel, text in (("etc/os-release", "debian\n"), ("etc/keep", "keep\n"), ("bin/wc", "wc\n"),
+                      ("app/old", "old\n"), ("app/sub/deep", "deep\n"), ("lib/file-to-dir", "f\n"),
+                      ("srv/linked", "shared\n"), ("usr/untouched", "same\n"), ("var/log/x", "x\n"),
+                      ("opt/mode", "m\n")):
+        write(os.path.join(base, rel), text)
+    os.mkdir(os.path.join(base, "dir-to-file"))
+    write(os.path.join(base, "dir-to-file", "inner"), "i\n")
+    os.symlink("os-release", os.path.join(base, "etc", "link"))
+    os.link(os.path.join(base, "usr", "untouched"), os.path.join(base, "usr", "untouched.hl"))
+    for d, _dirs, _files in os.walk(base):
+        os.utime(d, (1700000000, 1700000000))
+    tree = str(tmp_path / "container")
+    subprocess.run(["cp", "-a", base, tree], check=True, timeout=60)
+    write(os.path.join(tree, "added.txt"), "added\n", mtime=1800000000)
+    write(os.path.join(tree, "etc", "os-release"), "changed\n", mtime=1800000000)
+    os.unlink(os.path.join(tree, "bin", "wc"))
+    shutil.rmtree(os.path.join(tree, "app"))
+    write(os.path.join(tree, "app", "fresh"), "fresh\n", mtime=1800000000)
+    os.unlink(os.path.join(tree, "lib", "file-to-dir"))
+    write(os.path.join(tree, "lib", "file-to-dir", "now"), "a dir\n")
+    shutil.rmtree(os.path.join(tree, "dir-to-file"))
+    write(os.path.join(tree, "dir-to-file"), "a file\n")
+    os.link(os.path.join(tree, "srv", "linked"), os.path.join(tree, "srv", "linked.new"))  # a link to a kept file
+    os.chmod(os.path.join(tree, "opt", "mode"), 0o600)
+    os.unlink(os.path.join(tree, "etc", "link"))
+    os.symlink("keep", os.path.join(tree, "etc", "link"))
+    os.utime(os.path.join(tree, "var", "log"), (1800000000, 1800000000))  # a file made and deleted in it
+    return base, tree
+
+
+def test_changes_name_what_the_container_changed_and_nothing_else(trees):
+    base, tree = trees
+    copy, deleted = _vfs_layer.changes(base, tree)
+    copy = [p.decode() for p in copy]
+    assert copy[0] == "." and sorted(copy[1:]) == sorted([
+        "added.txt", "etc", "etc/os-release", "etc/link", "app", "app/fresh", "bin", "lib", "lib/file-to-dir",
+        "lib/file-to-dir/now", "dir-to-file", "srv", "srv/linked", "srv/linked.new", "opt", "opt/mode", "var",
+        "var/log"]), copy
+    assert [p.decode() for p in deleted] == ["app/old", "app/sub", "bin/wc"]
+    # Unchanged paths (the hard-linked pair both kept, a kept file beside a changed one) are not copied.
+    assert "usr" not in copy and "etc/keep" not in copy
+
+
+def test_changes_see_an_extended_attribute_and_an_owner(trees):
+    base, tree = trees
+    path = os.path.join(tree, "usr", "untouched")
+    if not can_xattr(path):
+        pytest.skip("this filesystem takes no user extended attributes")
+    os.setxattr(path, "user.k", b"v")
+    copy, _deleted = _vfs_layer.changes(base, tree)
+    # The hard link group is copied whole: the links stay links in the upper directory.
+    assert {b"usr/untouched", b"usr/untouched.hl"} <= set(copy)
+    if os.geteuid() == 0:
+        os.lchown(os.path.join(tree, "etc", "keep"), 1234, 1234)
+        assert b"etc/keep" in _vfs_layer.changes(base, tree)[0]
+
+
+def test_identical_trees_have_no_changes(tmp_path):
+    base = str(tmp_path / "a")
+    write(os.path.join(base, "x", "y"), "y\n")
+    tree = str(tmp_path / "b")
+    subprocess.run(["cp", "-a", base, tree], check=True, timeout=60)
+    assert _vfs_layer.changes(base, tree) == ([b"."], [])
+
+
+@needs_rsync
+def test_build_writes_an_overlay_upper_directory(trees, tmp_path):
+    base, tree = trees
+    dest = str(tmp_path / "upper")
+    os.mkdir(dest)
+    copied, deleted = _vfs_layer.build(runner, base, tree, dest)
+    assert (copied, deleted) == (18, 3)
+    for rel in ("app/old", "app/sub", "bin/wc"):
+        st = os.lstat(os.path.join(dest, rel))
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(0, 0), rel
+    with open(os.path.join(dest, "etc", "os-release")) as f:
+        assert f.read() == "changed\n"
+    assert os.path.isfile(os.path.join(dest, "dir-to-file")) and os.path.isdir(os.path.join(dest, "lib",
+                                                                                           "file-to-dir"))
+    assert os.readlink(os.path.join(dest, "etc", "link")) == "keep"
+    assert stat.S_IMODE(os.lstat(os.path.join(dest, "opt", "mode")).st_mode) == 0o600
+    a, b = os.lstat(os.path.join(dest, "srv", "linked")), os.lstat(os.path.join(dest, "srv", "linked.new"))
+    assert a.st_ino == b.st_ino
+    assert not os.path.exists(os.path.join(dest, "usr")) and not os.path.exists(os.path.join(dest, "etc", "keep"))
+    # The directories on the way carry the container's own times, made after the whiteouts in them.
+    assert os.lstat(os.path.join(dest, "bin")).st_mtime_ns == os.lstat(os.path.join(tree, "bin")).st_mtime_ns
+    assert os.lstat(os.path.join(dest, "var", "log")).st_mtime == 1800000000
+
+
+def overlay_here(tmp_path):
+    if os.geteuid() != 0 or not shutil.which("rsync"):
+        return False
+    return _vfs_layer.overlay_works(runner, str(tmp_path)) is None
+
+
+def test_check_passes_the_built_layer_and_fails_a_wrong_one(trees, tmp_path, monkeypatch):
+    if not overlay_here(tmp_path):
+        pytest.skip("needs root, rsync and an overlay mount")
+    monkeypatch.setattr(_vfs_layer, "SCRATCH", str(tmp_path))
+    base, tree = trees
+    dest = str(tmp_path / "upper")
+    os.mkdir(dest)
+    _vfs_layer.build(runner, base, tree, dest)
+    _vfs_layer.check(runner, base, tree, dest)
+    assert [p for p in os.listdir(str(tmp_path)) if p.startswith("dockyard-vfs-check-")] == []
+    # A whiteout missing: the deleted file shows again through the overlay, and the check says where.
+    os.unlink(os.path.join(dest, "bin", "wc"))
+    os.utime(os.path.join(dest, "bin"), ns=(os.lstat(os.path.join(tree, "bin")).st_mtime_ns,) * 2)
+    with pytest.raises(_vfs_layer.LayerError, match="bin/wc"):
+        _vfs_layer.check(runner, base, tree, dest)
+    assert [p for p in os.listdir(str(tmp_path)) if p.startswith("dockyard-vfs-check-")] == []
+
+
+def test_check_fails_a_changed_file_left_out(trees, tmp_path, monkeypatch):
+    if not overlay_here(tmp_path):
+        pytest.skip("needs root, rsync and an overlay mount")
+    monkeypatch.setattr(_vfs_layer, "SCRATCH", str(tmp_path))
+    base, tree = trees
+    dest = str(tmp_path / "upper")
+    os.mkdir(dest)
+    _vfs_layer.build(runner, base, tree, dest)
+    os.unlink(os.path.join(dest, "etc", "os-release"))
+    os.utime(os.path.join(dest, "etc"), ns=(os.lstat(os.path.join(tree, "etc")).st_mtime_ns,) * 2)
+    with pytest.raises(_vfs_layer.LayerError, match="etc/os-release"):
+        _vfs_layer.check(runner, base, tree, dest)
+
+
+def test_overlay_option_refuses_separators():
+    for bad in ("/a:b", "/a,b", "/a\\b"):
+        with pytest.raises(_vfs_layer.LayerError, match="overlay mount option"):
+            _vfs_layer.overlay_option(bad)
+    assert _vfs_layer.overlay_option("/var/lib/docker/vfs/dir/abc-init") == "/var/lib/docker/vfs/dir/abc-init"
+
+
+def test_overlay_works_says_why_not(tmp_path):
+    def refuse(argv):
+        return 32, "", "mount: unknown filesystem type 'overlay'"
+    why = _vfs_layer.overlay_works(refuse, str(tmp_path))
+    assert "overlayfs cannot be mounted" in why and "unknown filesystem type" in why
+    assert os.listdir(str(tmp_path)) == []
