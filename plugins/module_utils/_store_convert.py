@@ -158,11 +158,8 @@ class Conversion(_store_containers.ContainerSteps):
         problems += plan.pop("problems")
         if problems:
             raise StoreError("; ".join(problems), "preflight")
-        text_back = text
         if source in _stores.DRIVER_SOURCES:
             after = _daemon_json.render(_stores.with_driver(data, _stores.DRIVERS[target]))
-            if "storage-driver" not in data:  # both drivers' directories hold data from now on: Docker must be told
-                text_back = _daemon_json.render(_stores.with_driver(data, source))
         else:
             after = _daemon_json.render(_stores.with_store(data, target))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
@@ -171,7 +168,7 @@ class Conversion(_store_containers.ContainerSteps):
                                  "after_header": self.opts["daemon_json"]})
         if self.check_mode:
             return self.result
-        self.convert(plan, source, target, text_back, after)
+        self.convert(plan, source, target, text, after)
         return self.result
 
     def preflight(self, info, version, data, source, target):

@@ -112,8 +112,13 @@ def refusals(info, version, daemon_json, target, allow_swarm=False, source=None)
                    "or set allow_swarm to convert the other containers" % swarm)
     running = store_of(info)
     driver = info.get("Driver")
-    if source in DRIVER_SOURCES:
-        pass  # the classic store's own driver is what is converted
+    if source in DRIVER_SOURCES:  # the classic store's own driver is what is converted, through daemon.json
+        if daemon_json.get("storage-driver") != source:
+            # Docker never picks vfs by itself: dockerd's -s or DOCKER_DRIVER chose it.  A storage-driver written to
+            # daemon.json beside a flag stops dockerd from starting, and DOCKER_DRIVER overrides daemon.json.
+            out.append("Docker runs the %s driver but daemon.json does not set \"storage-driver\": \"%s\" (it is "
+                       "chosen on dockerd's command line or by DOCKER_DRIVER); move that choice into daemon.json, "
+                       "restart Docker and run again" % (source, source))
     elif running == "classic" and driver in DRIVER_SOURCES and target == "containerd":
         out.append("the engine runs the classic store with the %s driver; convert it to overlay2 first (store: "
                    "classic, driver: overlay2), then to containerd's store" % driver)

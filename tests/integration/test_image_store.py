@@ -298,3 +298,101 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     sh(fleet, "docker start norestart sidecar >/dev/null")
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
     clean_after_soak(fleet, "classic", before)
+
+
+def vfs_held(fleet):
+    """What the vfs store holds: its directories under Docker's root, and the containers made with vfs."""
+    return sh(fleet, "cd /var/lib/docker && ls -d vfs image/vfs 2>/dev/null; grep -l '\"Driver\":\"vfs\"' "
+                     "containers/*/config.v2.json 2>/dev/null | wc -l").split()
+
+
+def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts):
+    """A classic store on the vfs driver (Docker 26.1) converted to overlay2 (driver: overlay2): refused while vfs
+    is chosen outside daemon.json; the images loaded from the vfs store's files, each container's writable layer
+    carried as the difference of its vfs tree from its parent's, a kill while the images load rolled back, a
+    reboot, a rerun that changes nothing, and the vfs store removed after the soak."""
+    host = "h17"
+    fleet_hosts.up_extra("--first", host[1:], "--hosts", "1", "--suite", "trixie", "--driver", "vfs")
+    fleet_hosts.reset(host)
+    fleet = On(fleet_hosts, host)
+    sh(fleet, "docker exec web sh -c '%s' && setfattr -n user.k -v v "
+              "/proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt" % CHANGES)
+    sh(fleet, "docker run -d --name norestart --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; "
+              "while true; do sleep 1; done' >/dev/null")
+    assert store(fleet) == ("vfs", "classic")
+    before = state(fleet)
+    tags, containers, files, _images = before
+    assert files[:5] == ["added", "changed", "runtime", "fresh", "fresh"] and "No such file" in files[5], files
+    assert files[6:] == ["hard-linked", "hello", "v", "done"], files
+    assert "web=running" in containers and "norestart=running" in containers and "spare=stopped" in containers
+    daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
+    # vfs chosen outside daemon.json (DOCKER_DRIVER in docker.service's environment): a storage-driver written to
+    # daemon.json would not be obeyed, so the conversion is refused, nothing changed.
+    sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
+              "d=json.load(open(p)); del d[\"storage-driver\"]; json.dump(d, open(p, \"w\"))' && "
+              "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nEnvironment=DOCKER_DRIVER=vfs\\n' "
+              "> /etc/systemd/system/docker.service.d/driver.conf && systemctl daemon-reload && systemctl restart docker"
+              " && docker start norestart >/dev/null && "
+              "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    try:
+        assert store(fleet) == ("vfs", "classic")
+        edited = sh(fleet, "cat /etc/docker/daemon.json")
+        no = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, expect="failed")
+        assert no.get("failed_phase") == "preflight" and "does not set \"storage-driver\": \"vfs\"" in no["msg"], no
+        assert not no["changed"] and sh(fleet, "cat /etc/docker/daemon.json") == edited and state(fleet) == before
+    finally:
+        sh(fleet, "rm /etc/systemd/system/docker.service.d/driver.conf && cp /root/daemon.json /etc/docker/daemon.json"
+                  " && systemctl daemon-reload && systemctl restart docker && docker start norestart >/dev/null && "
+                  "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    assert store(fleet) == ("vfs", "classic") and state(fleet) == before
+    # Straight to containerd's store: refused, nothing changed; without driver the classic store is what runs.
+    no = fleet.module(MODULE, {"store": "containerd"}, expect="failed")
+    assert no.get("failed_phase") == "preflight" and "convert it to overlay2 first" in no["msg"], no
+    assert not no["changed"] and sh(fleet, "cat /etc/docker/daemon.json") == daemon_json
+    same = fleet.module(MODULE, {"store": "classic"})
+    assert same["changed"] is False and same["store_after"] == "classic", same
+    plan = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, check_mode=True, diff=True)
+    assert plan["changed"] and plan["store_before"] == "vfs" and sorted(plan["images"]) == tags, plan
+    assert json.loads(plan["diff"]["after"])["storage-driver"] == "overlay2", plan["diff"]
+    assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet) == ("vfs", "classic")
+
+    # Killed while the images load into overlay2 (Docker already started on it): the rerun puts Docker back on vfs,
+    # then converts.
+    status = "/root/image_store.status.json"
+    killed = fleet.module(MODULE, {"store": "classic", "driver": "overlay2", "status_file": status},
+                          env={FAILPOINT: "store_during_images"}, expect="failed")
+    assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
+    assert journal(fleet)["phase"] == "switch" and json.loads(sh(fleet, "cat " + status))["phase"] == "images"
+    assert store(fleet) == ("overlay2", "classic")
+    res = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"})
+    assert not res.get("failed") and res["changed"] and res["store_after"] == "classic", res
+    assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
+    assert "loaded %d tags into the overlay2 store, read from the vfs store's files" % len(tags) in res["actions"]
+    assert store(fleet) == ("overlay2", "classic")
+    assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
+    assert state(fleet) == before
+    # The layers carried hold only what each container changed: web's upper directory has its own files and
+    # whiteouts (0:0 character devices) for what it deleted, not the image's files.
+    upper = sh(fleet, "cd $(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' web) && find . -printf '%y %p\\n' | "
+                      "sort && stat -c '%F %t:%T' bin/wc app/blob").splitlines()
+    assert "f ./added.txt" in upper and "f ./app/fresh" in upper and "c ./app/blob" in upper, upper
+    assert "c ./bin/wc" in upper and not [p for p in upper if p.endswith("./bin/busybox")], upper
+    assert upper[-2:] == ["character special file 0:0"] * 2, upper
+    again = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"})
+    assert not again.get("failed") and again["changed"] is False, again
+
+    fleet_hosts.reboot(host)
+    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    sh(fleet, "docker start norestart >/dev/null")  # no restart policy: a boot leaves it stopped
+    assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
+
+    # The vfs store is kept until the soak is over, then removed; the host is as it was.
+    kept = vfs_held(fleet)
+    assert kept[:2] == ["image/vfs", "vfs"] and int(kept[2]) == len(containers), kept
+    no = fleet.module(MODULE, {"store": "classic", "state": "cleaned"}, expect="failed")
+    assert no.get("failed_phase") == "preflight" and "soak_days=7" in no["msg"] and vfs_held(fleet) == kept, no
+    gone = fleet.module(MODULE, {"store": "classic", "state": "cleaned", "soak_days": 0})
+    assert gone["changed"] and gone["freed_bytes"] > 0 and gone["inactive_store"]["store"] == "vfs", gone
+    assert vfs_held(fleet) == ["0"] and state(fleet) == before
+    again = fleet.module(MODULE, {"store": "classic", "state": "cleaned", "soak_days": 0})
+    assert again["changed"] is False and not again.get("failed"), again

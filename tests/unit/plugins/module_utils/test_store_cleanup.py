@@ -345,3 +345,46 @@ def test_a_conversion_back_onto_a_store_removed_part_way_refuses(tmp_path):
     with pytest.raises(StoreError, match=r"the removal of the classic store was interrupted: finish it first"):
         conv.run()
     assert tree(tmp_path) == before
+
+
+def vfs_converted(tmp_path, engine=None, daemon=None):
+    """A host converted from the classic store on vfs to overlay2 eight days ago: vfs's layers and images, its web,
+    beside overlay2's web and layers."""
+    conv, _path, root, runs = tsc.conversion(tmp_path, engine or tsc.CLASSIC, "classic",
+                                             daemon or {"bridge": "none", "storage-driver": "overlay2"})
+    make_container(root, "aaa1", "web", "vfs")
+    make_container(root, "bbb2", "web", "overlay2")
+    for d in ("vfs/dir/m1", "vfs/dir/m1-init", "image/vfs/layerdb", "overlay2/l1/diff", "image/overlay2"):
+        (root / d).mkdir(parents=True)
+    (root / "vfs" / "dir" / "m1" / "file").write_text("v" * 30000)
+    (root / "overlay2" / "l1" / "diff" / "kept").write_text("k")
+    with open(_store_convert.journal_path(str(root)), "w") as f:
+        json.dump({"phase": "done", "source": "vfs", "target": "classic", "done_at": NOW - 8 * DAY,
+                   "sources": {"vfs": {"web": "aaa1"}}, "made": {"classic": {"web": {"id": "bbb2", "at": 1}}}}, f)
+    conv.opts.update(state="cleaned", soak_days=7)
+    return conv, root, runs
+
+
+def test_the_vfs_store_a_driver_conversion_left_is_removed_and_overlay2_kept(tmp_path):
+    conv, root, runs = vfs_converted(tmp_path)
+    res = conv.run()
+    assert res["changed"] and res["inactive_store"] == {"store": "vfs", "bytes": 0, "containers": []}, res
+    assert res["freed_bytes"] >= 30000 and runs == []
+    assert not (root / "vfs").exists() and not (root / "image" / "vfs").exists()
+    assert not (root / "containers" / "aaa1").exists()
+    assert (root / "overlay2" / "l1" / "diff" / "kept").exists() and (root / "image" / "overlay2").is_dir()
+    assert (root / "containers" / "bbb2" / "config.v2.json").exists()
+    again = _store_convert.Conversion(conv.client, conv.host, conv.runner, conv.opts)
+    assert again.run()["changed"] is False
+
+
+@pytest.mark.parametrize("engine, daemon, words", [
+    (dict(tsc.CLASSIC, Driver="vfs"), None, "Docker runs the vfs store and daemon.json asks for the classic store"),
+    (tsc.CLASSIC, {"storage-driver": "vfs"}, "Docker runs the classic store and daemon.json asks for the vfs store"),
+])
+def test_the_vfs_store_is_kept_while_docker_runs_it_or_is_set_to(tmp_path, engine, daemon, words):
+    conv, _root, _runs = vfs_converted(tmp_path, engine, daemon)
+    before = tree(tmp_path)
+    with pytest.raises(StoreError) as err:
+        conv.run()
+    assert words in str(err.value) and tree(tmp_path) == before, str(err.value)

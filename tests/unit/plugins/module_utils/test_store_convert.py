@@ -794,3 +794,20 @@ def test_a_container_that_joins_another_is_made_after_it_named_anew_started_afte
     assert _container_spec.differences(records[0]["inspect"], new_c0,
                                        renamed=_store_containers.renamed_refs(ordered)) == []
     assert _container_spec.differences(records[0]["inspect"], new_c0) != []
+
+
+def test_a_driver_goes_with_the_classic_store_only(tmp_path):
+    conv, path, _root, runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.opts["driver"] = "overlay2"
+    before = path.read_text()
+    with pytest.raises(StoreError, match="driver is the classic store's graph driver: it goes with store: classic"):
+        conv.run()
+    assert path.read_text() == before and runs == []
+
+
+def test_a_driver_asked_of_a_host_already_on_it_changes_nothing(tmp_path):
+    conv, path, _root, runs = conversion(tmp_path, CLASSIC, "classic", {"storage-driver": "overlay2"})
+    conv.opts["driver"] = "overlay2"
+    before = path.read_text()
+    res = conv.run()
+    assert res["changed"] is False and res["store_before"] == "classic" and path.read_text() == before and runs == []

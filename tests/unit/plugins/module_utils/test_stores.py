@@ -194,3 +194,43 @@ def test_each_namespace_shared_with_another_container_is_a_dependency(key):
     # The host's namespace, or the container's own, ties it to no other container.
     assert _stores.dependencies({"HostConfig": {key: "host"}}) == []
     assert _stores.dependencies({"HostConfig": {key: ""}}) == []
+
+
+VFS_INFO = {"Driver": "vfs", "DriverStatus": []}
+
+
+def test_the_classic_store_on_another_driver_is_a_store_of_its_own():
+    assert [_stores.kind_of(i) for i in (VFS_INFO, CLASSIC_INFO, CONTAINERD_INFO, dict(CLASSIC_INFO, Driver="btrfs"))] \
+        == ["vfs", "classic", "containerd", "btrfs"]
+    data = {"bridge": "none", "storage-driver": "vfs"}
+    assert _stores.with_driver(data, "overlay2") == {"bridge": "none", "storage-driver": "overlay2"}
+    assert data["storage-driver"] == "vfs"  # not changed in place
+
+
+@pytest.mark.parametrize("info, daemon_json, target, source, words", [
+    (VFS_INFO, {"storage-driver": "vfs"}, "containerd", "classic", "convert it to overlay2 first"),
+    (dict(CLASSIC_INFO, Driver="btrfs"), {"storage-driver": "btrfs"}, "classic", "btrfs",
+     "only overlay2 (classic) and overlayfs (containerd) are converted, and vfs to overlay2"),
+    (VFS_INFO, {}, "classic", "vfs", "daemon.json does not set \"storage-driver\": \"vfs\""),
+])
+def test_a_driver_conversion_refuses_what_it_cannot_do(info, daemon_json, target, source, words):
+    problems = _stores.refusals(info, {"Version": "26.1.5"}, daemon_json, target, source=source)
+    assert [p for p in problems if words in p], problems
+
+
+def test_a_vfs_host_set_in_daemon_json_is_not_refused():
+    assert _stores.refusals(VFS_INFO, {"Version": "26.1.5"}, {"storage-driver": "vfs"}, "classic", source="vfs") == []
+
+
+def test_a_vfs_containers_trees_are_read_from_the_layer_store(tmp_path):
+    root = tmp_path / "docker"
+    rec = root / "image" / "vfs" / "layerdb" / "mounts" / "c1"
+    rec.mkdir(parents=True)
+    (rec / "mount-id").write_text("m1")
+    (rec / "init-id").write_text("m1-init")
+    for d in ("m1", "m1-init"):
+        (root / "vfs" / "dir" / d).mkdir(parents=True)
+    assert _stores.vfs_dirs(str(root), "c1") == (str(root / "vfs" / "dir" / "m1"), str(root / "vfs" / "dir" / "m1-init"))
+    assert _stores.vfs_dirs(str(root), "c2") == (None, None)
+    (rec / "init-id").write_text("../../escape")
+    assert _stores.vfs_dirs(str(root), "c1") == (None, None)
