@@ -143,7 +143,7 @@ class ContainerSteps:
             raise StoreError("the writable layer of the new container %s cannot be found" % c["name"], "containers")
         if c.get("base"):  # a vfs container: its tree's difference from its parent's
             try:
-                _vfs_layer.build(self.runner, c["base"], c["upper"], dest)
+                _vfs_layer.build(self.runner, c["base"], c["upper"], dest, c.get("since"), c.get("forced") or ())
                 _vfs_layer.check(self.runner, c["base"], c["upper"], dest)
             except (_vfs_layer.LayerError, OSError) as exc:
                 raise StoreError("carrying the writable layer of %s from vfs: %s" % (c["name"], exc), "containers")

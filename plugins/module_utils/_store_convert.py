@@ -36,14 +36,10 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import subprocess
-import tempfile
-import threading
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _daemon_json, _fileops, _image_archive, _layer_store, _store_cleanup, _store_containers, _store_plan,
-    _stores, _testhooks, _units)
+    _copy, _daemon_json, _fileops, _store_cleanup, _store_containers, _store_images, _store_plan, _stores, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -59,21 +55,7 @@ def journal_path(root):
     return os.path.join(os.path.dirname(root), ".%s.dockyard-image-store.json" % os.path.basename(root))
 
 
-class Counted:
-    """A stream read through, its bytes counted in the status file (phase images) as they go."""
-
-    def __init__(self, raw, status):
-        self.raw, self.status, self.done, self.t0 = raw, status, 0, time.time()
-
-    def read(self, size=-1):
-        data = self.raw.read(size)
-        self.done += len(data)
-        self.status.write(phase="images", bytes_done=self.done,
-                          rate="%s/s" % _units.human(self.done / max(time.time() - self.t0, 0.001)))
-        return data
-
-
-class Conversion(_store_containers.ContainerSteps):
+class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
     """A conversion to OPTS.store on a host: CLIENT (_docker_api.DockerClient), HOST (_systemd.Systemd: units, files,
     commands, the lock), RUNNER (argv -> rc, out, err)."""
 
@@ -335,128 +317,3 @@ class Conversion(_store_containers.ContainerSteps):
         except Exception as rb_exc:  # the message says both
             self.result["rolled_back"] = False
             raise StoreError("%s; and switching back failed too: %s" % (exc, rb_exc), "rollback")
-
-    def import_into_containerd(self, tags):
-        """Every tag streamed from the running classic store into containerd, no archive on disk: read from the
-        store's own files (_layer_store) where it can, else from docker save, which spools every layer to a
-        temporary directory of Docker's first."""
-        if not tags:
-            return
-        self.progress("images")
-        try:
-            archive, why = _layer_store.Archive(tags, ()), None
-        except (_layer_store.Unusable, ValueError) as exc:
-            archive, why = None, str(exc)
-        with tempfile.TemporaryFile() as log:
-            proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
-                                    stdout=log, stderr=log)
-            total = archive.size() if archive else (self.client.get("/system/df") or {}).get("LayersSize") or None
-            t0, due = time.time(), [0]
-
-            def tick(done):
-                if done >= 1 << 20:
-                    _testhooks.reached("store_during_images")
-                now = time.time()
-                if now < due[0]:
-                    return  # twice a second, not at every write (the archive writes each file's header apart)
-                due[0] = now + 0.5
-                self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                  percent=min(99, done * 100 // total) if total else None,
-                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
-            try:
-                if archive is not None:
-                    archive.write(proc.stdin.fileno(), tick)
-                else:
-                    done = 0
-                    with self.client.stream("GET", "/images/get", params={"names": tuple(tags)}) as resp:
-                        for chunk in resp.iter_chunks():
-                            proc.stdin.write(chunk)
-                            done += len(chunk)
-                            tick(done)
-            except (OSError, IOError) as exc:
-                proc.kill()
-                proc.wait()
-                raise StoreError("streaming the images into containerd failed: %s" % exc, "images")
-            finally:
-                if not proc.stdin.closed:
-                    proc.stdin.close()
-            rc = proc.wait()
-            log.seek(0)
-            said = log.read().decode("utf-8", "replace").strip()
-        if rc != 0:
-            raise StoreError("ctr images import failed (rc=%d): %s" % (rc, said[-500:]), "images")
-        self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
-            len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
-
-    def load_from_files(self, archive, source):
-        """Every tag loaded into the overlay2 store Docker runs now, streamed from the SOURCE driver's files (an
-        _layer_store.Archive made while Docker still ran that driver) through a pipe: no archive on disk."""
-        if archive is None:
-            return
-        self.progress("images")
-        total, t0, due = archive.size(), time.time(), [0]
-        rfd, wfd = os.pipe()
-        failed = []
-
-        def tick(done):
-            now = time.time()
-            if now >= due[0]:
-                due[0] = now + 0.5
-                self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                  percent=min(99, done * 100 // total) if total else None,
-                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
-
-        def feed():
-            try:
-                archive.write(wfd, tick)
-            except BaseException as exc:  # pylint: disable=broad-except  # raised below, in the calling thread
-                failed.append(exc)
-            finally:
-                os.close(wfd)
-        writer = threading.Thread(target=feed)
-        writer.start()
-        try:
-            with os.fdopen(rfd, "rb") as body:
-                _testhooks.reached("store_during_images")
-                _messages, error = _image_archive.post_load(self.client, body)
-        finally:
-            writer.join()
-        if failed or error:
-            raise StoreError("loading the images from the %s store's files failed: %s" % (
-                source, failed[0] if failed else error), "images")
-        self.result["actions"].append("loaded %d tags into the overlay2 store, read from the %s store's files" % (
-            len(archive.names), source))
-
-    def export_from_containerd(self, tags, layers=None):
-        """Every tag into the classic store Docker runs now: tagged there when that store still holds its image (the
-        same config digest, which is the classic image's ID, with the LAYERS ({tag: diff IDs}) recorded for the
-        tag), else streamed from containerd (docker load)."""
-        if not tags:
-            return
-        held = set(i.get("Id") for i in self.client.get("/images/json") or [])
-        configs = _stores.containerd_configs(self.runner, self.socket, tags, _stores.goarch())
-        kept = [t for t in tags if configs.get(t) in held and (
-            (layers or {}).get(t) is None or _stores.image_layers(self.client, configs[t]) == layers[t])]
-        for tag in kept:
-            repo, _sep, name = tag.rpartition(":")
-            self.client.post("/images/%s/tag" % configs[tag], params={"repo": repo, "tag": name})
-        if kept:
-            self.result["actions"].append("tagged %d tags whose images the classic store still held" % len(kept))
-        _testhooks.reached("store_during_images")
-        tags = [t for t in tags if t not in kept]
-        if not tags:
-            return
-        self.progress("images")
-        proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "export", "-") +
-                                [_stores.full_name(t) for t in tags], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            _messages, error = _image_archive.post_load(self.client, Counted(proc.stdout, self.status))
-        finally:
-            proc.stdout.close()
-            err = proc.stderr.read()
-            proc.wait()
-        if proc.returncode != 0 or error:
-            raise StoreError("loading the images into the classic store failed: %s" % (
-                error or err.decode("utf-8", "replace").strip()[-500:]), "images")
-        self.result["actions"].append("loaded %d tags into the classic store" % len(tags))

@@ -13,7 +13,8 @@ import calendar
 import os
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _layer_store, _stores, _vfs_layer
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _daemon_json, _fsinfo, _layer_store, _stores, _vfs_layer)
 
 CONTAINERD_ROOT = "/var/lib/containerd"
 
@@ -74,25 +75,58 @@ def plan(conv, root, source, target):
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "running": bool((c.get("State") or {}).get("Running"))})
         if base:  # vfs: the layer is the difference of the container's tree from this one (_vfs_layer)
-            recorded[-1]["base"] = base
+            try:  # walked now, Docker running: a tree overlay would misread is refused before anything changes
+                since, forced = _vfs_layer.prepare(base, upper, _stores.vfs_since(root, c["Id"]))
+                recorded[-1].update(base=base, since=since, forced=[os.fsdecode(p) for p in forced])
+            except (_vfs_layer.LayerError, OSError) as exc:
+                problems.append("container %s: %s" % (name, exc))
+        opts = (c.get("HostConfig") or {}).get("StorageOpt")
+        if opts:
+            problems.append("container %s has storage options (%s) the %s store may not honour; make it again "
+                            "without them first" % (name, ", ".join("%s=%s" % kv for kv in sorted(opts.items())),
+                                                    target))
     recorded, unresolved = _stores.in_order(recorded)  # each after the containers it names
     if unresolved:
         problems.append("containers name others this host does not hold: %s" % ", ".join(unresolved))
     archive = None
     if source in _stores.DRIVER_SOURCES:
-        # The images are loaded after the switch, from the old driver's files: everything they need is checked now.
-        try:
-            archive = _layer_store.Archive(tags, ()) if tags else None
-        except (_layer_store.Unusable, ValueError) as exc:
-            problems.append("the images cannot be read from the %s store's files (%s), and the engine that could "
-                            "save them is stopped by then: this host is not converted" % (source, exc))
-        why = _vfs_layer.overlay_works(conv.runner, root)
-        if why:
-            problems.append(why + ": the overlay2 driver cannot run here")
-    problems += room(conv, root, target, archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES
-                                                                          else None))
+        archive = driver_checks(conv, root, source, tags, problems)
+    # docker load (classic) unpacks the whole archive into Docker's tmp directory before it registers the layers.
+    layers = 2 * archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES else None)
+    problems += room(conv, root, target, layers)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
             "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
+
+
+def driver_checks(conv, root, source, tags, problems):
+    """The archive of TAGS to load into overlay2 after the switch (None when there are none), made now, and what
+    stands in the way of the SOURCE driver's conversion added to PROBLEMS."""
+    archive = None
+    try:  # the images are loaded after the switch, from the old driver's files: everything they need is checked now
+        archive = _layer_store.Archive(tags, ()) if tags else None
+    except (_layer_store.Unusable, ValueError) as exc:
+        problems.append("the images cannot be read from the %s store's files (%s), and the engine that could save "
+                        "them is stopped by then: this host is not converted" % (source, exc))
+    data, _text, _exists = _daemon_json.load(conv.opts["daemon_json"])
+    if data.get("storage-opts"):
+        problems.append("daemon.json sets storage-opts (%s) for the %s driver, which overlay2 would refuse; remove "
+                        "them first" % (", ".join(map(str, data["storage-opts"])), source))
+    given = _stores.dockerd_choices()
+    if given:
+        problems.append("dockerd is given its storage driver outside daemon.json (%s), which would keep it on %s "
+                        "or stop it from starting after the switch; set it in daemon.json alone" % (
+                            "; ".join(given), source))
+    if _fsinfo.supports_d_type(root) is False:
+        problems.append("the filesystem of %s does not give file types in directory listings (d_type; xfs made "
+                        "with ftype=0?): overlay2 cannot run on it" % root)
+    if conv.check_mode:
+        conv.result["actions"].append("would try an overlay mount on the filesystem of %s" % root)
+        return archive
+    _vfs_layer.sweep(conv.runner, root)
+    why = _vfs_layer.overlay_works(conv.runner, root)
+    if why:
+        problems.append(why + ": the overlay2 driver cannot run here")
+    return archive
 
 
 def room(conv, root, target, layers=None):

@@ -114,11 +114,13 @@ def refusals(info, version, daemon_json, target, allow_swarm=False, source=None)
     driver = info.get("Driver")
     if source in DRIVER_SOURCES:  # the classic store's own driver is what is converted, through daemon.json
         if daemon_json.get("storage-driver") != source:
-            # Docker never picks vfs by itself: dockerd's -s or DOCKER_DRIVER chose it.  A storage-driver written to
-            # daemon.json beside a flag stops dockerd from starting, and DOCKER_DRIVER overrides daemon.json.
+            # dockerd's -s, DOCKER_DRIVER or Docker's own guess (the one driver directory holding data) chose it.  A
+            # storage-driver written to daemon.json beside a flag stops dockerd from starting, DOCKER_DRIVER
+            # overrides daemon.json, and the guess fails once both drivers' directories hold data (a rollback).
             out.append("Docker runs the %s driver but daemon.json does not set \"storage-driver\": \"%s\" (it is "
-                       "chosen on dockerd's command line or by DOCKER_DRIVER); move that choice into daemon.json, "
-                       "restart Docker and run again" % (source, source))
+                       "chosen on dockerd's command line, by DOCKER_DRIVER or by Docker's guess from its "
+                       "directories); set it in daemon.json (and nowhere else), restart Docker and run again" % (
+                           source, source))
     elif running == "classic" and driver in DRIVER_SOURCES and target == "containerd":
         out.append("the engine runs the classic store with the %s driver; convert it to overlay2 first (store: "
                    "classic, driver: overlay2), then to containerd's store" % driver)
@@ -230,6 +232,40 @@ def vfs_dirs(root, cid):
             return None, None
         out.append(path)
     return tuple(out)
+
+
+def vfs_since(root, cid):
+    """When the vfs container CID's tree was copied from its parent (nanoseconds since the epoch): its layer
+    record's mount-id is written right after the copy.  None when it cannot be read."""
+    try:
+        return os.stat(os.path.join(root, "image", "vfs", "layerdb", "mounts", cid, "mount-id")).st_mtime_ns
+    except OSError:
+        return None
+
+
+def dockerd_choices(proc="/proc"):
+    """Where a running dockerd was given its storage driver other than daemon.json: ``DOCKER_DRIVER`` in its
+    environment, ``-s``/``--storage-driver`` on its command line (each said in words)."""
+    out = []
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return out
+    for pid in pids:
+        try:
+            with open(os.path.join(proc, pid, "comm")) as f:
+                if f.read().strip() != "dockerd":
+                    continue
+            with open(os.path.join(proc, pid, "cmdline"), "rb") as f:
+                argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+            with open(os.path.join(proc, pid, "environ"), "rb") as f:
+                env = [e.decode("utf-8", "replace") for e in f.read().split(b"\0") if e]
+        except (OSError, IOError):
+            continue
+        out += ["%s in dockerd's environment" % e for e in env if e.startswith("DOCKER_DRIVER=")]
+        out += ["%s on dockerd's command line" % a for a in argv
+                if a in ("-s", "--storage-driver") or a.startswith(("--storage-driver=", "-s="))]
+    return sorted(set(out))
 
 
 def classic_upper(inspect):
@@ -399,7 +435,8 @@ def disarm(root, cid):
 def room(target, df, free_bytes, layers=None):
     """None, or why the new store has no room: containerd keeps each layer twice (its blob and its unpacked
     snapshot), the classic store once; each container's writable layer is copied.  DF is GET /system/df; LAYERS,
-    when known, the bytes of the images' layers (vfs's own figure counts each layer's whole tree)."""
+    when known, the bytes the images' layers need (from vfs: twice their tars, since docker load unpacks the
+    archive before it registers the layers; vfs's own figure counts each layer's whole tree)."""
     layers = int(df.get("LayersSize") or 0) if layers is None else layers
     rw = sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
     need = layers * (2 if target == "containerd" else 1) + rw

@@ -29,8 +29,9 @@ description:
   - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap,
     live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs
     (vfs only with O(driver=overlay2)), C(storage-driver) set in daemon.json (but for a driver conversion), a kernel
-    that cannot mount overlayfs on Docker's root (for O(driver=overlay2)), images the vfs store's files cannot
-    give, containers using images without a tag, a container naming another that
+    that cannot mount overlayfs on Docker's root or gives no file types (for O(driver=overlay2)), vfs chosen outside
+    daemon.json or vfs's storage-opts, images the vfs store's files cannot give, a vfs container tree overlay would
+    misread, containers made with storage options, containers using images without a tag, a container naming another that
     the host does not hold, containers of the same name in the other store that this collection did not make, a
     store switched back by hand since the last conversion, not enough space in the new store, containerd's socket
     missing, C(ctr) or C(rsync) not installed.

@@ -306,6 +306,7 @@ def vfs_held(fleet):
                      "containers/*/config.v2.json 2>/dev/null | wc -l").split()
 
 
+@pytest.mark.timeout(1800)  # a first run builds and seeds its host
 def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts):
     """A classic store on the vfs driver (Docker 26.1) converted to overlay2 (driver: overlay2): refused while vfs
     is chosen outside daemon.json; the images loaded from the vfs store's files, each container's writable layer
@@ -317,8 +318,14 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     fleet = On(fleet_hosts, host)
     sh(fleet, "docker exec web sh -c '%s' && setfattr -n user.k -v v "
               "/proc/$(docker inspect -f '{{.State.Pid}}' web)/root/added.txt" % CHANGES)
+    # norestart, made now (its tree's ctimes tell what it changed since), rewrites a file of its image with the same
+    # size and puts its time back: only the inode's change time shows it.
     sh(fleet, "docker run -d --name norestart --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; "
-              "while true; do sleep 1; done' >/dev/null")
+              "while true; do sleep 1; done' >/dev/null && docker exec norestart sh -c 'cp -p /etc/seed-release "
+              "/tmp/ref && echo SEED BASE > /etc/seed-release && touch -r /tmp/ref /etc/seed-release'")
+    same_stat = "busybox stat -c '%s %Y' /tmp/ref /etc/seed-release"
+    sizes = sh(fleet, "docker exec norestart " + same_stat).split("\n")[:2]
+    assert sizes[0] == sizes[1] and sh(fleet, "docker exec norestart cat /etc/seed-release").strip() == "SEED BASE"
     assert store(fleet) == ("vfs", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -335,7 +342,8 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
               " && docker start norestart >/dev/null && "
               "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
     try:
-        assert store(fleet) == ("vfs", "classic")
+        assert store(fleet) == ("vfs", "classic") and "DOCKER_DRIVER=vfs" in sh(
+            fleet, "systemctl show -p Environment docker.service")
         edited = sh(fleet, "cat /etc/docker/daemon.json")
         no = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, expect="failed")
         assert no.get("failed_phase") == "preflight" and "does not set \"storage-driver\": \"vfs\"" in no["msg"], no
@@ -348,7 +356,7 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     # Straight to containerd's store: refused, nothing changed; without driver the classic store is what runs.
     no = fleet.module(MODULE, {"store": "containerd"}, expect="failed")
     assert no.get("failed_phase") == "preflight" and "convert it to overlay2 first" in no["msg"], no
-    assert not no["changed"] and sh(fleet, "cat /etc/docker/daemon.json") == daemon_json
+    assert not no["changed"] and sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and state(fleet) == before
     same = fleet.module(MODULE, {"store": "classic"})
     assert same["changed"] is False and same["store_after"] == "classic", same
     plan = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, check_mode=True, diff=True)
@@ -375,9 +383,13 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     # whiteouts (0:0 character devices) for what it deleted, not the image's files.
     upper = sh(fleet, "cd $(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' web) && find . -printf '%y %p\\n' | "
                       "sort && stat -c '%F %t:%T' bin/wc app/blob").splitlines()
-    assert "f ./added.txt" in upper and "f ./app/fresh" in upper and "c ./app/blob" in upper, upper
-    assert "c ./bin/wc" in upper and not [p for p in upper if p.endswith("./bin/busybox")], upper
+    assert [p for p in upper if p.startswith(("f ", "c "))] == [
+        "c ./app/blob", "c ./app/extra", "c ./app/extra.link", "c ./app/version", "c ./bin/wc", "f ./added.txt",
+        "f ./app/fresh", "f ./etc/seed-release", "f ./hl/a", "f ./hl/b", "f ./tmp/state"], upper
     assert upper[-2:] == ["character special file 0:0"] * 2, upper
+    assert sh(fleet, "docker exec norestart cat /etc/seed-release").strip() == "SEED BASE"
+    kept = sh(fleet, "cd $(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' norestart) && find . -type f | sort")
+    assert kept.split() == ["./etc/seed-release", "./tmp/ref"], kept
     again = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"})
     assert not again.get("failed") and again["changed"] is False, again
 
@@ -391,6 +403,7 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     assert kept[:2] == ["image/vfs", "vfs"] and int(kept[2]) == len(containers), kept
     no = fleet.module(MODULE, {"store": "classic", "state": "cleaned"}, expect="failed")
     assert no.get("failed_phase") == "preflight" and "soak_days=7" in no["msg"] and vfs_held(fleet) == kept, no
+    assert not no["changed"] and state(fleet) == before
     gone = fleet.module(MODULE, {"store": "classic", "state": "cleaned", "soak_days": 0})
     assert gone["changed"] and gone["freed_bytes"] > 0 and gone["inactive_store"]["store"] == "vfs", gone
     assert vfs_held(fleet) == ["0"] and state(fleet) == before

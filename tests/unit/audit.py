@@ -34,7 +34,7 @@ WRITERS = {
     ("_layer_filter.py", "Filter.write"): "the filtered stream, to the descriptor it was given (a pipe), no file",
     ("_layer_filter.py", "Filter.move"): "the filtered stream, to the descriptor it was given (a pipe), no file",
     ("_layer_store.py", "Writer.write"): "the archive stream, to standard output (the SSH channel), no file",
-    ("_store_convert.py", "Conversion.import_into_containerd"): "the image stream, to ctr's standard input (a pipe)",
+    ("_store_images.py", "ImageSteps.import_into_containerd"): "the image stream, to ctr's standard input (a pipe)",
     ("_vfs_layer.py", "build"): "the list of paths for rsync (a temporary file removed when closed)",
 }
 # (file, function) -> why renaming there is safe.
@@ -70,6 +70,8 @@ REMOVERS = {
                                 "none), and its temporary list of paths",
     ("_vfs_layer.py", "check"): "its own empty mount point, once the check's overlay is unmounted",
     ("_vfs_layer.py", "overlay_works"): "its own probe directory",
+    ("_vfs_layer.py", "sweep"): "the check's mount points and the probe's directories a killed run left, once "
+                                "unmounted (only names of its own prefixes)",
 }
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"}
 # Wrappers that run a later word of their argv as a command.

@@ -14,7 +14,8 @@ import tarfile
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _copy, _docker_api, _fileops, _layer_store, _store_containers, _store_convert, _store_plan, _stores)
+    _container_spec, _copy, _docker_api, _fileops, _layer_store, _store_containers, _store_convert, _store_images,
+    _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 import test_layer_store as tls  # pylint: disable=import-error
@@ -728,7 +729,7 @@ def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads
     def post_load(client, stream):
         loaded.extend(stream.read().decode().split())
         return [], None
-    monkeypatch.setattr(_store_convert._image_archive, "post_load", post_load)
+    monkeypatch.setattr(_store_images._image_archive, "post_load", post_load)
     conv.export_from_containerd(["seed/app:1", "seed/app:2", "seed/app:3"],
                                 None if recorded is None else {"seed/app:1": recorded})
     assert [(p, params) for p, params, _b in conv.client.bodies] == ([
@@ -811,3 +812,53 @@ def test_a_driver_asked_of_a_host_already_on_it_changes_nothing(tmp_path):
     before = path.read_text()
     res = conv.run()
     assert res["changed"] is False and res["store_before"] == "classic" and path.read_text() == before and runs == []
+
+
+class FakeArchive:
+    def __init__(self, names, drop):
+        self.names = list(names)
+
+    def size(self):
+        return 1000
+
+
+def test_check_mode_plans_a_vfs_host_onto_overlay2(tmp_path, monkeypatch):
+    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda: [])
+    (tmp_path / "again").mkdir()
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", FakeArchive)
+    monkeypatch.setattr(_store_plan._vfs_layer, "overlay_works", lambda runner, root: None)
+    conv, path, _root, runs = conversion(tmp_path, dict(CLASSIC, Driver="vfs"), "classic",
+                                         {"bridge": "none", "storage-driver": "vfs"}, check_mode=True)
+    conv.opts["driver"] = "overlay2"
+    before = path.read_text()
+    res = conv.run()
+    assert res["changed"] and res["store_before"] == "vfs" and res["store"] == "classic", res
+    after = json.loads(res["diff"]["after"])
+    assert after["storage-driver"] == "overlay2" and "features" not in after, after
+    assert "would try an overlay mount on the filesystem of %s" % _root in res["actions"], res["actions"]
+    assert path.read_text() == before and runs == []
+    # Without driver, the classic store on vfs is the classic store: nothing to do.
+    conv, path, _root, runs = conversion(tmp_path / "again", dict(CLASSIC, Driver="vfs"), "classic",
+                                         {"bridge": "none", "storage-driver": "vfs"}, check_mode=True)
+    assert conv.run()["changed"] is False and runs == []
+
+
+def test_a_vfs_host_whose_images_cannot_be_read_from_its_files_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda: [])
+
+    def unusable(names, drop):
+        raise _store_plan._layer_store.Unusable("layer sha256:1: no tar-split record")
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", unusable)
+    monkeypatch.setattr(_store_plan._vfs_layer, "overlay_works", lambda runner, root: "overlayfs cannot be mounted")
+    conv, path, _root, runs = conversion(tmp_path, dict(CLASSIC, Driver="vfs"), "classic",
+                                         {"bridge": "none", "storage-driver": "vfs", "storage-opts": ["vfs.size=1G"]},
+                                         images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    conv.opts["driver"] = "overlay2"
+    before = path.read_text()
+    with pytest.raises(StoreError) as err:
+        conv.run()
+    assert "cannot be read from the vfs store's files (layer sha256:1: no tar-split record)" in str(err.value)
+    assert "overlayfs cannot be mounted: the overlay2 driver cannot run here" in str(err.value)
+    assert "daemon.json sets storage-opts (vfs.size=1G) for the vfs driver" in str(err.value)
+    assert err.value.phase == "preflight" and path.read_text() == before and runs == []

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 import pytest
 
@@ -232,5 +233,34 @@ def test_a_vfs_containers_trees_are_read_from_the_layer_store(tmp_path):
         (root / "vfs" / "dir" / d).mkdir(parents=True)
     assert _stores.vfs_dirs(str(root), "c1") == (str(root / "vfs" / "dir" / "m1"), str(root / "vfs" / "dir" / "m1-init"))
     assert _stores.vfs_dirs(str(root), "c2") == (None, None)
-    (rec / "init-id").write_text("../../escape")
+    (root / "vfs" / "escape").mkdir()
+    (rec / "init-id").write_text("../escape")
     assert _stores.vfs_dirs(str(root), "c1") == (None, None)
+    (rec / "init-id").write_text("m2-init")  # recorded, but not on disk
+    assert _stores.vfs_dirs(str(root), "c1") == (None, None)
+
+
+def test_dockerd_choosing_its_driver_outside_daemon_json_is_seen(tmp_path):
+    def proc(pid, comm, argv, env):
+        d = tmp_path / str(pid)
+        d.mkdir()
+        (d / "comm").write_text(comm + "\n")
+        (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+        (d / "environ").write_bytes(b"\0".join(e.encode() for e in env) + b"\0")
+    proc(10, "dockerd", ["/usr/bin/dockerd", "-H", "fd://", "--storage-driver=vfs"], ["PATH=/bin", "DOCKER_DRIVER=vfs"])
+    proc(11, "sleep", ["sleep", "-s", "1"], ["DOCKER_DRIVER=x"])
+    (tmp_path / "self").mkdir()
+    assert _stores.dockerd_choices(str(tmp_path)) == ["--storage-driver=vfs on dockerd's command line",
+                                                      "DOCKER_DRIVER=vfs in dockerd's environment"]
+    proc(12, "dockerd", ["dockerd", "-H", "fd://"], ["PATH=/bin"])
+    (tmp_path / "10" / "comm").write_text("containerd\n")
+    assert _stores.dockerd_choices(str(tmp_path)) == []
+
+
+def test_a_vfs_containers_copy_time_is_its_mount_records(tmp_path):
+    rec = tmp_path / "image" / "vfs" / "layerdb" / "mounts" / "c1"
+    rec.mkdir(parents=True)
+    (rec / "mount-id").write_text("m1")
+    os.utime(str(rec / "mount-id"), ns=(1, 1700000000123456789))
+    assert _stores.vfs_since(str(tmp_path), "c1") == 1700000000123456789
+    assert _stores.vfs_since(str(tmp_path), "c2") is None
