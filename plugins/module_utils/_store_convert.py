@@ -47,6 +47,7 @@ DEFAULT_ROOT = "/var/lib/docker"
 WINDOW = ("stop", "switch", "containers", "start", "verify")
 FORWARD = ("start", "verify")  # the new store's containers may have run: finished forward only
 COPY = _store_containers.COPY
+PREVIOUS = "previous"  # store: previous, the store the last conversion came from
 
 
 def journal_path(root):
@@ -106,6 +107,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         self.jpath = journal_path(self.root)
         self.journal = json.loads(_fileops.read_text(self.jpath, default="") or "{}")
         self.socket = _stores.containerd_socket()
+        if target == PREVIOUS:
+            target = self.previous()
         if self.opts.get("state") == "cleaned":
             if self.journal.get("phase") in WINDOW:
                 raise StoreError("a conversion to the %s store was interrupted in phase %s: run it again first" % (
@@ -152,6 +155,24 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             return self.result
         self.convert(plan, source, target, text, after)
         return self.result
+
+    def previous(self):
+        """The store ``store: previous`` asks for: the one the last conversion recorded here came from, or, when
+        that conversion was itself one back (``undo`` in the journal), the one it went to, so that going back
+        again changes nothing."""
+        if self.opts.get("state") == "cleaned":
+            raise StoreError("store: previous goes with state: converted (the cleanup names the store it keeps)",
+                             "preflight")
+        source = self.journal.get("source")
+        if not source:
+            raise StoreError("no conversion is recorded on this host (%s): there is no previous store to go back to" % (
+                self.jpath), "preflight")
+        if self.journal.get("undo"):
+            return self.journal["target"]
+        if source in _stores.DRIVER_SOURCES:
+            raise StoreError("the last conversion came from the %s driver, and going back to it is not done by this "
+                             "version (its store is kept until state: cleaned removes it)" % source, "preflight")
+        return source
 
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
@@ -220,7 +241,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         sources = dict(self.journal.get("sources") or {})
         sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
-                  tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[])
+                  tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
+                  undo=self.opts["store"] == PREVIOUS)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":

@@ -59,8 +59,12 @@ options:
   store:
     description:
       - V(containerd) converts to containerd's image store; V(classic) to the classic store (overlay2).
+      - V(previous) goes back to the store the last conversion recorded on the host came from (the rollback
+        playbook's choice) - a finished conversion is converted back, one interrupted before its containers started
+        is rolled back; once back, running it again changes nothing. Refused when no conversion is recorded, and
+        after a conversion from vfs.
     type: str
-    choices: [containerd, classic]
+    choices: [containerd, classic, previous]
     required: true
     version_added: 0.2.0
   driver:
@@ -139,6 +143,10 @@ EXAMPLES = r'''
 - name: Back to the classic store
   dockyard.migrate.image_store:
     store: classic
+
+- name: Back to whichever store the host ran before its last conversion
+  dockyard.migrate.image_store:
+    store: previous
 
 - name: A classic store on the vfs driver moved to overlay2, its containers kept
   dockyard.migrate.image_store:
@@ -245,7 +253,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._stores import ST
 
 def main():
     module = AnsibleModule(argument_spec=docker_args(
-        store=dict(type="str", required=True, choices=list(STORES)),
+        store=dict(type="str", required=True, choices=list(STORES) + [_store_convert.PREVIOUS]),
         driver=dict(type="str", choices=["overlay2"]),
         daemon_json=dict(type="path", default="/etc/docker/daemon.json"),
         allow_swarm=dict(type="bool", default=False),

@@ -263,6 +263,17 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
             assert not soak or "soak_days=7" in doc["hosts"][0]["error"]["message"], doc
         assert doc["freed_bytes"] > 0 and doc["settings"] == {"store": "classic", "soak_days": 0.0}, doc
         assert state(fleet) == before
+        # The rollback playbook puts the host back on the store its last conversion came from (containerd, whose
+        # store was just removed: everything is carried anew); run again, it changes nothing.
+        rollback = str(tmp_path / "rollback.json")
+        for status in ("converted", "unchanged"):
+            out = fleet_hosts.playbook("playbooks/rollback_image_store.yml", extra={
+                "migrate_hosts": host, "migrate_report_file": rollback})
+            with open(rollback) as f:
+                doc = json.load(f)
+            assert [(r["host"], r["status"]) for r in doc["hosts"]] == [(host, status)], (doc, out.stdout[-3000:])
+            assert store(fleet)[1] == "containerd" and state(fleet) == before
+        assert doc["hosts"][0]["store_before"] == "containerd" and journal(fleet)["undo"] is True, doc
         return
     # The playbook converting the host, with the migration's hooks around it and the conversion's progress shown.
     pre, post = tmp_path / "pre.yml", tmp_path / "post.yml"

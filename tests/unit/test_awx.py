@@ -100,6 +100,9 @@ def playbook_variables(rel):
         text = f.read()
     documented = set(re.findall(r"^#\s+(\w+)\s{2,}\S", text, re.M))
     used = set(re.findall(r"\b(\w+) \| default\(", text)) | set(re.findall(r"\b(docker_root_\w+|migrate_\w+|report_\w+)\b", text))
+    for imported in re.findall(r"import_playbook: (\S+\.yml)", text):  # a playbook made of another (rollback)
+        more = playbook_variables(os.path.join(os.path.dirname(rel), imported))
+        documented, used = documented | more[0], used | more[1]
     return documented, used
 
 
@@ -220,8 +223,9 @@ def test_job_template_survey_and_prompts(jt):
         assert q["variable"] in documented, "%s is not documented in %s" % (q["variable"], jt["playbook"])
         if q["type"] in ("multiplechoice", "multiselect"):
             assert q["default"] in q["choices"]
-    assert "docker_root_target" in seen or jt["playbook"].endswith(("docker_root_report.yml", "transfer_images.yml",
-                                                                   "convert_image_store.yml", "cleanup_image_store.yml"))
+    without_target = ("docker_root_report.yml", "transfer_images.yml", "convert_image_store.yml",
+                      "cleanup_image_store.yml", "rollback_image_store.yml")
+    assert "docker_root_target" in seen or jt["playbook"].endswith(without_target)
 
 
 def test_survey_choices_agree_with_the_playbook():
@@ -241,7 +245,7 @@ PLAYBOOKS = sorted("playbooks/" + p for p in os.listdir(path("playbooks")) if p.
 def test_the_job_templates_run_exactly_the_playbooks():
     """One template per playbook, in both formats: a playbook added without a template (or a template naming one
     that is gone) is caught."""
-    assert len(PLAYBOOKS) == 8, PLAYBOOKS
+    assert len(PLAYBOOKS) == 9, PLAYBOOKS
     for rel, templates in (("awx/job_templates.yml", TEMPLATES),
                            ("awx/controller_configuration.yml", CONTROLLER["controller_templates"])):
         playbooks = [t["playbook"] for t in templates]

@@ -862,3 +862,41 @@ def test_a_vfs_host_whose_images_cannot_be_read_from_its_files_is_refused(tmp_pa
     assert "overlayfs cannot be mounted: the overlay2 driver cannot run here" in str(err.value)
     assert "daemon.json sets storage-opts (vfs.size=1G) for the vfs driver" in str(err.value)
     assert err.value.phase == "preflight" and path.read_text() == before and runs == []
+
+
+def previous_run(tmp_path, journal):
+    conv, path, root, runs = conversion(tmp_path, CLASSIC, "previous", check_mode=True)
+    if journal is not None:
+        with open(_store_convert.journal_path(str(root)), "w") as f:
+            json.dump(journal, f)
+    return conv, path, runs
+
+
+def test_previous_goes_back_to_the_store_the_last_conversion_came_from(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/containerd/containerd.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    conv, path, runs = previous_run(tmp_path, {"phase": "done", "source": "containerd", "target": "classic"})
+    before = path.read_text()
+    res = conv.run()
+    assert res["changed"] and res["store"] == "containerd" and res["store_before"] == "classic", res
+    assert json.loads(res["diff"]["after"])["features"]["containerd-snapshotter"] is True
+    assert path.read_text() == before and runs == []
+
+
+def test_previous_after_going_back_changes_nothing(tmp_path):
+    conv, path, runs = previous_run(tmp_path, {"phase": "done", "source": "containerd", "target": "classic",
+                                               "undo": True})
+    res = conv.run()
+    assert res["changed"] is False and res["store"] == "classic" and runs == [], res
+
+
+@pytest.mark.parametrize("journal, words", [
+    (None, "no conversion is recorded on this host"),
+    ({"phase": "done", "source": "vfs", "target": "classic"}, "the last conversion came from the vfs driver"),
+])
+def test_previous_is_refused_where_there_is_none_to_go_back_to(tmp_path, journal, words):
+    conv, path, runs = previous_run(tmp_path, journal)
+    before = path.read_text()
+    with pytest.raises(StoreError, match=words) as err:
+        conv.run()
+    assert err.value.phase == "preflight" and path.read_text() == before and runs == []
