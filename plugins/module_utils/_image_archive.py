@@ -170,11 +170,13 @@ def to_load(client, result, images, check_mode):
     return bool(missing) and not check_mode
 
 
-def post_load(client, body):
-    """Stream BODY into docker load; return Docker's messages and its error (None when it took the archive)."""
+def post_load(client, body, timeout=None):
+    """Stream BODY into docker load; return Docker's messages and its error (None when it took the archive).
+    TIMEOUT (seconds, the client's own when None) bounds each wait: Docker answers only once it registered an
+    image's layers."""
     messages, error = [], None
     with client.stream("POST", "/images/load", params={"quiet": True}, body=body,
-                       headers={"Content-Type": "application/x-tar"}) as resp:
+                       headers={"Content-Type": "application/x-tar"}, timeout=timeout) as resp:
         for msg in resp.iter_json_lines():
             if msg.get("error") or msg.get("errorDetail"):
                 error = error or msg.get("error") or msg["errorDetail"].get("message")

@@ -19,6 +19,10 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _image_archive, _layer_store, _stores, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
+# Seconds docker load may take to answer: the classic store registers a whole image's layers (minutes for large
+# ones) before it says a word; the engine's own timeout (60 s) would end a sound load part way.
+LOAD_WAIT = 3600
+
 
 class Counted:
     """A stream read through, its bytes counted in the status file (phase images) as they go."""
@@ -120,7 +124,7 @@ class ImageSteps:
         try:
             with os.fdopen(rfd, "rb") as body:
                 _testhooks.reached("store_during_images")
-                _messages, error = _image_archive.post_load(self.client, body)
+                _messages, error = _image_archive.post_load(self.client, body, timeout=LOAD_WAIT)
         finally:
             writer.join()
         if failed or error:
@@ -153,7 +157,8 @@ class ImageSteps:
                                 [_stores.full_name(t) for t in tags], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
-            _messages, error = _image_archive.post_load(self.client, Counted(proc.stdout, self.status))
+            _messages, error = _image_archive.post_load(self.client, Counted(proc.stdout, self.status),
+                                                        timeout=LOAD_WAIT)
         finally:
             proc.stdout.close()
             err = proc.stderr.read()

@@ -726,7 +726,8 @@ def test_converting_back_tags_the_images_the_classic_store_still_holds_and_loads
     monkeypatch.setattr(_stores, "ctr_argv", lambda socket, *args: ["printf", "%s\\n"] + list(args))
     loaded = []
 
-    def post_load(client, stream):
+    def post_load(client, stream, timeout=None):
+        assert timeout == _store_images.LOAD_WAIT  # not the engine's 60 s: Docker answers once layers are in
         loaded.extend(stream.read().decode().split())
         return [], None
     monkeypatch.setattr(_store_images._image_archive, "post_load", post_load)
