@@ -71,6 +71,10 @@ def state(fleet):
                            "echo same-netns; [ $(docker inspect -f '{{.HostConfig.NetworkMode}}' sidecar) = "
                            "container:$(docker inspect -f '{{.Id}}' web) ] && echo names-web; "
                            "docker exec sidecar cat /data/site/page.txt").splitlines()
+    if [c for c in containers if c.startswith("hostnet=")]:  # on the host's network, in its network namespace
+        lines += sh(fleet, "docker inspect -f '{{.HostConfig.NetworkMode}}' hostnet; [ $(readlink /proc/$(docker "
+                           "inspect -f '{{.State.Pid}}' hostnet)/ns/net) = $(readlink /proc/1/ns/net) ] && "
+                           "echo host-netns").splitlines()
     # Each container's image, by its layers (its ID differs between the stores).
     images = sh(fleet, "for c in $(docker ps -aq); do docker image inspect -f '{{json .RootFS.Layers}}' "
                        "$(docker inspect -f '{{.Image}}' $c); done | sort")
@@ -145,14 +149,17 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     # new store, naming web's new ID, and started after it.
     sh(fleet, "docker run -d --name sidecar --network container:$(docker inspect -f '{{.Id}}' web) --volumes-from "
               "web:ro seed/tool:1 sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null")
+    # A container on the host's network (the machine's own, as the fleet host's is): its mode carried as it is.
+    sh(fleet, "docker run -d --name hostnet --network host --restart unless-stopped seed/tool:1 sh -c "
+              "'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null")
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
     assert files[:4] == ["added", "changed", "runtime", "fresh"] and files[4] == "fresh", files
     assert "No such file" in files[5] and files[6:] == ["hard-linked", "hello", "v", "done", "same-netns",
-                                                        "names-web", "hello"], files
+                                                        "names-web", "hello", "host", "host-netns"], files
     assert "web=running" in containers and "norestart=running" in containers and "spare=stopped" in containers
-    assert "sidecar=running" in containers
+    assert "sidecar=running" in containers and "hostnet=running" in containers
     daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
     # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's.
     sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
@@ -167,8 +174,8 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         sh(fleet, "cp /root/daemon.json /etc/docker/daemon.json")
 
     plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
-    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "norestart", "sidecar", "spare", "web",
-                                                              "worker"], plan
+    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "hostnet", "norestart", "sidecar", "spare",
+                                                              "web", "worker"], plan
     assert plan["containers"].index("web") < plan["containers"].index("sidecar"), plan["containers"]
     assert sorted(plan["images"]) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
