@@ -8,7 +8,8 @@ by hand after it, or that reboot after a key added to daemon.json and a line to 
 again.  It must converge: Docker serves
 the original's path through the bind of the new root with every write its containers made, the inventory as it
 was, the original kept (or removed, with keep_source=false) and nothing left beneath the mount, the hand edits kept,
-no unit masked, and a further run changes nothing."""
+no unit masked, and a further run changes nothing.  A bind move's restore (through the rollback playbook's path)
+and its cleanup (state=cleaned) are explored the same way."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -18,7 +19,7 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
+    _cleanup, _copy, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
 
 import sim_bind  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
@@ -271,3 +272,73 @@ def test_a_bind_restore_killed_before_any_change_then_the_rollback_playbook_keep
 def test_the_bind_restore_exploration_covers_every_change_of_a_restore(restored):
     n, changes = restored[1]
     assert 10 < n <= 40 and {"stop_docker", "rsync", "rename", "start_docker", "run"} <= set(changes), (n, changes)
+
+
+def clean(host, check_mode=False):
+    """One run of state=cleaned of a bind move, with no soak period left to wait."""
+    opts = _options.Options(dict(params(host.machine), state="cleaned", soak_days=0))
+    ctx = _run.Run(opts, sim_host.SimClient(host), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
+    return _cleanup.Cleanup(ctx).run()
+
+
+def clean_probe(seeded, base):
+    host = moved_machine(seeded, os.path.join(base, "probe-clean"), os.path.join(base, "lock-clean"))
+    start = host.count
+    host.new_process()
+    result = clean(host)
+    assert result["changed"] and [o["removed"] for o in result["original"]] == [True], result
+    return host.count - start, list(host.changes)
+
+
+@pytest.fixture(scope="module")
+def bind_cleaned(template, tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("sim-bind-clean"))
+    return template[0], sim_bind.in_namespace(clean_probe, template[0], base)
+
+
+def clean_case(seeded, machine, lock, k, then):
+    """A bind move's cleanup killed before its change K, then THEN, then the cleanup again: Docker serves the
+    original's path through the bind with every write, the kept original is gone and nothing else, and a further
+    run changes nothing."""
+    host = moved_machine(seeded, machine, lock)
+    source, target = sim_host.default_root(machine), params(machine)["target"]
+    before = tcp.inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        clean(host)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
+    perturb(host, then)
+    host.new_process()
+    result = clean(host)
+    assert host.running and host.root == source, (host.running, host.root, result.get("actions"))
+    assert _mountinfo.same_bind(_mountinfo.read(), target, source), "Docker's root is not the bind of %s" % target
+    names, files = tcp.inventory(source)
+    assert names == before[0] and files == host.model, (names, files, host.model)
+    assert [o["removed"] for o in result["original"]] == [True], result["original"]
+    left = [n for n in os.listdir(os.path.dirname(source)) if n.startswith("docker") and n != "docker"]
+    assert left == [], "left beside the served root: %s" % left
+    with host.view_beneath(source) as below:
+        hidden = os.listdir(below) if os.path.isdir(below) else []
+    assert hidden == [], "left beneath the mount at %s: %s" % (source, hidden)
+    if then == "edit":
+        with open(os.path.join(machine, "etc", "fstab")) as f:
+            assert HAND in f.read().splitlines(), "the line added to fstab by hand was lost"
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not clean(host)["changed"]
+
+
+@pytest.mark.parametrize("then", ["nothing", "reboot", "edit"])
+@pytest.mark.parametrize("k", list(range(1, 9)))
+def test_a_bind_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_kept_original(
+        bind_cleaned, tmp_path, k, then):
+    seeded, (n, _changes) = bind_cleaned
+    if k > n:
+        pytest.skip("a cleanup makes %d changes" % n)
+    sim_bind.in_namespace(clean_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k, then)
+
+
+def test_the_bind_cleanup_exploration_covers_every_change_of_a_cleanup(bind_cleaned):
+    n, changes = bind_cleaned[1]
+    assert 1 < n <= 8 and "remove_tree" in changes, (n, changes)
