@@ -382,18 +382,25 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     assert json.loads(plan["diff"]["after"])["storage-driver"] == "overlay2", plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet) == ("vfs", "classic")
 
-    # Killed while the images load into overlay2 (Docker already started on it): the rerun puts Docker back on vfs,
-    # then converts.
+    # Killed while the images load into overlay2 (Docker already started on it): the next run puts Docker back on
+    # vfs, then converts.
     status = "/root/image_store.status.json"
     killed = fleet.module(MODULE, {"store": "classic", "driver": "overlay2", "status_file": status},
                           env={FAILPOINT: "store_during_images"}, expect="failed")
     assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), killed
     assert journal(fleet)["phase"] == "switch" and json.loads(sh(fleet, "cat " + status))["phase"] == "images"
     assert store(fleet) == ("overlay2", "classic")
+    # Run again, killed while the containers are made (the kill lands in phase containers: the rerun first put
+    # Docker back on vfs and converted anew), and again, killed before the verification (phase verify: the new
+    # containers ran), then once more: the conversion is finished forward.
+    for point, phase in (("store_during_containers", "containers"), ("store_before_verify", "verify")):
+        killed = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, env={FAILPOINT: point},
+                              expect="failed")
+        assert killed.get("rc") in (137, -9) and "Killed" in killed.get("module_stderr", ""), (point, killed)
+        assert journal(fleet)["phase"] == phase and store(fleet) == ("overlay2", "classic"), (point, journal(fleet))
     res = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"})
     assert not res.get("failed") and res["changed"] and res["store_after"] == "classic", res
-    assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
-    assert "loaded %d tags into the overlay2 store, read from the vfs store's files" % len(tags) in res["actions"]
+    assert "finished the conversion interrupted in phase verify" in res["actions"], res["actions"]
     assert store(fleet) == ("overlay2", "classic")
     assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
     assert state(fleet) == before
