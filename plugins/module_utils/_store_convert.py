@@ -200,8 +200,6 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
     def upper(self, inspect, store):
         if store == "classic":
             return _stores.classic_upper(inspect)
-        if store == "vfs":
-            return _stores.vfs_dirs(self.root, inspect["Id"])[0]
         rc, out, _err = self.runner(_stores.ctr_argv(self.socket or "", "snapshots", "--snapshotter",
                                                      _stores.DRIVERS["containerd"], "mounts",
                                                      "/nonexistent-dockyard", inspect["Id"]))
@@ -261,9 +259,9 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             self.host.write_file(self.opts["daemon_json"], text_after, config=True)
             _testhooks.reached("store_after_switch")
             self.start()
-            if _stores.kind_of(self.client.info()) != target:
-                raise StoreError("Docker started on the %s store after the switch" % _stores.kind_of(
-                    self.client.info()), "switch")
+            running = _stores.kind_of(self.client.info())
+            if running != target:
+                raise StoreError("Docker started on the %s store after the switch" % running, "switch")
             if source in _stores.DRIVER_SOURCES:
                 t0 = time.time()
                 self.load_from_files(plan.get("archive"), source)

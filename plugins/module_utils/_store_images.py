@@ -42,6 +42,24 @@ class ImageSteps:
     """Mixed into _store_convert.Conversion, whose client, runner, socket, status, result and progress these steps
     use."""
 
+    def image_ticker(self, total, hook_at=None):
+        """A progress(done) for an image stream of about TOTAL bytes: the status file (phase images) says the bytes
+        done and the rate, twice a second at most (an archive writes each file's header apart); past HOOK_AT bytes
+        the test hook store_during_images is reached."""
+        t0, due = time.time(), [0]
+
+        def tick(done):
+            if hook_at is not None and done >= hook_at:
+                _testhooks.reached("store_during_images")
+            now = time.time()
+            if now < due[0]:
+                return
+            due[0] = now + 0.5
+            self.status.write(phase="images", bytes_done=done, bytes_total=total,
+                              percent=min(99, done * 100 // total) if total else None,
+                              rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
+        return tick
+
     def import_into_containerd(self, tags):
         """Every tag streamed from the running classic store into containerd, no archive on disk: read from the
         store's own files (_layer_store) where it can, else from docker save, which spools every layer to a
@@ -57,18 +75,7 @@ class ImageSteps:
             proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
                                     stdout=log, stderr=log)
             total = archive.size() if archive else (self.client.get("/system/df") or {}).get("LayersSize") or None
-            t0, due = time.time(), [0]
-
-            def tick(done):
-                if done >= 1 << 20:
-                    _testhooks.reached("store_during_images")
-                now = time.time()
-                if now < due[0]:
-                    return  # twice a second, not at every write (the archive writes each file's header apart)
-                due[0] = now + 0.5
-                self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                  percent=min(99, done * 100 // total) if total else None,
-                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
+            tick = self.image_ticker(total, hook_at=1 << 20)
             try:
                 if archive is not None:
                     archive.write(proc.stdin.fileno(), tick)
@@ -100,17 +107,9 @@ class ImageSteps:
         if archive is None:
             return
         self.progress("images")
-        total, t0, due = archive.size(), time.time(), [0]
+        tick = self.image_ticker(archive.size())
         rfd, wfd = os.pipe()
         failed = []
-
-        def tick(done):
-            now = time.time()
-            if now >= due[0]:
-                due[0] = now + 0.5
-                self.status.write(phase="images", bytes_done=done, bytes_total=total,
-                                  percent=min(99, done * 100 // total) if total else None,
-                                  rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
 
         def feed():
             try:

@@ -66,15 +66,15 @@ def plan(conv, root, source, target):
     for c in containers:
         name = _stores.container_name(c)
         ref = _stores.image_ref(c, images)
-        upper = conv.upper(c, source)
-        base = _stores.vfs_dirs(root, c["Id"])[1] if source == "vfs" else None
-        if not upper or (source == "vfs" and not base):
+        # vfs: the container's whole tree, and its parent's (the layer is their difference, _vfs_layer)
+        upper, base = _stores.vfs_dirs(root, c["Id"]) if source == "vfs" else (conv.upper(c, source), None)
+        if not upper:
             problems.append("the writable layer of container %s cannot be found" % name)
         layers = ((client.get("/images/%s/json" % c["Image"]) or {}).get("RootFS") or {}).get("Layers") \
             if ref else None
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "running": bool((c.get("State") or {}).get("Running"))})
-        if base:  # vfs: the layer is the difference of the container's tree from this one (_vfs_layer)
+        if base:
             try:  # walked now, Docker running: a tree overlay would misread is refused before anything changes
                 since, forced = _vfs_layer.prepare(base, upper, _stores.vfs_since(root, c["Id"]))
                 recorded[-1].update(base=base, since=since, forced=[os.fsdecode(p) for p in forced])

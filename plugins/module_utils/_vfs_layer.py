@@ -43,10 +43,9 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _mountinfo
+from ansible_collections.dockyard.migrate.plugins.module_utils import _copy, _mountinfo, _stores
 
-OVERLAY_XATTRS = ("trusted.overlay.origin", "trusted.overlay.impure", "trusted.overlay.uuid")
-RSYNC = ["-aHAXS", "--numeric-ids"] + ["--filter=-x %s" % x for x in OVERLAY_XATTRS]
+RSYNC = ["-aHAXS", "--numeric-ids"] + ["--filter=-x %s" % x for x in _stores.OVERLAY_XATTRS]
 # Where the check's read-only overlay is mounted: /run is a tmpfs, so a mount left by a kill goes with a reboot.
 SCRATCH = "/run"
 # ctimes come from the kernel's coarse clock, behind time.time_ns() by up to a tick: a cutoff taken now is moved

@@ -212,6 +212,19 @@ def moved_machine(seeded, machine, lock):
     return host
 
 
+def killed_after_move(seeded, machine, lock, k, then, run):
+    """The SEEDED machine at MACHINE moved by a bind, RUN (restore or clean) killed before its change K, then THEN:
+    (the host, the inventory it served before)."""
+    host = moved_machine(seeded, machine, lock)
+    before = tcp.inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        run(host)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    perturb(host, then)
+    return host, before
+
+
 def restore_probe(seeded, base):
     host = moved_machine(seeded, os.path.join(base, "probe-restore"), os.path.join(base, "lock-restore"))
     start = host.count
@@ -230,14 +243,8 @@ def restore_case(seeded, machine, lock, k, then):
     """A bind move's restore killed before its change K, then THEN, then the rollback playbook's path (the plan in
     check mode, changing nothing, then the real run): Docker serves the original at its path, no bind left, with
     what it held, what was written on the data disk after the move and every write since."""
-    host = moved_machine(seeded, machine, lock)
+    host, before = killed_after_move(seeded, machine, lock, k, then, restore)
     source = sim_host.default_root(machine)
-    before = tcp.inventory(host.root)
-    host.new_process(kill_at=k)
-    with pytest.raises(sim_host.Killed):
-        restore(host)
-    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
-    perturb(host, then)
     host.new_process()
     plan = restore(host, check_mode=True)
     assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
@@ -301,14 +308,8 @@ def clean_case(seeded, machine, lock, k, then):
     """A bind move's cleanup killed before its change K, then THEN, then the cleanup again: Docker serves the
     original's path through the bind with every write, the kept original is gone and nothing else, and a further
     run changes nothing."""
-    host = moved_machine(seeded, machine, lock)
+    host, before = killed_after_move(seeded, machine, lock, k, then, clean)
     source, target = sim_host.default_root(machine), params(machine)["target"]
-    before = tcp.inventory(host.root)
-    host.new_process(kill_at=k)
-    with pytest.raises(sim_host.Killed):
-        clean(host)
-    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)
-    perturb(host, then)
     host.new_process()
     result = clean(host)
     assert host.running and host.root == source, (host.running, host.root, result.get("actions"))

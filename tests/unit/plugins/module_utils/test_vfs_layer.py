@@ -167,7 +167,9 @@ def overlay_here(tmp_path):
     return True
 
 
-def test_check_passes_the_built_layer_and_fails_a_wrong_one(trees, tmp_path, monkeypatch):
+@pytest.fixture
+def built(trees, tmp_path, monkeypatch):
+    """(base, tree, dest): the trees, and DEST built from them; the check's mounts go under tmp_path."""
     if not overlay_here(tmp_path):
         pytest.skip("needs root, rsync and an overlay mount")
     monkeypatch.setattr(_vfs_layer, "SCRATCH", str(tmp_path))
@@ -175,6 +177,11 @@ def test_check_passes_the_built_layer_and_fails_a_wrong_one(trees, tmp_path, mon
     dest = str(tmp_path / "upper")
     os.mkdir(dest)
     _vfs_layer.build(runner, base, tree, dest)
+    return base, tree, dest
+
+
+def test_check_passes_the_built_layer_and_fails_a_wrong_one(built, tmp_path):
+    base, tree, dest = built
     _vfs_layer.check(runner, base, tree, dest)
     assert [p for p in os.listdir(str(tmp_path)) if p.startswith("dockyard-vfs-check-")] == []
     # A whiteout missing: the deleted file shows again through the overlay, and the check says where.
@@ -185,28 +192,16 @@ def test_check_passes_the_built_layer_and_fails_a_wrong_one(trees, tmp_path, mon
     assert [p for p in os.listdir(str(tmp_path)) if p.startswith("dockyard-vfs-check-")] == []
 
 
-def test_check_fails_a_changed_file_left_out(trees, tmp_path, monkeypatch):
-    if not overlay_here(tmp_path):
-        pytest.skip("needs root, rsync and an overlay mount")
-    monkeypatch.setattr(_vfs_layer, "SCRATCH", str(tmp_path))
-    base, tree = trees
-    dest = str(tmp_path / "upper")
-    os.mkdir(dest)
-    _vfs_layer.build(runner, base, tree, dest)
+def test_check_fails_a_changed_file_left_out(built, tmp_path):
+    base, tree, dest = built
     os.unlink(os.path.join(dest, "etc", "os-release"))
     os.utime(os.path.join(dest, "etc"), ns=(os.lstat(os.path.join(tree, "etc")).st_mtime_ns,) * 2)
     with pytest.raises(_vfs_layer.LayerError, match="etc/os-release"):
         _vfs_layer.check(runner, base, tree, dest)
 
 
-def test_check_fails_a_lost_extended_attribute_and_a_failed_unmount(trees, tmp_path, monkeypatch):
-    if not overlay_here(tmp_path):
-        pytest.skip("needs root, rsync and an overlay mount")
-    monkeypatch.setattr(_vfs_layer, "SCRATCH", str(tmp_path))
-    base, tree = trees
-    dest = str(tmp_path / "upper")
-    os.mkdir(dest)
-    _vfs_layer.build(runner, base, tree, dest)
+def test_check_fails_a_lost_extended_attribute_and_a_failed_unmount(built, tmp_path):
+    base, tree, dest = built
 
     def no_umount(argv):
         rc, out, err = runner(argv)
