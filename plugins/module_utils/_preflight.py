@@ -15,7 +15,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _facts, _fstab, _units)
+    _facts, _fstab, _mountinfo, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._move import RelocationError, inside
 
 NO_FS = ("tmpfs", "ramfs", "devtmpfs", "squashfs", "iso9660", "proc", "sysfs")
@@ -137,7 +137,11 @@ def target_path(host, move, journal, mounts, fstab_text=""):
         refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
     if inside(src_real, t) or inside(move.source, t):
         refuse("path %s contains the %s root %s" % (t, move.name, move.source))
-    move.switch.preflight(host, move, mounts, fstab_text)
+    # Bound already by a killed run of this move (its window open, this move recorded; a move with containerd's
+    # root binds one root after the other): its switch goes on and writes fstab's line again if it must.
+    if not (journal and journal.in_window and owns_partial(journal, move) and
+            _mountinfo.same_bind(mounts, move.target, move.mount_point)):
+        move.switch.preflight(host, move, mounts, fstab_text)
     if not host.isdir(move.source) and not (move.backup and host.isdir(move.backup)):
         refuse("the %s root %s does not exist" % (move.name, move.source))
     if host.exists(t):

@@ -59,7 +59,7 @@ class Restore(_run.Operation):
                 self.ctx.actions.append("finish the restore interrupted in phase %s (Docker %s)" % (
                     self.ctx.journal.phase, "running" if running else "stopped"))
                 return self.ctx.result
-            return self.resume(running, bool(switched))
+            return self.resume(running, switched)
         if self.ctx.journal.in_window:
             return self.roll_back_window()
         if not switched and self.ctx.journal.phase in FINISHED and not self.kept_aside():
@@ -221,7 +221,10 @@ class Restore(_run.Operation):
         root no longer in service, the originals hold everything (the delta was copied back with Docker
         stopped): the switch back is finished.  Otherwise the moved root is put back in service and the
         restore starts over: before the switch back Docker serves from it, and when Docker has run on it since
-        (a reboot lifts the masks and mounts the bind again) the original put back under it is stale."""
+        (a reboot lifts the masks and mounts the bind again) the original put back under it is stale.  SWITCHED are
+        the moves whose forward switch the host still shows: where the switch back was under way with containerd's
+        root too and Docker ran since on both kinds (the originals already back and the moved roots not yet), what
+        it wrote on those originals is carried onto their moved roots first."""
         phase = self.ctx.journal.phase
         self.ctx.result["changed"] = True
         ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
@@ -238,6 +241,10 @@ class Restore(_run.Operation):
                 phase, self.fwd[0].source))
             self.verification.check_root(self.fwd[0].source, "verify")
             return self.finish()
+        if phase == "restore_switch" and len(switched) < len(self.fwd):
+            self.ctx.journal.save(phase="restore_reapply", carried=False,
+                                  carry=[m.name for m in self.fwd if m not in switched])
+            phase = "restore_reapply"
         if phase == "restore_reapply" and self.ctx.journal.get("carry") and not self.ctx.journal.get("carried"):
             self.carry_forward()
         self.reapply_forward()
@@ -315,15 +322,18 @@ class Restore(_run.Operation):
 
     def carry_forward(self):
         """Docker served from the original before the restore failed: what it wrote there is copied onto the
-        moved root before the moved root is put back (nothing written is thrown away)."""
+        moved root before the moved root is put back (nothing written is thrown away): every root's, or those the
+        journal's ``carry`` names (the originals a switch back had put back in service when it was interrupted)."""
         self.window.hold_units(best_effort=True)
         try:
             self.ctx.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
         except RelocationError:
             pass
-        self.rollback.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in self.fwd], self.fwd,
-                                [m.source for m in self.fwd], where="the original",
-                                roots=[(m.source, m.service_root) for m in self.fwd])
+        carry = self.ctx.journal.get("carry")
+        back = [m for m in self.fwd if carry is True or m.name in carry]
+        self.rollback.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in back], self.fwd,
+                                [m.source for m in back], where="the original",
+                                roots=[(m.source, m.service_root) for m in back])
         self.ctx.journal.try_save(carried=True)
 
     def stop_back(self):

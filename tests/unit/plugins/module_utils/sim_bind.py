@@ -70,6 +70,17 @@ def in_namespace(fn, *args, **kwargs):
     return out["ok"]
 
 
+def need_namespace():
+    """Skip the calling test where root may not make a mount namespace on this machine."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    try:
+        in_namespace(int)
+    except AssertionError as exc:
+        if "unshare" not in str(exc):
+            raise
+        pytest.skip("no private mount namespace here: %s" % str(exc).splitlines()[0])
+
+
 def install(seeded, machine):
     """A copy of the SEEDED machine at MACHINE whose daemon.json names no data-root (Docker's default root is the
     machine's var/lib/docker)."""

@@ -106,13 +106,18 @@ class SimHost(_local.Local):
         self.running = False
         self.boot += 1
         self.clock += 100
-        if not start:  # Docker disabled for this boot, or its start left to the operator
-            return False
+        self.at_boot(start)
+        return self.running
+
+    def at_boot(self, start):
+        """systemd starts Docker as it is configured now, unless not START (Docker disabled for this boot, or its
+        start left to the operator); a start that fails leaves it down."""
+        if not start:
+            return
         try:
             self._start()
         except _systemd.SystemdError:
             pass
-        return self.running
 
     # ------------------------------------------------------------ Docker as the host configures it
     def configured_root(self):
@@ -219,9 +224,13 @@ class SimHost(_local.Local):
 
     def gather(self, daemon_json_path, fstab_path):
         from ansible_collections.dockyard.migrate.plugins.module_utils import _facts
-        return _facts.gather(SimClient(self), self.runner, daemon_json_path=daemon_json_path, fstab_path=fstab_path,
+        return _facts.gather(self.client(), self.runner, daemon_json_path=daemon_json_path, fstab_path=fstab_path,
                              sizes=False, inventory=False,
                              containerd_config=os.path.join(self.machine, "etc", "containerd", "config.toml"))
+
+    def client(self):
+        """Docker's Engine API on this host."""
+        return SimClient(self)
 
     def which(self, name):
         return "/usr/sbin/%s" % name if name == "dockerd" else super(SimHost, self).which(name)
@@ -439,14 +448,18 @@ def in_a_container(fn):
         raise failed[0]
 
 
-def volume(root):
-    """The files of the volume under ROOT, with their text."""
-    data = os.path.join(root, "volumes", "site", "_data")
+def files_in(data):
+    """The files of the directory DATA (none when it is missing), with their text."""
     out = {}
     for name in sorted(os.listdir(data)) if os.path.isdir(data) else []:
         with open(os.path.join(data, name)) as f:
             out[name] = f.read()
     return out
+
+
+def volume(root):
+    """The files of the volume under ROOT, with their text."""
+    return files_in(os.path.join(root, "volumes", "site", "_data"))
 
 
 def default_root(machine):

@@ -118,10 +118,8 @@ def test_snap_and_missing_unit(tmp_path):
     assert "no docker.service unit" in refused(_preflight.host_config, opts(tmp_path), facts(), Host(()), moves())
 
 
-@pytest.mark.parametrize("phase,taken", [("online_copy", True), ("final_copy", True), ("rolled_back", True),
-                                         ("restored", True), ("done", False), ("source", False),
-                                         ("restore_record", False), ("restore_switch", False)])
-def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tmp_path, phase, taken):
+def recorded_bind_move(tmp_path, phase):
+    """A bind move from src to disk/docker (a partial copy there) recorded by a journal in PHASE: (move, journal)."""
     from ansible_collections.dockyard.migrate.plugins.module_utils import _journal, _switches
     src, target = tmp_path / "src", tmp_path / "disk" / "docker"
     src.mkdir()
@@ -131,6 +129,14 @@ def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tm
     journal.moves = [move]
     journal.start(0, "bind")
     journal.save(phase=phase)
+    return move, journal
+
+
+@pytest.mark.parametrize("phase,taken", [("online_copy", True), ("final_copy", True), ("rolled_back", True),
+                                         ("restored", True), ("done", False), ("source", False),
+                                         ("restore_record", False), ("restore_switch", False)])
+def test_a_target_docker_may_have_written_to_is_never_taken_as_a_partial_copy(tmp_path, phase, taken):
+    move, journal = recorded_bind_move(tmp_path, phase)
     assert _preflight.owns_partial(journal, move) is taken
     if taken:
         _preflight.target_path(Host(), move, journal, [])
@@ -334,3 +340,21 @@ def test_a_bind_move_writes_only_the_fstab_the_boot_mounts_from(tmp_path):
     assert _preflight.host_config(opts(tmp_path, method="daemon_json"), facts(), Host(boot_fstab=str(boot)),
                                   moves("daemon_json")) == []
     assert _preflight.host_config(opts(tmp_path, fstab=str(boot)), facts(), Host(boot_fstab=str(boot)), moves()) == []
+
+
+@pytest.mark.parametrize("phase,resumed", [("switch", True), ("final_copy", True), ("done", False),
+                                           ("rolled_back", False)])
+def test_a_bind_this_moves_killed_switch_mounted_is_resumed_not_refused(tmp_path, phase, resumed):
+    """A move with containerd's root binds Docker's root, then containerd's: killed between the two, the rerun
+    finds Docker's bind (fstab's line written before it) and goes on with the switch.  The same bind seen outside
+    that run's window is refused as a bind made by someone else."""
+    move, journal = recorded_bind_move(tmp_path, phase)
+    src, target = move.source, move.target
+    bound = _mountinfo.parse("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 7:0 / %s rw - ext4 /dev/loop0 rw\n"
+                             "3 1 7:0 /docker %s rw - ext4 /dev/loop0 rw" % (tmp_path / "disk", src))
+    line = "%s %s none bind 0 0\n" % (target, src)
+    if resumed:
+        _preflight.target_path(Host(), move, journal, bound, line)
+    else:
+        with pytest.raises(_move.RelocationError, match="bound from %s already" % target):
+            _preflight.target_path(Host(), move, journal, bound, line)

@@ -56,7 +56,7 @@ def test_a_restore_without_a_kept_original_is_refused_before_anything_is_touched
 
 def test_a_restore_killed_after_its_switch_back_starts_docker_on_the_original_and_finishes(tmp_path, monkeypatch):
     r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
-    r.resume(running=False, switched=False)
+    r.resume(running=False, switched=[])
     # The masks of the killed run lifted, Docker started and answering on the original: nothing copied or switched.
     assert r.ctx.host.calls == ["started_since", "unmask", "start_docker", "wait_docker"], r.ctx.host.calls
     assert restarted == []
@@ -66,7 +66,7 @@ def test_a_restore_killed_after_its_switch_back_starts_docker_on_the_original_an
 
 def test_a_switch_back_docker_has_not_run_through_is_finished(tmp_path, monkeypatch):
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
-    r.resume(running=False, switched=True)
+    r.resume(running=False, switched=r.fwd)
     assert r.ctx.host.calls[:2] == ["started_since", "restore_file"], r.ctx.host.calls
     assert r.ctx.host.calls[2:] == ["daemon_reload", "unmask", "start_docker", "wait_docker"], r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {}, "data-root is still in daemon.json"
@@ -78,7 +78,7 @@ def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(t
     """A reboot lifted the masks and Docker served the moved root after the kill: the original put back is
     stale, so the moved root goes back in service and the restore starts over (its copy back takes the writes)."""
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
-    r.resume(running=False, switched=True)
+    r.resume(running=False, switched=r.fwd)
     assert "started_since" in r.ctx.host.calls
     assert "restore_file" not in r.ctx.host.calls, "a file was switched back: %s" % r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
@@ -91,7 +91,7 @@ def test_a_switch_back_is_not_finished_while_docker_runs(tmp_path, monkeypatch):
     """Docker running now (on the moved root: the switch back never reached daemon.json) is what the host says;
     the journal's phase alone would finish a switch back under it."""
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
-    r.resume(running=True, switched=True)
+    r.resume(running=True, switched=r.fwd)
     assert "restore_file" not in r.ctx.host.calls, r.ctx.host.calls
     assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
     assert restarted == ["restore_record"]
@@ -101,16 +101,16 @@ def test_the_host_is_asked_whether_docker_started_since_the_journals_last_write(
     r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
     updated = r.ctx.journal.get("updated")
     assert updated, "the journal records no time of its last write"
-    r.resume(running=False, switched=True)
+    r.resume(running=False, switched=r.fwd)
     asked = [a for a in r.ctx.host.args if a[0] == "started_since"]
     assert asked == [("started_since", updated, "docker.service")], asked
 
 
 def test_a_switch_back_the_host_shows_done_is_finished_even_when_docker_ran_since(tmp_path, monkeypatch):
-    """The host no longer points Docker at the moved root (switched=False): whatever Docker ran on since the kill
+    """The host no longer points Docker at the moved root (nothing switched): whatever Docker ran on since the kill
     was the original, so the switch back is finished there and nothing is started over."""
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
-    r.resume(running=False, switched=False)
+    r.resume(running=False, switched=[])
     assert "restore_file" in r.ctx.host.calls and r.ctx.host.calls[-2:] == ["start_docker", "wait_docker"]
     assert json.loads(daemon_json.read_text()) == {}
     assert restarted == [] and r.ctx.journal.phase == "restored"
@@ -120,7 +120,7 @@ def test_a_restore_killed_after_its_start_with_docker_running_starts_nothing(tmp
     """Docker already runs on the original (the kill came after its start): the rerun neither lifts masks nor
     starts Docker again; it checks the root Docker reports and finishes."""
     r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
-    r.resume(running=True, switched=False)
+    r.resume(running=True, switched=[])
     assert "start_docker" not in r.ctx.host.calls and "unmask" not in r.ctx.host.calls, r.ctx.host.calls
     assert restarted == [] and r.ctx.journal.phase == "restored"
 
@@ -130,7 +130,7 @@ def test_a_restore_finished_on_a_root_docker_does_not_report_fails(tmp_path, mon
     r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_start", backup_kept=False)
     r.ctx.client.root = str(tmp_path / "elsewhere")
     with pytest.raises(RelocationError, match=re.escape(str(tmp_path / "elsewhere"))):
-        r.resume(running=True, switched=False)
+        r.resume(running=True, switched=[])
     assert r.ctx.journal.phase != "restored"
 
 
@@ -255,3 +255,28 @@ def test_the_copy_back_needs_room_for_what_the_moved_root_holds_beyond_the_origi
             r.room()
     else:
         r.room()
+
+
+def test_a_switch_back_interrupted_between_two_roots_carries_only_what_is_back_in_service(tmp_path, monkeypatch):
+    """A restore of Docker's and containerd's roots, killed after Docker's root was switched back and before
+    containerd's, then Docker ran (a reboot): it wrote on Docker's original and on containerd's moved root.  The
+    moved roots go back in service, but first what Docker wrote on its original is carried onto its moved root; the
+    journal names that copy, so a kill during it resumes it.  containerd's root, still switched, is not copied onto
+    itself."""
+    r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
+    ctd = Move("containerd", str(tmp_path / "ctd"), str(tmp_path / "disk" / "containerd"), _switches.make("bind"),
+               backup=str(tmp_path / "ctd.bak"))
+    r.fwd.append(ctd)
+    copies = []
+    monkeypatch.setattr(r.rollback, "copy_back", lambda back, serve, served, where, roots: copies.append(
+        ([(m.name, m.source, m.target) for m in back], served, roots)))
+    monkeypatch.setattr(r, "reapply_forward", lambda: copies.append("reapplied"))
+    r.resume(running=False, switched=[ctd])
+    src, target = r.fwd[0].source, r.fwd[0].target
+    assert copies == [([("docker", src, target)], [src], [(src, target)]), "reapplied"], copies
+    assert r.ctx.journal.get("carry") == ["docker"] and r.ctx.journal.get("carried") is True
+    assert restarted == ["restore_record"]
+    del copies[:]
+    r.ctx.journal.save(phase="restore_switch", carry=None, carried=None)
+    r.resume(running=False, switched=list(r.fwd))  # both still switched: Docker served the moved roots only
+    assert copies == ["reapplied"], copies

@@ -1,0 +1,330 @@
+# -*- coding: utf-8 -*-
+"""Every crash point of a move that carries containerd's root with Docker's, explored as test_crash_points_bind.py
+explores a bind move: on sim_containerd.CtdSimHost (Docker on containerd's image store: its images and the running
+container's writable layer in containerd's root, containerd a service of its own that starts at boot), each case in
+a forked child with a private mount namespace.  Both methods for Docker's root (bind, daemon_json); containerd's
+root always moves by a bind.  A kill before each change of a move, and of a move whose verification fails and that
+rolls back; then nothing, a reboot (fstab's bind lines mounted, containerd and Docker started as the host points
+them, the container writing into its volume and its writable layer), or that reboot after hand edits of daemon.json
+and fstab; then the same move again.  It must converge: Docker
+and containerd serve the new roots (containerd's through the bind at its old path) with every image and every
+write, both originals reported kept and nothing hidden beneath a mount, the hand edits kept, no unit masked, and a
+further run changes nothing."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _cleanup, _copy, _journal, _move, _mountinfo, _options, _restore, _rollback, _run, _switch, _transaction)
+
+import sim_bind  # pylint: disable=import-error
+import sim_containerd as sc  # pylint: disable=import-error
+import sim_host  # pylint: disable=import-error
+import test_crash_points as tcp  # pylint: disable=import-error
+import test_crash_points_bind as tcb  # pylint: disable=import-error
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+
+METHODS = ("bind", "daemon_json")
+FAULTS = ("none", "verify")
+THEN = ("nothing", "reboot", "edit")
+POINTS = list(range(1, 81))
+
+
+def params(machine, method):
+    return dict(tcp.params(machine), method=method, containerd="auto")
+
+
+def ctd_target(machine):
+    return os.path.join(machine, "mnt", "data", "containerd")
+
+
+def move(host, method, check_mode=False):
+    opts = _options.Options(dict(params(host.machine, method), state="moved"))
+    ctx = _run.Run(opts, host.client(), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
+    return _transaction.Relocation(ctx).run()
+
+
+def machine_at(seeded, machine, lock):
+    sc.install(seeded, machine)
+    host = sc.CtdSimHost(machine, lock)
+    assert host.reboot() and host.ctd_root == sc.ctd_default(machine)
+    return host
+
+
+def inventory(host):
+    """What Docker serves now: its root's names and volume, containerd's images and the writable layer."""
+    names, files = tcp.inventory(host.root)
+    return names, files, sc.content(host.ctd_root), sc.layer(host.ctd_root)
+
+
+def probe(seeded, base, method, fault):
+    """An uninterrupted move of FAULT on a fresh machine: (how many changes, their names)."""
+    host = machine_at(seeded, os.path.join(base, "probe-%s-%s" % (method, fault)),
+                      os.path.join(base, "lock-%s-%s" % (method, fault)))
+    host.new_process()
+    if fault == "verify":
+        with pytest.raises(_move.RelocationError) as exc:
+            tcb.with_fault(fault, move, host, method)
+        assert exc.value.rolled_back and host.ctd_root == sc.ctd_default(host.machine), str(exc.value)
+    else:
+        result = move(host, method)
+        assert result["changed"] and sorted(m["name"] for m in result["moves"]) == ["containerd", "docker"], result
+        assert _mountinfo.same_bind(_mountinfo.read(), ctd_target(host.machine), sc.ctd_default(host.machine))
+    return host.count, list(host.changes)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    sim_bind.need_namespace()
+    base = str(tmp_path_factory.mktemp("sim-ctd"))
+    seeded = os.path.join(base, "seeded")
+    sc.seed(seeded)
+    counts = dict(((m, f), sim_bind.in_namespace(probe, seeded, base, m, f)) for m in METHODS for f in FAULTS)
+    return seeded, counts
+
+
+def case(seeded, machine, lock, method, k, fault, then):
+    """The SEEDED machine at MACHINE, a move by METHOD (with FAULT) killed before its change K, THEN, the move
+    again: the name of the change the kill came before."""
+    host = machine_at(seeded, machine, lock)
+    before = inventory(host)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        tcb.with_fault(fault, move, host, method)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    killed_before = host.killed_before
+    tcb.perturb(host, then)
+    converged(host, method, before)
+    if then == "edit":
+        with open(host.daemon_json) as f:
+            assert json.load(f).get("debug") is True, "the key added to daemon.json by hand was lost"
+        with open(os.path.join(machine, "etc", "fstab")) as f:
+            assert tcb.HAND in f.read().splitlines(), "the line added to fstab by hand was lost"
+    return killed_before
+
+
+def converged(host, method, before):
+    """The same move again on HOST converges."""
+    machine = host.machine
+    source, target = sim_host.default_root(machine), params(machine, method)["target"]
+    csource, ctarget = sc.ctd_default(machine), ctd_target(machine)
+    host.new_process()
+    result = move(host, method)
+    served = source if method == "bind" else target
+    assert host.running and host.root == served, (host.running, host.root, result.get("actions"))
+    assert host.ctd_running and host.ctd_root == csource, (host.ctd_running, host.ctd_root)
+    mounts = _mountinfo.read()
+    assert _mountinfo.same_bind(mounts, ctarget, csource), "containerd's root is not the bind of %s" % ctarget
+    if method == "bind":
+        assert _mountinfo.same_bind(mounts, target, source), "Docker's root is not the bind of %s" % target
+    names, files, images, layer = inventory(host)
+    assert (names, images) == (before[0], before[2]), (names, images)
+    assert files == host.model, "the served root's volume is not what the container last wrote: %s, not %s" % (
+        files, host.model)
+    assert layer == host.layer_model, "the served writable layer is not what the container last wrote: %s, not %s" % (
+        layer, host.layer_model)
+    originals = dict((o.get("name"), o) for o in result.get("original") or [])
+    for name in ("docker", "containerd"):
+        kept = originals.get(name) or {}
+        assert kept.get("backup") and os.listdir(kept["backup"]), "%s's original is not reported kept: %s" % (
+            name, result.get("original"))
+    for point in [csource] + ([source] if method == "bind" else []):
+        with host.view_beneath(point) as below:
+            hidden = os.listdir(below) if os.path.isdir(below) else []
+        assert hidden == [], "left beneath the mount at %s: %s" % (point, hidden)
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    again = move(host, method)
+    assert not again["changed"], again.get("actions")
+
+
+# The hand edits do not depend on what the killed run was: they follow the kills of a plain bind move only (two
+# fstab lines written beside the hand's line).  Docker stopped by hand after the reboot is explored without
+# containerd's root (test_crash_points.py, test_crash_points_bind.py).
+CASES = [(m, f, t) for m in METHODS for f in FAULTS for t in THEN
+         if t in ("nothing", "reboot") or (m, f) == ("bind", "none")]
+
+
+def before_the_stop(counts, method, k):
+    """Whether a kill before change K of a daemon_json move comes before its stop: the changes before the window
+    (the journal, the online copies of both roots) are the bind move's, explored once, with method bind."""
+    names = counts[(method, "none")][1]
+    return method == "daemon_json" and names[:k] == counts[("bind", "none")][1][:k] and \
+        k <= names.index("stop_docker")
+
+
+def same_as_plain(counts, method, fault, k):
+    return tcp.same_as_plain({"none": counts[(method, "none")], "verify": counts[(method, "verify")]}, fault, k)
+
+
+@pytest.mark.parametrize("method,fault,then", CASES, ids=["%s-%s-%s" % c for c in CASES])
+@pytest.mark.parametrize("k", POINTS)
+def test_a_kill_before_any_change_of_a_move_with_containerd_then_the_same_move_converges(
+        template, tmp_path, k, method, fault, then):
+    n = template[1][(method, fault)][0]
+    if k > n:
+        pytest.skip("that run makes %d changes" % n)
+    if same_as_plain(template[1], method, fault, k):
+        pytest.skip("the same case as the plain move's (fault none)")
+    if before_the_stop(template[1], method, k):
+        pytest.skip("before the window: the bind move's case")
+    sim_bind.in_namespace(case, template[0], str(tmp_path / "machine"), str(tmp_path / "lock"), method, k, fault,
+                          then)
+
+
+def test_the_containerd_exploration_covers_every_change_of_both_moves(template):
+    for method in METHODS:
+        plain, failing = template[1][(method, "none")], template[1][(method, "verify")]
+        assert 10 < plain[0] < failing[0] <= max(POINTS), (method, plain, failing)
+        assert {"stop_docker", "write_file", "write_dropin", "start_docker", "rsync", "rename", "run"} <= \
+            set(plain[1]), plain[1]
+
+
+def test_the_containerd_exploration_finds_a_rollback_that_copies_back_docker_s_root_only(
+        template, tmp_path, monkeypatch, capsys):
+    """It can fail: with a rollback that copies back only Docker's root (what the container wrote into its writable
+    layer on containerd's new root while the failed move's Docker ran there is left behind), the exploration of a
+    bind move whose verification fails finds the lost writes, naming the crash points: every kill before the
+    rollback's copy back, and only those."""
+    copy_back = _rollback.Rollback.copy_back
+
+    def docker_only(self, back=None, serve=None, served=None, where="the new root", roots=None):
+        if back is None:
+            moves = [m for m in self.ctx.moves if m.name == "docker"]
+            back = [_move.Move(m.name, m.target, _switch.original_home(m, self.ctx), m.switch, m.mount_point)
+                    for m in moves]
+            roots = [(m.service_root, m.source) for m in moves]
+        return copy_back(self, back, serve, served, where, roots)
+    monkeypatch.setattr(_rollback.Rollback, "copy_back", docker_only)
+    seeded, counts = template
+    names = counts[("bind", "verify")][1]
+    n = sim_bind.in_namespace(probe, seeded, str(tmp_path), "bind", "verify")[0]  # the mutated run's changes
+    found = []
+    for k in range(1, n + 1):
+        if same_as_plain(counts, "bind", "verify", k):
+            continue
+        try:
+            sim_bind.in_namespace(case, seeded, str(tmp_path / ("m%d" % k)), str(tmp_path / ("l%d" % k)), "bind", k,
+                                  "verify", "nothing")
+        except AssertionError as exc:
+            found.append((k, str(exc).splitlines()[0]))
+    with capsys.disabled():
+        for k, violation in found:
+            print("\nwith a rollback that copies back Docker's root only: a kill before change %d (%s): %s" % (
+                k, names[k - 1], violation[:200]))
+    # Killed after the failed verification was recorded and before the rollback's stop: the rerun rolls back
+    # (with the bug) and the writes the container made on containerd's new root are lost.
+    first_start = names.index("start_docker")
+    stop = names.index("stop_docker", first_start) + 1
+    assert found and all(first_start + 1 < k <= stop for k, _v in found), found
+    assert all("writable layer is not what the container last wrote" in v for _k, v in found), found
+
+
+def run(host, state, check_mode=False):
+    """One run of data_root with STATE (restored, or cleaned with no soak period left) after a bind move."""
+    opts = _options.Options(dict(params(host.machine, "bind"), state=state, soak_days=0))
+    ctx = _run.Run(opts, host.client(), host.runner, host, _journal.Journal(opts.target, check_mode, host),
+                   _copy.Status(None), check_mode=check_mode)
+    return (_restore.Restore if state == "restored" else _cleanup.Cleanup)(ctx).run()
+
+
+def moved_machine(seeded, machine, lock):
+    """The SEEDED machine at MACHINE moved by a bind with containerd's root, where the container then wrote."""
+    host = machine_at(seeded, machine, lock)
+    host.new_process()
+    move(host, "bind")
+    assert host.write_in_a_container("on-the-data-disk.txt", "written after the move")
+    return host
+
+
+def after_probe(seeded, base, state):
+    host = moved_machine(seeded, os.path.join(base, "probe-" + state), os.path.join(base, "lock-" + state))
+    start = host.count
+    host.new_process()
+    assert run(host, state)["changed"]
+    return host.count - start, list(host.changes)
+
+
+@pytest.fixture(scope="module")
+def afterwards(template, tmp_path_factory):
+    """{state: (how many changes a run of STATE makes after a bind move with containerd's root, their names)}."""
+    base = str(tmp_path_factory.mktemp("sim-ctd-after"))
+    return template[0], dict((s, sim_bind.in_namespace(after_probe, template[0], base, s))
+                             for s in ("restored", "cleaned"))
+
+
+def after_case(seeded, machine, lock, state, k, then):
+    """A bind move with containerd's root, then a run of STATE killed before its change K, then THEN, then the
+    recovery: for restored the rollback playbook's path (the plan in check mode, changing nothing, then the real
+    run), for cleaned the cleanup again.  Both roots served where STATE leaves them, with every write."""
+    host = moved_machine(seeded, machine, lock)
+    before = inventory(host)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        run(host, state)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    tcb.perturb(host, then)
+    source, csource = sim_host.default_root(machine), sc.ctd_default(machine)
+    host.new_process()
+    if state == "restored":
+        plan = run(host, state, check_mode=True)
+        assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
+        if plan["changed"]:
+            host.new_process()
+            run(host, state)
+    else:
+        result = run(host, state)
+        assert [o["removed"] for o in result["original"]] == [True, True], result["original"]
+    assert host.running and host.root == source, (host.running, host.root)
+    assert host.ctd_running and host.ctd_root == csource, (host.ctd_running, host.ctd_root)
+    names, files, images, layer = inventory(host)
+    assert (names, images) == (before[0], before[2]), (names, images)
+    assert files == host.model and files.get("on-the-data-disk.txt"), (files, host.model)
+    assert layer == host.layer_model and layer.get("on-the-data-disk.txt"), (layer, host.layer_model)
+    mounts = _mountinfo.read()
+    for point, target in ((source, params(machine, "bind")["target"]), (csource, ctd_target(machine))):
+        if state == "restored":
+            assert _mountinfo.mount_at(mounts, point) is None, "a mount is left at %s" % point
+        else:
+            assert _mountinfo.same_bind(mounts, target, point), "%s is not the bind of %s" % (point, target)
+            left = [n for n in os.listdir(os.path.dirname(point))
+                    if n.startswith(os.path.basename(point) + ".")]
+            assert left == [], "left beside %s: %s" % (point, left)
+    with open(os.path.join(machine, "etc", "fstab")) as f:
+        lines = [ln for ln in f.read().splitlines() if ln and not ln.startswith("#")]
+    assert len(lines) == (0 if state == "restored" else 2), lines
+    if then == "edit":
+        with open(os.path.join(machine, "etc", "fstab")) as f:
+            assert tcb.HAND in f.read().splitlines(), "the line added to fstab by hand was lost"
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not run(host, state)["changed"]
+
+
+# The hand edits follow the restore's kills (it writes fstab's two lines away one after the other), not the
+# cleanup's (it leaves fstab alone).
+AFTER = [(s, t) for s in ("restored", "cleaned") for t in ("nothing", "reboot", "edit")
+         if (s, t) != ("cleaned", "edit")]
+
+
+@pytest.mark.parametrize("state,then", AFTER, ids=["%s-%s" % c for c in AFTER])
+@pytest.mark.parametrize("k", list(range(1, 51)))
+def test_a_restore_or_cleanup_with_containerd_killed_before_any_change_then_recovered_keeps_every_write(
+        afterwards, tmp_path, state, k, then):
+    seeded, runs = afterwards
+    if k > runs[state][0]:
+        pytest.skip("that run makes %d changes" % runs[state][0])
+    sim_bind.in_namespace(after_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), state, k, then)
+
+
+def test_the_restore_and_cleanup_explorations_cover_both_roots(afterwards):
+    restored, cleaned = afterwards[1]["restored"], afterwards[1]["cleaned"]
+    assert 10 < restored[0] <= 50 and restored[1].count("rsync") >= 2 and restored[1].count("rename") >= 2, restored
+    assert 1 < cleaned[0] <= 50 and cleaned[1].count("remove_tree") == 2, cleaned
