@@ -122,8 +122,9 @@ def owns_partial(journal, move):
                     for x in journal.recorded_moves()))
 
 
-def target_path(host, move, journal, mounts, fstab_text=""):
-    """The target is a real, empty (or our own partial) directory outside the root it receives."""
+def target_path(host, move, journal, mounts, fstab_text="", resuming=False):
+    """The target is a real, empty (or our own partial) directory outside the root it receives.  RESUMING: this run
+    picks up a killed run's switch (Docker down and not started since)."""
     t = move.target
     path_name(t, "path %s" % t if move.name == "docker" else "the %s path %s" % (move.name, t))
     path_name(move.source, "the %s root %s" % (move.name, move.source))
@@ -137,9 +138,10 @@ def target_path(host, move, journal, mounts, fstab_text=""):
         refuse("path %s lies inside the %s root %s" % (t, move.name, move.source))
     if inside(src_real, t) or inside(move.source, t):
         refuse("path %s contains the %s root %s" % (t, move.name, move.source))
-    # Bound already by a killed run of this move (its window open, this move recorded; a move with containerd's
-    # root binds one root after the other): its switch goes on and writes fstab's line again if it must.
-    if not (journal and journal.in_window and owns_partial(journal, move) and
+    # Bound already by the killed run whose switch this run resumes (a move with containerd's root binds one root
+    # after the other): the switch goes on and writes fstab's line again if it must.  Anywhere else (Docker started
+    # since, on what the bind shows) the bind is refused, as one this move did not make.
+    if not (resuming and journal and journal.in_window and owns_partial(journal, move) and
             _mountinfo.same_bind(mounts, move.target, move.mount_point)):
         move.switch.preflight(host, move, mounts, fstab_text)
     if not host.isdir(move.source) and not (move.backup and host.isdir(move.backup)):
@@ -181,13 +183,14 @@ def same_filesystem(host, opts, move, mounts):
                    src["mount_point"]))
 
 
-def moves_fit(opts, facts, host, moves, journal):
-    """Every move's own checks, then the refusals its switch makes.  Returns warnings."""
+def moves_fit(opts, facts, host, moves, journal, resuming=False):
+    """Every move's own checks, then the refusals its switch makes (RESUMING: a killed run's switch is picked up).
+    Returns warnings."""
     warnings = host_config(opts, facts, host, moves)
     mounts = host.mountinfo()
     fstab_text = host.read_text(opts.fstab, default="")
     for move in moves:
-        target_path(host, move, journal, mounts, fstab_text)
+        target_path(host, move, journal, mounts, fstab_text, resuming)
         if move.disk and not opts.keep_source:
             refuse("the %s root %s is the mount point of its own disk (%s): the move leaves that disk unmounted with "
                    "its contents as they were (its fstab line kept as a comment), so a rollback can mount it again; "

@@ -242,11 +242,21 @@ class Restore(_run.Operation):
             self.verification.check_root(self.fwd[0].source, "verify")
             return self.finish()
         if phase == "restore_switch" and len(switched) < len(self.fwd):
-            self.ctx.journal.save(phase="restore_reapply", carried=False,
-                                  carry=[m.name for m in self.fwd if m not in switched])
             phase = "restore_reapply"
-        if phase == "restore_reapply" and self.ctx.journal.get("carry") and not self.ctx.journal.get("carried"):
-            self.carry_forward()
+            self.ctx.journal.save(phase=phase, carry=True, carried=False)
+        # The originals the host shows in service (their forward switch undone) hold what Docker wrote since it
+        # started on them: carried onto their moved roots before those go back in service, and carried again when
+        # Docker ran since the last carry (a kill before the forward files were written, then a boot).
+        back = [m for m in self.fwd if m not in switched]
+        if phase == "restore_reapply" and back and (
+                ran or (self.ctx.journal.get("carry") and not self.ctx.journal.get("carried"))):
+            try:
+                self.carry_forward(back)
+            except FailedForward as ff:
+                raise RelocationError(
+                    "a restore interrupted in %s: Docker served from the original since, and what it wrote there "
+                    "could not be copied onto the moved root: %s. NOT PUT BACK: Docker serves from the original %s"
+                    % (phase, ff, ", ".join(m.source for m in back)), "reapply", rolled_back=False)
         self.reapply_forward()
         self.ctx.journal.save(phase="restore_record")
         self.ctx.actions.append("put the moved root back in service after a restore interrupted in %s; restoring "
@@ -320,17 +330,17 @@ class Restore(_run.Operation):
         self.ctx.result["downtime_seconds"] = round(self.ctx.host.time() - stopped_at, 3)
         self.finish()
 
-    def carry_forward(self):
+    def carry_forward(self, back=None):
         """Docker served from the original before the restore failed: what it wrote there is copied onto the
-        moved root before the moved root is put back (nothing written is thrown away): every root's, or those the
-        journal's ``carry`` names (the originals a switch back had put back in service when it was interrupted)."""
+        moved root before the moved root is put back (nothing written is thrown away): every root's, or BACK's
+        (the originals the host shows in service after an interrupted switch back)."""
         self.window.hold_units(best_effort=True)
         try:
             self.ctx.host.stop_docker(with_containerd=any(m.name == "containerd" for m in self.fwd))
         except RelocationError:
             pass
-        carry = self.ctx.journal.get("carry")
-        back = [m for m in self.fwd if carry is True or m.name in carry]
+        back = back or self.fwd
+        self.ctx.journal.try_save(carry=True, carried=False)
         self.rollback.copy_back([Move(m.name, m.source, m.target, m.switch, m.mount_point) for m in back], self.fwd,
                                 [m.source for m in back], where="the original",
                                 roots=[(m.source, m.service_root) for m in back])

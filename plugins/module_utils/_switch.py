@@ -164,13 +164,14 @@ def put_back(move, host):
 
 def set_aside_again(move, host, stand_in):
     """Undo put_back: the original goes back to its backup name (with an empty STAND_IN directory in its place,
-    for a bind to be mounted on)."""
+    for a bind to be mounted on; made by the next run when a kill came between the rename and the directory)."""
     if move.backup and not host.exists(move.backup) and host.isdir(move.source) and host.listdir(move.source):
-        st = host.stat(move.source)
         host.rename(move.source, move.backup)
-        if stand_in:
-            host.mkdir(move.source)
-            host.chmod(move.source, st.st_mode & 0o7777)
+        host.fsync_dir(os.path.dirname(move.source))
+    if stand_in and move.backup and host.isdir(move.backup) and not host.exists(move.source):
+        st = host.stat(move.backup)
+        host.mkdir(move.source)
+        host.chmod(move.source, st.st_mode & 0o7777)
         host.fsync_dir(os.path.dirname(move.source))
 
 

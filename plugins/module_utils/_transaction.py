@@ -103,7 +103,7 @@ class Relocation(_run.Operation):
         try:
             self.ctx.moves[0].switch.refuse_conflicts(self.ctx.moves[0], facts, self.ctx.opts)
             self.ctx.result["warnings"] = _preflight.moves_fit(self.ctx.opts, facts, self.ctx.host, self.ctx.moves,
-                                                               self.ctx.journal)
+                                                               self.ctx.journal, resuming)
             self.plan_result(resuming)
         except Exception as exc:
             if self.ctx.journal.in_window and not engine.get("running") and not self.ctx.check_mode:

@@ -24,7 +24,7 @@ def audited():
 # point), then one perturbation, then the recovery.  The summary counts the points explored (a case's parameters
 # without its perturbation), the cases run and the violations (cases that failed), as the explorations report them.
 PERTURBATIONS = ("unguarded-live", "unguarded-down", "unguarded", "templated", "stopped", "nothing", "reboot", "edit")
-EXPLORED = {"points": set(), "cases": 0, "violations": []}
+EXPLORED = {"points": set(), "cases": 0, "violations": [], "skipped": 0}
 
 
 def crash_point(nodeid):
@@ -44,6 +44,8 @@ def crash_point(nodeid):
 
 def pytest_runtest_logreport(report):
     point = crash_point(report.nodeid)
+    if point is not None and report.skipped:
+        EXPLORED["skipped"] += 1
     if point is None or report.skipped or not (report.when == "call" or report.failed):
         return
     if report.when == "call":
@@ -54,9 +56,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not EXPLORED["cases"]:
+    if not (EXPLORED["cases"] or EXPLORED["skipped"]):
         return
-    terminalreporter.write_line("crash-point exploration: %d points explored, %d cases, %d violations" % (
-        len(EXPLORED["points"]), EXPLORED["cases"], len(EXPLORED["violations"])))
+    terminalreporter.write_line("crash-point exploration: %d points explored, %d cases, %d violations (%d skipped)" % (
+        len(EXPLORED["points"]), EXPLORED["cases"], len(EXPLORED["violations"]), EXPLORED["skipped"]))
     for nodeid in EXPLORED["violations"]:
         terminalreporter.write_line("  violation: %s" % nodeid)

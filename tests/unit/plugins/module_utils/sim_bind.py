@@ -21,6 +21,7 @@ import traceback
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _config, _mountinfo, _systemd
 
+import audit  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 
 CLONE_NEWNS = 0x00020000
@@ -29,12 +30,14 @@ CLONE_NEWNS = 0x00020000
 def in_namespace(fn, *args, **kwargs):
     """FN(*ARGS) in a forked child with a private mount namespace; its JSON-able return value.  What it raised
     comes back as an AssertionError naming it (with the child's traceback); a child that does not answer within
-    TIMEOUT seconds is killed and reported."""
+    TIMEOUT seconds is killed and reported.  What the unit suite's audit (tests/unit/audit.py) saw the collection's
+    code do wrong in the child is handed to the parent's auditors, as if it had happened there."""
     timeout = kwargs.pop("timeout", 120)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the test runner
         code = 0
+        marks = [len(a.violations) for a in audit._ACTIVE]  # pylint: disable=protected-access
         try:
             os.close(r)
             libc = ctypes.CDLL(None, use_errno=True)
@@ -45,6 +48,8 @@ def in_namespace(fn, *args, **kwargs):
         except BaseException as exc:  # pylint: disable=broad-except
             msg = {"error": "%s: %s" % (type(exc).__name__, exc), "tb": traceback.format_exc()[-4000:]}
             code = 1
+        msg["audit"] = [[list(v) for v in a.violations[n:]]
+                        for a, n in zip(audit._ACTIVE, marks)]  # pylint: disable=protected-access
         data = json.dumps(msg).encode("utf-8")
         while data:
             data = data[os.write(w, data):]
@@ -65,6 +70,8 @@ def in_namespace(fn, *args, **kwargs):
         os.close(r)
         os.waitpid(pid, 0)
     out = json.loads(b"".join(chunks).decode("utf-8") or '{"error": "the child said nothing", "tb": ""}')
+    for auditor, seen in zip(audit._ACTIVE, out.get("audit", [])):  # pylint: disable=protected-access
+        auditor.violations.extend(tuple(v) for v in seen)
     if "error" in out:
         raise AssertionError("%s\n%s" % (out["error"], out["tb"]))
     return out["ok"]

@@ -68,7 +68,8 @@ class CtdSimHost(sim_bind.BindSimHost):
         super(CtdSimHost, self).__init__(machine, lock_dir)
         self.ctd_config = os.path.join(machine, "etc", "containerd", "config.toml")
         self.ctd_running = False
-        self.ctd_root = None  # the root containerd serves, fixed when it started
+        self.ctd_root = None  # the path of the root containerd was started on
+        self.ctd_fd = None  # that root, held open: what containerd serves, wherever it is renamed or mounted over
         self.ctd_started_at = None
         self.layer_model = None  # the writable layer's files as the container last left them
 
@@ -83,6 +84,8 @@ class CtdSimHost(sim_bind.BindSimHost):
     def _start_containerd(self):
         if "containerd.service" in self.masked_units:
             raise _systemd.SystemdError("Failed to start containerd.service: Unit containerd.service is masked.")
+        if self.ctd_running:  # systemctl start of a running unit does nothing: it keeps the root it holds
+            return
         dropin = self.dropins.get("containerd")
         if dropin:
             held = re.search(r"^RequiresMountsFor=(.*)$", dropin, re.M).group(1)
@@ -93,9 +96,20 @@ class CtdSimHost(sim_bind.BindSimHost):
         root = self.configured_ctd_root()
         if not os.path.isdir(root):  # containerd makes the root it is given, empty
             os.makedirs(os.path.join(root, "content"))
+        self.ctd_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         self.ctd_running, self.ctd_root, self.ctd_started_at = True, root, (self.boot, self.time())
         if self.layer_model is None:
-            self.layer_model = layer(root)
+            self.layer_model = layer(self.ctd_dir)
+
+    @property
+    def ctd_dir(self):
+        """The directory containerd serves, as it holds it (its root's path may show something else since)."""
+        return "/proc/self/fd/%d" % self.ctd_fd if self.ctd_running else None
+
+    def ctd_serves(self, path):
+        """Whether the running containerd serves the directory PATH shows now (the same inode)."""
+        held, there = os.fstat(self.ctd_fd), os.stat(path)
+        return self.ctd_running and (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
 
     def _start(self):
         if not self.ctd_running:  # docker.service wants containerd.service; dockerd waits for its socket
@@ -105,7 +119,9 @@ class CtdSimHost(sim_bind.BindSimHost):
     def stop_containerd(self):
         """containerd stops (Docker with it: it cannot run without it)."""
         self.shut_down()
-        self.ctd_running = False
+        if self.ctd_fd is not None:
+            os.close(self.ctd_fd)
+        self.ctd_running, self.ctd_fd = False, None
 
     def reboot(self, start=True):
         """As BindSimHost's, containerd stopped at the shutdown and started at the boot whether Docker is or not."""
@@ -124,7 +140,7 @@ class CtdSimHost(sim_bind.BindSimHost):
         layer on containerd's: where either root lacks it (a service started on an empty root), it does not run
         and writes nothing."""
         assert self.running and self.ctd_running, "no container writes while Docker is down"
-        path = os.path.join(self.ctd_root, *(LAYER + (name,)))
+        path = os.path.join(self.ctd_dir, *(LAYER + (name,)))
         if not (os.path.isdir(os.path.dirname(path)) and
                 os.path.isdir(os.path.join(self.root, "volumes", "site", "_data"))):
             return False
@@ -185,5 +201,5 @@ class CtdSimClient(sim_host.SimClient):
         if path == "/images/json":
             self._root()
             return [{"Id": "sha256:" + n, "RepoTags": ["seed/%s:1" % n], "Size": 1, "Created": 0}
-                    for n in content(self.host.ctd_root)]
+                    for n in content(self.host.ctd_dir)]
         return super(CtdSimClient, self).get(path, params, **kw)

@@ -19,8 +19,9 @@ import os
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _cleanup, _copy, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
+    _cleanup, _copy, _fileops, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
 
+import audit  # pylint: disable=import-error
 import sim_bind  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 import test_crash_points as tcp  # pylint: disable=import-error
@@ -338,3 +339,21 @@ def test_a_bind_cleanup_killed_before_any_change_then_cleaned_again_removes_only
 def test_the_bind_cleanup_exploration_covers_every_change_of_a_cleanup(bind_cleaned):
     n, changes = bind_cleaned[1]
     assert 1 < n <= 8 and "remove_tree" in changes, (n, changes)
+
+
+def write_a_file(path):
+    _fileops.atomic_write(path, "written in the child\n")
+    return True
+
+
+def test_what_the_collection_does_in_a_forked_case_is_audited(tmp_path):
+    """The cases run in forked children: what the audit sees the collection's code do there reaches the test's
+    auditors in the parent.  An auditor that allows no writer at all sees the child's atomic write."""
+    sim_bind.need_namespace()
+    strict = audit.Auditor(writers={}, renamers={}, removers={})
+    with audit.watching(strict):
+        assert sim_bind.in_namespace(write_a_file, str(tmp_path / "f"))
+    assert (tmp_path / "f").read_text() == "written in the child\n"
+    assert [(k, who) for k, who, _d in strict.violations] == [("write", "_fileops.py:atomic_write"),
+                                                              ("rename", "_fileops.py:atomic_write")], \
+        strict.violations

@@ -345,16 +345,24 @@ def test_a_bind_move_writes_only_the_fstab_the_boot_mounts_from(tmp_path):
 @pytest.mark.parametrize("phase,resumed", [("switch", True), ("final_copy", True), ("done", False),
                                            ("rolled_back", False)])
 def test_a_bind_this_moves_killed_switch_mounted_is_resumed_not_refused(tmp_path, phase, resumed):
-    """A move with containerd's root binds Docker's root, then containerd's: killed between the two, the rerun
-    finds Docker's bind (fstab's line written before it) and goes on with the switch.  The same bind seen outside
-    that run's window is refused as a bind made by someone else."""
+    """A move with containerd's root binds Docker's root, then containerd's: killed between the two, the rerun that
+    resumes the switch finds Docker's bind (fstab's line written before it) and goes on.  The same bind seen outside
+    that run's window, or by a run that does not resume the switch, is refused as a bind made by someone else."""
     move, journal = recorded_bind_move(tmp_path, phase)
     src, target = move.source, move.target
     bound = _mountinfo.parse("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 7:0 / %s rw - ext4 /dev/loop0 rw\n"
                              "3 1 7:0 /docker %s rw - ext4 /dev/loop0 rw" % (tmp_path / "disk", src))
     line = "%s %s none bind 0 0\n" % (target, src)
     if resumed:
-        _preflight.target_path(Host(), move, journal, bound, line)
+        _preflight.target_path(Host(), move, journal, bound, line, resuming=True)
     else:
         with pytest.raises(_move.RelocationError, match="bound from %s already" % target):
-            _preflight.target_path(Host(), move, journal, bound, line)
+            _preflight.target_path(Host(), move, journal, bound, line, resuming=True)
+    # Not a resumed switch (Docker started since, on what the bind shows): refused, whatever the journal says.
+    with pytest.raises(_move.RelocationError, match="bound from %s already" % target):
+        _preflight.target_path(Host(), move, journal, bound, line)
+    # A bind of another directory there, even in the resumed window, is not this move's: refused.
+    other = _mountinfo.parse("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 7:0 / %s rw - ext4 /dev/loop0 rw\n"
+                             "3 1 7:0 /elsewhere %s rw - ext4 /dev/loop0 rw" % (tmp_path / "disk", src))
+    with pytest.raises(_move.RelocationError, match="already a bind mount of"):
+        _preflight.target_path(Host(), move, journal, other, line, resuming=True)

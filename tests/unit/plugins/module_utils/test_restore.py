@@ -274,9 +274,26 @@ def test_a_switch_back_interrupted_between_two_roots_carries_only_what_is_back_i
     r.resume(running=False, switched=[ctd])
     src, target = r.fwd[0].source, r.fwd[0].target
     assert copies == [([("docker", src, target)], [src], [(src, target)]), "reapplied"], copies
-    assert r.ctx.journal.get("carry") == ["docker"] and r.ctx.journal.get("carried") is True
+    assert r.ctx.journal.get("carry") is True and r.ctx.journal.get("carried") is True
     assert restarted == ["restore_record"]
     del copies[:]
     r.ctx.journal.save(phase="restore_switch", carry=None, carried=None)
     r.resume(running=False, switched=list(r.fwd))  # both still switched: Docker served the moved roots only
     assert copies == ["reapplied"], copies
+
+
+@pytest.mark.parametrize("started,carried_again", [(True, True), (False, False)])
+def test_a_carry_done_then_a_boot_that_ran_docker_on_the_original_is_carried_again(
+        tmp_path, monkeypatch, started, carried_again):
+    """Killed after the carry and before the forward files were written, then a boot that started Docker on the
+    original still in service: what it wrote since is carried again (the journal's "carried" is not trusted over
+    the host).  With no start since, the carry is not made twice."""
+    r, restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_reapply", started=started)
+    r.ctx.journal.save(carry=True, carried=True)
+    copies = []
+    monkeypatch.setattr(r.rollback, "copy_back", lambda back, serve, served, where, roots: copies.append(
+        [m.name for m in back]))
+    monkeypatch.setattr(r, "reapply_forward", lambda: copies.append("reapplied"))
+    r.resume(running=False, switched=[])
+    assert copies == ([["docker"]] if carried_again else []) + ["reapplied"], copies
+    assert restarted == ["restore_record"]

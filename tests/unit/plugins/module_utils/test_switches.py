@@ -458,3 +458,17 @@ def test_a_rerun_that_copied_the_original_again_points_the_paths_again(tmp_path,
                                              "Source": move.source + "/volumes/v/_data"}}}, f)
     move.switch.apply(move, ctx)
     assert recorded(copied) == move.target + "/volumes/v/_data"
+
+
+def test_a_stand_in_a_killed_run_did_not_make_is_made_by_the_next(tmp_path):
+    """A restore's recovery killed between setting the original aside again and making the empty directory the bind
+    is mounted on: the next run makes it (with the original's mode), and leaves the original where it is."""
+    src, backup = tmp_path / "docker", tmp_path / "docker.bak"
+    (backup / "image").mkdir(parents=True)
+    backup.chmod(0o710)
+    move = Move("docker", str(src), str(tmp_path / "disk" / "docker"), _switches.make("bind"), backup=str(backup))
+    _switch.set_aside_again(move, Host(), stand_in=True)
+    assert src.is_dir() and os.listdir(str(src)) == [] and src.stat().st_mode & 0o7777 == 0o710
+    assert os.listdir(str(backup)) == ["image"]
+    _switch.set_aside_again(move, Host(), stand_in=False)  # daemon_json: nothing is mounted there, nothing made
+    assert os.listdir(str(src)) == [] and os.listdir(str(backup)) == ["image"]
