@@ -197,9 +197,7 @@ class CtdSimClient(sim_host.SimClient):
         out.update(Driver="overlayfs", DriverStatus=[["driver-type", "io.containerd.snapshotter.v1"]])
         return out
 
-    def get(self, path, params=None, **kw):
-        if path == "/images/json":
-            self._root()
-            return [{"Id": "sha256:" + n, "RepoTags": ["seed/%s:1" % n], "Size": 1, "Created": 0}
-                    for n in content(self.host.ctd_dir)]
-        return super(CtdSimClient, self).get(path, params, **kw)
+    def image_names(self):
+        """The images Docker holds: the content of the root containerd serves."""
+        self._root()
+        return content(self.host.ctd_dir)

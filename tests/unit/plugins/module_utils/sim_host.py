@@ -380,10 +380,14 @@ class SimClient:
         d = self._root(*parts)
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
+    def image_names(self):
+        """The images Docker holds: the files of its root's image/."""
+        return self._names("image")
+
     def get(self, path, params=None, **_kw):
         if path == "/images/json":
             return [{"Id": "sha256:" + n, "RepoTags": ["seed/%s:1" % n], "Size": 1, "Created": 0}
-                    for n in self._names("image")]
+                    for n in self.image_names()]
         if path == "/containers/json":
             return [{"Id": n} for n in self._names("containers")]
         if path.startswith("/containers/") and path.endswith("/json"):
