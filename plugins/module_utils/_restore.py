@@ -231,6 +231,13 @@ class Restore(_run.Operation):
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
                 self.refuse_in_way()
+                if switched:
+                    # A forward switch is still to be undone, and nothing may run on what it serves while it is
+                    # (containerd starts at boot on its own, Docker down or not, and holds its bind busy): the
+                    # units held and stopped first, as in the restore's window.
+                    self.ctx.moves = self.fwd
+                    self.window.hold_units()
+                    self.window.stop_quiet([m.service_root for m in self.fwd])
                 self.switch_back()
                 self.ctx.journal.save(phase="restore_start")
             if not running:

@@ -30,6 +30,7 @@ EXPLORED = {"points": set(), "cases": 0, "violations": [], "skipped": 0}
 def crash_point(nodeid):
     """(the test, its parameters without the perturbation) of an exploration's case NODEID, or None."""
     name, _sep, params = nodeid.partition("[")
+    params = params.rsplit("]@", 1)[0] + "]" if "]@" in params else params  # xdist's "@group" suffix
     if "test_crash_points" not in name or not params:
         return None
     ids = params.rstrip("]").split("-")

@@ -19,6 +19,7 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _cleanup, _copy, _journal, _move, _options, _restore, _rollback, _run, _switches, _transaction)
 
+import explore  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 
 
@@ -253,6 +254,7 @@ THEN = ["nothing", "reboot", "stopped", "edit", "templated"] + list(UNGUARDED)
 @pytest.mark.parametrize("then", THEN)
 @pytest.mark.parametrize("fault", ["none", "verify", "remove"])
 @pytest.mark.parametrize("k", POINTS)
+@explore.ahead
 def test_a_kill_before_any_change_then_the_same_move_converges(template, tmp_path, k, fault, then):
     """FAULT verify: the first run's verification fails and it rolls back, killed before a change of the move or
     of its rollback; the second run has no fault.  FAULT remove: the moves are made with keep_source=false, and
@@ -323,6 +325,7 @@ def walked_again(template, tmp_path_factory):
 
 @pytest.mark.parametrize("first", FIRST_KILLS, ids=["%s-%s" % (n, "keep" if k else "remove") for n, k in FIRST_KILLS])
 @pytest.mark.parametrize("k2", list(range(1, 36)))
+@explore.ahead
 def test_a_window_walked_again_and_killed_again_converges(walked_again, tmp_path, first, k2):
     """A window walked again from the stop forgets what the killed run did in it (its final copy, its proof of the
     copy, the texts its switch left): killed again before its own final copy, the journal holds none of them,
@@ -391,17 +394,17 @@ def test_an_original_whose_removal_was_killed_part_way_is_never_reported_whole(t
     assert host.running and host.root == params(machine)["target"]
 
 
-def explore(seeded, base, fault, n, points=None, thens=None):
-    """Every case of a move with FAULT (N changes), or those of POINTS and THENS: [(kill point, then, violation)]."""
-    found = []
+def explore_move(seeded, base, fault, n, points=None, thens=None):
+    """Every case of a move with FAULT (N changes), or those of POINTS and THENS: [(kill point, then, violation)].
+    The cases run several at a time (explore.run_cases); what the audit saw in them is handed to this test's."""
+    cases = []
     for k in points or range(1, n + 1):
         for then in thens or THEN:
             where = os.path.join(base, "%s-%d-%s" % (fault, k, then))
-            try:
-                kill_then(seeded, where + "/machine", where + "/lock", k, fault, then)
-            except AssertionError as exc:
-                found.append((k, then, str(exc).splitlines()[0]))
-    return found
+            cases.append(((k, then), dict(seeded=seeded, machine=where + "/machine", lock=where + "/lock", k=k,
+                                          fault=fault, then=then)))
+    outcomes = explore.run_cases(kill_then, cases)
+    return [key + (violation,) for key, violation in explore.failures(outcomes, [key for key, _kwargs in cases])]
 
 
 def test_the_exploration_finds_a_bug_put_back(template, tmp_path, monkeypatch, capsys, audited):
@@ -416,7 +419,7 @@ def test_the_exploration_finds_a_bug_put_back(template, tmp_path, monkeypatch, c
 
     monkeypatch.setattr(_switches.DaemonJsonSwitch, "set_aside", old_set_aside)
     seeded, counts = template
-    found = explore(seeded, str(tmp_path), "none", counts["none"][0], thens=["nothing", "reboot", "unguarded-live"])
+    found = explore_move(seeded, str(tmp_path), "none", counts["none"][0], thens=["nothing", "reboot", "unguarded-live"])
     # The renames of the bug put back are this test's own code, called from phase_source: not the collection's.
     audited.violations[:] = [v for v in audited.violations
                              if (v[0], v[1]) != ("rename", "_transaction.py:Relocation.phase_source")]
@@ -445,7 +448,7 @@ def test_the_exploration_finds_a_rollback_trusting_the_journals_served(template,
     seeded, counts = template
     n, names = counts["verify"]
     rollback = names.index("mask", names.index("start_docker")) + 1  # the rollback's first change: the units held
-    found = explore(seeded, str(tmp_path), "verify", n, points=range(rollback, n + 1), thens=["reboot"])
+    found = explore_move(seeded, str(tmp_path), "verify", n, points=range(rollback, n + 1), thens=["reboot"])
     with capsys.disabled():
         for k, then, violation in found:
             print("\nwith the journal's served trusted: a kill before change %d (%s), then a %s: %s" % (
@@ -456,8 +459,8 @@ def test_the_exploration_finds_a_rollback_trusting_the_journals_served(template,
     assert all(k > copied for k, _t, _v in found), found
     # The same points with the host asked (the code as it is): nothing lost.
     monkeypatch.undo()
-    assert explore(seeded, str(tmp_path / "fixed"), "verify", n, points=sorted(set(k for k, _t, _v in found)),
-                   thens=["reboot"]) == []
+    assert explore_move(seeded, str(tmp_path / "fixed"), "verify", n,
+                        points=sorted(set(k for k, _t, _v in found)), thens=["reboot"]) == []
 
 
 def test_the_exploration_finds_a_served_window_walked_again(template, tmp_path, monkeypatch, capsys):
@@ -470,7 +473,7 @@ def test_the_exploration_finds_a_served_window_walked_again(template, tmp_path, 
     seeded, counts = template
     n, names = counts["none"]
     started = names.index("start_docker") + 1
-    found = explore(seeded, str(tmp_path), "none", n, points=range(started + 1, n + 1), thens=["unguarded"])
+    found = explore_move(seeded, str(tmp_path), "none", n, points=range(started + 1, n + 1), thens=["unguarded"])
     with capsys.disabled():
         for k, then, violation in found:
             print("\nwithout the guard of a served window: a kill before change %d (%s), then %s: %s" % (
@@ -481,8 +484,8 @@ def test_the_exploration_finds_a_served_window_walked_again(template, tmp_path, 
     assert len(lost) >= 4 and all("'killed.txt': 'after the kill'" in v for _k, v in lost), found
     assert all(k > started for k, _t, _v in found), found
     monkeypatch.undo()
-    assert explore(seeded, str(tmp_path / "fixed"), "none", n, points=sorted(set(k for k, _t, _v in found)),
-                   thens=["unguarded"]) == []
+    assert explore_move(seeded, str(tmp_path / "fixed"), "none", n,
+                        points=sorted(set(k for k, _t, _v in found)), thens=["unguarded"]) == []
 
 
 def test_the_exploration_covers_every_change_of_a_run(template):
@@ -521,6 +524,7 @@ def moved(tmp_path_factory):
 
 @pytest.mark.parametrize("then", ["nothing", "reboot", "edit", "templated", "unguarded"])
 @pytest.mark.parametrize("k", list(range(1, 31)))
+@explore.ahead
 def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_write(moved, tmp_path, k, then):
     """state=restored, killed before each of its changes, then one of the perturbations of a move's (perturb), a
     container writing wherever Docker then runs, then restored again: Docker serves the original with what it
@@ -569,6 +573,7 @@ def rollback_playbook(host):
 @pytest.mark.parametrize("then", ["nothing", "reboot"])
 @pytest.mark.parametrize("fault", ["none", "verify", "remove"])
 @pytest.mark.parametrize("k", POINTS)
+@explore.ahead
 def test_a_killed_move_then_the_rollback_playbook_serves_the_original_with_every_write(
         template, tmp_path, k, fault, then):
     """A move (FAULT as above) killed before each of its changes, then nothing or a reboot after which Docker runs
@@ -682,6 +687,7 @@ def cleaned(tmp_path_factory):
 
 @pytest.mark.parametrize("then", ["nothing", "reboot"])
 @pytest.mark.parametrize("k", list(range(1, 7)))
+@explore.ahead
 def test_a_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_kept_original(
         cleaned, tmp_path, k, then):
     seeded, n, _changes = cleaned

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import os
 
 import pytest
@@ -22,6 +23,7 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _cleanup, _copy, _fileops, _journal, _move, _mountinfo, _options, _restore, _run, _switch, _switches, _transaction)
 
 import audit  # pylint: disable=import-error
+import explore  # pylint: disable=import-error
 import sim_bind  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 import test_crash_points as tcp  # pylint: disable=import-error
@@ -149,6 +151,7 @@ CASES = [(f, t) for f in FAULTS for t in THEN if f == "none" or t in ("nothing",
 
 @pytest.mark.parametrize("fault,then", CASES, ids=["%s-%s" % c for c in CASES])
 @pytest.mark.parametrize("k", POINTS)
+@explore.ahead
 def test_a_kill_before_any_change_of_a_bind_move_then_the_same_move_converges(template, tmp_path, k, fault, then):
     n = template[1][fault][0]
     if k > n:
@@ -174,13 +177,10 @@ def test_the_bind_exploration_finds_an_original_left_under_the_bind(template, tm
     monkeypatch.setattr(_switches, "set_aside_hidden", lambda move_, ctx: False)
     seeded, counts = template
     n, names = counts["none"]
-    found = []
-    for k in range(1, n + 1):
-        try:
-            sim_bind.in_namespace(case, seeded, str(tmp_path / ("m%d" % k)), str(tmp_path / ("l%d" % k)), k, "none",
-                                  "reboot")
-        except AssertionError as exc:
-            found.append((k, str(exc).splitlines()[0]))
+    cases = [(k, dict(seeded=seeded, machine=str(tmp_path / ("m%d" % k)), lock=str(tmp_path / ("l%d" % k)), k=k,
+                      fault="none", then="reboot")) for k in range(1, n + 1)]
+    found = explore.failures(explore.run_cases(functools.partial(sim_bind.in_namespace, case), cases),
+                             [k for k, _kwargs in cases])
     with capsys.disabled():
         for k, violation in found:
             print("\nwith the original left under the bind: a kill before change %d (%s), then a reboot: %s" % (
@@ -264,6 +264,7 @@ def restore_case(seeded, machine, lock, k, then):
 
 @pytest.mark.parametrize("then", ["nothing", "reboot", "edit"])
 @pytest.mark.parametrize("k", list(range(1, 41)))
+@explore.ahead
 def test_a_bind_restore_killed_before_any_change_then_the_rollback_playbook_keeps_every_write(
         restored, tmp_path, k, then):
     seeded, (n, _changes) = restored
@@ -328,6 +329,7 @@ def clean_case(seeded, machine, lock, k, then):
 
 @pytest.mark.parametrize("then", ["nothing", "reboot", "edit"])
 @pytest.mark.parametrize("k", list(range(1, 9)))
+@explore.ahead
 def test_a_bind_cleanup_killed_before_any_change_then_cleaned_again_removes_only_the_kept_original(
         bind_cleaned, tmp_path, k, then):
     seeded, (n, _changes) = bind_cleaned

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 
@@ -22,6 +23,7 @@ import pytest
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _cleanup, _copy, _journal, _move, _mountinfo, _options, _restore, _rollback, _run, _switch, _transaction)
 
+import explore  # pylint: disable=import-error
 import sim_bind  # pylint: disable=import-error
 import sim_containerd as sc  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
@@ -162,6 +164,7 @@ def same_as_plain(counts, method, fault, k):
 
 @pytest.mark.parametrize("method,fault,then", CASES, ids=["%s-%s-%s" % c for c in CASES])
 @pytest.mark.parametrize("k", POINTS)
+@explore.ahead
 def test_a_kill_before_any_change_of_a_move_with_containerd_then_the_same_move_converges(
         template, tmp_path, k, method, fault, then):
     n = template[1][(method, fault)][0]
@@ -202,15 +205,11 @@ def test_the_containerd_exploration_finds_a_rollback_that_copies_back_docker_s_r
     seeded, counts = template
     names = counts[("bind", "verify")][1]
     n = sim_bind.in_namespace(probe, seeded, str(tmp_path), "bind", "verify")[0]  # the mutated run's changes
-    found = []
-    for k in range(1, n + 1):
-        if same_as_plain(counts, "bind", "verify", k):
-            continue
-        try:
-            sim_bind.in_namespace(case, seeded, str(tmp_path / ("m%d" % k)), str(tmp_path / ("l%d" % k)), "bind", k,
-                                  "verify", "nothing")
-        except AssertionError as exc:
-            found.append((k, str(exc).splitlines()[0]))
+    cases = [(k, dict(seeded=seeded, machine=str(tmp_path / ("m%d" % k)), lock=str(tmp_path / ("l%d" % k)),
+                      method="bind", k=k, fault="verify", then="nothing"))
+             for k in range(1, n + 1) if not same_as_plain(counts, "bind", "verify", k)]
+    found = explore.failures(explore.run_cases(functools.partial(sim_bind.in_namespace, case), cases),
+                             [k for k, _kwargs in cases])
     with capsys.disabled():
         for k, violation in found:
             print("\nwith a rollback that copies back Docker's root only: a kill before change %d (%s): %s" % (
@@ -223,171 +222,204 @@ def test_the_containerd_exploration_finds_a_rollback_that_copies_back_docker_s_r
     assert all("writable layer is not what the container last wrote" in v for _k, v in found), found
 
 
-def run(host, state, check_mode=False):
-    """One run of data_root with STATE (restored, or cleaned with no soak period left) after a bind move."""
-    opts = _options.Options(dict(params(host.machine, "bind"), state=state, soak_days=0))
+def run(host, state, check_mode=False, method="bind"):
+    """One run of data_root with STATE (restored, or cleaned with no soak period left) after a move by METHOD."""
+    opts = _options.Options(dict(params(host.machine, method), state=state, soak_days=0))
     ctx = _run.Run(opts, host.client(), host.runner, host, _journal.Journal(opts.target, check_mode, host),
                    _copy.Status(None), check_mode=check_mode)
     return (_restore.Restore if state == "restored" else _cleanup.Cleanup)(ctx).run()
 
 
-def moved_machine(seeded, machine, lock):
-    """The SEEDED machine at MACHINE moved by a bind with containerd's root, where the container then wrote."""
+def moved_machine(seeded, machine, lock, method="bind"):
+    """The SEEDED machine at MACHINE moved by METHOD with containerd's root (always a bind), where the container
+    then wrote."""
     host = machine_at(seeded, machine, lock)
     host.new_process()
-    move(host, "bind")
+    move(host, method)
     assert host.write_in_a_container("on-the-data-disk.txt", "written after the move")
     return host
 
 
-def after_probe(seeded, base, state):
-    host = moved_machine(seeded, os.path.join(base, "probe-" + state), os.path.join(base, "lock-" + state))
+def after_probe(seeded, base, method, state):
+    host = moved_machine(seeded, os.path.join(base, "probe-%s-%s" % (method, state)),
+                         os.path.join(base, "lock-%s-%s" % (method, state)), method)
     start = host.count
     host.new_process()
-    assert run(host, state)["changed"]
+    assert run(host, state, method=method)["changed"]
     return host.count - start, list(host.changes)
 
 
 @pytest.fixture(scope="module")
 def afterwards(template, tmp_path_factory):
-    """{state: (how many changes a run of STATE makes after a bind move with containerd's root, their names)}."""
+    """{(method, state): (how many changes a run of STATE makes after a move by METHOD with containerd's root,
+    their names)}."""
     base = str(tmp_path_factory.mktemp("sim-ctd-after"))
-    return template[0], dict((s, sim_bind.in_namespace(after_probe, template[0], base, s))
-                             for s in ("restored", "cleaned"))
+    return template[0], dict(((m, s), sim_bind.in_namespace(after_probe, template[0], base, m, s))
+                             for m in METHODS for s in ("restored", "cleaned"))
 
 
-def after_case(seeded, machine, lock, state, k, then):
-    """A bind move with containerd's root, then a run of STATE killed before its change K, then THEN, then the
-    recovery: for restored the rollback playbook's path (the plan in check mode, changing nothing, then the real
-    run), for cleaned the cleanup again.  Both roots served where STATE leaves them, with every write."""
-    host = moved_machine(seeded, machine, lock)
+def after_case(seeded, machine, lock, method, state, k, then):
+    """A move by METHOD with containerd's root, then a run of STATE killed before its change K, then THEN, then
+    the recovery: for restored the rollback playbook's path (the plan in check mode, changing nothing, then the
+    real run), for cleaned the cleanup again.  Both roots served where STATE leaves them, with every write."""
+    host = moved_machine(seeded, machine, lock, method)
     before = inventory(host)
     host.new_process(kill_at=k)
     with pytest.raises(sim_host.Killed):
-        run(host, state)
+        run(host, state, method=method)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     tcb.perturb(host, then)
-    recovered(host, state, before, then)
+    recovered(host, state, before, then, method)
 
 
-def recovered(host, state, before, then):
-    """The recovery of STATE on HOST, and what it must leave."""
+def recovered(host, state, before, then, method="bind"):
+    """The recovery of STATE on HOST (moved by METHOD), and what it must leave."""
     machine = host.machine
     source, csource = sim_host.default_root(machine), sc.ctd_default(machine)
+    target = params(machine, method)["target"]
     host.new_process()
     if state == "restored":
-        plan = run(host, state, check_mode=True)
+        plan = run(host, state, check_mode=True, method=method)
         assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
         if plan["changed"]:
             host.new_process()
-            run(host, state)
+            run(host, state, method=method)
     else:
-        result = run(host, state)
+        result = run(host, state, method=method)
         assert [o["removed"] for o in result["original"]] == [True, True], result["original"]
-    assert host.running and host.root == source, (host.running, host.root)
+    # Docker's root: its original path after a restore or a bind; the target a daemon_json move named.
+    served = target if (state, method) == ("cleaned", "daemon_json") else source
+    assert host.running and host.root == served, (host.running, host.root)
     assert host.ctd_running and host.ctd_serves(csource), "containerd does not serve what %s shows" % csource
     names, files, images, layer = inventory(host)
     assert (names, images) == (before[0], before[2]), (names, images)
     assert files == host.model and files.get("on-the-data-disk.txt"), (files, host.model)
     assert layer == host.layer_model and layer.get("on-the-data-disk.txt"), (layer, host.layer_model)
     mounts = _mountinfo.read()
-    for point, target in ((source, params(machine, "bind")["target"]), (csource, ctd_target(machine))):
+    binds = [(csource, ctd_target(machine))] + ([(source, target)] if method == "bind" else [])
+    for point, moved in binds:
         if state == "restored":
             assert _mountinfo.mount_at(mounts, point) is None, "a mount is left at %s" % point
         else:
-            assert _mountinfo.same_bind(mounts, target, point), "%s is not the bind of %s" % (point, target)
-            left = [n for n in os.listdir(os.path.dirname(point))
-                    if n.startswith(os.path.basename(point) + ".")]
+            assert _mountinfo.same_bind(mounts, moved, point), "%s is not the bind of %s" % (point, moved)
+    if method == "daemon_json":
+        assert _mountinfo.mount_at(mounts, source) is None, "a mount is left at %s" % source
+    if state == "cleaned":
+        for point in (source, csource):
+            left = [n for n in os.listdir(os.path.dirname(point)) if n.startswith(os.path.basename(point) + ".")]
             assert left == [], "left beside %s: %s" % (point, left)
     with open(os.path.join(machine, "etc", "fstab")) as f:
-        lines = [ln for ln in f.read().splitlines() if ln and not ln.startswith("#")]
-    assert len(lines) == (0 if state == "restored" else 2), lines
+        lines = [ln for ln in f.read().splitlines() if ln and not ln.startswith("#") and ln != tcb.HAND]
+    assert len(lines) == (0 if state == "restored" else len(binds)), lines
+    with open(host.daemon_json) as f:
+        data_root = json.load(f).get("data-root")
+    assert os.path.normpath(data_root or source) == (target if served == target else source), data_root
     if then == "edit":
         with open(os.path.join(machine, "etc", "fstab")) as f:
             assert tcb.HAND in f.read().splitlines(), "the line added to fstab by hand was lost"
+        with open(host.daemon_json) as f:
+            assert json.load(f).get("debug") is True, "the key added to daemon.json by hand was lost"
     assert not host.masked_units, host.masked_units
     host.new_process()
-    assert not run(host, state)["changed"]
+    assert not run(host, state, method=method)["changed"]
 
 
 # The hand edits follow the restore's kills (it writes fstab's two lines away one after the other), not the
 # cleanup's (it leaves fstab alone).
-AFTER = [(s, t) for s in ("restored", "cleaned") for t in ("nothing", "reboot", "edit")
+AFTER = [(m, s, t) for m in METHODS for s in ("restored", "cleaned") for t in ("nothing", "reboot", "edit")
          if (s, t) != ("cleaned", "edit")]
 
 
-@pytest.mark.parametrize("state,then", AFTER, ids=["%s-%s" % c for c in AFTER])
+@pytest.mark.parametrize("method,state,then", AFTER, ids=["%s-%s-%s" % c for c in AFTER])
 @pytest.mark.parametrize("k", list(range(1, 51)))
+@explore.ahead
 def test_a_restore_or_cleanup_with_containerd_killed_before_any_change_then_recovered_keeps_every_write(
-        afterwards, tmp_path, state, k, then):
+        afterwards, tmp_path, method, state, k, then):
     seeded, runs = afterwards
-    if k > runs[state][0]:
-        pytest.skip("that run makes %d changes" % runs[state][0])
-    sim_bind.in_namespace(after_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), state, k, then)
+    if k > runs[(method, state)][0]:
+        pytest.skip("that run makes %d changes" % runs[(method, state)][0])
+    sim_bind.in_namespace(after_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), method, state, k,
+                          then)
 
 
 def test_the_restore_and_cleanup_explorations_cover_both_roots(afterwards):
-    restored, cleaned = afterwards[1]["restored"], afterwards[1]["cleaned"]
-    assert 10 < restored[0] <= 50 and restored[1].count("rsync") >= 2 and restored[1].count("rename") >= 2, restored
-    assert 1 < cleaned[0] <= 50 and cleaned[1].count("remove_tree") == 2, cleaned
+    for method in METHODS:
+        restored, cleaned = afterwards[1][(method, "restored")], afterwards[1][(method, "cleaned")]
+        assert 10 < restored[0] <= 50 and restored[1].count("rsync") >= 2 and \
+            restored[1].count("rename") >= 2, (method, restored)
+        assert 1 < cleaned[0] <= 50 and cleaned[1].count("remove_tree") == 2, (method, cleaned)
 
 
-def split(names):
-    """The restore's change after it wrote fstab without Docker's bind line (Docker's root switched back,
-    containerd's not yet): a kill before it, then a boot, has Docker write on both kinds of root."""
-    k = names.index("rename") + 3
-    assert names[k - 2] == "write_file" and "rename" in names[k:], names
+def split(names, method):
+    """The restore's change once Docker's root is switched back (its original in place, fstab without its bind line
+    or daemon.json without data-root, the drop-in gone for daemon_json) and containerd's not yet: a kill before it,
+    then a boot, has Docker write on both kinds of root."""
+    if method == "bind":
+        k = names.index("rename") + 3
+        assert names[k - 2] == "write_file", names
+    else:
+        k = names.index("restore_file") + 2
+        assert names[k - 3:k] == ["write_file", "restore_file", "run"], names
+    assert "rename" in names[k:], names
     return k
 
 
-def split_then_recovery(seeded, machine, lock, k1, k2, then):
-    """A bind move with containerd's root; its restore killed between the two switches back (change K1), a boot
-    after which Docker writes on Docker's original and on containerd's moved root; the recovery killed before its
-    change K2 (None: not killed; returns how many changes it made), THEN; the recovery again."""
-    host = moved_machine(seeded, machine, lock)
+def split_then_recovery(seeded, machine, lock, method, k1, k2, then):
+    """A move by METHOD with containerd's root; its restore killed between the two switches back (change K1), a
+    boot after which Docker writes on Docker's original and on containerd's moved root; the recovery killed before
+    its change K2 (None: not killed; returns how many changes it made), THEN; the recovery again."""
+    host = moved_machine(seeded, machine, lock, method)
     before = inventory(host)
     host.new_process(kill_at=k1)
     with pytest.raises(sim_host.Killed):
-        run(host, "restored")
+        run(host, "restored", method=method)
     assert host.reboot() and host.write_in_a_container("late1.txt", "after the first boot")
+    assert host.root == sim_host.default_root(machine), host.root  # Docker on its original, back
     start = host.count
     host.new_process(kill_at=k2)
     if k2 is None:
-        run(host, "restored")
+        run(host, "restored", method=method)
         return host.count - start
     with pytest.raises(sim_host.Killed):
-        run(host, "restored")
+        run(host, "restored", method=method)
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     tcb.perturb(host, then)
-    recovered(host, "restored", before, then)
+    recovered(host, "restored", before, then, method)
     return None
 
 
 @pytest.fixture(scope="module")
 def split_restore(afterwards, tmp_path_factory):
+    """{method: (the restore's split point, how many changes its recovery makes)}."""
     seeded, runs = afterwards
-    k1 = split(runs["restored"][1])
     base = str(tmp_path_factory.mktemp("sim-ctd-split"))
-    n = sim_bind.in_namespace(split_then_recovery, seeded, os.path.join(base, "m"), os.path.join(base, "l"), k1,
-                              None, "nothing")
-    return seeded, k1, n
+    out = {}
+    for method in METHODS:
+        k1 = split(runs[(method, "restored")][1], method)
+        out[method] = (k1, sim_bind.in_namespace(split_then_recovery, seeded, os.path.join(base, "m-" + method),
+                                                 os.path.join(base, "l-" + method), method, k1, None, "nothing"))
+    return seeded, out
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("k2", list(range(1, 61)))
+@explore.ahead
 def test_the_recovery_of_a_restore_split_between_two_roots_killed_again_then_a_boot_keeps_every_write(
-        split_restore, tmp_path, k2):
+        split_restore, tmp_path, method, k2):
     """The recovery carries what Docker wrote on its original onto its moved root, puts both moved roots back in
     service and restores again: killed before each of its changes, then a boot after which Docker writes again (on
     whatever the host serves then), the next recovery still keeps every write."""
-    seeded, k1, n = split_restore
+    seeded, runs = split_restore
+    k1, n = runs[method]
     if k2 > n:
         pytest.skip("the recovery makes %d changes" % n)
-    sim_bind.in_namespace(split_then_recovery, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k1, k2,
-                          "reboot")
+    sim_bind.in_namespace(split_then_recovery, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), method,
+                          k1, k2, "reboot")
 
 
 def test_the_split_restore_exploration_covers_the_carry(split_restore):
-    assert 10 < split_restore[2] <= 60, split_restore[1:]
+    for method, (k1, n) in split_restore[1].items():
+        assert 10 < n <= 60, (method, k1, n)
 
 
 def test_the_containerd_exploration_finds_a_window_that_leaves_containerd_running(template, tmp_path, monkeypatch):

@@ -67,11 +67,25 @@ def test_a_restore_killed_after_its_switch_back_starts_docker_on_the_original_an
 def test_a_switch_back_docker_has_not_run_through_is_finished(tmp_path, monkeypatch):
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
     r.resume(running=False, switched=r.fwd)
-    assert r.ctx.host.calls[:2] == ["started_since", "restore_file"], r.ctx.host.calls
-    assert r.ctx.host.calls[2:] == ["daemon_reload", "unmask", "start_docker", "wait_docker"], r.ctx.host.calls
+    calls = r.ctx.host.calls
+    # Held and stopped before the switch back (containerd, started at boot, would hold a bind busy).
+    assert calls[0] == "started_since" and "stop_docker" in calls and "check_stopped" in calls, calls
+    assert calls[calls.index("check_stopped"):].count("restore_file") == 1, calls
+    assert calls[calls.index("restore_file"):] == ["restore_file", "daemon_reload", "unmask", "start_docker",
+                                                   "wait_docker"], calls
     assert json.loads(daemon_json.read_text()) == {}, "data-root is still in daemon.json"
     assert (tmp_path / "src" / "image").is_dir() and not (tmp_path / "src.bak").exists(), "the original is not back"
     assert restarted == [] and r.ctx.journal.phase == "restored"
+
+
+def test_a_switch_back_already_undone_on_the_host_is_finished_without_a_stop(tmp_path, monkeypatch):
+    """Nothing the host shows switched any more: the switch back's remaining steps are finished, Docker (down)
+    started, and nothing is stopped first."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+    r.resume(running=False, switched=[])
+    assert "stop_docker" not in r.ctx.host.calls and r.ctx.host.calls[-2:] == ["start_docker", "wait_docker"], \
+        r.ctx.host.calls
+    assert json.loads(daemon_json.read_text()) == {} and restarted == [] and r.ctx.journal.phase == "restored"
 
 
 def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(tmp_path, monkeypatch):

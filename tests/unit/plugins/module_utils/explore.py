@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+"""The crash-point explorations' cases, run several at a time.
+
+A case spends most of its time waiting: on rsync, which sleeps while its processes end, and on the forks of a
+private mount namespace.  ``run_cases`` runs a list of cases in WIDTH forked explorer processes, each taking the
+next case when it has finished one, and returns what each did: its value, its skip or its failure (with the
+explorer's traceback), and what the unit suite's audit (tests/unit/audit.py) saw the collection's code do in it.
+
+``ahead`` makes a parametrized test an exploration: the first of its cases that pytest runs runs every case of the
+same test selected in this session (in one process: the test is put in an xdist group of its own), and each case
+then reports its own outcome, as if it had run alone: its audit handed to its own auditors, its skip, its failure.
+A test whose only selected case is the one running (``-k`` one case, to debug it) runs it in place.
+DOCKYARD_EXPLORE_WIDTH sets the width (1: every case in place, one after the other)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+import inspect
+import json
+import os
+import select
+import signal
+import struct
+import time
+import traceback
+
+import pytest
+
+import audit  # pylint: disable=import-error
+
+WIDTH = int(os.environ.get("DOCKYARD_EXPLORE_WIDTH", "6"))
+CASE_TIMEOUT = 300  # seconds an explorer may spend on one case before it is killed and the case reported
+_DONE = {}  # nodeid -> the outcome of a case run ahead, until its own test reports it
+
+
+def _outcome(fn, kwargs):
+    """FN(**KWARGS) here: {"ok": value} | {"skip": reason} | {"error": ..., "type": ..., "tb": ...}, and "audit"."""
+    marks = [len(a.violations) for a in audit._ACTIVE]  # pylint: disable=protected-access
+    started = time.time()
+    try:
+        out = {"ok": fn(**kwargs)}
+        json.dumps(out)
+    except pytest.skip.Exception as exc:
+        out = {"skip": str(exc.msg)}
+    except BaseException as exc:  # pylint: disable=broad-except
+        out = {"error": "%s: %s" % (type(exc).__name__, exc), "type": type(exc).__name__,
+               "tb": traceback.format_exc()[-6000:]}
+    out["seconds"] = round(time.time() - started, 3)
+    out["audit"] = [[list(v) for v in a.violations[n:]]
+                    for a, n in zip(audit._ACTIVE, marks)]  # pylint: disable=protected-access
+    return out
+
+
+def _explorer(fn, cases, cmd, res):
+    """A forked explorer: runs the case whose index the parent writes on CMD, answers a JSON line on RES; ends at
+    index -1 or when the parent is gone.  Never returns into the test runner."""
+    code = 0
+    try:
+        while True:
+            data = b""
+            while len(data) < 4:
+                chunk = os.read(cmd, 4 - len(data))
+                if not chunk:
+                    raise EOFError("the parent is gone")
+                data += chunk
+            i = struct.unpack("=i", data)[0]
+            if i < 0:
+                break
+            out = _outcome(fn, cases[i][1])
+            out["i"] = i
+            line = (json.dumps(out) + "\n").encode("utf-8")
+            while line:
+                line = line[os.write(res, line):]
+    except BaseException:  # pylint: disable=broad-except
+        code = 1
+    finally:
+        os._exit(code)  # pylint: disable=protected-access
+
+
+def run_cases(fn, cases, width=None, timeout=CASE_TIMEOUT):
+    """Every case of CASES ([(key, kwargs)]) of FN, WIDTH at a time in forked explorers: {key: outcome}.  A case
+    an explorer does not finish within TIMEOUT seconds is reported as such (the explorer is killed; its next cases
+    go to the others, or to a new one)."""
+    width = WIDTH if width is None else width
+    if width <= 1 or len(cases) <= 1:
+        return dict((key, _outcome(fn, kwargs)) for key, kwargs in cases)
+    results = {}
+    todo = list(range(len(cases)))
+    todo.reverse()
+    explorers = {}  # result fd -> [pid, cmd fd, case index, started, buffer]
+
+    def spawn():
+        cmd_r, cmd_w = os.pipe()
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(cmd_w)
+            os.close(res_r)
+            for other in explorers.values():
+                os.close(other[1])
+            for fd in explorers:
+                os.close(fd)
+            _explorer(fn, cases, cmd_r, res_w)
+        os.close(cmd_r)
+        os.close(res_w)
+        explorers[res_r] = [pid, cmd_w, None, None, b""]
+        give(res_r)
+
+    def give(fd):
+        e = explorers[fd]
+        i = todo.pop() if todo else -1
+        e[2], e[3] = (i, time.time()) if i >= 0 else (None, None)
+        os.write(e[1], struct.pack("=i", i))
+
+    def end(fd):
+        e = explorers.pop(fd)
+        for f in (fd, e[1]):
+            os.close(f)
+        os.waitpid(e[0], 0)
+
+    try:
+        for _n in range(min(width, len(cases))):
+            spawn()
+        while explorers:
+            ready, _w, _x = select.select(list(explorers), [], [], min(5, timeout))
+            now = time.time()
+            for fd, e in list(explorers.items()):
+                if fd not in ready and e[2] is not None and now - e[3] > timeout:
+                    os.kill(e[0], signal.SIGKILL)
+                    results[cases[e[2]][0]] = {"error": "the case did not finish within %d s" % timeout,
+                                               "type": "Timeout", "tb": "", "audit": []}
+                    end(fd)
+                    if todo:
+                        spawn()
+            for fd in ready:
+                if fd not in explorers:
+                    continue
+                e = explorers[fd]
+                chunk = os.read(fd, 65536)
+                if not chunk:  # the explorer died
+                    if e[2] is not None:
+                        results[cases[e[2]][0]] = {"error": "the explorer died running this case", "type": "Died",
+                                                   "tb": "", "audit": []}
+                    end(fd)
+                    if todo:
+                        spawn()
+                    continue
+                e[4] += chunk
+                while b"\n" in e[4]:
+                    line, e[4] = e[4].split(b"\n", 1)
+                    out = json.loads(line.decode("utf-8"))
+                    results[cases[out.pop("i")][0]] = out
+                    give(fd)
+    finally:
+        for fd, e in list(explorers.items()):
+            try:
+                os.kill(e[0], signal.SIGKILL)
+            except OSError:
+                pass
+            end(fd)
+    return results
+
+
+def report(out):
+    """The outcome OUT of a case run ahead, reported by the test running now: its audit handed to this test's
+    auditors, then its value, skip or failure."""
+    for auditor, seen in zip(audit._ACTIVE, out.get("audit", [])):  # pylint: disable=protected-access
+        auditor.violations.extend(tuple(v) for v in seen)
+    if "skip" in out:  # reported at the test, as a skip inside it would be
+        raise pytest.skip.Exception(out["skip"], _use_item_location=True)
+    if "error" in out:
+        pytest.fail("%s\n(in its explorer process, %.1f s)\n%s" % (out["error"], out.get("seconds", 0), out["tb"]),
+                    pytrace=False)
+    return out["ok"]
+
+
+def failures(outcomes, keys):
+    """The cases of OUTCOMES (run_cases's) that failed an assertion, in the order of KEYS: [(key, the assertion's
+    first line)].  What the audit saw in every case is handed to the auditors of the test running now; a case that
+    failed other than by an assertion (or was skipped) fails it."""
+    found = []
+    for key in keys:
+        out = outcomes[key]
+        for auditor, seen in zip(audit._ACTIVE, out.get("audit", [])):  # pylint: disable=protected-access
+            auditor.violations.extend(tuple(v) for v in seen)
+        assert "skip" not in out, "case %s skipped: %s" % (key, out["skip"])
+        if "error" in out:
+            assert out["type"] == "AssertionError", "case %s: %s\n%s" % (key, out["error"], out["tb"])
+            found.append((key, out["error"].split(": ", 1)[-1].splitlines()[0] if ": " in out["error"] else ""))
+    return found
+
+
+def ahead(fn):
+    """The parametrized test FN as an exploration (see the module's text).  FN's arguments are its fixtures
+    (module-scoped: the same for every case), its parameters, and tmp_path (a directory of each case's own)."""
+    sig = inspect.signature(fn)
+    wants_request = "request" in sig.parameters
+
+    @functools.wraps(fn)
+    def test(**kwargs):
+        request = kwargs["request"] if wants_request else kwargs.pop("request")
+        item = request.node
+        if item.nodeid not in _DONE:
+            siblings = [i for i in request.session.items
+                        if i.parent is item.parent and getattr(i, "originalname", None) == item.originalname]
+            if [i.nodeid for i in siblings] == [item.nodeid]:
+                return fn(**dict(kwargs, request=request) if wants_request else kwargs)
+            base = request.getfixturevalue("tmp_path_factory").mktemp(item.originalname[:40])
+            cases = []
+            for n, sibling in enumerate(siblings):
+                case = dict(kwargs, **sibling.callspec.params)
+                if "tmp_path" in case:
+                    case["tmp_path"] = base / ("case%d" % n)
+                    case["tmp_path"].mkdir()
+                cases.append((sibling.nodeid, case))
+            _DONE.update(run_cases(fn, cases))
+        return report(_DONE.pop(item.nodeid))
+
+    params = list(sig.parameters.values())
+    if not wants_request:
+        params.append(inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY))
+    test.__signature__ = sig.replace(parameters=params)
+    return pytest.mark.xdist_group("explore-%s-%s" % (fn.__module__, fn.__name__))(test)

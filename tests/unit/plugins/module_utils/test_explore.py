@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+"""The explorations' runner (explore.py): cases run several at a time report what each did, as it would have alone.
+A case's failure, skip, hang, death and what the audit saw in it are its own, and reach the test that reports it."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
+
+import audit  # pylint: disable=import-error
+import explore  # pylint: disable=import-error
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def a_case(n, path=None):
+    """Case N: even ones pass (returning their pid), 3 fails an assertion, 5 skips, 7 raises something else;
+    PATH, when given, is written the collection's way first."""
+    if path:
+        _fileops.atomic_write(path, "case %d\n" % n)
+    if n == 3:
+        assert n == 4, "case 3 is not 4"
+    if n == 5:
+        pytest.skip("five is skipped")
+    if n == 7:
+        raise OSError("seven broke")
+    return os.getpid()
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_every_case_reports_its_own_outcome(width):
+    outcomes = explore.run_cases(a_case, [(n, {"n": n}) for n in range(8)], width=width)
+    assert sorted(outcomes) == list(range(8))
+    assert [n for n in range(8) if "ok" in outcomes[n]] == [0, 1, 2, 4, 6]
+    assert outcomes[3]["type"] == "AssertionError" and "case 3 is not 4" in outcomes[3]["error"], outcomes[3]
+    assert "assert n == 4" in outcomes[3]["tb"], outcomes[3]["tb"]
+    assert outcomes[5]["skip"] == "five is skipped", outcomes[5]
+    assert outcomes[7]["type"] == "OSError" and "seven broke" in outcomes[7]["error"], outcomes[7]
+    pids = set(outcomes[n]["ok"] for n in (0, 1, 2, 4, 6))
+    if width == 1:
+        assert pids == {os.getpid()}, pids  # in place
+    else:
+        assert os.getpid() not in pids and 1 < len(pids) <= 3, pids  # in forked explorers, several
+
+
+def test_the_failures_are_the_assertions_in_order_and_anything_else_fails_the_test():
+    outcomes = explore.run_cases(a_case, [(n, {"n": n}) for n in (0, 3, 4)], width=2)
+    assert explore.failures(outcomes, [0, 3, 4]) == [(3, "case 3 is not 4")]
+    outcomes = explore.run_cases(a_case, [(n, {"n": n}) for n in (0, 7)], width=2)
+    with pytest.raises(AssertionError, match="seven broke"):
+        explore.failures(outcomes, [0, 7])
+    outcomes = explore.run_cases(a_case, [(n, {"n": n}) for n in (0, 5)], width=2)
+    with pytest.raises(AssertionError, match="five is skipped"):
+        explore.failures(outcomes, [0, 5])
+
+
+def hang_or_die(n):
+    if n == 1:
+        time.sleep(60)
+    if n == 2:
+        os._exit(3)  # pylint: disable=protected-access
+    return n
+
+
+def test_a_case_that_hangs_or_kills_its_explorer_is_reported_and_the_others_still_run():
+    started = time.time()
+    outcomes = explore.run_cases(hang_or_die, [(n, {"n": n}) for n in range(6)], width=2, timeout=2)
+    assert time.time() - started < 30
+    assert outcomes[1]["type"] == "Timeout" and "did not finish within 2 s" in outcomes[1]["error"], outcomes[1]
+    assert outcomes[2]["type"] == "Died", outcomes[2]
+    assert [outcomes[n].get("ok") for n in (0, 3, 4, 5)] == [0, 3, 4, 5], outcomes
+
+
+def test_what_the_collection_does_in_a_case_reaches_the_reporting_tests_auditors(tmp_path):
+    """An auditor that allows no writer, watching while the cases run and while their outcomes are reported, sees
+    each forked case's atomic write once, at the report."""
+    strict = audit.Auditor(writers={}, renamers={}, removers={})
+    with audit.watching(strict):
+        outcomes = explore.run_cases(a_case, [(n, {"n": n, "path": str(tmp_path / str(n))}) for n in (0, 2)], width=2)
+        assert strict.violations == []  # the writes were the explorers'
+        explore.failures(outcomes, [0, 2])
+    assert (tmp_path / "0").read_text() == "case 0\n" and (tmp_path / "2").read_text() == "case 2\n"
+    assert [(k, who) for k, who, _d in strict.violations] == [("write", "_fileops.py:atomic_write"),
+                                                              ("rename", "_fileops.py:atomic_write")] * 2, \
+        strict.violations
+
+
+EXPLORATION = '''
+import os
+import pytest
+import explore
+
+@pytest.mark.parametrize("n", list(range(6)))
+@explore.ahead
+def test_case(tmp_path, n):
+    (tmp_path / "mine").write_text(str(n))
+    assert sorted(os.listdir(str(tmp_path))) == ["mine"]  # a directory of its own
+    if n == 3:
+        assert n == 4, "case 3 is not 4"
+    if n == 5:
+        pytest.skip("five is skipped")
+    with open(os.environ["PIDS"], "a") as f:
+        f.write("%d\\n" % os.getpid())
+'''
+
+
+def test_an_exploration_reports_each_case_under_its_own_name(tmp_path):
+    """The cases of a test made an exploration (explore.ahead) pass, fail and skip under their own names, the
+    failure with the explorer's message; they ran in explorers, not in pytest's process; one case selected alone
+    runs in place."""
+    (tmp_path / "test_exploration.py").write_text(EXPLORATION)
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(os.path.dirname(HERE))]),
+               PIDS=str(pids), DOCKYARD_EXPLORE_WIDTH="3", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+
+    def pytest_run(target):
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-q",
+                               "-o", "addopts=", target],
+                              cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=120, check=False).stdout.decode()
+
+    out = pytest_run("test_exploration.py")
+    assert "1 failed, 4 passed, 1 skipped" in out, out
+    assert "FAILED test_exploration.py::test_case[3]" in out and "AssertionError: case 3 is not 4" in out, out
+    assert "SKIPPED [1] " in out and "five is skipped" in out, out
+    for n in (0, 1, 2, 4):
+        assert "PASSED test_exploration.py::test_case[%d]" % n in out, out
+    ran = pids.read_text().split()
+    assert len(ran) == 4 and len(set(ran)) > 1, ran  # several explorers
+    pids.unlink()
+    out = pytest_run("test_exploration.py::test_case[3]")
+    assert "1 failed" in out and "case 3 is not 4" in out and "in its explorer process" not in out, out
