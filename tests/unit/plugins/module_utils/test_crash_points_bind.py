@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import json
 import os
 
 import pytest
@@ -271,6 +272,81 @@ def test_a_bind_restore_killed_before_any_change_then_the_rollback_playbook_keep
     if k > n:
         pytest.skip("a restore makes %d changes" % n)
     sim_bind.in_namespace(restore_case, seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k, then)
+
+
+def rollback_case(seeded, machine, lock, k, fault, then):
+    """A bind move (FAULT) killed before its change K, then THEN, then the rollback playbook's path (the plan in
+    check mode, changing nothing, then the real run): Docker serves the original at its path, no bind left and no
+    bind line, with what it held and every write since.  Only a move killed before its journal's first write may be
+    refused, in the plan ("no record of a move"): Docker never stopped and serves the original with every write."""
+    sim_bind.install(seeded, machine)
+    host = sim_bind.BindSimHost(machine, lock)
+    assert host.reboot()
+    before = tcp.inventory(host.root)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        with_fault(fault, move, host, keep_source=fault != "remove")
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    perturb(host, then)
+    source, target = sim_host.default_root(machine), params(machine)["target"]
+    host.new_process()
+    try:
+        plan = restore(host, check_mode=True)
+    except _move.RelocationError as exc:
+        assert exc.phase == "preflight" and host.changes == [], (str(exc), host.changes)
+        if "no record of a move" in str(exc):  # killed before its journal's first write: Docker never stopped
+            assert host.running and host.root == source, host.root
+            assert tcp.inventory(source) == (before[0], host.model), tcp.inventory(source)
+            return "refused"
+        # keep_source=false, its original (being) removed: Docker serves the moved root, with every write.
+        assert fault == "remove" and ("was not kept" in str(exc) or "while it removed the original" in str(exc)), \
+            str(exc)
+        if "while it removed the original" in str(exc):  # only once the removal began
+            with open(_journal.marker_path(target)) as f:
+                assert json.load(f).get("removing"), "refused as removing, but the journal does not say so"
+        else:  # only once it is gone
+            left = [n for n in os.listdir(os.path.dirname(source)) if n.startswith(os.path.basename(source) + ".")]
+            assert left == [], "refused as not kept, but the original is there: %s" % left
+        assert host.running and host.root == source, host.root
+        assert _mountinfo.same_bind(_mountinfo.read(), target, source), "Docker's root is not the bind of %s" % target
+        assert tcp.inventory(source) == (before[0], host.model), tcp.inventory(source)
+        return "refused"
+    assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
+    if plan["changed"]:
+        host.new_process()
+        restore(host)
+    assert host.running and host.root == source, (host.running, host.root)
+    assert _mountinfo.mount_at(_mountinfo.read(), source) is None, "a mount is left at %s" % source
+    names, files = tcp.inventory(source)
+    assert names == before[0], names
+    assert files == host.model, "the volume is not what its containers last wrote: %s, not %s" % (files, host.model)
+    with open(os.path.join(machine, "etc", "fstab")) as f:
+        lines = f.read().splitlines()
+    assert not [ln for ln in lines if target in ln and not ln.startswith("#")], lines
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not restore(host)["changed"]
+    return "restored"
+
+
+ROLLBACK_CASES = [(f, t) for f in FAULTS for t in ("nothing", "reboot")]
+
+
+@pytest.mark.parametrize("fault,then", ROLLBACK_CASES, ids=["%s-%s" % c for c in ROLLBACK_CASES])
+@pytest.mark.parametrize("k", POINTS)
+@explore.ahead
+def test_a_killed_bind_move_then_the_rollback_playbook_serves_the_original_with_every_write(
+        template, tmp_path, k, fault, then):
+    n = template[1][fault][0]
+    if k > n:
+        pytest.skip("that run makes %d changes" % n)
+    if tcp.same_as_plain(template[1], fault, k):
+        pytest.skip("the same case as the plain move's (fault none)")
+    names = template[1][fault][1]
+    outcome = sim_bind.in_namespace(rollback_case, template[0], str(tmp_path / "machine"), str(tmp_path / "lock"), k,
+                                    fault, then)
+    # Refused only before the journal's first write, or once a keep_source=false move removes its original.
+    assert outcome == "restored" or k <= names.index("write_file") + 1 or fault == "remove", outcome
 
 
 def test_the_bind_restore_exploration_covers_every_change_of_a_restore(restored):

@@ -178,6 +178,72 @@ def test_a_kill_before_any_change_of_a_move_with_containerd_then_the_same_move_c
                           then)
 
 
+def rollback_case(seeded, machine, lock, method, k, fault, then):
+    """A move by METHOD (FAULT) with containerd's root killed before its change K, then THEN, then the rollback
+    playbook's path (the plan in check mode, changing nothing, then the real run): both originals served at their
+    paths, nothing mounted there and no bind line left, with every image and every write.  Only a move killed before
+    its journal's first write may be refused ("no record of a move"): it never stopped Docker."""
+    host = machine_at(seeded, machine, lock)
+    before = inventory(host)
+    host.new_process(kill_at=k)
+    with pytest.raises(sim_host.Killed):
+        tcb.with_fault(fault, move, host, method)
+    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    tcb.perturb(host, then)
+    source, csource = sim_host.default_root(machine), sc.ctd_default(machine)
+    host.new_process()
+    try:
+        plan = run(host, "restored", check_mode=True, method=method)
+    except _move.RelocationError as exc:
+        assert exc.phase == "preflight" and "no record of a move" in str(exc) and host.changes == [], str(exc)
+        outcome = "refused"
+    else:
+        assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
+        if plan["changed"]:
+            host.new_process()
+            run(host, "restored", method=method)
+        outcome = "restored"
+    assert host.running and host.root == source, (host.running, host.root)
+    assert host.ctd_running and host.ctd_serves(csource), "containerd does not serve what %s shows" % csource
+    names, files, images, layer = inventory(host)
+    assert (names, images) == (before[0], before[2]), (names, images)
+    assert files == host.model, "the volume is not what the container last wrote: %s, not %s" % (files, host.model)
+    assert layer == host.layer_model, "the writable layer is not what the container last wrote: %s, not %s" % (
+        layer, host.layer_model)
+    mounts = _mountinfo.read()
+    for point in (source, csource):
+        assert _mountinfo.mount_at(mounts, point) is None, "a mount is left at %s" % point
+    with open(os.path.join(machine, "etc", "fstab")) as f:
+        assert [ln for ln in f.read().splitlines() if ln and not ln.startswith("#")] == [], "a bind line is left"
+    with open(host.daemon_json) as f:
+        assert os.path.normpath(json.load(f).get("data-root") or source) == source, "data-root is not the original"
+    assert not host.masked_units, host.masked_units
+    if outcome == "restored":
+        host.new_process()
+        assert not run(host, "restored", method=method)["changed"]
+    return outcome
+
+
+# A plain bind move with nothing after its kill, and every move with a reboot after it.
+ROLLBACK_CASES = [(m, f, t) for m in METHODS for f in FAULTS for t in ("nothing", "reboot")
+                  if t == "reboot" or (m, f) == ("bind", "none")]
+
+
+@pytest.mark.parametrize("method,fault,then", ROLLBACK_CASES, ids=["%s-%s-%s" % c for c in ROLLBACK_CASES])
+@pytest.mark.parametrize("k", POINTS)
+@explore.ahead
+def test_a_killed_move_with_containerd_then_the_rollback_playbook_serves_both_originals_with_every_write(
+        template, tmp_path, method, fault, then, k):
+    n, names = template[1][(method, fault)]
+    if k > n:
+        pytest.skip("that run makes %d changes" % n)
+    if same_as_plain(template[1], method, fault, k):
+        pytest.skip("the same case as the plain move's (fault none)")
+    outcome = sim_bind.in_namespace(rollback_case, template[0], str(tmp_path / "machine"), str(tmp_path / "lock"),
+                                    method, k, fault, then)
+    assert outcome == "restored" or k <= names.index("write_file") + 1, outcome
+
+
 def test_the_containerd_exploration_covers_every_change_of_both_moves(template):
     for method in METHODS:
         plain, failing = template[1][(method, "none")], template[1][(method, "verify")]
