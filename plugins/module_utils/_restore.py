@@ -227,17 +227,21 @@ class Restore(_run.Operation):
         it wrote on those originals is carried onto their moved roots first."""
         phase = self.ctx.journal.phase
         self.ctx.result["changed"] = True
+        self.ctx.moves = self.fwd  # whose units are held and stopped here: containerd's too when its root moved
         ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
+        if switched and not ran and self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id()):
+            # A boot since the journal's last write served the moved roots the host still shows switched (fstab's
+            # binds mounted, containerd started at boot, Docker perhaps started and stopped again): what ran there
+            # is not seen from this boot, so it is taken to have written there.
+            ran = True
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
                 self.refuse_in_way()
                 if switched:
                     # A forward switch is still to be undone, and nothing may run on what it serves while it is
-                    # (containerd starts at boot on its own, Docker down or not, and holds its bind busy): the
-                    # units held and stopped first, as in the restore's window.
-                    self.ctx.moves = self.fwd
-                    self.window.hold_units()
-                    self.window.stop_quiet([m.service_root for m in self.fwd])
+                    # (containerd holds its bind busy): the units held and stopped first, as in the restore's
+                    # window.
+                    self.hold_and_stop(phase)
                 self.switch_back()
                 self.ctx.journal.save(phase="restore_start")
             if not running:
@@ -269,6 +273,18 @@ class Restore(_run.Operation):
         self.ctx.actions.append("put the moved root back in service after a restore interrupted in %s; restoring "
                                 "again" % phase)
         return self._run()
+
+    def hold_and_stop(self, phase):
+        """Docker's units (and containerd's) held and stopped to finish an interrupted switch back; a failure
+        names what to do (the restore's record stays: the next run finishes it)."""
+        try:
+            self.window.hold_units()
+            self.window.stop_quiet([m.service_root for m in self.fwd])
+        except RelocationError as exc:
+            raise RelocationError(
+                "a restore interrupted in %s could not stop Docker to finish switching back: %s. Nothing was "
+                "switched back in this run; once Docker and containerd can be stopped (systemctl stop docker "
+                "containerd), run state=restored again to finish it" % (phase, exc), "stop", rolled_back=False)
 
     def finish(self):
         self.ctx.result["original"] = [{"name": m.name, "source": m.source, "removed": False, "backup": None,

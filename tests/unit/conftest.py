@@ -23,7 +23,8 @@ def audited():
 # The crash-point explorations (test_crash_points*.py): each case is a kill before one change of a run (a crash
 # point), then one perturbation, then the recovery.  The summary counts the points explored (a case's parameters
 # without its perturbation), the cases run and the violations (cases that failed), as the explorations report them.
-PERTURBATIONS = ("unguarded-live", "unguarded-down", "unguarded", "templated", "stopped", "nothing", "reboot", "edit")
+PERTURBATIONS = ("unguarded-live", "unguarded-down", "unguarded", "templated", "stopped", "nothing", "reboot", "edit",
+                 "twice")
 EXPLORED = {"points": set(), "cases": 0, "violations": [], "skipped": 0}
 
 

@@ -118,7 +118,7 @@ def perturb(host, then):
     host points it and a container writes; the same, then Docker stopped by hand (its containers write as it
     stops); a key added to daemon.json, then that reboot; daemon.json templated anew without data-root (a
     configuration-management run), then that reboot; templated and the drop-in removed by hand, then that reboot
-    (nothing keeps Docker off the original).  A Docker left running by the kill has its containers write first."""
+    (nothing keeps Docker off the original); TWICE: the reboot, then a boot more with Docker left down.  A Docker left running by the kill has its containers write first."""
     if host.running:  # killed with Docker up: its containers go on writing
         host.write_in_a_container("killed.txt", "after the kill")
     if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
@@ -133,7 +133,7 @@ def perturb(host, then):
         host.write_in_a_container("late.txt", "after the reboot")
         if then in ("stopped", "unguarded-down"):
             host.shut_down()
-    if then == "unguarded-down":  # and a boot more, with Docker left down: a start in the boot before is not seen
+    if then in ("unguarded-down", "twice"):  # and a boot more, Docker left down: a start in the boot before is unseen
         host.reboot(start=False)
 
 

@@ -88,6 +88,34 @@ def test_a_switch_back_already_undone_on_the_host_is_finished_without_a_stop(tmp
     assert json.loads(daemon_json.read_text()) == {} and restarted == [] and r.ctx.journal.phase == "restored"
 
 
+def test_a_switch_back_is_not_finished_after_a_boot_between(tmp_path, monkeypatch):
+    """The journal was last written in another boot, and the host still shows the forward switch: in a boot between,
+    the moved root served (fstab's bind mounted, containerd started at boot, Docker perhaps started and stopped
+    again), unseen from this boot.  Its writes are kept: the moved root stays in service and the restore starts
+    over, as when Docker is seen to have started since."""
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+    r.ctx.journal.data["boot_id"] = "an-earlier-boot"
+    r.resume(running=False, switched=r.fwd)
+    assert "restore_file" not in r.ctx.host.calls, "a file was switched back: %s" % r.ctx.host.calls
+    assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target}
+    assert (tmp_path / "src.bak" / "image").is_dir(), "the original was put back although it may be stale"
+    assert restarted == ["restore_record"], "the restore did not start over"
+
+
+def test_a_switch_back_that_cannot_stop_docker_first_changes_nothing_and_says_what_to_do(tmp_path, monkeypatch):
+    r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
+
+    def busy(units, timeout, proc="/proc"):
+        raise _systemd.SystemdError("Docker is not stopped: containerd (pid 42) runs", "stop")
+    monkeypatch.setattr(r.ctx.host, "check_stopped", busy)
+    with pytest.raises(RelocationError) as exc:
+        r.resume(running=False, switched=r.fwd)
+    assert "could not stop Docker to finish switching back" in str(exc.value) and \
+        "run state=restored again" in str(exc.value) and exc.value.rolled_back is False, str(exc.value)
+    assert "restore_file" not in r.ctx.host.calls and r.ctx.journal.phase == "restore_switch", r.ctx.host.calls
+    assert json.loads(daemon_json.read_text()) == {"data-root": r.fwd[0].target} and restarted == []
+
+
 def test_a_switch_back_is_not_finished_when_docker_ran_on_the_moved_root_since(tmp_path, monkeypatch):
     """A reboot lifted the masks and Docker served the moved root after the kill: the original put back is
     stale, so the moved root goes back in service and the restore starts over (its copy back takes the writes)."""
