@@ -44,15 +44,20 @@ class _Dirent64(ctypes.Structure):
                 ("d_name", ctypes.c_char * 256)]
 
 
+_LIBC = []  # the C library, loaded once: find_library runs ldconfig in a child process at every call
+
+
 def _libc():
-    name = ctypes.util.find_library("c") or "libc.so.6"
-    libc = ctypes.CDLL(name, use_errno=True)
-    libc.opendir.restype = ctypes.c_void_p
-    libc.opendir.argtypes = [ctypes.c_char_p]
-    libc.readdir64.restype = ctypes.POINTER(_Dirent64)
-    libc.readdir64.argtypes = [ctypes.c_void_p]
-    libc.closedir.argtypes = [ctypes.c_void_p]
-    return libc
+    if not _LIBC:
+        name = ctypes.util.find_library("c") or "libc.so.6"
+        libc = ctypes.CDLL(name, use_errno=True)
+        libc.opendir.restype = ctypes.c_void_p
+        libc.opendir.argtypes = [ctypes.c_char_p]
+        libc.readdir64.restype = ctypes.POINTER(_Dirent64)
+        libc.readdir64.argtypes = [ctypes.c_void_p]
+        libc.closedir.argtypes = [ctypes.c_void_p]
+        _LIBC.append(libc)
+    return _LIBC[0]
 
 
 def dir_types(directory):

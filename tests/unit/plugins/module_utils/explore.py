@@ -30,12 +30,13 @@ import pytest
 import audit  # pylint: disable=import-error
 
 WIDTH = int(os.environ.get("DOCKYARD_EXPLORE_WIDTH", "6"))
-CASE_TIMEOUT = 300  # seconds an explorer may spend on one case before it is killed and the case reported
+CASE_TIMEOUT = 120  # seconds an explorer may spend on one case before it is killed and the case reported
 _DONE = {}  # nodeid -> the outcome of a case run ahead, until its own test reports it
 
 
 def _outcome(fn, kwargs):
-    """FN(**KWARGS) here: {"ok": value} | {"skip": reason} | {"error": ..., "type": ..., "tb": ...}, and "audit"."""
+    """FN(**KWARGS) here: {"ok": value} | {"skip": reason} | {"error": ..., "type": ..., "tb": ...}, and "audit":
+    what the audit saw in it, taken from the auditors watching now (the test that reports the case gets it)."""
     marks = [len(a.violations) for a in audit._ACTIVE]  # pylint: disable=protected-access
     started = time.time()
     try:
@@ -49,6 +50,8 @@ def _outcome(fn, kwargs):
     out["seconds"] = round(time.time() - started, 3)
     out["audit"] = [[list(v) for v in a.violations[n:]]
                     for a, n in zip(audit._ACTIVE, marks)]  # pylint: disable=protected-access
+    for a, n in zip(audit._ACTIVE, marks):  # pylint: disable=protected-access
+        del a.violations[n:]
     return out
 
 

@@ -5,11 +5,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import os
 import subprocess
 import sys
 import time
 
+import ansible_collections
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
@@ -96,6 +98,7 @@ EXPLORATION = '''
 import os
 import pytest
 import explore
+from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 
 @pytest.mark.parametrize("n", list(range(6)))
 @explore.ahead
@@ -106,19 +109,41 @@ def test_case(tmp_path, n):
         assert n == 4, "case 3 is not 4"
     if n == 5:
         pytest.skip("five is skipped")
+    if n == 2:  # the collection's code writes: the strict audit of conftest.py allows no writer
+        _fileops.atomic_write(str(tmp_path / "written"), "by the collection")
     with open(os.environ["PIDS"], "a") as f:
         f.write("%d\\n" % os.getpid())
 '''
 
+# The unit suite's audit (tests/unit/conftest.py), made strict: a test during which the collection wrote anything
+# fails.
+CONFTEST = '''
+import pytest
+import audit
 
-def test_an_exploration_reports_each_case_under_its_own_name(tmp_path):
+@pytest.fixture(autouse=True)
+def audited():
+    auditor = audit.Auditor(writers={}, renamers={}, removers={})
+    with audit.watching(auditor):
+        yield auditor
+    if auditor.violations:
+        pytest.fail("the collection's code, observed during this test: %d events" % len(auditor.violations),
+                    pytrace=False)
+'''
+
+
+@pytest.mark.parametrize("width", ["3", "1"])
+def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
     """The cases of a test made an exploration (explore.ahead) pass, fail and skip under their own names, the
-    failure with the explorer's message; they ran in explorers, not in pytest's process; one case selected alone
+    failure with the explorer's message, and what the audit saw in a case fails that case alone (at its teardown,
+    as for a test run alone); with WIDTH 3 they ran in explorers, not in pytest's process; one case selected alone
     runs in place."""
     (tmp_path / "test_exploration.py").write_text(EXPLORATION)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
     pids = tmp_path / "pids"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(os.path.dirname(HERE))]),
-               PIDS=str(pids), DOCKYARD_EXPLORE_WIDTH="3", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    collections = os.path.dirname(list(ansible_collections.__path__)[0])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(os.path.dirname(HERE)), collections]),
+               PIDS=str(pids), DOCKYARD_EXPLORE_WIDTH=width, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
 
     def pytest_run(target):
         return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-q",
@@ -127,13 +152,28 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path):
                               timeout=120, check=False).stdout.decode()
 
     out = pytest_run("test_exploration.py")
-    assert "1 failed, 4 passed, 1 skipped" in out, out
+    assert "1 failed, 4 passed, 1 skipped" in out and ", 1 error in " in out, out
     assert "FAILED test_exploration.py::test_case[3]" in out and "AssertionError: case 3 is not 4" in out, out
-    assert "SKIPPED [1] " in out and "five is skipped" in out, out
+    assert "SKIPPED [1] test_exploration.py" in out and "five is skipped" in out, out
     for n in (0, 1, 2, 4):
         assert "PASSED test_exploration.py::test_case[%d]" % n in out, out
+    errors = [line for line in out.splitlines() if line.startswith("ERROR ")]
+    assert len(errors) == 1 and errors[0].startswith("ERROR test_exploration.py::test_case[2]"), out
+    assert "ERROR at teardown of test_case[2]" in out and "observed during this test: 2 events" in out, out
     ran = pids.read_text().split()
-    assert len(ran) == 4 and len(set(ran)) > 1, ran  # several explorers
+    assert len(ran) == 4 and (len(set(ran)) > 1 if width == "3" else len(set(ran)) == 1), ran
     pids.unlink()
     out = pytest_run("test_exploration.py::test_case[3]")
     assert "1 failed" in out and "case 3 is not 4" in out and "in its explorer process" not in out, out
+
+
+def test_the_summary_counts_a_case_by_its_parameters_whatever_xdist_appends(tmp_path):
+    """An exploration's node id under xdist's loadgroup ends with "@" and its group: the crash point is the same."""
+    spec = importlib.util.spec_from_file_location("unit_conftest", os.path.join(os.path.dirname(
+        os.path.dirname(HERE)), "conftest.py"))
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    plain = "tests/unit/plugins/module_utils/test_crash_points.py::test_x[12-none-unguarded-down]"
+    assert conftest.crash_point(plain) == (plain.split("[")[0], ("12", "none"))
+    assert conftest.crash_point(plain + "@explore-test_crash_points-test_x") == conftest.crash_point(plain)
+    assert conftest.crash_point("tests/unit/test_other.py::test_y[1]") is None
