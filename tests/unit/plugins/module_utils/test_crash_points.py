@@ -118,7 +118,8 @@ def perturb(host, then):
     host points it and a container writes; the same, then Docker stopped by hand (its containers write as it
     stops); a key added to daemon.json, then that reboot; daemon.json templated anew without data-root (a
     configuration-management run), then that reboot; templated and the drop-in removed by hand, then that reboot
-    (nothing keeps Docker off the original); TWICE: the reboot, then a boot more with Docker left down.  A Docker left running by the kill has its containers write first."""
+    (nothing keeps Docker off the original); TWICE: the reboot, then a boot more with Docker left down.  A Docker
+    left running by the kill has its containers write first."""
     if host.running:  # killed with Docker up: its containers go on writing
         host.write_in_a_container("killed.txt", "after the kill")
     if then == "edit":  # a key added to daemon.json meanwhile: no rollback may take it away
@@ -632,8 +633,9 @@ def test_a_killed_move_then_the_rollback_playbook_serves_the_original_with_every
 def restore_as_told(host, then):
     """state=restored on HOST until it is done, the operator doing what each refusal says.  Only a host whose
     drop-in was removed by hand (THEN unguarded), on which Docker may then serve another root, or whose last boot
-    left Docker down (THEN twice: the operator starts it), may be refused, in preflight with nothing changed: the operator points Docker at the moved root again, or moves away the root
-    Docker made at the original's path.  A restore killed in its window first puts the moved root back in service
+    left Docker down (THEN twice: the operator starts it), may be refused, in preflight with nothing changed: the
+    operator points Docker at the moved root again, or moves away the root Docker made at the original's path.  A
+    restore killed in its window first puts the moved root back in service
     (Docker serving every write), then refuses the new restore in its preflight."""
     target = params(host.machine)["target"]
     original = sim_host.default_root(host.machine)

@@ -174,6 +174,6 @@ def test_the_summary_counts_a_case_by_its_parameters_whatever_xdist_appends(tmp_
     conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conftest)
     plain = "tests/unit/plugins/module_utils/test_crash_points.py::test_x[12-none-unguarded-down]"
-    assert conftest.crash_point(plain) == (plain.split("[")[0], ("12", "none"))
+    assert conftest.crash_point(plain) == (plain.split("[", maxsplit=1)[0], ("12", "none"))
     assert conftest.crash_point(plain + "@explore-test_crash_points-test_x") == conftest.crash_point(plain)
     assert conftest.crash_point("tests/unit/test_other.py::test_y[1]") is None
