@@ -229,10 +229,12 @@ class Restore(_run.Operation):
         self.ctx.result["changed"] = True
         self.ctx.moves = self.fwd  # whose units are held and stopped here: containerd's too when its root moved
         ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
-        if switched and not ran and self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id()):
-            # A boot since the journal's last write served the moved roots the host still shows switched (fstab's
-            # binds mounted, containerd started at boot, Docker perhaps started and stopped again): what ran there
-            # is not seen from this boot, so it is taken to have written there.
+        if not ran and (switched or phase == "restore_reapply") and \
+                self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id()):
+            # A boot since the journal's last write served the roots the host shows in service (the moved roots
+            # still switched: fstab's binds mounted, containerd started at boot; the originals already back, in a
+            # recovery putting the moved roots back), Docker perhaps started and stopped again: what ran there is
+            # not seen from this boot, so it is taken to have written there.
             ran = True
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
@@ -252,9 +254,13 @@ class Restore(_run.Operation):
                 phase, self.fwd[0].source))
             self.verification.check_root(self.fwd[0].source, "verify")
             return self.finish()
-        if phase == "restore_switch" and len(switched) < len(self.fwd):
+        if phase == "restore_switch":
+            # Decided from what the host showed (Docker ran since, the moved roots in service): recorded before any
+            # change, so that a rerun after a kill or a failure in this recovery, whose own writes to the journal
+            # hide that evidence (the boot, the time of Docker's start), puts the moved roots back in service too
+            # instead of finishing the switch back onto stale originals.
             phase = "restore_reapply"
-            self.ctx.journal.save(phase=phase, carry=True, carried=False)
+            self.ctx.journal.save(phase=phase, carry=len(switched) < len(self.fwd), carried=False)
         # The originals the host shows in service (their forward switch undone) hold what Docker wrote since it
         # started on them: carried onto their moved roots before those go back in service, and carried again when
         # Docker ran since the last carry (a kill before the forward files were written, then a boot).

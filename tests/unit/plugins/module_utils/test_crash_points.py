@@ -558,6 +558,82 @@ def test_a_restore_killed_before_any_change_then_restored_again_keeps_every_writ
     assert not move(host, "restored")["changed"]
 
 
+def restore_recovery_killed(seeded, machine, lock, k1, then, k2):
+    """A restore killed before its change K1 (inside its switch back), then THEN (a reboot after which Docker runs
+    and a container writes, or that and a boot more with Docker down); its recovery killed before its change K2
+    (None: not killed; returns how many changes it makes), then, in the same boot, restored as told: Docker serves
+    the original with every write, that of the boot between too."""
+    host = moved_machine(seeded, machine, lock)
+    before = inventory(host.root)
+    host.new_process(kill_at=k1)
+    with pytest.raises(sim_host.Killed):
+        move(host, "restored")
+    with open(_journal.marker_path(params(machine)["target"])) as f:
+        assert json.load(f)["phase"] == "restore_switch", "not killed inside the switch back"
+    perturb(host, then)
+    assert "late.txt" in host.model, "nothing was written in the boot after the kill"
+    start = host.count
+    host.new_process(kill_at=k2)
+    if k2 is None:
+        restore_as_told(host, then)
+        return host.count - start
+    try:
+        move(host, "restored")
+    except sim_host.Killed:
+        assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
+    except _move.RelocationError as exc:  # Docker left down by the last boot, and the recovery asks for it
+        assert then == "twice" and "start" in str(exc) and not host.running, str(exc)
+        return None
+    restore_as_told(host, then)
+    original = sim_host.default_root(machine)
+    assert host.running and host.root == original, (host.running, host.root)
+    names, files = inventory(original)
+    assert names == before[0], names
+    assert files == host.model and files.get("late.txt") == "after the reboot", \
+        "the volume is not what its containers last wrote: %s, not %s" % (files, host.model)
+    assert not host.masked_units, host.masked_units
+    host.new_process()
+    assert not move(host, "restored")["changed"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def recovery_killed(moved, tmp_path_factory):
+    """{(k1, then): how many changes the recovery makes}, for the kills inside the restore's switch back: before
+    it sets the original back, and after."""
+    seeded, _n, names = moved
+    base = tmp_path_factory.mktemp("sim-recovery")
+    out = {}
+    for k1 in (names.index("rename") + 1, names.index("rename") + 2):
+        for then in ("reboot", "twice"):
+            here = base / ("%d-%s" % (k1, then))
+            out[(k1, then)] = restore_recovery_killed(seeded, str(here / "machine"), str(here / "lock"), k1, then,
+                                                      None)
+    return seeded, out
+
+
+@pytest.mark.parametrize("at", ["before", "after"])
+@pytest.mark.parametrize("then", ["reboot", "twice"])
+@pytest.mark.parametrize("k2", list(range(1, 61)))
+@explore.ahead
+def test_a_restore_recovery_killed_again_in_the_same_boot_keeps_the_writes_of_the_boot_between(
+        recovery_killed, tmp_path, at, then, k2):
+    """The recovery of a restore killed inside its switch back, after a boot in which Docker wrote on the moved
+    root, is killed before each of its changes; the next run, in the same boot, must not take Docker for not having
+    run since (the killed recovery's own journal writes hide the boot and the start): it keeps those writes."""
+    seeded, runs = recovery_killed
+    k1 = sorted(set(k for k, _t in runs))[0 if at == "before" else 1]
+    n = runs[(k1, then)]
+    if k2 > n:
+        pytest.skip("the recovery makes %d changes" % n)
+    restore_recovery_killed(seeded, str(tmp_path / "machine"), str(tmp_path / "lock"), k1, then, k2)
+
+
+def test_the_killed_recoveries_put_the_moved_root_back_and_restore_again(recovery_killed, moved):
+    for (k1, then), n in recovery_killed[1].items():
+        assert moved[1] < n <= 60, (k1, then, n)  # more than a restore's changes: the moved root put back first
+
+
 def rollback_playbook(host):
     """The path of playbooks/rollback_docker_root.yml on HOST: data_root state=restored in check mode (its plan; a
     refusal there stops the host), changing nothing, then the real run when the plan says it changes something.

@@ -102,6 +102,23 @@ def test_a_switch_back_is_not_finished_after_a_boot_between(tmp_path, monkeypatc
     assert restarted == ["restore_record"], "the restore did not start over"
 
 
+def test_a_recovery_that_puts_the_moved_root_back_records_it_before_any_change(tmp_path, monkeypatch):
+    """Docker ran on the moved root since (seen now): the decision to put it back in service, not finish the switch
+    back, is in the journal before the first change, whose own journal writes hide that evidence from a rerun."""
+    r, _restarted, _daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=True)
+    seen = []
+
+    def killed():
+        seen.append((r.ctx.journal.phase, list(r.ctx.host.calls)))
+        raise KeyboardInterrupt("killed")
+    monkeypatch.setattr(r, "reapply_forward", killed)
+    with pytest.raises(KeyboardInterrupt):
+        r.resume(running=False, switched=r.fwd)
+    assert seen == [("restore_reapply", ["started_since"])], seen
+    with open(r.ctx.journal.path) as f:
+        assert json.load(f)["phase"] == "restore_reapply"
+
+
 def test_a_switch_back_that_cannot_stop_docker_first_changes_nothing_and_says_what_to_do(tmp_path, monkeypatch):
     r, restarted, daemon_json = restore(tmp_path, monkeypatch, "restore_switch", started=False)
 
