@@ -582,8 +582,9 @@ def restore_recovery_killed(seeded, machine, lock, k1, then, k2):
     except sim_host.Killed:
         assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     except _move.RelocationError as exc:  # Docker left down by the last boot, and the recovery asks for it
-        assert then == "twice" and "start" in str(exc) and not host.running, str(exc)
-        return None
+        assert then == "twice" and "start" in str(exc) and not host.running and exc.phase == "preflight", str(exc)
+    else:
+        raise AssertionError("the recovery ended before its change %d" % k2)
     restore_as_told(host, then)
     original = sim_host.default_root(machine)
     assert host.running and host.root == original, (host.running, host.root)
