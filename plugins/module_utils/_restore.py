@@ -228,14 +228,7 @@ class Restore(_run.Operation):
         phase = self.ctx.journal.phase
         self.ctx.result["changed"] = True
         self.ctx.moves = self.fwd  # whose units are held and stopped here: containerd's too when its root moved
-        ran = running or self.ctx.host.started_since(**self.ctx.journal.since())
-        if not ran and (switched or phase == "restore_reapply") and \
-                self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id()):
-            # A boot since the journal's last write served the roots the host shows in service (the moved roots
-            # still switched: fstab's binds mounted, containerd started at boot; the originals already back, in a
-            # recovery putting the moved roots back), Docker perhaps started and stopped again: what ran there is
-            # not seen from this boot, so it is taken to have written there.
-            ran = True
+        ran = self.ran_since(running, switched, phase)
         if phase == "restore_start" or (phase == "restore_switch" and not (switched and ran)):
             if phase == "restore_switch":
                 self.refuse_in_way()
@@ -279,6 +272,17 @@ class Restore(_run.Operation):
         self.ctx.actions.append("put the moved root back in service after a restore interrupted in %s; restoring "
                                 "again" % phase)
         return self._run()
+
+    def ran_since(self, running, switched, phase):
+        """Whether Docker may have written on the roots the host shows in service since the journal's last write:
+        it runs, or started since; or a boot since served them (the moved roots still SWITCHED: fstab's binds
+        mounted, containerd started at boot; the originals already back, in a recovery putting the moved roots
+        back, PHASE restore_reapply), Docker perhaps started and stopped again: what ran there is not seen from
+        this boot, so it is taken to have written there."""
+        if running or self.ctx.host.started_since(**self.ctx.journal.since()):
+            return True
+        return bool(switched or phase == "restore_reapply") and \
+            self.ctx.journal.get("boot_id") not in (None, self.ctx.host.boot_id())
 
     def hold_and_stop(self, phase):
         """Docker's units (and containerd's) held and stopped to finish an interrupted switch back; a failure
