@@ -252,13 +252,12 @@ class Restore(_run.Operation):
             # change, so that a rerun after a kill or a failure in this recovery, whose own writes to the journal
             # hide that evidence (the boot, the time of Docker's start), puts the moved roots back in service too
             # instead of finishing the switch back onto stale originals.
-            phase = "restore_reapply"
-            self.ctx.journal.save(phase=phase, carry=len(switched) < len(self.fwd), carried=False)
+            self.ctx.journal.save(phase="restore_reapply", carry=len(switched) < len(self.fwd), carried=False)
         # The originals the host shows in service (their forward switch undone) hold what Docker wrote since it
         # started on them: carried onto their moved roots before those go back in service, and carried again when
         # Docker ran since the last carry (a kill before the forward files were written, then a boot).
         back = [m for m in self.fwd if m not in switched]
-        if phase == "restore_reapply" and back and (
+        if phase in ("restore_switch", "restore_reapply") and back and (
                 ran or (self.ctx.journal.get("carry") and not self.ctx.journal.get("carried"))):
             try:
                 self.carry_forward(back)
