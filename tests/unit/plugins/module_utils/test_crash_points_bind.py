@@ -90,8 +90,9 @@ def perturb(host, then):
     tcp.perturb(host, then)
 
 
-def case(seeded, machine, lock, k, fault, then):
-    """The SEEDED machine at MACHINE, a bind move of FAULT killed before its change K, THEN, the move again."""
+def killed_move(seeded, machine, lock, k, fault, then):
+    """The SEEDED machine at MACHINE, a bind move of FAULT killed before its change K, then THEN: (the host, the
+    inventory it served before, the change the kill came before)."""
     sim_bind.install(seeded, machine)
     host = sim_bind.BindSimHost(machine, lock)
     assert host.reboot()
@@ -102,6 +103,12 @@ def case(seeded, machine, lock, k, fault, then):
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     killed_before = host.killed_before
     perturb(host, then)
+    return host, before, killed_before
+
+
+def case(seeded, machine, lock, k, fault, then):
+    """The SEEDED machine at MACHINE, a bind move of FAULT killed before its change K, THEN, the move again."""
+    host, before, killed_before = killed_move(seeded, machine, lock, k, fault, then)
     converged(host, before, keep_source=fault != "remove", stopped_by_hand=then == "stopped")
     if then == "edit":
         with open(host.daemon_json) as f:
@@ -243,13 +250,7 @@ def restore_case(seeded, machine, lock, k, then):
     host, before = killed_after_move(seeded, machine, lock, k, then, restore)
     source = sim_host.default_root(machine)
     host.new_process()
-    if then == "twice" and not host.running:
-        try:
-            restore(host, check_mode=True)
-        except _move.RelocationError as exc:  # Docker left down by the last boot: the operator starts it, as told
-            assert exc.phase == "preflight" and "start" in str(exc) and host.changes == [], str(exc)
-            host.start_by_hand()
-        host.new_process()
+    tcp.started_as_told(host, then, lambda: restore(host, check_mode=True))
     plan = restore(host, check_mode=True)
     assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
     if plan["changed"]:
@@ -286,15 +287,7 @@ def rollback_case(seeded, machine, lock, k, fault, then):
     check mode, changing nothing, then the real run): Docker serves the original at its path, no bind left and no
     bind line, with what it held and every write since.  Only a move killed before its journal's first write may be
     refused, in the plan ("no record of a move"): Docker never stopped and serves the original with every write."""
-    sim_bind.install(seeded, machine)
-    host = sim_bind.BindSimHost(machine, lock)
-    assert host.reboot()
-    before = tcp.inventory(host.root)
-    host.new_process(kill_at=k)
-    with pytest.raises(sim_host.Killed):
-        with_fault(fault, move, host, keep_source=fault != "remove")
-    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
-    perturb(host, then)
+    host, before, _killed_before = killed_move(seeded, machine, lock, k, fault, then)
     source, target = sim_host.default_root(machine), params(machine)["target"]
     host.new_process()
     try:

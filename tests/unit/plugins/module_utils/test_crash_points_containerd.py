@@ -92,9 +92,9 @@ def template(tmp_path_factory):
     return seeded, counts
 
 
-def case(seeded, machine, lock, method, k, fault, then):
-    """The SEEDED machine at MACHINE, a move by METHOD (with FAULT) killed before its change K, THEN, the move
-    again: the name of the change the kill came before."""
+def killed_move(seeded, machine, lock, method, k, fault, then):
+    """The SEEDED machine at MACHINE, a move by METHOD (with FAULT) killed before its change K, then THEN: (the
+    host, what it served before, the change the kill came before)."""
     host = machine_at(seeded, machine, lock)
     before = inventory(host)
     host.new_process(kill_at=k)
@@ -103,6 +103,13 @@ def case(seeded, machine, lock, method, k, fault, then):
     assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
     killed_before = host.killed_before
     tcb.perturb(host, then)
+    return host, before, killed_before
+
+
+def case(seeded, machine, lock, method, k, fault, then):
+    """The SEEDED machine at MACHINE, a move by METHOD (with FAULT) killed before its change K, THEN, the move
+    again: the name of the change the kill came before."""
+    host, before, killed_before = killed_move(seeded, machine, lock, method, k, fault, then)
     converged(host, method, before)
     if then == "edit":
         with open(host.daemon_json) as f:
@@ -184,13 +191,7 @@ def rollback_case(seeded, machine, lock, method, k, fault, then):
     playbook's path (the plan in check mode, changing nothing, then the real run): both originals served at their
     paths, nothing mounted there and no bind line left, with every image and every write.  Only a move killed before
     its journal's first write may be refused ("no record of a move"): it never stopped Docker."""
-    host = machine_at(seeded, machine, lock)
-    before = inventory(host)
-    host.new_process(kill_at=k)
-    with pytest.raises(sim_host.Killed):
-        tcb.with_fault(fault, move, host, method)
-    assert host.dead and host.count == host.kill_at, (host.count, host.kill_at)  # killed where it claims
-    tcb.perturb(host, then)
+    host, before, _killed_before = killed_move(seeded, machine, lock, method, k, fault, then)
     source, csource = sim_host.default_root(machine), sc.ctd_default(machine)
     host.new_process()
     try:
@@ -345,13 +346,7 @@ def recovered(host, state, before, then, method="bind"):
     source, csource = sim_host.default_root(machine), sc.ctd_default(machine)
     target = params(machine, method)["target"]
     host.new_process()
-    if then == "twice" and not host.running:
-        try:
-            run(host, state, check_mode=True, method=method)
-        except _move.RelocationError as exc:  # Docker left down by the last boot: the operator starts it, as told
-            assert exc.phase == "preflight" and "start" in str(exc) and host.changes == [], str(exc)
-            host.start_by_hand()
-        host.new_process()
+    tcp.started_as_told(host, then, lambda: run(host, state, check_mode=True, method=method))
     if state == "restored":
         plan = run(host, state, check_mode=True, method=method)
         assert host.changes == [], "the plan (check mode) changed the host: %s" % host.changes
