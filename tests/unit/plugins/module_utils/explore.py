@@ -15,13 +15,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import functools
 import inspect
 import json
 import os
+import pathlib
 import select
+import shutil
 import signal
 import struct
+import tempfile
 import time
 import traceback
 
@@ -32,6 +36,45 @@ import audit  # pylint: disable=import-error
 WIDTH = int(os.environ.get("DOCKYARD_EXPLORE_WIDTH", "6"))
 CASE_TIMEOUT = 120  # seconds an explorer may spend on one case before it is killed and the case reported
 _DONE = {}  # nodeid -> the outcome of a case run ahead, until its own test reports it
+# The simulated machines live in memory where the machine has a tmpfs for it: a case fsyncs its journal and
+# syncfs(2)s its copies, and on a disk's filesystem those wait on the disk (and on each other's journal commits).
+SHM = os.environ.get("DOCKYARD_EXPLORE_TMPFS", "/dev/shm")
+SHM_FREE = 2 << 30  # bytes the tmpfs must have free to be used
+_SCRATCH = []  # this process's directory on the tmpfs, made on first use, removed at its exit
+
+
+def _tmpfs(path):
+    """Whether PATH is the mount point of a tmpfs with SHM_FREE bytes free."""
+    try:
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split() for line in f]
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return any(m[1] == path and m[2] == "tmpfs" for m in mounts if len(m) > 2) and \
+        st.f_bavail * st.f_frsize >= SHM_FREE
+
+
+def _drop(path, pid):
+    if os.getpid() == pid:  # not in a forked explorer
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def scratch(factory, name):
+    """A new directory for simulated machines: on the tmpfs SHM (DOCKYARD_EXPLORE_TMPFS, empty: never) when there
+    is one, removed when this process ends (DOCKYARD_EXPLORE_KEEP=1 keeps it), else FACTORY's (tmp_path_factory)
+    mktemp(NAME)."""
+    if not SHM or not _tmpfs(SHM):
+        return factory.mktemp(name)
+    if not _SCRATCH:
+        for old in os.listdir(SHM):  # left by a process that ended without its atexit (killed, or os._exit)
+            pid = old.split("-")[2] if old.startswith("dockyard-explore-") and old.count("-") >= 3 else ""
+            if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+                shutil.rmtree(os.path.join(SHM, old), ignore_errors=True)
+        _SCRATCH.append(tempfile.mkdtemp(prefix="dockyard-explore-%d-" % os.getpid(), dir=SHM))
+        if os.environ.get("DOCKYARD_EXPLORE_KEEP") != "1":
+            atexit.register(_drop, _SCRATCH[0], os.getpid())
+    return pathlib.Path(tempfile.mkdtemp(prefix=name + "-", dir=_SCRATCH[0]))
 
 
 def _outcome(fn, kwargs):
@@ -196,9 +239,11 @@ def failures(outcomes, keys):
 
 def ahead(fn):
     """The parametrized test FN as an exploration (see the module's text).  FN's arguments are its fixtures
-    (module-scoped: the same for every case), its parameters, and tmp_path (a directory of each case's own)."""
+    (module-scoped: the same for every case), its parameters, and tmp_path: a directory of each case's own, made
+    here (under ``scratch``), not by pytest for each of the exploration's items."""
     sig = inspect.signature(fn)
     wants_request = "request" in sig.parameters
+    wants_tmp = "tmp_path" in sig.parameters
 
     @functools.wraps(fn)
     def test(**kwargs):
@@ -207,20 +252,25 @@ def ahead(fn):
         if item.nodeid not in _DONE:
             siblings = [i for i in request.session.items
                         if i.parent is item.parent and getattr(i, "originalname", None) == item.originalname]
-            if [i.nodeid for i in siblings] == [item.nodeid]:
-                return fn(**dict(kwargs, request=request) if wants_request else kwargs)
-            base = request.getfixturevalue("tmp_path_factory").mktemp(item.originalname[:40])
+            base = scratch(request.getfixturevalue("tmp_path_factory"), item.originalname[:40])
             cases = []
             for n, sibling in enumerate(siblings):
                 case = dict(kwargs, **sibling.callspec.params)
-                if "tmp_path" in case:
+                if wants_request:
+                    case["request"] = request
+                if wants_tmp:
                     case["tmp_path"] = base / ("case%d" % n)
                     case["tmp_path"].mkdir()
                 cases.append((sibling.nodeid, case))
-            _DONE.update(run_cases(fn, cases))
+            if [i.nodeid for i in siblings] == [item.nodeid]:
+                return fn(**cases[0][1])
+            outcomes = run_cases(fn, cases)
+            _DONE.update(outcomes)
+            if not [o for o in outcomes.values() if "error" in o]:  # a failed case's machine stays, to be looked at
+                shutil.rmtree(str(base), ignore_errors=True)
         return report(_DONE.pop(item.nodeid))
 
-    params = list(sig.parameters.values())
+    params = [p for p in sig.parameters.values() if p.name != "tmp_path"]
     if not wants_request:
         params.append(inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY))
     test.__signature__ = sig.replace(parameters=params)

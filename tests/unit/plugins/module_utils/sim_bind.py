@@ -122,7 +122,14 @@ class BindSimHost(sim_host.SimHost):
         return p.stdout
 
     def mountinfo(self):
-        return _mountinfo.read()
+        """The kernel's mounts.  Where the machine's files live on a tmpfs (explore.scratch keeps them in memory),
+        that tmpfs stands for the host's disk: its mounts, and the binds made from it, say ext4."""
+        mounts = _mountinfo.read()
+        for m in mounts:
+            point = m.mount_point.rstrip("/") + "/"
+            if m.fstype == "tmpfs" and ((self.machine + "/").startswith(point) or point.startswith(self.machine + "/")):
+                m.fstype = "ext4"
+        return mounts
 
     view_beneath = _systemd.Systemd.view_beneath
     drop_self_bind = _systemd.Systemd.drop_self_bind

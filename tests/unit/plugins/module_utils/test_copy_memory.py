@@ -151,21 +151,27 @@ def test_a_copy_back_with_a_backup_dir_keeps_what_it_replaces_and_deletes(tmp_pa
     assert (keep / "d010" / "e00010" / "f0").read_bytes() == b"10.0"
 
 
-def _descendants_rss_kb(root):
-    kids = {}
+def _descendants_rss_kb(root, comm="rsync"):
+    """The resident memory (KB) of the processes named COMM among ROOT's descendants: the test's own worker may
+    have other children (a test run beside it), which are not rsync's."""
+    kids, names = {}, {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % pid) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                stat = f.read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
         kids.setdefault(ppid, []).append(int(pid))
+        names[int(pid)] = stat[stat.find("(") + 1:stat.rfind(")")]
     total, todo = 0, list(kids.get(root, []))
     while todo:
         pid = todo.pop()
         todo.extend(kids.get(pid, []))
+        if names.get(pid) != comm:
+            continue
         try:
             with open("/proc/%d/status" % pid) as f:
                 total += sum(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))

@@ -54,7 +54,7 @@ FAULT = "DOCKYARD_MIGRATE_FAULT"  # _testhooks: "verify" makes the verification 
 def template(tmp_path_factory):
     """A seeded machine, and how many changes an uninterrupted run makes to it: {fault: (count, changes)} for a
     move that succeeds (fault none) and one whose verification fails and that rolls back (fault verify)."""
-    base = tmp_path_factory.mktemp("sim")
+    base = explore.scratch(tmp_path_factory, "sim")
     seeded = str(base / "seeded")
     sim_host.seed(seeded)
     counts = {}
@@ -314,7 +314,7 @@ def walked_again(template, tmp_path_factory):
     """For each first kill (FIRST_KILLS: the first run's change of that name inside the window, and whether the
     original is kept), its point and the changes the second run makes (a walk of the window from the stop)."""
     seeded, counts = template
-    base = tmp_path_factory.mktemp("sim-twice")
+    base = explore.scratch(tmp_path_factory, "sim-twice")
     out = {}
     for name, keep in FIRST_KILLS:
         names = counts["none" if keep else "remove"][1]
@@ -512,7 +512,7 @@ def moved_machine(seeded, machine, lock):
 @pytest.fixture(scope="module")
 def moved(tmp_path_factory):
     """A seeded machine, and how many changes an uninterrupted restore of its move makes."""
-    base = tmp_path_factory.mktemp("sim-moved")
+    base = explore.scratch(tmp_path_factory, "sim-moved")
     seeded = str(base / "seeded")
     sim_host.seed(seeded)
     host = moved_machine(seeded, str(base / "probe"), str(base / "lock"))
@@ -603,7 +603,7 @@ def recovery_killed(moved, tmp_path_factory):
     """{(k1, then): how many changes the recovery makes}, for the kills inside the restore's switch back: before
     it sets the original back, and after."""
     seeded, _n, names = moved
-    base = tmp_path_factory.mktemp("sim-recovery")
+    base = explore.scratch(tmp_path_factory, "sim-recovery")
     out = {}
     for k1 in (names.index("rename") + 1, names.index("rename") + 2):
         for then in ("reboot", "twice"):
@@ -769,7 +769,7 @@ def clean(host):
 @pytest.fixture(scope="module")
 def cleaned(tmp_path_factory):
     """A seeded machine, and how many changes an uninterrupted cleanup of its moved root makes."""
-    base = tmp_path_factory.mktemp("sim-cleaned")
+    base = explore.scratch(tmp_path_factory, "sim-cleaned")
     seeded = str(base / "seeded")
     sim_host.seed(seeded)
     host = moved_machine(seeded, str(base / "probe"), str(base / "lock"))

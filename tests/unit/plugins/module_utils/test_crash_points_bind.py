@@ -77,7 +77,7 @@ def probe(seeded, base, fault):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     sim_bind.need_namespace()
-    base = str(tmp_path_factory.mktemp("sim-bind"))
+    base = str(explore.scratch(tmp_path_factory, "sim-bind"))
     seeded = os.path.join(base, "seeded")
     sim_host.seed(seeded)
     return seeded, dict((f, sim_bind.in_namespace(probe, seeded, base, f)) for f in FAULTS)
@@ -239,7 +239,7 @@ def restore_probe(seeded, base):
 
 @pytest.fixture(scope="module")
 def restored(template, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("sim-bind-restore"))
+    base = str(explore.scratch(tmp_path_factory, "sim-bind-restore"))
     return template[0], sim_bind.in_namespace(restore_probe, template[0], base)
 
 
@@ -373,7 +373,7 @@ def clean_probe(seeded, base):
 
 @pytest.fixture(scope="module")
 def bind_cleaned(template, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("sim-bind-clean"))
+    base = str(explore.scratch(tmp_path_factory, "sim-bind-clean"))
     return template[0], sim_bind.in_namespace(clean_probe, template[0], base)
 
 

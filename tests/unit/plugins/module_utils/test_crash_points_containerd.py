@@ -85,7 +85,7 @@ def probe(seeded, base, method, fault):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     sim_bind.need_namespace()
-    base = str(tmp_path_factory.mktemp("sim-ctd"))
+    base = str(explore.scratch(tmp_path_factory, "sim-ctd"))
     seeded = os.path.join(base, "seeded")
     sc.seed(seeded)
     counts = dict(((m, f), sim_bind.in_namespace(probe, seeded, base, m, f)) for m in METHODS for f in FAULTS)
@@ -321,7 +321,7 @@ def after_probe(seeded, base, method, state):
 def afterwards(template, tmp_path_factory):
     """{(method, state): (how many changes a run of STATE makes after a move by METHOD with containerd's root,
     their names)}."""
-    base = str(tmp_path_factory.mktemp("sim-ctd-after"))
+    base = str(explore.scratch(tmp_path_factory, "sim-ctd-after"))
     return template[0], dict(((m, s), sim_bind.in_namespace(after_probe, template[0], base, m, s))
                              for m in METHODS for s in ("restored", "cleaned"))
 
@@ -461,7 +461,7 @@ def split_then_recovery(seeded, machine, lock, method, k1, k2, then):
 def split_restore(afterwards, tmp_path_factory):
     """{method: (the restore's split point, how many changes its recovery makes)}."""
     seeded, runs = afterwards
-    base = str(tmp_path_factory.mktemp("sim-ctd-split"))
+    base = str(explore.scratch(tmp_path_factory, "sim-ctd-split"))
     out = {}
     for method in METHODS:
         k1 = split(runs[(method, "restored")][1], method)

@@ -103,6 +103,8 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import _fileops
 @pytest.mark.parametrize("n", list(range(6)))
 @explore.ahead
 def test_case(tmp_path, n):
+    with open(os.environ["DIRS"], "a") as f:
+        f.write("%s\\n" % tmp_path)
     (tmp_path / "mine").write_text(str(n))
     assert sorted(os.listdir(str(tmp_path))) == ["mine"]  # a directory of its own
     if n == 3:
@@ -143,11 +145,13 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
     pids = tmp_path / "pids"
     collections = os.path.dirname(list(ansible_collections.__path__)[0])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(os.path.dirname(HERE)), collections]),
-               PIDS=str(pids), DOCKYARD_EXPLORE_WIDTH=width, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+               PIDS=str(pids), DIRS=str(tmp_path / "dirs"), DOCKYARD_EXPLORE_WIDTH=width,
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    basetemp = tmp_path / "basetemp"
 
     def pytest_run(target):
         return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-q",
-                               "-o", "addopts=", target],
+                               "-o", "addopts=", "--basetemp", str(basetemp), target],
                               cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=120, check=False).stdout.decode()
 
@@ -162,6 +166,14 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
     assert "ERROR at teardown of test_case[2]" in out and "observed during this test: 2 events" in out, out
     ran = pids.read_text().split()
     assert len(ran) == 4 and (len(set(ran)) > 1 if width == "3" else len(set(ran)) == 1), ran
+    # Each case's directory is the exploration's (pytest made none for its items), on the tmpfs where there is one,
+    # and gone when the run ended.
+    dirs = (tmp_path / "dirs").read_text().split()
+    assert len(set(dirs)) == 6 and len(set(os.path.dirname(d) for d in dirs)) == 1, dirs
+    assert not list(basetemp.glob("test_case_*")), list(basetemp.iterdir())
+    if explore.SHM and explore._tmpfs(explore.SHM):  # pylint: disable=protected-access
+        assert all(d.startswith(explore.SHM + "/dockyard-explore-") for d in dirs), dirs
+        assert not [d for d in dirs if os.path.exists(d)], dirs
     pids.unlink()
     out = pytest_run("test_exploration.py::test_case[3]")
     assert "1 failed" in out and "case 3 is not 4" in out and "in its explorer process" not in out, out
