@@ -146,7 +146,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         if source in _stores.DRIVER_SOURCES:
             after = _daemon_json.render(_stores.with_driver(data, _stores.DRIVERS[target]))
         else:
-            after = _daemon_json.render(_stores.with_store(data, target))
+            after = _daemon_json.render(_stores.with_store(data, target, _stores.driver_before(
+                self.journal, _daemon_json.parse)))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
                            not_carried=plan["untagged_unused"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],

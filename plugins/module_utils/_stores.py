@@ -75,14 +75,35 @@ def with_driver(data, driver):
     return out
 
 
-def with_store(data, store):
+def with_store(data, store, driver_before=None):
     """daemon.json's DATA with the image store set to STORE (``features.containerd-snapshotter``, written as true or
-    false: an engine whose default is the containerd store keeps the classic one only when told)."""
+    false: an engine whose default is the containerd store keeps the classic one only when told).  With containerd's
+    store, ``storage-driver`` names a snapshotter, and overlay2 is none (Docker starts, then fails every unpack:
+    ``snapshotter not loaded: overlay2``): a ``storage-driver`` naming the classic store's overlay2 goes.  Back to
+    the classic store, DRIVER_BEFORE (the one daemon.json set before that conversion) comes back."""
     out = dict(data)
     features = dict(out.get("features") or {})
     features[FEATURE] = store == "containerd"
     out["features"] = features
+    if store == "containerd" and out.get("storage-driver") == DRIVERS["classic"]:
+        del out["storage-driver"]
+    elif store == "classic" and driver_before and "storage-driver" not in out:
+        out["storage-driver"] = driver_before
     return out
+
+
+def driver_before(journal, parse):
+    """The ``storage-driver`` a conversion from the classic store to containerd's took away from daemon.json (from
+    the text the JOURNAL recorded before it, read with PARSE), for the conversion back to put back; None when the
+    journal's last conversion is another, or daemon.json set none."""
+    if journal.get("source") != "classic" or journal.get("target") != "containerd":
+        return None
+    try:
+        before = parse(journal.get("daemon_json_before") or "{}")
+    except (ValueError, TypeError):
+        return None
+    driver = before.get("storage-driver") if isinstance(before, dict) else None
+    return driver if driver == DRIVERS["classic"] else None
 
 
 def configured_store(data):
@@ -132,7 +153,10 @@ def refusals(info, version, daemon_json, target, allow_swarm=False, source=None)
         out.append("live-restore is on: its containers would keep running (and writing) while Docker stops, so "
                    "their writable layers could not be copied whole; set \"live-restore\": false for the "
                    "conversion")
-    if "storage-driver" in daemon_json and source not in DRIVER_SOURCES:
+    # Going to containerd's store, a storage-driver naming overlay2 (left by a conversion from vfs) is taken away
+    # (with_store); any other would decide the store's driver.
+    if "storage-driver" in daemon_json and source not in DRIVER_SOURCES and not (
+            target == "containerd" and daemon_json["storage-driver"] == DRIVERS["classic"]):
         out.append("daemon.json sets storage-driver (%s), which would decide the store's driver after the switch; "
                    "remove it (the store's default driver is %s)" % (
                        daemon_json["storage-driver"], DRIVERS[target]))

@@ -28,7 +28,8 @@ description:
     in the old store are replaced, and are kept from starting with Docker before that.
   - Refused in preflight, nothing changed, with a message naming the reason - Docker older than 24, userns-remap,
     live-restore, a swarm member (unless O(allow_swarm)), a driver other than overlay2 or containerd's overlayfs
-    (vfs only with O(driver=overlay2)), C(storage-driver) set in daemon.json (but for a driver conversion), a kernel
+    (vfs only with O(driver=overlay2)), C(storage-driver) set in daemon.json (but for a driver conversion, and
+    overlay2 going to containerd's store, which takes it away and the conversion back puts back), a kernel
     that cannot mount overlayfs on Docker's root or gives no file types (for O(driver=overlay2)), vfs chosen outside
     daemon.json or vfs's storage-opts, images the vfs store's files cannot give, a vfs container tree overlay would
     misread, containers made with storage options, containers using images without a tag, a container naming another that

@@ -329,7 +329,8 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     """A classic store on the vfs driver (Docker 26.1) converted to overlay2 (driver: overlay2): refused while vfs
     is chosen outside daemon.json; the images loaded from the vfs store's files, each container's writable layer
     carried as the difference of its vfs tree from its parent's, a kill while the images load rolled back, a
-    reboot, a rerun that changes nothing, and the vfs store removed after the soak."""
+    reboot, a rerun that changes nothing, and the vfs store removed after the soak; then to containerd's store and
+    back, daemon.json's storage-driver taken away and put back."""
     host = "h17"
     fleet_hosts.up_extra("--first", host[1:], "--hosts", "1", "--suite", "trixie", "--driver", "vfs")
     fleet_hosts.reset(host)
@@ -433,4 +434,19 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     assert gone["changed"] and gone["freed_bytes"] > 0 and gone["inactive_store"]["store"] == "vfs", gone
     assert vfs_held(fleet) == ["0"] and state(fleet) == before
     again = fleet.module(MODULE, {"store": "classic", "state": "cleaned", "soak_days": 0})
+    assert again["changed"] is False and not again.get("failed"), again
+
+    # daemon.json's storage-driver (overlay2, written by the conversion from vfs) would name a snapshotter that does
+    # not exist under containerd's store: it goes with the conversion there, and comes back with the one back.
+    assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
+    on = fleet.module(MODULE, {"store": "containerd"}, diff=True)
+    assert on["changed"] and on["store_after"] == "containerd", on
+    assert "storage-driver" not in json.loads(on["diff"]["after"]), on["diff"]
+    assert "storage-driver" not in json.loads(sh(fleet, "cat /etc/docker/daemon.json"))
+    assert store(fleet) == ("overlayfs", "containerd") and state(fleet) == before
+    back = fleet.module(MODULE, {"store": "previous"})
+    assert back["changed"] and back["store_after"] == "classic", back
+    assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
+    assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
+    again = fleet.module(MODULE, {"store": "classic"})
     assert again["changed"] is False and not again.get("failed"), again

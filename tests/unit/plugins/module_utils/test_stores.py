@@ -38,11 +38,36 @@ def test_the_switch_sets_the_feature_and_keeps_the_rest():
      "userns-remap"),
     (dict(CLASSIC_INFO, Swarm={"LocalNodeState": "active"}), {"Version": "26.1.5"}, {}, False, "part of a swarm"),
     (dict(CLASSIC_INFO, Driver="vfs"), {"Version": "26.1.5"}, {}, False, "the classic store with the vfs driver"),
-    (CLASSIC_INFO, {"Version": "26.1.5"}, {"storage-driver": "overlay2"}, False, "sets storage-driver (overlay2)"),
+    (CLASSIC_INFO, {"Version": "26.1.5"}, {"storage-driver": "btrfs"}, False, "sets storage-driver (btrfs)"),
 ])
 def test_each_refusal_names_its_reason(info, version, daemon_json, allow, words):
     problems = _stores.refusals(info, version, daemon_json, "containerd", allow)
     assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_a_storage_driver_naming_overlay2_goes_with_the_switch_to_containerd_and_comes_back_after():
+    """Left by a conversion from vfs: not refused, taken away going to containerd's store (where it would name a
+    snapshotter that does not exist), put back going back when the journal says it was there."""
+    data = {"bridge": "none", "storage-driver": "overlay2"}
+    assert _stores.refusals(CLASSIC_INFO, {"Version": "26.1.5"}, data, "containerd") == []
+    assert _stores.refusals(CONTAINERD_INFO, {"Version": "26.1.5"}, data, "classic") != []  # on containerd's: named
+    on = _stores.with_store(data, "containerd")
+    assert on == {"bridge": "none", "features": {"containerd-snapshotter": True}} and "storage-driver" in data
+    journal = {"source": "classic", "target": "containerd", "daemon_json_before": json.dumps(data)}
+    before = _stores.driver_before(journal, json.loads)
+    assert before == "overlay2"
+    back = {"bridge": "none", "features": {"containerd-snapshotter": False}, "storage-driver": "overlay2"}
+    assert _stores.with_store(on, "classic", before) == back
+    assert _stores.with_store(on, "classic") == {"bridge": "none", "features": {"containerd-snapshotter": False}}
+    # Only after a conversion from the classic store to containerd's, and only overlay2; another kept as it is.
+    for other in ({"source": "containerd", "target": "classic"}, {"source": "vfs", "target": "classic"}, {},
+                  dict(journal, daemon_json_before='{"storage-driver": "btrfs"}'),
+                  dict(journal, daemon_json_before="not json"), dict(journal, daemon_json_before="[]")):
+        assert _stores.driver_before(dict(other, daemon_json_before=other.get("daemon_json_before", json.dumps(
+            data))), json.loads) is None, other
+    kept = {"storage-driver": "btrfs"}
+    assert _stores.with_store(kept, "containerd")["storage-driver"] == "btrfs"
+    assert _stores.with_store(kept, "classic", "overlay2")["storage-driver"] == "btrfs"
 
 
 def test_a_sound_host_and_an_allowed_swarm_are_not_refused():
