@@ -146,8 +146,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         if source in _stores.DRIVER_SOURCES:
             after = _daemon_json.render(_stores.with_driver(data, _stores.DRIVERS[target]))
         else:
-            after = _daemon_json.render(_stores.with_store(data, target, _stores.driver_before(
-                self.journal, _daemon_json.parse)))
+            after = _daemon_json.render(_stores.with_store(data, target, self.classic_driver()))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
                            not_carried=plan["untagged_unused"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
@@ -175,8 +174,17 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                              "version (its store is kept until state: cleaned removes it)" % source, "preflight")
         return source
 
+    def classic_driver(self):
+        """The storage-driver a conversion to the classic store writes into daemon.json when it names none: the one
+        the last conversion to containerd's store took away (recorded apart, so that a failed or killed conversion
+        back does not forget it), or overlay2 where Docker's root holds another graph driver's layers beside it
+        (Docker would not pick one); else None."""
+        return self.journal.get("classic_driver") or (
+            _stores.DRIVERS["classic"] if _stores.other_drivers(self.root) else None)
+
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
+        problems += self.containerd_refusals(target)
         uses_containerd = "containerd" in (source, target)
         if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
@@ -196,6 +204,26 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                             "back by hand since, so the containers of each store may hold writes the other lacks; "
                             "compare them, keep what you need, then remove %s and run again" % (
                                 self.journal["target"], source, self.jpath))
+        return problems
+
+    def containerd_refusals(self, target):
+        """What stands in the way of going to containerd's store beyond the engine's settings: a graph driver chosen
+        on dockerd's command line or environment (it would name a snapshotter there), and a store a conversion from
+        another graph driver left, not removed yet (the journal of the conversion to containerd's would forget it)."""
+        if target != "containerd":
+            return []
+        problems = []
+        choices = _stores.dockerd_choices()
+        if choices:
+            problems.append("dockerd's graph driver is chosen outside daemon.json (%s): under containerd's store it "
+                            "would name a snapshotter that does not exist; remove it, restart Docker and run again" % (
+                                "; ".join(choices)))
+        if self.journal.get("target") == "classic" and self.journal.get("source") in _stores.DRIVER_SOURCES:
+            left = _store_cleanup.Inactive(self, "classic")
+            if not left.empty():
+                problems.append("the %s store the conversion to overlay2 left is still here: remove it first (state: "
+                                "cleaned, store: classic, once its soak is over), then convert to containerd's store "
+                                "(its journal would no longer name the %s store)" % (left.store, left.store))
         return problems
 
     def upper(self, inspect, store):
@@ -239,9 +267,13 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
     def convert(self, plan, source, target, text_before, text_after):
         sources = dict(self.journal.get("sources") or {})
         sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
+        taken = {}
+        if target == "containerd":  # what with_store takes away, for the conversion back (kept through its failures)
+            driver = _daemon_json.parse(text_before).get("storage-driver")
+            taken["classic_driver"] = driver if driver == _stores.DRIVERS["classic"] else None
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
-                  undo=self.opts["store"] == PREVIOUS)
+                  undo=self.opts["store"] == PREVIOUS, **taken)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":

@@ -80,7 +80,7 @@ def with_store(data, store, driver_before=None):
     false: an engine whose default is the containerd store keeps the classic one only when told).  With containerd's
     store, ``storage-driver`` names a snapshotter, and overlay2 is none (Docker starts, then fails every unpack:
     ``snapshotter not loaded: overlay2``): a ``storage-driver`` naming the classic store's overlay2 goes.  Back to
-    the classic store, DRIVER_BEFORE (the one daemon.json set before that conversion) comes back."""
+    the classic store, DRIVER_BEFORE (the one that conversion took away) comes back."""
     out = dict(data)
     features = dict(out.get("features") or {})
     features[FEATURE] = store == "containerd"
@@ -92,18 +92,21 @@ def with_store(data, store, driver_before=None):
     return out
 
 
-def driver_before(journal, parse):
-    """The ``storage-driver`` a conversion from the classic store to containerd's took away from daemon.json (from
-    the text the JOURNAL recorded before it, read with PARSE), for the conversion back to put back; None when the
-    journal's last conversion is another, or daemon.json set none."""
-    if journal.get("source") != "classic" or journal.get("target") != "containerd":
-        return None
-    try:
-        before = parse(journal.get("daemon_json_before") or "{}")
-    except (ValueError, TypeError):
-        return None
-    driver = before.get("storage-driver") if isinstance(before, dict) else None
-    return driver if driver == DRIVERS["classic"] else None
+# Graph drivers whose directory beside overlay2's stops Docker guessing its driver ("contains several valid
+# graphdrivers"); vfs is never counted among the prior drivers.
+OTHER_DRIVERS = ("aufs", "btrfs", "devicemapper", "fuse-overlayfs", "overlay", "zfs")
+
+
+def other_drivers(root):
+    """The graph drivers of OTHER_DRIVERS whose directory under Docker's ROOT holds something."""
+    out = []
+    for name in OTHER_DRIVERS:
+        try:
+            if os.listdir(os.path.join(root, name)):
+                out.append(name)
+        except OSError:
+            pass
+    return out
 
 
 def configured_store(data):
@@ -267,15 +270,26 @@ def vfs_since(root, cid):
         return None
 
 
+def _pid_ns(proc, pid):
+    try:
+        return os.readlink(os.path.join(proc, pid, "ns", "pid"))
+    except OSError:
+        return None
+
+
 def dockerd_choices(proc="/proc"):
-    """Where a running dockerd was given its storage driver other than daemon.json: ``DOCKER_DRIVER`` in its
-    environment, ``-s``/``--storage-driver`` on its command line (each said in words)."""
+    """Where a running dockerd of this PID namespace (not one in a container: Docker in Docker) was given its
+    storage driver other than daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/``--storage-driver`` on its
+    command line (each said in words)."""
     out = []
     try:
         pids = [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:
         return out
+    own = _pid_ns(proc, "self")
     for pid in pids:
+        if own is not None and _pid_ns(proc, pid) != own:
+            continue
         try:
             with open(os.path.join(proc, pid, "comm")) as f:
                 if f.read().strip() != "dockerd":

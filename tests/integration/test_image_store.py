@@ -424,6 +424,13 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     sh(fleet, "docker start norestart >/dev/null")  # no restart policy: a boot leaves it stopped
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
 
+    # Going on to containerd's store is refused while the vfs store is left (that conversion's journal would no
+    # longer name it, and nothing would remove it), nothing changed.
+    no = fleet.module(MODULE, {"store": "containerd"}, expect="failed")
+    assert no.get("failed_phase") == "preflight" and "the vfs store the conversion to overlay2 left is still here" \
+        in no["msg"], no
+    assert not no["changed"] and store(fleet) == ("overlay2", "classic") and state(fleet) == before
+
     # The vfs store is kept until the soak is over, then removed; the host is as it was.
     kept = vfs_held(fleet)
     assert kept[:2] == ["image/vfs", "vfs"] and int(kept[2]) == len(containers), kept

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import atexit
+import fcntl
 import functools
 import inspect
 import json
@@ -25,6 +26,7 @@ import select
 import shutil
 import signal
 import struct
+import subprocess
 import tempfile
 import time
 import traceback
@@ -40,7 +42,8 @@ _DONE = {}  # nodeid -> the outcome of a case run ahead, until its own test repo
 # syncfs(2)s its copies, and on a disk's filesystem those wait on the disk (and on each other's journal commits).
 SHM = os.environ.get("DOCKYARD_EXPLORE_TMPFS", "/dev/shm")
 SHM_FREE = 2 << 30  # bytes the tmpfs must have free to be used
-_SCRATCH = []  # this process's directory on the tmpfs, made on first use, removed at its exit
+PREFIX = "dockyard-explore-"
+_SCRATCH = []  # this process's directory on the tmpfs and the descriptor of its lock, made on first use
 
 
 def _tmpfs(path):
@@ -60,21 +63,60 @@ def _drop(path, pid):
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _sweep(shm):
+    """Remove the scratch directories under SHM whose process is gone (killed before its exit handler ran): the
+    ones whose lock can be taken.  A directory kept on purpose (DOCKYARD_EXPLORE_KEEP=1: a file named keep) stays."""
+    for name in os.listdir(shm):
+        path = os.path.join(shm, name)
+        if not name.startswith(PREFIX) or os.path.exists(os.path.join(path, "keep")):
+            continue
+        try:
+            fd = os.open(os.path.join(path, ".lock"), os.O_RDONLY)
+        except OSError:
+            continue  # being made, or not one of ours
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its process runs (in this PID namespace or another)
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def scratch(factory, name):
-    """A new directory for simulated machines: on the tmpfs SHM (DOCKYARD_EXPLORE_TMPFS, empty: never) when there
-    is one, removed when this process ends (DOCKYARD_EXPLORE_KEEP=1 keeps it), else FACTORY's (tmp_path_factory)
-    mktemp(NAME)."""
+    """A new directory for simulated machines: on the tmpfs SHM (DOCKYARD_EXPLORE_TMPFS; empty: pytest's basetemp)
+    when there is one, in a directory of this process's own, locked while it runs and removed when it ends
+    (DOCKYARD_EXPLORE_KEEP=1 keeps it until removed by hand); else FACTORY's (tmp_path_factory) mktemp(NAME)."""
     if not SHM or not _tmpfs(SHM):
         return factory.mktemp(name)
     if not _SCRATCH:
-        for old in os.listdir(SHM):  # left by a process that ended without its atexit (killed, or os._exit)
-            pid = old.split("-")[2] if old.startswith("dockyard-explore-") and old.count("-") >= 3 else ""
-            if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
-                shutil.rmtree(os.path.join(SHM, old), ignore_errors=True)
-        _SCRATCH.append(tempfile.mkdtemp(prefix="dockyard-explore-%d-" % os.getpid(), dir=SHM))
-        if os.environ.get("DOCKYARD_EXPLORE_KEEP") != "1":
-            atexit.register(_drop, _SCRATCH[0], os.getpid())
+        _sweep(SHM)
+        path = tempfile.mkdtemp(prefix=PREFIX, dir=SHM)
+        fd = os.open(os.path.join(path, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process and its explorers end
+        _SCRATCH.extend([path, fd])
+        if os.environ.get("DOCKYARD_EXPLORE_KEEP") == "1":
+            open(os.path.join(path, "keep"), "w").close()
+        else:
+            atexit.register(_drop, path, os.getpid())
     return pathlib.Path(tempfile.mkdtemp(prefix=name + "-", dir=_SCRATCH[0]))
+
+
+@pytest.fixture(name="tmp_path")
+def scratch_tmp_path(tmp_path_factory, request):
+    """pytest's tmp_path, for the tests of an exploration's file that are not explorations (the known bugs put back,
+    single cases): their machines on the same storage as the explorations' (``scratch``)."""
+    return scratch(tmp_path_factory, request.node.name[:30])
+
+
+def keep_failed(factory, base):
+    """A copy of BASE (an exploration's directory, some of whose cases failed) under pytest's basetemp, which keeps
+    the last runs' (BASE itself goes with this process when it is on the tmpfs): the copy's path."""
+    kept = factory.getbasetemp() / ("failed-" + base.name)
+    if str(base).startswith(str(factory.getbasetemp()) + os.sep):
+        return base
+    subprocess.run(["cp", "-a", str(base), str(kept)], timeout=300, check=False)
+    return kept
 
 
 def _outcome(fn, kwargs):
@@ -216,8 +258,9 @@ def report(out):
     if "skip" in out:  # reported at the test, as a skip inside it would be
         raise pytest.skip.Exception(out["skip"], _use_item_location=True)
     if "error" in out:
-        pytest.fail("%s\n(in its explorer process, %.1f s)\n%s" % (out["error"], out.get("seconds", 0), out["tb"]),
-                    pytrace=False)
+        pytest.fail("%s\n(in its explorer process, %.1f s%s)\n%s" % (
+            out["error"], out.get("seconds", 0), "; its directory kept: %s" % out["dir"] if "dir" in out else "",
+            out["tb"]), pytrace=False)
     return out["ok"]
 
 
@@ -265,9 +308,15 @@ def ahead(fn):
             if [i.nodeid for i in siblings] == [item.nodeid]:
                 return fn(**cases[0][1])
             outcomes = run_cases(fn, cases)
-            _DONE.update(outcomes)
-            if not [o for o in outcomes.values() if "error" in o]:  # a failed case's machine stays, to be looked at
+            failed = [n for n, (nodeid, _case) in enumerate(cases) if "error" in outcomes[nodeid]]
+            kept = None
+            if failed and wants_tmp:  # the failed cases' machines, to be looked at
+                kept = keep_failed(request.getfixturevalue("tmp_path_factory"), base)
+                for n in failed:
+                    outcomes[cases[n][0]]["dir"] = str(kept / ("case%d" % n))
+            if kept != base:
                 shutil.rmtree(str(base), ignore_errors=True)
+            _DONE.update(outcomes)
         return report(_DONE.pop(item.nodeid))
 
     params = [p for p in sig.parameters.values() if p.name != "tmp_path"]

@@ -123,7 +123,9 @@ class BindSimHost(sim_host.SimHost):
 
     def mountinfo(self):
         """The kernel's mounts.  Where the machine's files live on a tmpfs (explore.scratch keeps them in memory),
-        that tmpfs stands for the host's disk: its mounts, and the binds made from it, say ext4."""
+        that tmpfs stands for the host's disk: its mounts, and the binds made from it, say ext4.  (Collection code
+        that read the mount table other than through the host's mountinfo would see the tmpfs, and refuse it: a
+        failure only on the tmpfs points there.)"""
         mounts = _mountinfo.read()
         for m in mounts:
             point = m.mount_point.rstrip("/") + "/"

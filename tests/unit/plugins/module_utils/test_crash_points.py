@@ -22,6 +22,9 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
 import explore  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 
+# The tmp_path of this file's tests that are not explorations: on the explorations' storage (explore.scratch).
+scratch_tmp_path = explore.scratch_tmp_path
+
 
 def params(machine):
     return {"target": os.path.join(machine, "mnt", "data", "docker"), "method": "daemon_json",

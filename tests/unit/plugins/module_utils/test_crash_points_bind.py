@@ -29,6 +29,9 @@ import sim_bind  # pylint: disable=import-error
 import sim_host  # pylint: disable=import-error
 import test_crash_points as tcp  # pylint: disable=import-error
 
+# The tmp_path of this file's tests that are not explorations: on the explorations' storage (explore.scratch).
+scratch_tmp_path = explore.scratch_tmp_path
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
 
 FAULTS = ("none", "verify", "remove")

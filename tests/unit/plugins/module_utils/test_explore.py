@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -115,6 +116,13 @@ def test_case(tmp_path, n):
         _fileops.atomic_write(str(tmp_path / "written"), "by the collection")
     with open(os.environ["PIDS"], "a") as f:
         f.write("%d\\n" % os.getpid())
+
+
+@pytest.mark.parametrize("n", list(range(3)))
+@explore.ahead
+def test_fine(tmp_path, n):
+    with open(os.environ["DIRS"] + ".fine", "a") as f:
+        f.write("%s\\n" % tmp_path)
 '''
 
 # The unit suite's audit (tests/unit/conftest.py), made strict: a test during which the collection wrote anything
@@ -146,7 +154,7 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
     collections = os.path.dirname(list(ansible_collections.__path__)[0])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(os.path.dirname(HERE)), collections]),
                PIDS=str(pids), DIRS=str(tmp_path / "dirs"), DOCKYARD_EXPLORE_WIDTH=width,
-               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", DOCKYARD_EXPLORE_KEEP="1")
     basetemp = tmp_path / "basetemp"
 
     def pytest_run(target):
@@ -155,8 +163,18 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
                               cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=120, check=False).stdout.decode()
 
+    try:
+        exploration_reported(tmp_path, width, pytest_run, basetemp)
+    finally:  # the scratch directories kept (DOCKYARD_EXPLORE_KEEP), which the assertions look into
+        for d in (tmp_path / "dirs").read_text().split() if (tmp_path / "dirs").exists() else []:
+            if d.startswith(explore.SHM + "/" + explore.PREFIX):
+                shutil.rmtree(os.path.join(explore.SHM, d[len(explore.SHM) + 1:].split("/")[0]), ignore_errors=True)
+
+
+def exploration_reported(tmp_path, width, pytest_run, basetemp):
+    pids = tmp_path / "pids"
     out = pytest_run("test_exploration.py")
-    assert "1 failed, 4 passed, 1 skipped" in out and ", 1 error in " in out, out
+    assert "1 failed, 7 passed, 1 skipped" in out and ", 1 error in " in out, out
     assert "FAILED test_exploration.py::test_case[3]" in out and "AssertionError: case 3 is not 4" in out, out
     assert "SKIPPED [1] test_exploration.py" in out and "five is skipped" in out, out
     for n in (0, 1, 2, 4):
@@ -173,7 +191,17 @@ def test_an_exploration_reports_each_case_under_its_own_name(tmp_path, width):
     assert not list(basetemp.glob("test_case_*")), list(basetemp.iterdir())
     if explore.SHM and explore._tmpfs(explore.SHM):  # pylint: disable=protected-access
         assert all(d.startswith(explore.SHM + "/dockyard-explore-") for d in dirs), dirs
-        assert not [d for d in dirs if os.path.exists(d)], dirs
+    # Kept (DOCKYARD_EXPLORE_KEEP) the scratch stays, and still the explorations' directories are gone: the failing
+    # one's copied to pytest's basetemp, the passing one's removed.
+    assert not [d for d in dirs if os.path.exists(d)], dirs
+    # The failed case's directory is kept under pytest's basetemp and named in its failure; the exploration whose
+    # cases all passed left nothing.
+    kept = list(basetemp.glob("failed-test_case*/case3/mine"))
+    assert len(kept) == 1 and kept[0].read_text() == "3", list(basetemp.iterdir())
+    assert "its directory kept: %s" % kept[0].parent in out, out
+    assert not list(basetemp.glob("failed-test_fine*")), list(basetemp.iterdir())
+    fine = (tmp_path / "dirs.fine").read_text().split()
+    assert len(set(fine)) == 3 and not [d for d in fine if os.path.exists(d)], fine
     pids.unlink()
     out = pytest_run("test_exploration.py::test_case[3]")
     assert "1 failed" in out and "case 3 is not 4" in out and "in its explorer process" not in out, out
@@ -189,3 +217,32 @@ def test_the_summary_counts_a_case_by_its_parameters_whatever_xdist_appends(tmp_
     assert conftest.crash_point(plain) == (plain.split("[", maxsplit=1)[0], ("12", "none"))
     assert conftest.crash_point(plain + "@explore-test_crash_points-test_x") == conftest.crash_point(plain)
     assert conftest.crash_point("tests/unit/test_other.py::test_y[1]") is None
+
+
+def test_a_scratch_directory_is_swept_only_when_its_process_is_gone_and_it_was_not_kept(tmp_path):
+    """explore._sweep removes a scratch directory whose lock nobody holds (its process was killed before its exit
+    handler), never one whose lock is held (a run going on, in this PID namespace or another) or one kept on
+    purpose (DOCKYARD_EXPLORE_KEEP=1)."""
+    made = {}
+    for name in ("gone", "running", "kept"):
+        path = tmp_path / (explore.PREFIX + name)
+        path.mkdir()
+        (path / ".lock").write_text("")
+        (path / "machine").write_text(name)
+        made[name] = path
+    (made["kept"] / "keep").write_text("")
+    other = tmp_path / "not-ours"
+    other.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(made["running"] / ".lock")], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        explore._sweep(str(tmp_path))  # pylint: disable=protected-access
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [explore.PREFIX + "running", explore.PREFIX + "kept", "not-ours"])
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    explore._sweep(str(tmp_path))  # pylint: disable=protected-access
+    assert sorted(p.name for p in tmp_path.iterdir()) == [explore.PREFIX + "kept", "not-ours"]

@@ -901,3 +901,86 @@ def test_previous_is_refused_where_there_is_none_to_go_back_to(tmp_path, journal
     with pytest.raises(StoreError, match=words) as err:
         conv.run()
     assert err.value.phase == "preflight" and path.read_text() == before and runs == []
+
+
+def test_the_storage_driver_taken_away_going_to_containerd_comes_back_even_after_a_failed_return(
+        tmp_path, monkeypatch):
+    """Going to containerd's store records the storage-driver (overlay2) it takes away, apart from the conversion's
+    own record: a conversion back that fails (switched back to containerd's store) and the next one still put it
+    back."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": [])
+    images = [{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}]
+
+    def failing(self, tags):
+        raise StoreError("the images could not be imported", "images")
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", failing)
+    (tmp_path / "a").mkdir()
+    forward, path, root, _runs = conversion(tmp_path / "a", CLASSIC, "containerd",
+                                            {"bridge": "none", "storage-driver": "overlay2"},
+                                            containers=[container("a1", "web")], images=images)
+    with pytest.raises(StoreError, match="could not be imported"):
+        forward.run()
+    assert "storage-driver" not in json.loads(forward.result["diff"]["after"]), forward.result["diff"]
+    with open(_store_convert.journal_path(str(root))) as f:
+        recorded = json.load(f)
+    assert recorded["classic_driver"] == "overlay2" and json.loads(path.read_text())["storage-driver"] == "overlay2"
+
+    (tmp_path / "b").mkdir()
+    back, path, root, _runs = conversion(tmp_path / "b", CONTAINERD, "classic",
+                                         {"bridge": "none", "features": {"containerd-snapshotter": True}},
+                                         containers=[container("a1", "web")], images=images)
+    with open(_store_convert.journal_path(str(root)), "w") as f:
+        json.dump(dict(recorded, phase="done"), f)
+    written = []
+    real = back.host.write_file
+    back.host.write_file = lambda p, text, config=False: written.append(text) or real(p, text, config=config)
+    with pytest.raises(StoreError, match="Docker started on the containerd store after the switch"):
+        back.run()  # the engine comes back on containerd's store: switched back
+    assert json.loads(written[0])["storage-driver"] == "overlay2" and "storage-driver" not in json.loads(written[1])
+    again = _store_convert.Conversion(back.client, Host(), lambda argv: (0, MOUNTS, ""),
+                                      {"store": "classic", "daemon_json": str(path), "allow_swarm": False},
+                                      check_mode=True)
+    plan = again.run()
+    assert json.loads(plan["diff"]["after"])["storage-driver"] == "overlay2", plan["diff"]
+
+
+def test_a_root_holding_another_graph_drivers_layers_gets_overlay2_named_going_back_to_the_classic_store(
+        tmp_path, monkeypatch):
+    """No journal says what daemon.json named (removed, or a root moved since): Docker would not pick a driver
+    between overlay2 and another one holding layers, so the conversion names overlay2."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    conv, _path, root, _runs = conversion(tmp_path, CONTAINERD, "classic",
+                                          {"features": {"containerd-snapshotter": True}}, check_mode=True)
+    assert "storage-driver" not in json.loads(conv.run()["diff"]["after"])
+    (root / "btrfs" / "subvolumes").mkdir(parents=True)
+    conv = _store_convert.Conversion(conv.client, Host(), lambda argv: (0, MOUNTS, ""),
+                                     dict(conv.opts), check_mode=True)
+    assert json.loads(conv.run()["diff"]["after"])["storage-driver"] == "overlay2"
+
+
+@pytest.mark.parametrize("case", ["vfs-left", "dockerd-flag"])
+def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_names_its_driver(
+        tmp_path, monkeypatch, case):
+    """The vfs store a conversion to overlay2 left, not removed yet (the journal of a conversion to containerd's
+    store would no longer name it, so nothing would remove it), and a driver given on dockerd's command line (it
+    would name a snapshotter): refused in preflight, nothing changed."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    flag = ["-s overlay2 on dockerd's command line"] if case == "dockerd-flag" else []
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": flag)
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd", {"storage-driver": "overlay2"})
+    jpath = _store_convert.journal_path(str(root))
+    with open(jpath, "w") as f:
+        json.dump({"phase": "done", "source": "vfs", "target": "classic", "done_at": 1}, f)
+    if case == "vfs-left":
+        (root / "vfs" / "dir" / "abc").mkdir(parents=True)
+    before, journal_before = path.read_text(), open(jpath).read()
+    words = "the vfs store the conversion to overlay2 left is still here" if case == "vfs-left" else \
+        "dockerd's graph driver is chosen outside daemon.json (-s overlay2 on dockerd's command line)"
+    with pytest.raises(StoreError, match=re.escape(words)) as exc:
+        conv.run()
+    assert exc.value.phase == "preflight" and path.read_text() == before and open(jpath).read() == journal_before
+    assert conv.host.calls == [("lock", False)] and conv.client.calls == []

@@ -47,33 +47,30 @@ def test_each_refusal_names_its_reason(info, version, daemon_json, allow, words)
 
 def test_a_storage_driver_naming_overlay2_goes_with_the_switch_to_containerd_and_comes_back_after():
     """Left by a conversion from vfs: not refused, taken away going to containerd's store (where it would name a
-    snapshotter that does not exist), put back going back when the journal says it was there."""
+    snapshotter that does not exist), put back going back when told (the journal records it)."""
     data = {"bridge": "none", "storage-driver": "overlay2"}
     assert _stores.refusals(CLASSIC_INFO, {"Version": "26.1.5"}, data, "containerd") == []
-    assert _stores.refusals(CONTAINERD_INFO, {"Version": "26.1.5"}, data, "classic") != []  # on containerd's: named
+    named = _stores.refusals(CONTAINERD_INFO, {"Version": "26.1.5"}, data, "classic")
+    assert len(named) == 1 and "sets storage-driver (overlay2)" in named[0], named  # on containerd's store: named
     on = _stores.with_store(data, "containerd")
     assert on == {"bridge": "none", "features": {"containerd-snapshotter": True}} and "storage-driver" in data
-    journal = {"source": "classic", "target": "containerd", "daemon_json_before": json.dumps(data)}
-    before = _stores.driver_before(journal, json.loads)
-    assert before == "overlay2"
     back = {"bridge": "none", "features": {"containerd-snapshotter": False}, "storage-driver": "overlay2"}
-    assert _stores.with_store(on, "classic", before) == back
+    assert _stores.with_store(on, "classic", "overlay2") == back
     assert _stores.with_store(on, "classic") == {"bridge": "none", "features": {"containerd-snapshotter": False}}
-    # Only after a conversion from the classic store to containerd's, and only overlay2; another kept as it is.
-    for other in ({"source": "containerd", "target": "classic"}, {"source": "vfs", "target": "classic"}, {},
-                  dict(journal, daemon_json_before='{"storage-driver": "btrfs"}'),
-                  dict(journal, daemon_json_before="not json"), dict(journal, daemon_json_before="[]")):
-        assert _stores.driver_before(dict(other, daemon_json_before=other.get("daemon_json_before", json.dumps(
-            data))), json.loads) is None, other
     kept = {"storage-driver": "btrfs"}
     assert _stores.with_store(kept, "containerd")["storage-driver"] == "btrfs"
     assert _stores.with_store(kept, "classic", "overlay2")["storage-driver"] == "btrfs"
 
 
-def test_a_sound_host_and_an_allowed_swarm_are_not_refused():
-    assert _stores.refusals(CLASSIC_INFO, {"Version": "28.5.2"}, {}, "containerd") == []
-    assert _stores.refusals(dict(CONTAINERD_INFO, Swarm={"LocalNodeState": "active"}), {"Version": "26.1.5"}, {},
-                            "classic", allow_swarm=True) == []
+def test_another_graph_drivers_layers_beside_overlay2_are_found_but_vfs_never(tmp_path):
+    assert _stores.other_drivers(str(tmp_path)) == []
+    for name in ("overlay2", "vfs", "btrfs", "zfs"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "overlay2" / "l").mkdir()
+    (tmp_path / "vfs" / "dir").mkdir()
+    assert _stores.other_drivers(str(tmp_path)) == []  # empty ones, and vfs, are not Docker's prior drivers
+    (tmp_path / "btrfs" / "subvolumes").mkdir()
+    assert _stores.other_drivers(str(tmp_path)) == ["btrfs"]
 
 
 @pytest.mark.parametrize("tag, name", [
@@ -280,6 +277,15 @@ def test_dockerd_choosing_its_driver_outside_daemon_json_is_seen(tmp_path):
     proc(12, "dockerd", ["dockerd", "-H", "fd://"], ["PATH=/bin"])
     (tmp_path / "10" / "comm").write_text("containerd\n")
     assert _stores.dockerd_choices(str(tmp_path)) == []
+    # A dockerd in a container (its own PID namespace: Docker in Docker) is another engine's, not this host's.
+    proc(13, "dockerd", ["dockerd", "-s", "vfs"], ["PATH=/bin"])
+    for pid, ns in (("self", "pid:[4026531836]"), ("12", "pid:[4026531836]"), ("13", "pid:[4026532999]")):
+        (tmp_path / pid / "ns").mkdir()
+        (tmp_path / pid / "ns" / "pid").symlink_to(ns)
+    assert _stores.dockerd_choices(str(tmp_path)) == []
+    (tmp_path / "13" / "ns" / "pid").unlink()
+    (tmp_path / "13" / "ns" / "pid").symlink_to("pid:[4026531836]")
+    assert _stores.dockerd_choices(str(tmp_path)) == ["-s on dockerd's command line"]
 
 
 def test_a_vfs_containers_copy_time_is_its_mount_records(tmp_path):
