@@ -184,7 +184,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
-        problems += self.containerd_refusals(target)
+        problems += self.store_refusals(info, source, target)
         uses_containerd = "containerd" in (source, target)
         if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
@@ -206,19 +206,23 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                                 self.journal["target"], source, self.jpath))
         return problems
 
-    def containerd_refusals(self, target):
-        """What stands in the way of going to containerd's store beyond the engine's settings: a graph driver chosen
-        on dockerd's command line or environment (it would name a snapshotter there), and a store a conversion from
-        another graph driver left, not removed yet (the journal of the conversion to containerd's would forget it)."""
-        if target != "containerd":
-            return []
+    def store_refusals(self, info, source, target):
+        """What stands in the way of switching between the image stores beyond the engine's settings: a graph driver
+        chosen on dockerd's command line or environment (it would name a snapshotter under containerd's store, and
+        conflict with the storage-driver daemon.json may need under the classic one), and, going to containerd's
+        store, the store a finished conversion from another graph driver left and that is not removed yet (the
+        journal of the conversion to containerd's would no longer name it)."""
+        if source in _stores.DRIVER_SOURCES:
+            return []  # a driver conversion: _store_plan.driver_checks
         problems = []
         choices = _stores.dockerd_choices()
         if choices:
-            problems.append("dockerd's graph driver is chosen outside daemon.json (%s): under containerd's store it "
-                            "would name a snapshotter that does not exist; remove it, restart Docker and run again" % (
-                                "; ".join(choices)))
-        if self.journal.get("target") == "classic" and self.journal.get("source") in _stores.DRIVER_SOURCES:
+            problems.append("dockerd's graph driver is chosen outside daemon.json (%s): the conversion sets the store "
+                            "in daemon.json, where Docker must find its driver too; remove it, restart Docker and run "
+                            "again" % "; ".join(choices))
+        if target == "containerd" and self.journal.get("phase") == "done" and \
+                self.journal.get("target") == "classic" and self.journal.get("source") in _stores.DRIVER_SOURCES and \
+                _stores.kind_of(info) == "classic":
             left = _store_cleanup.Inactive(self, "classic")
             if not left.empty():
                 problems.append("the %s store the conversion to overlay2 left is still here: remove it first (state: "

@@ -278,17 +278,18 @@ def _pid_ns(proc, pid):
 
 
 def dockerd_choices(proc="/proc"):
-    """Where a running dockerd of this PID namespace (not one in a container: Docker in Docker) was given its
-    storage driver other than daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/``--storage-driver`` on its
-    command line (each said in words)."""
+    """Where a running dockerd of the PID namespace PROC shows (its init's: not one in a container, Docker in Docker)
+    was given its storage driver other than daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/
+    ``--storage-driver`` on its command line (each said in words, with the driver)."""
     out = []
     try:
         pids = [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:
         return out
-    own = _pid_ns(proc, "self")
+    init = _pid_ns(proc, "1")
     for pid in pids:
-        if own is not None and _pid_ns(proc, pid) != own:
+        ns = _pid_ns(proc, pid)
+        if init and ns and ns != init:  # skipped only when both are known and differ
             continue
         try:
             with open(os.path.join(proc, pid, "comm")) as f:
@@ -296,13 +297,19 @@ def dockerd_choices(proc="/proc"):
                     continue
             with open(os.path.join(proc, pid, "cmdline"), "rb") as f:
                 argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+        except (OSError, IOError):
+            continue
+        try:  # readable by dockerd's owner only: its command line is read regardless
             with open(os.path.join(proc, pid, "environ"), "rb") as f:
                 env = [e.decode("utf-8", "replace") for e in f.read().split(b"\0") if e]
         except (OSError, IOError):
-            continue
-        out += ["%s in dockerd's environment" % e for e in env if e.startswith("DOCKER_DRIVER=")]
-        out += ["%s on dockerd's command line" % a for a in argv
-                if a in ("-s", "--storage-driver") or a.startswith(("--storage-driver=", "-s="))]
+            env = []
+        out += ["%s in dockerd's environment" % e for e in env if e.startswith("DOCKER_DRIVER=") and e[14:]]
+        for i, a in enumerate(argv):
+            if a in ("-s", "--storage-driver"):
+                out.append("%s %s on dockerd's command line" % (a, argv[i + 1] if i + 1 < len(argv) else ""))
+            elif a.startswith(("--storage-driver=", "-s=")):
+                out.append("%s on dockerd's command line" % a)
     return sorted(set(out))
 
 

@@ -98,6 +98,13 @@ class Host:
         return 1767225600.0
 
 
+@pytest.fixture(autouse=True)
+def no_driver_flags(monkeypatch):
+    """This machine's own dockerds are not the fake engine's: no driver given on a command line (a test says
+    otherwise where it means to)."""
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": [])
+
+
 def container(cid, name, upper="/d/overlay2/x/diff", image="seed/app:2"):
     return {"Id": cid, "Name": "/" + name, "Image": "sha256:" + cid, "Config": {"Image": image},
             "State": {"Running": True}, "GraphDriver": {"Data": {"UpperDir": upper}}, "HostConfig": {}}
@@ -961,22 +968,31 @@ def test_a_root_holding_another_graph_drivers_layers_gets_overlay2_named_going_b
     assert json.loads(conv.run()["diff"]["after"])["storage-driver"] == "overlay2"
 
 
-@pytest.mark.parametrize("case", ["vfs-left", "dockerd-flag"])
+@pytest.mark.parametrize("case", ["vfs-left", "dockerd-flag", "dockerd-flag-back", "vfs-rolled-back"])
 def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_names_its_driver(
         tmp_path, monkeypatch, case):
-    """The vfs store a conversion to overlay2 left, not removed yet (the journal of a conversion to containerd's
-    store would no longer name it, so nothing would remove it), and a driver given on dockerd's command line (it
-    would name a snapshotter): refused in preflight, nothing changed."""
+    """The vfs store a finished conversion to overlay2 left, not removed yet (the journal of a conversion to
+    containerd's store would no longer name it, so nothing would remove it), and a driver given on dockerd's command
+    line (it would name a snapshotter; going back, it would conflict with daemon.json's): refused in preflight,
+    nothing changed.  A vfs conversion that was rolled back left no store of its own to clean: not that refusal."""
     monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
     monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
-    flag = ["-s overlay2 on dockerd's command line"] if case == "dockerd-flag" else []
+    flag = ["-s overlay2 on dockerd's command line"] if case.startswith("dockerd-flag") else []
     monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": flag)
-    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd", {"storage-driver": "overlay2"})
+    back = case == "dockerd-flag-back"
+    conv, path, root, _runs = conversion(tmp_path, CONTAINERD if back else CLASSIC, "classic" if back else "containerd",
+                                         {"features": {"containerd-snapshotter": True}} if back else
+                                         {"storage-driver": "overlay2"})
     jpath = _store_convert.journal_path(str(root))
     with open(jpath, "w") as f:
-        json.dump({"phase": "done", "source": "vfs", "target": "classic", "done_at": 1}, f)
-    if case == "vfs-left":
-        (root / "vfs" / "dir" / "abc").mkdir(parents=True)
+        json.dump({"phase": "rolled_back" if case == "vfs-rolled-back" else "done", "source": "vfs",
+                   "target": "classic", "done_at": 1}, f)
+    (root / "vfs" / "dir" / "abc").mkdir(parents=True)
+    if case == "vfs-rolled-back":
+        conv.check_mode = True
+        res = conv.run()
+        assert res["changed"] and res["store"] == "containerd", res
+        return
     before, journal_before = path.read_text(), open(jpath).read()
     words = "the vfs store the conversion to overlay2 left is still here" if case == "vfs-left" else \
         "dockerd's graph driver is chosen outside daemon.json (-s overlay2 on dockerd's command line)"

@@ -274,18 +274,22 @@ def test_dockerd_choosing_its_driver_outside_daemon_json_is_seen(tmp_path):
     (tmp_path / "self").mkdir()
     assert _stores.dockerd_choices(str(tmp_path)) == ["--storage-driver=vfs on dockerd's command line",
                                                       "DOCKER_DRIVER=vfs in dockerd's environment"]
-    proc(12, "dockerd", ["dockerd", "-H", "fd://"], ["PATH=/bin"])
+    proc(12, "dockerd", ["dockerd", "-H", "fd://"], ["PATH=/bin", "DOCKER_DRIVER="])  # empty: unset, for Docker
     (tmp_path / "10" / "comm").write_text("containerd\n")
     assert _stores.dockerd_choices(str(tmp_path)) == []
-    # A dockerd in a container (its own PID namespace: Docker in Docker) is another engine's, not this host's.
+    # A dockerd in a container (its own PID namespace: Docker in Docker) is another engine's, not this host's; one
+    # whose namespace cannot be read is read.
     proc(13, "dockerd", ["dockerd", "-s", "vfs"], ["PATH=/bin"])
-    for pid, ns in (("self", "pid:[4026531836]"), ("12", "pid:[4026531836]"), ("13", "pid:[4026532999]")):
+    proc(1, "systemd", ["/sbin/init"], [])
+    for pid, ns in (("1", "pid:[4026531836]"), ("12", "pid:[4026531836]"), ("13", "pid:[4026532999]")):
         (tmp_path / pid / "ns").mkdir()
         (tmp_path / pid / "ns" / "pid").symlink_to(ns)
     assert _stores.dockerd_choices(str(tmp_path)) == []
     (tmp_path / "13" / "ns" / "pid").unlink()
+    assert _stores.dockerd_choices(str(tmp_path)) == ["-s vfs on dockerd's command line"]
     (tmp_path / "13" / "ns" / "pid").symlink_to("pid:[4026531836]")
-    assert _stores.dockerd_choices(str(tmp_path)) == ["-s on dockerd's command line"]
+    (tmp_path / "13" / "environ").unlink()  # readable by its owner only: the command line still counts
+    assert _stores.dockerd_choices(str(tmp_path)) == ["-s vfs on dockerd's command line"]
 
 
 def test_a_vfs_containers_copy_time_is_its_mount_records(tmp_path):
