@@ -184,7 +184,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
-        problems += self.store_refusals(info, source, target)
+        problems += self.store_refusals(info, source, target, data.get("pidfile") or "/var/run/docker.pid")
         uses_containerd = "containerd" in (source, target)
         if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
@@ -206,7 +206,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                                 self.journal["target"], source, self.jpath))
         return problems
 
-    def store_refusals(self, info, source, target):
+    def store_refusals(self, info, source, target, pidfile):
         """What stands in the way of switching between the image stores beyond the engine's settings: a graph driver
         chosen on dockerd's command line or environment (it would name a snapshotter under containerd's store, and
         conflict with the storage-driver daemon.json may need under the classic one), and, going to containerd's
@@ -215,7 +215,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         if source in _stores.DRIVER_SOURCES:
             return []  # a driver conversion: _store_plan.driver_checks
         problems = []
-        choices = _stores.dockerd_choices()
+        choices = _stores.dockerd_choices(pidfile=pidfile)
         if choices:
             problems.append("dockerd's graph driver is chosen outside daemon.json (%s): the conversion sets the store "
                             "in daemon.json, where Docker must find its driver too; remove it, restart Docker and run "

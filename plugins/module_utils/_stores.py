@@ -76,11 +76,8 @@ def with_driver(data, driver):
 
 
 def with_store(data, store, driver_before=None):
-    """daemon.json's DATA with the image store set to STORE (``features.containerd-snapshotter``, written as true or
-    false: an engine whose default is the containerd store keeps the classic one only when told).  With containerd's
-    store, ``storage-driver`` names a snapshotter, and overlay2 is none (Docker starts, then fails every unpack:
-    ``snapshotter not loaded: overlay2``): a ``storage-driver`` naming the classic store's overlay2 goes.  Back to
-    the classic store, DRIVER_BEFORE (the one that conversion took away) comes back."""
+    """daemon.json's DATA with the image store set to STORE (``features.containerd-snapshotter``); a storage-driver
+    overlay2 goes with containerd's store (a snapshotter's name there), DRIVER_BEFORE comes back with the classic."""
     out = dict(data)
     features = dict(out.get("features") or {})
     features[FEATURE] = store == "containerd"
@@ -99,14 +96,8 @@ OTHER_DRIVERS = ("aufs", "btrfs", "devicemapper", "fuse-overlayfs", "overlay", "
 
 def other_drivers(root):
     """The graph drivers of OTHER_DRIVERS whose directory under Docker's ROOT holds something."""
-    out = []
-    for name in OTHER_DRIVERS:
-        try:
-            if os.listdir(os.path.join(root, name)):
-                out.append(name)
-        except OSError:
-            pass
-    return out
+    return [name for name in OTHER_DRIVERS if os.path.isdir(os.path.join(root, name)) and os.listdir(
+        os.path.join(root, name))]
 
 
 def configured_store(data):
@@ -277,13 +268,24 @@ def _pid_ns(proc, pid):
         return None
 
 
-def dockerd_choices(proc="/proc"):
-    """Where a running dockerd of the PID namespace PROC shows (its init's: not one in a container, Docker in Docker)
-    was given its storage driver other than daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/
-    ``--storage-driver`` on its command line (each said in words, with the driver)."""
-    out = []
+def _pidfile_dockerd(proc, pidfile):
+    """The pid PIDFILE (daemon.json's ``pidfile``, or Docker's) holds if it is a running dockerd's, else None."""
     try:
-        pids = [p for p in os.listdir(proc) if p.isdigit()]
+        with open(pidfile) as f:
+            pid = f.read().strip()
+        with open(os.path.join(proc, pid, "comm")) as f:
+            return pid if pid.isdigit() and f.read().strip() == "dockerd" else None
+    except (OSError, IOError):
+        return None
+
+
+def dockerd_choices(proc="/proc", pidfile="/var/run/docker.pid"):
+    """Where the host's dockerd (PIDFILE's; else every one of PROC's init's PID namespace, not Docker in Docker's) was
+    given its driver outside daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/``--storage-driver``."""
+    out = []
+    own = _pidfile_dockerd(proc, pidfile)
+    try:
+        pids = [own] if own else [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:
         return out
     init = _pid_ns(proc, "1")

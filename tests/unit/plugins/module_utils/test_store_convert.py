@@ -102,7 +102,7 @@ class Host:
 def no_driver_flags(monkeypatch):
     """This machine's own dockerds are not the fake engine's: no driver given on a command line (a test says
     otherwise where it means to)."""
-    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": [])
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: [])
 
 
 def container(cid, name, upper="/d/overlay2/x/diff", image="seed/app:2"):
@@ -831,7 +831,7 @@ class FakeArchive:
 
 
 def test_check_mode_plans_a_vfs_host_onto_overlay2(tmp_path, monkeypatch):
-    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda: [])
+    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda **_kw: [])
     (tmp_path / "again").mkdir()
     monkeypatch.setattr(_store_plan._layer_store, "Archive", FakeArchive)
     monkeypatch.setattr(_store_plan._vfs_layer, "overlay_works", lambda runner, root: None)
@@ -852,7 +852,7 @@ def test_check_mode_plans_a_vfs_host_onto_overlay2(tmp_path, monkeypatch):
 
 
 def test_a_vfs_host_whose_images_cannot_be_read_from_its_files_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda: [])
+    monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda **_kw: [])
 
     def unusable(names, drop):
         raise _store_plan._layer_store.Unusable("layer sha256:1: no tar-split record")
@@ -917,7 +917,7 @@ def test_the_storage_driver_taken_away_going_to_containerd_comes_back_even_after
     back."""
     monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
     monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
-    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": [])
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: [])
     images = [{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}]
 
     def failing(self, tags):
@@ -978,7 +978,7 @@ def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_nam
     monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
     monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
     flag = ["-s overlay2 on dockerd's command line"] if case.startswith("dockerd-flag") else []
-    monkeypatch.setattr(_stores, "dockerd_choices", lambda proc="/proc": flag)
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: flag)
     back = case == "dockerd-flag-back"
     conv, path, root, _runs = conversion(tmp_path, CONTAINERD if back else CLASSIC, "classic" if back else "containerd",
                                          {"features": {"containerd-snapshotter": True}} if back else

@@ -269,14 +269,15 @@ def test_dockerd_choosing_its_driver_outside_daemon_json_is_seen(tmp_path):
         (d / "comm").write_text(comm + "\n")
         (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
         (d / "environ").write_bytes(b"\0".join(e.encode() for e in env) + b"\0")
+    none = str(tmp_path / "no.pid")
     proc(10, "dockerd", ["/usr/bin/dockerd", "-H", "fd://", "--storage-driver=vfs"], ["PATH=/bin", "DOCKER_DRIVER=vfs"])
     proc(11, "sleep", ["sleep", "-s", "1"], ["DOCKER_DRIVER=x"])
     (tmp_path / "self").mkdir()
-    assert _stores.dockerd_choices(str(tmp_path)) == ["--storage-driver=vfs on dockerd's command line",
-                                                      "DOCKER_DRIVER=vfs in dockerd's environment"]
+    assert _stores.dockerd_choices(str(tmp_path), none) == [
+        "--storage-driver=vfs on dockerd's command line", "DOCKER_DRIVER=vfs in dockerd's environment"]
     proc(12, "dockerd", ["dockerd", "-H", "fd://"], ["PATH=/bin", "DOCKER_DRIVER="])  # empty: unset, for Docker
     (tmp_path / "10" / "comm").write_text("containerd\n")
-    assert _stores.dockerd_choices(str(tmp_path)) == []
+    assert _stores.dockerd_choices(str(tmp_path), none) == []
     # A dockerd in a container (its own PID namespace: Docker in Docker) is another engine's, not this host's; one
     # whose namespace cannot be read is read.
     proc(13, "dockerd", ["dockerd", "-s", "vfs"], ["PATH=/bin"])
@@ -284,12 +285,19 @@ def test_dockerd_choosing_its_driver_outside_daemon_json_is_seen(tmp_path):
     for pid, ns in (("1", "pid:[4026531836]"), ("12", "pid:[4026531836]"), ("13", "pid:[4026532999]")):
         (tmp_path / pid / "ns").mkdir()
         (tmp_path / pid / "ns" / "pid").symlink_to(ns)
-    assert _stores.dockerd_choices(str(tmp_path)) == []
+    assert _stores.dockerd_choices(str(tmp_path), none) == []
     (tmp_path / "13" / "ns" / "pid").unlink()
-    assert _stores.dockerd_choices(str(tmp_path)) == ["-s vfs on dockerd's command line"]
+    assert _stores.dockerd_choices(str(tmp_path), none) == ["-s vfs on dockerd's command line"]
     (tmp_path / "13" / "ns" / "pid").symlink_to("pid:[4026531836]")
     (tmp_path / "13" / "environ").unlink()  # readable by its owner only: the command line still counts
-    assert _stores.dockerd_choices(str(tmp_path)) == ["-s vfs on dockerd's command line"]
+    assert _stores.dockerd_choices(str(tmp_path), none) == ["-s vfs on dockerd's command line"]
+    # Docker's pidfile names the host's dockerd: only that one is read (13 is another instance, rootless say); a
+    # pidfile naming no running dockerd is not taken.
+    pidfile = tmp_path / "docker.pid"
+    pidfile.write_text("12\n")
+    assert _stores.dockerd_choices(str(tmp_path), str(pidfile)) == []
+    pidfile.write_text("11\n")
+    assert _stores.dockerd_choices(str(tmp_path), str(pidfile)) == ["-s vfs on dockerd's command line"]
 
 
 def test_a_vfs_containers_copy_time_is_its_mount_records(tmp_path):
