@@ -184,7 +184,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
-        problems += self.store_refusals(info, source, target, data.get("pidfile") or "/var/run/docker.pid")
+        problems += self.store_refusals(info, source, target, data.get("pidfile"))
         uses_containerd = "containerd" in (source, target)
         if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (

@@ -111,7 +111,7 @@ def driver_checks(conv, root, source, tags, problems):
     if data.get("storage-opts"):
         problems.append("daemon.json sets storage-opts (%s) for the %s driver, which overlay2 would refuse; remove "
                         "them first" % (", ".join(map(str, data["storage-opts"])), source))
-    given = _stores.dockerd_choices(pidfile=data.get("pidfile") or "/var/run/docker.pid")
+    given = _stores.dockerd_choices(pidfile=data.get("pidfile"))
     if given:
         problems.append("dockerd is given its storage driver outside daemon.json (%s), which would keep it on %s "
                         "or stop it from starting after the switch; set it in daemon.json alone" % (

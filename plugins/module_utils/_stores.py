@@ -268,6 +268,9 @@ def _pid_ns(proc, pid):
         return None
 
 
+DOCKER_PIDFILE = "/var/run/docker.pid"  # dockerd's own default, where daemon.json names no pidfile
+
+
 def _pidfile_dockerd(proc, pidfile):
     """The pid PIDFILE (daemon.json's ``pidfile``, or Docker's) holds if it is a running dockerd's, else None."""
     try:
@@ -279,11 +282,11 @@ def _pidfile_dockerd(proc, pidfile):
         return None
 
 
-def dockerd_choices(proc="/proc", pidfile="/var/run/docker.pid"):
+def dockerd_choices(proc="/proc", pidfile=None):
     """Where the host's dockerd (PIDFILE's; else every one of PROC's init's PID namespace, not Docker in Docker's) was
     given its driver outside daemon.json: ``DOCKER_DRIVER`` in its environment, ``-s``/``--storage-driver``."""
     out = []
-    own = _pidfile_dockerd(proc, pidfile)
+    own = _pidfile_dockerd(proc, pidfile or DOCKER_PIDFILE)
     try:
         pids = [own] if own else [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:

@@ -33,6 +33,8 @@ import traceback
 
 import pytest
 
+from ansible_collections.dockyard.migrate.plugins.module_utils import _mountinfo
+
 import audit  # pylint: disable=import-error
 
 WIDTH = int(os.environ.get("DOCKYARD_EXPLORE_WIDTH", "6"))
@@ -49,13 +51,11 @@ _SCRATCH = []  # this process's directory on the tmpfs and the descriptor of its
 def _tmpfs(path):
     """Whether PATH is the mount point of a tmpfs with SHM_FREE bytes free."""
     try:
-        with open("/proc/self/mounts") as f:
-            mounts = [line.split() for line in f]
+        here = _mountinfo.mount_at(_mountinfo.read(), path)
         st = os.statvfs(path)
-    except OSError:
+    except (OSError, ValueError):
         return False
-    return any(m[1] == path and m[2] == "tmpfs" for m in mounts if len(m) > 2) and \
-        st.f_bavail * st.f_frsize >= SHM_FREE
+    return here is not None and here.fstype == "tmpfs" and st.f_bavail * st.f_frsize >= SHM_FREE
 
 
 def _drop(path, pid):
