@@ -284,11 +284,13 @@ class Writer:
 
 
 class Archive:
-    """The archive of NAMES for ``docker load``, without the layers whose member digests are in DROP."""
+    """The archive of NAMES for ``docker load``, without the layers whose member digests are in DROP.  ALIASES
+    ({image ID named: tag}) gives an image named by its ID the tag the archive lists it under (none otherwise)."""
 
-    def __init__(self, names, drop_members, docker="docker"):
+    def __init__(self, names, drop_members, docker="docker", aliases=None):
         self.names = list(names)
         self.drop = set(drop_members)
+        self.aliases = dict(aliases or {})
         if not self.names:
             raise Unusable("no images named")
         for name in self.names:
@@ -309,6 +311,7 @@ class Archive:
             tags = [t for t in img.get("RepoTags") or [] if familiar(t) == familiar(name)]
             if not tags and not (_ID.match(name) and image_id.split(":")[-1].startswith(name.split(":")[-1])):
                 raise Unusable("%s is neither a tag nor the ID of the image docker gives for it" % name)
+            tags = tags or ([self.aliases[name]] if name in self.aliases else [])
             if image_id not in by_id:
                 raw = self.store.config(image_id)
                 diffs = (json.loads(raw.decode("utf-8")).get("rootfs") or {}).get("diff_ids") or []

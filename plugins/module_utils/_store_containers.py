@@ -14,7 +14,7 @@ import contextlib
 import threading
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _stores, _testhooks, _vfs_layer)
+    _container_spec, _docker_api, _store_plan, _stores, _testhooks, _vfs_layer)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CARRIERS = 2  # writable layers copied at once
@@ -86,15 +86,16 @@ class ContainerSteps:
         for i, c in enumerate(containers):  # in order: each after the containers it names (_store_plan)
             self.progress("containers", percent=i * 50 // len(containers))
             given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
-            own = _stores.with_tag(given)
-            name, body = _container_spec.create_body(c["inspect"], c["ref"] if "@" in own else given,
-                                                     renamed=renamed_refs(containers),
+            own, image = _stores.with_tag(given), self.image_here(c)
+            if _store_plan.by_id(given, c["inspect"].get("Image")) or "@" in own:
+                given = own = c["ref"] if c.get("ref") and "@" in own else image  # an ID: the new store's own
+            name, body = _container_spec.create_body(c["inspect"], given, renamed=renamed_refs(containers),
                                                      api_version=self.client.api_version)
             policy = (body.get("HostConfig") or {}).get("RestartPolicy")
             body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
             made.setdefault(target, {})[name] = {"id": None, "at": int(self.host.time())}
             self.save(made=made)
-            new = self.create(name, body, own, c["ref"])
+            new = self.create(name, body, own, image, tagged=bool(c.get("ref")))
             made[target][name]["id"] = c["new_id"] = new
             self.save(made=made, containers=containers)
             _testhooks.reached("store_during_containers")
@@ -110,27 +111,57 @@ class ContainerSteps:
         self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
             len(containers), target))
 
-    def create(self, name, body, own, ref):
-        """The container NAME made from BODY: from its own tag OWN, pointed at the image REF names for the create
-        when that tag names another image now."""
-        if own == ref or "@" in own:
+    def image_here(self, c):
+        """The ID, in the store Docker runs now, of the image container C was made from: found by its tag, or, for
+        an image without one, by the tag it was carried under (into containerd's store) or its config digest (the
+        classic store's ID)."""
+        how = c.get("untagged") or {}
+        return self.client.get("/images/%s/json" % (c.get("ref") or how.get("carry") or how["config"]))["Id"]
+
+    def create(self, name, body, own, image, tagged=True):
+        """The container NAME made from BODY: from its own tag OWN, pointed at IMAGE (the image's ID) for the create
+        when that tag names another image now or none.  An image with no other tag (TAGGED false) is never left
+        with OWN alone, which the classic store would not take away again: the container is made from IMAGE, the
+        new store's ID, instead."""
+        try:
+            here = self.client.get("/images/%s/json" % own)["Id"] if own != image else image
+        except _docker_api.DockerAPIError as exc:
+            if exc.status != 404:
+                raise
+            here = None
+        if here is None and not tagged:
+            body["Image"] = image
+        if here in (image, None) and (here or not tagged):
             return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
-        with self.tag_for_create(own, ref):
+        with self.tag_for_create(own, image, here):
             return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
 
     @contextlib.contextmanager
-    def tag_for_create(self, tag, ref):
-        """TAG pointed at the image REF names while a container is made from it, then back at its own image: the
-        container records the tag it was made from, as it did in the old store.  A kill in between is healed by
-        the next conversion's import, which sets every tag again."""
+    def tag_for_create(self, tag, image, back):
+        """TAG pointed at IMAGE while a container is made from it, then back at BACK, the image it named, or taken
+        away when it named none (IMAGE keeps another tag): the container records the tag it was made from, as it
+        did in the old store.  A kill in between is healed by the next conversion's import, which sets every tag
+        again (a tag that named nothing stays: the report of the run names it)."""
         repo, _sep, name = tag.rpartition(":")
-        back = self.client.get("/images/%s/json" % tag)["Id"]
-        self.client.post("/images/%s/tag" % self.client.get("/images/%s/json" % ref)["Id"],
-                         params={"repo": repo, "tag": name})
+        self.client.post("/images/%s/tag" % image, params={"repo": repo, "tag": name})
         try:
             yield
         finally:
-            self.client.post("/images/%s/tag" % back, params={"repo": repo, "tag": name})
+            if back:
+                self.client.post("/images/%s/tag" % back, params={"repo": repo, "tag": name})
+            else:
+                self.client.delete("/images/%s" % tag, params={"noprune": True})
+
+    def drop_carry_tags(self, untagged):
+        """The tags the images without one were carried into containerd's store under, taken away: Docker keeps
+        each image, which its containers use, without a tag, as it was."""
+        for how in sorted((untagged or {}).values(), key=lambda h: h.get("carry") or ""):
+            if how.get("carry"):
+                try:
+                    self.client.delete("/images/%s" % how["carry"], params={"force": True, "noprune": True})
+                except _docker_api.DockerAPIError as exc:
+                    if exc.status != 404:
+                        raise
 
     def carry_all(self, containers, target):
         """Every container's writable layer copied and compared, CARRIERS at a time."""
@@ -174,6 +205,9 @@ class ContainerSteps:
         images = self.client.get("/images/json")
         have = set(t for i in images for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
+        ids = set(i.get("Id") for i in images)
+        missing += ["the image %s" % i.split(":")[-1][:12] for i, how in sorted((plan.get("untagged") or {}).items())
+                    if how.get("carry") not in have and how.get("config") not in ids]
         moved = _stores.moved_tags(plan.get("tag_layers"), _stores.tag_layers(self.client, images))
         problems = (["tags missing: %s" % ", ".join(missing)] if missing else []) + (
             ["tags naming an image with other layers than when recorded: %s" % ", ".join(moved)] if moved else [])

@@ -11,7 +11,8 @@ dockyard.migrate.
    puts the layers' tars together, or from ``docker save``; no archive on disk) into containerd's ``moby``
    namespace while Docker still runs; the other way, after the switch, from containerd's
    export into ``docker load``, but for the images the classic store still holds (the same config digest), which
-   are only tagged.
+   are only tagged.  Images without a tag that containers use go along (_store_plan.untagged): into containerd's
+   store under a carry tag, taken away once the conversion is done.
 3. window: Docker's units masked, Docker stopped and checked to be (no dockerd left), the containers the other store
    holds under the names about to be carried kept from starting with Docker, daemon.json's
    ``features.containerd-snapshotter`` switched (written atomically), Docker started and checked to run the new
@@ -148,7 +149,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         else:
             after = _daemon_json.render(_stores.with_store(data, target, self.classic_driver()))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
-                           not_carried=plan["untagged_unused"],
+                           not_carried=plan["untagged_unused"], untagged_images=sorted(plan["untagged"]),
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
                                  "after_header": self.opts["daemon_json"]})
         if self.check_mode:
@@ -257,7 +258,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                              "runs the other store now (switched by hand?): put daemon.json back to the %s store "
                              "and run again" % (self.journal["target"], self.journal["target"]), "preflight")
         plan = {"tags": self.journal["tags"], "tag_layers": self.journal.get("tag_layers"),
-                "containers": self.journal["containers"]}
+                "containers": self.journal["containers"], "untagged": self.journal.get("untagged")}
         self.save(phase="start")
         self.start_containers(plan["containers"])
         self.save(phase="verify")
@@ -277,12 +278,12 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             taken["classic_driver"] = driver if driver == _stores.DRIVERS["classic"] else None
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
-                  undo=self.opts["store"] == PREVIOUS, **taken)
+                  undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], **taken)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":
             self.save(phase="images")
-            self.import_into_containerd(plan["tags"])
+            self.import_into_containerd(plan["tags"], plan["untagged"])
         self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop")
         self.save(masked=self.host.mask(self.host.window_units()))
@@ -305,7 +306,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                 self.result["images_seconds"] = round(time.time() - t0, 3)
             elif target == "classic":
                 t0 = time.time()
-                self.export_from_containerd(plan["tags"], plan["tag_layers"])
+                self.export_from_containerd(plan["tags"], plan["tag_layers"], plan["untagged"])
                 self.result["images_seconds"] = round(time.time() - t0, 3)
             self.check_tags(plan, source)
             self.save(phase="containers")
@@ -326,7 +327,10 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def done(self, target):
         """The conversion to TARGET recorded finished, when (the cleanup's soak counts from it), and what the old
-        store holds reported."""
+        store holds reported.  Into containerd's store, the images carried without a tag lose the one they travelled
+        under first (a kill between leaves the journal in verify: the rerun does it again)."""
+        if target == "containerd":
+            self.drop_carry_tags(self.journal.get("untagged"))
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target

@@ -9,8 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -38,6 +41,26 @@ class Counted:
         return data
 
 
+def nameless(src, wfd, failed):
+    """The image archive read from SRC written to the pipe WFD (closed at the end) with the names that are no tags
+    (a digest's) left out of its manifest.json's RepoTags: docker load takes an image left with none without a
+    tag.  What went wrong is appended to FAILED."""
+    try:
+        with os.fdopen(wfd, "wb") as dst, tarfile.open(fileobj=src, mode="r|") as tin, \
+                tarfile.open(fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT) as tout:
+            for member in tin:
+                data = tin.extractfile(member) if member.isreg() else None
+                if member.name in ("manifest.json", "./manifest.json"):
+                    doc = json.loads(data.read().decode("utf-8"))
+                    for entry in doc:
+                        entry["RepoTags"] = [t for t in entry.get("RepoTags") or () if "@" not in t] or None
+                    raw = json.dumps(doc).encode("utf-8")
+                    member.size, data = len(raw), io.BytesIO(raw)
+                tout.addfile(member, data)
+    except BaseException as exc:  # pylint: disable=broad-except  # raised by the caller, in its own thread
+        failed.append(exc)
+
+
 class ImageSteps:
     """Mixed into _store_convert.Conversion, whose client, runner, socket, status, result and progress these steps
     use."""
@@ -60,17 +83,23 @@ class ImageSteps:
                               rate="%s/s" % _units.human(done / max(now - t0, 0.001)))
         return tick
 
-    def import_into_containerd(self, tags):
+    def import_into_containerd(self, tags, untagged=None):
         """Every tag streamed from the running classic store into containerd, no archive on disk: read from the
         store's own files (_layer_store) where it can, else from docker save, which spools every layer to a
-        temporary directory of Docker's first."""
-        if not tags:
+        temporary directory of Docker's first.  UNTAGGED ({image ID: {"carry": tag}}), images without a tag that
+        containers use, go from the store's files only, under their carry tag (containerd keeps named images
+        alone)."""
+        carry = dict((i, how["carry"]) for i, how in (untagged or {}).items())
+        if not tags and not carry:
             return
         self.progress("images")
         try:
-            archive, why = _layer_store.Archive(tags, ()), None
+            archive, why = _layer_store.Archive(list(tags) + sorted(carry), (), aliases=carry), None
         except (_layer_store.Unusable, ValueError) as exc:
             archive, why = None, str(exc)
+        if archive is None and carry:
+            raise StoreError("the images without a tag that containers use (%s) cannot be read from the classic "
+                             "store's files (%s)" % (", ".join(sorted(carry.values())), why), "images")
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "import", "-"), stdin=subprocess.PIPE,
                                     stdout=log, stderr=log)
@@ -100,6 +129,9 @@ class ImageSteps:
             raise StoreError("ctr images import failed (rc=%d): %s" % (rc, said[-500:]), "images")
         self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
             len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
+        if carry:
+            self.result["actions"].append("imported %d images without a tag that containers use, each under a tag "
+                                          "of its own until the conversion is done" % len(carry))
 
     def load_from_files(self, archive, source):
         """Every tag loaded into the overlay2 store Docker runs now, streamed from the SOURCE driver's files (an
@@ -132,13 +164,16 @@ class ImageSteps:
         self.result["actions"].append("loaded %d tags into the overlay2 store, read from the %s store's files" % (
             len(archive.names), source))
 
-    def export_from_containerd(self, tags, layers=None):
+    def export_from_containerd(self, tags, layers=None, untagged=None):
         """Every tag into the classic store Docker runs now: tagged there when that store still holds its image (the
         same config digest, which is the classic image's ID, with the LAYERS ({tag: diff IDs}) recorded for the
-        tag), else streamed from containerd (docker load)."""
-        if not tags:
+        tag), else streamed from containerd (docker load).  UNTAGGED ({image ID: {"name", "config"}}), images
+        without a tag that containers use, are streamed by the name containerd keeps them under, unless held; the
+        classic store loads them without a tag."""
+        held = set(i.get("Id") for i in self.client.get("/images/json", params={"all": True}) or [])
+        names = sorted(how["name"] for how in (untagged or {}).values() if how["config"] not in held)
+        if not tags and not names:
             return
-        held = set(i.get("Id") for i in self.client.get("/images/json") or [])
         configs = _stores.containerd_configs(self.runner, self.socket, tags, _stores.goarch())
         kept = [t for t in tags if configs.get(t) in held and (
             (layers or {}).get(t) is None or _stores.image_layers(self.client, configs[t]) == layers[t])]
@@ -149,20 +184,33 @@ class ImageSteps:
             self.result["actions"].append("tagged %d tags whose images the classic store still held" % len(kept))
         _testhooks.reached("store_during_images")
         tags = [t for t in tags if t not in kept]
-        if not tags:
+        if not tags and not names:
             return
         self.progress("images")
         proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "export", "-") +
-                                [_stores.full_name(t) for t in tags], stdout=subprocess.PIPE,
+                                [_stores.full_name(t) for t in tags] + names, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
+        failed, writer = [], None
         try:
-            _messages, error = _image_archive.post_load(self.client, Counted(proc.stdout, self.status),
-                                                        timeout=LOAD_WAIT)
+            body = Counted(proc.stdout, self.status)
+            if names:  # containerd's names for them (moby-dangling@digest) are no tags: docker load would refuse
+                rfd, wfd = os.pipe()
+                writer = threading.Thread(target=nameless, args=(body, wfd, failed))
+                writer.start()
+                body = os.fdopen(rfd, "rb")
+            try:
+                _messages, error = _image_archive.post_load(self.client, body, timeout=LOAD_WAIT)
+            finally:
+                if writer is not None:
+                    body.close()  # the pipe's end: a writer the load stopped reading from ends (EPIPE)
         finally:
             proc.stdout.close()
+            if writer is not None:
+                writer.join()
             err = proc.stderr.read()
             proc.wait()
-        if proc.returncode != 0 or error:
+        if proc.returncode != 0 or error or failed:
             raise StoreError("loading the images into the classic store failed: %s" % (
-                error or err.decode("utf-8", "replace").strip()[-500:]), "images")
-        self.result["actions"].append("loaded %d tags into the classic store" % len(tags))
+                error or (failed and failed[0]) or err.decode("utf-8", "replace").strip()[-500:]), "images")
+        self.result["actions"].append("loaded %d tags into the classic store" % len(tags) + (
+            ", and %d images without a tag that containers use" % len(names) if names else ""))

@@ -17,6 +17,69 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _daemon_json, _fsinfo, _layer_store, _stores, _vfs_layer)
 
 CONTAINERD_ROOT = "/var/lib/containerd"
+# The repository an image without a tag travels under into containerd's store; the tag is removed once the
+# conversion is done (Docker keeps an image a container uses when its last tag goes).
+CARRY_REPO = "dockyard-migrate-untagged"
+
+
+def carry_tag(image_id):
+    """The tag the image IMAGE_ID, which has none, is imported into containerd's store under."""
+    return "%s:%s" % (CARRY_REPO, image_id.split(":")[-1])
+
+
+def by_id(given, image_id):
+    """Whether GIVEN, the image a container was made from as its Config.Image says, names its image IMAGE_ID by
+    that ID (whole or a prefix, with or without ``sha256:``) rather than by a name."""
+    digits = given[len("sha256:"):] if given.startswith("sha256:") else given
+    return bool(digits) and all(c in "0123456789abcdef" for c in digits) and \
+        str(image_id).rsplit(":", maxsplit=1)[-1].startswith(digits)
+
+
+def short(ids):
+    return ", ".join(i.split(":")[-1][:12] for i in ids)
+
+
+def untagged(conv, source, ids, problems):
+    """{image ID: how the new store gets it} for IDS, the images without a tag that containers use: from the
+    classic store, imported into containerd's from the store's files under a tag of its own (``carry``); from
+    containerd's, exported by the name containerd keeps it under (``name``) and loaded into the classic store, where
+    its ID is its config digest (``config``); from a graph driver's, loaded into overlay2 by its ID.  What cannot
+    be carried is added to PROBLEMS."""
+    if not ids:
+        return {}
+    if source == "containerd":
+        return from_containerd(conv, ids, problems)
+    if source != "classic":
+        return dict((i, {"config": i}) for i in ids)
+    try:  # docker save would send them without a name, and containerd's import keeps only named images
+        _layer_store.Archive(ids, ())
+    except (_layer_store.Unusable, ValueError) as exc:
+        problems.append("containers use images with no tag (%s), which are carried only from the classic store's "
+                        "files, not readable here (%s): tag them (docker tag) and run again" % (short(ids), exc))
+    return dict((i, {"carry": carry_tag(i)}) for i in ids)
+
+
+def from_containerd(conv, ids, problems):
+    """The images IDS of containerd's store (IDs are their manifests' digests): a name of each, its config digest."""
+    argv = _stores.ctr_argv(conv.socket or "", "images", "ls")
+    rc, out, _err = conv.runner(argv)
+    names = {}
+    for name, digest in sorted(_stores.image_targets(out if rc == 0 else "").items()):
+        names.setdefault(digest, name)
+
+    def read(digest):
+        rc, out, _err = conv.runner(_stores.ctr_argv(conv.socket or "", "content", "get", digest))
+        return out if rc == 0 else None
+    found = {}
+    for i in ids:
+        config = _stores.config_digest(read, i, _stores.goarch()) if i in names else None
+        if config:
+            found[i] = {"name": names[i], "config": config}
+    lost = [i for i in ids if i not in found]
+    if lost:
+        problems.append("containers use images with no tag that containerd's store does not name or cannot read "
+                        "(%s): tag them (docker tag) and run again" % short(lost))
+    return found
 
 
 def made_here(journal, target, name, cid, created):
@@ -51,9 +114,7 @@ def plan(conv, root, source, target):
     images = client.get("/images/json")
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
-    if untagged_used:
-        problems.append("containers use images with no tag (%s), which cannot be carried by name: tag them "
-                        "(docker tag) and run again" % ", ".join(i[:19] for i in untagged_used))
+    carried = untagged(conv, source, untagged_used, problems)
     hidden = _stores.hidden_containers(root, _stores.DRIVERS[target])
     names = [_stores.container_name(c) for c in containers]
     foreign = sorted(n for n, cid in hidden.items() if n in names and
@@ -70,10 +131,9 @@ def plan(conv, root, source, target):
         upper, base = _stores.vfs_dirs(root, c["Id"]) if source == "vfs" else (conv.upper(c, source), None)
         if not upper:
             problems.append("the writable layer of container %s cannot be found" % name)
-        layers = ((client.get("/images/%s/json" % c["Image"]) or {}).get("RootFS") or {}).get("Layers") \
-            if ref else None
+        layers = ((client.get("/images/%s/json" % c["Image"]) or {}).get("RootFS") or {}).get("Layers")
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
-                         "running": bool((c.get("State") or {}).get("Running"))})
+                         "untagged": carried.get(c["Image"]), "running": bool((c.get("State") or {}).get("Running"))})
         if base:
             try:  # walked now, Docker running: a tree overlay would misread is refused before anything changes
                 since, forced = _vfs_layer.prepare(base, upper, _stores.vfs_since(root, c["Id"]))
@@ -90,17 +150,17 @@ def plan(conv, root, source, target):
         problems.append("containers name others this host does not hold: %s" % ", ".join(unresolved))
     archive = None
     if source in _stores.DRIVER_SOURCES:
-        archive = driver_checks(conv, root, source, tags, problems)
+        archive = driver_checks(conv, root, source, tags + sorted(carried), problems)
     # docker load (classic) unpacks the whole archive into Docker's tmp directory before it registers the layers.
     layers = 2 * archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES else None)
     problems += room(conv, root, target, layers)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
-            "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
+            "untagged": carried, "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
 
 
 def driver_checks(conv, root, source, tags, problems):
-    """The archive of TAGS to load into overlay2 after the switch (None when there are none), made now, and what
-    stands in the way of the SOURCE driver's conversion added to PROBLEMS."""
+    """The archive of TAGS (and image IDs) to load into overlay2 after the switch (None when there are none), made
+    now, and what stands in the way of the SOURCE driver's conversion added to PROBLEMS."""
     archive = None
     try:  # the images are loaded after the switch, from the old driver's files: everything they need is checked now
         archive = _layer_store.Archive(tags, ()) if tags else None

@@ -152,6 +152,23 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     # A container on the host's network (the machine's own, as the fleet host's is): its mode carried as it is.
     sh(fleet, "docker run -d --name hostnet --network host --restart unless-stopped seed/tool:1 sh -c "
               "'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null")
+    # Containers made from an image by its ID (one with a tag, one without), on an image whose only tag moved to
+    # another since or was taken away while it ran, and from a tag taken away from an image that keeps another.
+    untagged = sh(fleet, "docker commit spare").strip()
+    loop = "sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null"
+    sh(fleet, " && ".join((
+        "docker run -d --name byid --network none %s %s" % (untagged[7:19], loop),
+        "docker create --name byid2 --network none $(docker image inspect -f '{{.Id}}' seed/tool:1) true >/dev/null",
+        "docker tag %s seed/rebuilt:1" % untagged,
+        "docker create --name rebuilt --network none seed/rebuilt:1 >/dev/null",
+        "docker tag seed/tool:1 seed/rebuilt:1",
+        "docker tag %s seed/once:1" % untagged,
+        "docker run -d --name once --network none seed/once:1 %s" % loop,
+        "docker rmi -f seed/once:1 >/dev/null",  # it runs: the image stays, without a tag
+        "docker tag seed/tool:1 seed/tool:gone",
+        "docker create --name gone --network none seed/tool:gone true >/dev/null",
+        "docker rmi seed/tool:gone >/dev/null")))
+    assert sh(fleet, "docker image ls -q --no-trunc --filter dangling=true").split() == [untagged]
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -160,6 +177,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
                                                         "names-web", "hello", "host", "host-netns"], files
     assert "web=running" in containers and "norestart=running" in containers and "spare=stopped" in containers
     assert "sidecar=running" in containers and "hostnet=running" in containers
+    assert "byid=running" in containers and "once=running" in containers and "<none>:<none>" in tags
     daemon_json = sh(fleet, "cat /etc/docker/daemon.json")
     # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's (but
     # overlay2, which the switch takes away: the vfs test).
@@ -175,10 +193,12 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         sh(fleet, "cp /root/daemon.json /etc/docker/daemon.json")
 
     plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
-    assert plan["changed"] and sorted(plan["containers"]) == ["batch", "hostnet", "norestart", "sidecar", "spare",
-                                                              "web", "worker"], plan
+    assert plan["changed"] and sorted(plan["containers"]) == [
+        "batch", "byid", "byid2", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar", "spare", "web",
+        "worker"], plan
+    assert plan["untagged_images"] == [untagged] and plan["not_carried"] == [], plan
     assert plan["containers"].index("web") < plan["containers"].index("sidecar"), plan["containers"]
-    assert sorted(plan["images"]) == tags, plan
+    assert sorted(plan["images"] + ["<none>:<none>"]) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet)[1] == "classic"
 
@@ -194,7 +214,9 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert "rolled back the conversion interrupted in phase switch" in res["actions"], res["actions"]
     assert 0 < res["downtime_seconds"] and 0 < res["images_seconds"], res
     # The images went from the classic store's own files (no docker save, which spools them to disk first).
-    assert "imported %d tags into containerd's image store, read from the classic store's files" % len(tags) in \
+    assert "imported 1 images without a tag that containers use, each under a tag of its own until the conversion " \
+        "is done" in res["actions"], res["actions"]
+    assert "imported %d tags into containerd's image store, read from the classic store's files" % (len(tags) - 1) in \
         res["actions"], res["actions"]
     assert store(fleet) == ("overlayfs", "containerd")
     assert state(fleet) == before
@@ -203,7 +225,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
 
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart sidecar >/dev/null")  # no restart policy: a boot leaves them stopped
+    sh(fleet, "docker start norestart sidecar byid once >/dev/null")  # no restart policy: a boot leaves them stopped
     assert store(fleet)[1] == "containerd" and state(fleet) == before
 
     # Converted back: what the containers wrote on the containerd store comes along.
@@ -253,8 +275,8 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
             assert not then or "%s the conversion interrupted in phase %s" % (then, phase) in res["actions"], (
                 point, res["actions"])
             if target == "classic" and not then == "finished":
-                assert "tagged %d tags whose images the classic store still held" % len(tags) in res["actions"] and \
-                    not [a for a in res["actions"] if a.startswith("loaded")], res["actions"]
+                assert "tagged %d tags whose images the classic store still held" % (len(tags) - 1) in \
+                    res["actions"] and not [a for a in res["actions"] if a.startswith("loaded")], res["actions"]
             assert store(fleet)[1] == target and state(fleet) == before, point
         # The containerd store the conversion back left behind, removed by the cleanup playbook once the soak is
         # over; before that the host is refused and left as it was.
@@ -310,11 +332,12 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     back = fleet.module(MODULE, {"store": "classic"})
     assert back["changed"] and back["store_after"] == "classic" and back["inactive_store"]["store"] == "containerd"
     # The classic store was removed: every image is loaded again, none found there to tag.
-    assert "loaded %d tags into the classic store" % len(tags) in back["actions"] and not [
+    assert "loaded %d tags into the classic store, and 1 images without a tag that containers use" % (
+        len(tags) - 1) in back["actions"] and not [
         a for a in back["actions"] if a.startswith("tagged")], back["actions"]
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart sidecar >/dev/null")
+    sh(fleet, "docker start norestart sidecar byid once >/dev/null")
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
     clean_after_soak(fleet, "classic", before)
 
@@ -346,6 +369,10 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     same_stat = "busybox stat -c '%s %Y' /tmp/ref /etc/seed-release"
     sizes = sh(fleet, "docker exec norestart " + same_stat).split("\n")[:2]
     assert sizes[0] == sizes[1] and sh(fleet, "docker exec norestart cat /etc/seed-release").strip() == "SEED BASE"
+    # A container on an image whose only tag moved to another since (a rebuild): that image goes by its ID.
+    untagged = sh(fleet, "docker commit spare").strip()
+    sh(fleet, "docker tag %s seed/rebuilt:1 && docker create --name rebuilt --network none seed/rebuilt:1 >/dev/null "
+              "&& docker tag seed/tool:1 seed/rebuilt:1" % untagged)
     assert store(fleet) == ("vfs", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -380,7 +407,8 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     same = fleet.module(MODULE, {"store": "classic"})
     assert same["changed"] is False and same["store_after"] == "classic", same
     plan = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, check_mode=True, diff=True)
-    assert plan["changed"] and plan["store_before"] == "vfs" and sorted(plan["images"]) == tags, plan
+    assert plan["changed"] and plan["store_before"] == "vfs" and sorted(plan["images"] + ["<none>:<none>"]) == tags
+    assert plan["untagged_images"] == [untagged], plan
     assert json.loads(plan["diff"]["after"])["storage-driver"] == "overlay2", plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet) == ("vfs", "classic")
 

@@ -281,6 +281,17 @@ def test_an_image_named_by_its_id_carries_no_tag(tmp_path, monkeypatch):
     assert "annotations" not in json.loads(got["index.json"])["manifests"][0]
 
 
+def test_an_image_named_by_its_id_is_listed_under_the_alias_it_is_given(tmp_path, monkeypatch):
+    """The tag an image with none travels under into containerd's store (whose import keeps named images only)."""
+    root = FakeRoot(tmp_path / "root")
+    one, diffs, _config = root.add_image([BASE])
+    monkeypatch.setattr(_layer_store, "_docker_json", lambda argv: root.info() if argv[1] == "info" else [
+        {"Id": one, "RepoTags": [], "RootFS": {"Layers": diffs}}])
+    archive = _layer_store.Archive([one], set(), aliases={one: "dockyard-migrate-untagged:" + one[7:]})
+    got = members(write(archive, tmp_path)[0])
+    assert json.loads(got["manifest.json"])[0]["RepoTags"] == ["dockyard-migrate-untagged:" + one[7:]]
+
+
 @pytest.mark.parametrize("name,expected", [
     ("app", "app:latest"), ("docker.io/library/app:1", "app:1"), ("docker.io/team/app:1", "team/app:1"),
     ("registry.local:5000/app", "registry.local:5000/app:latest"), ("library/app:2", "app:2"),

@@ -155,7 +155,8 @@ def test_check_mode_plans_the_carry_and_changes_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case, words", [
-    ("untagged", "containers use images with no tag (sha256:a1)"),
+    # carried from the classic store's files only: unreadable here (no docker client), refused
+    ("untagged", "containers use images with no tag (a1), which are carried only from the classic store's files"),
     ("foreign", "the containerd store already holds containers named web, which this collection did not make"),
     ("socket", "containerd's socket is not found"),
 ])
@@ -313,7 +314,7 @@ def whole(tmp_path, monkeypatch, dry_run="", running_after=True, verify_layers=(
     engine, host = conv.client, conv.host
     new = dict(old, Id="new", Image="sha256:m1", State={"Running": False})
     engine.answers.update({"/containers/new/json": new, "/images/sha256:m1/json": {
-        "RootFS": {"Layers": list(verify_layers)}}})
+        "RootFS": {"Layers": list(verify_layers)}}, "/images/seed/app:2/json": {"Id": "sha256:m1"}})
     infos = iter([CLASSIC, CONTAINERD, CONTAINERD, CONTAINERD])
     engine.info = lambda: dict(next(infos), DockerRootDir=str(root))
 
@@ -337,7 +338,7 @@ def whole(tmp_path, monkeypatch, dry_run="", running_after=True, verify_layers=(
         log.append(("run", argv[0]))
         return 0, "", ""
     conv.runner = runner
-    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", lambda self, tags: log.append(
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", lambda self, tags, untagged=None: log.append(
         ("import", tuple(tags))))
     return conv, path, log
 
@@ -394,7 +395,7 @@ def test_a_tag_the_new_store_lacks_or_names_another_image_switches_back_before_a
     before = path.read_text()
     imported = _store_convert.Conversion.import_into_containerd
 
-    def import_other(self, tags):
+    def import_other(self, tags, untagged=None):
         imported(self, tags)
         self.client.answers.update({
             "/images/json": [{"Id": "sha256:t2", "RepoTags": ["seed/app:2"]}] if case == "moved" else [],
@@ -519,7 +520,7 @@ def test_check_mode_writes_no_status_file(tmp_path):
 
 
 def no_store_files(monkeypatch, why="the source's storage driver is vfs, not overlay2"):
-    def unusable(names, drop):
+    def unusable(names, drop, **_kw):
         raise _layer_store.Unusable(why)
     monkeypatch.setattr(_layer_store, "Archive", unusable)
 
@@ -600,7 +601,7 @@ def three(tmp_path, monkeypatch, runner):
     conv.socket = "/run/c.sock"
     conv.jpath = str(tmp_path / "journal.json")
     conv.runner = runner
-    conv.client.answers.update({"/containers/new/json": {"Id": "new"}})
+    conv.client.answers.update({"/containers/new/json": {"Id": "new"}, "/images/seed/app:2/json": {"Id": "sha256:m"}})
     records = []
     for i in range(3):
         inspect = dict(container("a%d" % i, "c%d" % i),
@@ -854,7 +855,7 @@ def test_check_mode_plans_a_vfs_host_onto_overlay2(tmp_path, monkeypatch):
 def test_a_vfs_host_whose_images_cannot_be_read_from_its_files_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(_store_plan._stores, "dockerd_choices", lambda **_kw: [])
 
-    def unusable(names, drop):
+    def unusable(names, drop, **_kw):
         raise _store_plan._layer_store.Unusable("layer sha256:1: no tar-split record")
     monkeypatch.setattr(_store_plan._layer_store, "Archive", unusable)
     monkeypatch.setattr(_store_plan._vfs_layer, "overlay_works", lambda runner, root: "overlayfs cannot be mounted")
@@ -920,7 +921,7 @@ def test_the_storage_driver_taken_away_going_to_containerd_comes_back_even_after
     monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: [])
     images = [{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}]
 
-    def failing(self, tags):
+    def failing(self, tags, untagged=None):
         raise StoreError("the images could not be imported", "images")
     monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", failing)
     (tmp_path / "a").mkdir()
@@ -1000,3 +1001,137 @@ def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_nam
         conv.run()
     assert exc.value.phase == "preflight" and path.read_text() == before and open(jpath).read() == journal_before
     assert conv.host.calls == [("lock", False)] and conv.client.calls == []
+
+
+# ---------------------------------------------------------------- the image a container is made again from
+class Store404(Engine):
+    """An engine whose GET of a path it has no answer for is Docker's 404."""
+
+    def get(self, path, params=None):
+        if path not in self.answers:
+            raise _docker_api.DockerAPIError(404, "No such image", "GET", path)
+        return self.answers[path]
+
+    def delete(self, path, params=None):
+        self.calls.append(("DELETE", path, params))
+        if path not in self.deletable:
+            raise _docker_api.DockerAPIError(404, "No such image", "DELETE", path)
+
+
+def made_from(tmp_path, monkeypatch, given, ref, untagged=None, images=None, deletable=()):
+    """The engine's calls (after the create's) and the create's Image when a container made from GIVEN (its
+    Config.Image; its image sha256:a1 in the old store, with the tag REF there or none) is made again in the new
+    store, which holds IMAGES ({path: answer})."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    tmp_path = tmp_path / str(len(list(tmp_path.iterdir())))
+    tmp_path.mkdir()
+    conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    engine = Store404(CONTAINERD, tmp_path, ())
+    engine.deletable = set(deletable)
+    engine.answers.update(dict({"/containers/new/json": {"Id": "new"}}, **(images or {})))
+    conv.client, conv.socket, conv.jpath = engine, "/run/c.sock", str(tmp_path / "journal.json")
+    inspect = dict(container("a1", "web", image=given), HostConfig={})
+    conv.recreate([{"name": "web", "id": "a1", "inspect": inspect, "running": False, "ref": ref, "layers": [],
+                    "untagged": untagged, "upper": "/d/overlay2/x/diff"}], {}, "containerd")
+    create = [b for b in engine.bodies if b[0] == "/containers/create"][0][2]
+    calls = [(c[0], c[1], (c[2] or {}).get("noprune")) if c[0] == "DELETE" else c for c in engine.calls]
+    return [c for c in calls if c[1] not in ("/containers/create",)], create["Image"]
+
+
+@pytest.mark.parametrize("given", ["sha256:a1", "a1"])
+def test_a_container_made_from_its_images_id_is_made_from_that_images_id_in_the_new_store(
+        tmp_path, monkeypatch, given):
+    """IDs differ between the stores: no tag is moved (`sha256:a1` is no tag to point anywhere)."""
+    calls, image = made_from(tmp_path, monkeypatch, given, "seed/app:2",
+                             images={"/images/seed/app:2/json": {"Id": "sha256:m1"}})
+    assert image == "sha256:m1" and not [c for c in calls if "/images/" in c[1]], calls
+
+
+def test_a_container_whose_tag_names_nothing_now_is_made_from_it_the_tag_taken_away_after(tmp_path, monkeypatch):
+    """seed/app:1 named its image once (seed/app:2 does now, and the new store has no seed/app:1): pointed at the
+    image for the create, then taken away (the image keeps seed/app:2), the container recording seed/app:1."""
+    calls, image = made_from(tmp_path, monkeypatch, "seed/app:1", "seed/app:2",
+                             images={"/images/seed/app:2/json": {"Id": "sha256:m1"}}, deletable={"/images/seed/app:1"})
+    assert image == "seed/app:1"
+    assert calls[:2] == [("POST", "/images/sha256:m1/tag"), ("DELETE", "/images/seed/app:1", True)], calls
+
+
+def test_a_container_on_an_image_without_a_tag_is_made_from_the_image_it_was_carried_as(tmp_path, monkeypatch):
+    """Its image has no tag: made from the image's ID in the new store (the one its carry tag names), never by
+    a tag the classic store could not take away again."""
+    carry = _store_plan.carry_tag("sha256:a1")
+    calls, image = made_from(tmp_path, monkeypatch, "seed/gone:1", None, untagged={"carry": carry},
+                             images={"/images/%s/json" % carry: {"Id": "sha256:m9"}})
+    assert image == "sha256:m9" and not [c for c in calls if "/images/" in c[1]], calls
+    # its own tag names another image in the new store: pointed at this one for the create, then back
+    calls, image = made_from(tmp_path, monkeypatch, "seed/gone:1", None, untagged={"config": "sha256:c1"},
+                             images={"/images/sha256:c1/json": {"Id": "sha256:c1"},
+                                     "/images/seed/gone:1/json": {"Id": "sha256:other"}})
+    assert image == "seed/gone:1"
+    assert [c[1] for c in calls[:2]] == ["/images/sha256:c1/tag", "/images/sha256:other/tag"], calls
+
+
+def test_an_image_id_prefix_is_told_from_a_name():
+    assert _store_plan.by_id("sha256:ab12", "sha256:ab12cd") and _store_plan.by_id("ab12cd", "sha256:ab12cd")
+    assert not _store_plan.by_id("seed/app:2", "sha256:ab12") and not _store_plan.by_id("ab13", "sha256:ab12cd")
+    assert not _store_plan.by_id("", "sha256:ab12")
+
+
+def test_the_carry_tags_go_once_the_conversion_to_containerd_is_done(tmp_path, monkeypatch):
+    """Each taken away with force (Docker keeps an image a container uses, without a tag); one already gone is
+    no failure (a rerun after a kill between them)."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    engine = Store404(CONTAINERD, tmp_path, ())
+    engine.deletable = {"/images/" + _store_plan.carry_tag("sha256:b2")}
+    engine.answers["/system/df"] = {}
+    conv.client, conv.jpath = engine, str(tmp_path / "journal.json")
+    monkeypatch.setattr(_store_convert._store_cleanup, "report", lambda conv, target: None)
+    conv.journal = {"untagged": {"sha256:a1": {"carry": _store_plan.carry_tag("sha256:a1")},
+                                 "sha256:b2": {"carry": _store_plan.carry_tag("sha256:b2")}}}
+    conv.done("containerd")
+    assert engine.calls == [("DELETE", "/images/" + _store_plan.carry_tag(i), {"force": True, "noprune": True})
+                            for i in ("sha256:a1", "sha256:b2")], engine.calls
+    assert json.loads((tmp_path / "journal.json").read_text())["phase"] == "done"
+    engine.calls[:] = []
+    conv.done("classic")  # going to the classic store, no tag was carried
+    assert engine.calls == []
+
+
+def test_an_export_from_containerd_loses_the_names_that_are_no_tags_on_its_way_to_docker_load(tmp_path):
+    """containerd names an image without a tag moby-dangling@<digest>, which docker load refuses as a tag: left
+    out, the image is loaded without one; a real tag and every other member pass byte for byte."""
+    import io
+    import os
+    import threading
+    src = io.BytesIO()
+    manifest = [{"Config": "blobs/sha256/c1", "RepoTags": ["moby-dangling@sha256:m1"], "Layers": []},
+                {"Config": "blobs/sha256/c2", "RepoTags": ["docker.io/library/x:1", "moby-dangling@sha256:m2"]}]
+    blob = os.urandom(100000)
+    with tarfile.open(fileobj=src, mode="w") as tar:
+        for name, data in (("blobs/sha256/c1", blob), ("manifest.json", json.dumps(manifest).encode()),
+                           ("index.json", b"{}")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    src.seek(0)
+    rfd, wfd = os.pipe()
+    failed = []
+    writer = threading.Thread(target=_store_images.nameless, args=(src, wfd, failed))
+    writer.start()
+    with os.fdopen(rfd, "rb") as out:
+        data = out.read()
+    writer.join()
+    assert failed == []
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        got = dict((m.name, tar.extractfile(m).read()) for m in tar.getmembers())
+    assert got["blobs/sha256/c1"] == blob and got["index.json"] == b"{}"
+    assert [e["RepoTags"] for e in json.loads(got["manifest.json"])] == [None, ["docker.io/library/x:1"]]
+    # a stream that is no archive: the failure is handed over, the pipe closed
+    rfd, wfd = os.pipe()
+    writer = threading.Thread(target=_store_images.nameless, args=(io.BytesIO(b"x" * 700), wfd, failed))
+    writer.start()
+    with os.fdopen(rfd, "rb") as out:
+        out.read()
+    writer.join()
+    assert len(failed) == 1 and isinstance(failed[0], tarfile.TarError), failed

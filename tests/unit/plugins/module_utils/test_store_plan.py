@@ -30,3 +30,41 @@ def test_the_creation_time_is_read_from_the_containers_config(tmp_path):
     (d / "config.v2.json").write_text(json.dumps({"Created": "2026-01-01T00:00:10.123456789Z"}))
     assert _store_plan.created_at(str(tmp_path), "c1") == 1767225610
     assert _store_plan.created_at(str(tmp_path), "missing") == 0
+
+
+class Conv:
+    """What _store_plan.untagged reads of a conversion: its runner (ctr's answers by argv) and containerd's socket."""
+
+    socket = "/run/c.sock"
+
+    def __init__(self, answers):
+        self.answers, self.runs = answers, []
+
+    def runner(self, argv):
+        self.runs.append(argv)
+        for key, out in self.answers.items():
+            if key in argv:
+                return 0, out, ""
+        return 1, "", "not found"
+
+
+def test_images_without_a_tag_are_found_in_containerd_by_their_manifest_and_carried_by_config_digest():
+    manifest = json.dumps({"config": {"digest": "sha256:c1"}, "layers": []})
+    conv = Conv({"ls": "REF TYPE DIGEST SIZE\nmoby-dangling@sha256:m1 application/x sha256:m1 1 kB\n"
+                       "docker.io/library/x:1 application/x sha256:m2 1 kB\n", "sha256:m1": manifest})
+    problems = []
+    assert _store_plan.untagged(conv, "containerd", ["sha256:m1"], problems) == {
+        "sha256:m1": {"name": "moby-dangling@sha256:m1", "config": "sha256:c1"}} and problems == []
+    # an ID containerd does not name, or whose manifest cannot be read: refused, by its short ID
+    assert _store_plan.untagged(conv, "containerd", ["sha256:m2", "sha256:m3"], problems) == {}
+    assert problems == ["containers use images with no tag that containerd's store does not name or cannot read "
+                        "(m2, m3): tag them (docker tag) and run again"], problems
+
+
+def test_images_without_a_tag_go_to_containerd_under_a_tag_of_their_own_and_from_a_driver_by_id(monkeypatch):
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", lambda names, drop, **kw: names)
+    problems = []
+    assert _store_plan.untagged(Conv({}), "classic", ["sha256:a1"], problems) == {
+        "sha256:a1": {"carry": "dockyard-migrate-untagged:a1"}} and problems == []
+    assert _store_plan.untagged(Conv({}), "vfs", ["sha256:a1"], problems) == {"sha256:a1": {"config": "sha256:a1"}}
+    assert _store_plan.untagged(Conv({}), "classic", [], problems) == {} and problems == []
