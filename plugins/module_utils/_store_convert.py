@@ -40,7 +40,8 @@ import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _daemon_json, _fileops, _store_cleanup, _store_containers, _store_images, _store_plan, _stores, _testhooks)
+    _copy, _daemon_json, _docker_api, _fileops, _store_cleanup, _store_containers, _store_images, _store_plan, _stores,
+    _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -150,6 +151,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             after = _daemon_json.render(_stores.with_store(data, target, self.classic_driver()))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
                            not_carried=plan["untagged_unused"], untagged_images=sorted(plan["untagged"]),
+                           stopped_always=plan["stopped_always"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
                                  "after_header": self.opts["daemon_json"]})
         if self.check_mode:
@@ -226,9 +228,13 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                 _stores.kind_of(info) == "classic":
             left = _store_cleanup.Inactive(self, "classic")
             if not left.empty():
+                paths = left.dirs() + [os.path.join(self.root, "containers", cid)
+                                       for _name, cid in sorted(left.containers.items())]
                 problems.append("the %s store the conversion to overlay2 left is still here: remove it first (state: "
                                 "cleaned, store: classic, once its soak is over), then convert to containerd's store "
-                                "(its journal would no longer name the %s store)" % (left.store, left.store))
+                                "(its journal would no longer name the %s store); where that cleanup refuses for good, "
+                                "Docker stopped, remove by hand what it holds: %s" % (
+                                    left.store, left.store, ", ".join(paths)))
         return problems
 
     def upper(self, inspect, store):
@@ -352,6 +358,32 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                 self.result["actions"].append("kept the %s store's earlier %s (%s) from starting with Docker" % (
                     target, name, cid[:12]))
 
+    def hold_stopped(self):
+        """Docker stopped: the recorded containers that did not run and have a restart policy are kept from starting
+        with Docker on the old store (policy ``no`` in their hostconfig.json; Docker starts a stopped ``always`` one
+        at each of its starts).  The journal names them first (``held``): a kill before release_stopped is healed
+        by the rerun's switch back."""
+        held = sorted(set(self.journal.get("held") or []) | set(
+            c["id"] for c in self.journal.get("containers") or [] if not c.get("running") and
+            (((c.get("inspect") or {}).get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
+            not in (None, "", "no")))
+        self.save(held=held)
+        for cid in held:
+            _stores.disarm(self.root, cid)
+
+    def release_stopped(self):
+        """The containers hold_stopped held given their own restart policy back, Docker running."""
+        recorded = dict((c["id"], c) for c in self.journal.get("containers") or [])
+        for cid in self.journal.get("held") or []:
+            policy = ((recorded.get(cid, {}).get("inspect") or {}).get("HostConfig") or {}).get("RestartPolicy")
+            try:
+                if policy:
+                    self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
+            except _docker_api.DockerAPIError as exc:
+                if exc.status != 404:  # one removed since: nothing to give back
+                    raise
+        self.save(held=[])
+
     def start(self):
         self.host.unmask(self.journal.get("masked") or [])
         self.save(masked=[])
@@ -361,11 +393,12 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def roll_back(self, text_before, exc):
         """Docker back on the old store, where nothing was written: daemon.json as it was, Docker started, the
-        containers that ran started again."""
+        containers that ran started again, and only those (the stopped ones kept from starting with Docker)."""
         try:
             self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
                 self.host.mask(self.host.window_units()))))
             self.host.stop_docker()
+            self.hold_stopped()
             self.host.write_file(self.opts["daemon_json"], text_before, config=True)
             self.start()
             todo = [c for c in self.journal.get("containers") or [] if c.get("running") and not (
@@ -373,6 +406,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
                 for c in wave:
                     self.client.post("/containers/%s/start" % c["id"])
+            self.release_stopped()
             self.save(phase="rolled_back", error=str(exc), masked=[])
             self.result["rolled_back"] = True
         except Exception as rb_exc:  # the message says both

@@ -155,7 +155,16 @@ def plan(conv, root, source, target):
     layers = 2 * archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES else None)
     problems += room(conv, root, target, layers)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
-            "untagged": carried, "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
+            "untagged": carried, "stopped_always": stopped_always(containers), "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
+
+
+def stopped_always(containers):
+    """The names of the containers (inspects) that ran once, are stopped, and have the restart policy ``always``:
+    Docker starts those at each of its own starts, but never a container that was only created, as each is made
+    again."""
+    return sorted(_stores.container_name(c) for c in containers
+                  if ((c.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") == "always" and
+                  (c.get("State") or {}).get("Status") == "exited")
 
 
 def driver_checks(conv, root, source, tags, problems):

@@ -241,6 +241,15 @@ removed:
   returned: when changed with O(state=cleaned)
   type: list
   elements: str
+stopped_always:
+  description:
+    - Containers with the restart policy C(always) that ran once and are stopped. Docker starts such a container at
+      each of its own starts (a reboot), but never one that was only created, which is what each becomes in the new
+      store (its exit code and end time are not carried): they stay stopped at Docker's next start until started
+      once. A warning names them.
+  returned: when changed
+  type: list
+  elements: str
 left_over:
   description:
     - Containers an earlier conversion left in the new store whose counterpart is gone from the old one (removed
@@ -288,6 +297,10 @@ def main():
         module.fail_json(msg="the conversion failed: %s" % exc, exception=traceback.format_exc(), **conv.result)
     if not module._diff:
         result.pop("diff", None)
+    if result.get("stopped_always"):
+        module.warn("containers %s have the restart policy always and are stopped: Docker started them at each of its "
+                    "starts; made again in the new store they are created, and stay stopped at Docker's next start "
+                    "until started once" % ", ".join(result["stopped_always"]))
     module.exit_json(**result)
 
 

@@ -167,7 +167,10 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         "docker rmi -f seed/once:1 >/dev/null",  # it runs: the image stays, without a tag
         "docker tag seed/tool:1 seed/tool:gone",
         "docker create --name gone --network none seed/tool:gone true >/dev/null",
-        "docker rmi seed/tool:gone >/dev/null")))
+        "docker rmi seed/tool:gone >/dev/null",
+        # stopped, restart policy always: Docker would start it at its next start; made again, it is created
+        "docker run -d --name always --network none --restart always seed/tool:1 %s" % loop,
+        "docker stop -t 1 always >/dev/null")))
     assert sh(fleet, "docker image ls -q --no-trunc --filter dangling=true").split() == [untagged]
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
@@ -194,9 +197,11 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
 
     plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
     assert plan["changed"] and sorted(plan["containers"]) == [
-        "batch", "byid", "byid2", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar", "spare", "web",
-        "worker"], plan
+        "always", "batch", "byid", "byid2", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar", "spare",
+        "web", "worker"], plan
     assert plan["untagged_images"] == [untagged] and plan["not_carried"] == [], plan
+    assert plan["stopped_always"] == ["always"] and "containers always have the restart policy always and are " \
+        "stopped" in " ".join(plan.get("warnings") or []), plan
     assert plan["containers"].index("web") < plan["containers"].index("sidecar"), plan["containers"]
     assert sorted(plan["images"] + ["<none>:<none>"]) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]

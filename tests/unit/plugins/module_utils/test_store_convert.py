@@ -989,6 +989,8 @@ def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_nam
         json.dump({"phase": "rolled_back" if case == "vfs-rolled-back" else "done", "source": "vfs",
                    "target": "classic", "done_at": 1}, f)
     (root / "vfs" / "dir" / "abc").mkdir(parents=True)
+    (root / "containers" / "v1").mkdir()
+    (root / "containers" / "v1" / "config.v2.json").write_text(json.dumps({"Name": "/old", "Driver": "vfs"}))
     if case == "vfs-rolled-back":
         conv.check_mode = True
         res = conv.run()
@@ -1001,6 +1003,8 @@ def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_nam
         conv.run()
     assert exc.value.phase == "preflight" and path.read_text() == before and open(jpath).read() == journal_before
     assert conv.host.calls == [("lock", False)] and conv.client.calls == []
+    if case == "vfs-left":  # what to remove by hand where that store's cleanup refuses for good
+        assert "remove by hand what it holds: %s, %s" % (root / "vfs", root / "containers" / "v1") in str(exc.value)
 
 
 # ---------------------------------------------------------------- the image a container is made again from
@@ -1135,3 +1139,34 @@ def test_an_export_from_containerd_loses_the_names_that_are_no_tags_on_its_way_t
         out.read()
     writer.join()
     assert len(failed) == 1 and isinstance(failed[0], tarfile.TarError), failed
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_a_switch_back_keeps_the_stopped_containers_from_starting_with_docker(tmp_path, monkeypatch, killed):
+    """Docker starts a stopped container with the restart policy always at each of its starts: held (policy no in
+    its hostconfig.json, the journal naming it first) while Docker starts on the old store, given its policy back
+    after.  KILLED: a run killed once it held them (phase containers), the rerun's switch back releases them."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    before = path.read_text()
+    path.write_text(json.dumps(_stores.with_store(json.loads(before), "containerd")))
+    always = {"Name": "always", "MaximumRetryCount": 0}
+    records = [{"id": cid, "name": cid, "running": running, "inspect": {"HostConfig": {"RestartPolicy": policy}}}
+               for cid, running, policy in (("s1", False, always), ("r1", True, always), ("n1", False, {"Name": "no"}))]
+    for c in records:
+        (root / "containers" / c["id"]).mkdir()
+        (root / "containers" / c["id"] / "hostconfig.json").write_text(json.dumps(c["inspect"]["HostConfig"]))
+    conv.client.answers.update(("/containers/%s/json" % c["id"], {"State": {"Running": True}}) for c in records)
+    seen = []
+    real = conv.host.start_docker
+    conv.host.start_docker = lambda *a, **k: seen.append(json.loads(
+        (root / "containers" / "s1" / "hostconfig.json").read_text())["RestartPolicy"]["Name"]) or real(*a, **k)
+    jpath = journal(root, phase="containers", target="containerd", daemon_json_before=before, containers=records,
+                    tags=[], held=["s1"] if killed else [])
+    if killed:  # held, then killed: its hostconfig.json says no
+        _stores.disarm(str(root), "s1")
+    res = conv.run()
+    assert res["rolled_back"] is True and path.read_text() == before
+    assert seen == ["no"], seen  # Docker started with s1 held
+    assert conv.client.bodies == [("/containers/s1/update", None, {"RestartPolicy": always})], conv.client.bodies
+    assert json.loads(jpath.read_text())["held"] == []

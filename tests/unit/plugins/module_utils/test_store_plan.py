@@ -68,3 +68,14 @@ def test_images_without_a_tag_go_to_containerd_under_a_tag_of_their_own_and_from
         "sha256:a1": {"carry": "dockyard-migrate-untagged:a1"}} and problems == []
     assert _store_plan.untagged(Conv({}), "vfs", ["sha256:a1"], problems) == {"sha256:a1": {"config": "sha256:a1"}}
     assert _store_plan.untagged(Conv({}), "classic", [], problems) == {} and problems == []
+
+
+def test_stopped_containers_docker_would_start_at_its_next_start_are_named():
+    """Docker starts a stopped (exited) container with the restart policy always at each of its starts, never a
+    created one, nor a stopped one with another policy (measured on Docker 26.1)."""
+    def c(name, status, policy):
+        return {"Name": "/" + name, "State": {"Status": status}, "HostConfig": {"RestartPolicy": {"Name": policy}}}
+    containers = [c("ra", "exited", "always"), c("rb", "created", "always"), c("ru", "exited", "unless-stopped"),
+                  c("up", "running", "always"), c("aa", "exited", "always")]
+    assert _store_plan.stopped_always(containers) == ["aa", "ra"]
+    assert _store_plan.stopped_always([{"Name": "/x"}]) == []
