@@ -187,7 +187,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
 
     def preflight(self, info, version, data, source, target):
         problems = _stores.refusals(info, version, data, target, self.opts.get("allow_swarm"), source)
-        problems += self.store_refusals(info, source, target, data.get("pidfile"))
+        problems += self.store_refusals(info, source, target, data)
         uses_containerd = "containerd" in (source, target)
         if self.socket is None and uses_containerd:
             problems.append("containerd's socket is not found (%s): containerd's image store needs it" % (
@@ -209,16 +209,22 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                                 self.journal["target"], source, self.jpath))
         return problems
 
-    def store_refusals(self, info, source, target, pidfile):
+    def store_refusals(self, info, source, target, data):
         """What stands in the way of switching between the image stores beyond the engine's settings: a graph driver
         chosen on dockerd's command line or environment (it would name a snapshotter under containerd's store, and
         conflict with the storage-driver daemon.json may need under the classic one), and, going to containerd's
-        store, the store a finished conversion from another graph driver left and that is not removed yet (the
-        journal of the conversion to containerd's would no longer name it)."""
+        store, a size limit on the writable layers in DATA's storage-opts (containerd's store ignores it) and the
+        store a finished conversion from another graph driver left and that is not removed yet (the journal of the
+        conversion to containerd's would no longer name it)."""
         if source in _stores.DRIVER_SOURCES:
             return []  # a driver conversion: _store_plan.driver_checks
         problems = []
-        choices = _stores.dockerd_choices(pidfile=pidfile)
+        sizes = [str(o) for o in data.get("storage-opts") or () if str(o).replace(" ", "").startswith("overlay2.size=")]
+        if target == "containerd" and sizes:  # measured on Docker 26.1: started, containers run, no limit
+            problems.append("daemon.json's storage-opts limit each container's writable layer (%s), which containerd's "
+                            "store does not apply (it starts and ignores them): remove them to accept containers "
+                            "without that limit, and run again" % ", ".join(sizes))
+        choices = _stores.dockerd_choices(pidfile=data.get("pidfile"))
         if choices:
             problems.append("dockerd's graph driver is chosen outside daemon.json (%s): the conversion sets the store "
                             "in daemon.json, where Docker must find its driver too; remove it, restart Docker and run "

@@ -155,7 +155,8 @@ def plan(conv, root, source, target):
     layers = 2 * archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES else None)
     problems += room(conv, root, target, layers)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
-            "untagged": carried, "stopped_always": stopped_always(containers), "containers": recorded, "problems": problems, "hidden": hidden, "archive": archive}
+            "untagged": carried, "stopped_always": stopped_always(containers), "containers": recorded,
+            "problems": problems, "hidden": hidden, "archive": archive}
 
 
 def stopped_always(containers):

@@ -245,7 +245,7 @@ stopped_always:
   description:
     - Containers with the restart policy C(always) that ran once and are stopped. Docker starts such a container at
       each of its own starts (a reboot), but never one that was only created, which is what each becomes in the new
-      store (its exit code and end time are not carried): they stay stopped at Docker's next start until started
+      store (its exit code and end time are not carried), so they stay stopped at Docker's next start until started
       once. A warning names them.
   returned: when changed
   type: list

@@ -185,11 +185,14 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     # Refused in preflight, nothing changed: daemon.json naming a storage driver would decide the new store's (but
     # overlay2, which the switch takes away: the vfs test).
     sh(fleet, "cp /etc/docker/daemon.json /root/daemon.json && python3 -c 'import json; p=\"/etc/docker/daemon.json\"; "
-              "d=json.load(open(p)); d[\"storage-driver\"]=\"btrfs\"; json.dump(d, open(p, \"w\"))'")
+              "d=json.load(open(p)); d[\"storage-driver\"]=\"btrfs\"; d[\"storage-opts\"]=[\"overlay2.size=8G\"]; "
+              "json.dump(d, open(p, \"w\"))'")
     edited = sh(fleet, "cat /etc/docker/daemon.json")
     try:
         no = fleet.module(MODULE, {"store": "containerd"}, expect="failed")
         assert no.get("failed_phase") == "preflight" and "daemon.json sets storage-driver (btrfs)" in no["msg"], no
+        # a size limit on the writable layers, which containerd's store would ignore (it starts with it)
+        assert "daemon.json's storage-opts limit each container's writable layer (overlay2.size=8G)" in no["msg"], no
         assert sh(fleet, "cat /etc/docker/daemon.json") == edited and store(fleet) == ("overlay2", "classic")
         assert not no["changed"] and state(fleet) == before
     finally:

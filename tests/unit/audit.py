@@ -34,6 +34,7 @@ WRITERS = {
     ("_layer_filter.py", "Filter.write"): "the filtered stream, to the descriptor it was given (a pipe), no file",
     ("_layer_filter.py", "Filter.move"): "the filtered stream, to the descriptor it was given (a pipe), no file",
     ("_layer_store.py", "Writer.write"): "the archive stream, to standard output (the SSH channel), no file",
+    ("_store_images.py", "nameless"): "an image archive stream, to the pipe it was given (into docker load), no file",
     ("_store_images.py", "ImageSteps.import_into_containerd"): "the image stream, to ctr's standard input (a pipe)",
     ("_vfs_layer.py", "build"): "the list of paths for rsync (a temporary file removed when closed)",
 }

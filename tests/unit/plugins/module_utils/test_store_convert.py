@@ -1170,3 +1170,23 @@ def test_a_switch_back_keeps_the_stopped_containers_from_starting_with_docker(tm
     assert seen == ["no"], seen  # Docker started with s1 held
     assert conv.client.bodies == [("/containers/s1/update", None, {"RestartPolicy": always})], conv.client.bodies
     assert json.loads(jpath.read_text())["held"] == []
+
+
+@pytest.mark.parametrize("opts, refused", [(["overlay2.size=10G", "overlay2.override_kernel_check=true"], True),
+                                           (["overlay2.override_kernel_check=true"], False)])
+def test_a_size_limit_on_the_writable_layers_is_refused_going_to_containerd(tmp_path, monkeypatch, opts, refused):
+    """containerd's store starts with overlay2's storage-opts and ignores them (Docker 26.1): a size limit would be
+    lost without a word, so it is refused, nothing changed; another overlay2 option is harmless."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: [])
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    conv, path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd", {"storage-opts": opts}, check_mode=True)
+    before = path.read_text()
+    if not refused:
+        assert conv.run()["changed"] is True and path.read_text() == before
+        return
+    with pytest.raises(StoreError, match=re.escape("daemon.json's storage-opts limit each container's writable layer "
+                                                   "(overlay2.size=10G), which containerd's store does not apply")) as exc:
+        conv.run()
+    assert exc.value.phase == "preflight" and path.read_text() == before and conv.client.calls == []
