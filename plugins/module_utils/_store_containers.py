@@ -14,7 +14,7 @@ import contextlib
 import threading
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _docker_api, _store_plan, _stores, _testhooks, _vfs_layer)
+    _container_spec, _docker_api, _layer_store, _store_plan, _stores, _testhooks, _vfs_layer)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CARRIERS = 2  # writable layers copied at once
@@ -120,8 +120,10 @@ class ContainerSteps:
 
     def create(self, name, body, own, image, tagged=True):
         """The container NAME made from BODY: from its own tag OWN, pointed at IMAGE (the image's ID) for the create
-        when that tag names another image now or none.  An image with no other tag (TAGGED false) is never left
-        with OWN alone, which the classic store would not take away again: the container is made from IMAGE, the
+        when that tag names another image now, or put there for the create and taken away after when the old store
+        has no such tag (a kill left it, or it names nothing now) and the image keeps another (TAGGED).  Never
+        taken away where it would leave the image without a tag (which the classic store would not take away
+        again) or take the image's digests of that repository with it: then the container is made from IMAGE, the
         new store's ID, instead."""
         try:
             here = self.client.get("/images/%s/json" % own)["Id"] if own != image else image
@@ -129,12 +131,24 @@ class ContainerSteps:
             if exc.status != 404:
                 raise
             here = None
-        if here is None and not tagged:
+        if here not in (None, image):
+            with self.tag_for_create(own, image, here):
+                return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+        known = set(_layer_store.familiar(t) for t in self.journal.get("tags") or ())
+        passing = own != image and _layer_store.familiar(own) not in known  # the old store has no such tag
+        removable = (here is None or passing) and tagged and not self.repo_digests(image, own)
+        if here is None and not removable:
             body["Image"] = image
-        if here in (image, None) and (here or not tagged):
-            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
-        with self.tag_for_create(own, image, here):
-            return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+        elif passing and removable:
+            with self.tag_for_create(own, image, None):
+                return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+        return self.client.post("/containers/create", params={"name": name}, body=body)["Id"]
+
+    def repo_digests(self, image, tag):
+        """The digest references of IMAGE in the repository of TAG (taken away with that repository's last tag)."""
+        repo = _layer_store.familiar(tag).rpartition(":")[0]
+        digests = (self.client.get("/images/%s/json" % image) or {}).get("RepoDigests") or []
+        return [d for d in digests if _layer_store.familiar(d.partition("@")[0] + ":x").rpartition(":")[0] == repo]
 
     @contextlib.contextmanager
     def tag_for_create(self, tag, image, back):
@@ -152,13 +166,14 @@ class ContainerSteps:
             else:
                 self.client.delete("/images/%s" % tag, params={"noprune": True})
 
-    def drop_carry_tags(self, untagged):
-        """The tags the images without one were carried into containerd's store under, taken away: Docker keeps
-        each image, which its containers use, without a tag, as it was."""
-        for how in sorted((untagged or {}).values(), key=lambda h: h.get("carry") or ""):
-            if how.get("carry"):
+    def drop_carry_tags(self):
+        """The tags images without one were carried into containerd's store under, every one the store shows (this
+        run's, and one a run that failed before its containers were made left), taken away: Docker keeps each
+        image a container uses without a tag, as it was."""
+        for image in self.client.get("/images/json", params={"all": True}) or []:
+            for tag in sorted(t for t in image.get("RepoTags") or [] if t.startswith(_store_plan.CARRY_REPO + ":")):
                 try:
-                    self.client.delete("/images/%s" % how["carry"], params={"force": True, "noprune": True})
+                    self.client.delete("/images/%s" % tag, params={"force": True, "noprune": True})
                 except _docker_api.DockerAPIError as exc:
                     if exc.status != 404:
                         raise
@@ -205,7 +220,7 @@ class ContainerSteps:
         images = self.client.get("/images/json")
         have = set(t for i in images for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
-        ids = set(i.get("Id") for i in images)
+        ids = set(i.get("Id") for i in self.client.get("/images/json", params={"all": True}) or [])
         missing += ["the image %s" % i.split(":")[-1][:12] for i, how in sorted((plan.get("untagged") or {}).items())
                     if how.get("carry") not in have and how.get("config") not in ids]
         moved = _stores.moved_tags(plan.get("tag_layers"), _stores.tag_layers(self.client, images))

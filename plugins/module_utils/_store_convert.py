@@ -12,7 +12,7 @@ dockyard.migrate.
    namespace while Docker still runs; the other way, after the switch, from containerd's
    export into ``docker load``, but for the images the classic store still holds (the same config digest), which
    are only tagged.  Images without a tag that containers use go along (_store_plan.untagged): into containerd's
-   store under a carry tag, taken away once the conversion is done.
+   store under a carry tag, taken away once its containers are made.
 3. window: Docker's units masked, Docker stopped and checked to be (no dockerd left), the containers the other store
    holds under the names about to be carried kept from starting with Docker, daemon.json's
    ``features.containerd-snapshotter`` switched (written atomically), Docker started and checked to run the new
@@ -56,6 +56,15 @@ def journal_path(root):
     """The conversion's journal: beside Docker's root (``/var/lib/.docker.dockyard-image-store.json``)."""
     root = os.path.normpath(root)
     return os.path.join(os.path.dirname(root), ".%s.dockyard-image-store.json" % os.path.basename(root))
+
+
+def restart_policy(root, cid):
+    """The restart policy the container CID's hostconfig.json under Docker's ROOT gives (None when unread)."""
+    try:
+        with open(os.path.join(root, "containers", cid, "hostconfig.json")) as f:
+            return json.load(f).get("RestartPolicy")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
@@ -238,9 +247,10 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                                        for _name, cid in sorted(left.containers.items())]
                 problems.append("the %s store the conversion to overlay2 left is still here: remove it first (state: "
                                 "cleaned, store: classic, once its soak is over), then convert to containerd's store "
-                                "(its journal would no longer name the %s store); where that cleanup refuses for good, "
-                                "Docker stopped, remove by hand what it holds: %s" % (
-                                    left.store, left.store, ", ".join(paths)))
+                                "(its journal would no longer name the %s store). Where that cleanup refuses for good, "
+                                "it says why (containers in it that ran since may hold writes the others lack): once "
+                                "nothing there is needed, with Docker stopped and nothing mounted under them, remove "
+                                "by hand %s" % (left.store, left.store, ", ".join(paths)))
         return problems
 
     def upper(self, inspect, store):
@@ -297,7 +307,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             self.save(phase="images")
             self.import_into_containerd(plan["tags"], plan["untagged"])
         self.result["images_seconds"] = round(time.time() - t0, 3)
-        self.save(phase="stop")
+        self.save(phase="stop", ran=[c["Id"] for c in self.client.get("/containers/json") or []])
         self.save(masked=self.host.mask(self.host.window_units()))
         down = time.time()  # Docker served until here
         try:
@@ -323,6 +333,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             self.check_tags(plan, source)
             self.save(phase="containers")
             self.recreate(plan["containers"], plan["hidden"], target)
+            if target == "containerd":  # the containers hold their images now
+                self.drop_carry_tags()
             self.save(phase="start")
             _testhooks.reached("store_before_start")
             self.start_containers(plan["containers"])
@@ -342,7 +354,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         store holds reported.  Into containerd's store, the images carried without a tag lose the one they travelled
         under first (a kill between leaves the journal in verify: the rerun does it again)."""
         if target == "containerd":
-            self.drop_carry_tags(self.journal.get("untagged"))
+            self.drop_carry_tags()
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target
@@ -364,31 +376,36 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                 self.result["actions"].append("kept the %s store's earlier %s (%s) from starting with Docker" % (
                     target, name, cid[:12]))
 
-    def hold_stopped(self):
-        """Docker stopped: the recorded containers that did not run and have a restart policy are kept from starting
-        with Docker on the old store (policy ``no`` in their hostconfig.json; Docker starts a stopped ``always`` one
-        at each of its starts).  The journal names them first (``held``): a kill before release_stopped is healed
-        by the rerun's switch back."""
-        held = sorted(set(self.journal.get("held") or []) | set(
-            c["id"] for c in self.journal.get("containers") or [] if not c.get("running") and
-            (((c.get("inspect") or {}).get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
-            not in (None, "", "no")))
+    def ran(self):
+        """The IDs of the old store's containers that ran when Docker was stopped for the window (recorded then);
+        those recorded running, for a journal of an older version."""
+        if self.journal.get("ran") is not None:
+            return set(self.journal["ran"])
+        return set(c["id"] for c in self.journal.get("containers") or [] if c.get("running"))
+
+    def hold_stopped(self, ran):
+        """Docker stopped: the recorded containers that did not run (not in RAN) and have a restart policy are kept
+        from starting with Docker on the old store (policy ``no`` in their hostconfig.json; Docker starts a stopped
+        ``always`` one at each of its starts).  The policy the host shows is journalled first (``held``; one held
+        already keeps its entry): a kill before release_stopped is healed by the rerun's switch back."""
+        held = dict(self.journal.get("held") or {})
+        for c in self.journal.get("containers") or []:
+            policy = restart_policy(self.root, c["id"]) if c["id"] not in ran else None
+            if (policy or {}).get("Name") not in (None, "", "no"):
+                held.setdefault(c["id"], policy)
         self.save(held=held)
-        for cid in held:
+        for cid in sorted(held):
             _stores.disarm(self.root, cid)
 
     def release_stopped(self):
-        """The containers hold_stopped held given their own restart policy back, Docker running."""
-        recorded = dict((c["id"], c) for c in self.journal.get("containers") or [])
-        for cid in self.journal.get("held") or []:
-            policy = ((recorded.get(cid, {}).get("inspect") or {}).get("HostConfig") or {}).get("RestartPolicy")
+        """The containers hold_stopped held given their restart policy back, Docker running."""
+        for cid, policy in sorted((self.journal.get("held") or {}).items()):
             try:
-                if policy:
-                    self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
+                self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
             except _docker_api.DockerAPIError as exc:
                 if exc.status != 404:  # one removed since: nothing to give back
                     raise
-        self.save(held=[])
+        self.save(held={})
 
     def start(self):
         self.host.unmask(self.journal.get("masked") or [])
@@ -404,15 +421,16 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
                 self.host.mask(self.host.window_units()))))
             self.host.stop_docker()
-            self.hold_stopped()
+            ran = self.ran()
+            self.hold_stopped(ran)
             self.host.write_file(self.opts["daemon_json"], text_before, config=True)
             self.start()
-            todo = [c for c in self.journal.get("containers") or [] if c.get("running") and not (
+            self.release_stopped()  # Docker has started what it starts by itself: a start failing below loses none
+            todo = [c for c in self.journal.get("containers") or [] if c["id"] in ran and not (
                 self.client.get("/containers/%s/json" % c["id"]).get("State") or {}).get("Running")]
             for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
                 for c in wave:
                     self.client.post("/containers/%s/start" % c["id"])
-            self.release_stopped()
             self.save(phase="rolled_back", error=str(exc), masked=[])
             self.result["rolled_back"] = True
         except Exception as rb_exc:  # the message says both

@@ -187,28 +187,31 @@ class ImageSteps:
         if not tags and not names:
             return
         self.progress("images")
-        proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "export", "-") +
-                                [_stores.full_name(t) for t in tags] + names, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        failed, writer = [], None
-        try:
-            body = Counted(proc.stdout, self.status)
-            if names:  # containerd's names for them (moby-dangling@digest) are no tags: docker load would refuse
-                rfd, wfd = os.pipe()
-                writer = threading.Thread(target=nameless, args=(body, wfd, failed))
-                writer.start()
-                body = os.fdopen(rfd, "rb")
+        with tempfile.TemporaryFile() as log:  # ctr's messages: never a pipe it could block on
+            proc = subprocess.Popen(_stores.ctr_argv(self.socket, "images", "export", "-") +
+                                    [_stores.full_name(t) for t in tags] + names, stdout=subprocess.PIPE, stderr=log)
+            failed, error, writer = [], "the load ended early", None
             try:
-                _messages, error = _image_archive.post_load(self.client, body, timeout=LOAD_WAIT)
+                body = Counted(proc.stdout, self.status)
+                if names:  # containerd's names for them (moby-dangling@digest) are no tags: docker load refuses them
+                    rfd, wfd = os.pipe()
+                    writer = threading.Thread(target=nameless, args=(body, wfd, failed))
+                    writer.start()
+                    body = os.fdopen(rfd, "rb")
+                try:
+                    _messages, error = _image_archive.post_load(self.client, body, timeout=LOAD_WAIT)
+                finally:
+                    if writer is not None:
+                        body.close()  # the pipe's end: a writer the load stopped reading from ends (EPIPE)
             finally:
+                if error or proc.poll() is None and writer is not None and writer.is_alive():
+                    proc.kill()  # the load ended early: ctr (and a writer reading from it) must not wait for it
                 if writer is not None:
-                    body.close()  # the pipe's end: a writer the load stopped reading from ends (EPIPE)
-        finally:
-            proc.stdout.close()
-            if writer is not None:
-                writer.join()
-            err = proc.stderr.read()
-            proc.wait()
+                    writer.join()
+                proc.stdout.close()
+                proc.wait()
+                log.seek(0)
+                err = log.read()
         if proc.returncode != 0 or error or failed:
             raise StoreError("loading the images into the classic store failed: %s" % (
                 error or (failed and failed[0]) or err.decode("utf-8", "replace").strip()[-500:]), "images")

@@ -39,7 +39,18 @@ def short(ids):
     return ", ".join(i.split(":")[-1][:12] for i in ids)
 
 
-def untagged(conv, source, ids, problems):
+def listed_images(client, containers):
+    """GET /images/json, with the images containers use that it leaves out (an image with children, as a commit
+    makes, is listed with all=1 only), and without the carry tags a conversion killed part way left."""
+    images = client.get("/images/json") or []
+    missing = set(c.get("Image") for c in containers) - set(i.get("Id") for i in images)
+    if missing:
+        images += [i for i in client.get("/images/json", params={"all": True}) or [] if i.get("Id") in missing]
+    return [dict(i, RepoTags=[t for t in i.get("RepoTags") or [] if not t.startswith(CARRY_REPO + ":")])
+            for i in images]
+
+
+def untagged(conv, source, ids, problems, tags=()):
     """{image ID: how the new store gets it} for IDS, the images without a tag that containers use: from the
     classic store, imported into containerd's from the store's files under a tag of its own (``carry``); from
     containerd's, exported by the name containerd keeps it under (``name``) and loaded into the classic store, where
@@ -52,7 +63,7 @@ def untagged(conv, source, ids, problems):
     if source != "classic":
         return dict((i, {"config": i}) for i in ids)
     try:  # docker save would send them without a name, and containerd's import keeps only named images
-        _layer_store.Archive(ids, ())
+        _layer_store.Archive(list(tags) + list(ids), ())
     except (_layer_store.Unusable, ValueError) as exc:
         problems.append("containers use images with no tag (%s), which are carried only from the classic store's "
                         "files, not readable here (%s): tag them (docker tag) and run again" % (short(ids), exc))
@@ -111,10 +122,10 @@ def plan(conv, root, source, target):
     client = conv.client
     listed = client.get("/containers/json", params={"all": True})
     containers = [client.get("/containers/%s/json" % c["Id"]) for c in listed]
-    images = client.get("/images/json")
+    images = listed_images(client, containers)
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
-    carried = untagged(conv, source, untagged_used, problems)
+    carried = untagged(conv, source, untagged_used, problems, tags)
     hidden = _stores.hidden_containers(root, _stores.DRIVERS[target])
     names = [_stores.container_name(c) for c in containers]
     foreign = sorted(n for n, cid in hidden.items() if n in names and
@@ -132,6 +143,9 @@ def plan(conv, root, source, target):
         if not upper:
             problems.append("the writable layer of container %s cannot be found" % name)
         layers = ((client.get("/images/%s/json" % c["Image"]) or {}).get("RootFS") or {}).get("Layers")
+        if not ref and c["Image"] not in untagged_used:
+            problems.append("the image of container %s (%s) is not in the store (removed with docker rmi -f?): the "
+                            "container cannot be made again from it" % (name, short([c["Image"]])))
         recorded.append({"name": name, "id": c["Id"], "inspect": c, "upper": upper, "ref": ref, "layers": layers,
                          "untagged": carried.get(c["Image"]), "running": bool((c.get("State") or {}).get("Running"))})
         if base:

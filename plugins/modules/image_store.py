@@ -186,7 +186,7 @@ untagged_images:
   description:
     - The IDs (in the old store) of images with no tag that containers use, carried without a tag (into
       containerd's store under a tag of their own, C(dockyard-migrate-untagged:<ID>), taken away once the
-      conversion is done). A container made from such an image by a tag that names nothing now is made from the
+      conversion's containers are made). A container made from such an image by a tag that names nothing now is made from the
       image's ID in the new store (its C(Config.Image) is that ID).
   returned: when changed
   type: list

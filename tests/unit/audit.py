@@ -36,6 +36,8 @@ WRITERS = {
     ("_layer_store.py", "Writer.write"): "the archive stream, to standard output (the SSH channel), no file",
     ("_store_images.py", "nameless"): "an image archive stream, to the pipe it was given (into docker load), no file",
     ("_store_images.py", "ImageSteps.import_into_containerd"): "the image stream, to ctr's standard input (a pipe)",
+    ("_store_images.py", "ImageSteps.export_from_containerd"):
+        "ctr's messages, to an anonymous temporary file (tempfile.TemporaryFile: unnamed, gone when closed)",
     ("_vfs_layer.py", "build"): "the list of paths for rsync (a temporary file removed when closed)",
 }
 # (file, function) -> why renaming there is safe.

@@ -602,6 +602,7 @@ def three(tmp_path, monkeypatch, runner):
     conv.jpath = str(tmp_path / "journal.json")
     conv.runner = runner
     conv.client.answers.update({"/containers/new/json": {"Id": "new"}, "/images/seed/app:2/json": {"Id": "sha256:m"}})
+    conv.journal["tags"] = ["seed/app:2"]
     records = []
     for i in range(3):
         inspect = dict(container("a%d" % i, "c%d" % i),
@@ -1004,7 +1005,8 @@ def test_going_to_containerd_is_refused_while_a_vfs_store_is_left_or_dockerd_nam
     assert exc.value.phase == "preflight" and path.read_text() == before and open(jpath).read() == journal_before
     assert conv.host.calls == [("lock", False)] and conv.client.calls == []
     if case == "vfs-left":  # what to remove by hand where that store's cleanup refuses for good
-        assert "remove by hand what it holds: %s, %s" % (root / "vfs", root / "containers" / "v1") in str(exc.value)
+        assert "nothing mounted under them, remove by hand %s, %s" % (root / "vfs", root / "containers" / "v1") in \
+            str(exc.value)
 
 
 # ---------------------------------------------------------------- the image a container is made again from
@@ -1022,7 +1024,7 @@ class Store404(Engine):
             raise _docker_api.DockerAPIError(404, "No such image", "DELETE", path)
 
 
-def made_from(tmp_path, monkeypatch, given, ref, untagged=None, images=None, deletable=()):
+def made_from(tmp_path, monkeypatch, given, ref, untagged=None, images=None, deletable=(), tags=()):
     """The engine's calls (after the create's) and the create's Image when a container made from GIVEN (its
     Config.Image; its image sha256:a1 in the old store, with the tag REF there or none) is made again in the new
     store, which holds IMAGES ({path: answer})."""
@@ -1034,6 +1036,7 @@ def made_from(tmp_path, monkeypatch, given, ref, untagged=None, images=None, del
     engine.deletable = set(deletable)
     engine.answers.update(dict({"/containers/new/json": {"Id": "new"}}, **(images or {})))
     conv.client, conv.socket, conv.jpath = engine, "/run/c.sock", str(tmp_path / "journal.json")
+    conv.journal["tags"] = list(tags)  # the old store's, as recorded
     inspect = dict(container("a1", "web", image=given), HostConfig={})
     conv.recreate([{"name": "web", "id": "a1", "inspect": inspect, "running": False, "ref": ref, "layers": [],
                     "untagged": untagged, "upper": "/d/overlay2/x/diff"}], {}, "containerd")
@@ -1054,8 +1057,9 @@ def test_a_container_made_from_its_images_id_is_made_from_that_images_id_in_the_
 def test_a_container_whose_tag_names_nothing_now_is_made_from_it_the_tag_taken_away_after(tmp_path, monkeypatch):
     """seed/app:1 named its image once (seed/app:2 does now, and the new store has no seed/app:1): pointed at the
     image for the create, then taken away (the image keeps seed/app:2), the container recording seed/app:1."""
-    calls, image = made_from(tmp_path, monkeypatch, "seed/app:1", "seed/app:2",
-                             images={"/images/seed/app:2/json": {"Id": "sha256:m1"}}, deletable={"/images/seed/app:1"})
+    calls, image = made_from(tmp_path, monkeypatch, "seed/app:1", "seed/app:2", images={
+        "/images/seed/app:2/json": {"Id": "sha256:m1"}, "/images/sha256:m1/json": {"Id": "sha256:m1"}},
+        deletable={"/images/seed/app:1"}, tags=["seed/app:2"])
     assert image == "seed/app:1"
     assert calls[:2] == [("POST", "/images/sha256:m1/tag"), ("DELETE", "/images/seed/app:1", True)], calls
 
@@ -1075,6 +1079,27 @@ def test_a_container_on_an_image_without_a_tag_is_made_from_the_image_it_was_car
     assert [c[1] for c in calls[:2]] == ["/images/sha256:c1/tag", "/images/sha256:other/tag"], calls
 
 
+@pytest.mark.parametrize("given, tags, digests, dropped", [
+    ("seed/app:1", [], [], True),                                  # a kill left it: taken away after
+    ("seed/app:1", ["seed/app:1", "seed/app:2"], [], False),       # the old store has it: kept
+    ("docker.io/library/busy:1", ["busy:1"], [], False),           # the same tag, as docker lists it
+    ("seed/app:1", [], ["seed/app@sha256:d1"], None),              # taking it would take the digest: from the ID
+])
+def test_a_tag_the_old_store_lacks_is_not_left_in_the_new_one(tmp_path, monkeypatch, given, tags, digests, dropped):
+    """The container's own tag names its image in the new store already (a run killed between putting it there
+    and taking it away): taken away after the create unless the old store has it too, or the image's digests of
+    that repository would go with it (then made from the ID where the tag names nothing)."""
+    images = {"/images/seed/app:2/json": {"Id": "sha256:m1"}, "/images/sha256:m1/json": {"Id": "sha256:m1",
+                                                                                         "RepoDigests": digests}}
+    if dropped is not None:
+        images["/images/%s/json" % given] = {"Id": "sha256:m1"}
+    calls, image = made_from(tmp_path, monkeypatch, given, "seed/app:2", images=images, tags=tags,
+                             deletable={"/images/%s" % given})
+    deletes = [c for c in calls if c[0] == "DELETE"]
+    assert deletes == ([("DELETE", "/images/%s" % given, True)] if dropped else []), calls
+    assert image == ("sha256:m1" if dropped is None else given), image
+
+
 def test_an_image_id_prefix_is_told_from_a_name():
     assert _store_plan.by_id("sha256:ab12", "sha256:ab12cd") and _store_plan.by_id("ab12cd", "sha256:ab12cd")
     assert not _store_plan.by_id("seed/app:2", "sha256:ab12") and not _store_plan.by_id("ab13", "sha256:ab12cd")
@@ -1082,20 +1107,22 @@ def test_an_image_id_prefix_is_told_from_a_name():
 
 
 def test_the_carry_tags_go_once_the_conversion_to_containerd_is_done(tmp_path, monkeypatch):
-    """Each taken away with force (Docker keeps an image a container uses, without a tag); one already gone is
-    no failure (a rerun after a kill between them)."""
+    """Every carry tag the store shows (this run's, and one an earlier failed run left) taken away with force
+    (Docker keeps an image a container uses, without a tag), no other tag; one gone meanwhile is no failure (a
+    rerun after a kill between them)."""
     monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
     conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
     engine = Store404(CONTAINERD, tmp_path, ())
-    engine.deletable = {"/images/" + _store_plan.carry_tag("sha256:b2")}
+    carry = [_store_plan.carry_tag(i) for i in ("sha256:a1", "sha256:b2", "sha256:c3")]
+    engine.answers["/images/json"] = [{"Id": "sha256:n1", "RepoTags": [carry[0], "seed/app:1"]},
+                                      {"Id": "sha256:n2", "RepoTags": [carry[2], carry[1]]},
+                                      {"Id": "sha256:n3", "RepoTags": None}]
+    engine.deletable = {"/images/" + carry[0], "/images/" + carry[2]}  # carry[1] went meanwhile: a 404
     engine.answers["/system/df"] = {}
     conv.client, conv.jpath = engine, str(tmp_path / "journal.json")
     monkeypatch.setattr(_store_convert._store_cleanup, "report", lambda conv, target: None)
-    conv.journal = {"untagged": {"sha256:a1": {"carry": _store_plan.carry_tag("sha256:a1")},
-                                 "sha256:b2": {"carry": _store_plan.carry_tag("sha256:b2")}}}
     conv.done("containerd")
-    assert engine.calls == [("DELETE", "/images/" + _store_plan.carry_tag(i), {"force": True, "noprune": True})
-                            for i in ("sha256:a1", "sha256:b2")], engine.calls
+    assert engine.calls == [("DELETE", "/images/" + t, {"force": True, "noprune": True}) for t in carry], engine.calls
     assert json.loads((tmp_path / "journal.json").read_text())["phase"] == "done"
     engine.calls[:] = []
     conv.done("classic")  # going to the classic store, no tag was carried
@@ -1141,35 +1168,58 @@ def test_an_export_from_containerd_loses_the_names_that_are_no_tags_on_its_way_t
     assert len(failed) == 1 and isinstance(failed[0], tarfile.TarError), failed
 
 
-@pytest.mark.parametrize("killed", [False, True])
-def test_a_switch_back_keeps_the_stopped_containers_from_starting_with_docker(tmp_path, monkeypatch, killed):
+@pytest.mark.parametrize("case", ["plain", "killed", "start-fails", "ran-since"])
+def test_a_switch_back_keeps_the_stopped_containers_from_starting_with_docker(tmp_path, monkeypatch, case):
     """Docker starts a stopped container with the restart policy always at each of its starts: held (policy no in
-    its hostconfig.json, the journal naming it first) while Docker starts on the old store, given its policy back
-    after.  KILLED: a run killed once it held them (phase containers), the rerun's switch back releases them."""
+    its hostconfig.json, the policy the host shows journalled first) while Docker starts on the old store, given it
+    back once Docker runs.  killed: a run killed once it held them, the rerun's switch back releases them.
+    start-fails: a container that ran does not start again; the policy is given back all the same.  ran-since:
+    recorded stopped, but running when Docker was stopped for the window: not held, started again."""
     monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
     conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
     before = path.read_text()
     path.write_text(json.dumps(_stores.with_store(json.loads(before), "containerd")))
-    always = {"Name": "always", "MaximumRetryCount": 0}
+    always, later = {"Name": "always", "MaximumRetryCount": 0}, {"Name": "unless-stopped", "MaximumRetryCount": 0}
     records = [{"id": cid, "name": cid, "running": running, "inspect": {"HostConfig": {"RestartPolicy": policy}}}
                for cid, running, policy in (("s1", False, always), ("r1", True, always), ("n1", False, {"Name": "no"}))]
     for c in records:
         (root / "containers" / c["id"]).mkdir()
         (root / "containers" / c["id"] / "hostconfig.json").write_text(json.dumps(c["inspect"]["HostConfig"]))
-    conv.client.answers.update(("/containers/%s/json" % c["id"], {"State": {"Running": True}}) for c in records)
+    # the host says unless-stopped for s1 now (changed since the record): that is what it gets back
+    (root / "containers" / "s1" / "hostconfig.json").write_text(json.dumps({"RestartPolicy": later}))
+    conv.client.answers.update(("/containers/%s/json" % c["id"], {"State": {"Running": False}}) for c in records)
     seen = []
     real = conv.host.start_docker
     conv.host.start_docker = lambda *a, **k: seen.append(json.loads(
         (root / "containers" / "s1" / "hostconfig.json").read_text())["RestartPolicy"]["Name"]) or real(*a, **k)
+    post = conv.client.post
+
+    def failing(path_, params=None, body=None):
+        if path_ == "/containers/r1/start":
+            raise StoreError("port is already allocated", "rollback")
+        return post(path_, params, body)
+    if case == "start-fails":
+        conv.client.post = failing
     jpath = journal(root, phase="containers", target="containerd", daemon_json_before=before, containers=records,
-                    tags=[], held=["s1"] if killed else [])
-    if killed:  # held, then killed: its hostconfig.json says no
+                    tags=[], held={"s1": later} if case == "killed" else {},
+                    ran=["r1", "s1"] if case == "ran-since" else ["r1"])
+    if case == "killed":  # held, then killed: its hostconfig.json says no
         _stores.disarm(str(root), "s1")
-    res = conv.run()
-    assert res["rolled_back"] is True and path.read_text() == before
+    if case == "start-fails":
+        with pytest.raises(StoreError, match="switching back failed too"):
+            conv.run()
+    else:
+        assert conv.run()["rolled_back"] is True and path.read_text() == before
+    updates = [b for b in conv.client.bodies if b[0].endswith("/update")]
+    starts = [b[0] for b in conv.client.bodies if b[0].endswith("/start")]
+    if case == "ran-since":
+        assert seen == ["unless-stopped"] and updates == [], (seen, updates)
+        assert sorted(starts) == ["/containers/r1/start", "/containers/s1/start"], starts
+        return
     assert seen == ["no"], seen  # Docker started with s1 held
-    assert conv.client.bodies == [("/containers/s1/update", None, {"RestartPolicy": always})], conv.client.bodies
-    assert json.loads(jpath.read_text())["held"] == []
+    assert updates == [("/containers/s1/update", None, {"RestartPolicy": later})], conv.client.bodies
+    assert json.loads(jpath.read_text())["held"] == {}
+    assert json.loads((root / "containers" / "n1" / "hostconfig.json").read_text())["RestartPolicy"]["Name"] == "no"
 
 
 @pytest.mark.parametrize("opts, refused", [(["overlay2.size=10G", "overlay2.override_kernel_check=true"], True),
@@ -1190,3 +1240,41 @@ def test_a_size_limit_on_the_writable_layers_is_refused_going_to_containerd(tmp_
                                                    "(overlay2.size=10G), which containerd's store does not apply")) as exc:
         conv.run()
     assert exc.value.phase == "preflight" and path.read_text() == before and conv.client.calls == []
+
+
+def test_a_load_that_gives_up_part_way_ends_the_export_from_containerd_without_waiting_on_it(tmp_path, monkeypatch):
+    """docker load stops reading (an error) while ctr still writes its archive and a long message: ctr is ended,
+    its message read from a file (never a pipe it would block on), the error raised, nothing left waiting."""
+    import io
+    import os
+    import sys
+    import threading
+    part = io.BytesIO()
+    with tarfile.open(fileobj=part, mode="w") as tar:
+        info = tarfile.TarInfo("blobs/sha256/aa")
+        info.size = 200000
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    (tmp_path / "part.tar").write_bytes(part.getvalue()[:30000])
+    monkeypatch.setattr(_stores, "ctr_argv", lambda *a: [  # ctr: one process, as ctr is
+        sys.executable, "-c", "import sys, time; sys.stdout.buffer.write(open(%r, 'rb').read()); sys.stdout.flush(); "
+        "sys.stderr.write('x' * 200000); sys.stderr.flush(); time.sleep(30)" % str(tmp_path / "part.tar")])
+
+    def post_load(client, body, timeout=None):
+        body.read(5000)
+        return [], "invalid tar header"
+    monkeypatch.setattr(_store_images._image_archive, "post_load", post_load)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    conv.client.answers["/images/json"] = []
+    conv.socket, conv.status = "/run/c.sock", _copy.Status(None)
+    raised = []
+
+    def export():
+        try:
+            conv.export_from_containerd([], None, {"sha256:m": {"name": "moby-dangling@sha256:m", "config": "sha256:c"}})
+        except StoreError as exc:
+            raised.append(exc)
+    thread = threading.Thread(target=export, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "the export waits on a load that gave up"
+    assert len(raised) == 1 and "invalid tar header" in str(raised[0]), raised
