@@ -155,13 +155,17 @@ def test_check_mode_plans_the_carry_and_changes_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case, words", [
-    # carried from the classic store's files only: unreadable here (no docker client), refused
+    # carried from the classic store's files only: unreadable here, refused
     ("untagged", "containers use images with no tag (a1), which are carried only from the classic store's files"),
     ("foreign", "the containerd store already holds containers named web, which this collection did not make"),
     ("socket", "containerd's socket is not found"),
 ])
 def test_each_refusal_changes_nothing(tmp_path, monkeypatch, case, words):
     monkeypatch.setattr(_stores, "containerd_socket", lambda: None if case == "socket" else "/run/c.sock")
+
+    def unusable(names, drop, **_kw):
+        raise _layer_store.Unusable("the store's files are not readable")
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", unusable)
     images = [{"Id": "sha256:a1", "RepoTags": [] if case == "untagged" else ["seed/app:2"]}]
     conv, path, root, runs = conversion(tmp_path, CLASSIC, "containerd", containers=[container("a1", "web")],
                                         images=images)

@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+"""The images without a tag and the held containers of an image store conversion, through the steps that pass
+them on: the plan, the journal, the import into containerd, the export from it, the tags for a create, the switch
+back (_store_convert, _store_containers, _store_images, on the fake engine of test_store_convert)."""
+import io
+import json
+import os
+import sys
+import tarfile
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _docker_api, _layer_store, _store_convert, _store_images, _store_plan, _stores)
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+from test_store_convert import (  # noqa: E402  pylint: disable=import-error
+    CLASSIC, CONTAINERD, Store404, container, conversion, journal)
+
+CARRY = {"sha256:a1": {"carry": "dockyard-migrate-untagged:a1"}}
+
+
+def test_an_image_carried_without_a_tag_the_new_store_lacks_is_found_missing(tmp_path):
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    conv.client.answers.update({"/images/json": [], "/images/sha256:m9/json": {}})
+    plan = {"tags": [], "tag_layers": {}, "untagged": CARRY}
+    with pytest.raises(StoreError, match="tags missing: the image a1"):
+        conv.check_tags(plan, "classic")
+    conv.client.answers["/images/json"] = [{"Id": "sha256:m9", "RepoTags": ["dockyard-migrate-untagged:a1"]}]
+    conv.check_tags(plan, "classic")
+
+
+def make(tmp_path, monkeypatch, fail=False):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    engine = Store404(CONTAINERD, tmp_path, ())
+    engine.deletable = {"/images/seed/app:1"}
+    engine.answers.update({"/containers/new/json": {"Id": "new"}, "/images/seed/app:2/json": {"Id": "sha256:m1"},
+                           "/images/sha256:m1/json": {"Id": "sha256:m1"}})
+    post = engine.post
+
+    def failing(path, params=None, body=None):
+        r = post(path, params, body)
+        if fail and path == "/containers/create":
+            raise _docker_api.DockerAPIError(500, "boom", "POST", path)
+        return r
+    engine.post = failing
+    conv.client, conv.socket, conv.jpath = engine, "/run/c.sock", str(tmp_path / "journal.json")
+    inspect = dict(container("a1", "web", image="seed/app:1"), HostConfig={})
+    rec = {"name": "web", "id": "a1", "inspect": inspect, "running": False, "ref": "seed/app:2", "layers": [],
+           "untagged": None, "upper": "/d/overlay2/x/diff"}
+    return conv, engine, rec
+
+
+def test_the_tag_that_named_nothing_is_taken_away_after_the_create_not_before(tmp_path, monkeypatch):
+    conv, engine, rec = make(tmp_path, monkeypatch)
+    conv.recreate([rec], {}, "containerd")
+    assert [c[1] for c in engine.calls[:3]] == ["/images/sha256:m1/tag", "/containers/create", "/images/seed/app:1"]
+
+
+def test_the_tag_is_taken_away_even_when_the_create_fails(tmp_path, monkeypatch):
+    conv, engine, rec = make(tmp_path, monkeypatch, fail=True)
+    with pytest.raises(_docker_api.DockerAPIError):
+        conv.recreate([rec], {}, "containerd")
+    assert engine.calls[-1][:2] == ("DELETE", "/images/seed/app:1")
+
+
+def switch_back(tmp_path, monkeypatch, gone=False):
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "classic")
+    before = path.read_text()
+    path.write_text(json.dumps(_stores.with_store(json.loads(before), "containerd")))
+    always = {"Name": "always", "MaximumRetryCount": 0}
+    rec = {"id": "s1", "name": "s1", "running": False, "inspect": {"HostConfig": {"RestartPolicy": always}}}
+    (root / "containers" / "s1").mkdir()
+    (root / "containers" / "s1" / "hostconfig.json").write_text(json.dumps(rec["inspect"]["HostConfig"]))
+    post = conv.client.post
+
+    def ordered(p, params=None, body=None):
+        conv.host.calls.append(("POST", p))
+        if gone and p == "/containers/s1/update":
+            raise _docker_api.DockerAPIError(404, "No such container", "POST", p)
+        return post(p, params, body)
+    conv.client.post = ordered
+    jpath = journal(root, phase="containers", target="containerd", daemon_json_before=before, containers=[rec], tags=[])
+    return conv, jpath
+
+
+def test_a_held_container_gets_its_policy_back_once_docker_runs(tmp_path, monkeypatch):
+    conv, _j = switch_back(tmp_path, monkeypatch)
+    conv.run()
+    calls = conv.host.calls
+    assert calls.index(("start_docker",)) < calls.index(("POST", "/containers/s1/update")), calls
+
+
+def test_a_held_container_removed_since_is_no_failure_of_the_switch_back(tmp_path, monkeypatch):
+    conv, jpath = switch_back(tmp_path, monkeypatch, gone=True)
+    assert conv.run()["rolled_back"] is True and json.loads(jpath.read_text())["held"] == {}
+
+
+def test_images_without_a_tag_go_into_containerd_under_their_carry_tag(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    made = []
+
+    class FakeArchive:
+        def __init__(self, names, drop, aliases=None):
+            made.append((list(names), dict(aliases or {})))
+            self.names = names
+
+        def size(self):
+            return 1
+
+        def write(self, fd, tick):
+            os.write(fd, b"x")
+    monkeypatch.setattr(_layer_store, "Archive", FakeArchive)
+    monkeypatch.setattr(_stores, "ctr_argv", lambda *a: ["tee", str(tmp_path / "imported")])
+    conv.socket = "/run/c.sock"
+    conv.import_into_containerd(["seed/app:2"], CARRY)
+    assert made == [(["seed/app:2", "sha256:a1"], {"sha256:a1": "dockyard-migrate-untagged:a1"})]
+
+    def unusable(names, drop, **_kw):
+        raise _layer_store.Unusable("vfs")
+    monkeypatch.setattr(_layer_store, "Archive", unusable)
+    with pytest.raises(StoreError, match="cannot be read from the classic store's files"):
+        conv.import_into_containerd(["seed/app:2"], CARRY)
+
+
+def export(tmp_path, monkeypatch, held=(), tags=(), broken=False):
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "classic")
+    src = tmp_path / "export.tar"
+    manifest = [{"Config": "blobs/sha256/c1", "RepoTags": ["moby-dangling@sha256:m1"], "Layers": []}]
+    with tarfile.open(str(src), "w") as tar:
+        raw = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    if broken:
+        src.write_bytes(b"x" * 700)
+    args = tmp_path / "args"
+    script = tmp_path / "ctr.py"
+    script.write_text("import sys, shutil\nopen(sys.argv[2], 'w').write(' '.join(sys.argv[3:]))\n"
+                      "shutil.copyfileobj(open(sys.argv[1], 'rb'), sys.stdout.buffer)\n")
+    monkeypatch.setattr(_stores, "ctr_argv", lambda socket, *a: [sys.executable, str(script), str(src), str(args)])
+    monkeypatch.setattr(_stores, "containerd_configs", lambda *a: {})
+    conv.client.get = lambda p, params=None: [{"Id": i} for i in held] if params == {"all": True} else []
+    loaded = []
+
+    def post_load(client, stream, timeout=None):
+        data = stream.read()
+        if not data:
+            return [], None
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            loaded.append(json.loads(tar.extractfile("manifest.json").read()))
+        return [], None
+    monkeypatch.setattr(_store_images._image_archive, "post_load", post_load)
+    conv.socket = "/run/c.sock"
+    untagged = {"sha256:m1": {"name": "moby-dangling@sha256:m1", "config": "sha256:c1"}}
+    conv.export_from_containerd(list(tags), None, untagged)
+    return loaded, args.read_text().split() if args.exists() else None
+
+
+def test_an_image_without_a_tag_is_exported_by_its_containerd_name_and_loaded_without_one(tmp_path, monkeypatch):
+    loaded, args = export(tmp_path, monkeypatch)
+    assert args == ["moby-dangling@sha256:m1"] and loaded == [[{"Config": "blobs/sha256/c1", "RepoTags": None,
+                                                                "Layers": []}]]
+
+
+def test_an_image_without_a_tag_the_classic_store_still_holds_is_not_exported(tmp_path, monkeypatch):
+    assert export(tmp_path, monkeypatch, held=["sha256:c1"]) == ([], None)
+
+
+def test_a_broken_export_stream_fails_the_load(tmp_path, monkeypatch):
+    with pytest.raises(StoreError, match="loading the images into the classic store failed"):
+        export(tmp_path, monkeypatch, broken=True)
+
+
+def hermetic(monkeypatch):
+    """The preflight's look at the machine (tools on PATH, the host's dockerd) kept out of these tests."""
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    monkeypatch.setattr(_store_convert.shutil, "which", lambda tool: "/usr/bin/" + tool)
+    monkeypatch.setattr(_stores, "dockerd_choices", lambda **_kw: [])
+
+
+def untagged_host(tmp_path, monkeypatch, check_mode=False):
+    hermetic(monkeypatch)
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", lambda names, drop, **kw: names)
+    c = dict(container("a1", "web", image="seed/gone:1"), State={"Status": "exited", "Running": False},
+             HostConfig={"RestartPolicy": {"Name": "always"}})
+    return conversion(tmp_path, CLASSIC, "containerd", check_mode=check_mode, containers=[c],
+                      images=[{"Id": "sha256:a1", "RepoTags": []}])
+
+
+def test_the_result_names_the_untagged_images_and_the_stopped_always_containers(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = untagged_host(tmp_path, monkeypatch, check_mode=True)
+    res = conv.run()
+    assert res["untagged_images"] == ["sha256:a1"] and res["stopped_always"] == ["web"]
+
+
+def test_the_journal_records_the_untagged_images_before_they_are_imported(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = untagged_host(tmp_path, monkeypatch)
+    seen = []
+
+    def imp(self, tags, untagged=None):
+        j = json.loads(open(self.jpath).read())
+        seen.append((tags, untagged, j.get("untagged"), j["containers"][0]["untagged"], j["containers"][0]["layers"]))
+        raise StoreError("stop here", "images")
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", imp)
+    with pytest.raises(StoreError, match="stop here"):
+        conv.run()
+    assert seen == [([], CARRY, CARRY, CARRY["sha256:a1"], ["sha256:l1"])], seen
+
+
+def test_the_export_from_containerd_is_given_the_untagged_images(tmp_path, monkeypatch):
+    hermetic(monkeypatch)
+    monkeypatch.setattr(_store_plan, "from_containerd", lambda conv, ids, problems: dict(
+        (i, {"name": "moby-dangling@" + i, "config": "sha256:c1"}) for i in ids))
+    c = dict(container("a1", "web", image="seed/gone:1"), State={"Status": "running", "Running": True})
+    conv, _p, root, _runs = conversion(tmp_path, CONTAINERD, "classic", containers=[c],
+                                       images=[{"Id": "sha256:a1", "RepoTags": []}])
+    infos = iter([CONTAINERD, CLASSIC, CLASSIC, CLASSIC, CLASSIC])
+    conv.client.info = lambda: dict(next(infos), DockerRootDir=str(root))
+    seen = []
+
+    def exp(self, tags, layers=None, untagged=None):
+        seen.append(untagged)
+        raise StoreError("stop here", "images")
+    monkeypatch.setattr(_store_convert.Conversion, "export_from_containerd", exp)
+    with pytest.raises(StoreError, match="stop here"):
+        conv.run()
+    assert seen == [{"sha256:a1": {"name": "moby-dangling@sha256:a1", "config": "sha256:c1"}}], seen
+
+
+def test_the_journal_names_a_held_container_before_its_policy_is_taken(tmp_path, monkeypatch):
+    conv, jpath = switch_back(tmp_path, monkeypatch)
+    real = _stores.disarm
+
+    def disarm(root, cid):
+        assert cid in json.loads(jpath.read_text())["held"]
+        return real(root, cid)
+    monkeypatch.setattr(_stores, "disarm", disarm)
+    assert conv.run()["rolled_back"] is True
+
+
+def test_a_policy_that_cannot_be_given_back_leaves_the_container_held(tmp_path, monkeypatch):
+    conv, jpath = switch_back(tmp_path, monkeypatch)
+    post = conv.client.post
+
+    def refusing(p, params=None, body=None):
+        if p.endswith("/update"):
+            raise _docker_api.DockerAPIError(500, "boom", "POST", p)
+        return post(p, params, body)
+    conv.client.post = refusing
+    with pytest.raises(StoreError):
+        conv.run()
+    j = json.loads(jpath.read_text())
+    assert j["phase"] != "rolled_back" and j["held"] == {"s1": {"Name": "always", "MaximumRetryCount": 0}}, j
