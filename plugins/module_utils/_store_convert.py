@@ -40,8 +40,8 @@ import shutil
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _daemon_json, _docker_api, _fileops, _store_cleanup, _store_containers, _store_images, _store_plan, _stores,
-    _testhooks)
+    _copy, _daemon_json, _fileops, _store_cleanup, _store_containers, _store_images, _store_plan, _store_rollback,
+    _stores, _testhooks)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -58,16 +58,7 @@ def journal_path(root):
     return os.path.join(os.path.dirname(root), ".%s.dockyard-image-store.json" % os.path.basename(root))
 
 
-def restart_policy(root, cid):
-    """The restart policy the container CID's hostconfig.json under Docker's ROOT gives (None when unread)."""
-    try:
-        with open(os.path.join(root, "containers", cid, "hostconfig.json")) as f:
-            return json.load(f).get("RestartPolicy")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
+class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _store_rollback.RollbackSteps):
     """A conversion to OPTS.store on a host: CLIENT (_docker_api.DockerClient), HOST (_systemd.Systemd: units, files,
     commands, the lock), RUNNER (argv -> rc, out, err)."""
 
@@ -228,7 +219,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
         if source in _stores.DRIVER_SOURCES:
             return []  # a driver conversion: _store_plan.driver_checks
         problems = []
-        sizes = [str(o) for o in data.get("storage-opts") or () if str(o).replace(" ", "").startswith("overlay2.size=")]
+        sizes = [str(o) for o in data.get("storage-opts") or ()
+                 if str(o).replace(" ", "").lower().startswith("overlay2.size=")]
         if target == "containerd" and sizes:  # measured on Docker 26.1: started, containers run, no limit
             problems.append("daemon.json's storage-opts limit each container's writable layer (%s), which containerd's "
                             "store does not apply (it starts and ignores them): remove them to accept containers "
@@ -300,14 +292,14 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
             taken["classic_driver"] = driver if driver == _stores.DRIVERS["classic"] else None
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
-                  undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], **taken)
+                  undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], root=self.root, **taken)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":
             self.save(phase="images")
             self.import_into_containerd(plan["tags"], plan["untagged"])
         self.result["images_seconds"] = round(time.time() - t0, 3)
-        self.save(phase="stop", ran=[c["Id"] for c in self.client.get("/containers/json") or []])
+        self.save(phase="stop", ran=self.running_at_stop(plan["containers"]), containers=plan["containers"])
         self.save(masked=self.host.mask(self.host.window_units()))
         down = time.time()  # Docker served until here
         try:
@@ -376,63 +368,9 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps):
                 self.result["actions"].append("kept the %s store's earlier %s (%s) from starting with Docker" % (
                     target, name, cid[:12]))
 
-    def ran(self):
-        """The IDs of the old store's containers that ran when Docker was stopped for the window (recorded then);
-        those recorded running, for a journal of an older version."""
-        if self.journal.get("ran") is not None:
-            return set(self.journal["ran"])
-        return set(c["id"] for c in self.journal.get("containers") or [] if c.get("running"))
-
-    def hold_stopped(self, ran):
-        """Docker stopped: the recorded containers that did not run (not in RAN) and have a restart policy are kept
-        from starting with Docker on the old store (policy ``no`` in their hostconfig.json; Docker starts a stopped
-        ``always`` one at each of its starts).  The policy the host shows is journalled first (``held``; one held
-        already keeps its entry): a kill before release_stopped is healed by the rerun's switch back."""
-        held = dict(self.journal.get("held") or {})
-        for c in self.journal.get("containers") or []:
-            policy = restart_policy(self.root, c["id"]) if c["id"] not in ran else None
-            if (policy or {}).get("Name") not in (None, "", "no"):
-                held.setdefault(c["id"], policy)
-        self.save(held=held)
-        for cid in sorted(held):
-            _stores.disarm(self.root, cid)
-
-    def release_stopped(self):
-        """The containers hold_stopped held given their restart policy back, Docker running."""
-        for cid, policy in sorted((self.journal.get("held") or {}).items()):
-            try:
-                self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
-            except _docker_api.DockerAPIError as exc:
-                if exc.status != 404:  # one removed since: nothing to give back
-                    raise
-        self.save(held={})
-
     def start(self):
         self.host.unmask(self.journal.get("masked") or [])
         self.save(masked=[])
         self.host.start_docker()
         if not self.host.wait_docker(self.opts.get("timeout") or 60):
             raise StoreError("Docker did not answer after the switch", "start")
-
-    def roll_back(self, text_before, exc):
-        """Docker back on the old store, where nothing was written: daemon.json as it was, Docker started, the
-        containers that ran started again, and only those (the stopped ones kept from starting with Docker)."""
-        try:
-            self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
-                self.host.mask(self.host.window_units()))))
-            self.host.stop_docker()
-            ran = self.ran()
-            self.hold_stopped(ran)
-            self.host.write_file(self.opts["daemon_json"], text_before, config=True)
-            self.start()
-            self.release_stopped()  # Docker has started what it starts by itself: a start failing below loses none
-            todo = [c for c in self.journal.get("containers") or [] if c["id"] in ran and not (
-                self.client.get("/containers/%s/json" % c["id"]).get("State") or {}).get("Running")]
-            for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
-                for c in wave:
-                    self.client.post("/containers/%s/start" % c["id"])
-            self.save(phase="rolled_back", error=str(exc), masked=[])
-            self.result["rolled_back"] = True
-        except Exception as rb_exc:  # the message says both
-            self.result["rolled_back"] = False
-            raise StoreError("%s; and switching back failed too: %s" % (exc, rb_exc), "rollback")

@@ -204,7 +204,7 @@ class ImageSteps:
                     if writer is not None:
                         body.close()  # the pipe's end: a writer the load stopped reading from ends (EPIPE)
             finally:
-                if error or proc.poll() is None and writer is not None and writer.is_alive():
+                if error:
                     proc.kill()  # the load ended early: ctr (and a writer reading from it) must not wait for it
                 if writer is not None:
                     writer.join()

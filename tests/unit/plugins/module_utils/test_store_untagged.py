@@ -5,6 +5,7 @@ back (_store_convert, _store_containers, _store_images, on the fake engine of te
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 
@@ -94,7 +95,15 @@ def test_a_held_container_gets_its_policy_back_once_docker_runs(tmp_path, monkey
 
 
 def test_a_held_container_removed_since_is_no_failure_of_the_switch_back(tmp_path, monkeypatch):
+    """Held by a run killed since, then removed (its directory gone): nothing to give back.  One the engine does not
+    know while its directory is there stays held, the switch back failing (a rerun tries again)."""
     conv, jpath = switch_back(tmp_path, monkeypatch, gone=True)
+    held = {"s1": {"Name": "always", "MaximumRetryCount": 0}}
+    jpath.write_text(json.dumps(dict(json.loads(jpath.read_text()), held=held)))
+    with pytest.raises(StoreError, match="switching back failed too"):
+        conv.run()
+    assert json.loads(jpath.read_text())["held"] == held
+    shutil.rmtree(str(tmp_path / "docker" / "containers" / "s1"))
     assert conv.run()["rolled_back"] is True and json.loads(jpath.read_text())["held"] == {}
 
 
@@ -255,3 +264,54 @@ def test_a_policy_that_cannot_be_given_back_leaves_the_container_held(tmp_path, 
         conv.run()
     j = json.loads(jpath.read_text())
     assert j["phase"] != "rolled_back" and j["held"] == {"s1": {"Name": "always", "MaximumRetryCount": 0}}, j
+
+
+def test_a_run_killed_before_it_stopped_docker_is_rolled_back_without_a_stop(tmp_path, monkeypatch):
+    """Killed after the journal said stop (the units masked, say) while Docker still serves the old store with
+    daemon.json as it was: the rerun unmasks, and stops nothing (the host is as it was)."""
+    hermetic(monkeypatch)
+    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    before = path.read_text()
+    conv.client.ping = lambda: True
+    conv.client.info = lambda: dict(CONTAINERD if (json.loads(path.read_text()).get("features") or {}).get(
+        "containerd-snapshotter") else CLASSIC, DockerRootDir=str(root))
+    conv.client.answers["/system/df"] = {}
+    journal(root, phase="stop", source="classic", target="containerd", daemon_json_before=before, containers=[],
+            tags=[], ran=[], masked=["docker.service", "docker.socket"])
+    res = conv.run()
+    names = [c[0] for c in conv.host.calls]
+    assert "rolled back the conversion interrupted in phase stop" in res["actions"], res["actions"]
+    assert names.index("unmask") < names.index("stop_docker"), names  # the conversion that follows stops it
+    assert conv.host.calls[names.index("unmask")] == ("unmask", ["docker.service", "docker.socket"])
+    assert names.count("stop_docker") == 1 and path.read_text() != before  # one stop: the new conversion's
+
+
+def test_containers_made_or_removed_while_the_images_were_carried_stop_the_run_before_the_stop(tmp_path, monkeypatch):
+    """The window starts from the containers as they are: one made or removed since the record stops the run with
+    Docker serving (nothing switched); the others are told whether they run now."""
+    hermetic(monkeypatch)
+    conv, path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.jpath = str(tmp_path / "journal.json")
+    records = [{"id": "a1", "running": True}, {"id": "b2", "running": False}]
+    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "exited"}, {"Id": "b2", "State": "running"}]
+    assert conv.running_at_stop(records) == ["b2"] and [c["running"] for c in records] == [False, True]
+    conv.client.answers["/containers/json"] += [{"Id": "c3", "State": "running"}]
+    with pytest.raises(StoreError, match=r"containers were made \(c3\) while the images were carried; nothing"):
+        conv.running_at_stop(records)
+    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}]
+    with pytest.raises(StoreError, match=r"containers were removed \(b2\) while the images were carried") as exc:
+        conv.running_at_stop(records)
+    assert exc.value.phase == "images" and conv.host.calls == []
+
+
+def test_a_switch_back_that_finds_docker_on_the_other_store_gives_no_policy_back(tmp_path, monkeypatch):
+    """Docker comes back on the store it was to leave: the held containers' IDs are unknown there, and giving
+    their policies back would lose them; they stay held, the switch back fails."""
+    conv, jpath = switch_back(tmp_path, monkeypatch)
+    journal_now = json.loads(jpath.read_text())
+    jpath.write_text(json.dumps(dict(journal_now, source="classic")))
+    conv.client.info = lambda: dict(CONTAINERD, DockerRootDir=str(tmp_path / "docker"))
+    with pytest.raises(StoreError, match="Docker started on the containerd store, not the classic store it ran"):
+        conv.run()
+    assert not [c for c in conv.host.calls if c[0] == "POST" and c[1].endswith("/update")]
+    assert json.loads(jpath.read_text())["held"] == {"s1": {"Name": "always", "MaximumRetryCount": 0}}

@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.migrate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""An image store conversion's way back (_store_convert.Conversion's switch back, after a failure or a kill before
+the new store's containers ran): Docker on the old store again, its containers as they were when Docker was
+stopped for the window, running or held from starting with Docker.  Internal to dockyard.migrate."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _docker_api, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+
+def restart_policy(root, cid):
+    """The restart policy the container CID's hostconfig.json under Docker's ROOT gives (None when unread)."""
+    try:
+        with open(os.path.join(root, "containers", cid, "hostconfig.json")) as f:
+            return json.load(f).get("RestartPolicy")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class RollbackSteps:
+    """Mixed into _store_convert.Conversion, whose client, host, journal, opts, result, root, save and start these
+    steps use."""
+
+    def running_at_stop(self, containers):
+        """The IDs of the containers running now, Docker about to be stopped; each of CONTAINERS (the record) told
+        whether it runs, so that both directions start the same set.  Containers made or removed since the record
+        (while the images were carried) stop the run here, nothing switched: the rerun records them."""
+        now = dict((c["Id"], c) for c in self.client.get("/containers/json", params={"all": True}) or [])
+        recorded = set(c["id"] for c in containers)
+        made, gone = sorted(set(now) - recorded), sorted(recorded - set(now))
+        if made or gone:
+            raise StoreError("containers were %s while the images were carried; nothing was switched: run again" % (
+                "; ".join(what % ", ".join(i[:12] for i in ids) for what, ids in (
+                    ("made (%s)", made), ("removed (%s)", gone)) if ids)), "images")
+        for c in containers:
+            c["running"] = now[c["id"]].get("State") == "running"
+        return sorted(c["id"] for c in containers if c["running"])
+
+    def ran(self):
+        """The IDs of the old store's containers that ran when Docker was stopped for the window (recorded then);
+        those recorded running, for a journal of an older version."""
+        if self.journal.get("ran") is not None:
+            return set(self.journal["ran"])
+        return set(c["id"] for c in self.journal.get("containers") or [] if c.get("running"))
+
+    def serving_source(self, text_before):
+        """Whether Docker answers on the store the conversion came from with daemon.json as it was (a run killed
+        before it stopped Docker)."""
+        if not self.journal.get("source") or _daemon_json.load(self.opts["daemon_json"])[1] != text_before:
+            return False
+        try:
+            if not self.client.ping():
+                return False
+            info = self.client.info()
+        except _docker_api.DockerError:
+            return False
+        return self.journal["source"] in (_stores.kind_of(info), _stores.store_of(info))
+
+    def hold_stopped(self, ran):
+        """Docker stopped: the recorded containers that did not run (not in RAN) and have a restart policy are kept
+        from starting with Docker on the old store (policy ``no`` in their hostconfig.json; Docker starts a stopped
+        ``always`` one at each of its starts).  The policy the host shows is journalled first (``held``; one held
+        already keeps its entry): a kill before release_stopped is healed by the rerun's switch back."""
+        held = dict(self.journal.get("held") or {})
+        for c in self.journal.get("containers") or []:
+            policy = restart_policy(self.docker_root(), c["id"]) if c["id"] not in ran else None
+            if (policy or {}).get("Name") not in (None, "", "no"):
+                held.setdefault(c["id"], policy)
+        self.save(held=held)
+        for cid in sorted(held):
+            _stores.disarm(self.docker_root(), cid)
+
+    def docker_root(self):
+        """Docker's root as the conversion recorded it (the engine's), else as daemon.json says."""
+        return self.journal.get("root") or self.root
+
+    def release_stopped(self):
+        """The containers hold_stopped held given their restart policy back, Docker running."""
+        for cid, policy in sorted((self.journal.get("held") or {}).items()):
+            try:
+                self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
+            except _docker_api.DockerAPIError as exc:
+                if exc.status != 404 or os.path.isdir(os.path.join(self.docker_root(), "containers", cid)):
+                    raise  # held until a rerun gives it back; only one removed since has nothing to give back
+        self.save(held={})
+
+    def roll_back(self, text_before, exc):
+        """Docker back on the old store, where nothing was written: daemon.json as it was, Docker started, the
+        containers that ran started again, and only those (the stopped ones kept from starting with Docker)."""
+        try:
+            if self.serving_source(text_before):  # killed before the stop: nothing to put back but the masks
+                self.host.unmask(self.journal.get("masked") or [])
+                self.release_stopped()
+                self.save(phase="rolled_back", error=str(exc), masked=[])
+                self.result["rolled_back"] = True
+                return
+            self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
+                self.host.mask(self.host.window_units()))))
+            self.host.stop_docker()
+            ran = self.ran()
+            self.hold_stopped(ran)
+            self.host.write_file(self.opts["daemon_json"], text_before, config=True)
+            self.start()
+            info = self.client.info()
+            if self.journal.get("source") not in (None, _stores.kind_of(info), _stores.store_of(info)):
+                raise StoreError("Docker started on the %s store, not the %s store it ran" % (
+                    _stores.store_of(info), self.journal["source"]), "rollback")
+            self.release_stopped()  # Docker has started what it starts by itself: a start failing below loses none
+            todo = [c for c in self.journal.get("containers") or [] if c["id"] in ran and not (
+                self.client.get("/containers/%s/json" % c["id"]).get("State") or {}).get("Running")]
+            for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
+                for c in wave:
+                    self.client.post("/containers/%s/start" % c["id"])
+            self.save(phase="rolled_back", error=str(exc), masked=[])
+            self.result["rolled_back"] = True
+        except Exception as rb_exc:  # the message says both
+            self.result["rolled_back"] = False
+            raise StoreError("%s; and switching back failed too: %s" % (exc, rb_exc), "rollback")
