@@ -292,7 +292,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
             taken["classic_driver"] = driver if driver == _stores.DRIVERS["classic"] else None
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
-                  undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], root=self.root, **taken)
+                  undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], root=self.root, stopping=False,
+                  **taken)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":
@@ -303,6 +304,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         self.save(masked=self.host.mask(self.host.window_units()))
         down = time.time()  # Docker served until here
         try:
+            self.save(stopping=True)  # from now on a rerun never takes Docker for one that was not stopped
             self.host.stop_docker()
             self.host.check_stopped(self.host.window_units(), self.opts.get("stop_timeout") or 120)
             _testhooks.reached("store_after_stop")

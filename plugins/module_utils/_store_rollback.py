@@ -42,7 +42,7 @@ class RollbackSteps:
                 "; ".join(what % ", ".join(i[:12] for i in ids) for what, ids in (
                     ("made (%s)", made), ("removed (%s)", gone)) if ids)), "images")
         for c in containers:
-            c["running"] = now[c["id"]].get("State") == "running"
+            c["running"] = now[c["id"]].get("State") in ("running", "paused", "restarting")  # State.Running
         return sorted(c["id"] for c in containers if c["running"])
 
     def ran(self):
@@ -55,13 +55,13 @@ class RollbackSteps:
     def serving_source(self, text_before):
         """Whether Docker answers on the store the conversion came from with daemon.json as it was (a run killed
         before it stopped Docker)."""
-        if not self.journal.get("source") or _daemon_json.load(self.opts["daemon_json"])[1] != text_before:
-            return False
+        if not self.journal.get("source") or self.journal.get("stopping") is not False:
+            return False  # Docker was stopped (and may have been started since: its containers are not all back)
         try:
-            if not self.client.ping():
+            if _daemon_json.load(self.opts["daemon_json"])[1] != text_before or not self.client.ping():
                 return False
             info = self.client.info()
-        except _docker_api.DockerError:
+        except (_docker_api.DockerError, _daemon_json.DaemonJsonError):
             return False
         return self.journal["source"] in (_stores.kind_of(info), _stores.store_of(info))
 
@@ -84,14 +84,24 @@ class RollbackSteps:
         return self.journal.get("root") or self.root
 
     def release_stopped(self):
-        """The containers hold_stopped held given their restart policy back, Docker running."""
+        """The containers hold_stopped held given their restart policy back, Docker running.  One the engine does
+        not know while its directory is there (Docker did not load it) is named in the result with its policy, to
+        give back by hand, and stays in the journal; one removed since has nothing to give back."""
+        left = {}
         for cid, policy in sorted((self.journal.get("held") or {}).items()):
             try:
                 self.client.post("/containers/%s/update" % cid, body={"RestartPolicy": policy})
             except _docker_api.DockerAPIError as exc:
-                if exc.status != 404 or os.path.isdir(os.path.join(self.docker_root(), "containers", cid)):
-                    raise  # held until a rerun gives it back; only one removed since has nothing to give back
-        self.save(held={})
+                if exc.status != 404:
+                    raise  # held until a rerun gives it back
+                if os.path.isdir(os.path.join(self.docker_root(), "containers", cid)):
+                    left[cid] = policy
+        if left:
+            self.result["not_released"] = dict((cid, p.get("Name")) for cid, p in left.items())
+            self.result["actions"].append("could not give back the restart policy of %s (Docker does not know them): "
+                                          "docker update --restart <policy> once it does" % ", ".join(
+                                              "%s (%s)" % (cid[:12], p.get("Name")) for cid, p in sorted(left.items())))
+        self.save(held=left)
 
     def roll_back(self, text_before, exc):
         """Docker back on the old store, where nothing was written: daemon.json as it was, Docker started, the
@@ -105,6 +115,7 @@ class RollbackSteps:
                 return
             self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
                 self.host.mask(self.host.window_units()))))
+            self.save(stopping=True)
             self.host.stop_docker()
             ran = self.ran()
             self.hold_stopped(ran)

@@ -250,6 +250,13 @@ stopped_always:
   returned: when changed
   type: list
   elements: str
+not_released:
+  description:
+    - After a switch back, the containers held from starting with Docker whose restart policy could not be given
+      back because Docker does not know them while their directories are there, each with its policy (give it back
+      with C(docker update --restart) once Docker does); the journal keeps them.
+  returned: when there are any
+  type: dict
 left_over:
   description:
     - Containers an earlier conversion left in the new store whose counterpart is gone from the old one (removed
