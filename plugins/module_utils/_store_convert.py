@@ -301,7 +301,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
             self.import_into_containerd(plan["tags"], plan["untagged"])
         self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop", ran=self.running_at_stop(plan["containers"]), containers=plan["containers"])
-        self.save(masked=self.host.mask(self.host.window_units()))
+        self.mask_window()
         down = time.time()  # Docker served until here
         try:
             self.save(stopping=True)  # from now on a rerun never takes Docker for one that was not stopped

@@ -45,6 +45,15 @@ class RollbackSteps:
             c["running"] = now[c["id"]].get("State") in ("running", "paused", "restarting")  # State.Running
         return sorted(c["id"] for c in containers if c["running"])
 
+    def mask_window(self):
+        """Docker's window units masked, the ones this run masks journalled first (a kill between leaves no unit
+        masked that the journal does not name; unmasking one that is not is harmless); a unit masked before is
+        left to whoever masked it."""
+        masked = list(self.journal.get("masked") or [])
+        todo = [u for u in self.host.window_units() if not self.host.masked(u)]  # a boot took this run's away
+        self.save(masked=masked + [u for u in todo if u not in masked])
+        self.host.mask(todo)
+
     def ran(self):
         """The IDs of the old store's containers that ran when Docker was stopped for the window (recorded then);
         those recorded running, for a journal of an older version."""
@@ -113,8 +122,7 @@ class RollbackSteps:
                 self.save(phase="rolled_back", error=str(exc), masked=[])
                 self.result["rolled_back"] = True
                 return
-            self.save(masked=sorted(set(self.journal.get("masked") or []) | set(
-                self.host.mask(self.host.window_units()))))
+            self.mask_window()
             self.save(stopping=True)
             self.host.stop_docker()
             ran = self.ran()

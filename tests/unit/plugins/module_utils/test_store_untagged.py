@@ -344,3 +344,25 @@ def test_a_switch_back_that_finds_docker_on_the_other_store_gives_no_policy_back
         conv.run()
     assert not [c for c in conv.host.calls if c[0] == "POST" and c[1].endswith("/update")]
     assert json.loads(jpath.read_text())["held"] == {"s1": {"Name": "always", "MaximumRetryCount": 0}}
+
+
+def test_the_window_units_are_journalled_before_they_are_masked(tmp_path, monkeypatch):
+    """A kill between masking and journalling left units masked that the journal did not name: the journal names
+    them first.  A unit masked before (by whoever) is left alone; one this run masked that a boot unmasked is masked
+    again."""
+    conv, jpath = switch_back(tmp_path, monkeypatch)
+    conv.jpath = str(jpath)
+    conv.journal = json.loads(jpath.read_text())
+    conv.journal["masked"] = []
+    before = {"docker.socket": True, "docker.service": False}  # docker.socket masked by someone else
+    monkeypatch.setattr(conv.host, "masked", lambda unit: before[unit])
+    seen = []
+    monkeypatch.setattr(conv.host, "mask", lambda units: seen.append((list(units), json.loads(jpath.read_text())[
+        "masked"])) or list(units))
+    conv.mask_window()
+    assert seen == [(["docker.service"], ["docker.service"])], seen  # named in the journal when it is masked
+    conv.mask_window()  # this run's, unmasked by a boot since: masked again, named once
+    assert seen[-1] == (["docker.service"], ["docker.service"]), seen
+    before["docker.service"] = True
+    conv.mask_window()  # still masked: nothing to do
+    assert seen[-1] == ([], ["docker.service"]), seen
