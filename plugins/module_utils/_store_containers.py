@@ -217,10 +217,10 @@ class ContainerSteps:
         """Every tag in the new store, naming an image with the layers it named when recorded (a tag moved on the
         old store while the images were carried, or a wrong image found for it): checked before any container is
         made, while a failure still switches Docker back to the old store."""
-        images = self.client.get("/images/json")
+        images = self.client.get("/images/json", params={"all": True}) or []  # an image with children too
         have = set(t for i in images for t in (i.get("RepoTags") or []))
         missing = [t for t in plan["tags"] if t not in have]
-        ids = set(i.get("Id") for i in self.client.get("/images/json", params={"all": True}) or [])
+        ids = set(i.get("Id") for i in images)
         missing += ["the image %s" % i.split(":")[-1][:12] for i, how in sorted((plan.get("untagged") or {}).items())
                     if how.get("carry") not in have and how.get("config") not in ids]
         moved = _stores.moved_tags(plan.get("tag_layers"), _stores.tag_layers(self.client, images))

@@ -271,16 +271,21 @@ def test_a_policy_that_cannot_be_given_back_leaves_the_container_held(tmp_path, 
     assert j["phase"] != "rolled_back" and j["held"] == {"s1": {"Name": "always", "MaximumRetryCount": 0}}, j
 
 
-def test_a_run_killed_before_it_stopped_docker_is_rolled_back_without_a_stop(tmp_path, monkeypatch):
-    """Killed after the journal said stop (the units masked, say) while Docker still serves the old store with
-    daemon.json as it was: the rerun unmasks, and stops nothing (the host is as it was)."""
+def serving(tmp_path, monkeypatch):
+    """A classic host whose Docker answers, on the store daemon.json names as it is on disk; daemon.json's text."""
     hermetic(monkeypatch)
     conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd")
-    before = path.read_text()
     conv.client.ping = lambda: True
     conv.client.info = lambda: dict(CONTAINERD if (json.loads(path.read_text()).get("features") or {}).get(
         "containerd-snapshotter") else CLASSIC, DockerRootDir=str(root))
     conv.client.answers["/system/df"] = {}
+    return conv, path, root, path.read_text()
+
+
+def test_a_run_killed_before_it_stopped_docker_is_rolled_back_without_a_stop(tmp_path, monkeypatch):
+    """Killed after the journal said stop (the units masked, say) while Docker still serves the old store with
+    daemon.json as it was: the rerun unmasks, and stops nothing (the host is as it was)."""
+    conv, path, root, before = serving(tmp_path, monkeypatch)
     journal(root, phase="stop", source="classic", target="containerd", daemon_json_before=before, containers=[],
             tags=[], ran=[], masked=["docker.service", "docker.socket"], stopping=False)
     res = conv.run()
@@ -297,13 +302,7 @@ def test_a_run_that_had_stopped_docker_is_rolled_back_with_a_stop_even_when_dock
     """Docker stopped by the run, then started again (a reboot cleared the masks, a switch back that got part way):
     it serves the old store, but the containers that ran may not all be back; the switch back stops and starts it
     and starts them.  A journal without the mark (an older version's) is treated the same."""
-    hermetic(monkeypatch)
-    conv, path, root, _runs = conversion(tmp_path, CLASSIC, "containerd")
-    before = path.read_text()
-    conv.client.ping = lambda: True
-    conv.client.info = lambda: dict(CONTAINERD if (json.loads(path.read_text()).get("features") or {}).get(
-        "containerd-snapshotter") else CLASSIC, DockerRootDir=str(root))
-    conv.client.answers["/system/df"] = {}
+    conv, path, root, before = serving(tmp_path, monkeypatch)
     record = {"id": "r1", "name": "r1", "running": True, "inspect": {"HostConfig": {}}}
     conv.client.answers["/containers/r1/json"] = {"State": {"Running": False}}
     journal(root, phase="switch", source="classic", target="containerd", daemon_json_before=before,
