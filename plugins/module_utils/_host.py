@@ -198,6 +198,10 @@ class Host(abc.ABC):
         """Make the entries of directory PATH durable."""
 
     @abc.abstractmethod
+    def sync(self):
+        """Write what every filesystem holds in memory to its disk (sync(2))."""
+
+    @abc.abstractmethod
     def rename(self, src, dst):
         """Rename SRC to DST (one filesystem)."""
 

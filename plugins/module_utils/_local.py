@@ -102,6 +102,9 @@ class Files(object):
     def fsync_dir(self, path):
         _fileops.fsync_dir(path)
 
+    def sync(self):
+        os.sync()
+
     @acts
     def rename(self, src, dst):
         os.rename(src, dst)

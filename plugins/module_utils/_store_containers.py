@@ -17,41 +17,76 @@ from ansible_collections.dockyard.migrate.plugins.module_utils import (
     _container_spec, _docker_api, _layer_store, _store_plan, _stores, _testhooks, _vfs_layer)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
-CARRIERS = 2  # writable layers copied at once
+CARRIERS = 4  # writable layers copied at once, while the next containers are made
 COPY = ["-aHAXS", "--numeric-ids", "--delete"] + ["--filter=-x %s" % x for x in _stores.OVERLAY_XATTRS]
 
 
-def in_threads(items, work, width, what):
-    """WORK(item) for every one of ITEMS, WIDTH at a time.  Once one fails no other begins; the first failure is
-    raised here, in the calling thread, once the others under way have ended: an exception, or anything else a
-    thread ended with (a SystemExit from a module's fail_json, which a thread would otherwise swallow).  Every item
-    must have been worked, or this raises."""
-    queue, done, failed, lock = list(items), [], [], threading.Lock()
+class Workers:
+    """WORK(item) for every item added, WIDTH at a time, while the caller goes on (``with Workers(...) as w:
+    w.add(item)``).  Once one fails no other begins, and the next add raises that failure; the first failure is
+    raised in the calling thread once the others under way have ended: an exception, or anything else a thread
+    ended with (a SystemExit from a module's fail_json, which a thread would otherwise swallow).  A block that
+    raises ends the workers without beginning another item.  Every item added must have been worked, or the block's
+    end raises."""
 
-    def worker():
+    def __init__(self, work, width, what):
+        self.work, self.width, self.what = work, max(1, width), what
+        self.queue, self.added, self.done, self.failed, self.closed = [], 0, 0, [], False
+        self.cond = threading.Condition()
+        self.threads = []
+
+    def add(self, item):
+        with self.cond:
+            if self.failed:
+                raise self.failed[0]
+            self.queue.append(item)
+            self.added += 1
+            if len(self.threads) < self.width:
+                self.threads.append(threading.Thread(target=self.worker))
+                self.threads[-1].start()
+            self.cond.notify()
+
+    def worker(self):
         while True:
-            with lock:
-                if not queue or failed:
+            with self.cond:
+                while not (self.queue or self.closed or self.failed):
+                    self.cond.wait()
+                if self.failed or not self.queue:
                     return
-                item = queue.pop(0)
+                item = self.queue.pop(0)
             try:
-                work(item)
-            except BaseException as exc:  # pylint: disable=broad-except  # raised below, in the calling thread
-                with lock:
-                    failed.append(exc)
+                self.work(item)
+            except BaseException as exc:  # pylint: disable=broad-except  # raised in the calling thread
+                with self.cond:
+                    self.failed.append(exc)
+                    self.cond.notify_all()
                 return
-            with lock:
-                done.append(item)
+            with self.cond:
+                self.done += 1
 
-    threads = [threading.Thread(target=worker) for _i in range(max(1, min(width, len(items))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failed:
-        raise failed[0]
-    if len(done) != len(items):
-        raise StoreError("%s: %d of %d done" % (what, len(done), len(items)), "containers")
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, _value, _tb):
+        with self.cond:
+            self.closed = True
+            if kind is not None:
+                del self.queue[:]
+            self.cond.notify_all()
+        for t in self.threads:
+            t.join()
+        if kind is None and self.failed:
+            raise self.failed[0]
+        if kind is None and self.done != self.added:
+            raise StoreError("%s: %d of %d done" % (self.what, self.done, self.added), "containers")
+        return False
+
+
+def in_threads(items, work, width, what):
+    """WORK(item) for every one of ITEMS, WIDTH at a time (Workers)."""
+    with Workers(work, width, what) as workers:
+        for item in items:
+            workers.add(item)
 
 
 def renamed_refs(containers):
@@ -77,39 +112,49 @@ class ContainerSteps:
         name removed first, never its volumes), its writable layer copied and compared.  It is made with no
         restart policy, and given its own once its layer is whole: a boot in between never starts a container
         whose layer is half copied."""
-        made = dict(self.journal.get("made") or {})
         policies = []
         # The earlier ones go first, those that name others (a container: mode, volumes from) before those others.
         for c in reversed(containers):
             if hidden.get(c["name"]):
                 self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
-        for i, c in enumerate(containers):  # in order: each after the containers it names (_store_plan)
-            self.progress("containers", percent=i * 50 // len(containers))
-            given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
-            own, image = _stores.with_tag(given), self.image_here(c)
-            if _store_plan.by_id(given, c["inspect"].get("Image")) or "@" in own:
-                given = own = c["ref"] if c.get("ref") and "@" in own else image  # an ID: the new store's own
-            name, body = _container_spec.create_body(c["inspect"], given, renamed=renamed_refs(containers),
-                                                     api_version=self.client.api_version)
-            policy = (body.get("HostConfig") or {}).get("RestartPolicy")
-            body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
-            made.setdefault(target, {})[name] = {"id": None, "at": int(self.host.time())}
-            self.save(made=made)
-            new = self.create(name, body, own, image, tagged=bool(c.get("ref")))
-            made[target][name]["id"] = c["new_id"] = new
-            self.save(made=made, containers=containers)
-            _testhooks.reached("store_during_containers")
-            for path, connect in _container_spec.connect_bodies(c["inspect"], renamed=renamed_refs(containers),
-                                                                api_version=self.client.api_version):
-                self.client.post(path, body=connect)
-            policies.append((new, policy))
-        self.progress("containers", percent=50)
-        self.carry_all(containers, target)
+        made = dict(self.journal.get("made") or {})
+        at = int(self.host.time())
+        for c in containers:  # each about to be made: one a kill leaves unrecorded is known by its creation time
+            made.setdefault(target, {})[c["name"]] = {"id": None, "at": at}
+        self.save(made=made)
+
+        def carry(c):  # each layer copied (CARRIERS at a time) while the next containers are made
+            self.carry(c, self.upper(self.client.get("/containers/%s/json" % c["new_id"]), target))
+        with Workers(carry, CARRIERS, "copying the writable layers") as copy:
+            for i, c in enumerate(containers):  # in order: each after the containers it names (_store_plan)
+                self.progress("containers", percent=i * 90 // len(containers))
+                policies.append(self.make(c, containers, target, made))
+                copy.add(c)
         for new, policy in policies:
             if policy and policy.get("Name") not in (None, "", "no"):
                 self.client.post("/containers/%s/update" % new, body={"RestartPolicy": policy})
         self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
             len(containers), target))
+
+    def make(self, c, containers, target, made):
+        """The container of record C made in the new store with no restart policy, its ID recorded in MADE (the
+        journal's); its new ID and the restart policy it is to be given."""
+        given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
+        own, image = _stores.with_tag(given), self.image_here(c)
+        if _store_plan.by_id(given, c["inspect"].get("Image")) or "@" in own:
+            given = own = c["ref"] if c.get("ref") and "@" in own else image  # an ID: the new store's own
+        name, body = _container_spec.create_body(c["inspect"], given, renamed=renamed_refs(containers),
+                                                 api_version=self.client.api_version)
+        policy = (body.get("HostConfig") or {}).get("RestartPolicy")
+        body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
+        new = self.create(name, body, own, image, tagged=bool(c.get("ref")))
+        made[target][name]["id"] = c["new_id"] = new
+        self.save(made=made, containers=containers)
+        _testhooks.reached("store_during_containers")
+        for path, connect in _container_spec.connect_bodies(c["inspect"], renamed=renamed_refs(containers),
+                                                            api_version=self.client.api_version):
+            self.client.post(path, body=connect)
+        return new, policy
 
     def image_here(self, c):
         """The ID, in the store Docker runs now, of the image container C was made from: found by its tag, or, for
@@ -178,11 +223,6 @@ class ContainerSteps:
                     if exc.status != 404:
                         raise
 
-    def carry_all(self, containers, target):
-        """Every container's writable layer copied and compared, CARRIERS at a time."""
-        queue = [(c, self.upper(self.client.get("/containers/%s/json" % c["new_id"]), target)) for c in containers]
-        in_threads(queue, lambda item: self.carry(*item), CARRIERS, "copying the writable layers")
-
     def carry(self, c, dest):
         """The writable layer of C copied into DEST, then compared: a dry run must find nothing left to copy."""
         if not dest:
@@ -222,7 +262,7 @@ class ContainerSteps:
         missing = [t for t in plan["tags"] if t not in have]
         ids = set(i.get("Id") for i in images)
         missing += ["the image %s" % i.split(":")[-1][:12] for i, how in sorted((plan.get("untagged") or {}).items())
-                    if how.get("carry") not in have and how.get("config") not in ids]
+                    if how.get("carry") not in have and not ids & set((how.get("config"), how.get("id")))]
         moved = _stores.moved_tags(plan.get("tag_layers"), _stores.tag_layers(self.client, images))
         problems = (["tags missing: %s" % ", ".join(missing)] if missing else []) + (
             ["tags naming an image with other layers than when recorded: %s" % ", ".join(moved)] if moved else [])

@@ -150,7 +150,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         else:
             after = _daemon_json.render(_stores.with_store(data, target, self.classic_driver()))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
-                           not_carried=plan["untagged_unused"], untagged_images=sorted(plan["untagged"]),
+                           not_carried=plan["not_carried"], untagged_images=sorted(plan["untagged"]),
                            stopped_always=plan["stopped_always"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
                                  "after_header": self.opts["daemon_json"]})
@@ -299,6 +299,9 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         if target == "containerd":
             self.save(phase="images")
             self.import_into_containerd(plan["tags"], plan["untagged"])
+            # what the import wrote reaches the disk while Docker serves: the window's own writes (Docker's and
+            # containerd's at their stop, the containers' files) wait on none of it
+            self.host.sync()
         self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop", ran=self.running_at_stop(plan["containers"]), containers=plan["containers"])
         self.mask_window()
@@ -327,13 +330,13 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
             self.check_tags(plan, source)
             self.save(phase="containers")
             self.recreate(plan["containers"], plan["hidden"], target)
-            if target == "containerd":  # the containers hold their images now
-                self.drop_carry_tags()
             self.save(phase="start")
             _testhooks.reached("store_before_start")
             self.start_containers(plan["containers"])
             self.result["downtime_seconds"] = round(time.time() - down, 3)
             self.save(phase="verify")
+            if target == "containerd":  # the containers hold their images now
+                self.drop_carry_tags()
             _testhooks.reached("store_before_verify")
             self.verify(plan)
         except Exception as exc:

@@ -25,6 +25,8 @@ from ansible_collections.dockyard.migrate.plugins.module_utils._stores import St
 # Seconds docker load may take to answer: the classic store registers a whole image's layers (minutes for large
 # ones) before it says a word; the engine's own timeout (60 s) would end a sound load part way.
 LOAD_WAIT = 3600
+# The name Docker's containerd store gives an image without a tag (followed by its target's digest).
+DANGLING = "moby-dangling@"
 
 
 class Counted:
@@ -129,9 +131,37 @@ class ImageSteps:
             raise StoreError("ctr images import failed (rc=%d): %s" % (rc, said[-500:]), "images")
         self.result["actions"].append("imported %d tags into containerd's image store, %s" % (
             len(tags), "read from the classic store's files" if archive else "from docker save (%s)" % why))
-        if carry:
+        used = [i for i in carry if not untagged[i].get("unused")]
+        if used:
             self.result["actions"].append("imported %d images without a tag that containers use, each under a tag "
-                                          "of its own until the conversion is done" % len(carry))
+                                          "of its own until the conversion is done" % len(used))
+        self.keep_unused(untagged)
+
+    def keep_unused(self, untagged):
+        """The images of UNTAGGED ({image ID: how}) that no container uses, just imported under their carry tags,
+        kept without one: containerd's image of each named as Docker's containerd store names an image without a
+        tag (``moby-dangling@<digest>``, which it lists as ``<none>:<none>``), the carry tag taken away; taking it
+        away through the engine would remove the image with it.  Each image's ID in the new store is recorded
+        (``id``)."""
+        spare = dict((i, how) for i, how in (untagged or {}).items() if how.get("unused") and how.get("carry"))
+        if not spare:
+            return
+        rc, out, err = self.runner(_stores.ctr_argv(self.socket, "images", "ls"))
+        targets = _stores.image_targets(out) if rc == 0 else {}
+        for image_id, how in sorted(spare.items()):
+            name = _stores.full_name(how["carry"])
+            if name not in targets:
+                raise StoreError("the image %s imported without a tag is not in containerd's store (%s)" % (
+                    image_id.split(":")[-1][:12], (err or "").strip()[-300:] or name), "images")
+            how["id"] = targets[name]
+            for argv in (("images", "tag", "--force", name, DANGLING + targets[name]), ("images", "rm", name)):
+                rc, out, err = self.runner(_stores.ctr_argv(self.socket, *argv))
+                if rc != 0:
+                    raise StoreError("ctr %s failed (rc=%d): %s" % (" ".join(argv[:2]), rc, (err or out).strip()[-300:]),
+                                     "images")
+        self.save(untagged=untagged)
+        self.result["actions"].append("imported %d images without a tag that no container uses, kept without one"
+                                      % len(spare))
 
     def load_from_files(self, archive, source):
         """Every tag loaded into the overlay2 store Docker runs now, streamed from the SOURCE driver's files (an
@@ -216,4 +246,4 @@ class ImageSteps:
             raise StoreError("loading the images into the classic store failed: %s" % (
                 error or (failed and failed[0]) or err.decode("utf-8", "replace").strip()[-500:]), "images")
         self.result["actions"].append("loaded %d tags into the classic store" % len(tags) + (
-            ", and %d images without a tag that containers use" % len(names) if names else ""))
+            ", and %d images without a tag" % len(names) if names else ""))

@@ -70,6 +70,18 @@ def untagged(conv, source, ids, problems, tags=()):
     return dict((i, {"carry": carry_tag(i)}) for i in ids)
 
 
+def unused(conv, source, ids, names):
+    """({image ID: how}, [not carried]) for IDS, the images without a tag that no container uses, carried as
+    untagged() carries the used ones (NAMES: what else is read from the classic store's files) and marked
+    ``unused``: in containerd's store each is kept under the name Docker gives an image without a tag
+    (_store_images.keep_unused).  Those that cannot be read are left behind, not refused."""
+    problems = []
+    found = untagged(conv, source, ids, problems, names)
+    if problems and source == "classic":  # the classic store's files cannot be read: none of them goes
+        found = {}
+    return dict((i, dict(how, unused=True)) for i, how in found.items()), [i for i in ids if i not in found]
+
+
 def from_containerd(conv, ids, problems):
     """The images IDS of containerd's store (IDs are their manifests' digests): a name of each, its config digest."""
     argv = _stores.ctr_argv(conv.socket or "", "images", "ls")
@@ -126,6 +138,8 @@ def plan(conv, root, source, target):
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
     carried = untagged(conv, source, untagged_used, problems, tags)
+    spare, not_carried = unused(conv, source, untagged_unused, tags + sorted(carried))
+    carried.update(spare)
     hidden = _stores.hidden_containers(root, _stores.DRIVERS[target])
     names = [_stores.container_name(c) for c in containers]
     foreign = sorted(n for n, cid in hidden.items() if n in names and
@@ -168,7 +182,7 @@ def plan(conv, root, source, target):
     # docker load (classic) unpacks the whole archive into Docker's tmp directory before it registers the layers.
     layers = 2 * archive.size() if archive else (0 if source in _stores.DRIVER_SOURCES else None)
     problems += room(conv, root, target, layers)
-    return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "untagged_unused": untagged_unused,
+    return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "not_carried": not_carried,
             "untagged": carried, "stopped_always": stopped_always(containers), "containers": recorded,
             "problems": problems, "hidden": hidden, "archive": archive}
 

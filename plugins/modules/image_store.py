@@ -128,7 +128,7 @@ options:
 notes:
   - A container that names another (a C(container:) network, IPC, PID or UTS mode, volumes from, links) is made
     after it, naming the new one, and started after it.
-  - Not done by this version - images without a tag, an exited container's exit code (it comes back created),
+  - Not done by this version - an exited container's exit code (it comes back created),
     other graph drivers than vfs (btrfs, zfs, devicemapper), from vfs straight to containerd (go through overlay2),
     back from overlay2 to vfs. The playbook is C(playbooks/convert_image_store.yml), the
     role C(dockyard.migrate.convert_image_store). See the collection's docs/image_store.md.
@@ -184,15 +184,19 @@ containers:
   elements: str
 untagged_images:
   description:
-    - The IDs (in the old store) of images with no tag that containers use, carried without a tag (into
-      containerd's store under a tag of their own, C(dockyard-migrate-untagged:<ID>), taken away once the
-      conversion's containers are made). A container made from such an image by a tag that names nothing now is made from the
-      image's ID in the new store (its C(Config.Image) is that ID).
+    - The IDs (in the old store) of images with no tag, carried without a tag. Into containerd's store those that
+      containers use travel under a tag of their own, C(dockyard-migrate-untagged:<ID>), taken away once the
+      conversion's containers are made; those that no container uses are named there as Docker names an image
+      without a tag (C(moby-dangling@<digest>), listed as C(<none>:<none>)) right after their import. A container
+      made from such an image by a tag that names nothing now is made from the image's ID in the new store (its
+      C(Config.Image) is that ID).
   returned: when changed
   type: list
   elements: str
 not_carried:
-  description: The IDs of images with no tag that no container uses; they stay in the old store.
+  description:
+    - The IDs of images with no tag that no container uses and that could not be carried (the classic store's files
+      cannot be read, or containerd's store does not name the image); they stay in the old store.
   returned: when changed
   type: list
   elements: str

@@ -75,9 +75,12 @@ def state(fleet):
         lines += sh(fleet, "docker inspect -f '{{.HostConfig.NetworkMode}}' hostnet; [ $(readlink /proc/$(docker "
                            "inspect -f '{{.State.Pid}}' hostnet)/ns/net) = $(readlink /proc/1/ns/net) ] && "
                            "echo host-netns").splitlines()
-    # Each container's image, by its layers (its ID differs between the stores).
+    # Each container's image, by its layers (its ID differs between the stores); then the images without a tag, by
+    # their labels and layers (the one no container uses has the label unused=1).
     images = sh(fleet, "for c in $(docker ps -aq); do docker image inspect -f '{{json .RootFS.Layers}}' "
-                       "$(docker inspect -f '{{.Image}}' $c); done | sort")
+                       "$(docker inspect -f '{{.Image}}' $c); done | sort; for i in $(docker image ls -q --filter "
+                       "dangling=true); do docker image inspect -f '{{json .Config.Labels}} {{json .RootFS.Layers}}' "
+                       "$i; done | sort")
     # the hard link pair: one inode (its number is the new store's own)
     return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:], images
 
@@ -171,7 +174,10 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         # stopped, restart policy always: Docker would start it at its next start; made again, it is created
         "docker run -d --name always --network none --restart always seed/tool:1 %s" % loop,
         "docker stop -t 1 always >/dev/null")))
-    assert sh(fleet, "docker image ls -q --no-trunc --filter dangling=true").split() == [untagged]
+    # An image without a tag that no container uses (a rebuild left it): carried too.
+    unused = sh(fleet, "docker commit --change 'LABEL unused=1' spare").strip()
+    assert sorted(sh(fleet, "docker image ls -q --no-trunc --filter dangling=true").split()) == sorted(
+        [untagged, unused])
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -202,11 +208,11 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert plan["changed"] and sorted(plan["containers"]) == [
         "always", "batch", "byid", "byid2", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar", "spare",
         "web", "worker"], plan
-    assert plan["untagged_images"] == [untagged] and plan["not_carried"] == [], plan
+    assert plan["untagged_images"] == sorted([untagged, unused]) and plan["not_carried"] == [], plan
     assert plan["stopped_always"] == ["always"] and "containers always have the restart policy always and are " \
         "stopped" in " ".join(plan.get("warnings") or []), plan
     assert plan["containers"].index("web") < plan["containers"].index("sidecar"), plan["containers"]
-    assert sorted(plan["images"] + ["<none>:<none>"]) == tags, plan
+    assert sorted(plan["images"] + ["<none>:<none>"] * 2) == tags, plan
     assert json.loads(plan["diff"]["after"])["features"]["containerd-snapshotter"] is True, plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet)[1] == "classic"
 
@@ -223,8 +229,9 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert 0 < res["downtime_seconds"] and 0 < res["images_seconds"], res
     # The images went from the classic store's own files (no docker save, which spools them to disk first).
     assert "imported 1 images without a tag that containers use, each under a tag of its own until the conversion " \
-        "is done" in res["actions"], res["actions"]
-    assert "imported %d tags into containerd's image store, read from the classic store's files" % (len(tags) - 1) in \
+        "is done" in res["actions"] and "imported 1 images without a tag that no container uses, kept without one" \
+        in res["actions"], res["actions"]
+    assert "imported %d tags into containerd's image store, read from the classic store's files" % (len(tags) - 2) in \
         res["actions"], res["actions"]
     assert store(fleet) == ("overlayfs", "containerd")
     assert state(fleet) == before
@@ -283,7 +290,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
             assert not then or "%s the conversion interrupted in phase %s" % (then, phase) in res["actions"], (
                 point, res["actions"])
             if target == "classic" and not then == "finished":
-                assert "tagged %d tags whose images the classic store still held" % (len(tags) - 1) in \
+                assert "tagged %d tags whose images the classic store still held" % (len(tags) - 2) in \
                     res["actions"] and not [a for a in res["actions"] if a.startswith("loaded")], res["actions"]
             assert store(fleet)[1] == target and state(fleet) == before, point
         # The containerd store the conversion back left behind, removed by the cleanup playbook once the soak is
@@ -340,8 +347,8 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     back = fleet.module(MODULE, {"store": "classic"})
     assert back["changed"] and back["store_after"] == "classic" and back["inactive_store"]["store"] == "containerd"
     # The classic store was removed: every image is loaded again, none found there to tag.
-    assert "loaded %d tags into the classic store, and 1 images without a tag that containers use" % (
-        len(tags) - 1) in back["actions"] and not [
+    assert "loaded %d tags into the classic store, and 2 images without a tag" % (
+        len(tags) - 2) in back["actions"] and not [
         a for a in back["actions"] if a.startswith("tagged")], back["actions"]
     fleet_hosts.reboot(host)
     sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
@@ -381,6 +388,7 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     untagged = sh(fleet, "docker commit spare").strip()
     sh(fleet, "docker tag %s seed/rebuilt:1 && docker create --name rebuilt --network none seed/rebuilt:1 >/dev/null "
               "&& docker tag seed/tool:1 seed/rebuilt:1" % untagged)
+    unused = sh(fleet, "docker commit --change 'LABEL unused=1' spare").strip()  # no container uses it
     assert store(fleet) == ("vfs", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -415,8 +423,9 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     same = fleet.module(MODULE, {"store": "classic"})
     assert same["changed"] is False and same["store_after"] == "classic", same
     plan = fleet.module(MODULE, {"store": "classic", "driver": "overlay2"}, check_mode=True, diff=True)
-    assert plan["changed"] and plan["store_before"] == "vfs" and sorted(plan["images"] + ["<none>:<none>"]) == tags
-    assert plan["untagged_images"] == [untagged], plan
+    assert plan["changed"] and plan["store_before"] == "vfs" and sorted(
+        plan["images"] + ["<none>:<none>"] * 2) == tags
+    assert plan["untagged_images"] == sorted([untagged, unused]), plan
     assert json.loads(plan["diff"]["after"])["storage-driver"] == "overlay2", plan["diff"]
     assert sh(fleet, "cat /etc/docker/daemon.json") == daemon_json and store(fleet) == ("vfs", "classic")
 

@@ -10,6 +10,7 @@ import itertools
 import json
 import re
 import tarfile
+import threading
 
 import pytest
 
@@ -97,6 +98,9 @@ class Host:
 
     def check_stopped(self, units, timeout, proc="/proc"):
         self.calls.append(("check_stopped", list(units)))
+
+    def sync(self):
+        self.calls.append(("sync",))
 
     def time(self):
         return 1767225600.0
@@ -334,7 +338,7 @@ def whole(tmp_path, monkeypatch, dry_run="", running_after=True, verify_layers=(
         return {"Id": "new"}
     engine.post = post
     engine.delete = lambda p, params=None: log.append(("DELETE", p, params))
-    for name in ("mask", "stop_docker", "check_stopped", "write_file", "start_docker", "unmask"):
+    for name in ("sync", "mask", "stop_docker", "check_stopped", "write_file", "start_docker", "unmask"):
         real = getattr(host, name)
         setattr(host, name, lambda *a, _n=name, _r=real, **k: log.append((_n,)) or _r(*a, **k))
 
@@ -360,7 +364,7 @@ def test_a_conversion_masks_stops_checks_switches_and_gives_the_restart_policy_o
     assert res["store_after"] == "containerd" and json.loads(path.read_text())["features"] == {
         "containerd-snapshotter": True} and before != path.read_text()
     names = [e[0] for e in log]
-    order = ["import", "mask", "stop_docker", "check_stopped", "write_file", "unmask", "start_docker"]
+    order = ["import", "sync", "mask", "stop_docker", "check_stopped", "write_file", "unmask", "start_docker"]
     assert [n for n in names if n in order][:len(order)] == order, log
     i_copy, i_check = log.index(("rsync", False)), log.index(("rsync", True))
     i_update, i_start = log.index(("POST", "/containers/new/update")), log.index(("POST", "/containers/new/start"))
@@ -622,26 +626,41 @@ def three(tmp_path, monkeypatch, runner):
     return conv, records
 
 
-def test_every_container_is_made_before_any_layer_is_copied_and_given_its_policy_after_the_last(
+def test_each_layer_is_copied_after_its_container_is_made_while_the_next_are_made_and_policies_come_after_the_last(
         tmp_path, monkeypatch):
-    log = []
+    """The copies overlap the creates (the window is shorter): the last container is made only once the first
+    layer's copy has begun (it waits for that, and would time out were every container made first); each copy
+    follows its own container's create; no restart policy is given before every copy was compared."""
+    log, first_copy = [], threading.Event()
 
     def runner(argv):
-        log.append(("rsync-dry" if "--dry-run" in argv else argv[0]))
+        if argv[0] == "rsync":
+            log.append(("rsync-dry" if "--dry-run" in argv else "rsync", argv[-2].split("/")[-3]))
+            first_copy.set()
         return 0, MOUNTS if "mounts" in argv else "", ""
 
     conv, records = three(tmp_path, monkeypatch, runner)
     post = conv.client.post
+    made = iter(["a0", "a1", "a2"])
 
     def logged(path, params=None, body=None):
-        log.append(path.rsplit("/", 1)[-1])
+        if path.endswith("/create"):
+            old = next(made)
+            if old == "a2":
+                assert first_copy.wait(10), "the first layer was not being copied while the last container was made"
+            log.append(("create", old))
+        elif path.endswith("/update"):
+            log.append(("update", path.split("/")[2]))
         return post(path, params, body)
 
     conv.client.post = logged
     conv.recreate(records, {}, "containerd")
-    order = [e for e in log if e in ("create", "rsync", "rsync-dry", "update")]
-    assert order[:3] == ["create"] * 3 and order[-3:] == ["update"] * 3, order
-    assert sorted(order[3:-3]) == ["rsync"] * 3 + ["rsync-dry"] * 3, order
+    creates = [log.index(("create", a)) for a in ("a0", "a1", "a2")]
+    for i, a in enumerate(("a0", "a1", "a2")):
+        assert creates[i] < log.index(("rsync", a)) < log.index(("rsync-dry", a)), log
+    assert log.index(("rsync", "a0")) < creates[2], log
+    updates = [i for i, e in enumerate(log) if e[0] == "update"]
+    assert len(updates) == 3 and min(updates) > max(i for i, e in enumerate(log) if e[0] == "rsync-dry"), log
 
 
 @pytest.mark.parametrize("fault", [StoreError, SystemExit])
@@ -680,6 +699,42 @@ def test_the_threads_helper_raises_what_a_thread_ended_with_and_works_nothing_af
     done = []
     _store_containers.in_threads(list(range(7)), done.append, 3, "all")
     assert sorted(done) == list(range(7))
+
+
+def test_workers_raise_a_failure_at_the_next_add_and_a_block_that_raises_begins_no_queued_item():
+    gate, worked = threading.Event(), []
+
+    def fail(item):
+        worked.append(item)
+        raise StoreError("item %d failed" % item, "containers")
+
+    with pytest.raises(StoreError, match="item 1 failed"):
+        with _store_containers.Workers(fail, 1, "failing") as workers:
+            workers.add(1)
+            for _i in range(200):  # until the worker ended with its failure
+                if workers.failed:
+                    break
+                gate.wait(0.05)
+            workers.add(2)  # raises it: nothing more is added
+            worked.append("added after the failure")
+    assert worked == [1]
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(item):
+        worked.append(item)
+        started.set()
+        assert release.wait(10)
+
+    worked[:] = []
+    with pytest.raises(KeyError):
+        with _store_containers.Workers(slow, 1, "slow") as workers:
+            workers.add("a")
+            workers.add("b")  # queued behind a
+            assert started.wait(10)
+            release.set()
+            raise KeyError("the caller failed")
+    assert worked == ["a"]  # b was never begun
 
 
 def test_the_containers_that_ran_are_started_together_and_a_failed_start_is_raised(tmp_path, monkeypatch):

@@ -365,3 +365,96 @@ def test_the_window_units_are_journalled_before_they_are_masked(tmp_path, monkey
     before["docker.service"] = True
     conv.mask_window()  # still masked: nothing to do
     assert seen[-1] == ([], ["docker.service"]), seen
+
+
+# ---------------------------------------------------------------- images without a tag that no container uses
+UNUSED = {"sha256:b2": {"carry": "dockyard-migrate-untagged:b2", "unused": True}}
+
+
+def ctr_log(tmp_path, monkeypatch, conv, listed=True, fail=None):
+    """conv.runner as ctr would answer: ``images ls`` lists the carry name (when LISTED); the command named FAIL
+    fails.  Every command is logged."""
+    log = []
+
+    def runner(argv):
+        log.append(argv[argv.index("images") + 1:])
+        if argv[argv.index("images") + 1] == fail:
+            return 1, "", "ctr: boom"
+        if "ls" in argv:
+            return 0, "REF TYPE DIGEST SIZE\n" + (
+                "docker.io/library/dockyard-migrate-untagged:b2 application/vnd.oci.image.manifest.v1+json "
+                "sha256:t2 1.0MiB linux/amd64 -\n" if listed else ""), ""
+        return 0, "", ""
+    conv.runner, conv.socket = runner, "/run/c.sock"
+    conv.jpath = str(tmp_path / "journal.json")
+    return log
+
+
+def test_an_unused_image_is_kept_under_dockers_name_for_an_image_without_a_tag(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    log = ctr_log(tmp_path, monkeypatch, conv)
+    untagged = json.loads(json.dumps(dict(CARRY, **UNUSED)))
+    conv.keep_unused(untagged)
+    full = "docker.io/library/dockyard-migrate-untagged:b2"
+    assert log == [["ls"], ["tag", "--force", full, "moby-dangling@sha256:t2"], ["rm", full]], log
+    # its ID in the new store recorded, in the journal too; the used image's carry tag left for after the create
+    assert untagged["sha256:b2"]["id"] == "sha256:t2" and "id" not in untagged["sha256:a1"]
+    assert json.loads(open(conv.jpath).read())["untagged"]["sha256:b2"]["id"] == "sha256:t2"
+    # the new store's check finds it by that ID, without its carry tag
+    conv.client.answers.update({"/images/json": [{"Id": "sha256:t2", "RepoTags": []}]})
+    conv.check_tags({"tags": [], "tag_layers": {}, "untagged": {"sha256:b2": untagged["sha256:b2"]}}, "classic")
+    conv.client.answers.update({"/images/json": [{"Id": "sha256:t9", "RepoTags": []}]})
+    with pytest.raises(StoreError, match="tags missing: the image b2"):
+        conv.check_tags({"tags": [], "tag_layers": {}, "untagged": {"sha256:b2": untagged["sha256:b2"]}}, "classic")
+
+
+@pytest.mark.parametrize("fail", ["tag", "rm", None])
+def test_an_unused_image_not_kept_fails_the_images_phase(tmp_path, monkeypatch, fail):
+    conv, _p, _r, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    log = ctr_log(tmp_path, monkeypatch, conv, listed=fail is not None, fail=fail)
+    with pytest.raises(StoreError, match="ctr images %s failed" % fail if fail else "is not in containerd's store") \
+            as exc:
+        conv.keep_unused(json.loads(json.dumps(UNUSED)))
+    assert exc.value.phase == "images"
+    if fail == "tag":  # the carry tag is never taken away before the image has its other name
+        assert ["rm", "docker.io/library/dockyard-migrate-untagged:b2"] not in log, log
+
+
+def test_unused_images_go_along_and_those_that_cannot_be_read_stay_behind(tmp_path, monkeypatch):
+    hermetic(monkeypatch)
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    read = []
+
+    def archive(names, drop, **kw):
+        read.append(list(names))
+        return names
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", archive)
+    images = [{"Id": "sha256:a1", "RepoTags": ["seed/app:1"]}, {"Id": "sha256:b2", "RepoTags": ["<none>:<none>"]}]
+    conv, _p, _r, _runs = conversion(tmp_path, CLASSIC, "containerd", check_mode=True, images=images)
+    conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    res = conv.run()
+    assert res["untagged_images"] == ["sha256:b2"] and res["not_carried"] == [], res
+    assert ["seed/app:1", "sha256:b2"] in read, read
+
+    def unusable(names, drop, **kw):
+        if "sha256:b2" in names:
+            raise _layer_store.Unusable("a layout this collection cannot read")
+        return names
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", unusable)
+    (tmp_path / "again").mkdir()
+    conv, _p, _r, _runs = conversion(tmp_path / "again", CLASSIC, "containerd", check_mode=True, images=images)
+    conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    res = conv.run()  # not refused: left behind, and said
+    assert res["untagged_images"] == [] and res["not_carried"] == ["sha256:b2"] and not res.get("failed"), res
+
+
+def test_unused_images_of_containerds_store_go_by_their_name_and_those_not_found_stay_behind(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "classic")
+    monkeypatch.setattr(_store_plan, "from_containerd", lambda conv, ids, problems: (
+        problems.append("not found: sha256:c3"), dict((i, {"name": "moby-dangling@" + i, "config": "sha256:k"})
+                                                      for i in ids if i != "sha256:c3"))[1])
+    spare, left = _store_plan.unused(conv, "containerd", ["sha256:b2", "sha256:c3"], [])
+    assert spare == {"sha256:b2": {"name": "moby-dangling@sha256:b2", "config": "sha256:k", "unused": True}}
+    assert left == ["sha256:c3"]
+    spare, left = _store_plan.unused(conv, "vfs", ["sha256:b2"], [])
+    assert spare == {"sha256:b2": {"config": "sha256:b2", "unused": True}} and left == []
