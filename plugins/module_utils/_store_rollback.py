@@ -13,7 +13,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _docker_api, _stores
+from ansible_collections.dockyard.migrate.plugins.module_utils import _daemon_json, _docker_api, _store_plan, _stores
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 
@@ -26,6 +26,11 @@ def restart_policy(root, cid):
         return None
 
 
+def auto_removed(inspect):
+    """Whether Docker removes the container INSPECT describes once it ends (``docker run --rm``)."""
+    return bool((inspect.get("HostConfig") or {}).get("AutoRemove"))
+
+
 class RollbackSteps:
     """Mixed into _store_convert.Conversion, whose client, host, journal, opts, result, root, save and start these
     steps use."""
@@ -33,17 +38,51 @@ class RollbackSteps:
     def running_at_stop(self, containers):
         """The IDs of the containers running now, Docker about to be stopped; each of CONTAINERS (the record) told
         whether it runs, so that both directions start the same set.  Containers made or removed since the record
-        (while the images were carried) stop the run here, nothing switched: the rerun records them."""
+        (while the images were carried) stop the run here, nothing switched: the rerun records them.  But for those
+        Docker removes once they end (``docker run --rm``, a job): one recorded and gone since is dropped from
+        CONTAINERS, one made since is left to Docker's stop, as a restart of Docker would (recorded among the old
+        store's, ``sources``, so that its cleanup knows it); both are reported (``ephemeral``)."""
         now = dict((c["Id"], c) for c in self.client.get("/containers/json", params={"all": True}) or [])
-        recorded = set(c["id"] for c in containers)
-        made, gone = sorted(set(now) - recorded), sorted(recorded - set(now))
-        if made or gone:
-            raise StoreError("containers were %s while the images were carried; nothing was switched: run again" % (
-                "; ".join(what % ", ".join(i[:12] for i in ids) for what, ids in (
-                    ("made (%s)", made), ("removed (%s)", gone)) if ids)), "images")
+        recorded = dict((c["id"], c) for c in containers)
+        gone = [recorded[i] for i in sorted(set(recorded) - set(now))]
+        made = [self.inspect_or_none(i) for i in sorted(set(now) - set(recorded))]
+        left = dict((_stores.container_name(c), c["Id"]) for c in made if c and auto_removed(c))
+        dropped = [c for c in gone if auto_removed(c.get("inspect") or {})]
+        kept = [c for c in containers if c not in dropped]
+        needed = sorted(set(c["name"] for c in kept for ref in _stores.dependencies(c.get("inspect") or {})
+                            if _stores.resolve(ref, dropped) is not None))
+        made = sorted(c["Id"] for c in made if c and not auto_removed(c))
+        gone = sorted(c["id"] for c in gone if c not in dropped)
+        said = ["made (%s)" % _store_plan.short(made)] if made else []
+        said += ["removed (%s)" % _store_plan.short(gone)] if gone else []
+        said += ["removed (%s) that %s name" % (", ".join(c["name"] for c in dropped), ", ".join(needed))] \
+            if needed else []
+        if said:
+            raise StoreError("containers were %s while the images were carried; nothing was switched: run again" %
+                             "; ".join(said), "images")
+        containers[:] = kept
+        if left:
+            sources = dict(self.journal.get("sources") or {})
+            sources[self.journal["source"]] = dict(sources.get(self.journal["source"]) or {}, **left)
+            self.save(sources=sources)
+        if left or dropped:
+            self.result["containers"] = [c["name"] for c in kept]
+            self.result["ephemeral"] = sorted(set(left) | set(c["name"] for c in dropped))
+            self.result["actions"].append("left out %d containers that Docker removes once they end, made or removed "
+                                          "while the images were carried: %s" % (
+                                              len(self.result["ephemeral"]), ", ".join(self.result["ephemeral"])))
         for c in containers:
             c["running"] = now[c["id"]].get("State") in ("running", "paused", "restarting")  # State.Running
         return sorted(c["id"] for c in containers if c["running"])
+
+    def inspect_or_none(self, cid):
+        """The container CID's inspect; None when it is gone."""
+        try:
+            return self.client.get("/containers/%s/json" % cid)
+        except _docker_api.DockerAPIError as exc:
+            if exc.status != 404:
+                raise
+            return None
 
     def mask_window(self):
         """Docker's window units masked, the ones this run masks journalled first (a kill between leaves no unit

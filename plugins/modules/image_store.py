@@ -193,6 +193,14 @@ untagged_images:
   returned: when changed
   type: list
   elements: str
+ephemeral:
+  description:
+    - The containers that Docker removes once they end (C(docker run --rm)) made or removed while the images were
+      carried, left out of the conversion rather than stopping it; one made then ends with Docker's stop, as it
+      would with a restart of Docker (its directory in the old store goes with that store's cleanup).
+  returned: when such containers came or went
+  type: list
+  elements: str
 not_carried:
   description:
     - The IDs of images with no tag that no container uses and that could not be carried (the classic store's files

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import re
+import threading
 
 import pytest
 
@@ -40,6 +41,24 @@ class On:
 
 def sh(fleet, script):
     return fleet.sh("sh", "-c", script)
+
+
+def run_paused(fleet, args, point, change):
+    """The module run with ARGS in a thread of its own, paused at POINT while CHANGE(fleet) runs on the host (as a
+    busy host would change meanwhile), then released; its result, once it ended (within 600 s)."""
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=fleet.module(MODULE, args, diff=True, env={
+        "DOCKYARD_MIGRATE_PAUSE": point})))
+    t.start()
+    try:
+        sh(fleet, "for i in $(seq 1 1200); do test -e /run/dockyard-migrate/paused.%s && exit 0; sleep 0.1; done; "
+                  "exit 1" % point)
+        change(fleet)
+    finally:
+        sh(fleet, "rm -f /run/dockyard-migrate/paused.%s" % point)
+        t.join(600)
+    assert not t.is_alive(), "the module did not end within 600 s of its release"
+    return box["r"]
 
 
 def journal(fleet):
@@ -491,9 +510,20 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
 
     # daemon.json's storage-driver (overlay2, written by the conversion from vfs) would name a snapshotter that does
     # not exist under containerd's store: it goes with the conversion there, and comes back with the one back.
+    # Jobs that Docker removes once they end (docker run --rm) come and go while the images are carried: job1, there
+    # at the record, ends; job2 begins. Neither stops the conversion: both are left out (job2 ends with Docker's stop,
+    # as a restart would end it), and named.
     assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
-    on = fleet.module(MODULE, {"store": "containerd"}, diff=True)
-    assert on["changed"] and on["store_after"] == "containerd", on
+    job = "--rm --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null"
+    sh(fleet, "docker run -d --name job1 " + job)
+    on = run_paused(fleet, {"store": "containerd"}, "store_during_images", lambda f: sh(
+        f, "docker stop -t 1 job1 >/dev/null && docker run -d --name job2 %s && "
+           "for i in $(seq 1 100); do docker inspect job1 >/dev/null 2>&1 || exit 0; sleep 0.1; done; exit 1" % job))
+    assert on["changed"] and on["store_after"] == "containerd" and on["ephemeral"] == ["job1", "job2"], on
+    assert "job1" not in on["containers"] and "job2" not in on["containers"], on["containers"]
+    # job2, were its directory left in the classic store by Docker's stop (Docker 26.1 removed it there; under
+    # containerd's store it stays until Docker starts on that store again), is known to that store's cleanup.
+    assert "job2" in journal(fleet)["sources"]["classic"], journal(fleet)["sources"]
     assert "storage-driver" not in json.loads(on["diff"]["after"]), on["diff"]
     assert "storage-driver" not in json.loads(sh(fleet, "cat /etc/docker/daemon.json"))
     assert store(fleet) == ("overlayfs", "containerd") and state(fleet) == before

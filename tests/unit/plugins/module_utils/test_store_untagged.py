@@ -324,6 +324,7 @@ def test_containers_made_or_removed_while_the_images_were_carried_stop_the_run_b
     conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "exited"}, {"Id": "b2", "State": "running"}]
     assert conv.running_at_stop(records) == ["b2"] and [c["running"] for c in records] == [False, True]
     conv.client.answers["/containers/json"] += [{"Id": "c3", "State": "running"}]
+    conv.client.answers["/containers/c3/json"] = {"Id": "c3", "Name": "/c3", "HostConfig": {"AutoRemove": False}}
     with pytest.raises(StoreError, match=r"containers were made \(c3\) while the images were carried; nothing"):
         conv.running_at_stop(records)
     conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}]
@@ -458,3 +459,65 @@ def test_unused_images_of_containerds_store_go_by_their_name_and_those_not_found
     assert left == ["sha256:c3"]
     spare, left = _store_plan.unused(conv, "vfs", ["sha256:b2"], [])
     assert spare == {"sha256:b2": {"config": "sha256:b2", "unused": True}} and left == []
+
+
+# ---------------------------------------------------------------- containers Docker removes once they end (--rm)
+def rm_records():
+    def rec(cid, name, auto=False, **hc):
+        return {"id": cid, "name": name, "running": True,
+                "inspect": {"Id": cid, "Name": "/" + name, "HostConfig": dict(hc, AutoRemove=auto)}}
+    return [rec("a1", "web"), rec("j1", "job", auto=True), rec("s1", "side")]
+
+
+def test_a_job_that_ended_and_one_that_began_while_the_images_were_carried_are_left_out(tmp_path, monkeypatch):
+    """A --rm container recorded and gone at the stop is dropped from the record; one made since is left to
+    Docker's stop (as a restart would), named among the old store's containers (its cleanup knows it); both
+    reported; the rest goes on."""
+    hermetic(monkeypatch)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.journal.update(source="classic", sources={"classic": {"web": "a1", "job": "j1", "side": "s1"}})
+    records = rm_records()
+    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}, {"Id": "s1", "State": "exited"},
+                                               {"Id": "j2", "State": "running"}]
+    conv.client.answers["/containers/j2/json"] = {"Id": "j2", "Name": "/job2", "HostConfig": {"AutoRemove": True}}
+    assert conv.running_at_stop(records) == ["a1"]
+    assert [c["name"] for c in records] == ["web", "side"] and [c["running"] for c in records] == [True, False]
+    assert conv.result["ephemeral"] == ["job", "job2"] and conv.result["containers"] == ["web", "side"], conv.result
+    saved = json.loads(open(conv.jpath).read())
+    assert saved["sources"]["classic"] == {"web": "a1", "job": "j1", "side": "s1", "job2": "j2"}
+    assert conv.host.calls == []
+
+
+@pytest.mark.parametrize("case", ["kept", "named", "gone-between"])
+def test_only_containers_docker_removes_itself_may_come_and_go(tmp_path, monkeypatch, case):
+    """A container that is no --rm one made or removed since still stops the run, nothing switched; so does a --rm
+    one gone that a kept container names (it would be made without it); one made and gone again before it could
+    be looked at is no container to carry."""
+    hermetic(monkeypatch)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.journal.update(source="classic", sources={})
+    records = rm_records()
+    if case == "named":
+        records[2]["inspect"]["HostConfig"]["NetworkMode"] = "container:job"
+    now = [{"Id": "a1", "State": "running"}, {"Id": "s1", "State": "running"}]
+    if case == "kept":
+        records[1]["inspect"]["HostConfig"]["AutoRemove"] = False
+    if case == "gone-between":
+        now.append({"Id": "j1", "State": "running"})
+        now.append({"Id": "x9", "State": "running"})
+
+        def get(path, params=None):
+            if path == "/containers/x9/json":
+                raise _docker_api.DockerAPIError(404, "No such container: x9", "GET", path)
+            return conv.client.answers[path]
+        conv.client.get = get
+    conv.client.answers["/containers/json"] = now
+    if case == "gone-between":
+        assert conv.running_at_stop(records) == ["a1", "j1", "s1"] and "ephemeral" not in conv.result
+        return
+    words = {"kept": r"containers were removed \(j1\) while", "named": r"removed \(job\) that side name"}[case]
+    with pytest.raises(StoreError, match=words) as exc:
+        conv.running_at_stop(records)
+    assert exc.value.phase == "images" and len(records) == 3 and not os.path.exists(conv.jpath)
