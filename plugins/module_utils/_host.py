@@ -198,8 +198,9 @@ class Host(abc.ABC):
         """Make the entries of directory PATH durable."""
 
     @abc.abstractmethod
-    def sync(self):
-        """Write what every filesystem holds in memory to its disk (sync(2))."""
+    def sync(self, paths, timeout=60):
+        """Write what the filesystems of PATHS hold in memory to their disks (syncfs(2)), waiting TIMEOUT seconds
+        at most: None when done, else why not."""
 
     @abc.abstractmethod
     def rename(self, src, dst):

@@ -21,6 +21,7 @@ import functools
 import os
 import stat
 import subprocess
+import threading
 import time
 
 from ansible.module_utils.common.process import get_bin_path
@@ -102,8 +103,21 @@ class Files(object):
     def fsync_dir(self, path):
         _fileops.fsync_dir(path)
 
-    def sync(self):
-        os.sync()
+    def sync(self, paths, timeout=60):
+        flushed, failed = threading.Event(), []
+
+        def work():
+            try:
+                for path in paths:
+                    _copy.flush(path)
+            except BaseException as exc:  # pylint: disable=broad-except  # told to the caller
+                failed.append(exc)
+            finally:
+                flushed.set()
+        threading.Thread(target=work, daemon=True).start()  # a filesystem that hangs keeps its thread, not the run
+        if not flushed.wait(timeout):
+            return "not done within %g s" % timeout
+        return str(failed[0]) if failed else None
 
     @acts
     def rename(self, src, dst):

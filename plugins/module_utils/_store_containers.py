@@ -42,8 +42,9 @@ class Workers:
             self.queue.append(item)
             self.added += 1
             if len(self.threads) < self.width:
-                self.threads.append(threading.Thread(target=self.worker))
-                self.threads[-1].start()
+                thread = threading.Thread(target=self.worker)
+                thread.start()
+                self.threads.append(thread)  # only a thread that started is waited for
             self.cond.notify()
 
     def worker(self):
@@ -118,17 +119,16 @@ class ContainerSteps:
             if hidden.get(c["name"]):
                 self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
         made = dict(self.journal.get("made") or {})
-        at = int(self.host.time())
-        for c in containers:  # each about to be made: one a kill leaves unrecorded is known by its creation time
-            made.setdefault(target, {})[c["name"]] = {"id": None, "at": at}
-        self.save(made=made)
+        if containers:
+            self.about_to_make(made, target, containers[0])
+            self.save(made=made)
 
         def carry(c):  # each layer copied (CARRIERS at a time) while the next containers are made
             self.carry(c, self.upper(self.client.get("/containers/%s/json" % c["new_id"]), target))
         with Workers(carry, CARRIERS, "copying the writable layers") as copy:
             for i, c in enumerate(containers):  # in order: each after the containers it names (_store_plan)
                 self.progress("containers", percent=i * 90 // len(containers))
-                policies.append(self.make(c, containers, target, made))
+                policies.append(self.make(c, containers, target, made, (containers[i + 1:] or [None])[0]))
                 copy.add(c)
         for new, policy in policies:
             if policy and policy.get("Name") not in (None, "", "no"):
@@ -136,9 +136,15 @@ class ContainerSteps:
         self.result["actions"].append("recreated %d containers in the %s store, their writable layers copied" % (
             len(containers), target))
 
-    def make(self, c, containers, target, made):
+    def about_to_make(self, made, target, c):
+        """C recorded in MADE (the journal's) as about to be made now: one a kill leaves unrecorded is known by its
+        creation time, after this (_store_plan.made_here)."""
+        made.setdefault(target, {})[c["name"]] = {"id": None, "at": int(self.host.time())}
+
+    def make(self, c, containers, target, made, after=None):
         """The container of record C made in the new store with no restart policy, its ID recorded in MADE (the
-        journal's); its new ID and the restart policy it is to be given."""
+        journal's), in the same write as AFTER, the next one, about to be made; its new ID and the restart policy
+        it is to be given.  A name another container took meanwhile (409) is never taken for this run's."""
         given = str(c["inspect"]["Config"].get("Image") or "")  # as the container was made: kept as it is
         own, image = _stores.with_tag(given), self.image_here(c)
         if _store_plan.by_id(given, c["inspect"].get("Image")) or "@" in own:
@@ -147,8 +153,16 @@ class ContainerSteps:
                                                  api_version=self.client.api_version)
         policy = (body.get("HostConfig") or {}).get("RestartPolicy")
         body.setdefault("HostConfig", {})["RestartPolicy"] = {"Name": "no"}
-        new = self.create(name, body, own, image, tagged=bool(c.get("ref")))
+        try:
+            new = self.create(name, body, own, image, tagged=bool(c.get("ref")))
+        except _docker_api.DockerAPIError as exc:
+            if exc.status == 409:
+                made[target].pop(name, None)
+                self.save(made=made)
+            raise
         made[target][name]["id"] = c["new_id"] = new
+        if after is not None:
+            self.about_to_make(made, target, after)
         self.save(made=made, containers=containers)
         _testhooks.reached("store_during_containers")
         for path, connect in _container_spec.connect_bodies(c["inspect"], renamed=renamed_refs(containers),
@@ -211,12 +225,29 @@ class ContainerSteps:
             else:
                 self.client.delete("/images/%s" % tag, params={"noprune": True})
 
+    @contextlib.contextmanager
+    def carry_tags_dropped(self, target):
+        """The carry tags taken away once the block ends (in containerd's store, TARGET), whether it failed or not:
+        a start or a verification that fails again and again never leaves them (best effort then: the failure is
+        what is raised)."""
+        try:
+            yield
+        except BaseException:
+            if target == "containerd":
+                try:
+                    self.drop_carry_tags()
+                except _docker_api.DockerError:
+                    pass  # done() takes them away once the conversion is finished
+            raise
+        if target == "containerd":
+            self.drop_carry_tags()
+
     def drop_carry_tags(self):
         """The tags images without one were carried into containerd's store under, every one the store shows (this
         run's, and one a run that failed before its containers were made left), taken away: Docker keeps each
         image a container uses without a tag, as it was."""
         for image in self.client.get("/images/json", params={"all": True}) or []:
-            for tag in sorted(t for t in image.get("RepoTags") or [] if t.startswith(_store_plan.CARRY_REPO + ":")):
+            for tag in sorted(t for t in image.get("RepoTags") or [] if _store_plan.is_carry(t)):
                 try:
                     self.client.delete("/images/%s" % tag, params={"force": True, "noprune": True})
                 except _docker_api.DockerAPIError as exc:

@@ -274,9 +274,10 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         plan = {"tags": self.journal["tags"], "tag_layers": self.journal.get("tag_layers"),
                 "containers": self.journal["containers"], "untagged": self.journal.get("untagged")}
         self.save(phase="start")
-        self.start_containers(plan["containers"])
-        self.save(phase="verify")
-        self.verify(plan)
+        with self.carry_tags_dropped(self.journal["target"]):
+            self.start_containers(plan["containers"])
+            self.save(phase="verify")
+            self.verify(plan)
         self.done(self.journal["target"])
         self.result["store"] = self.journal["target"]
         self.result["actions"].append("finished the conversion interrupted in phase %s" % phase)
@@ -299,9 +300,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         if target == "containerd":
             self.save(phase="images")
             self.import_into_containerd(plan["tags"], plan["untagged"])
-            # what the import wrote reaches the disk while Docker serves: the window's own writes (Docker's and
-            # containerd's at their stop, the containers' files) wait on none of it
-            self.host.sync()
+            self.flush_stores("the images imported")  # while Docker serves: the window's writes wait on none of it
         self.result["images_seconds"] = round(time.time() - t0, 3)
         self.save(phase="stop", ran=self.running_at_stop(plan["containers"]), containers=plan["containers"])
         self.mask_window()
@@ -332,13 +331,12 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
             self.recreate(plan["containers"], plan["hidden"], target)
             self.save(phase="start")
             _testhooks.reached("store_before_start")
-            self.start_containers(plan["containers"])
-            self.result["downtime_seconds"] = round(time.time() - down, 3)
-            self.save(phase="verify")
-            if target == "containerd":  # the containers hold their images now
-                self.drop_carry_tags()
-            _testhooks.reached("store_before_verify")
-            self.verify(plan)
+            with self.carry_tags_dropped(target):  # the containers hold their images now
+                self.start_containers(plan["containers"])
+                self.result["downtime_seconds"] = round(time.time() - down, 3)
+                self.save(phase="verify")
+                _testhooks.reached("store_before_verify")
+                self.verify(plan)
         except Exception as exc:
             if self.journal.get("phase") in FORWARD:
                 raise  # the new store's containers may have run: never thrown away by a switch back
@@ -352,10 +350,20 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         under first (a kill between leaves the journal in verify: the rerun does it again)."""
         if target == "containerd":
             self.drop_carry_tags()
+        self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target
         _store_cleanup.report(self, target)
+
+    def flush_stores(self, what, timeout=60):
+        """What the filesystems of Docker's root and containerd's hold in memory written to disk, TIMEOUT seconds
+        at most (a filesystem that hangs is no reason to stop: said in a warning)."""
+        paths = [p for p in (self.root, _store_plan.CONTAINERD_ROOT) if os.path.isdir(p)]
+        why = self.host.sync(paths, timeout)
+        if why:
+            self.result.setdefault("warnings", []).append("writing %s to disk (syncfs of %s): %s; going on" % (
+                what, ", ".join(paths), why))
 
     def disarm(self, plan, target):
         """The containers of the new store about to be replaced (this collection's, from an earlier conversion or

@@ -19,7 +19,7 @@ import threading
 import time
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _image_archive, _layer_store, _stores, _testhooks, _units)
+    _image_archive, _layer_store, _store_plan, _stores, _testhooks, _units)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 # Seconds docker load may take to answer: the classic store registers a whole image's layers (minutes for large
@@ -54,8 +54,9 @@ def nameless(src, wfd, failed):
                 data = tin.extractfile(member) if member.isreg() else None
                 if member.name in ("manifest.json", "./manifest.json"):
                     doc = json.loads(data.read().decode("utf-8"))
-                    for entry in doc:
-                        entry["RepoTags"] = [t for t in entry.get("RepoTags") or () if "@" not in t] or None
+                    for entry in doc:  # nor the carry tags a failed run may have left on it
+                        entry["RepoTags"] = [t for t in entry.get("RepoTags") or ()
+                                             if "@" not in t and not _store_plan.is_carry(t)] or None
                     raw = json.dumps(doc).encode("utf-8")
                     member.size, data = len(raw), io.BytesIO(raw)
                 tout.addfile(member, data)

@@ -22,6 +22,11 @@ CONTAINERD_ROOT = "/var/lib/containerd"
 CARRY_REPO = "dockyard-migrate-untagged"
 
 
+def is_carry(name):
+    """Whether NAME (a tag as Docker or containerd writes it) is one of the carry tags."""
+    return "@" not in name and _layer_store.familiar(name).startswith(CARRY_REPO + ":")
+
+
 def carry_tag(image_id):
     """The tag the image IMAGE_ID, which has none, is imported into containerd's store under."""
     return "%s:%s" % (CARRY_REPO, image_id.split(":")[-1])
@@ -46,8 +51,7 @@ def listed_images(client, containers):
     missing = set(c.get("Image") for c in containers) - set(i.get("Id") for i in images)
     if missing:
         images += [i for i in client.get("/images/json", params={"all": True}) or [] if i.get("Id") in missing]
-    return [dict(i, RepoTags=[t for t in i.get("RepoTags") or [] if not t.startswith(CARRY_REPO + ":")])
-            for i in images]
+    return [dict(i, RepoTags=[t for t in i.get("RepoTags") or [] if not is_carry(t)]) for i in images]
 
 
 def untagged(conv, source, ids, problems, tags=()):
@@ -70,24 +74,62 @@ def untagged(conv, source, ids, problems, tags=()):
     return dict((i, {"carry": carry_tag(i)}) for i in ids)
 
 
-def unused(conv, source, ids, names):
+def unused(conv, source, ids, partial=()):
     """({image ID: how}, [not carried]) for IDS, the images without a tag that no container uses, carried as
-    untagged() carries the used ones (NAMES: what else is read from the classic store's files) and marked
-    ``unused``: in containerd's store each is kept under the name Docker gives an image without a tag
-    (_store_images.keep_unused).  Those that cannot be read are left behind, not refused."""
-    problems = []
-    found = untagged(conv, source, ids, problems, names)
-    if problems and source == "classic":  # the classic store's files cannot be read: none of them goes
-        found = {}
+    untagged() carries the used ones and marked ``unused``: in containerd's store each is kept under the name
+    Docker gives an image without a tag (_store_images.keep_unused).  Each is checked on its own, and one that
+    cannot be read (the old store's files; containerd's name or content, PARTIAL: the IDs whose content is not
+    whole there) is left behind, not refused."""
+    if source == "containerd":
+        found = from_containerd(conv, [i for i in ids if i not in partial], [])
+    else:
+        found = dict((i, {"carry": carry_tag(i)} if source == "classic" else {"config": i})
+                     for i in ids if readable(i))
     return dict((i, dict(how, unused=True)) for i, how in found.items()), [i for i in ids if i not in found]
+
+
+def whole_content(conv, source, images, used, problems):
+    """The IDs of the IMAGES of containerd's store (SOURCE) whose content it does not hold whole (incomplete());
+    one with a tag, or one without that a container uses (USED), is added to PROBLEMS."""
+    partial = incomplete(conv) if source == "containerd" else set()
+    short_of = sorted(t for i in images if i.get("Id") in partial for t in i.get("RepoTags") or ()
+                      if t != _stores.NONE_TAG)
+    short_of += [short([i]) for i in used if i in partial]
+    if short_of:
+        problems.append("containerd's store does not hold the whole content of images %s (ctr images check), which "
+                        "cannot be exported: pull them again or remove them, then run again" % ", ".join(short_of))
+    return partial
+
+
+def readable(image_id):
+    """Whether the image IMAGE_ID can be read from the classic store's files (_layer_store)."""
+    try:
+        _layer_store.Archive([image_id], ())
+    except (_layer_store.Unusable, ValueError):
+        return False
+    return True
+
+
+def incomplete(conv):
+    """The IDs (target digests) of the images of containerd's store whose content it does not hold whole (``ctr
+    images check``: a layer never fetched, as a build can leave): they cannot be exported.  Empty when ctr cannot
+    tell."""
+    rc, out, _err = conv.runner(_stores.ctr_argv(conv.socket or "", "images", "check"))
+    status = {}
+    for line in (out if rc == 0 else "").splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 4 and cols[2].startswith("sha256:"):
+            status[cols[2]] = status.get(cols[2]) or cols[3] == "complete"
+    return set(d for d, whole in status.items() if not whole)
 
 
 def from_containerd(conv, ids, problems):
     """The images IDS of containerd's store (IDs are their manifests' digests): a name of each, its config digest."""
     argv = _stores.ctr_argv(conv.socket or "", "images", "ls")
     rc, out, _err = conv.runner(argv)
-    names = {}
-    for name, digest in sorted(_stores.image_targets(out if rc == 0 else "").items()):
+    names = {}  # containerd's own name for an image without a tag before a carry tag a failed run left
+    for name, digest in sorted(_stores.image_targets(out if rc == 0 else "").items(),
+                               key=lambda item: (is_carry(item[0]), item[0])):
         names.setdefault(digest, name)
 
     def read(digest):
@@ -137,8 +179,9 @@ def plan(conv, root, source, target):
     images = listed_images(client, containers)
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
-    carried = untagged(conv, source, untagged_used, problems, tags)
-    spare, not_carried = unused(conv, source, untagged_unused, tags + sorted(carried))
+    partial = whole_content(conv, source, images, untagged_used, problems)
+    carried = untagged(conv, source, [i for i in untagged_used if i not in partial], problems, tags)
+    spare, not_carried = unused(conv, source, untagged_unused, partial)
     carried.update(spare)
     hidden = _stores.hidden_containers(root, _stores.DRIVERS[target])
     names = [_stores.container_name(c) for c in containers]

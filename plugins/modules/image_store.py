@@ -316,6 +316,8 @@ def main():
         module.fail_json(msg="the conversion failed: %s" % exc, exception=traceback.format_exc(), **conv.result)
     if not module._diff:
         result.pop("diff", None)
+    for warning in result.pop("warnings", None) or ():
+        module.warn(warning)
     if result.get("stopped_always"):
         module.warn("containers %s have the restart policy always and are stopped: Docker started them at each of its "
                     "starts; made again in the new store they are created, and stay stopped at Docker's next start "

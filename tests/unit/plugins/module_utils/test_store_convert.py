@@ -99,8 +99,8 @@ class Host:
     def check_stopped(self, units, timeout, proc="/proc"):
         self.calls.append(("check_stopped", list(units)))
 
-    def sync(self):
-        self.calls.append(("sync",))
+    def sync(self, paths, timeout=60):
+        self.calls.append(("sync", list(paths)))
 
     def time(self):
         return 1767225600.0
@@ -719,20 +719,24 @@ def test_workers_raise_a_failure_at_the_next_add_and_a_block_that_raises_begins_
             worked.append("added after the failure")
     assert worked == [1]
 
-    started, release = threading.Event(), threading.Event()
+    started, box = threading.Event(), []
 
     def slow(item):
         worked.append(item)
         started.set()
-        assert release.wait(10)
+        for _i in range(1000):  # a ends only once the block's end closed the workers (and dropped b)
+            if box[0].closed:
+                return
+            gate.wait(0.01)
+        raise AssertionError("the block's end never closed the workers")
 
     worked[:] = []
     with pytest.raises(KeyError):
         with _store_containers.Workers(slow, 1, "slow") as workers:
+            box.append(workers)
             workers.add("a")
             workers.add("b")  # queued behind a
             assert started.wait(10)
-            release.set()
             raise KeyError("the caller failed")
     assert worked == ["a"]  # b was never begun
 

@@ -435,7 +435,7 @@ def test_unused_images_go_along_and_those_that_cannot_be_read_stay_behind(tmp_pa
     conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
     res = conv.run()
     assert res["untagged_images"] == ["sha256:b2"] and res["not_carried"] == [], res
-    assert ["seed/app:1", "sha256:b2"] in read, read
+    assert ["sha256:b2"] in read, read  # read on its own: another that cannot be read takes nothing with it
 
     def unusable(names, drop, **kw):
         if "sha256:b2" in names:
@@ -454,11 +454,17 @@ def test_unused_images_of_containerds_store_go_by_their_name_and_those_not_found
     monkeypatch.setattr(_store_plan, "from_containerd", lambda conv, ids, problems: (
         problems.append("not found: sha256:c3"), dict((i, {"name": "moby-dangling@" + i, "config": "sha256:k"})
                                                       for i in ids if i != "sha256:c3"))[1])
-    spare, left = _store_plan.unused(conv, "containerd", ["sha256:b2", "sha256:c3"], [])
+    spare, left = _store_plan.unused(conv, "containerd", ["sha256:b2", "sha256:c3", "sha256:d4"], {"sha256:d4"})
     assert spare == {"sha256:b2": {"name": "moby-dangling@sha256:b2", "config": "sha256:k", "unused": True}}
-    assert left == ["sha256:c3"]
-    spare, left = _store_plan.unused(conv, "vfs", ["sha256:b2"], [])
-    assert spare == {"sha256:b2": {"config": "sha256:b2", "unused": True}} and left == []
+    assert left == ["sha256:c3", "sha256:d4"]  # not named there; not whole there (never asked for)
+
+    def archive(names, drop, **kw):
+        if names != ["sha256:b2"]:
+            raise _layer_store.Unusable("a layer's files are gone")
+        return names
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", archive)
+    spare, left = _store_plan.unused(conv, "vfs", ["sha256:b2", "sha256:e5"])
+    assert spare == {"sha256:b2": {"config": "sha256:b2", "unused": True}} and left == ["sha256:e5"]
 
 
 # ---------------------------------------------------------------- containers Docker removes once they end (--rm)
@@ -521,3 +527,49 @@ def test_only_containers_docker_removes_itself_may_come_and_go(tmp_path, monkeyp
     with pytest.raises(StoreError, match=words) as exc:
         conv.running_at_stop(records)
     assert exc.value.phase == "images" and len(records) == 3 and not os.path.exists(conv.jpath)
+
+
+CHECK = """REF TYPE DIGEST STATUS SIZE UNPACKED
+docker.io/seed/app:1 application/vnd.oci.image.manifest.v1+json sha256:m1 complete (3/3) 3.9 MiB/3.9 MiB true
+docker.io/seed/app:2 application/vnd.oci.image.manifest.v1+json sha256:m2 incomplete (2/3) 1.0 MiB/3.9 MiB true
+moby-dangling@sha256:m3 application/vnd.oci.image.manifest.v1+json sha256:m3 incomplete (1/3) 1.0 MiB/3.9 MiB true
+"""
+
+
+def test_images_whose_content_containerd_lacks_are_refused_or_left_behind(tmp_path, monkeypatch):
+    """Going back to the classic store, an image containerd's store does not hold whole (a layer never fetched)
+    cannot be exported: a tagged one is refused in preflight, nothing changed; one without a tag that no container
+    uses is left behind (not_carried); ctr images check is what tells."""
+    hermetic(monkeypatch)
+    monkeypatch.setattr(_store_plan, "from_containerd", lambda conv, ids, problems: dict(
+        (i, {"name": "moby-dangling@" + i, "config": "sha256:c" + i[-1]}) for i in ids))
+    images = [{"Id": "sha256:m1", "RepoTags": ["seed/app:1"]}, {"Id": "sha256:m3", "RepoTags": ["<none>:<none>"]}]
+
+    def converted(images):
+        where = tmp_path / ("run%d" % len(images))
+        where.mkdir()
+        conv, _path, _root, runs = conversion(where, CONTAINERD, "classic", check_mode=True, images=images)
+        conv.runner = lambda argv: runs.append(argv) or (0, CHECK if "check" in argv else "", "")
+        for i in images:
+            conv.client.answers["/images/%s/json" % i["Id"]] = {"RootFS": {"Layers": ["sha256:l1"]}}
+        return conv, runs
+    conv, runs = converted(images)
+    res = conv.run()
+    assert res["not_carried"] == ["sha256:m3"] and res["untagged_images"] == [] and res["images"] == ["seed/app:1"]
+    assert [a for a in runs if "check" in a], runs
+    conv, _runs = converted(images + [{"Id": "sha256:m2", "RepoTags": ["seed/app:2"]}])
+    with pytest.raises(StoreError, match=r"containerd's store does not hold the whole content of images "
+                                         r"seed/app:2 \(ctr images check\)") as exc:
+        conv.run()
+    assert exc.value.phase == "preflight"
+
+
+def test_the_check_counts_a_digest_whole_when_any_name_of_it_is():
+    class Conv:
+        socket = "/run/c.sock"
+
+        def runner(self, argv):
+            return 0, CHECK + "seed2 application/x sha256:m2 complete (3/3) 1 MiB true\n", ""
+    assert _store_plan.incomplete(Conv()) == {"sha256:m3"}
+    Conv.runner = lambda self, argv: (1, "", "ctr: no socket")
+    assert _store_plan.incomplete(Conv()) == set()

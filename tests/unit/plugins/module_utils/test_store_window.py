@@ -1,0 +1,342 @@
+# -*- coding: utf-8 -*-
+"""The window of an image store conversion kept short and its journal exact: the stores' filesystems flushed before
+the stop and before the journal says done (never waiting on a filesystem that hangs), each container recorded as
+about to be made in the write that records the one before, a name another container took never taken for this
+run's, the carry tags taken away whatever the start does (_store_convert, _store_containers, _local; on the fake
+engine of test_store_convert)."""
+import io
+import json
+import os
+import tarfile
+import threading
+import time
+
+import pytest
+
+from ansible_collections.dockyard.migrate.plugins.module_utils import (
+    _copy, _docker_api, _layer_store, _local, _store_containers, _store_images, _store_plan, _stores)
+from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
+
+from test_store_convert import (  # noqa: E402  pylint: disable=import-error
+    CONTAINERD, MOUNTS, conversion, three, whole)
+from test_store_untagged import CARRY, UNUSED, ctr_log  # noqa: E402  pylint: disable=import-error
+
+
+def test_the_hosts_sync_flushes_each_filesystem_and_never_waits_past_its_time(monkeypatch):
+    flushed, release = [], threading.Event()
+    monkeypatch.setattr(_copy, "flush", flushed.append)
+    files = _local.Files()
+    assert files.sync(["/a", "/b"], timeout=10) is None and flushed == ["/a", "/b"]
+
+    def hangs(path):
+        release.wait(10)
+    monkeypatch.setattr(_copy, "flush", hangs)
+    assert files.sync(["/a"], timeout=0.2) == "not done within 0.2 s"
+    release.set()
+
+    def fails(path):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(_copy, "flush", fails)
+    assert "Input/output error" in files.sync(["/a"], timeout=10)
+
+
+def test_a_flush_that_does_not_finish_is_a_warning_and_the_conversion_goes_on(tmp_path, monkeypatch):
+    conv, _path, log = whole(tmp_path, monkeypatch)
+    monkeypatch.setattr(conv.host, "sync", lambda paths, timeout=60: log.append(("sync", list(paths))) or (
+        "not done within 60 s"))
+    res = conv.run()
+    assert res["store_after"] == "containerd", res
+    warned = [w for w in res.get("warnings") or [] if "not done within 60 s; going on" in w]
+    assert [w.split(" to disk")[0] for w in warned] == ["writing the images imported", "writing the new store"], res
+    # flushed before the stop, and again (the writable layers copied) before the journal said done
+    names = [e[0] for e in log]
+    assert names.index("sync") < names.index("stop_docker") and names.count("sync") == 2, log
+
+
+def test_the_journal_says_done_only_after_the_new_store_was_flushed(tmp_path, monkeypatch):
+    conv, _path, _log = whole(tmp_path, monkeypatch)
+    seen = []
+
+    def sync(paths, timeout=60):
+        seen.append(json.loads(open(conv.jpath).read()).get("phase"))
+    monkeypatch.setattr(conv.host, "sync", sync)
+    conv.run()
+    assert seen == ["images", "verify"], seen
+
+
+def test_each_container_is_recorded_about_to_be_made_in_the_write_that_records_the_one_before(tmp_path, monkeypatch):
+    """A kill between two creates leaves the next one recorded with the time it is made after, never the first
+    one's: a container another made under its name before then is never taken for this run's."""
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    clock = [100.0]
+    conv.host.time = lambda: clock[0]
+    writes = []
+    save = conv.save
+
+    def saved(**fields):
+        save(**fields)
+        if "made" in fields:
+            writes.append(json.loads(json.dumps(fields["made"]["containerd"])))
+    conv.save = saved
+    post = conv.client.post
+
+    def create(path, params=None, body=None):
+        if path.endswith("/create"):
+            clock[0] += 10  # each create takes ten seconds
+        return post(path, params, body)
+    conv.client.post = create
+    conv.recreate(records, {}, "containerd")
+    assert writes[0] == {"c0": {"id": None, "at": 100}}, writes
+    assert writes[1] == {"c0": {"id": "new", "at": 100}, "c1": {"id": None, "at": 110}}, writes
+    assert writes[2]["c2"] == {"id": None, "at": 120} and writes[-1]["c2"] == {"id": "new", "at": 120}, writes
+    assert len(writes) == 4, writes  # one write before the first create, one after each
+
+
+def test_a_name_another_container_took_is_not_recorded_as_this_runs(tmp_path, monkeypatch):
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    post = conv.client.post
+
+    def create(path, params=None, body=None):
+        if path.endswith("/create") and params == {"name": "c1"}:
+            raise _docker_api.DockerAPIError(409, "Conflict. The container name \"/c1\" is already in use", "POST",
+                                             path)
+        return post(path, params, body)
+    conv.client.post = create
+    with pytest.raises(_docker_api.DockerAPIError):
+        conv.recreate(records, {}, "containerd")
+    made = json.loads(open(conv.jpath).read())["made"]["containerd"]
+    assert sorted(made) == ["c0"] and made["c0"]["id"] == "new", made
+
+
+def test_another_failure_of_a_create_keeps_the_name_recorded_as_about_to_be_made(tmp_path, monkeypatch):
+    """A create that failed otherwise may have made the container (an answer lost): it stays this run's."""
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    post = conv.client.post
+
+    def create(path, params=None, body=None):
+        if path.endswith("/create") and params == {"name": "c1"}:
+            raise _docker_api.DockerAPIError(500, "timeout", "POST", path)
+        return post(path, params, body)
+    conv.client.post = create
+    with pytest.raises(_docker_api.DockerAPIError):
+        conv.recreate(records, {}, "containerd")
+    made = json.loads(open(conv.jpath).read())["made"]["containerd"]
+    assert made["c1"]["id"] is None and made["c1"]["at"], made
+
+
+def test_the_carry_tags_go_even_when_the_start_fails(tmp_path, monkeypatch):
+    conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    dropped = []
+    monkeypatch.setattr(type(conv), "drop_carry_tags", lambda self: dropped.append(True))
+    with pytest.raises(StoreError, match="no start"):
+        with conv.carry_tags_dropped("containerd"):
+            raise StoreError("no start", "start")
+    assert dropped == [True]
+
+    def broken(self):
+        raise _docker_api.DockerAPIError(500, "engine gone", "GET", "/images/json")
+    monkeypatch.setattr(type(conv), "drop_carry_tags", broken)
+    with pytest.raises(StoreError, match="no start"):  # the start's failure is what is raised
+        with conv.carry_tags_dropped("containerd"):
+            raise StoreError("no start", "start")
+    with conv.carry_tags_dropped("classic"):  # no carry tags in the classic store
+        pass
+
+
+def test_the_name_an_image_without_a_tag_is_exported_by_is_never_a_carry_tag(tmp_path, monkeypatch):
+    conv, _path, _root, _runs = conversion(tmp_path, CONTAINERD, "classic")
+    listed = ("REF TYPE DIGEST SIZE PLATFORMS LABELS\n"
+              "docker.io/library/dockyard-migrate-untagged:a1 application/x sha256:m1 1 MiB linux/amd64 -\n"
+              "moby-dangling@sha256:m1 application/x sha256:m1 1 MiB linux/amd64 -\n")
+    conv.runner = lambda argv: (0, listed, "") if "ls" in argv else (0, "{}", "")
+    monkeypatch.setattr(_stores, "config_digest", lambda read, digest, arch: "sha256:c1")
+    assert _store_plan.from_containerd(conv, ["sha256:m1"], []) == {
+        "sha256:m1": {"name": "moby-dangling@sha256:m1", "config": "sha256:c1"}}
+
+
+def test_an_image_exported_without_a_tag_loses_its_digest_names_and_any_carry_tag():
+    manifest = [{"Config": "c", "Layers": [], "RepoTags": [
+        "docker.io/library/dockyard-migrate-untagged:a1", "moby-dangling@sha256:m1", "seed/app:1"]}]
+    raw = json.dumps(manifest).encode()
+    src = io.BytesIO()
+    with tarfile.open(fileobj=src, mode="w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    src.seek(0)
+    rfd, wfd = os.pipe()
+    failed = []
+    writer = threading.Thread(target=_store_images.nameless, args=(src, wfd, failed))
+    writer.start()
+    with os.fdopen(rfd, "rb") as out:
+        data = out.read()
+    writer.join()
+    assert not failed
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert json.loads(tar.extractfile("manifest.json").read())[0]["RepoTags"] == ["seed/app:1"]
+
+
+# ---------------------------------------------------------------- the workers, and the copies they make
+def until(cond, seconds=10):
+    end = time.time() + seconds
+    while not cond() and time.time() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_a_worker_that_went_idle_takes_an_item_added_later_before_the_block_ends():
+    seen = {"a": threading.Event(), "b": threading.Event()}
+    with _store_containers.Workers(lambda item: seen[item].set(), 1, "idle") as workers:
+        workers.add("a")
+        assert seen["a"].wait(5) and until(lambda: workers.done == 1)  # the worker is idle now
+        workers.add("b")
+        assert seen["b"].wait(5), "b waited for the block's end (the pipeline stalls)"
+
+
+def test_once_an_item_failed_no_worker_begins_a_queued_one():
+    gate_a, gate_b, begun, worked = threading.Event(), threading.Event(), threading.Event(), []
+
+    def work(item):
+        worked.append(item)
+        if item == "b":
+            begun.set()
+            assert gate_b.wait(10)
+        if item == "a":
+            assert gate_a.wait(10)
+            raise StoreError("a failed", "containers")
+
+    with pytest.raises(StoreError, match="a failed"):
+        with _store_containers.Workers(work, 2, "two") as workers:
+            workers.add("b")
+            assert begun.wait(5)
+            workers.add("a")
+            assert until(lambda: "a" in worked)
+            workers.add("c")  # queued: both workers busy
+            gate_a.set()
+            assert until(lambda: workers.failed)
+            gate_b.set()  # b's worker ends b and must not take c
+    assert "c" not in worked, worked
+
+
+def test_the_block_s_own_exception_is_raised_not_a_workers():
+    def work(item):
+        raise StoreError("copy failed", "containers")
+
+    with pytest.raises(KeyError):
+        with _store_containers.Workers(work, 1, "one") as workers:
+            workers.add(1)
+            assert until(lambda: workers.failed)
+            raise KeyError("the create failed")
+
+
+def several(tmp_path, monkeypatch, runner, n):
+    conv, records = three(tmp_path, monkeypatch, runner)
+    for i in range(3, n):
+        r = json.loads(json.dumps(records[0]))
+        r["inspect"]["Id"], r["inspect"]["Name"] = "a%d" % i, "/c%d" % i
+        r.update(name="c%d" % i, id="a%d" % i, upper="/d/overlay2/a%d/diff" % i)
+        records.append(r)
+    return conv, records
+
+
+def test_four_layers_are_copied_at_once(tmp_path, monkeypatch):
+    together = threading.Barrier(4, timeout=5)
+    count = []
+
+    def runner(argv):
+        if argv[0] == "rsync" and "--dry-run" not in argv:
+            count.append(1)
+            if len(count) <= 4:
+                together.wait()  # BrokenBarrierError unless four copies run at once
+        return 0, "mount -o upperdir=/c/%s/fs\n" % argv[-1] if "mounts" in argv else "", ""
+    conv, records = several(tmp_path, monkeypatch, runner, 5)
+    conv.recreate(records, {}, "containerd")
+    assert len(count) == 5
+
+
+def test_the_journal_names_the_first_container_about_to_be_made_before_its_create_and_keeps_the_rest(
+        tmp_path, monkeypatch):
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (
+        0, "mount -o upperdir=/c/x/fs\n" if "mounts" in argv else "", ""))
+    conv.journal["made"] = {"classic": {"old": {"id": "o1", "at": 1}}}
+    post, seen = conv.client.post, []
+
+    def first(path, params=None, body=None):
+        if path.endswith("/create") and not seen:
+            seen.append(json.loads(open(conv.jpath).read())["made"])
+        return post(path, params, body)
+    conv.client.post = first
+    conv.recreate(records, {}, "containerd")
+    assert seen == [{"classic": {"old": {"id": "o1", "at": 1}}, "containerd": {"c0": {"id": None, "at": 1767225600}}}], \
+        seen
+
+
+def test_each_layer_goes_to_its_own_new_container_queued_only_once_that_container_is_made(tmp_path, monkeypatch):
+    copies = []
+
+    def runner(argv):
+        if argv[0] == "rsync" and "--dry-run" not in argv:
+            copies.append((argv[-2].split("/")[-3], argv[-1]))
+        return 0, "mount -o upperdir=/c/%s/fs\n" % argv[-1] if "mounts" in argv else "", ""
+    conv, records = three(tmp_path, monkeypatch, runner)
+    post, made = conv.client.post, iter(range(3))
+
+    def slow_create(path, params=None, body=None):
+        post(path, params, body)
+        if path.endswith("/create"):
+            i = next(made)
+            time.sleep(0.2)  # a copy queued before its create returned would begin now
+            conv.client.answers["/containers/n%d/json" % i] = {"Id": "n%d" % i}
+            return {"Id": "n%d" % i}
+        return {"Id": "new"}
+    conv.client.post = slow_create
+    conv.recreate(records, {}, "containerd")
+    assert sorted(copies) == [("a%d" % i, "/c/n%d/fs/" % i) for i in range(3)], copies
+
+
+def test_the_carry_tags_go_after_the_start_and_also_when_the_verification_fails(tmp_path, monkeypatch):
+    for running_after in (True, False):
+        sub = tmp_path / str(running_after)
+        sub.mkdir()
+        conv, _path, log = whole(sub, monkeypatch, running_after=running_after)
+        conv.client.answers["/images/json"] = [dict(conv.client.answers["/images/json"][0], RepoTags=[
+            "seed/app:2", "dockyard-migrate-untagged:zz"])]
+        try:
+            conv.run()
+        except StoreError:
+            assert not running_after
+        drops = [i for i, e in enumerate(log) if e[:2] == ("DELETE", "/images/dockyard-migrate-untagged:zz")]
+        assert drops and min(drops) > log.index(("POST", "/containers/new/start")), log
+
+
+def test_the_import_keeps_the_unused_images_without_a_tag_and_counts_each_kind(tmp_path, monkeypatch):
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+
+    class FakeArchive:
+        def __init__(self, names, drop, aliases=None):
+            pass
+
+        def size(self):
+            return 1
+
+        def write(self, fd, tick):
+            os.write(fd, b"x")
+    monkeypatch.setattr(_layer_store, "Archive", FakeArchive)
+    log = ctr_log(tmp_path, monkeypatch, conv)
+    real = _stores.ctr_argv
+    monkeypatch.setattr(_stores, "ctr_argv", lambda s, *a: ["tee", os.devnull] if a[:2] == ("images", "import")
+                        else real(s, *a))
+    untagged = json.loads(json.dumps(dict(CARRY, **UNUSED)))
+    conv.import_into_containerd(["seed/app:2"], untagged)
+    assert ["rm", "docker.io/library/dockyard-migrate-untagged:b2"] in log, log
+    assert untagged["sha256:b2"]["id"] == "sha256:t2"
+    acts = conv.result["actions"]
+    assert "imported 1 images without a tag that containers use, each under a tag of its own until the conversion " \
+        "is done" in acts and "imported 1 images without a tag that no container uses, kept without one" in acts, acts
+
+
+def test_an_image_without_a_tag_loaded_into_the_classic_store_is_found_by_its_config_digest(tmp_path):
+    conv, _p, _r, _runs = conversion(tmp_path, CONTAINERD, "classic")
+    conv.client.answers["/images/json"] = [{"Id": "sha256:c1", "RepoTags": []}]
+    conv.check_tags({"tags": [], "tag_layers": {}, "untagged": {"sha256:m1": {
+        "name": "moby-dangling@sha256:m1", "config": "sha256:c1", "unused": True}}}, "containerd")
