@@ -11,10 +11,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import json
+import os
 import threading
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _container_spec, _docker_api, _layer_store, _store_plan, _stores, _testhooks, _vfs_layer)
+    _container_spec, _fileops, _docker_api, _layer_store, _store_plan, _stores, _testhooks, _vfs_layer)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 CARRIERS = 4  # writable layers copied at once, while the next containers are made
@@ -88,6 +90,22 @@ def in_threads(items, work, width, what):
     with Workers(work, width, what) as workers:
         for item in items:
             workers.add(item)
+
+
+EXIT_KEYS = ("ExitCode", "Error", "StartedAt", "FinishedAt", "OOMKilled")
+
+
+def exit_state(old, new):
+    """The config.v2.json NEW (a container made again, never started) with the state OLD (its old store's) shows
+    once it ran and ended; None when there is none to give (OLD never ran, or runs; NEW ran since)."""
+    state = old.get("State") or {}
+    if not old.get("HasBeenStartedBefore") or any(state.get(k) for k in ("Running", "Paused", "Restarting")):
+        return None
+    if new.get("HasBeenStartedBefore") or (new.get("State") or {}).get("Running"):
+        return None
+    return dict(new, State=dict(new.get("State") or {}, **dict((k, state[k]) for k in EXIT_KEYS if k in state)),
+                HasBeenStartedBefore=True, HasBeenManuallyStopped=bool(old.get("HasBeenManuallyStopped")),
+                RestartCount=old.get("RestartCount") or 0)
 
 
 def renamed_refs(containers):
@@ -283,6 +301,30 @@ class ContainerSteps:
         for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
             in_threads(wave, lambda c: self.client.post("/containers/%s/start" % c["new_id"]), len(wave),
                        "starting the containers")
+
+    def give_exit_states(self, containers):
+        """Each container that had run and ended in the old store, made again (created) in the new one, given that
+        state in its config.v2.json once no call to the engine writes it any more: Docker reads the file at its next
+        start, which then starts the container or not as it would have (a stopped ``always`` container at each of
+        Docker's starts, one only created never) and shows its exit code and times.  Until then Docker shows it
+        created.  One that runs now or ran since is left alone."""
+        given = []
+        for c in containers:
+            if c.get("running") or not c.get("new_id"):
+                continue
+            now = (self.client.get("/containers/%s/json" % c["new_id"]) or {}).get("State") or {}
+            if now.get("Running") or _store_plan.timestamp(now.get("StartedAt")) > 0:
+                continue
+            old, new = (_stores.container_config(self.root, cid) for cid in (c["id"], c["new_id"]))
+            conf = exit_state(old or {}, new) if new else None
+            if conf:
+                path = os.path.join(self.root, "containers", c["new_id"], "config.v2.json")
+                _fileops.atomic_write(path, json.dumps(conf), mode=0o600)
+                given.append(c["name"])
+        if given:
+            self.result["actions"].append("gave %d containers that had run and ended that state (%s), which Docker "
+                                          "reads at its next start" % (len(given), ", ".join(given)))
+        return given
 
     def check_tags(self, plan, source):
         """Every tag in the new store, naming an image with the layers it named when recorded (a tag moved on the

@@ -350,6 +350,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         under first (a kill between leaves the journal in verify: the rerun does it again)."""
         if target == "containerd":
             self.drop_carry_tags()
+        self.give_exit_states(self.journal.get("containers") or [])
         self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)

@@ -128,8 +128,9 @@ options:
 notes:
   - A container that names another (a C(container:) network, IPC, PID or UTS mode, volumes from, links) is made
     after it, naming the new one, and started after it.
-  - Not done by this version - an exited container's exit code (it comes back created),
-    other graph drivers than vfs (btrfs, zfs, devicemapper), from vfs straight to containerd (go through overlay2),
+  - An exited container comes back created; its exited state is written for Docker's next start to read (Docker
+    shows it created until then).
+  - Not done by this version - other graph drivers than vfs (btrfs, zfs, devicemapper), from vfs straight to containerd (go through overlay2),
     back from overlay2 to vfs. The playbook is C(playbooks/convert_image_store.yml), the
     role C(dockyard.migrate.convert_image_store). See the collection's docs/image_store.md.
 seealso:
@@ -256,9 +257,10 @@ removed:
 stopped_always:
   description:
     - Containers with the restart policy C(always) that ran once and are stopped. Docker starts such a container at
-      each of its own starts (a reboot), but never one that was only created, which is what each becomes in the new
-      store (its exit code and end time are not carried), so they stay stopped at Docker's next start until started
-      once. A warning names them.
+      each of its own starts (a reboot), but never one that was only created. The conversion keeps them stopped;
+      made again in the new store, each is given its exited state (exit code, times, whether it was stopped by
+      hand) in its C(config.v2.json) once the conversion is done, which Docker reads at its next start, so that start
+      starts them as it would have. A warning names them.
   returned: when changed
   type: list
   elements: str
@@ -319,9 +321,10 @@ def main():
     for warning in result.pop("warnings", None) or ():
         module.warn(warning)
     if result.get("stopped_always"):
-        module.warn("containers %s have the restart policy always and are stopped: Docker started them at each of its "
-                    "starts; made again in the new store they are created, and stay stopped at Docker's next start "
-                    "until started once" % ", ".join(result["stopped_always"]))
+        module.warn("containers %s have the restart policy always and are stopped: Docker starts such a container at "
+                    "each of its starts. The conversion keeps them stopped; made again in the new store, they are "
+                    "given their exited state, so Docker's next start (a reboot) starts them, as it would have" %
+                    ", ".join(result["stopped_always"]))
     module.exit_json(**result)
 
 

@@ -104,6 +104,20 @@ def state(fleet):
     return tags, containers, lines[:6] + ["hard-linked" if lines[6] == lines[7] else "apart"] + lines[8:], images
 
 
+def booted(fleet, by_hand, always=True):
+    """The host after a boot: web runs again, the containers with no restart policy that ran (BY_HAND) started by
+    hand, as a boot leaves them stopped; the stopped container with the restart policy always (ALWAYS) was started
+    by Docker's start, as the old store's Docker would have started it (the conversion gave its new container its
+    exited state), and is stopped again.  Returns the exit code and end time of the container ended."""
+    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
+    sh(fleet, "docker start %s >/dev/null" % by_hand)
+    if always:
+        sh(fleet, "for i in $(seq 1 100); do [ \"$(docker inspect -f '{{.State.Running}}' always)\" = true ] && "
+                  "exit 0; sleep 0.1; done; echo 'always was not started by the boot' >&2; exit 1")
+        sh(fleet, "docker stop -t 1 always >/dev/null")
+    return sh(fleet, "docker inspect -f '{{.State.ExitCode}} {{.State.FinishedAt}}' ended").strip()
+
+
 def held(fleet, other):
     """What the store Docker does not run holds, as the host's files and containerd show it."""
     made_with = "grep -l '\"Driver\":\"%s\"' /var/lib/docker/containers/*/config.v2.json 2>/dev/null | wc -l" % (
@@ -197,6 +211,10 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     unused = sh(fleet, "docker commit --change 'LABEL unused=1' spare").strip()
     assert sorted(sh(fleet, "docker image ls -q --no-trunc --filter dangling=true").split()) == sorted(
         [untagged, unused])
+    # ended: ran, and ended with exit code 3
+    sh(fleet, "docker run --pull never --name ended --network none seed/tool:1 sh -c 'exit 3' || true")
+    exited = sh(fleet, "docker inspect -f '{{.State.ExitCode}} {{.State.FinishedAt}}' ended").strip()
+    assert exited.startswith("3 ") and not exited.endswith("0001-01-01T00:00:00Z"), exited
     assert store(fleet) == ("overlay2", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -225,8 +243,8 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
 
     plan = fleet.module(MODULE, {"store": "containerd"}, check_mode=True, diff=True)
     assert plan["changed"] and sorted(plan["containers"]) == [
-        "always", "batch", "byid", "byid2", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar", "spare",
-        "web", "worker"], plan
+        "always", "batch", "byid", "byid2", "ended", "gone", "hostnet", "norestart", "once", "rebuilt", "sidecar",
+        "spare", "web", "worker"], plan
     assert plan["untagged_images"] == sorted([untagged, unused]) and plan["not_carried"] == [], plan
     assert plan["stopped_always"] == ["always"] and "containers always have the restart policy always and are " \
         "stopped" in " ".join(plan.get("warnings") or []), plan
@@ -258,8 +276,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
     assert not again.get("failed") and again["changed"] is False, again
 
     fleet_hosts.reboot(host)
-    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart sidecar byid once >/dev/null")  # no restart policy: a boot leaves them stopped
+    assert booted(fleet, "norestart sidecar byid once") == exited, exited  # ended: its exit code and end time kept
     assert store(fleet)[1] == "containerd" and state(fleet) == before
 
     # Converted back: what the containers wrote on the containerd store comes along.
@@ -370,8 +387,7 @@ def test_classic_to_containerd_and_back_keeps_images_containers_and_writable_lay
         len(tags) - 2) in back["actions"] and not [
         a for a in back["actions"] if a.startswith("tagged")], back["actions"]
     fleet_hosts.reboot(host)
-    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart sidecar byid once >/dev/null")
+    assert booted(fleet, "norestart sidecar byid once") == exited, exited
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
     clean_after_soak(fleet, "classic", before)
 
@@ -408,6 +424,10 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     sh(fleet, "docker tag %s seed/rebuilt:1 && docker create --name rebuilt --network none seed/rebuilt:1 >/dev/null "
               "&& docker tag seed/tool:1 seed/rebuilt:1" % untagged)
     unused = sh(fleet, "docker commit --change 'LABEL unused=1' spare").strip()  # no container uses it
+    # ended: ran, and ended with exit code 3
+    sh(fleet, "docker run --pull never --name ended --network none seed/tool:1 sh -c 'exit 3' || true")
+    exited = sh(fleet, "docker inspect -f '{{.State.ExitCode}} {{.State.FinishedAt}}' ended").strip()
+    assert exited.startswith("3 ") and not exited.endswith("0001-01-01T00:00:00Z"), exited
     assert store(fleet) == ("vfs", "classic")
     before = state(fleet)
     tags, containers, files, _images = before
@@ -485,8 +505,7 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     assert not again.get("failed") and again["changed"] is False, again
 
     fleet_hosts.reboot(host)
-    sh(fleet, "for i in $(seq 1 120); do docker exec web true 2>/dev/null && exit 0; sleep 0.5; done; exit 1")
-    sh(fleet, "docker start norestart >/dev/null")  # no restart policy: a boot leaves it stopped
+    assert booted(fleet, "norestart", always=False) == exited, exited  # ended: exit code and end time from vfs
     assert store(fleet) == ("overlay2", "classic") and state(fleet) == before
 
     # Going on to containerd's store is refused while the vfs store is left (that conversion's journal would no
@@ -514,7 +533,7 @@ def test_vfs_to_overlay2_keeps_images_containers_and_writable_layers(fleet_hosts
     # at the record, ends; job2 begins. Neither stops the conversion: both are left out (job2 ends with Docker's stop,
     # as a restart would end it), and named.
     assert json.loads(sh(fleet, "cat /etc/docker/daemon.json"))["storage-driver"] == "overlay2"
-    job = "--rm --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null"
+    job = "--rm --pull never --network none seed/tool:1 sh -c 'trap \"exit 0\" TERM; while true; do sleep 1; done' >/dev/null"
     sh(fleet, "docker run -d --name job1 " + job)
     on = run_paused(fleet, {"store": "containerd"}, "store_during_images", lambda f: sh(
         f, "docker stop -t 1 job1 >/dev/null && docker run -d --name job2 %s && "

@@ -340,3 +340,52 @@ def test_an_image_without_a_tag_loaded_into_the_classic_store_is_found_by_its_co
     conv.client.answers["/images/json"] = [{"Id": "sha256:c1", "RepoTags": []}]
     conv.check_tags({"tags": [], "tag_layers": {}, "untagged": {"sha256:m1": {
         "name": "moby-dangling@sha256:m1", "config": "sha256:c1", "unused": True}}}, "containerd")
+
+
+# ---------------------------------------------------------------- the exited state, for Docker's next start
+EXITED = {"HasBeenStartedBefore": True, "HasBeenManuallyStopped": True, "RestartCount": 2, "Driver": "overlay2",
+          "State": {"Running": False, "ExitCode": 3, "Error": "", "StartedAt": "2026-12-01T10:00:00Z",
+                    "FinishedAt": "2026-12-01T11:00:00Z", "OOMKilled": False, "Pid": 0}}
+CREATED = {"HasBeenStartedBefore": False, "Driver": "overlayfs", "Name": "/spare",
+           "State": {"Running": False, "ExitCode": 0, "StartedAt": "0001-01-01T00:00:00Z",
+                     "FinishedAt": "0001-01-01T00:00:00Z", "Pid": 0}}
+
+
+def test_the_exited_state_is_given_only_to_a_container_made_again_of_one_that_ran_and_ended():
+    given = _store_containers.exit_state(EXITED, CREATED)
+    assert given["State"] == dict(CREATED["State"], ExitCode=3, Error="", StartedAt="2026-12-01T10:00:00Z",
+                                  FinishedAt="2026-12-01T11:00:00Z", OOMKilled=False)
+    assert (given["HasBeenStartedBefore"], given["HasBeenManuallyStopped"], given["RestartCount"]) == (True, True, 2)
+    assert given["Driver"] == "overlayfs" and given["Name"] == "/spare"  # the new store's own, kept
+    assert _store_containers.exit_state(dict(EXITED, HasBeenStartedBefore=False), CREATED) is None  # only created
+    assert _store_containers.exit_state(dict(EXITED, State=dict(EXITED["State"], Running=True)), CREATED) is None
+    assert _store_containers.exit_state(EXITED, dict(CREATED, HasBeenStartedBefore=True)) is None  # ran since
+
+
+def test_the_exited_state_is_written_once_the_conversion_is_done_for_the_stopped_containers_only(tmp_path):
+    conv, _path, root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    conv.root = str(root)
+    records = []
+    for name, running, started in (("spare", False, False), ("web", True, False), ("late", False, True)):
+        for cid, conf in (("o-" + name, EXITED), ("n-" + name, CREATED)):
+            (root / "containers" / cid).mkdir()
+            (root / "containers" / cid / "config.v2.json").write_text(json.dumps(conf))
+        conv.client.answers["/containers/n-%s/json" % name] = {"State": {
+            "Running": running, "StartedAt": "2026-12-08T04:00:00Z" if started else "0001-01-01T00:00:00Z"}}
+        records.append({"name": name, "id": "o-" + name, "new_id": "n-" + name, "running": running})
+    records.append({"name": "failed", "id": "o-failed", "running": False})  # never made: nothing to give
+    before = dict((n, (root / "containers" / ("n-" + n) / "config.v2.json").read_text()) for n in ("web", "late"))
+    assert conv.give_exit_states(records) == ["spare"]
+    spare = json.loads((root / "containers" / "n-spare" / "config.v2.json").read_text())
+    assert spare["State"]["ExitCode"] == 3 and spare["HasBeenStartedBefore"] is True
+    assert dict((n, (root / "containers" / ("n-" + n) / "config.v2.json").read_text()) for n in before) == before
+    assert "gave 1 containers that had run and ended that state (spare)" in conv.result["actions"][-1]
+
+
+def test_the_exited_state_is_given_after_the_verification_and_before_the_journal_says_done(tmp_path, monkeypatch):
+    conv, _path, log = whole(tmp_path, monkeypatch)
+    seen = []
+    monkeypatch.setattr(type(conv), "give_exit_states", lambda self, containers: seen.append(
+        (json.loads(open(self.jpath).read())["phase"], [c["name"] for c in containers])))
+    conv.run()
+    assert seen == [("verify", ["web"])], seen
