@@ -307,18 +307,19 @@ class ContainerSteps:
         state in its config.v2.json once no call to the engine writes it any more: Docker reads the file at its next
         start, which then starts the container or not as it would have (a stopped ``always`` container at each of
         Docker's starts, one only created never) and shows its exit code and times.  Until then Docker shows it
-        created.  One that runs now or ran since is left alone."""
-        given = []
+        created.  One that runs now or ran since is left alone, and so is one removed since."""
+        given, root = [], self.docker_root()
         for c in containers:
             if c.get("running") or not c.get("new_id"):
                 continue
-            now = (self.client.get("/containers/%s/json" % c["new_id"]) or {}).get("State") or {}
-            if now.get("Running") or _store_plan.timestamp(now.get("StartedAt")) > 0:
+            now = self.inspect_or_none(c["new_id"])
+            state = (now or {}).get("State") or {}
+            if now is None or state.get("Running") or _store_plan.timestamp(state.get("StartedAt")) > 0:
                 continue
-            old, new = (_stores.container_config(self.root, cid) for cid in (c["id"], c["new_id"]))
+            old, new = (_stores.container_config(root, cid) for cid in (c["id"], c["new_id"]))
             conf = exit_state(old or {}, new) if new else None
-            if conf:
-                path = os.path.join(self.root, "containers", c["new_id"], "config.v2.json")
+            path = os.path.join(root, "containers", c["new_id"], "config.v2.json")
+            if conf and os.path.isfile(path):
                 _fileops.atomic_write(path, json.dumps(conf), mode=0o600)
                 given.append(c["name"])
         if given:

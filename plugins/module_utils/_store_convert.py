@@ -151,9 +151,11 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
             after = _daemon_json.render(_stores.with_store(data, target, self.classic_driver()))
         self.result.update(changed=True, images=plan["tags"], containers=[c["name"] for c in plan["containers"]],
                            not_carried=plan["not_carried"], untagged_images=sorted(plan["untagged"]),
-                           stopped_always=plan["stopped_always"],
+                           stopped_always=plan["stopped_always"], restarted_by_docker=plan["restarted"],
                            diff={"before": text, "after": after, "before_header": self.opts["daemon_json"],
                                  "after_header": self.opts["daemon_json"]})
+        if plan["ephemeral"]:
+            self.result["ephemeral"] = sorted(plan["ephemeral"])
         if self.check_mode:
             return self.result
         self.convert(plan, source, target, text, after)
@@ -286,7 +288,8 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
     # ------------------------------------------------------------ the conversion
     def convert(self, plan, source, target, text_before, text_after):
         sources = dict(self.journal.get("sources") or {})
-        sources[source] = dict((c["name"], c["id"]) for c in plan["containers"])
+        # the containers carried, and those Docker's stop ends (--rm), which the old store's cleanup must know
+        sources[source] = dict(plan["ephemeral"], **dict((c["name"], c["id"]) for c in plan["containers"]))
         taken = {}
         if target == "containerd":  # what with_store takes away, for the conversion back (kept through its failures)
             driver = _daemon_json.parse(text_before).get("storage-driver")
@@ -351,7 +354,10 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         if target == "containerd":
             self.drop_carry_tags()
         self.give_exit_states(self.journal.get("containers") or [])
-        self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
+        why = self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
+        if why:
+            raise StoreError("the conversion is not recorded done: %s; run again (the rerun writes it to disk "
+                             "first)" % why, "verify")
         self.save(phase="done", done_at=self.host.time())
         self.progress("done", percent=100)
         self.result["store_after"] = target
@@ -359,12 +365,13 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
 
     def flush_stores(self, what, timeout=60):
         """What the filesystems of Docker's root and containerd's hold in memory written to disk, TIMEOUT seconds
-        at most (a filesystem that hangs is no reason to stop: said in a warning)."""
+        at most; None when done, else why not (also said in a warning)."""
         paths = [p for p in (self.root, _store_plan.CONTAINERD_ROOT) if os.path.isdir(p)]
         why = self.host.sync(paths, timeout)
         if why:
-            self.result.setdefault("warnings", []).append("writing %s to disk (syncfs of %s): %s; going on" % (
-                what, ", ".join(paths), why))
+            why = "writing %s to disk (syncfs of %s): %s" % (what, ", ".join(paths), why)
+            self.result.setdefault("warnings", []).append(why)
+        return why
 
     def disarm(self, plan, target):
         """The containers of the new store about to be replaced (this collection's, from an earlier conversion or

@@ -112,11 +112,11 @@ def readable(image_id):
 
 def incomplete(conv):
     """The IDs (target digests) of the images of containerd's store whose content it does not hold whole (``ctr
-    images check``: a layer never fetched, as a build can leave): they cannot be exported.  Empty when ctr cannot
-    tell."""
-    rc, out, _err = conv.runner(_stores.ctr_argv(conv.socket or "", "images", "check"))
-    status = {}
-    for line in (out if rc == 0 else "").splitlines()[1:]:
+    images check``: a layer never fetched, as a build can leave): they cannot be exported.  An image ctr prints
+    no line for is not one of them."""
+    _rc, out, _err = conv.runner(_stores.ctr_argv(conv.socket or "", "images", "check"))
+    status = {}  # ctr fails when one image's check does, after the table: each line it printed is believed
+    for line in (out or "").splitlines()[1:]:
         cols = line.split()
         if len(cols) >= 4 and cols[2].startswith("sha256:"):
             status[cols[2]] = status.get(cols[2]) or cols[3] == "complete"
@@ -147,15 +147,25 @@ def from_containerd(conv, ids, problems):
     return found
 
 
+# Seconds after a container was recorded as about to be made within which its create lands (it follows at once).
+MADE_WITHIN = 120
+
+
 def made_here(journal, target, name, cid, created):
     """Whether the container CID named NAME in the TARGET store is one this collection made there or left there:
     recorded with its ID, or recorded as about to be made (a kill between the create and the journal's next
-    write) and created since."""
+    write) and created then (within MADE_WITHIN seconds: one made under that name later is another's)."""
     made = ((journal.get("made") or {}).get(target) or {}).get(name) or {}
     left = ((journal.get("sources") or {}).get(target) or {}).get(name)
     if cid in (made.get("id"), left):
         return True
-    return made.get("id") is None and bool(made.get("at")) and created >= made["at"]
+    return made.get("id") is None and bool(made.get("at")) and made["at"] <= created <= made["at"] + MADE_WITHIN
+
+
+def auto_removed(inspect):
+    """Whether Docker removes the container INSPECT describes once it ends (``docker run --rm``): Docker's stop
+    for the window ends it, so it is never carried."""
+    return bool((inspect.get("HostConfig") or {}).get("AutoRemove"))
 
 
 def timestamp(text):
@@ -176,6 +186,7 @@ def plan(conv, root, source, target):
     client = conv.client
     listed = client.get("/containers/json", params={"all": True})
     containers = [client.get("/containers/%s/json" % c["Id"]) for c in listed]
+    ephemeral, containers = [c for c in containers if auto_removed(c)], [c for c in containers if not auto_removed(c)]
     images = listed_images(client, containers)
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
@@ -216,6 +227,7 @@ def plan(conv, root, source, target):
             problems.append("container %s has storage options (%s) the %s store may not honour; make it again "
                             "without them first" % (name, ", ".join("%s=%s" % kv for kv in sorted(opts.items())),
                                                     target))
+    gone = naming_ephemeral(recorded, ephemeral, problems)
     recorded, unresolved = _stores.in_order(recorded)  # each after the containers it names
     if unresolved:
         problems.append("containers name others this host does not hold: %s" % ", ".join(unresolved))
@@ -227,6 +239,7 @@ def plan(conv, root, source, target):
     problems += room(conv, root, target, layers)
     return {"tags": tags, "tag_layers": _stores.tag_layers(client, images), "not_carried": not_carried,
             "untagged": carried, "stopped_always": stopped_always(containers), "containers": recorded,
+            "ephemeral": dict((d["name"], d["id"]) for d in gone), "restarted": restarted(root, containers),
             "problems": problems, "hidden": hidden, "archive": archive}
 
 
@@ -237,6 +250,38 @@ def stopped_always(containers):
     return sorted(_stores.container_name(c) for c in containers
                   if ((c.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") == "always" and
                   (c.get("State") or {}).get("Status") == "exited")
+
+
+def naming_ephemeral(recorded, ephemeral, problems):
+    """The EPHEMERAL containers (inspects: Docker removes them once they end) as records; a container of RECORDED
+    that names one of them is added to PROBLEMS."""
+    gone = [{"name": _stores.container_name(c), "id": c["Id"]} for c in ephemeral]
+    for c in recorded:
+        named = [d["name"] for d in (_stores.resolve(ref, gone) for ref in _stores.dependencies(c["inspect"])) if d]
+        if named:
+            problems.append("container %s names %s, which Docker removes once it ends (docker run --rm): Docker's "
+                            "stop ends it, and %s cannot be made again without it" % (c["name"], ", ".join(named),
+                                                                                      c["name"]))
+    return gone
+
+
+def restarted(root, containers):
+    """The names of the stopped containers (inspects) that ran once which Docker starts at its next start, by
+    Docker's own rule, from their config.v2.json under ROOT: ``always``; ``unless-stopped`` not stopped by hand;
+    ``on-failure`` that ended with an error, retries left."""
+    out = []
+    for c in containers:
+        conf = _stores.container_config(root, c["Id"]) or {}
+        state, policy = c.get("State") or {}, (c.get("HostConfig") or {}).get("RestartPolicy") or {}
+        if state.get("Status") != "exited" or not conf.get("HasBeenStartedBefore"):
+            continue
+        most = policy.get("MaximumRetryCount") or 0
+        if policy.get("Name") == "always" or (
+                policy.get("Name") == "unless-stopped" and not conf.get("HasBeenManuallyStopped")) or (
+                policy.get("Name") == "on-failure" and state.get("ExitCode") and (
+                    not most or (conf.get("RestartCount") or 0) < most)):
+            out.append(_stores.container_name(c))
+    return sorted(out)
 
 
 def driver_checks(conv, root, source, tags, problems):

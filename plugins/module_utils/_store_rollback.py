@@ -26,11 +26,6 @@ def restart_policy(root, cid):
         return None
 
 
-def auto_removed(inspect):
-    """Whether Docker removes the container INSPECT describes once it ends (``docker run --rm``)."""
-    return bool((inspect.get("HostConfig") or {}).get("AutoRemove"))
-
-
 class RollbackSteps:
     """Mixed into _store_convert.Conversion, whose client, host, journal, opts, result, root, save and start these
     steps use."""
@@ -38,42 +33,42 @@ class RollbackSteps:
     def running_at_stop(self, containers):
         """The IDs of the containers running now, Docker about to be stopped; each of CONTAINERS (the record) told
         whether it runs, so that both directions start the same set.  Containers made or removed since the record
-        (while the images were carried) stop the run here, nothing switched: the rerun records them.  But for those
-        Docker removes once they end (``docker run --rm``, a job): one recorded and gone since is dropped from
-        CONTAINERS, one made since is left to Docker's stop, as a restart of Docker would (recorded among the old
-        store's, ``sources``, so that its cleanup knows it); both are reported (``ephemeral``)."""
+        (while the images were carried) stop the run here, nothing switched: the rerun records them.  But one made
+        since that Docker removes once it ends (``docker run --rm``, a job) is left to Docker's stop, as a restart
+        of Docker would end it, as the plan leaves out those it found (_store_plan.auto_removed): it is recorded
+        among the old store's (``sources``), so that its cleanup knows it, and named in ``ephemeral``."""
         now = dict((c["Id"], c) for c in self.client.get("/containers/json", params={"all": True}) or [])
-        recorded = dict((c["id"], c) for c in containers)
-        gone = [recorded[i] for i in sorted(set(recorded) - set(now))]
-        made = [self.inspect_or_none(i) for i in sorted(set(now) - set(recorded))]
-        left = dict((_stores.container_name(c), c["Id"]) for c in made if c and auto_removed(c))
-        dropped = [c for c in gone if auto_removed(c.get("inspect") or {})]
-        kept = [c for c in containers if c not in dropped]
-        needed = sorted(set(c["name"] for c in kept for ref in _stores.dependencies(c.get("inspect") or {})
-                            if _stores.resolve(ref, dropped) is not None))
-        made = sorted(c["Id"] for c in made if c and not auto_removed(c))
-        gone = sorted(c["id"] for c in gone if c not in dropped)
-        said = ["made (%s)" % _store_plan.short(made)] if made else []
-        said += ["removed (%s)" % _store_plan.short(gone)] if gone else []
-        said += ["removed (%s) that %s name" % (", ".join(c["name"] for c in dropped), ", ".join(needed))] \
-            if needed else []
-        if said:
-            raise StoreError("containers were %s while the images were carried; nothing was switched: run again" %
-                             "; ".join(said), "images")
-        containers[:] = kept
+        recorded = set(c["id"] for c in containers)
+        made = [self.inspect_or_none(i) for i in sorted(set(now) - recorded)]
+        left = dict((_stores.container_name(c), c["Id"]) for c in made if c and _store_plan.auto_removed(c))
+        made = sorted(c["Id"] for c in made if c and not _store_plan.auto_removed(c))
+        gone = sorted(recorded - set(now))
+        if made or gone:
+            raise StoreError("containers were %s while the images were carried; nothing was switched: run again" % (
+                "; ".join(what % _store_plan.short(ids) for what, ids in (
+                    ("made (%s)", made), ("removed (%s)", gone)) if ids)), "images")
         if left:
             sources = dict(self.journal.get("sources") or {})
             sources[self.journal["source"]] = dict(sources.get(self.journal["source"]) or {}, **left)
             self.save(sources=sources)
-        if left or dropped:
-            self.result["containers"] = [c["name"] for c in kept]
-            self.result["ephemeral"] = sorted(set(left) | set(c["name"] for c in dropped))
-            self.result["actions"].append("left out %d containers that Docker removes once they end, made or removed "
-                                          "while the images were carried: %s" % (
-                                              len(self.result["ephemeral"]), ", ".join(self.result["ephemeral"])))
+            self.result["ephemeral"] = sorted(set(self.result.get("ephemeral") or ()) | set(left))
+            self.result["actions"].append("left out %d containers that Docker removes once they end, made while the "
+                                          "images were carried: %s" % (len(left), ", ".join(sorted(left))))
         for c in containers:
             c["running"] = now[c["id"]].get("State") in ("running", "paused", "restarting")  # State.Running
         return sorted(c["id"] for c in containers if c["running"])
+
+    def not_running(self, containers):
+        """Those of CONTAINERS (records of the old store's) that do not run now; one Docker does not know any more
+        (removed since) is named in ``not_started``, never a reason to stop starting the others."""
+        todo = []
+        for c in containers:
+            now = self.inspect_or_none(c["id"])
+            if now is None:
+                self.result.setdefault("not_started", []).append(c["name"])
+            elif not (now.get("State") or {}).get("Running"):
+                todo.append(c)
+        return todo
 
     def inspect_or_none(self, cid):
         """The container CID's inspect; None when it is gone."""
@@ -173,8 +168,7 @@ class RollbackSteps:
                 raise StoreError("Docker started on the %s store, not the %s store it ran" % (
                     _stores.store_of(info), self.journal["source"]), "rollback")
             self.release_stopped()  # Docker has started what it starts by itself: a start failing below loses none
-            todo = [c for c in self.journal.get("containers") or [] if c["id"] in ran and not (
-                self.client.get("/containers/%s/json" % c["id"]).get("State") or {}).get("Running")]
+            todo = self.not_running([c for c in self.journal.get("containers") or [] if c["id"] in ran])
             for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
                 for c in wave:
                     self.client.post("/containers/%s/start" % c["id"])

@@ -196,10 +196,11 @@ untagged_images:
   elements: str
 ephemeral:
   description:
-    - The containers that Docker removes once they end (C(docker run --rm)) made or removed while the images were
-      carried, left out of the conversion rather than stopping it; one made then ends with Docker's stop, as it
-      would with a restart of Docker (its directory in the old store goes with that store's cleanup).
-  returned: when such containers came or went
+    - The containers that Docker removes once they end (C(docker run --rm)), found when the conversion was planned or
+      made while the images were carried. They are never carried, since Docker's stop for the window ends them, as a
+      restart of Docker would (a directory one leaves in the old store goes with that store's cleanup). A container
+      that names one of them (its network, volumes from) is refused in preflight.
+  returned: when there are such containers
   type: list
   elements: str
 not_carried:
@@ -264,6 +265,22 @@ stopped_always:
   returned: when changed
   type: list
   elements: str
+restarted_by_docker:
+  description:
+    - The stopped containers that ran once whose restart policy has Docker start them at its next start (a reboot),
+      by Docker's own rule - C(always); C(unless-stopped) not stopped by hand; C(on-failure) that ended with an error,
+      retries left. The conversion keeps them stopped; Docker's next start starts them, in the new store as in the
+      old (their exited state is written for it). A warning names them.
+  returned: when changed
+  type: list
+  elements: str
+not_started:
+  description:
+    - After a switch back, the old store's containers that ran when Docker was stopped and that Docker does not know
+      any more (removed since); the others were started.
+  returned: when there are such containers
+  type: list
+  elements: str
 not_released:
   description:
     - After a switch back, the containers held from starting with Docker whose restart policy could not be given
@@ -320,11 +337,11 @@ def main():
         result.pop("diff", None)
     for warning in result.pop("warnings", None) or ():
         module.warn(warning)
-    if result.get("stopped_always"):
-        module.warn("containers %s have the restart policy always and are stopped: Docker starts such a container at "
-                    "each of its starts. The conversion keeps them stopped; made again in the new store, they are "
-                    "given their exited state, so Docker's next start (a reboot) starts them, as it would have" %
-                    ", ".join(result["stopped_always"]))
+    if result.get("restarted_by_docker"):
+        module.warn("containers %s are stopped, and their restart policy has Docker start them at its next start. The "
+                    "conversion keeps them stopped; made again in the new store, they are given their exited state, "
+                    "so Docker's next start (a reboot) starts them, as it would have" %
+                    ", ".join(result["restarted_by_docker"]))
     module.exit_json(**result)
 
 

@@ -468,65 +468,94 @@ def test_unused_images_of_containerds_store_go_by_their_name_and_those_not_found
 
 
 # ---------------------------------------------------------------- containers Docker removes once they end (--rm)
-def rm_records():
-    def rec(cid, name, auto=False, **hc):
-        return {"id": cid, "name": name, "running": True,
-                "inspect": {"Id": cid, "Name": "/" + name, "HostConfig": dict(hc, AutoRemove=auto)}}
-    return [rec("a1", "web"), rec("j1", "job", auto=True), rec("s1", "side")]
+def test_containers_docker_removes_once_they_end_are_never_carried_and_the_old_stores_cleanup_knows_them(
+        tmp_path, monkeypatch):
+    """A --rm container (running or not) is left out of the plan, named in ephemeral, and recorded among the old
+    store's containers with the carried ones; Docker's stop for the window ends it, as a restart would."""
+    hermetic(monkeypatch)
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(tmp_path / "no-containerd"))
+    web = container("a1", "web")
+    job = dict(container("j1", "job"), HostConfig={"AutoRemove": True})
+    conv, _p, _r, _runs = conversion(tmp_path, CLASSIC, "containerd", containers=[web, job],
+                                     images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    conv.jpath = str(tmp_path / "journal.json")
+    seen = []
+
+    def imp(self, tags, untagged=None):
+        seen.append((self.result["containers"], self.result["ephemeral"],
+                     json.loads(open(self.jpath).read())["sources"]["classic"]))
+        raise StoreError("stop here", "images")
+    monkeypatch.setattr(_store_convert.Conversion, "import_into_containerd", imp)
+    with pytest.raises(StoreError, match="stop here"):
+        conv.run()
+    assert seen == [(["web"], ["job"], {"web": "a1", "job": "j1"})], seen
 
 
-def test_a_job_that_ended_and_one_that_began_while_the_images_were_carried_are_left_out(tmp_path, monkeypatch):
-    """A --rm container recorded and gone at the stop is dropped from the record; one made since is left to
-    Docker's stop (as a restart would), named among the old store's containers (its cleanup knows it); both
-    reported; the rest goes on."""
+def test_a_container_that_names_one_docker_removes_once_it_ends_is_refused(tmp_path, monkeypatch):
+    hermetic(monkeypatch)
+    side = dict(container("s1", "side"), HostConfig={"NetworkMode": "container:job"})
+    job = dict(container("j1", "job"), HostConfig={"AutoRemove": True})
+    conv, path, _r, runs = conversion(tmp_path, CLASSIC, "containerd", containers=[side, job],
+                                      images=[{"Id": "sha256:a1", "RepoTags": ["seed/app:2"]}])
+    conv.client.answers["/images/sha256:a1/json"] = {"RootFS": {"Layers": ["sha256:l1"]}}
+    before = path.read_text()
+    with pytest.raises(StoreError, match=r"container side names job, which Docker removes once it ends \(docker run "
+                                         r"--rm\)") as exc:
+        conv.run()
+    assert exc.value.phase == "preflight" and path.read_text() == before and conv.host.calls == [("lock", False)]
+
+
+def test_a_job_begun_while_the_images_were_carried_is_left_to_dockers_stop(tmp_path, monkeypatch):
     hermetic(monkeypatch)
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
     conv.jpath = str(tmp_path / "journal.json")
-    conv.journal.update(source="classic", sources={"classic": {"web": "a1", "job": "j1", "side": "s1"}})
-    records = rm_records()
+    conv.journal.update(source="classic", sources={"classic": {"web": "a1", "job": "j1"}})
+    records = [{"id": "a1", "name": "web", "running": True}, {"id": "s1", "name": "side", "running": True}]
     conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}, {"Id": "s1", "State": "exited"},
                                                {"Id": "j2", "State": "running"}]
     conv.client.answers["/containers/j2/json"] = {"Id": "j2", "Name": "/job2", "HostConfig": {"AutoRemove": True}}
-    assert conv.running_at_stop(records) == ["a1"]
-    assert [c["name"] for c in records] == ["web", "side"] and [c["running"] for c in records] == [True, False]
-    assert conv.result["ephemeral"] == ["job", "job2"] and conv.result["containers"] == ["web", "side"], conv.result
+    assert conv.running_at_stop(records) == ["a1"] and [c["running"] for c in records] == [True, False]
+    assert conv.result["ephemeral"] == ["job2"], conv.result
     saved = json.loads(open(conv.jpath).read())
-    assert saved["sources"]["classic"] == {"web": "a1", "job": "j1", "side": "s1", "job2": "j2"}
-    assert conv.host.calls == []
+    assert saved["sources"]["classic"] == {"web": "a1", "job": "j1", "job2": "j2"} and conv.host.calls == []
 
 
-@pytest.mark.parametrize("case", ["kept", "named", "gone-between"])
-def test_only_containers_docker_removes_itself_may_come_and_go(tmp_path, monkeypatch, case):
-    """A container that is no --rm one made or removed since still stops the run, nothing switched; so does a --rm
-    one gone that a kept container names (it would be made without it); one made and gone again before it could
-    be looked at is no container to carry."""
+@pytest.mark.parametrize("case", ["made", "gone", "gone-between", "inspect-fails"])
+def test_only_containers_docker_removes_itself_may_be_made_meanwhile(tmp_path, monkeypatch, case):
+    """A container that is no --rm one made since, or any recorded one removed since, still stops the run, nothing
+    switched; one made and gone again before it could be looked at is no container to carry; an inspect that
+    fails otherwise is raised."""
     hermetic(monkeypatch)
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
     conv.jpath = str(tmp_path / "journal.json")
     conv.journal.update(source="classic", sources={})
-    records = rm_records()
-    if case == "named":
-        records[2]["inspect"]["HostConfig"]["NetworkMode"] = "container:job"
-    now = [{"Id": "a1", "State": "running"}, {"Id": "s1", "State": "running"}]
-    if case == "kept":
-        records[1]["inspect"]["HostConfig"]["AutoRemove"] = False
-    if case == "gone-between":
-        now.append({"Id": "j1", "State": "running"})
-        now.append({"Id": "x9", "State": "running"})
+    records = [{"id": "a1", "name": "web", "running": True}, {"id": "s1", "name": "side", "running": True}]
+    now = [{"Id": "a1", "State": "running"}, {"Id": "s1", "State": "running"}, {"Id": "x9", "State": "running"}]
+    answers = {"made": {"Id": "x9", "Name": "/x9", "HostConfig": {"AutoRemove": False}},
+               "gone-between": _docker_api.DockerAPIError(404, "No such container: x9", "GET", "x9"),
+               "inspect-fails": _docker_api.DockerAPIError(500, "engine broken", "GET", "x9")}
+    if case == "gone":
+        now = now[:1]
+    get = conv.client.get
 
-        def get(path, params=None):
-            if path == "/containers/x9/json":
-                raise _docker_api.DockerAPIError(404, "No such container: x9", "GET", path)
-            return conv.client.answers[path]
-        conv.client.get = get
+    def inspect(path, params=None):
+        if path == "/containers/x9/json" and isinstance(answers[case], Exception):
+            raise answers[case]
+        return answers[case] if path == "/containers/x9/json" else get(path, params)
+    conv.client.get = inspect
     conv.client.answers["/containers/json"] = now
     if case == "gone-between":
-        assert conv.running_at_stop(records) == ["a1", "j1", "s1"] and "ephemeral" not in conv.result
+        assert conv.running_at_stop(records) == ["a1", "s1"] and "ephemeral" not in conv.result
         return
-    words = {"kept": r"containers were removed \(j1\) while", "named": r"removed \(job\) that side name"}[case]
+    if case == "inspect-fails":
+        with pytest.raises(_docker_api.DockerAPIError, match="engine broken"):
+            conv.running_at_stop(records)
+        return
+    words = {"made": r"containers were made \(x9\) while", "gone": r"containers were removed \(s1\) while"}[case]
     with pytest.raises(StoreError, match=words) as exc:
         conv.running_at_stop(records)
-    assert exc.value.phase == "images" and len(records) == 3 and not os.path.exists(conv.jpath)
+    assert exc.value.phase == "images" and not os.path.exists(conv.jpath)
 
 
 CHECK = """REF TYPE DIGEST STATUS SIZE UNPACKED

@@ -14,12 +14,12 @@ import time
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _docker_api, _layer_store, _local, _store_containers, _store_images, _store_plan, _stores)
+    _copy, _docker_api, _layer_store, _local, _store_containers, _store_convert, _store_images, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 from test_store_convert import (  # noqa: E402  pylint: disable=import-error
-    CONTAINERD, MOUNTS, conversion, three, whole)
-from test_store_untagged import CARRY, UNUSED, ctr_log  # noqa: E402  pylint: disable=import-error
+    CLASSIC, CONTAINERD, MOUNTS, container, conversion, journal, three, whole)
+from test_store_untagged import CARRY, CHECK, UNUSED, ctr_log, hermetic  # noqa: E402  pylint: disable=import-error
 
 
 def test_the_hosts_sync_flushes_each_filesystem_and_never_waits_past_its_time(monkeypatch):
@@ -40,17 +40,27 @@ def test_the_hosts_sync_flushes_each_filesystem_and_never_waits_past_its_time(mo
     assert "Input/output error" in files.sync(["/a"], timeout=10)
 
 
-def test_a_flush_that_does_not_finish_is_a_warning_and_the_conversion_goes_on(tmp_path, monkeypatch):
+def test_a_flush_that_does_not_finish_warns_before_the_stop_and_keeps_the_journal_from_saying_done(
+        tmp_path, monkeypatch):
+    """Before the stop, a flush that does not end is a warning and the conversion goes on; the last one (the copied
+    writable layers) keeps the journal in verify: the run fails, and the rerun flushes again before it says done."""
     conv, _path, log = whole(tmp_path, monkeypatch)
+    answers = ["not done within 60 s", "not done within 60 s", None]
     monkeypatch.setattr(conv.host, "sync", lambda paths, timeout=60: log.append(("sync", list(paths))) or (
-        "not done within 60 s"))
-    res = conv.run()
-    assert res["store_after"] == "containerd", res
-    warned = [w for w in res.get("warnings") or [] if "not done within 60 s; going on" in w]
-    assert [w.split(" to disk")[0] for w in warned] == ["writing the images imported", "writing the new store"], res
-    # flushed before the stop, and again (the writable layers copied) before the journal said done
+        answers.pop(0)))
+    with pytest.raises(StoreError, match="the conversion is not recorded done: writing the new store to disk") as exc:
+        conv.run()
+    assert exc.value.phase == "verify" and "rolled_back" not in conv.result
+    assert [w.split(" to disk")[0] for w in conv.result["warnings"]] == [
+        "writing the images imported", "writing the new store"], conv.result["warnings"]
     names = [e[0] for e in log]
     assert names.index("sync") < names.index("stop_docker") and names.count("sync") == 2, log
+    assert json.loads(open(conv.jpath).read())["phase"] == "verify"
+    conv.result = {"changed": False, "actions": []}
+    conv.client.ping = lambda: True
+    res = conv.run()  # the rerun finishes forward, flushes, and says done
+    assert res["store_after"] == "containerd" and json.loads(open(conv.jpath).read())["phase"] == "done", res
+    assert answers == [] and names.count("stop_docker") == 1
 
 
 def test_the_journal_says_done_only_after_the_new_store_was_flushed(tmp_path, monkeypatch):
@@ -389,3 +399,166 @@ def test_the_exited_state_is_given_after_the_verification_and_before_the_journal
         (json.loads(open(self.jpath).read())["phase"], [c["name"] for c in containers])))
     conv.run()
     assert seen == [("verify", ["web"])], seen
+
+
+# ---------------------------------------------------------------- more, from a mutation audit
+def test_a_container_made_since_that_cannot_be_looked_at_stops_the_run(tmp_path, monkeypatch):  # R5
+    hermetic(monkeypatch)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.journal.update(source="classic", sources={})
+    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}, {"Id": "x9", "State": "running"}]
+    real = conv.client.get
+
+    def get(path, params=None):
+        if path == "/containers/x9/json":
+            raise _docker_api.DockerAPIError(500, "engine busy", "GET", path)
+        return real(path, params)
+    conv.client.get = get
+    with pytest.raises(_docker_api.DockerAPIError, match="engine busy"):  # never taken for "gone"
+        conv.running_at_stop([{"id": "a1", "name": "web", "running": True}])
+
+def test_an_exit_state_keeps_a_container_that_ended_by_itself_not_stopped_by_hand():  # C11
+    given = _store_containers.exit_state(dict(EXITED, HasBeenManuallyStopped=False), CREATED)
+    assert given["HasBeenManuallyStopped"] is False  # an always container then restarts at Docker's next start
+    assert _store_containers.exit_state(dict(EXITED, HasBeenManuallyStopped=None), CREATED)[
+        "HasBeenManuallyStopped"] is False
+
+
+@pytest.mark.parametrize("flag", ["Paused", "Restarting"])
+def test_no_exit_state_is_given_of_one_paused_or_restarting(flag):  # C12
+    assert _store_containers.exit_state(dict(EXITED, State=dict(EXITED["State"], **{flag: True})), CREATED) is None
+
+def test_a_worker_thread_that_cannot_start_is_not_joined_and_its_error_is_raised(monkeypatch):  # C6
+    real, calls = threading.Thread.start, []
+
+    def start(self):
+        calls.append(self)
+        if len(calls) == 2:
+            raise RuntimeError("can't start new thread")
+        return real(self)
+    monkeypatch.setattr(_store_containers.threading.Thread, "start", start)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        with _store_containers.Workers(lambda item: None, 2, "two") as workers:
+            workers.add(1)
+            workers.add(2)
+    assert len(calls) == 2
+
+def test_both_stores_are_flushed_with_the_full_time_limit(tmp_path, monkeypatch):  # V3, V5
+    conv, _path, _log = whole(tmp_path, monkeypatch)
+    croot = tmp_path / "containerd-root"
+    croot.mkdir()
+    monkeypatch.setattr(_store_plan, "CONTAINERD_ROOT", str(croot))
+    calls = []
+    monkeypatch.setattr(conv.host, "sync", lambda paths, timeout=60: calls.append((list(paths), timeout)))
+    conv.run()
+    assert calls and all(c == ([conv.root, str(croot)], 60) for c in calls), calls
+
+
+def test_the_exit_states_are_written_before_the_last_flush(tmp_path, monkeypatch):  # V7
+    conv, _path, log = whole(tmp_path, monkeypatch)
+    monkeypatch.setattr(type(conv), "give_exit_states", lambda self, containers: log.append(("give",)) or [])
+    conv.run()
+    names = [e[0] for e in log]
+    assert names.index("give") < len(names) - 1 - names[::-1].index("sync"), log
+
+
+def test_a_resumed_start_that_fails_still_takes_the_carry_tags_away(tmp_path, monkeypatch):  # V4
+    monkeypatch.setattr(_stores, "containerd_socket", lambda: "/run/c.sock")
+    conv, _path, root, _runs = conversion(tmp_path, CONTAINERD, "containerd")
+    conv.client.ping = lambda: True
+    record = {"name": "web", "id": "a1", "inspect": container("a1", "web"), "running": True, "new_id": "n1",
+              "ref": "seed/app:2", "layers": [], "upper": "/d/overlay2/x/diff"}
+    journal(root, phase="start", target="containerd", daemon_json_before="{}", containers=[record],
+            tags=["seed/app:2"], masked=[])
+    dropped = []
+    monkeypatch.setattr(_store_convert.Conversion, "drop_carry_tags", lambda self: dropped.append(True))
+
+    def no_start(self, containers):
+        raise StoreError("web did not start", "start")
+    monkeypatch.setattr(_store_convert.Conversion, "start_containers", no_start)
+    with pytest.raises(StoreError, match="web did not start"):
+        conv.run()
+    assert dropped == [True]
+
+class Ctr:
+    socket = "/run/c.sock"
+
+    def __init__(self, rc, out):
+        self.rc, self.out = rc, out
+
+    def runner(self, argv):
+        return self.rc, self.out, ""
+
+
+def test_an_image_without_a_tag_a_container_uses_is_refused_when_its_content_is_not_whole():  # P6
+    problems = []
+    partial = _store_plan.whole_content(Ctr(0, CHECK), "containerd", [{"Id": "sha256:m3", "RepoTags": [
+        "<none>:<none>"]}], ["sha256:m3"], problems)
+    assert partial == {"sha256:m2", "sha256:m3"} and len(problems) == 1
+    assert "images m3 (ctr images check)" in problems[0], problems
+
+
+def test_a_digest_is_whole_when_any_of_its_names_is_whatever_the_order():  # P8
+    out = CHECK.splitlines()[0] + "\nseed2 application/x sha256:m2 complete (3/3) 1 MiB true\n" + \
+        "\n".join(CHECK.splitlines()[1:]) + "\n"
+    assert _store_plan.incomplete(Ctr(0, out)) == {"sha256:m3"}
+
+def test_an_image_whose_id_the_classic_store_refuses_is_unreadable(monkeypatch):  # P13
+    def archive(names, drop, **kw):
+        raise ValueError("not an image ID")
+    monkeypatch.setattr(_store_plan._layer_store, "Archive", archive)
+    assert _store_plan.readable("sha256:zz") is False
+    assert _store_plan.unused(None, "classic", ["sha256:zz"]) == ({}, ["sha256:zz"])
+
+def test_a_flush_that_hangs_keeps_only_a_daemon_thread(monkeypatch):  # L1
+    release, threads = threading.Event(), []
+    monkeypatch.setattr(_copy, "flush", lambda path: threads.append(threading.current_thread()) or release.wait(10))
+    assert _local.Files().sync(["/a"], timeout=0.2) == "not done within 0.2 s"
+    assert threads and threads[0].daemon and threads[0].is_alive()  # never holds up the interpreter's exit
+    release.set()
+
+
+def test_what_a_failing_check_printed_is_believed_line_by_line():
+    """ctr images check fails when one image's check does, after printing the table: each line counts."""
+    assert _store_plan.incomplete(Ctr(1, CHECK)) == {"sha256:m2", "sha256:m3"}
+
+
+def test_a_container_is_taken_for_one_this_run_made_only_when_created_just_after_it_was_recorded():
+    journal_now = {"made": {"containerd": {"web": {"id": None, "at": 1000}}}, "sources": {}}
+    assert _store_plan.made_here(journal_now, "containerd", "web", "x1", 1000)
+    assert _store_plan.made_here(journal_now, "containerd", "web", "x1", 1000 + _store_plan.MADE_WITHIN)
+    assert not _store_plan.made_here(journal_now, "containerd", "web", "x1", 999)  # there before
+    assert not _store_plan.made_here(journal_now, "containerd", "web", "x1", 1001 + _store_plan.MADE_WITHIN)
+
+
+@pytest.mark.parametrize("policy, exit_code, by_hand, count, started", [
+    ("always", 0, True, 0, True), ("unless-stopped", 0, False, 0, True), ("unless-stopped", 0, True, 0, False),
+    ("on-failure", 1, True, 0, True), ("on-failure", 0, False, 0, False), ("on-failure:3", 1, False, 3, False),
+    ("on-failure:3", 1, False, 2, True), ("no", 1, False, 0, False)])
+def test_the_containers_docker_starts_at_its_next_start_follow_its_own_rule(
+        tmp_path, policy, exit_code, by_hand, count, started):
+    name, _sep, most = policy.partition(":")
+    (tmp_path / "containers" / "c1").mkdir(parents=True)
+    (tmp_path / "containers" / "c1" / "config.v2.json").write_text(json.dumps({
+        "HasBeenStartedBefore": True, "HasBeenManuallyStopped": by_hand, "RestartCount": count}))
+    c = {"Id": "c1", "Name": "/c1", "State": {"Status": "exited", "ExitCode": exit_code},
+         "HostConfig": {"RestartPolicy": {"Name": name, "MaximumRetryCount": int(most or 0)}}}
+    assert _store_plan.restarted(str(tmp_path), [c]) == (["c1"] if started else [])
+    created = dict(c, State={"Status": "created", "ExitCode": 0})
+    assert _store_plan.restarted(str(tmp_path), [created]) == []  # never started: Docker leaves it
+
+
+def test_a_switch_back_starts_the_containers_that_ran_and_names_one_removed_since(tmp_path, monkeypatch):
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.client.answers["/containers/a1/json"] = {"State": {"Running": False}}
+    conv.client.answers["/containers/b2/json"] = {"State": {"Running": True}}
+    get = conv.client.get
+
+    def inspect(path, params=None):
+        if path == "/containers/c3/json":
+            raise _docker_api.DockerAPIError(404, "No such container: c3", "GET", path)
+        return get(path, params)
+    conv.client.get = inspect
+    records = [{"id": i, "name": n} for i, n in (("a1", "web"), ("b2", "db"), ("c3", "job"))]
+    assert conv.not_running(records) == [records[0]] and conv.result["not_started"] == ["job"]
