@@ -135,7 +135,11 @@ class ContainerSteps:
         # The earlier ones go first, those that name others (a container: mode, volumes from) before those others.
         for c in reversed(containers):
             if hidden.get(c["name"]):
-                self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
+                try:
+                    self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
+                except _docker_api.DockerAPIError as exc:
+                    if exc.status != 404:  # gone already (a --rm one Docker removed at its start)
+                        raise
         made = dict(self.journal.get("made") or {})
         if containers:
             self.about_to_make(made, target, containers[0])

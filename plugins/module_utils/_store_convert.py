@@ -275,11 +275,12 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
                              "and run again" % (self.journal["target"], self.journal["target"]), "preflight")
         plan = {"tags": self.journal["tags"], "tag_layers": self.journal.get("tag_layers"),
                 "containers": self.journal["containers"], "untagged": self.journal.get("untagged")}
-        self.save(phase="start")
-        with self.carry_tags_dropped(self.journal["target"]):
-            self.start_containers(plan["containers"])
-            self.save(phase="verify")
-            self.verify(plan)
+        if not self.journal.get("verified"):  # verified, then stopped short of done (its flush): done is what is left
+            self.save(phase="start")
+            with self.carry_tags_dropped(self.journal["target"]):
+                self.start_containers(plan["containers"])
+                self.save(phase="verify")
+                self.verify(plan)
         self.done(self.journal["target"])
         self.result["store"] = self.journal["target"]
         self.result["actions"].append("finished the conversion interrupted in phase %s" % phase)
@@ -297,7 +298,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         self.save(phase="record", source=source, target=target, daemon_json_before=text_before, tags=plan["tags"],
                   tag_layers=plan["tag_layers"], containers=plan["containers"], error=None, sources=sources, masked=[],
                   undo=self.opts["store"] == PREVIOUS, untagged=plan["untagged"], root=self.root, stopping=False,
-                  **taken)
+                  verified=False, **taken)
         _testhooks.reached("store_after_record")
         t0 = time.time()
         if target == "containerd":
@@ -354,6 +355,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         if target == "containerd":
             self.drop_carry_tags()
         self.give_exit_states(self.journal.get("containers") or [])
+        self.save(verified=True)  # a rerun after a flush that failed only flushes and records done
         why = self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
         if why:
             raise StoreError("the conversion is not recorded done: %s; run again (the rerun writes it to disk "

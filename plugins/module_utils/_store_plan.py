@@ -186,8 +186,8 @@ def plan(conv, root, source, target):
     client = conv.client
     listed = client.get("/containers/json", params={"all": True})
     containers = [client.get("/containers/%s/json" % c["Id"]) for c in listed]
+    images = listed_images(client, containers)  # with the images --rm containers use (unused, once they are out)
     ephemeral, containers = [c for c in containers if auto_removed(c)], [c for c in containers if not auto_removed(c)]
-    images = listed_images(client, containers)
     tags, untagged_used, untagged_unused = _stores.images_to_carry(images, containers)
     problems = []
     partial = whole_content(conv, source, images, untagged_used, problems)

@@ -39,7 +39,8 @@ class RollbackSteps:
         among the old store's (``sources``), so that its cleanup knows it, and named in ``ephemeral``."""
         now = dict((c["Id"], c) for c in self.client.get("/containers/json", params={"all": True}) or [])
         recorded = set(c["id"] for c in containers)
-        made = [self.inspect_or_none(i) for i in sorted(set(now) - recorded)]
+        known = recorded | set(((self.journal.get("sources") or {}).get(self.journal.get("source")) or {}).values())
+        made = [self.inspect_or_none(i) for i in sorted(set(now) - known)]  # the plan's --rm ones are no news
         left = dict((_stores.container_name(c), c["Id"]) for c in made if c and _store_plan.auto_removed(c))
         made = sorted(c["Id"] for c in made if c and not _store_plan.auto_removed(c))
         gone = sorted(recorded - set(now))
@@ -171,7 +172,10 @@ class RollbackSteps:
             todo = self.not_running([c for c in self.journal.get("containers") or [] if c["id"] in ran])
             for wave in _stores.start_waves(todo):  # one that joins another's namespaces after that one
                 for c in wave:
-                    self.client.post("/containers/%s/start" % c["id"])
+                    try:
+                        self.client.post("/containers/%s/start" % c["id"])
+                    except _docker_api.DockerAPIError as start_exc:  # named; the others still started
+                        self.result.setdefault("not_started", []).append("%s (%s)" % (c["name"], start_exc))
             self.save(phase="rolled_back", error=str(exc), masked=[])
             self.result["rolled_back"] = True
         except Exception as rb_exc:  # the message says both

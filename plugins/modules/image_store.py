@@ -277,7 +277,7 @@ restarted_by_docker:
 not_started:
   description:
     - After a switch back, the old store's containers that ran when Docker was stopped and that Docker does not know
-      any more (removed since); the others were started.
+      any more (removed since) or that did not start (with why); the others were started.
   returned: when there are such containers
   type: list
   elements: str

@@ -602,3 +602,34 @@ def test_the_check_counts_a_digest_whole_when_any_name_of_it_is():
     assert _store_plan.incomplete(Conv()) == {"sha256:m3"}
     Conv.runner = lambda self, argv: (1, "", "ctr: no socket")
     assert _store_plan.incomplete(Conv()) == set()
+
+
+def test_a_switch_back_starts_every_container_that_ran_but_one_that_fails_to_start_which_it_names(
+        tmp_path, monkeypatch):
+    conv, jpath = switch_back(tmp_path, monkeypatch)
+    pairs = (("a1", "web"), ("b2", "side"))
+    recs = [{"id": i, "name": n, "running": True, "inspect": {"HostConfig": {}}} for i, n in pairs]
+    jpath.write_text(json.dumps(dict(json.loads(jpath.read_text()), containers=recs, ran=["a1", "b2"])))
+    for i in ("a1", "b2"):
+        conv.client.answers["/containers/%s/json" % i] = {"State": {"Running": False}}
+    post = conv.client.post
+
+    def start(p, params=None, body=None):
+        if p == "/containers/a1/start":
+            raise _docker_api.DockerAPIError(500, "the container it joins is gone", "POST", p)
+        return post(p, params, body)
+    conv.client.post = start
+    res = conv.run()
+    assert res["rolled_back"] is True and len(res["not_started"]) == 1, res
+    assert res["not_started"][0].startswith("web (") and "the container it joins is gone" in res["not_started"][0]
+    assert ("POST", "/containers/b2/start") in conv.host.calls, conv.host.calls
+
+
+def test_a_container_the_plan_left_out_that_still_runs_at_the_stop_is_no_news(tmp_path, monkeypatch):
+    hermetic(monkeypatch)
+    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
+    conv.jpath = str(tmp_path / "journal.json")
+    conv.journal.update(source="classic", sources={"classic": {"web": "a1", "job": "j1"}})
+    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}, {"Id": "j1", "State": "running"}]
+    assert conv.running_at_stop([{"id": "a1", "name": "web", "running": True}]) == ["a1"]
+    assert "ephemeral" not in conv.result and not os.path.exists(conv.jpath)

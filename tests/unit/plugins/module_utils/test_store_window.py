@@ -58,9 +58,10 @@ def test_a_flush_that_does_not_finish_warns_before_the_stop_and_keeps_the_journa
     assert json.loads(open(conv.jpath).read())["phase"] == "verify"
     conv.result = {"changed": False, "actions": []}
     conv.client.ping = lambda: True
-    res = conv.run()  # the rerun finishes forward, flushes, and says done
+    starts = log.count(("POST", "/containers/new/start"))
+    res = conv.run()  # the rerun flushes and says done: verified already, nothing started or verified again
     assert res["store_after"] == "containerd" and json.loads(open(conv.jpath).read())["phase"] == "done", res
-    assert answers == [] and names.count("stop_docker") == 1
+    assert answers == [] and names.count("stop_docker") == 1 and log.count(("POST", "/containers/new/start")) == starts
 
 
 def test_the_journal_says_done_only_after_the_new_store_was_flushed(tmp_path, monkeypatch):
@@ -187,6 +188,8 @@ def test_an_image_exported_without_a_tag_loses_its_digest_names_and_any_carry_ta
 
 
 # ---------------------------------------------------------------- the workers, and the copies they make
+
+
 def until(cond, seconds=10):
     end = time.time() + seconds
     while not cond() and time.time() < end:
@@ -402,6 +405,8 @@ def test_the_exited_state_is_given_after_the_verification_and_before_the_journal
 
 
 # ---------------------------------------------------------------- more, from a mutation audit
+
+
 def test_a_container_made_since_that_cannot_be_looked_at_stops_the_run(tmp_path, monkeypatch):  # R5
     hermetic(monkeypatch)
     conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
@@ -418,6 +423,7 @@ def test_a_container_made_since_that_cannot_be_looked_at_stops_the_run(tmp_path,
     with pytest.raises(_docker_api.DockerAPIError, match="engine busy"):  # never taken for "gone"
         conv.running_at_stop([{"id": "a1", "name": "web", "running": True}])
 
+
 def test_an_exit_state_keeps_a_container_that_ended_by_itself_not_stopped_by_hand():  # C11
     given = _store_containers.exit_state(dict(EXITED, HasBeenManuallyStopped=False), CREATED)
     assert given["HasBeenManuallyStopped"] is False  # an always container then restarts at Docker's next start
@@ -428,6 +434,7 @@ def test_an_exit_state_keeps_a_container_that_ended_by_itself_not_stopped_by_han
 @pytest.mark.parametrize("flag", ["Paused", "Restarting"])
 def test_no_exit_state_is_given_of_one_paused_or_restarting(flag):  # C12
     assert _store_containers.exit_state(dict(EXITED, State=dict(EXITED["State"], **{flag: True})), CREATED) is None
+
 
 def test_a_worker_thread_that_cannot_start_is_not_joined_and_its_error_is_raised(monkeypatch):  # C6
     real, calls = threading.Thread.start, []
@@ -443,6 +450,7 @@ def test_a_worker_thread_that_cannot_start_is_not_joined_and_its_error_is_raised
             workers.add(1)
             workers.add(2)
     assert len(calls) == 2
+
 
 def test_both_stores_are_flushed_with_the_full_time_limit(tmp_path, monkeypatch):  # V3, V5
     conv, _path, _log = whole(tmp_path, monkeypatch)
@@ -481,6 +489,7 @@ def test_a_resumed_start_that_fails_still_takes_the_carry_tags_away(tmp_path, mo
         conv.run()
     assert dropped == [True]
 
+
 class Ctr:
     socket = "/run/c.sock"
 
@@ -504,12 +513,14 @@ def test_a_digest_is_whole_when_any_of_its_names_is_whatever_the_order():  # P8
         "\n".join(CHECK.splitlines()[1:]) + "\n"
     assert _store_plan.incomplete(Ctr(0, out)) == {"sha256:m3"}
 
+
 def test_an_image_whose_id_the_classic_store_refuses_is_unreadable(monkeypatch):  # P13
     def archive(names, drop, **kw):
         raise ValueError("not an image ID")
     monkeypatch.setattr(_store_plan._layer_store, "Archive", archive)
     assert _store_plan.readable("sha256:zz") is False
     assert _store_plan.unused(None, "classic", ["sha256:zz"]) == ({}, ["sha256:zz"])
+
 
 def test_a_flush_that_hangs_keeps_only_a_daemon_thread(monkeypatch):  # L1
     release, threads = threading.Event(), []
@@ -562,3 +573,23 @@ def test_a_switch_back_starts_the_containers_that_ran_and_names_one_removed_sinc
     conv.client.get = inspect
     records = [{"id": i, "name": n} for i, n in (("a1", "web"), ("b2", "db"), ("c3", "job"))]
     assert conv.not_running(records) == [records[0]] and conv.result["not_started"] == ["job"]
+
+
+def test_a_container_of_the_new_store_already_gone_is_no_failure_of_its_replacement(tmp_path, monkeypatch):
+    """One an earlier conversion left under a name (a --rm one Docker removed at its start since): its DELETE's 404
+    means it is gone already; another error is raised."""
+    conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    deleted = []
+
+    def delete(path, params=None):
+        deleted.append(path)
+        raise _docker_api.DockerAPIError(404, "No such container", "DELETE", path)
+    conv.client.delete = delete
+    conv.recreate(records, {"c0": "old0"}, "containerd")
+    assert deleted == ["/containers/old0"] and all(r.get("new_id") for r in records)
+
+    def broken(path, params=None):
+        raise _docker_api.DockerAPIError(500, "engine broken", "DELETE", path)
+    conv.client.delete = broken
+    with pytest.raises(_docker_api.DockerAPIError, match="engine broken"):
+        conv.recreate(records, {"c0": "old0"}, "containerd")
