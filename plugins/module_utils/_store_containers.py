@@ -137,9 +137,10 @@ class ContainerSteps:
             if hidden.get(c["name"]):
                 try:
                     self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
-                except _docker_api.DockerAPIError as exc:
-                    if exc.status != 404:  # gone already (a --rm one Docker removed at its start)
-                        raise
+                except _docker_api.DockerAPIError as exc:  # gone already (a --rm one Docker removed at its start)
+                    if exc.status != 404 or os.path.isdir(os.path.join(self.docker_root(), "containers",
+                                                                       hidden[c["name"]])):
+                        raise  # one Docker did not load while its directory is there: never given a twin
         made = dict(self.journal.get("made") or {})
         if containers:
             self.about_to_make(made, target, containers[0])

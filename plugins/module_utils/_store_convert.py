@@ -275,12 +275,14 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
                              "and run again" % (self.journal["target"], self.journal["target"]), "preflight")
         plan = {"tags": self.journal["tags"], "tag_layers": self.journal.get("tag_layers"),
                 "containers": self.journal["containers"], "untagged": self.journal.get("untagged")}
-        if not self.journal.get("verified"):  # verified, then stopped short of done (its flush): done is what is left
+        verified = self.journal.get("verified")  # then stopped short of done (its flush): done is what is left
+        if not verified or verified != self.host.boot_id():  # a boot since started only what has a policy
             self.save(phase="start")
             with self.carry_tags_dropped(self.journal["target"]):
                 self.start_containers(plan["containers"])
                 self.save(phase="verify")
-                self.verify(plan)
+                if not verified:
+                    self.verify(plan)
         self.done(self.journal["target"])
         self.result["store"] = self.journal["target"]
         self.result["actions"].append("finished the conversion interrupted in phase %s" % phase)
@@ -355,7 +357,7 @@ class Conversion(_store_containers.ContainerSteps, _store_images.ImageSteps, _st
         if target == "containerd":
             self.drop_carry_tags()
         self.give_exit_states(self.journal.get("containers") or [])
-        self.save(verified=True)  # a rerun after a flush that failed only flushes and records done
+        self.save(verified=self.host.boot_id())  # a rerun after a flush that failed, in this boot, only flushes
         why = self.flush_stores("the new store")  # its writable layers, copied, on disk before the journal says done
         if why:
             raise StoreError("the conversion is not recorded done: %s; run again (the rerun writes it to disk "

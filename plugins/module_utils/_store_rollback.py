@@ -149,7 +149,11 @@ class RollbackSteps:
 
     def roll_back(self, text_before, exc):
         """Docker back on the old store, where nothing was written: daemon.json as it was, Docker started, the
-        containers that ran started again, and only those (the stopped ones kept from starting with Docker)."""
+        containers that ran started again, and only those (the stopped ones kept from starting with Docker).  One
+        that does not start is named (``not_started``) and the others are started; the switch back is recorded
+        done, and then this run fails, so that no conversion goes on from a host missing one of them: once it is
+        started by hand, the next run records the host as it is."""
+        failed = []
         try:
             if self.serving_source(text_before):  # killed before the stop: nothing to put back but the masks
                 self.host.unmask(self.journal.get("masked") or [])
@@ -175,9 +179,14 @@ class RollbackSteps:
                     try:
                         self.client.post("/containers/%s/start" % c["id"])
                     except _docker_api.DockerAPIError as start_exc:  # named; the others still started
-                        self.result.setdefault("not_started", []).append("%s (%s)" % (c["name"], start_exc))
+                        failed.append("%s (%s)" % (c["name"], start_exc))
+            self.result.setdefault("not_started", []).extend(failed)
             self.save(phase="rolled_back", error=str(exc), masked=[])
             self.result["rolled_back"] = True
         except Exception as rb_exc:  # the message says both
             self.result["rolled_back"] = False
             raise StoreError("%s; and switching back failed too: %s" % (exc, rb_exc), "rollback")
+        if failed:
+            raise StoreError("%s; switched back to the %s store, but containers that ran did not start: %s. Start "
+                             "them by hand, then run again" % (exc, self.journal.get("source") or "old", "; ".join(failed)),
+                             "rollback")

@@ -66,6 +66,7 @@ class Host:
 
     def __init__(self):
         self.calls = []
+        self.boot = "boot-1"
 
     def window_units(self, with_containerd=False):
         return ["docker.socket", "docker.service"]
@@ -101,6 +102,9 @@ class Host:
 
     def sync(self, paths, timeout=60):
         self.calls.append(("sync", list(paths)))
+
+    def boot_id(self):
+        return self.boot
 
     def time(self):
         return 1767225600.0

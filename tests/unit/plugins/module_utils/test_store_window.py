@@ -587,9 +587,35 @@ def test_a_container_of_the_new_store_already_gone_is_no_failure_of_its_replacem
     conv.client.delete = delete
     conv.recreate(records, {"c0": "old0"}, "containerd")
     assert deleted == ["/containers/old0"] and all(r.get("new_id") for r in records)
+    os.makedirs(os.path.join(conv.docker_root(), "containers", "old0"))  # there, but Docker did not load it
+    with pytest.raises(_docker_api.DockerAPIError, match="No such container"):
+        conv.recreate(records, {"c0": "old0"}, "containerd")
 
     def broken(path, params=None):
         raise _docker_api.DockerAPIError(500, "engine broken", "DELETE", path)
     conv.client.delete = broken
     with pytest.raises(_docker_api.DockerAPIError, match="engine broken"):
         conv.recreate(records, {"c0": "old0"}, "containerd")
+
+
+@pytest.mark.parametrize("boot", ["same", "other"])
+def test_a_rerun_after_the_last_flush_failed_starts_again_only_after_a_boot(tmp_path, monkeypatch, boot):
+    """Verified in this boot: the rerun only flushes and records done.  After a boot (which started only the
+    containers with a restart policy) it starts the containers that ran again, without verifying anew."""
+    conv, _path, log = whole(tmp_path, monkeypatch)
+    answers = [None, "not done within 60 s", None]
+    monkeypatch.setattr(conv.host, "sync", lambda paths, timeout=60: answers.pop(0))
+    with pytest.raises(StoreError, match="the conversion is not recorded done"):
+        conv.run()
+    assert json.loads(open(conv.jpath).read())["verified"] == "boot-1"
+    conv.result = {"changed": False, "actions": []}
+    conv.client.ping = lambda: True
+    if boot == "other":
+        conv.host.boot = "boot-2"
+        conv.client.answers["/containers/new/json"]["State"] = {"Running": False}  # the boot left it stopped
+    starts = log.count(("POST", "/containers/new/start"))
+    verified = []
+    monkeypatch.setattr(type(conv), "verify", lambda self, plan: verified.append(True))
+    res = conv.run()
+    assert res["store_after"] == "containerd" and verified == [], res
+    assert log.count(("POST", "/containers/new/start")) == starts + (1 if boot == "other" else 0), log
