@@ -579,6 +579,7 @@ def test_a_container_of_the_new_store_already_gone_is_no_failure_of_its_replacem
     """One an earlier conversion left under a name (a --rm one Docker removed at its start since): its DELETE's 404
     means it is gone already; another error is raised."""
     conv, records = three(tmp_path, monkeypatch, lambda argv: (0, MOUNTS if "mounts" in argv else "", ""))
+    conv.root = str(tmp_path / "docker")  # the test's own, never the machine's
     deleted = []
 
     def delete(path, params=None):
