@@ -138,8 +138,7 @@ class ContainerSteps:
                 try:
                     self.client.delete("/containers/%s" % hidden[c["name"]], params={"force": True, "v": False})
                 except _docker_api.DockerAPIError as exc:  # gone already (a --rm one Docker removed at its start)
-                    if exc.status != 404 or os.path.isdir(os.path.join(self.docker_root(), "containers",
-                                                                       hidden[c["name"]])):
+                    if exc.status != 404 or os.path.isdir(self.container_dir(hidden[c["name"]])):
                         raise  # one Docker did not load while its directory is there: never given a twin
         made = dict(self.journal.get("made") or {})
         if containers:
@@ -323,7 +322,7 @@ class ContainerSteps:
                 continue
             old, new = (_stores.container_config(root, cid) for cid in (c["id"], c["new_id"]))
             conf = exit_state(old or {}, new) if new else None
-            path = os.path.join(root, "containers", c["new_id"], "config.v2.json")
+            path = os.path.join(self.container_dir(c["new_id"]), "config.v2.json")
             if conf and os.path.isfile(path):
                 _fileops.atomic_write(path, json.dumps(conf), mode=0o600)
                 given.append(c["name"])

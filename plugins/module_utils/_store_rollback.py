@@ -127,6 +127,10 @@ class RollbackSteps:
         """Docker's root as the conversion recorded it (the engine's), else as daemon.json says."""
         return self.journal.get("root") or self.root
 
+    def container_dir(self, cid):
+        """The directory of the container CID (either store's) under Docker's recorded root."""
+        return os.path.join(self.docker_root(), "containers", cid)
+
     def release_stopped(self):
         """The containers hold_stopped held given their restart policy back, Docker running.  One the engine does
         not know while its directory is there (Docker did not load it) is named in the result with its policy, to
@@ -138,7 +142,7 @@ class RollbackSteps:
             except _docker_api.DockerAPIError as exc:
                 if exc.status != 404:
                     raise  # held until a rerun gives it back
-                if os.path.isdir(os.path.join(self.docker_root(), "containers", cid)):
+                if os.path.isdir(self.container_dir(cid)):
                     left[cid] = policy
         if left:
             self.result["not_released"] = dict((cid, p.get("Name")) for cid, p in left.items())

@@ -6,9 +6,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
 import itertools
 import json
+import os
 import re
+import sys
 import tarfile
 import threading
 
@@ -1201,12 +1204,21 @@ def test_the_carry_tags_go_once_the_conversion_to_containerd_is_done(tmp_path, m
     assert engine.calls == []
 
 
+def through_nameless(src):
+    """(what _store_images.nameless writes of the archive read from SRC, the failures it reported)."""
+    rfd, wfd = os.pipe()
+    failed = []
+    writer = threading.Thread(target=_store_images.nameless, args=(src, wfd, failed))
+    writer.start()
+    with os.fdopen(rfd, "rb") as out:
+        data = out.read()
+    writer.join()
+    return data, failed
+
+
 def test_an_export_from_containerd_loses_the_names_that_are_no_tags_on_its_way_to_docker_load(tmp_path):
     """containerd names an image without a tag moby-dangling@<digest>, which docker load refuses as a tag: left
     out, the image is loaded without one; a real tag and every other member pass byte for byte."""
-    import io
-    import os
-    import threading
     src = io.BytesIO()
     manifest = [{"Config": "blobs/sha256/c1", "RepoTags": ["moby-dangling@sha256:m1"], "Layers": []},
                 {"Config": "blobs/sha256/c2", "RepoTags": ["docker.io/library/x:1", "moby-dangling@sha256:m2"]}]
@@ -1218,13 +1230,7 @@ def test_an_export_from_containerd_loses_the_names_that_are_no_tags_on_its_way_t
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     src.seek(0)
-    rfd, wfd = os.pipe()
-    failed = []
-    writer = threading.Thread(target=_store_images.nameless, args=(src, wfd, failed))
-    writer.start()
-    with os.fdopen(rfd, "rb") as out:
-        data = out.read()
-    writer.join()
+    data, failed = through_nameless(src)
     assert failed == []
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         got = dict((m.name, tar.extractfile(m).read()) for m in tar.getmembers())
@@ -1318,10 +1324,6 @@ def test_a_size_limit_on_the_writable_layers_is_refused_going_to_containerd(tmp_
 def test_a_load_that_gives_up_part_way_ends_the_export_from_containerd_without_waiting_on_it(tmp_path, monkeypatch):
     """docker load stops reading (an error) while ctr still writes its archive and a long message: ctr is ended,
     its message read from a file (never a pipe it would block on), the error raised, nothing left waiting."""
-    import io
-    import os
-    import sys
-    import threading
     part = io.BytesIO()
     with tarfile.open(fileobj=part, mode="w") as tar:
         info = tarfile.TarInfo("blobs/sha256/aa")

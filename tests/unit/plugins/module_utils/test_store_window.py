@@ -14,12 +14,12 @@ import time
 import pytest
 
 from ansible_collections.dockyard.migrate.plugins.module_utils import (
-    _copy, _docker_api, _layer_store, _local, _store_containers, _store_convert, _store_images, _store_plan, _stores)
+    _copy, _docker_api, _layer_store, _local, _store_containers, _store_convert, _store_plan, _stores)
 from ansible_collections.dockyard.migrate.plugins.module_utils._stores import StoreError
 
 from test_store_convert import (  # noqa: E402  pylint: disable=import-error
-    CLASSIC, CONTAINERD, MOUNTS, container, conversion, journal, three, whole)
-from test_store_untagged import CARRY, CHECK, UNUSED, ctr_log, hermetic  # noqa: E402  pylint: disable=import-error
+    CLASSIC, CONTAINERD, MOUNTS, container, conversion, journal, three, through_nameless, whole)
+from test_store_untagged import CARRY, CHECK, UNUSED, ctr_log  # noqa: E402  pylint: disable=import-error
 
 
 def test_the_hosts_sync_flushes_each_filesystem_and_never_waits_past_its_time(monkeypatch):
@@ -175,13 +175,7 @@ def test_an_image_exported_without_a_tag_loses_its_digest_names_and_any_carry_ta
         info.size = len(raw)
         tar.addfile(info, io.BytesIO(raw))
     src.seek(0)
-    rfd, wfd = os.pipe()
-    failed = []
-    writer = threading.Thread(target=_store_images.nameless, args=(src, wfd, failed))
-    writer.start()
-    with os.fdopen(rfd, "rb") as out:
-        data = out.read()
-    writer.join()
+    data, failed = through_nameless(src)
     assert not failed
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert json.loads(tar.extractfile("manifest.json").read())[0]["RepoTags"] == ["seed/app:1"]
@@ -405,23 +399,6 @@ def test_the_exited_state_is_given_after_the_verification_and_before_the_journal
 
 
 # ---------------------------------------------------------------- more, from a mutation audit
-
-
-def test_a_container_made_since_that_cannot_be_looked_at_stops_the_run(tmp_path, monkeypatch):  # R5
-    hermetic(monkeypatch)
-    conv, _path, _root, _runs = conversion(tmp_path, CLASSIC, "containerd")
-    conv.jpath = str(tmp_path / "journal.json")
-    conv.journal.update(source="classic", sources={})
-    conv.client.answers["/containers/json"] = [{"Id": "a1", "State": "running"}, {"Id": "x9", "State": "running"}]
-    real = conv.client.get
-
-    def get(path, params=None):
-        if path == "/containers/x9/json":
-            raise _docker_api.DockerAPIError(500, "engine busy", "GET", path)
-        return real(path, params)
-    conv.client.get = get
-    with pytest.raises(_docker_api.DockerAPIError, match="engine busy"):  # never taken for "gone"
-        conv.running_at_stop([{"id": "a1", "name": "web", "running": True}])
 
 
 def test_an_exit_state_keeps_a_container_that_ended_by_itself_not_stopped_by_hand():  # C11
